@@ -1,0 +1,51 @@
+// swift-tools-version:6.0
+// stmae — spatiotemporal masked autoencoders in Swift on libtorch.
+// Layers: CTorch (C ABI shim over libtorch) → Torch (Swift tensors) → NN → Models → Media/Datasets → Training → stmae CLI.
+import PackageDescription
+import Foundation
+
+/// libtorch lives in `.torch/` (installed by `make setup`: pip --target, CPU wheel).
+let torchRoot = Context.packageDirectory + "/.torch/torch"
+let torchLinker: [LinkerSetting] = [
+    .unsafeFlags(["-L\(torchRoot)/lib", "-Xlinker", "-rpath", "-Xlinker", "\(torchRoot)/lib"]),
+    .linkedLibrary("torch_cpu"), .linkedLibrary("c10"),
+]
+
+let package = Package(
+    name: "stmae",
+    products: [
+        .library(name: "STMAE", targets: ["Torch", "TensorFiles", "NN", "Media"]),
+        .executable(name: "stmae", targets: ["stmae"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // Engine binding: C ABI over libtorch, then the Swift Tensor.
+        .target(
+            name: "CTorch",
+            cxxSettings: [
+                .unsafeFlags(["-isystem", "\(torchRoot)/include", "-isystem", "\(torchRoot)/include/torch/csrc/api/include",
+                              "-D_GLIBCXX_USE_CXX11_ABI=1", "-O2", "-Wno-deprecated-declarations"]),
+            ],
+            linkerSettings: torchLinker),
+        .target(name: "TensorFiles"),
+        .target(name: "Torch", dependencies: ["CTorch", "TensorFiles"]),
+        // nn: modules, initialisers, optimiser, schedules.
+        .target(name: "NN", dependencies: ["Torch"]),
+        // Media: FFmpeg video decode/encode, JPEG/PNG, synthetic videos.
+        .systemLibrary(name: "CFFmpeg", path: "Sources/CFFmpeg", pkgConfig: "libavformat"),
+        .systemLibrary(name: "CTurboJPEG", path: "Sources/CTurboJPEG", pkgConfig: "libturbojpeg"),
+        .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng"),
+        .target(name: "Media", dependencies: ["CFFmpeg", "CTurboJPEG", "CPNG"]),
+        .executableTarget(name: "stmae", dependencies: [
+            "Torch", "NN", "Media",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "TorchTests", dependencies: ["Torch"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "NNTests", dependencies: ["NN"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TensorFilesTests", dependencies: ["TensorFiles"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "MediaTests", dependencies: ["Media"], resources: [.copy("Fixtures")]),
+    ],
+    cxxLanguageStandard: .cxx20
+)

@@ -1,0 +1,2 @@
+// nn: modules, initialisers, optimisers.
+import Torch

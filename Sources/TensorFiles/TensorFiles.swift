@@ -1,0 +1,1 @@
+// TensorFiles: safetensors, torch.save (zip + weights-only pickle), .npy — pure Swift, no engine dependency.

@@ -1,0 +1,3 @@
+import Testing
+@testable import Media
+@Test func mediaLinks() { #expect(Bool(true)) }

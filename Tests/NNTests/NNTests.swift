@@ -1,0 +1,3 @@
+import Testing
+@testable import NN
+@Test func nnLinks() { #expect(Bool(true)) }

@@ -1,0 +1,3 @@
+import Testing
+@testable import TensorFiles
+@Test func filesLink() { #expect(Bool(true)) }

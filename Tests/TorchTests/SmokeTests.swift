@@ -1,0 +1,3 @@
+import Testing
+import Torch
+@Test func smoke() { #expect(hello() == 0) }
