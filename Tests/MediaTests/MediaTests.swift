@@ -1,3 +1,0 @@
-import Testing
-@testable import Media
-@Test func mediaLinks() { #expect(Bool(true)) }

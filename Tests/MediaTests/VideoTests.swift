@@ -1,0 +1,108 @@
+import Foundation
+import Testing
+@testable import Media
+
+@Suite struct VideoTests {
+    @Test func selectiveDecodeMatchesSequential() throws {
+        let dir = TempDir()
+        let path = try writeIndexVideo(dir.path("clip.mp4"))
+        let reader = try VideoReader(path: path)
+        #expect(reader.frameCount == 32)
+        #expect(abs(reader.fps - 10) < 1e-6)
+        #expect(reader.width == 96 && reader.height == 64)
+        let all = try reader.decodeAll()
+        for t in 0 ..< 32 { #expect(decodedIndex(all.frame(t)) == t, "sequential frame \(t)") }
+
+        let wanted = [0, 5, 17, 17, 30]
+        let clip = try VideoReader(path: path).decodeFrames(at: wanted)
+        #expect(clip.frames == 5 && clip.width == 96 && clip.height == 64)
+        for (k, t) in wanted.enumerated() {
+            #expect(decodedIndex(clip.frame(k)) == t)
+            #expect(clip.frame(k) == all.frame(t), "frame \(t) differs from sequential decode")
+        }
+        // Same reader, unsorted, clamped, backwards seeks.
+        let again = try reader.decodeFrames(at: [31, 2, 40, -3, 9])
+        for (k, t) in [31, 2, 31, 0, 9].enumerated() { #expect(again.frame(k) == all.frame(t)) }
+    }
+
+    @Test func shortSideResize() throws {
+        let dir = TempDir()
+        let path = try writeIndexVideo(dir.path("clip.mp4"), frames: 8)
+        let reader = try VideoReader(path: path)
+        let clip = try reader.decodeFrames(at: [0, 7], shortSide: 32)
+        #expect(clip.width == 48 && clip.height == 32)
+        #expect(decodedIndex(clip.frame(1)) == 7)
+        let up = try reader.decodeFrames(at: [3], shortSide: 128)
+        #expect(up.width == 192 && up.height == 128)
+        #expect(decodedIndex(up.frame(0)) == 3)
+    }
+
+    @Test func lastColumnsAreNotBlack() throws {
+        let dir = TempDir()
+        let path = try writeIndexVideo(dir.path("narrow.mp4"), frames: 4, width: 90, height: 60)
+        let clip = try VideoReader(path: path).decodeAll()
+        #expect(clip.width == 90)
+        for t in 0 ..< 4 {
+            let expected = indexFrame(t, width: 1, height: 1)
+            for y in [0, 30, 59] {
+                for x in 82 ..< 90 {
+                    let o = t * clip.frameSize + (y * 90 + x) * 3
+                    for c in 0 ..< 3 { #expect(abs(Int(clip.pixels[o + c]) - Int(expected[c])) <= 6, "t=\(t) x=\(x) y=\(y)") }
+                }
+            }
+        }
+    }
+
+    static let formats: [(String, VideoCodec)] = [
+        ("mp4", .h264), ("mp4", .mpeg4), ("mkv", .h264), ("avi", .mpeg4), ("avi", .mjpeg), ("webm", .vp8), ("webm", .vp9),
+    ].filter { $0.1.isAvailable }
+
+    @Test(arguments: formats)
+    func containersAndCodecs(ext: String, codec: VideoCodec) throws {
+        let dir = TempDir()
+        let path = try writeIndexVideo(dir.path("clip.\(ext)"), frames: 20, codec: codec, gop: 6)
+        let info = try VideoReader.probe(path: path)
+        #expect(info.frameCount == 20 && info.width == 96 && info.height == 64)
+        #expect(abs(info.fps - 10) < 0.01)
+        let reader = try VideoReader(path: path)
+        #expect(reader.frameCount == 20)
+        let wanted = [0, 5, 17, 17, 19, 30]
+        let clip = try reader.decodeFrames(at: wanted)
+        let all = try VideoReader(path: path).decodeAll()
+        for (k, t) in wanted.enumerated() {
+            #expect(decodedIndex(clip.frame(k)) == min(t, 19), "\(ext)/\(codec) frame \(t)")
+            #expect(clip.frame(k) == all.frame(min(t, 19)))
+        }
+    }
+
+    @Test func corruptAndMissingFilesThrow() throws {
+        let dir = TempDir()
+        let good = try writeIndexVideo(dir.path("good.mp4"), frames: 16)
+        let data = try Data(contentsOf: URL(fileURLWithPath: good))
+        let truncated = dir.path("truncated.mp4")
+        try data.prefix(data.count / 2).write(to: URL(fileURLWithPath: truncated))
+        let empty = dir.path("empty.mp4")
+        try Data().write(to: URL(fileURLWithPath: empty))
+        let text = dir.path("notes.mp4")
+        try "this is not a video\n".write(toFile: text, atomically: true, encoding: .utf8)
+        let missing = dir.path("missing.mp4")
+        for path in [truncated, empty, text, missing] {
+            let error = #expect(throws: MediaError.self) { _ = try VideoReader(path: path).decodeFrames(at: [0, 15]) }
+            #expect(error?.description.hasPrefix(path + ": ") == true, "\(String(describing: error))")
+            #expect(throws: MediaError.self) { _ = try VideoReader.probe(path: path) }
+        }
+        #expect(throws: MediaError.self) { _ = try VideoReader(path: dir.url.path) }
+    }
+
+    @Test func writerRejectsBadInput() throws {
+        let dir = TempDir()
+        #expect(throws: MediaError.self) { _ = try VideoWriter(path: dir.path("odd.mp4"), width: 91, height: 60, fps: 10) }
+        #expect(throws: MediaError.self) { _ = try VideoWriter(path: dir.path("x.unknownext"), width: 90, height: 60, fps: 10) }
+        let w = try VideoWriter(path: dir.path("a.mp4"), width: 16, height: 16, fps: 10)
+        #expect(throws: MediaError.self) { try w.append(rgb: [0, 1, 2]) }
+        // Abandoned writers leave no files behind.
+        _ = try VideoWriter(path: dir.path("abandoned.mp4"), width: 16, height: 16, fps: 10)
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir.url.path)
+        #expect(leftovers.filter { !$0.hasPrefix(".a.mp4") }.isEmpty, "\(leftovers)")
+    }
+}
