@@ -47,5 +47,6 @@ let package = Package(
         .testTarget(name: "TensorFilesTests", dependencies: ["TensorFiles"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MediaTests", dependencies: ["Media"], resources: [.copy("Fixtures")]),
     ],
+    swiftLanguageModes: [.v5],
     cxxLanguageStandard: .cxx20
 )

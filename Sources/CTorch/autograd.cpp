@@ -1,0 +1,67 @@
+// Autograd, grad mode, autocast, and the optimiser kernels.
+#include "internal.h"
+#include <ATen/autocast_mode.h>
+#include <torch/csrc/autograd/autograd.h>
+#include <torch/csrc/autograd/variable.h>
+
+using ct::T;
+
+extern "C" {
+int ct_set_requires_grad(ct_tensor t, int flag) { CT_TRY(T(t).set_requires_grad(flag != 0)) }
+int ct_requires_grad(ct_tensor t) { return t->t.requires_grad() ? 1 : 0; }
+int ct_is_leaf(ct_tensor t) { return t->t.is_leaf() ? 1 : 0; }
+int ct_grad(ct_tensor t, ct_tensor *out) {
+  CT_TRY(const auto &g = T(t).grad(); *out = g.defined() ? ct::wrap(g) : nullptr)
+}
+int ct_set_grad(ct_tensor t, ct_tensor g) { CT_TRY(T(t).mutable_grad() = g ? g->t : at::Tensor()) }
+int ct_backward(ct_tensor t, ct_tensor grad, int retain) {
+  CT_TRY(torch::autograd::backward({T(t)}, grad ? torch::autograd::variable_list{grad->t} : torch::autograd::variable_list{},
+                                   retain ? std::optional<bool>(true) : std::nullopt))
+}
+int ct_grad_mode_enabled(void) { return at::GradMode::is_enabled() ? 1 : 0; }
+void ct_set_grad_mode(int enabled) { at::GradMode::set_enabled(enabled != 0); }
+
+// prev packs (enabled, dtype) so a nested exit restores exactly what the enter replaced.
+int ct_autocast_enter(int dev, int dt, int64_t *prev) {
+  CT_TRY(
+      auto type = ct::device(dev, 0).type();
+      *prev = (at::autocast::is_autocast_enabled(type) ? 1 : 0) |
+              (static_cast<int64_t>(at::autocast::get_autocast_dtype(type)) << 8);
+      at::autocast::set_autocast_enabled(type, true);
+      at::autocast::set_autocast_dtype(type, ct::dtype(dt));
+      at::autocast::increment_nesting())
+}
+int ct_autocast_exit(int dev, int64_t prev) {
+  CT_TRY(
+      auto type = ct::device(dev, 0).type();
+      if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+      at::autocast::set_autocast_enabled(type, (prev & 1) != 0);
+      at::autocast::set_autocast_dtype(type, static_cast<at::ScalarType>(prev >> 8)))
+}
+int ct_autocast_enabled(int dev) { return at::autocast::is_autocast_enabled(dev == 0 ? at::kCPU : at::kCUDA) ? 1 : 0; }
+
+int ct_fused_adamw(const ct_tensor *params, const ct_tensor *grads, const ct_tensor *m, const ct_tensor *v,
+                   const ct_tensor *steps, int n, double lr, double b1, double b2, double wd, double eps, int maximize) {
+  CT_TRY(
+      if (n == 0) return 0;
+      at::NoGradGuard no_grad;
+      auto s = ct::list(steps, n);
+      at::_foreach_add_(s, 1);
+      at::_fused_adamw_(ct::list(params, n), ct::list(grads, n), ct::list(m, n), ct::list(v, n), {}, s, lr, b1, b2, wd, eps,
+                        false, maximize != 0))
+}
+int ct_clip_grad_norm(const ct_tensor *grads, int n, double max_norm, double *total) {
+  CT_TRY(
+      at::NoGradGuard no_grad;
+      std::vector<at::Tensor> gs;
+      for (int i = 0; i < n; ++i) if (grads[i] && grads[i]->t.defined()) gs.push_back(grads[i]->t);
+      if (gs.empty()) { *total = 0; return 0; }
+      auto norms = at::_foreach_norm(gs, 2);
+      auto total_norm = at::linalg_vector_norm(at::stack(norms), 2);
+      *total = total_norm.item<double>();
+      auto coef = (max_norm / (total_norm + 1e-6)).clamp_max(1.0);
+      at::_foreach_mul_(gs, coef))
+}
+int ct_foreach_zero_(const ct_tensor *ts, int n) { CT_TRY(if (n) at::_foreach_zero_(ct::list(ts, n))) }
+int ct_foreach_mul_scalar_(const ct_tensor *ts, int n, double s) { CT_TRY(if (n) at::_foreach_mul_(ct::list(ts, n), s)) }
+}

@@ -1,0 +1,55 @@
+// Linear algebra and the nn functional ops the models use.
+#include "internal.h"
+
+using ct::T;
+using ct::ints;
+
+extern "C" {
+int ct_matmul(ct_tensor a, ct_tensor b, ct_tensor *out) { CT_OUT(at::matmul(T(a), T(b))) }
+int ct_bmm(ct_tensor a, ct_tensor b, ct_tensor *out) { CT_OUT(at::bmm(T(a), T(b))) }
+int ct_baddbmm(ct_tensor s, ct_tensor a, ct_tensor b, double beta, double alpha, ct_tensor *out) {
+  CT_OUT(at::baddbmm(T(s), T(a), T(b), beta, alpha))
+}
+int ct_linear(ct_tensor x, ct_tensor w, ct_tensor b, ct_tensor *out) { CT_OUT(at::linear(T(x), T(w), ct::opt(b))) }
+int ct_conv3d(ct_tensor x, ct_tensor w, ct_tensor b, const int64_t *st, const int64_t *pad, ct_tensor *out) {
+  CT_OUT(at::conv3d(T(x), T(w), ct::opt(b), ints(st, 3), ints(pad, 3)))
+}
+int ct_conv2d(ct_tensor x, ct_tensor w, ct_tensor b, const int64_t *st, const int64_t *pad, ct_tensor *out) {
+  CT_OUT(at::conv2d(T(x), T(w), ct::opt(b), ints(st, 2), ints(pad, 2)))
+}
+int ct_layer_norm(ct_tensor x, const int64_t *s, int n, ct_tensor w, ct_tensor b, double eps, ct_tensor *out) {
+  CT_OUT(at::layer_norm(T(x), ints(s, n), ct::opt(w), ct::opt(b), eps))
+}
+int ct_gelu(ct_tensor x, int tanh_approx, ct_tensor *out) { CT_OUT(at::gelu(T(x), tanh_approx ? "tanh" : "none")) }
+int ct_softmax(ct_tensor x, int64_t dim, ct_tensor *out) { CT_OUT(at::softmax(T(x), dim)) }
+int ct_log_softmax(ct_tensor x, int64_t dim, ct_tensor *out) { CT_OUT(at::log_softmax(T(x), dim)) }
+int ct_dropout(ct_tensor x, double p, int train, ct_tensor *out) { CT_OUT(at::dropout(T(x), p, train != 0)) }
+int ct_sdpa(ct_tensor q, ct_tensor k, ct_tensor v, ct_tensor mask, double p, int causal, double scale, int has_scale,
+            ct_tensor *out) {
+  CT_OUT(at::scaled_dot_product_attention(T(q), T(k), T(v), ct::opt(mask), p, causal != 0,
+                                          has_scale ? std::optional<double>(scale) : std::nullopt))
+}
+int ct_interpolate(ct_tensor x, const int64_t *size, int n, int mode, int align, ct_tensor *out) {
+  CT_TRY(
+      const auto &t = T(x);
+      TORCH_CHECK(t.dim() == n + 2, "interpolate: input of ", t.dim(), " dims for a ", n, "-d size");
+      at::Tensor r;
+      if (mode == 0) {
+        r = n == 1 ? at::upsample_nearest1d(t, ints(size, n)) : n == 2 ? at::upsample_nearest2d(t, ints(size, n))
+                                                                     : at::upsample_nearest3d(t, ints(size, n));
+      } else if (mode == 1) {
+        r = n == 1 ? at::upsample_linear1d(t, ints(size, n), align != 0)
+            : n == 2 ? at::upsample_bilinear2d(t, ints(size, n), align != 0)
+                     : at::upsample_trilinear3d(t, ints(size, n), align != 0);
+      } else {
+        TORCH_CHECK(mode == 2 && n == 2, "bicubic interpolation needs a 2-d size");
+        r = at::upsample_bicubic2d(t, ints(size, n), align != 0);
+      }
+      *out = ct::wrap(std::move(r)))
+}
+int ct_one_hot(ct_tensor idx, int64_t c, ct_tensor *out) { CT_OUT(at::one_hot(T(idx), c)) }
+int ct_mse_loss(ct_tensor x, ct_tensor y, int red, ct_tensor *out) { CT_OUT(at::mse_loss(T(x), T(y), red)) }
+int ct_cross_entropy(ct_tensor logits, ct_tensor target, int red, double smoothing, ct_tensor *out) {
+  CT_OUT(at::cross_entropy_loss(T(logits), T(target), std::nullopt, red, -100, smoothing))
+}
+}

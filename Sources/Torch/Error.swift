@@ -1,0 +1,38 @@
+import CTorch
+
+/// An error raised by libtorch (its message, without the C++ backtrace) or by argument checks in this layer.
+public struct TorchError: Error, CustomStringConvertible, Sendable {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// Throws the thread's last engine error when a shim call returned non-zero.
+@inline(__always)
+func check(_ rc: Int32, _ context: @autoclosure () -> String = "") throws {
+    if rc != 0 {
+        let msg = String(cString: ct_last_error())
+        let ctx = context()
+        throw TorchError(ctx.isEmpty ? msg : "\(ctx): \(msg)")
+    }
+}
+
+/// Calls a shim function that produces one tensor.
+@inline(__always)
+func make(_ context: @autoclosure () -> String = "", _ body: (UnsafeMutablePointer<ct_tensor?>) -> Int32) throws -> Tensor {
+    var out: ct_tensor?
+    try check(body(&out), context())
+    guard let out else { throw TorchError("\(context()): engine returned no tensor") }
+    return Tensor(owning: out)
+}
+
+/// Process-wide engine settings.
+public enum Runtime {
+    /// libtorch's version string, e.g. "2.13.0".
+    public static var version: String { String(cString: ct_version()) }
+    public static var numThreads: Int { Int(ct_get_num_threads()) }
+    public static func setNumThreads(_ n: Int) throws { try check(ct_set_num_threads(Int32(n)), "set_num_threads") }
+    public static var cudaAvailable: Bool { ct_cuda_is_available() != 0 }
+    /// Seeds libtorch's default generator (`torch.manual_seed`).
+    public static func manualSeed(_ seed: UInt64) throws { try check(ct_manual_seed(seed), "manual_seed") }
+}

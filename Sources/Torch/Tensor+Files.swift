@@ -1,0 +1,61 @@
+import TensorFiles
+
+/// Conversion between engine tensors and the file layer's `RawTensor` (safetensors, torch.save, .npy).
+extension DType {
+    public init(_ d: TensorDType) {
+        switch d {
+        case .float64: self = .float64
+        case .float32: self = .float32
+        case .float16: self = .float16
+        case .bfloat16: self = .bfloat16
+        case .int64: self = .int64
+        case .int32: self = .int32
+        case .int16: self = .int16
+        case .int8: self = .int8
+        case .uint8: self = .uint8
+        case .bool: self = .bool
+        }
+    }
+    public var fileDType: TensorDType {
+        switch self {
+        case .float64: .float64
+        case .float32: .float32
+        case .float16: .float16
+        case .bfloat16: .bfloat16
+        case .int64: .int64
+        case .int32: .int32
+        case .int16: .int16
+        case .int8: .int8
+        case .uint8: .uint8
+        case .bool: .bool
+        }
+    }
+}
+
+extension Tensor {
+    /// A new CPU tensor holding a copy of the raw tensor's bytes.
+    public init(_ r: RawTensor) throws {
+        self = try r.bytes.withUnsafeBytes { try Tensor(bytes: $0, shape: r.shape, dtype: DType(r.dtype)) }
+    }
+    /// The tensor's contiguous CPU bytes as a `RawTensor`.
+    public func rawTensor() throws -> RawTensor {
+        try RawTensor(dtype: dtype.fileDType, shape: shape, bytes: try bytes())
+    }
+}
+
+/// safetensors files of engine tensors.
+public enum TensorFile {
+    /// All tensors of a safetensors file, by name.
+    public static func load(_ path: String) throws -> [String: Tensor] {
+        try SafeTensors.read(path: path).tensors.mapValues { try Tensor($0) }
+    }
+    /// Tensors in file order plus the metadata.
+    public static func loadOrdered(_ path: String) throws -> (tensors: [(String, Tensor)], metadata: [String: String]) {
+        let f = try SafeTensors.read(path: path)
+        return (try f.order.map { ($0, try Tensor(f.tensors[$0]!)) }, f.metadata)
+    }
+    /// Writes atomically (temp file + rename).
+    public static func save(_ tensors: [(String, Tensor)], metadata: [String: String] = [:], to path: String) throws {
+        try SafeTensors.write(try tensors.map { ($0.0, try $0.1.rawTensor()) }, metadata: metadata, to: path)
+    }
+}

@@ -1,3 +1,0 @@
-import Testing
-import Torch
-@Test func smoke() { #expect(hello() == 0) }
