@@ -69,6 +69,8 @@ public final class VideoReader {
     private var position = -1
     private var draining = false
     private var needed = Set<Int>()
+    /// Frames returned by the decoder and seeks performed so far (for tests and profiling).
+    private(set) var framesDecoded = 0, seeks = 0
 
     /// Opens `path` and indexes its best video stream.
     /// - Parameter threads: decoder threads (1 suits data loaders that parallelise across files; 0 = auto).
@@ -238,6 +240,7 @@ public final class VideoReader {
             if rc2 < 0 { throw MediaError(path, .corrupt, "seek to frame \(keyframes[slot].index) failed: \(avErrorString(rc))") }
         }
         avcodec_flush_buffers(codec)
+        seeks += 1
         position = -1
         draining = false
     }
@@ -251,6 +254,7 @@ public final class VideoReader {
                 let ts = f.best_effort_timestamp != avNoPTS ? f.best_effort_timestamp : f.pts
                 let i = frameIndex(pts: ts) ?? min(position + 1, frameCount - 1)
                 position = i
+                framesDecoded += 1
                 av_frame_unref(lastFrame)
                 hasLastFrame = av_frame_ref(lastFrame, frame) >= 0
                 return i

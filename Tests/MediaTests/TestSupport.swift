@@ -13,20 +13,22 @@ final class TempDir {
     func path(_ name: String) -> String { url.appendingPathComponent(name).path }
 }
 
-/// Frame `t` is a flat colour that encodes `t` (R = 8t, G = 128, B = 255 - 8t).
+/// Frame `t` (0 ..< 64) is a flat colour that encodes it: R = 8 (t mod 32) + 4, G = 64 or 192
+/// for the lower/upper 32 frames, B = 128. Steps of 8 survive YUV 4:2:0 round trips.
 func indexFrame(_ t: Int, width: Int, height: Int) -> [UInt8] {
-    let rgb: [UInt8] = [UInt8(8 * t), 128, UInt8(255 - 8 * t)]
+    let rgb: [UInt8] = [UInt8(8 * (t % 32) + 4), t < 32 ? 64 : 192, 128]
     var px = [UInt8](repeating: 0, count: width * height * 3)
     for i in 0 ..< width * height { px[3 * i] = rgb[0]; px[3 * i + 1] = rgb[1]; px[3 * i + 2] = rgb[2] }
     return px
 }
 
-/// Recovers the index encoded by `indexFrame` from the mean red value of a decoded frame.
+/// Recovers the index encoded by `indexFrame` from the mean colour of a decoded frame.
 func decodedIndex(_ frame: ArraySlice<UInt8>) -> Int {
-    var sum = 0
+    var r = 0, g = 0
     var i = frame.startIndex
-    while i < frame.endIndex { sum += Int(frame[i]); i += 3 }
-    return Int((Double(sum) / Double(frame.count / 3) / 8).rounded())
+    while i < frame.endIndex { r += Int(frame[i]); g += Int(frame[i + 1]); i += 3 }
+    let n = Double(frame.count / 3)
+    return Int(((Double(r) / n - 4) / 8).rounded()) + (Double(g) / n > 128 ? 32 : 0)
 }
 
 /// Writes `frames` index-encoded frames and returns the path.

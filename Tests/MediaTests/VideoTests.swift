@@ -106,3 +106,21 @@ import Testing
         #expect(leftovers.filter { !$0.hasPrefix(".a.mp4") }.isEmpty, "\(leftovers)")
     }
 }
+
+@Suite struct SelectiveDecodingTests {
+    @Test func decodesOnlyTheNeededGOPs() throws {
+        let dir = TempDir()
+        let path = try writeIndexVideo(dir.path("gop.mp4"), frames: 64, gop: 8)
+        let reader = try VideoReader(path: path)
+        let (d0, s0) = (reader.framesDecoded, reader.seeks)
+        let clip = try reader.decodeFrames(at: [60])
+        #expect(decodedIndex(clip.frame(0)) == 60)
+        // Only the last GOP (plus decoder reordering slack) is decoded.
+        #expect(reader.framesDecoded - d0 <= 8, "decoded \(reader.framesDecoded - d0) frames")
+        #expect(reader.seeks - s0 == 1)
+        // Consecutive targets in one GOP do not seek again.
+        let s1 = reader.seeks
+        _ = try reader.decodeFrames(at: [33, 34, 36])
+        #expect(reader.seeks - s1 == 1)
+    }
+}
