@@ -1,3 +1,0 @@
-import Testing
-@testable import NN
-@Test func nnLinks() { #expect(Bool(true)) }
