@@ -1,3 +1,0 @@
-import Testing
-@testable import TensorFiles
-@Test func filesLink() { #expect(Bool(true)) }
