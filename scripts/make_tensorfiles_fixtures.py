@@ -9,6 +9,8 @@ Writes tiny files the Swift TensorFiles tests compare against exactly:
   malicious.pth               zip whose data.pkl names os.system (torch.load(weights_only=True) must refuse it too)
   truncated.pth               first 60% of checkpoint.pth
   values.safetensors/.json    one tensor per dtype with known values
+  compressed.pth              checkpoint.pth re-zipped with deflate (must be refused clearly)
+  embeddings.npy, fortran.npy numpy arrays: float32 arange(12)/4 as [3, 4]; int16 arange(6) as [2, 3] in Fortran order
 """
 import argparse
 import collections
@@ -109,6 +111,12 @@ def main():
         blob = f.read()
     with open(os.path.join(OUT, "truncated.pth"), "wb") as f:
         f.write(blob[: len(blob) * 6 // 10])
+
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(os.path.join(OUT, "compressed.pth"), "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            dst.writestr(info.filename, src.read(info.filename))
+    np.save(os.path.join(OUT, "embeddings.npy"), (np.arange(12, dtype=np.float32) / 4).reshape(3, 4))
+    np.save(os.path.join(OUT, "fortran.npy"), np.asfortranarray(np.arange(6, dtype=np.int16).reshape(2, 3)))
 
     # One tensor per dtype with exactly representable values.
     vals = [0.0, -1.5, 2.25, 1024.0, -0.125, 3.0]

@@ -168,7 +168,7 @@ public indirect enum PickleValue: Sendable {
     /// state dict), in order, materialised to contiguous bytes. Non-tensor values are skipped.
     public func stateDict(at path: [String] = []) throws -> [(String, RawTensor)] {
         guard let v = value(at: path) else {
-            throw TensorFileError("", "checkpoint has no entry at \(path); top-level keys: \(dictValue?.keys.map(\.description) ?? [])")
+            throw TensorFileError("", "checkpoint has no entry at \(path); top-level keys: \(dictValue?.keys.map(\.description).joined(separator: ", ") ?? "none")")
         }
         guard let d = v.dictValue else { throw TensorFileError("", "checkpoint entry at \(path) is not a dict") }
         var out: [(String, RawTensor)] = []

@@ -1,0 +1,137 @@
+import Foundation
+import Testing
+@testable import TensorFiles
+
+@Suite struct TorchCheckpointTests {
+    @Test func loadsMaeStPretrainCheckpoint() throws {
+        let ckpt = try TorchCheckpoint.load(path: Fixture.path("checkpoint.pth"))
+        let expected = try SafeTensors.read(path: Fixture.path("checkpoint_expected.safetensors")).tensors
+        let meta = try Fixture.json("checkpoint_expected.json")
+
+        let model = try ckpt.stateDict(at: ["model"])
+        #expect(model.map(\.0) == meta["model_keys"]?.array?.compactMap(\.string))
+        for (name, t) in model { #expect(t == expected[name], "tensor \(name)") }
+        #expect(model.first { $0.0 == "pos_embed_spatial" }?.1.dtype == .bfloat16)
+        #expect(model.first { $0.0 == "empty" }?.1.shape == [0, 3])
+        #expect(try model.first { $0.0 == "mask_token_counts" }?.1.scalars(as: Int64.self) == [3, -1, 1 << 40])
+
+        guard case .dict(let sd)? = ckpt["model"] else { Issue.record("model is not a dict"); return }
+        #expect(sd.isOrderedDict)
+        let base = try #require(sd["blocks.0.attn.qkv.weight"]?.tensorValue)
+        let view = try #require(sd["blocks.0.attn.qkv.weight_t"]?.tensorValue)
+        let slice = try #require(sd["blocks.0.attn.proj.weight"]?.tensorValue)
+        #expect(base.storage === view.storage && base.storage === slice.storage)
+        #expect(!view.isContiguous && view.strides == [1, 6])
+        #expect(slice.storageOffset == 8 && slice.shape == [2, 3])
+
+        #expect(ckpt["epoch"]?.intValue == 3)
+        if case .none? = ckpt["scaler"] {} else { Issue.record("scaler should be None") }
+        #expect(ckpt["best_acc"]?.doubleValue == 0.875)
+        if case .int(7)? = ckpt["np_steps"] {} else { Issue.record("np_steps should be int 7") }
+        #expect(ckpt["np_half"]?.doubleValue == 0.5)
+
+        let args = try #require(ckpt["args"])
+        guard case .object(name: "argparse.Namespace", _) = args else { Issue.record("args is not a Namespace"); return }
+        #expect(matches(args, meta["args"]!))
+        #expect(args["model"]?.stringValue == "mae_vit_large_patch16")
+        #expect(args["lr"].map { if case .none = $0 { true } else { false } } == true)
+
+        let optimizer = try #require(ckpt["optimizer"])
+        #expect(matches(optimizer["param_groups"]!, meta["param_groups"]!))
+        let state = try #require(optimizer["state"]?.dictValue)
+        #expect(state.keys == [0, 1])
+        for (pid, entry) in state.entries {
+            guard case .int(let id) = pid, let d = entry.dictValue else { Issue.record("bad optimizer state"); continue }
+            for (k, v) in d.entries {
+                guard case .string(let name) = k, let t = v.tensorValue else { continue }
+                #expect(try t.materialize() == expected["optimizer.state.\(id).\(name)"], "optimizer state \(id).\(name)")
+            }
+        }
+    }
+
+    @Test func loadsReleaseLayoutProtocol4() throws {
+        let sd = try TorchCheckpoint.loadStateDict(path: Fixture.path("release.pth"))
+        let (expected, order, _) = try SafeTensors.read(path: Fixture.path("release_expected.safetensors"))
+        #expect(Set(sd.map(\.0)) == Set(order))
+        #expect(sd.map(\.0) == ["patch_embed.proj.weight", "patch_embed.proj.bias", "pos_embed_spatial", "blocks.0.attn.qkv.weight"])
+        for (name, t) in sd { #expect(t == expected[name], "tensor \(name)") }
+        expectError("no entry at [\"model\"]", "'model_state'") { _ = try TorchCheckpoint.load(path: Fixture.path("release.pth")).stateDict(at: ["model"]) }
+    }
+
+    @Test func refusesMaliciousPickle() {
+        expectError("malicious.pth", "refusing global 'os.system'") { _ = try TorchCheckpoint.load(path: Fixture.path("malicious.pth")) }
+    }
+
+    @Test func refusesTruncatedAndCompressedArchives() throws {
+        expectError("truncated.pth", "zip") { _ = try TorchCheckpoint.load(path: Fixture.path("truncated.pth")) }
+        expectError("compressed.pth", "compressed (method 8)") { _ = try TorchCheckpoint.load(path: Fixture.path("compressed.pth")) }
+        let dir = try tempDir()
+        try Data(repeating: 0, count: 100).write(to: URL(fileURLWithPath: dir + "/zeros.pth"))
+        expectError("zeros.pth", "end-of-central-directory") { _ = try TorchCheckpoint.load(path: dir + "/zeros.pth") }
+        // Every truncation point of a real checkpoint must fail cleanly, never crash.
+        let full = try [UInt8](Data(contentsOf: URL(fileURLWithPath: Fixture.path("checkpoint.pth"))))
+        for cut in stride(from: 0, to: full.count, by: 97) {
+            try Data(full[..<cut]).write(to: URL(fileURLWithPath: dir + "/cut.pth"))
+            #expect(throws: TensorFileError.self) { _ = try TorchCheckpoint.load(path: dir + "/cut.pth") }
+        }
+    }
+
+    @Test func saveThenLoadRoundTrip() throws {
+        let dir = try tempDir()
+        let path = dir + "/ckpt.pth"
+        let base = try RawTensor((0..<12).map(Float.init), shape: [3, 4])
+        let baseRef = TensorRef(base, requiresGrad: true)
+        let view = TensorRef(storage: baseRef.storage, storageOffset: 1, shape: [2, 3], strides: [1, 4])
+        var model = PickleDict(isOrderedDict: true)
+        model["base"] = .tensor(baseRef)
+        model["view"] = .tensor(view)
+        for dtype in TensorDType.allCases { model[.string("t_\(dtype)")] = .tensor(TensorRef(try sampleTensor(dtype, shape: [2, 3]))) }
+        let args = PickleDict([("lr", .double(1.5e-4)), ("model", .string("vit")), ("sizes", .list([.int(1), .int(-2)])), ("none", .none)])
+        let value = PickleValue.dict([
+            "model": .dict(model), "epoch": .int(3), "args": .namespace(args),
+            "extra": .tuple([.int(1 << 40), .list([.int(-1), .int(70000), .int(-70000), .int(Int.min)]), .bytes([0, 255, 10, 128])]),
+            "dtype": .object(name: "torch.bfloat16", state: .none),
+            "optimizer": .dict(["state": .dict([0: .dict(["step": .tensor(TensorRef(try RawTensor([Float(1)], shape: [])))])]), "param_groups": .list([])]),
+        ])
+        try TorchCheckpoint.save(value, to: path)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["ckpt.pth"])
+
+        let zip = try ZipReader(MappedFile(path: path))
+        #expect(zip.entries.map(\.name).contains("ckpt/data/0") && zip.entry("ckpt/version") != nil)
+        for e in zip.entries { #expect(e.range.lowerBound % 64 == 0, "entry \(e.name) is not 64-byte aligned") }
+
+        let back = try TorchCheckpoint.load(path: path)
+        let sd = try back.stateDict(at: ["model"])
+        #expect(sd.map(\.0) == model.keys.map { if case .string(let s) = $0 { s } else { "" } })
+        #expect(sd[0].1 == base)
+        #expect(try sd[1].1.scalars(as: Float.self) == [1, 5, 9, 2, 6, 10])
+        for (k, v) in model.entries.dropFirst(2) { #expect(try sd.first { PickleKey.string($0.0) == k }?.1 == v.tensorValue!.materialize()) }
+        let b = try #require(back["model"]?["base"]?.tensorValue), v = try #require(back["model"]?["view"]?.tensorValue)
+        #expect(b.storage === v.storage && b.requiresGrad && !v.requiresGrad)
+        #expect(back["epoch"]?.intValue == 3)
+        #expect(back["args"]?["lr"]?.doubleValue == 1.5e-4 && back["args"]?["sizes"]?.arrayValue?.count == 2)
+        guard case .tuple(let extra)? = back["extra"] else { Issue.record("extra"); return }
+        #expect(extra[0].intValue == 1 << 40)
+        #expect(extra[1].arrayValue?.compactMap(\.intValue) == [-1, 70000, -70000, Int.min])
+        if case .bytes(let bytes) = extra[2] { #expect(bytes == [0, 255, 10, 128]) } else { Issue.record("bytes") }
+        if case .object(name: "torch.bfloat16", _)? = back["dtype"] {} else { Issue.record("dtype global") }
+        #expect(back["optimizer"]?["state"]?[0]?["step"]?.tensorValue != nil)
+    }
+
+    @Test func saveRejectsUnwritableValues() throws {
+        let dir = try tempDir()
+        expectError("cannot save object of type 'os.system'") {
+            try TorchCheckpoint.save(.dict(["x": .object(name: "os.system", state: .none)]), to: dir + "/x.pth")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).isEmpty)
+    }
+
+    @Test func viewsOutsideTheirStorageFail() throws {
+        let storage = TensorStorage(dtype: .float32, bytes: .init(repeating: 0, count: 16))
+        expectError("exceeds its storage of 4 elements") { _ = try TensorRef(storage: storage, shape: [5]).materialize() }
+        expectError("exceeds") { _ = try TensorRef(storage: storage, storageOffset: 2, shape: [2, 2], strides: [1, 1]).materialize() }
+        expectError("invalid stride") { _ = try TensorRef(storage: storage, shape: [2], strides: [-1]).materialize() }
+        expectError("exceeds") { _ = try TensorRef(storage: storage, shape: [2, 2], strides: [Int.max / 2, 1]).materialize() }
+        #expect(try TensorRef(storage: storage, storageOffset: 99, shape: [0, 3]).materialize().bytes.isEmpty)
+    }
+}
