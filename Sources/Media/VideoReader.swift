@@ -50,7 +50,7 @@ public final class VideoReader {
     /// Seconds.
     public let duration: Double
 
-    private let input: DemuxedFile
+    private var input: DemuxedFile
     private var format: UnsafeMutablePointer<AVFormatContext>? { input.ctx }
     private var codec: UnsafeMutablePointer<AVCodecContext>?
     private let streamIndex: Int32
@@ -65,6 +65,8 @@ public final class VideoReader {
     private let framePTS: [Int64]
     /// Keyframes as (frame index, seek timestamp), ascending by frame index.
     private let keyframes: [(index: Int, seekTS: Int64)]
+    /// Frame indices of the keyframes (seek points).
+    public var keyframeIndices: [Int] { keyframes.map(\.index) }
     /// Index of the frame most recently returned by the decoder; -1 right after a seek.
     private var position = -1
     private var draining = false
@@ -109,8 +111,9 @@ public final class VideoReader {
             rc = avcodec_open2(codec, decoder, nil)
         }
         if rc < 0 { throw MediaError(path, .unsupported, "cannot open decoder: \(avErrorString(rc))") }
-        guard width > 0, height > 0 else { throw MediaError(path, .corrupt, "invalid frame size \(width)x\(height)") }
-        try seek(toKeyframe: 0)
+        guard (1 ... 16384).contains(width), (1 ... 16384).contains(height) else {
+            throw MediaError(path, .corrupt, "invalid frame size \(width)x\(height)")
+        }
     }
 
     deinit {
@@ -174,8 +177,9 @@ public final class VideoReader {
                 let target = targets[ti]
                 let key = keyframeSlot(atOrBefore: target)
                 if !(position >= keyframes[key].index && position < target) { try seek(toKeyframe: key) }
-                var retried = false
+                var attempts = 0
                 while true {
+                    let firstAfterSeek = position == -1
                     guard let i = try decodeNextFrame() else {
                         // End of stream: remaining targets get the last decodable frame.
                         guard hasLastFrame else {
@@ -186,10 +190,11 @@ public final class VideoReader {
                         break
                     }
                     if i < target { continue }
-                    if i > target && !retried && key > 0 {
-                        // The seek overshot (bad index or dropped frame): retry from the start once.
-                        retried = true
-                        try seek(toKeyframe: 0)
+                    if i > target && firstAfterSeek && attempts < 2 && key > 0 {
+                        // The seek overshot (inexact container index): back off one keyframe,
+                        // then restart from the beginning of the file.
+                        attempts += 1
+                        try seek(toKeyframe: attempts == 1 ? key - 1 : 0, reopen: attempts == 2)
                         continue
                     }
                     // Frame i satisfies the target (exactly, or as the nearest decodable frame).
@@ -231,16 +236,25 @@ public final class VideoReader {
         return lo < framePTS.count && framePTS[lo] == pts ? lo : nil
     }
 
-    private func seek(toKeyframe slot: Int) throws {
+    /// Seeks so that decoding resumes at (or before) keyframe `slot`.
+    ///
+    /// Seek timestamps are keyframe PTS: container indexes differ (mp4 indexes DTS shifted by
+    /// the edit list, mkv/webm index PTS), but in each a keyframe's PTS is at or after its own
+    /// index entry and before the next keyframe's. `decodeFrames` checks for overshoot anyway.
+    private func seek(toKeyframe slot: Int, reopen: Bool = false) throws {
         let ts = keyframes[slot].seekTS
-        let rc = av_seek_frame(format, streamIndex, ts, AVSEEK_FLAG_BACKWARD)
-        if rc < 0 {
-            // Fall back to the byte-level start of the file (e.g. formats without an index).
-            let rc2 = avformat_seek_file(format, streamIndex, Int64.min, ts, ts, 0)
-            if rc2 < 0 { throw MediaError(path, .corrupt, "seek to frame \(keyframes[slot].index) failed: \(avErrorString(rc))") }
+        if reopen || (av_seek_frame(format, streamIndex, ts, AVSEEK_FLAG_BACKWARD) < 0
+            && avformat_seek_file(format, streamIndex, Int64.min, ts, ts, 0) < 0) {
+            // Unseekable input: reopen and decode from the start (the decode loop skips ahead).
+            let reopened = try DemuxedFile(path: path)
+            guard reopened.streamIndex == streamIndex else {
+                throw MediaError(path, .corrupt, "seek to frame \(keyframes[slot].index) failed")
+            }
+            input = reopened
         }
         avcodec_flush_buffers(codec)
         seeks += 1
+        hasLastFrame = false
         position = -1
         draining = false
     }
@@ -305,7 +319,7 @@ public final class VideoReader {
         var packet = av_packet_alloc()
         defer { av_packet_free(&packet) }
         guard let pkt = packet else { throw MediaError(path, .io, "out of memory") }
-        var entries: [(pts: Int64, seekTS: Int64, key: Bool)] = []
+        var entries: [(pts: Int64, key: Bool)] = []
         while av_read_frame(ctx, pkt) >= 0 {
             defer { av_packet_unref(pkt) }
             let p = pkt.pointee
@@ -313,20 +327,19 @@ public final class VideoReader {
             // Without timestamps fall back to packet order (only sensible for intra/no-B streams).
             var pts = p.pts != avNoPTS ? p.pts : p.dts
             if pts == avNoPTS { pts = (entries.last?.pts ?? -1) + 1 }
-            let seekTS = p.dts != avNoPTS ? p.dts : pts
-            entries.append((pts, seekTS, p.flags & AV_PKT_FLAG_KEY != 0))
+            entries.append((pts, p.flags & AV_PKT_FLAG_KEY != 0))
         }
         guard !entries.isEmpty else { throw MediaError(path, .corrupt, "no video packets") }
         let order = entries.indices.sorted { (entries[$0].pts, $0) < (entries[$1].pts, $1) }
         var keyframes: [(index: Int, seekTS: Int64)] = []
         for (frameIndex, e) in order.enumerated() where entries[e].key {
-            keyframes.append((frameIndex, entries[e].seekTS))
+            keyframes.append((frameIndex, entries[e].pts))
         }
         // Frames before the first keyframe can only be reached by decoding from the start.
         if keyframes.first?.index != 0 {
-            keyframes.insert((0, entries.map(\.seekTS).min()!), at: 0)
+            keyframes.insert((0, entries.map(\.pts).min()!), at: 0)
         }
-        let first = entries.map(\.seekTS).min()!
+        let first = entries.map(\.pts).min()!
         if av_seek_frame(ctx, stream, first, AVSEEK_FLAG_BACKWARD) < 0 {
             _ = avformat_seek_file(ctx, stream, Int64.min, first, first, 0)
         }

@@ -65,3 +65,20 @@ import Testing
         #expect(fm.contentsEqual(atPath: sample, andPath: other + "/train/cross_right/cross_right_001.mp4"))
     }
 }
+
+/// Timing of the default data set; run with STMAE_MEDIA_BENCH=1.
+@Test(.enabled(if: ProcessInfo.processInfo.environment["STMAE_MEDIA_BENCH"] != nil))
+func benchmarkDefaultSyntheticDataSet() throws {
+    let dir = TempDir()
+    var start = Date()
+    let result = try SyntheticVideos.generate(root: dir.path("syn"))
+    print("generate \(result.files) clips: \(Date().timeIntervalSince(start)) s")
+    let files = try FileManager.default.subpathsOfDirectory(atPath: dir.path("syn/train")).filter { $0.hasSuffix(".mp4") }
+    start = Date()
+    for f in files {
+        _ = try VideoReader(path: dir.path("syn/train/" + f)).decodeFrames(at: [1, 5, 9, 13, 17, 21, 25, 29], shortSide: 96)
+    }
+    print("decode 8 frames from \(files.count) clips: \(Date().timeIntervalSince(start)) s")
+    let sizes = try files.map { try FileManager.default.attributesOfItem(atPath: dir.path("syn/train/" + $0))[.size] as! Int }
+    print("mean file size \(sizes.reduce(0, +) / sizes.count) bytes")
+}
