@@ -10,6 +10,7 @@ Writes tiny files the Swift TensorFiles tests compare against exactly:
   truncated.pth               first 60% of checkpoint.pth
   values.safetensors/.json    one tensor per dtype with known values
   compressed.pth              checkpoint.pth re-zipped with deflate (must be refused clearly)
+  legacy.pth                  pre-1.6 (non-zip) torch.save format (refused with a clear message)
   embeddings.npy, fortran.npy numpy arrays: float32 arange(12)/4 as [3, 4]; int16 arange(6) as [2, 3] in Fortran order
 """
 import argparse
@@ -115,6 +116,7 @@ def main():
     with zipfile.ZipFile(path) as src, zipfile.ZipFile(os.path.join(OUT, "compressed.pth"), "w", zipfile.ZIP_DEFLATED) as dst:
         for info in src.infolist():
             dst.writestr(info.filename, src.read(info.filename))
+    torch.save({"a": torch.ones(2)}, os.path.join(OUT, "legacy.pth"), _use_new_zipfile_serialization=False)
     np.save(os.path.join(OUT, "embeddings.npy"), (np.arange(12, dtype=np.float32) / 4).reshape(3, 4))
     np.save(os.path.join(OUT, "fortran.npy"), np.asfortranarray(np.arange(6, dtype=np.int16).reshape(2, 3)))
 

@@ -58,10 +58,10 @@ public enum Npy {
         let dataStart = start + headerLen
         guard f.count - dataStart >= size else { throw fail("expected \(size) data bytes for shape \(shape), found \(f.count - dataStart)") }
         let data = UnsafeRawBufferPointer(rebasing: f.bytes[dataStart..<(dataStart + size)])
-        if !fortran || shape.count < 2 { return RawTensor(unchecked: dtype, shape: shape, bytes: [UInt8](data)) }
+        if !fortran || shape.count < 2 { return RawTensor(unchecked: dtype, shape: shape, bytes: copyBytes(data)) }
         var strides = [Int](repeating: 1, count: shape.count)
         for i in 1..<shape.count { strides[i] = strides[i - 1] * max(shape[i - 1], 1) }
-        let bytes = try gatherStrided(storage: data, elementSize: dtype.elementSize, offset: 0, shape: shape, strides: strides) { path }
+        let bytes = try gatherStrided(storage: data, elementSize: dtype.elementSize, offset: 0, shape: shape, strides: strides, path: path) { "Fortran-order array" }
         return RawTensor(unchecked: dtype, shape: shape, bytes: bytes)
     }
 

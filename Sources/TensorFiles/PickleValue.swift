@@ -61,6 +61,8 @@ public final class TensorStorage: @unchecked Sendable {
     }
 
     public var byteCount: Int { owned?.count ?? mapped!.range.count }
+    /// File the bytes are mapped from (empty for in-memory storages); used in error messages.
+    public var sourcePath: String { mapped?.file.path ?? "" }
     /// Number of `dtype` elements.
     public var count: Int { byteCount / dtype.elementSize }
 
@@ -98,7 +100,7 @@ public struct TensorRef: Sendable {
     /// Copies the view into a contiguous `RawTensor`, bounds-checking it against the storage.
     public func materialize() throws -> RawTensor {
         let bytes = try storage.withUnsafeBytes { buf in
-            try gatherStrided(storage: buf, elementSize: dtype.elementSize, offset: storageOffset, shape: shape, strides: strides) {
+            try gatherStrided(storage: buf, elementSize: dtype.elementSize, offset: storageOffset, shape: shape, strides: strides, path: storage.sourcePath) {
                 "tensor of \(dtype) \(shape)"
             }
         }

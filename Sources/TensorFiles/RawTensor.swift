@@ -52,7 +52,7 @@ public struct RawTensor: Sendable, Equatable {
     public func scalars<T: RawScalar>(as type: T.Type = T.self) throws -> [T] {
         guard T.dtype == dtype else { throw TensorFileError("", "tensor is \(dtype), not \(T.dtype)") }
         return [T](unsafeUninitializedCapacity: count) { buf, n in
-            _ = bytes.withUnsafeBytes { memcpy(buf.baseAddress!, $0.baseAddress!, $0.count) }
+            bytes.withUnsafeBytes { if $0.count > 0 { _ = memcpy(buf.baseAddress!, $0.baseAddress!, $0.count) } }
             n = count
         }
     }
@@ -82,6 +82,14 @@ public struct RawTensor: Sendable, Equatable {
     }
 }
 
+/// Copies raw bytes into a new array with a single memcpy.
+func copyBytes(_ src: UnsafeRawBufferPointer) -> [UInt8] {
+    [UInt8](unsafeUninitializedCapacity: src.count) { buf, n in
+        if src.count > 0 { memcpy(buf.baseAddress!, src.baseAddress!, src.count) }
+        n = src.count
+    }
+}
+
 /// Converts an IEEE half-precision bit pattern to Float (portable; no reliance on `Float16`).
 func halfToFloat(_ h: UInt16) -> Float {
     let sign = UInt32(h >> 15) << 31
@@ -108,27 +116,34 @@ extension Int8: RawScalar { public static var dtype: TensorDType { .int8 } }
 extension UInt8: RawScalar { public static var dtype: TensorDType { .uint8 } }
 extension Bool: RawScalar { public static var dtype: TensorDType { .bool } }
 
-/// Gathers a strided view of `storage` into contiguous bytes.
-/// Offsets and strides are in elements; every addressed element is bounds-checked against the storage first.
-func gatherStrided(storage: UnsafeRawBufferPointer, elementSize es: Int, offset: Int, shape: [Int], strides: [Int], what: () -> String) throws -> [UInt8] {
-    guard shape.count == strides.count else { throw TensorFileError("", "\(what()): shape \(shape) and stride \(strides) differ in rank") }
+/// Validates a strided view against a storage of `storageBytes` bytes; returns its element and byte counts.
+func checkView(storageBytes: Int, elementSize es: Int, offset: Int, shape: [Int], strides: [Int], path: String, what: () -> String) throws -> (numel: Int, total: Int) {
+    guard shape.count == strides.count else { throw TensorFileError(path, "\(what()): shape \(shape) and stride \(strides) differ in rank") }
     guard let numel = Checked.product(shape), let total = Checked.mul(numel, es) else {
-        throw TensorFileError("", "\(what()): invalid shape \(shape)")
+        throw TensorFileError(path, "\(what()): invalid shape \(shape)")
     }
-    if numel == 0 { return [] }
-    guard offset >= 0 else { throw TensorFileError("", "\(what()): negative storage offset \(offset)") }
+    if numel == 0 { return (0, 0) }
+    guard offset >= 0 else { throw TensorFileError(path, "\(what()): negative storage offset \(offset)") }
     var last = offset
     for (d, s) in zip(shape, strides) {
         guard s >= 0, let step = Checked.mul(d - 1, s), let l = Checked.add(last, step) else {
-            throw TensorFileError("", "\(what()): invalid stride \(strides) for shape \(shape)")
+            throw TensorFileError(path, "\(what()): invalid stride \(strides) for shape \(shape)")
         }
         last = l
     }
-    guard let endByte = Checked.mul(Checked.add(last, 1) ?? .max, es), endByte <= storage.count else {
-        throw TensorFileError("", "\(what()): view (offset \(offset), shape \(shape), stride \(strides)) exceeds its storage of \(storage.count / Swift.max(es, 1)) elements")
+    guard let endByte = Checked.mul(Checked.add(last, 1) ?? .max, es), endByte <= storageBytes else {
+        throw TensorFileError(path, "\(what()): view (offset \(offset), shape \(shape), stride \(strides)) exceeds its storage of \(storageBytes / Swift.max(es, 1)) elements")
     }
+    return (numel, total)
+}
+
+/// Gathers a strided view of `storage` into contiguous bytes.
+/// Offsets and strides are in elements; the view is bounds-checked against the storage first.
+func gatherStrided(storage: UnsafeRawBufferPointer, elementSize es: Int, offset: Int, shape: [Int], strides: [Int], path: String, what: () -> String) throws -> [UInt8] {
+    let (numel, total) = try checkView(storageBytes: storage.count, elementSize: es, offset: offset, shape: shape, strides: strides, path: path, what: what)
+    if numel == 0 { return [] }
     if strides == RawTensor.contiguousStrides(shape) || numel == 1 {
-        return [UInt8](storage[(offset * es)..<(offset * es + total)])
+        return copyBytes(UnsafeRawBufferPointer(rebasing: storage[(offset * es)..<(offset * es + total)]))
     }
     // Collapse to (outer dims, innermost run); copy runs with memcpy when the innermost stride is 1.
     let rank = shape.count

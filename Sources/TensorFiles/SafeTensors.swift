@@ -36,7 +36,7 @@ public enum SafeTensors {
         let (entries, metadata, dataStart) = try parseHeader(map.bytes, path: path)
         let ordered = entries.map { e in
             let slice = UnsafeRawBufferPointer(rebasing: map.bytes[(dataStart + e.dataOffsets.lowerBound)..<(dataStart + e.dataOffsets.upperBound)])
-            return (e.name, RawTensor(unchecked: e.dtype, shape: e.shape, bytes: [UInt8](slice)))
+            return (e.name, RawTensor(unchecked: e.dtype, shape: e.shape, bytes: copyBytes(slice)))
         }
         return File(ordered: ordered, metadata: metadata)
     }

@@ -63,14 +63,16 @@ public enum TorchCheckpoint {
     /// `TensorStorage` so shared views stay shared; `argparse.Namespace` objects are written as plain dicts of their
     /// attributes (Python then sees a dict, not a Namespace); bare `torch.<dtype>` globals are written as globals.
     /// The file is written to a temporary file in the same directory and renamed into place.
-    public static func save(_ value: PickleValue, to path: String) throws {
+    public static func save(_ value: PickleValue, to path: String) throws { try save(value, to: path, forceZip64: false) }
+
+    static func save(_ value: PickleValue, to path: String, forceZip64: Bool) throws {
         var pickler = Pickler(path: path)
         try pickler.emit(value)
         pickler.finish()
         let stem = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
         let archive = stem.isEmpty || stem.contains(where: { !($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") }) ? "archive" : stem
         try FileSink.atomicWrite(to: path) { sink in
-            let zip = ZipWriter(sink: sink, alignment: 64)
+            let zip = ZipWriter(sink: sink, alignment: 64, forceZip64: forceZip64)
             try zip.add("\(archive)/data.pkl", pickler.out)
             try zip.add("\(archive)/.format_version", Array("1".utf8))
             try zip.add("\(archive)/.storage_alignment", Array("64".utf8))
@@ -207,6 +209,9 @@ struct Pickler {
             // A view whose dtype differs from its (untyped) storage: write its own typed storage.
             t = TensorRef(try t.materialize(), requiresGrad: t.requiresGrad)
         }
+        let shape = t.shape, strides = t.strides
+        _ = try checkView(storageBytes: t.storage.byteCount, elementSize: t.dtype.elementSize, offset: t.storageOffset,
+                          shape: shape, strides: strides, path: path) { "cannot save tensor of \(t.dtype) \(shape)" }
         let id = ObjectIdentifier(t.storage)
         let key: Int
         if let k = storageKeys[id] { key = k } else {

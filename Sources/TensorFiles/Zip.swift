@@ -30,7 +30,7 @@ struct ZipReader {
         var cdOffset = file.u32(eocd + 16)
         if eocd >= 20, file.u32(eocd - 20) == 0x0706_4B50 {
             let rec64 = file.u64(eocd - 20 + 8)
-            guard rec64 <= UInt64(size - 56), file.u32(Int(rec64)) == 0x0606_4B50 else { throw fail("bad ZIP64 end-of-central-directory locator") }
+            guard size >= 56, rec64 <= UInt64(size - 56), file.u32(Int(rec64)) == 0x0606_4B50 else { throw fail("bad ZIP64 end-of-central-directory locator") }
             let r = Int(rec64)
             guard file.u64(r + 32) <= UInt64(Int.max), file.u64(r + 40) <= UInt64(Int.max), file.u64(r + 48) <= UInt64(Int.max) else {
                 throw fail("ZIP64 record sizes out of range")
@@ -100,18 +100,21 @@ struct ZipReader {
 final class ZipWriter {
     private let sink: FileSink
     private let alignment: Int
+    /// Write ZIP64 records even for small archives (used by tests to exercise the >4 GB layout).
+    private let forceZip64: Bool
     private var central: [(name: [UInt8], crc: UInt32, size: Int, offset: Int)] = []
 
-    init(sink: FileSink, alignment: Int = 64) {
+    init(sink: FileSink, alignment: Int = 64, forceZip64: Bool = false) {
         self.sink = sink
         self.alignment = alignment
+        self.forceZip64 = forceZip64
     }
 
     func add(_ name: String, _ data: UnsafeRawBufferPointer) throws {
         let nameBytes = Array(name.utf8)
         let offset = sink.offset
         let size = data.count
-        let zip64 = size >= 0xFFFF_FFFF || offset >= 0xFFFF_FFFF
+        let zip64 = forceZip64 || size >= 0xFFFF_FFFF || offset >= 0xFFFF_FFFF
         let crc = CRC32.checksum(data)
         var w = ByteWriter()
         w.u32(0x0403_4B50)
@@ -145,7 +148,7 @@ final class ZipWriter {
         let cdOffset = sink.offset
         var w = ByteWriter()
         for e in central {
-            let big = e.size >= 0xFFFF_FFFF || e.offset >= 0xFFFF_FFFF
+            let big = forceZip64 || e.size >= 0xFFFF_FFFF || e.offset >= 0xFFFF_FFFF
             w.u32(0x0201_4B50)
             w.u16(big ? 45 : 20); w.u16(big ? 45 : 20)
             w.u16(0x0800); w.u16(0); w.u16(0); w.u16(0x21)
@@ -159,7 +162,7 @@ final class ZipWriter {
             if big { w.u16(0x0001); w.u16(24); w.u64(e.size); w.u64(e.size); w.u64(e.offset) }
         }
         let cdSize = w.bytes.count
-        let needs64 = central.count >= 0xFFFF || cdOffset >= 0xFFFF_FFFF || cdSize >= 0xFFFF_FFFF
+        let needs64 = forceZip64 || central.count >= 0xFFFF || cdOffset >= 0xFFFF_FFFF || cdSize >= 0xFFFF_FFFF
         if needs64 {
             let rec = cdOffset + cdSize
             w.u32(0x0606_4B50); w.u64(44); w.u16(45); w.u16(45); w.u32(0); w.u32(0)

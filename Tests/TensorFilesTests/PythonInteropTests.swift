@@ -3,10 +3,13 @@ import Testing
 @testable import TensorFiles
 
 /// Checks that Python's `torch.load(weights_only=True)` accepts what Swift writes, and that Swift reads Python's re-save.
-@Suite struct PythonInteropTests {
+@Suite final class PythonInteropTests {
+    private let tmp: TempDir
+    init() throws { tmp = try TempDir() }
+
     @Test(.enabled(if: Fixture.hasTorch, "skipped: no .torch/ (PyTorch) at the package root, so Python interop is not checked"))
     func swiftWrittenCheckpointLoadsInTorch() throws {
-        let dir = try tempDir()
+        let dir = tmp.path
         let base = try RawTensor((0..<12).map { Float($0) * 0.5 }, shape: [3, 4])
         let baseRef = TensorRef(base, requiresGrad: true)
         var model = PickleDict(isOrderedDict: true)
@@ -29,11 +32,12 @@ import Testing
         ])
         let ckpt = dir + "/swift.pth", st = dir + "/expected.safetensors", resave = dir + "/resaved.pth"
         try TorchCheckpoint.save(value, to: ckpt)
+        try TorchCheckpoint.save(value, to: dir + "/zip64.pth", forceZip64: true)
         try SafeTensors.write(expected, to: st)
 
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", Fixture.path("check_swift_checkpoint.py"), ckpt, st, resave]
+        process.arguments = ["python3", Fixture.path("check_swift_checkpoint.py"), ckpt, st, resave, dir + "/zip64.pth"]
         process.environment = ProcessInfo.processInfo.environment.merging(["PYTHONPATH": Fixture.torchDir + ":" + Fixture.packageRoot + "/reference"]) { _, new in new }
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
@@ -43,11 +47,13 @@ import Testing
         let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         try #require(process.terminationStatus == 0, "python failed: \(stderr)")
+        #expect(stderr.isEmpty, "python warned: \(stderr)")
         let summary = try [UInt8](stdout).withUnsafeBytes { try JSON.parse($0) }
         #expect(summary["ordered"] == .bool(true))
         #expect(summary["mismatched"] == .array([]), "tensors differing in torch: \(summary["mismatched"]!.text)")
         #expect(summary["model_keys"]?.array?.compactMap(\.string) == expected.map(\.0))
         #expect(summary["shared"] == .bool(true) && summary["view_contiguous"] == .bool(false) && summary["requires_grad"] == .bool(true))
+        #expect(summary["zip64_mismatched"] == .array([]))
         #expect(summary["epoch"]?.int == 3)
         #expect(summary["args"] == .object([("lr", .number("0.00015")), ("model", .string("mae_vit")), ("sizes", .array([.number("1"), .number("2")]))]))
         #expect(summary["extra"]?.text == #"[-1099511627776,[0.25,true,null],"00ff07","torch.float16"]"#)

@@ -2,10 +2,13 @@ import Foundation
 import Testing
 @testable import TensorFiles
 
-@Suite struct SafeTensorsTests {
+@Suite final class SafeTensorsTests {
+    private let tmp: TempDir
+    init() throws { tmp = try TempDir() }
+
     @Test(arguments: TensorDType.allCases)
     func roundTripEveryDType(_ dtype: TensorDType) throws {
-        let dir = try tempDir()
+        let dir = tmp.path
         let tensors = [("b.weight", try sampleTensor(dtype, shape: [3, 5])), ("a.scalar", try sampleTensor(dtype, shape: [], seed: 2)),
                        ("c.empty", try sampleTensor(dtype, shape: [0, 4]))]
         let path = dir + "/x.safetensors"
@@ -39,7 +42,7 @@ import Testing
 
     /// Writes `u64le(length ?? header.count) + header + data` and returns its path.
     private func hostile(_ header: String, data: [UInt8] = [], length: UInt64? = nil) throws -> String {
-        let path = try tempDir() + "/bad.safetensors"
+        let path = tmp.path + "/bad.safetensors"
         var bytes = withUnsafeBytes(of: (length ?? UInt64(header.utf8.count)).littleEndian) { Array($0) }
         bytes += Array(header.utf8) + data
         try Data(bytes).write(to: URL(fileURLWithPath: path))
@@ -52,7 +55,7 @@ import Testing
         expectError("header length 9223372036854775808 exceeds") { _ = try SafeTensors.read(path: try hostile(f32x2, length: 1 << 63)) }
         expectError("header length 18446744073709551615 exceeds") { _ = try SafeTensors.read(path: try hostile(f32x2, length: .max)) }
         expectError("at least an 8-byte") {
-            let p = try tempDir() + "/short.safetensors"
+            let p = tmp.path + "/short.safetensors"
             try Data([1, 2, 3]).write(to: URL(fileURLWithPath: p))
             _ = try SafeTensors.read(path: p)
         }
@@ -96,7 +99,7 @@ import Testing
     }
 
     @Test func writerRejectsBadInput() throws {
-        let dir = try tempDir()
+        let dir = tmp.path
         let t = try sampleTensor(.float32, shape: [2])
         expectError("duplicate or reserved tensor name 'a'") { try SafeTensors.write([("a", t), ("a", t)], to: dir + "/d.safetensors") }
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir).isEmpty)

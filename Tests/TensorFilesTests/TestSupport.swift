@@ -17,11 +17,15 @@ enum Fixture {
     }
 }
 
-/// A fresh temporary directory per call.
-func tempDir() throws -> String {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tensorfiles-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    return dir.path
+/// A fresh temporary directory, removed when the owner (one suite instance = one test) goes away.
+final class TempDir {
+    let path: String
+    init() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tensorfiles-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        path = dir.path
+    }
+    deinit { try? FileManager.default.removeItem(atPath: path) }
 }
 
 extension JSON {

@@ -2,7 +2,10 @@ import Foundation
 import Testing
 @testable import TensorFiles
 
-@Suite struct TorchCheckpointTests {
+@Suite final class TorchCheckpointTests {
+    private let tmp: TempDir
+    init() throws { tmp = try TempDir() }
+
     @Test func loadsMaeStPretrainCheckpoint() throws {
         let ckpt = try TorchCheckpoint.load(path: Fixture.path("checkpoint.pth"))
         let expected = try SafeTensors.read(path: Fixture.path("checkpoint_expected.safetensors")).tensors
@@ -64,8 +67,9 @@ import Testing
 
     @Test func refusesTruncatedAndCompressedArchives() throws {
         expectError("truncated.pth", "zip") { _ = try TorchCheckpoint.load(path: Fixture.path("truncated.pth")) }
+        expectError("legacy.pth", "legacy (pre-1.6, non-zip)") { _ = try TorchCheckpoint.load(path: Fixture.path("legacy.pth")) }
         expectError("compressed.pth", "compressed (method 8)") { _ = try TorchCheckpoint.load(path: Fixture.path("compressed.pth")) }
-        let dir = try tempDir()
+        let dir = tmp.path
         try Data(repeating: 0, count: 100).write(to: URL(fileURLWithPath: dir + "/zeros.pth"))
         expectError("zeros.pth", "end-of-central-directory") { _ = try TorchCheckpoint.load(path: dir + "/zeros.pth") }
         // Every truncation point of a real checkpoint must fail cleanly, never crash.
@@ -77,7 +81,7 @@ import Testing
     }
 
     @Test func saveThenLoadRoundTrip() throws {
-        let dir = try tempDir()
+        let dir = tmp.path
         let path = dir + "/ckpt.pth"
         let base = try RawTensor((0..<12).map(Float.init), shape: [3, 4])
         let baseRef = TensorRef(base, requiresGrad: true)
@@ -119,11 +123,24 @@ import Testing
     }
 
     @Test func saveRejectsUnwritableValues() throws {
-        let dir = try tempDir()
+        let dir = tmp.path
         expectError("cannot save object of type 'os.system'") {
             try TorchCheckpoint.save(.dict(["x": .object(name: "os.system", state: .none)]), to: dir + "/x.pth")
         }
+        let small = TensorStorage(dtype: .float32, bytes: .init(repeating: 0, count: 8))
+        expectError("y.pth", "cannot save tensor of float32 [3]", "exceeds its storage of 2 elements") {
+            try TorchCheckpoint.save(.dict(["t": .tensor(TensorRef(storage: small, shape: [3]))]), to: dir + "/y.pth")
+        }
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir).isEmpty)
+    }
+
+    @Test func forcedZip64ArchiveRoundTrips() throws {
+        let path = tmp.path + "/z64.pth"
+        let t = try sampleTensor(.float32, shape: [4, 4])
+        try TorchCheckpoint.save(.dict(["model": .dict(["w": .tensor(TensorRef(t))], ordered: true), "epoch": .int(1)]), to: path, forceZip64: true)
+        let zip = try ZipReader(MappedFile(path: path))
+        for e in zip.entries { #expect(e.range.lowerBound % 64 == 0) }
+        #expect(try TorchCheckpoint.loadStateDict(path: path).first?.1 == t)
     }
 
     @Test func viewsOutsideTheirStorageFail() throws {

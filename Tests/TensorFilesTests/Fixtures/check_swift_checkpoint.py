@@ -1,6 +1,6 @@
 """Loads a Swift-written torch.save file with torch.load(weights_only=True); prints a JSON summary for the Swift test.
 
-usage: check_swift_checkpoint.py CKPT EXPECTED_SAFETENSORS RESAVE_PATH
+usage: check_swift_checkpoint.py CKPT EXPECTED_SAFETENSORS RESAVE_PATH [ZIP64_CKPT]
 """
 import collections
 import json
@@ -34,5 +34,8 @@ summary = {
     "extra": [ck["extra"][0], list(ck["extra"][1]), ck["extra"][2].hex(), str(ck["dtype"])],
     "optimizer_state_keys": sorted(ck["optimizer"]["state"].keys()),
 }
+if len(sys.argv) > 4:  # the same checkpoint written with ZIP64 records throughout
+    z64 = torch.load(sys.argv[4], weights_only=True)
+    summary["zip64_mismatched"] = [k for k, v in expected.items() if not same_bits(z64["model"][k], v)]
 torch.save(ck, resave_path)
 print(json.dumps(summary))
