@@ -1,0 +1,106 @@
+import ArgumentParser
+import Foundation
+import NN
+import Torch
+
+/// `stmae bench …`: benchmarks printed as JSON lines, each beside the PyTorch reference run in the same invocation.
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Benchmarks (JSON lines: s/step medians and the ratio against PyTorch eager).",
+        subcommands: [BenchEngine.self], defaultSubcommand: BenchEngine.self)
+}
+
+struct BenchEngine: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "engine",
+        abstract: "ViT-B block stack (12×768, 12 heads, MLP 3072) forward+backward, fp32 and bf16 autocast.")
+
+    @Option(help: "Shapes N,L,D to run.") var shapes: [String] = ["4,160,768", "1,1568,768"]
+    @Option(help: "Transformer depth.") var depth = 12
+    @Option(help: "Attention heads.") var heads = 12
+    @Option(help: "Warm-up steps (not timed).") var warmup = 2
+    @Option(help: "Timed steps (median reported).") var steps = 5
+    @Flag(help: "Skip the PyTorch reference.") var noReference = false
+
+    func run() throws {
+        for shapeText in shapes {
+            let shape = shapeText.split(separator: ",").compactMap { Int($0) }
+            guard shape.count == 3 else { throw ValidationError("--shapes: expected N,L,D, got '\(shapeText)'") }
+            for bf16 in [false, true] {
+                let ours = try benchStack(shape: shape, bf16: bf16)
+                var line: [String: Any] = ["bench": "engine_block_stack", "impl": "stmae", "shape": shape, "bf16": bf16,
+                                           "depth": depth, "s_per_step": ours, "threads": Runtime.numThreads]
+                if !noReference {
+                    let ref = try runReference("bench_engine.py", ["--shape", shapeText, "--depth", "\(depth)", "--heads", "\(heads)",
+                                                                   "--warmup", "\(warmup)", "--steps", "\(steps)"] + (bf16 ? ["--bf16"] : []))
+                    if let r = ref["s_per_step"] as? Double {
+                        line["pytorch_s_per_step"] = r
+                        line["ratio_vs_pytorch"] = r / ours
+                    }
+                }
+                printJSON(line)
+            }
+        }
+    }
+
+    /// Median seconds of forward + backward through `depth` blocks.
+    func benchStack(shape: [Int], bf16: Bool) throws -> Double {
+        let blocks = try (0..<depth).map { _ in try Block(dim: shape[2], heads: heads) }
+        let x = try Tensor.randn(shape)
+        var times: [Double] = []
+        for i in 0..<(warmup + steps) {
+            let t0 = DispatchTime.now()
+            let y = try withAutocast(enabled: bf16) { try blocks.reduce(x) { try $1($0) } }
+            let loss = try y.to(.float32).pow(2).mean()
+            for b in blocks { try b.zeroGrad() }
+            try loss.backward()
+            if i >= warmup { times.append(Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9) }
+        }
+        return median(times)
+    }
+}
+
+func median(_ xs: [Double]) -> Double {
+    let s = xs.sorted()
+    return s.isEmpty ? .nan : (s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2)
+}
+
+func printJSON(_ obj: [String: Any]) {
+    let data = try! JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])
+    print(String(decoding: data, as: UTF8.self))
+    fflush(stdout)
+}
+
+/// The package root: found upward from the executable (…/.build/release/stmae) or the working directory.
+func packageRoot() -> URL? {
+    let exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+    for start in [exe.deletingLastPathComponent(), URL(fileURLWithPath: FileManager.default.currentDirectoryPath)] {
+        var dir = start
+        for _ in 0..<6 {
+            if FileManager.default.fileExists(atPath: dir.appendingPathComponent("reference/st_io.py").path) { return dir }
+            dir = dir.deletingLastPathComponent()
+        }
+    }
+    return nil
+}
+
+/// Runs `reference/<script>` with the project's torch (`.torch/`) and returns its last JSON line.
+func runReference(_ script: String, _ args: [String]) throws -> [String: Any] {
+    guard let root = packageRoot() else { throw ValidationError("cannot find the stmae checkout (reference/) for the PyTorch run") }
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = ["python3", root.appendingPathComponent("reference/\(script)").path] + args
+    var env = ProcessInfo.processInfo.environment
+    env["PYTHONPATH"] = [root.appendingPathComponent(".torch").path, root.appendingPathComponent("reference").path].joined(separator: ":")
+    p.environment = env
+    let out = Pipe()
+    p.standardOutput = out
+    try p.run()
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    guard p.terminationStatus == 0 else { throw ValidationError("reference \(script) exited with \(p.terminationStatus)") }
+    let last = String(decoding: data, as: UTF8.self).split(separator: "\n").last.map(String.init) ?? ""
+    guard let obj = try JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any] else {
+        throw ValidationError("reference \(script) printed no JSON")
+    }
+    return obj
+}

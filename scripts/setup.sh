@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Idempotent set-up for a Debian 12 machine (as root): Debian dev packages, then libtorch (the PyTorch CPU wheel) and
+# the Python packages the references and benchmarks use, into .torch/. Safe to run again: it only installs what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+TORCH_VERSION=2.13.0
+APT_PKGS="libavformat-dev libavcodec-dev libswscale-dev libavutil-dev libturbojpeg0-dev libpng-dev pkg-config python3 python3-pip"
+
+missing=""
+for p in $APT_PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+if [ -n "$missing" ]; then
+  echo "setup: installing Debian packages:$missing"
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing
+fi
+
+pip_target() {  # pip install --target .torch; Debian's pip refuses without --break-system-packages
+  python3 -m pip install -q --disable-pip-version-check --target .torch --no-deps "$@" 2>/dev/null ||
+    python3 -m pip install -q --disable-pip-version-check --break-system-packages --target .torch --no-deps "$@"
+}
+
+if ! [ -f .torch/torch/lib/libtorch_cpu.so ] || ! ls -d .torch/torch-"$TORCH_VERSION"*.dist-info >/dev/null 2>&1; then
+  echo "setup: installing torch==$TORCH_VERSION into .torch/"
+  rm -rf .torch
+  pip_target "torch==$TORCH_VERSION"
+fi
+if ! ls -d .torch/torch-"$TORCH_VERSION"+cpu.dist-info >/dev/null 2>&1; then
+  # A CUDA wheel: libtorch then also needs the CUDA runtime and CUPTI to load.
+  [ -d .torch/nvidia/cuda_runtime ] || pip_target nvidia-cuda-runtime
+  [ -d .torch/nvidia/cuda_cupti ] || pip_target nvidia-cuda-cupti
+fi
+
+# Python-side dependencies of `import torch` (references, fixture scripts, benchmarks).
+for mod in filelock:filelock typing_extensions:typing-extensions sympy:sympy networkx:networkx jinja2:jinja2 fsspec:fsspec numpy:numpy mpmath:mpmath; do
+  m=${mod%%:*}; pkg=${mod#*:}
+  PYTHONPATH=.torch python3 -c "import $m" 2>/dev/null || { echo "setup: pip $pkg"; pip_target "$pkg"; }
+done
+PYTHONPATH=.torch python3 -c "import torch; assert torch.__version__.startswith('$TORCH_VERSION'), torch.__version__"
+command -v swift >/dev/null || { echo "setup: swift not on PATH (expected the Swift 6 toolchain, e.g. /opt/swift/usr/bin)" >&2; exit 1; }
