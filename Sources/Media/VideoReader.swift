@@ -153,6 +153,9 @@ public final class VideoReader {
     /// Indices are clamped to `0 ..< frameCount`. With `shortSide`, frames are resized
     /// (area/bilinear) so the shorter side equals it, keeping the aspect ratio.
     public func decodeFrames(at indices: [Int], shortSide: Int? = nil) throws -> VideoClip {
+        if let s = shortSide, !(1 ... 16384).contains(s) {
+            throw MediaError(path, .invalidArgument, "shortSide must be 1...16384, got \(s)")
+        }
         let (outW, outH) = outputSize(shortSide: shortSide)
         let frameBytes = outW * outH * 3
         var pixels = [UInt8](repeating: 0, count: indices.count * frameBytes)
@@ -354,46 +357,5 @@ public final class VideoReader {
         }
         guard pts.count > 1, let a = pts.first, let b = pts.last, b > a else { return 0 }
         return Double(pts.count - 1) / (Double(b - a) * doubleValue(stream.pointee.time_base))
-    }
-}
-
-/// An opened input with its best video stream selected; closed on deinit.
-final class DemuxedFile {
-    let ctx: UnsafeMutablePointer<AVFormatContext>
-    let streamIndex: Int32
-
-    init(path: String) throws {
-        _ = ffmpegQuietLogging
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
-            throw MediaError(path, .notFound, "no such file")
-        }
-        guard !isDir.boolValue else { throw MediaError(path, .invalidArgument, "is a directory, expected a video file") }
-        var ctx: UnsafeMutablePointer<AVFormatContext>?
-        var rc = avformat_open_input(&ctx, path, nil, nil)
-        guard rc >= 0, let opened = ctx else {
-            throw MediaError(path, .corrupt, "not a readable video container: \(avErrorString(rc))")
-        }
-        rc = avformat_find_stream_info(opened, nil)
-        if rc < 0 {
-            avformat_close_input(&ctx)
-            throw MediaError(path, .corrupt, "cannot read stream info: \(avErrorString(rc))")
-        }
-        let best = av_find_best_stream(opened, AVMEDIA_TYPE_VIDEO, -1, -1, nil, 0)
-        guard best >= 0 else {
-            avformat_close_input(&ctx)
-            throw MediaError(path, .unsupported, "no video stream")
-        }
-        // Only the chosen stream is demuxed.
-        for s in 0 ..< Int(opened.pointee.nb_streams) where s != Int(best) {
-            opened.pointee.streams[s]!.pointee.discard = AVDISCARD_ALL
-        }
-        self.ctx = opened
-        streamIndex = best
-    }
-
-    deinit {
-        var c: UnsafeMutablePointer<AVFormatContext>? = ctx
-        avformat_close_input(&c)
     }
 }
