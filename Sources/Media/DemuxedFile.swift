@@ -19,12 +19,17 @@ final class DemuxedFile {
         guard rc >= 0, let opened = ctx else {
             throw MediaError(path, .corrupt, "not a readable video container: \(avErrorString(rc))")
         }
-        rc = avformat_find_stream_info(opened, nil)
-        if rc < 0 {
-            avformat_close_input(&ctx)
-            throw MediaError(path, .corrupt, "cannot read stream info: \(avErrorString(rc))")
+        // Containers with complete headers (mp4, mkv, webm, avi) need no stream analysis, which
+        // would decode frames; raw or headerless streams get the full probe.
+        var best = av_find_best_stream(opened, AVMEDIA_TYPE_VIDEO, -1, -1, nil, 0)
+        if best < 0 || !Self.isComplete(opened.pointee.streams[Int(best)]!.pointee.codecpar.pointee) {
+            rc = avformat_find_stream_info(opened, nil)
+            if rc < 0 {
+                avformat_close_input(&ctx)
+                throw MediaError(path, .corrupt, "cannot read stream info: \(avErrorString(rc))")
+            }
+            best = av_find_best_stream(opened, AVMEDIA_TYPE_VIDEO, -1, -1, nil, 0)
         }
-        let best = av_find_best_stream(opened, AVMEDIA_TYPE_VIDEO, -1, -1, nil, 0)
         guard best >= 0 else {
             avformat_close_input(&ctx)
             throw MediaError(path, .unsupported, "no video stream")
@@ -35,6 +40,10 @@ final class DemuxedFile {
         }
         self.ctx = opened
         streamIndex = best
+    }
+
+    private static func isComplete(_ par: AVCodecParameters) -> Bool {
+        par.codec_id != AV_CODEC_ID_NONE && par.width > 0 && par.height > 0
     }
 
     deinit {

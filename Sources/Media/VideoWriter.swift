@@ -78,6 +78,9 @@ public final class VideoWriter {
             throw MediaError(path, .invalidArgument, "frame size must be positive and even, got \(width)x\(height)")
         }
         guard fps.isFinite, fps > 0 else { throw MediaError(path, .invalidArgument, "fps must be positive, got \(fps)") }
+        guard (path as NSString).pathExtension.lowercased() != "gif" else {
+            throw MediaError(path, .unsupported, "use GIFWriter for animated GIFs")
+        }
         try open(quality: quality, keyframeInterval: keyframeInterval, threads: threads)
     }
 

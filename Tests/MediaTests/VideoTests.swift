@@ -112,6 +112,8 @@ import Testing
         let dir = TempDir()
         #expect(throws: MediaError.self) { _ = try VideoWriter(path: dir.path("odd.mp4"), width: 91, height: 60, fps: 10) }
         #expect(throws: MediaError.self) { _ = try VideoWriter(path: dir.path("x.unknownext"), width: 90, height: 60, fps: 10) }
+        #expect(throws: MediaError.self) { _ = try VideoWriter(path: dir.path("x.gif"), width: 90, height: 60, fps: 10) }
+        #expect(throws: MediaError.self) { _ = try VideoWriter(path: dir.path("no/such/dir/x.mp4"), width: 90, height: 60, fps: 10) }
         let w = try VideoWriter(path: dir.path("a.mp4"), width: 16, height: 16, fps: 10)
         #expect(throws: MediaError.self) { try w.append(rgb: [0, 1, 2]) }
         // Abandoned writers leave no files behind.
