@@ -14,7 +14,7 @@ let torchLinker: [LinkerSetting] = [
 let package = Package(
     name: "stmae",
     products: [
-        .library(name: "STMAE", targets: ["Torch", "TensorFiles", "NN", "Media"]),
+        .library(name: "STMAE", targets: ["Torch", "TensorFiles", "NN", "Models", "Media", "Datasets"]),
         .executable(name: "stmae", targets: ["stmae"]),
     ],
     dependencies: [
@@ -33,19 +33,25 @@ let package = Package(
         .target(name: "Torch", dependencies: ["CTorch", "TensorFiles"]),
         // nn: modules, initialisers, optimiser, schedules.
         .target(name: "NN", dependencies: ["Torch"]),
+        // models: MAE-ST, video ViT classifiers.
+        .target(name: "Models", dependencies: ["NN"]),
         // Media: FFmpeg video decode/encode, JPEG/PNG, synthetic videos.
         .systemLibrary(name: "CFFmpeg", path: "Sources/CFFmpeg", pkgConfig: "libavformat"),
         .systemLibrary(name: "CTurboJPEG", path: "Sources/CTurboJPEG", pkgConfig: "libturbojpeg"),
         .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng"),
         .target(name: "Media", dependencies: ["CFFmpeg", "CTurboJPEG", "CPNG"]),
+        // data: file lists, clip sampling, augmentation, threaded loader (no engine dependency).
+        .target(name: "Datasets", dependencies: ["Media"]),
         .executableTarget(name: "stmae", dependencies: [
             "Torch", "NN", "Media",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "TorchTests", dependencies: ["Torch"], resources: [.copy("Fixtures")]),
         .testTarget(name: "NNTests", dependencies: ["NN"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TensorFilesTests", dependencies: ["TensorFiles"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MediaTests", dependencies: ["Media"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
     ],
     swiftLanguageModes: [.v5],
     cxxLanguageStandard: .cxx20

@@ -1,0 +1,2 @@
+// Datasets: video file lists, clip sampling, augmentation and the threaded loader.
+import Media

@@ -1,0 +1,76 @@
+/// Hyper-parameters of `MaskedAutoencoderViT`, mirroring mae_st's constructor arguments. Defaults: ViT-L/16 as mae_st.
+public struct MAEConfig: Codable, Equatable, Sendable {
+    public var imgSize = 224
+    public var patchSize = 16
+    public var inChans = 3
+    public var embedDim = 1024
+    public var depth = 24
+    public var numHeads = 16
+    public var decoderEmbedDim = 512
+    public var decoderDepth = 8
+    public var decoderNumHeads = 16
+    public var mlpRatio = 4.0
+    public var normPixLoss = false
+    public var numFrames = 16
+    public var tPatchSize = 2
+    public var predTDim = 8
+    public var clsEmbed = true
+    public var sepPosEmbed = true
+    public var qkvBias = true
+    public var maskType = "random"
+    public var maskRatio = 0.9
+    public var normEps = 1e-6
+    public var truncInit = false
+
+    public init() {}
+
+    /// Encoder sizes by model name: `mae_vit_{small,base,large}_patch16`, `mae_vit_huge_patch14`, `mae_vit_tiny` (tests)
+    /// — the `vit_*` forms are accepted too.
+    public static func named(_ name: String) throws -> MAEConfig {
+        var c = MAEConfig()
+        let key = name.replacingOccurrences(of: "mae_", with: "")
+        switch key {
+        case "vit_small_patch16": (c.embedDim, c.depth, c.numHeads) = (384, 12, 6)
+        case "vit_base_patch16": (c.embedDim, c.depth, c.numHeads) = (768, 12, 12)
+        case "vit_large_patch16": (c.embedDim, c.depth, c.numHeads) = (1024, 24, 16)
+        case "vit_huge_patch14": (c.embedDim, c.depth, c.numHeads, c.patchSize) = (1280, 32, 16, 14)
+        case "vit_tiny":
+            (c.embedDim, c.depth, c.numHeads, c.imgSize, c.patchSize, c.numFrames) = (192, 4, 3, 64, 16, 8)
+            (c.decoderEmbedDim, c.decoderDepth, c.decoderNumHeads, c.predTDim) = (128, 2, 4, 8)
+        default:
+            throw ConfigError("unknown model '\(name)': expected mae_vit_small_patch16, mae_vit_base_patch16, mae_vit_large_patch16, mae_vit_huge_patch14 or mae_vit_tiny")
+        }
+        return c
+    }
+}
+
+public struct ConfigError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ d: String) { description = d }
+}
+
+import Foundation
+
+extension Encodable where Self: Decodable {
+    /// The config with snake_case keys (mae_st's argument names).
+    public func kwargs() throws -> [String: Any] {
+        let enc = JSONEncoder()
+        enc.keyEncodingStrategy = .convertToSnakeCase
+        return try JSONSerialization.jsonObject(with: enc.encode(self)) as! [String: Any]
+    }
+
+    /// A copy with the given snake_case keys replaced (unknown keys are an error naming them; null values are ignored).
+    public func updating(_ kw: [String: Any]) throws -> Self {
+        var d = try kwargs()
+        let unknown = kw.keys.filter { d[$0] == nil }.sorted()
+        guard unknown.isEmpty else { throw ConfigError("unknown config keys: \(unknown.joined(separator: ", "))") }
+        for (k, v) in kw where !(v is NSNull) { d[k] = v }
+        let dec = JSONDecoder()
+        dec.keyDecodingStrategy = .convertFromSnakeCase
+        do {
+            return try dec.decode(Self.self, from: JSONSerialization.data(withJSONObject: d))
+        } catch {
+            throw ConfigError("config values have the wrong type: \(error)")
+        }
+    }
+}

@@ -1,0 +1,191 @@
+import Foundation
+import NN
+import Torch
+
+/// Spatiotemporal masked autoencoder (Feichtenhofer et al. 2022) with mae_st's state-dict keys.
+/// Input x: [N, 3, T, H, W]; tokens t-major; separable learned or fixed sinusoidal positions; optional cls token.
+public final class MaskedAutoencoderViT: Module {
+    public var training = true
+    public let config: MAEConfig
+    public let maskType: MaskType
+    public let tPredPatchSize: Int
+
+    public let patchEmbed: PatchEmbed
+    public let clsToken: Tensor?, decoderClsToken: Tensor?
+    public let posEmbedSpatial: Tensor?, posEmbedTemporal: Tensor?, posEmbedClass: Tensor?
+    public let blocks: [Block]
+    public let norm: LayerNorm
+    public let decoderEmbed: Linear
+    public let maskToken: Tensor
+    public let decoderPosEmbedSpatial: Tensor?, decoderPosEmbedTemporal: Tensor?, decoderPosEmbedClass: Tensor?
+    public let decoderBlocks: [Block]
+    public let decoderNorm: LayerNorm
+    public let decoderPred: Linear
+    /// Fixed sinusoid tables (sep_pos_embed = false); not in the state dict.
+    let posEmbed: Constant?, decoderPosEmbed: Constant?
+
+    public var tGrid: Int { patchEmbed.tGridSize }
+    public var sGrid: Int { patchEmbed.spatialTokens }
+
+    public init(_ c: MAEConfig, generator: Generator? = nil) throws {
+        guard let mt = MaskType(rawValue: c.maskType) else {
+            throw ConfigError("--mask_type '\(c.maskType)': expected one of \(MaskType.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard c.inChans == 3 else { throw ConfigError("in_chans must be 3 (patchify assumes RGB)") }
+        guard c.predTDim > 0, (c.tPatchSize * c.predTDim) % c.numFrames == 0, c.predTDim <= c.numFrames else {
+            throw ConfigError("pred_t_dim \(c.predTDim) must divide into num_frames \(c.numFrames) with t_patch_size \(c.tPatchSize)")
+        }
+        config = c; maskType = mt
+        tPredPatchSize = c.tPatchSize * c.predTDim / c.numFrames
+        let (d, dd) = (c.embedDim, c.decoderEmbedDim)
+        patchEmbed = try PatchEmbed(imgSize: c.imgSize, patchSize: c.patchSize, inChans: c.inChans, embedDim: d,
+                                    numFrames: c.numFrames, tPatchSize: c.tPatchSize)
+        let (t, s, l) = (patchEmbed.tGridSize, patchEmbed.spatialTokens, patchEmbed.numPatches)
+        func param(_ shape: [Int]) throws -> Tensor { try Tensor.zeros(shape).requiresGrad(true) }
+        clsToken = c.clsEmbed ? try param([1, 1, d]) : nil
+        decoderClsToken = c.clsEmbed ? try param([1, 1, dd]) : nil
+        if c.sepPosEmbed {
+            posEmbedSpatial = try param([1, s, d]); posEmbedTemporal = try param([1, t, d])
+            posEmbedClass = c.clsEmbed ? try param([1, 1, d]) : nil
+            decoderPosEmbedSpatial = try param([1, s, dd]); decoderPosEmbedTemporal = try param([1, t, dd])
+            decoderPosEmbedClass = c.clsEmbed ? try param([1, 1, dd]) : nil
+            posEmbed = nil; decoderPosEmbed = nil
+        } else {
+            posEmbedSpatial = nil; posEmbedTemporal = nil; posEmbedClass = nil
+            decoderPosEmbedSpatial = nil; decoderPosEmbedTemporal = nil; decoderPosEmbedClass = nil
+            posEmbed = Constant(try sinusoidTable(positions: l, dim: d))
+            decoderPosEmbed = Constant(try sinusoidTable(positions: l, dim: dd))
+        }
+        blocks = try (0..<c.depth).map { _ in try Block(dim: d, heads: c.numHeads, mlpRatio: c.mlpRatio, qkvBias: c.qkvBias, eps: c.normEps) }
+        norm = try LayerNorm(d, eps: c.normEps)
+        decoderEmbed = try Linear(d, dd)
+        maskToken = try param([1, 1, dd])
+        decoderBlocks = try (0..<c.decoderDepth).map { _ in
+            try Block(dim: dd, heads: c.decoderNumHeads, mlpRatio: c.mlpRatio, qkvBias: c.qkvBias, eps: c.normEps)
+        }
+        decoderNorm = try LayerNorm(dd, eps: c.normEps)
+        decoderPred = try Linear(dd, tPredPatchSize * c.patchSize * c.patchSize * c.inChans)
+        try initializeWeights(generator)
+    }
+
+    /// MAE init: xavier-uniform linears and patch conv (as 2-D), zero biases, LayerNorm 1/0, trunc-normal(.02)
+    /// positions and cls, normal(.02) mask token; `decoder_cls_token` stays 0 (as mae_st).
+    func initializeWeights(_ g: Generator?) throws {
+        for p in [clsToken, posEmbedSpatial, posEmbedTemporal, posEmbedClass, decoderPosEmbedSpatial, decoderPosEmbedTemporal,
+                  decoderPosEmbedClass].compactMap({ $0 }) {
+            try Init.truncNormal(p, std: 0.02, generator: g)
+        }
+        if config.truncInit {
+            try Init.truncNormal(patchEmbed.proj.weight, std: 1, generator: g)
+            try Init.truncNormal(maskToken, std: 0.02, generator: g)
+        } else {
+            try Init.xavierUniform(patchEmbed.proj.weight, generator: g)
+            try Init.normal(maskToken, std: 0.02, generator: g)
+        }
+        for (_, m) in namedModules() {
+            if let lin = m as? Linear {
+                if config.truncInit { try Init.truncNormal(lin.weight, std: 0.02, generator: g) } else { try Init.xavierUniform(lin.weight, generator: g) }
+                if let b = lin.bias { try Init.constant(b, 0) }
+            } else if let ln = m as? LayerNorm {
+                try Init.constant(ln.weight, 1); try Init.constant(ln.bias, 0)
+            }
+        }
+    }
+
+    // MARK: forward
+
+    /// Positions of the patch tokens [1, L, D] (encoder) or [1, L, Dd] (decoder).
+    func patchPos(decoder: Bool) throws -> Tensor {
+        if config.sepPosEmbed {
+            return try decoder
+                ? separablePosEmbed(spatial: decoderPosEmbedSpatial!, temporal: decoderPosEmbedTemporal!, tGrid: tGrid, sGrid: sGrid)
+                : separablePosEmbed(spatial: posEmbedSpatial!, temporal: posEmbedTemporal!, tGrid: tGrid, sGrid: sGrid)
+        }
+        return decoder ? decoderPosEmbed!.value : posEmbed!.value
+    }
+
+    /// x: [N, 3, T, H, W], idsKeep: [N, K] → latent [N, K, D] (after `norm`, cls removed).
+    public func forwardEncoder(_ x: Tensor, idsKeep: Tensor) throws -> Tensor {
+        var h = try patchEmbed(x)
+        let (n, d) = (h.size(0), h.size(3))
+        h = try h.reshape([n, tGrid * sGrid, d])
+        h = try gatherTokens(h + patchPos(decoder: false), idsKeep)
+        if let clsToken {
+            var cls = try clsToken.expand([n, 1, d])
+            if let posEmbedClass { cls = try cls + posEmbedClass }
+            h = try Tensor.cat([cls, h], dim: 1)
+        }
+        for b in blocks { h = try b(h) }
+        h = try norm(h)
+        return clsToken == nil ? h : try h.slice(dim: 1, start: 1)
+    }
+
+    /// latent: [N, K, D], idsRestore: [N, L] → pred [N, L, u·p·p·3].
+    public func forwardDecoder(_ latent: Tensor, idsRestore: Tensor) throws -> Tensor {
+        let (n, k, l) = (latent.size(0), latent.size(1), idsRestore.size(1))
+        var h = try decoderEmbed(latent)
+        let dd = h.size(2)
+        h = try Tensor.cat([h, maskToken.to(h.dtype).expand([n, l - k, dd])], dim: 1)
+        h = try gatherTokens(h, idsRestore) + patchPos(decoder: true)
+        if let decoderClsToken {
+            var cls = try decoderClsToken.expand([n, 1, dd])
+            if let decoderPosEmbedClass { cls = try cls + decoderPosEmbedClass }
+            h = try Tensor.cat([cls.to(h.dtype), h], dim: 1)
+        }
+        for b in decoderBlocks { h = try b(h) }
+        h = try decoderPred(decoderNorm(h))
+        return decoderClsToken == nil ? h : try h.slice(dim: 1, start: 1)
+    }
+
+    /// Frame indices of the prediction target: linspace(0, T−1, pred_t_dim) truncated (float32 as torch).
+    public func targetFrameIndices() throws -> Tensor {
+        try Tensor.linspace(0, Double(config.numFrames - 1), count: config.predTDim).to(.int64)
+    }
+
+    /// imgs [N, 3, T2, H, W] → [N, (T2/u)·(H/p)·(W/p), u·p·p·3], per-token feature order (u, p, q, c).
+    public func patchify(_ imgs: Tensor) throws -> Tensor {
+        let s = imgs.shape
+        let (n, c, t2, h, w) = (s[0], s[1], s[2], s[3], s[4])
+        let (p, u) = (config.patchSize, tPredPatchSize)
+        return try imgs.reshape([n, c, t2 / u, u, h / p, p, w / p, p]).permute(0, 2, 4, 6, 3, 5, 7, 1)
+            .reshape([n, (t2 / u) * (h / p) * (w / p), u * p * p * c])
+    }
+
+    /// Inverse of `patchify`: [N, L, u·p·p·3] → [N, 3, T2, H, W].
+    public func unpatchify(_ x: Tensor, frames t2: Int? = nil) throws -> Tensor {
+        let (n, p, u, g) = (x.size(0), config.patchSize, tPredPatchSize, patchEmbed.gridSize)
+        let t2 = t2 ?? config.predTDim
+        return try x.reshape([n, t2 / u, g, g, u, p, p, 3]).permute(0, 7, 1, 4, 2, 5, 3, 6).reshape([n, 3, t2, g * p, g * p])
+    }
+
+    /// The reconstruction target [N, L, u·p·p·3] (per-patch normalised with `norm_pix_loss`).
+    public func forwardTarget(_ imgs: Tensor) throws -> Tensor {
+        var target = try patchify(imgs.indexSelect(dim: 2, index: targetFrameIndices()))
+        if config.normPixLoss {
+            let mean = try target.mean(dims: [-1], keepDim: true)
+            let v = try target.variance(dims: [-1], keepDim: true)
+            target = try (target - mean) / (v + 1e-6).sqrt()
+        }
+        return target
+    }
+
+    /// MSE per token, averaged over masked tokens only.
+    public func forwardLoss(_ imgs: Tensor, pred: Tensor, mask: Tensor) throws -> Tensor {
+        let target = try forwardTarget(imgs)
+        let perToken = try (pred.to(.float32) - target).square().mean(dims: [-1])
+        return try (perToken * mask).sum() / mask.sum()
+    }
+
+    /// Uniform [0, 1) noise of the shape the mask type needs.
+    public func makeNoise(batch n: Int, generator: Generator? = nil) throws -> Tensor {
+        try Tensor.rand(maskType.noiseShape(batch: n, tGrid: tGrid, sGrid: sGrid), generator: generator)
+    }
+
+    /// x: [N, 3, T, H, W] → (loss, pred [N, L, u·p·p·3], mask [N, L]).
+    public func callAsFunction(_ x: Tensor, noise: Tensor, maskRatio: Double? = nil) throws -> (loss: Tensor, pred: Tensor, mask: Tensor) {
+        let m = try masking(maskType, noise: noise, ratio: maskRatio ?? config.maskRatio, tGrid: tGrid, sGrid: sGrid)
+        let latent = try forwardEncoder(x, idsKeep: m.idsKeep)
+        let pred = try forwardDecoder(latent, idsRestore: m.idsRestore)
+        return (try forwardLoss(x, pred: pred, mask: m.mask), pred, m.mask)
+    }
+}

@@ -1,0 +1,3 @@
+import Testing
+@testable import Datasets
+@Test func datasetsLink() { #expect(Bool(true)) }

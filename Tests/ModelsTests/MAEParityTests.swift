@@ -1,0 +1,113 @@
+import Foundation
+import Testing
+import Torch
+@testable import Models
+@testable import NN
+
+func fixturePath(_ name: String) -> String { Bundle.module.path(forResource: name, ofType: "safetensors", inDirectory: "Fixtures")! }
+
+func maxRel(_ a: Tensor, _ b: Tensor) throws -> Double {
+    let x = try a.to(.float64).toArray(Double.self), y = try b.to(.float64).toArray(Double.self)
+    var num = 0.0, den = 1e-6
+    for (p, q) in zip(x, y) { num = max(num, abs(p - q)); den = max(den, abs(q)) }
+    return num / den
+}
+
+/// A fixture case: tensors by key and its config kwargs.
+struct Case {
+    let t: [String: Tensor]
+    let meta: [String: String]
+    let kwargs: [String: Any]
+    init(_ name: String) throws {
+        let (ts, meta) = try TensorFile.loadOrdered(fixturePath(name))
+        t = Dictionary(uniqueKeysWithValues: ts)
+        self.meta = meta
+        kwargs = try JSONSerialization.jsonObject(with: Data(meta["config"]!.utf8)) as! [String: Any]
+    }
+    /// `param.*` → state dict.
+    var params: [String: Tensor] {
+        Dictionary(uniqueKeysWithValues: t.compactMap { k, v in k.hasPrefix("param.") ? (String(k.dropFirst(6)), v) : nil })
+    }
+}
+
+/// MaskedAutoencoderViT against the PyTorch reference (reference/models_mae_st.py): loss, pred, mask, ids, latent and
+/// every parameter gradient within 1e-4 relative (fp32).
+struct MAEParityTests {
+    static let cases = ["mae_random", "mae_random_normpix", "mae_tube", "mae_temporal", "mae_boundary", "mae_sincos",
+                        "mae_pred8_f16_cls", "mae_pred16_f16"]
+
+    @Test(arguments: cases)
+    func parity(_ name: String) throws {
+        let c = try Case(name)
+        let model = try MaskedAutoencoderViT(MAEConfig().updating(c.kwargs))
+        try model.loadStateDict(c.params)  // strict: key sets must be identical
+        if let pe = c.t["buffer.pos_embed"] { #expect(try maxRel(model.posEmbed!.value, pe) < 1e-6) }
+        if let pe = c.t["buffer.decoder_pos_embed"] { #expect(try maxRel(model.decoderPosEmbed!.value, pe) < 1e-6) }
+        let x = c.t["input.x"]!, noise = c.t["input.noise"]!
+        let m = try masking(model.maskType, noise: noise, ratio: model.config.maskRatio, tGrid: model.tGrid, sGrid: model.sGrid)
+        #expect(try m.idsKeep.toArray(Int64.self) == c.t["out.ids_keep"]!.toArray(Int64.self), "\(name): ids_keep")
+        #expect(try m.idsRestore.toArray(Int64.self) == c.t["out.ids_restore"]!.toArray(Int64.self), "\(name): ids_restore")
+        #expect(try model.targetFrameIndices().toArray(Int64.self) == c.t["out.target_frames"]!.toArray(Int64.self))
+        let latent = try model.forwardEncoder(x, idsKeep: m.idsKeep)
+        #expect(try maxRel(latent, c.t["out.latent"]!) < 1e-4, "\(name): latent")
+        if let target = c.t["out.target"] { #expect(try maxRel(model.forwardTarget(x), target) < 1e-4) }
+
+        let (loss, pred, mask) = try model(x, noise: noise)
+        let (l0, l1) = (try loss.item(), try c.t["out.loss"]!.item())
+        #expect(abs(l0 - l1) <= 1e-4 * abs(l1), "\(name): loss \(l0) vs \(l1)")
+        #expect(try maxRel(pred, c.t["out.pred"]!) < 1e-4, "\(name): pred")
+        #expect(try maxRel(mask, c.t["out.mask"]!) == 0, "\(name): mask")
+        try loss.backward()
+        var checked = 0
+        for (key, p) in model.namedParameters() {
+            guard let ref = c.t["grad.\(key)"] else { Issue.record("\(name): no reference gradient for \(key)"); continue }
+            guard let g = p.grad else { Issue.record("\(name): no gradient for \(key)"); continue }
+            let d = try maxRel(g, ref)
+            #expect(d < 1e-4, "\(name): grad \(key) differs by \(d)")
+            checked += 1
+        }
+        #expect(checked == c.params.count)
+    }
+
+    @Test func patchifyRoundTripAndShapes() throws {
+        var cfg = try MAEConfig.named("mae_vit_tiny")
+        cfg.predTDim = 8
+        let model = try MaskedAutoencoderViT(cfg)
+        let x = try Tensor.randn([2, 3, 8, 64, 64])
+        let p = try model.patchify(x.indexSelect(dim: 2, index: model.targetFrameIndices()))
+        #expect(p.shape == [2, 4 * 16, 2 * 16 * 16 * 3])  // u = t_patch·pred_t_dim/T = 2
+        #expect(try maxRel(model.unpatchify(p), x) == 0)
+        let (loss, pred, mask) = try model(x, noise: model.makeNoise(batch: 2))
+        #expect(pred.shape == [2, 64, 1536] && mask.shape == [2, 64])
+        #expect(try mask.sum().item() == Double(2 * (64 - Int(64 * 0.1))))
+        #expect(try loss.item() > 0)
+    }
+
+    @Test func parameterCountsOfStandardSizes() throws {
+        // ViT-B/16 encoder at 16×224 with t_patch 2 and mae_st's decoder (512 × 8): 111.8M incl. decoder.
+        var cfg = try MAEConfig.named("mae_vit_base_patch16")
+        cfg.decoderDepth = 8
+        let m = try MaskedAutoencoderViT(cfg)
+        let encoder = m.namedParameters().filter { !$0.0.hasPrefix("decoder") && $0.0 != "mask_token" }.reduce(0) { $0 + $1.1.count }
+        // 12 blocks × 7,087,872 + patch conv 3·2·16·16·768+768 + pos (196+8+1)·768 + cls 768 + norm 1536
+        #expect(encoder == 12 * 7_087_872 + 1_180_416 + 205 * 768 + 768 + 1536)
+        #expect(throws: ConfigError.self) { try MAEConfig.named("vit_gigantic") }
+        var bad = cfg
+        bad.maskType = "checkerboard"
+        #expect { try MaskedAutoencoderViT(bad) } throws: { "\($0)".contains("checkerboard") }
+    }
+
+    @Test func initStatistics() throws {
+        var cfg = try MAEConfig.named("mae_vit_small_patch16")
+        cfg.depth = 2; cfg.decoderDepth = 1
+        let m = try MaskedAutoencoderViT(cfg, generator: Generator(seed: 1))
+        let std = try m.posEmbedSpatial!.variance().item().squareRoot()
+        #expect(abs(std - 0.02) < 0.002)
+        #expect(try m.decoderClsToken!.abs().sum().item() == 0)
+        let w = m.blocks[0].attn.q!.weight
+        let bound = (6.0 / Double(384 + 384)).squareRoot()
+        #expect(try w.abs().amax(dims: [0, 1]).item() <= bound)
+        #expect(try m.blocks[0].attn.q!.bias!.abs().sum().item() == 0)
+        #expect(try m.norm.weight.sum().item() == 384)
+    }
+}
