@@ -99,6 +99,7 @@ public struct Image: Sendable, Equatable {
         guard header == 0, w > 0, h > 0 else {
             throw MediaError(path, .corrupt, "invalid JPEG header: \(String(cString: tjGetErrorStr2(handle)))")
         }
+        guard Int(w) * Int(h) <= 1 << 28 else { throw MediaError(path, .corrupt, "implausible JPEG size \(w)x\(h)") }
         var pixels = [UInt8](repeating: 0, count: Int(w) * Int(h) * 3)
         let rc = bytes.withUnsafeBufferPointer { src in
             pixels.withUnsafeMutableBufferPointer { dst in

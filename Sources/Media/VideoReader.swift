@@ -61,14 +61,17 @@ public final class VideoReader {
     private var hasLastFrame = false
     private let converter = RGBConverter()
 
-    /// Presentation timestamps of all frames, ascending; frame index = position.
+    /// Presentation timestamps of all frames, ascending: frame `i` has `framePTS[i]`.
     private let framePTS: [Int64]
     /// Keyframes as (frame index, seek timestamp), ascending by frame index.
     private let keyframes: [(index: Int, seekTS: Int64)]
     /// Frame indices of the keyframes (seek points).
     public var keyframeIndices: [Int] { keyframes.map(\.index) }
-    /// Index of the frame most recently returned by the decoder; -1 right after a seek.
+    /// Index of the frame most recently returned by the decoder (the keyframe's index - 1 right
+    /// after a seek, `frameCount` after end of stream).
     private var position = -1
+    /// No frame has been decoded since the last seek.
+    private var justSought = false
     private var draining = false
     private var needed = Set<Int>()
     /// Frames returned by the decoder and seeks performed so far (for tests and profiling).
@@ -182,7 +185,7 @@ public final class VideoReader {
                 if !(position >= keyframes[key].index && position < target) { try seek(toKeyframe: key) }
                 var attempts = 0
                 while true {
-                    let firstAfterSeek = position == -1
+                    let firstAfterSeek = justSought
                     guard let i = try decodeNextFrame() else {
                         // End of stream: remaining targets get the last decodable frame.
                         guard hasLastFrame else {
@@ -228,7 +231,7 @@ public final class VideoReader {
         return lo
     }
 
-    /// Frame index of a timestamp: exact match in the PTS table, else the next frame after `position`.
+    /// Frame index of a timestamp (exact match in the PTS table), nil if unknown.
     private func frameIndex(pts: Int64) -> Int? {
         guard pts != avNoPTS else { return nil }
         var lo = 0, hi = framePTS.count
@@ -246,6 +249,7 @@ public final class VideoReader {
     /// index entry and before the next keyframe's. `decodeFrames` checks for overshoot anyway.
     private func seek(toKeyframe slot: Int, reopen: Bool = false) throws {
         let ts = keyframes[slot].seekTS
+        position = keyframes[slot].index - 1
         if reopen || (av_seek_frame(format, streamIndex, ts, AVSEEK_FLAG_BACKWARD) < 0
             && avformat_seek_file(format, streamIndex, Int64.min, ts, ts, 0) < 0) {
             // Unseekable input: reopen and decode from the start (the decode loop skips ahead).
@@ -254,11 +258,12 @@ public final class VideoReader {
                 throw MediaError(path, .corrupt, "seek to frame \(keyframes[slot].index) failed")
             }
             input = reopened
+            position = -1
         }
         avcodec_flush_buffers(codec)
         seeks += 1
         hasLastFrame = false
-        position = -1
+        justSought = true
         draining = false
     }
 
@@ -271,16 +276,17 @@ public final class VideoReader {
                 let ts = f.best_effort_timestamp != avNoPTS ? f.best_effort_timestamp : f.pts
                 let i = frameIndex(pts: ts) ?? min(position + 1, frameCount - 1)
                 position = i
+                justSought = false
                 framesDecoded += 1
                 av_frame_unref(lastFrame)
                 hasLastFrame = av_frame_ref(lastFrame, frame) >= 0
                 return i
             }
-            if rc == averrorEOF { position = Int.max; return nil }
+            if rc == averrorEOF { position = frameCount; return nil }
             if rc != averrorEAGAIN {
                 throw MediaError(path, .corrupt, "decode failed at frame \(position + 1): \(avErrorString(rc))")
             }
-            if draining { position = Int.max; return nil }
+            if draining { position = frameCount; return nil }
             try sendNextPacket()
         }
     }
