@@ -69,7 +69,8 @@ def main():
                               repeat_aug=4, dist_url="env://", fp32=False, decoder_embed_dim=512,
                               path_to_data_dir="", jitter_scales_relative=[0.5, 1.0], jitter_aspect_relative=(0.75, 1.3333))
     ckpt = {"model": sd, "optimizer": opt.state_dict(), "epoch": 3, "args": args, "scaler": None,
-            "best_acc": np.float64(0.875), "np_steps": np.int64(7), "np_half": np.float32(0.5)}
+            "best_acc": np.float64(0.875), "np_steps": np.int64(7), "np_half": np.float32(0.5),
+            "ema_param": torch.nn.Parameter(torch.tensor([1.0, 2.0]))}  # pickled via torch._utils._rebuild_parameter
     path = os.path.join(OUT, "checkpoint.pth")
     torch.save(ckpt, path)
 

@@ -32,6 +32,9 @@ import Testing
         #expect(ckpt["best_acc"]?.doubleValue == 0.875)
         if case .int(7)? = ckpt["np_steps"] {} else { Issue.record("np_steps should be int 7") }
         #expect(ckpt["np_half"]?.doubleValue == 0.5)
+        let param = try #require(ckpt["ema_param"]?.tensorValue)
+        #expect(param.requiresGrad)
+        #expect(try param.materialize().scalars(as: Float.self) == [1, 2])
 
         let args = try #require(ckpt["args"])
         guard case .object(name: "argparse.Namespace", _) = args else { Issue.record("args is not a Namespace"); return }
@@ -141,6 +144,42 @@ import Testing
         let zip = try ZipReader(MappedFile(path: path))
         for e in zip.entries { #expect(e.range.lowerBound % 64 == 0) }
         #expect(try TorchCheckpoint.loadStateDict(path: path).first?.1 == t)
+    }
+
+    /// Writes a torch.save-layout zip around a hand-made pickle.
+    private func archive(_ pickle: [UInt8], storages: [[UInt8]], name: String) throws -> String {
+        let path = tmp.path + "/" + name
+        try FileSink.atomicWrite(to: path) { sink in
+            let zip = ZipWriter(sink: sink)
+            try zip.add("a/data.pkl", pickle)
+            for (i, s) in storages.enumerated() { try zip.add("a/data/\(i)", s) }
+            try zip.add("a/byteorder", Array("little".utf8))
+            try zip.finish()
+        }
+        return path
+    }
+
+    private func str(_ s: String) -> [UInt8] { [0x8C, UInt8(s.utf8.count)] + Array(s.utf8) }
+
+    @Test func untypedStorageWithRebuildTensorV3() throws {
+        // _rebuild_tensor_v3(('storage', UntypedStorage, '0', 'cpu', 12), 1, (2,), (1,), False, OrderedDict(), torch.float32)
+        var p: [UInt8] = [0x80, 2, 0x63] + Array("torch._utils\n_rebuild_tensor_v3\n".utf8) + [0x28, 0x28]
+        p += str("storage") + [0x63] + Array("torch.storage\nUntypedStorage\n".utf8) + str("0") + str("cpu") + [0x4B, 12, 0x74, 0x51]
+        p += [0x4B, 1, 0x4B, 2, 0x85, 0x4B, 1, 0x85, 0x89, 0x63] + Array("collections\nOrderedDict\n".utf8) + [0x29, 0x52]
+        p += [0x63] + Array("torch\nfloat32\n".utf8) + [0x74, 0x52, 0x2E]
+        let floats: [Float] = [1.5, -2, 4]
+        let path = try archive(p, storages: [floats.withUnsafeBytes { Array($0) }], name: "v3.pth")
+        let t = try #require(try TorchCheckpoint.load(path: path).tensorValue)
+        #expect(t.dtype == .float32 && t.storage.dtype == .uint8)
+        #expect(try t.materialize().scalars(as: Float.self) == [-2, 4])
+        // The writer re-types such views into their own typed storage.
+        try TorchCheckpoint.save(.dict(["t": .tensor(t)]), to: tmp.path + "/retyped.pth")
+        #expect(try TorchCheckpoint.load(path: tmp.path + "/retyped.pth")["t"]?.tensorValue?.materialize().scalars(as: Float.self) == [-2, 4])
+        // A storage blob shorter than its declared size is refused, naming the file and storage.
+        let short = try archive(p, storages: [[0, 0, 0, 0]], name: "short.pth")
+        expectError("short.pth", "storage '0' holds 4 bytes, expected 12") { _ = try TorchCheckpoint.load(path: short) }
+        let missing = try archive(p, storages: [], name: "missing.pth")
+        expectError("missing.pth", "no entry 'a/data/0'") { _ = try TorchCheckpoint.load(path: missing) }
     }
 
     @Test func viewsOutsideTheirStorageFail() throws {
