@@ -4,7 +4,8 @@
 Writes tiny files the Swift TensorFiles tests compare against exactly:
   checkpoint.pth              mae_st main_pretrain-style torch.save dict (model/optimizer/epoch/args/scaler + numpy scalars)
   checkpoint_expected.*       the same tensors, contiguous, as safetensors; epoch/args/param_groups as JSON
-  release.pth                 {"model_state": OrderedDict} saved with pickle protocol 4 (FRAME/MEMOIZE/STACK_GLOBAL)
+  release.pth                 {"model_state": a real nn.Module state_dict (with _metadata, BatchNorm buffers)},
+                              saved with pickle protocol 4 (FRAME/MEMOIZE/STACK_GLOBAL)
   release_expected.safetensors
   malicious.pth               zip whose data.pkl names os.system (torch.load(weights_only=True) must refuse it too)
   truncated.pth               first 60% of checkpoint.pth
@@ -88,13 +89,20 @@ def main():
             "args": {k: jsonable(v) for k, v in vars(args).items()},
             "param_groups": [{k: jsonable(v) for k, v in g.items()} for g in opt.state_dict()["param_groups"]],
             "best_acc": 0.875, "np_steps": 7, "np_half": 0.5}
-    with open(os.path.join(OUT, "checkpoint_expected.json"), "w") as f:
-        json.dump(meta, f, indent=1)
 
     # Release layout, protocol 4 pickle.
-    rel = collections.OrderedDict((k, v) for k, v in list(sd.items())[:4])
+    torch.manual_seed(0)
+    head = torch.nn.Sequential(torch.nn.Conv3d(3, 4, kernel_size=(2, 2, 2), stride=2), torch.nn.BatchNorm3d(4),
+                               torch.nn.Flatten(), torch.nn.LayerNorm(4), torch.nn.Linear(4, 2))
+    head(torch.randn(2, 3, 2, 2, 2))  # update BatchNorm running stats and num_batches_tracked
+    rel = head.state_dict()
+    assert hasattr(rel, "_metadata")
+    meta["release_keys"] = list(rel.keys())
     torch.save({"model_state": rel}, os.path.join(OUT, "release.pth"), pickle_protocol=4)
     st_io.save({k: v.contiguous() for k, v in rel.items()}, os.path.join(OUT, "release_expected.safetensors"))
+
+    with open(os.path.join(OUT, "checkpoint_expected.json"), "w") as f:
+        json.dump(meta, f, indent=1)
 
     # Malicious: a hand-built archive whose pickle calls os.system. Never load it with weights_only=False.
     evil = b"\x80\x02cos\nsystem\nq\x00X\x0a\x00\x00\x00echo pwnedq\x01\x85q\x02Rq\x03."

@@ -88,9 +88,10 @@ final class FileSink {
     func close() throws {
         try flush()
         closed = true
-        guard fsync(fd) == 0 || errno == EINVAL, posixClose(fd) == 0 else {
-            throw TensorFileError(path, "close failed (\(String(cString: strerror(errno))))")
-        }
+        let synced = fsync(fd) == 0 || errno == EINVAL
+        let syncError = errno
+        guard posixClose(fd) == 0 else { throw TensorFileError(path, "close failed (\(String(cString: strerror(errno))))") }
+        guard synced else { throw TensorFileError(path, "fsync failed (\(String(cString: strerror(syncError))))") }
     }
 
     /// Writes through a temporary file in the destination directory, then renames it over `path`.
