@@ -47,7 +47,6 @@ import Testing
         let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         try #require(process.terminationStatus == 0, "python failed: \(stderr)")
-        #expect(stderr.isEmpty, "python warned: \(stderr)")
         let summary = try [UInt8](stdout).withUnsafeBytes { try JSON.parse($0) }
         #expect(summary["ordered"] == .bool(true))
         #expect(summary["mismatched"] == .array([]), "tensors differing in torch: \(summary["mismatched"]!.text)")
