@@ -41,7 +41,7 @@ public enum SafeTensors {
         return File(ordered: ordered, metadata: metadata)
     }
 
-    /// Reads only the validated header: entries in data order, metadata, and the data section's file offset.
+    /// Reads only the validated header: entries in data order (offsets relative to the data section) and metadata.
     public static func readHeader(path: String) throws -> (entries: [Entry], metadata: [String: String]) {
         let map = try MappedFile(path: path)
         let (entries, metadata, _) = try parseHeader(map.bytes, path: path)
