@@ -1,0 +1,144 @@
+// From a video file to normalised Float32 clips: temporal sampling, decode, spatial augmentation.
+import Foundation
+import Media
+
+/// How clips are sampled and augmented (mae_st / VideoMAE defaults).
+public struct ClipConfig: Sendable, Equatable {
+    /// Frames per clip (`T`).
+    public var numFrames: Int
+    /// Stride between sampled frames at `targetFps`.
+    public var samplingRate: Int
+    /// Frame rate the sampling rate refers to (clips cover the same duration at any source fps).
+    public var targetFps: Double
+    /// Output side (`H = W`).
+    public var imgSize: Int
+    /// Frames are decoded with this short side before cropping (0 = native resolution).
+    public var shortSide: Int
+    /// Short side for the evaluation resize before the `imgSize` crop (mae_st: the crop size).
+    public var evalShortSide: Int
+    /// Independently augmented clips per decoded video (mae_st `repeat_aug`).
+    public var repeatAug: Int
+    public var mean: [Float]
+    public var std: [Float]
+    /// Random resized crop area fraction (mae_st `jitter_scales_relative`).
+    public var scales: ClosedRange<Double>
+    /// Random resized crop aspect range, sampled log-uniformly (`jitter_aspect_relative`).
+    public var aspects: ClosedRange<Double>
+    /// Horizontal flip probability in training.
+    public var flipProbability: Double
+    /// Training (random clip, RRC, flip) or evaluation (fixed view, short side + crop).
+    public var train: Bool
+    /// Evaluation view: temporal clip `temporalIndex` of `numTemporalViews`, spatial crop 0/1/2.
+    public var temporalIndex: Int
+    public var numTemporalViews: Int
+    public var spatialIndex: Int
+
+    public init(numFrames: Int = 16, samplingRate: Int = 4, targetFps: Double = 30, imgSize: Int = 224,
+                shortSide: Int? = nil, evalShortSide: Int? = nil, repeatAug: Int = 1,
+                mean: [Float] = [0.45, 0.45, 0.45], std: [Float] = [0.225, 0.225, 0.225],
+                scales: ClosedRange<Double> = 0.5 ... 1.0, aspects: ClosedRange<Double> = 0.75 ... 1.3333,
+                flipProbability: Double = 0.5, train: Bool = true,
+                temporalIndex: Int = 0, numTemporalViews: Int = 1, spatialIndex: Int = 1) {
+        self.numFrames = numFrames
+        self.samplingRate = samplingRate
+        self.targetFps = targetFps
+        self.imgSize = imgSize
+        self.shortSide = shortSide ?? Int((Double(imgSize) * 256 / 224).rounded())
+        self.evalShortSide = evalShortSide ?? imgSize
+        self.repeatAug = repeatAug
+        self.mean = mean
+        self.std = std
+        self.scales = scales
+        self.aspects = aspects
+        self.flipProbability = flipProbability
+        self.train = train
+        self.temporalIndex = temporalIndex
+        self.numTemporalViews = numTemporalViews
+        self.spatialIndex = spatialIndex
+    }
+
+    /// Floats in one clip: `3 · numFrames · imgSize²`.
+    public var clipCount: Int { 3 * numFrames * imgSize * imgSize }
+    /// Shape of one clip: `[3, T, H, W]`.
+    public var clipShape: [Int] { [3, numFrames, imgSize, imgSize] }
+
+    /// - Throws: `DatasetError` describing the first invalid field.
+    public func validate() throws {
+        func check(_ ok: Bool, _ what: String) throws { if !ok { throw DatasetError("ClipConfig: \(what)") } }
+        try check(numFrames > 0 && samplingRate > 0, "numFrames and samplingRate must be positive")
+        try check(targetFps > 0 && targetFps.isFinite, "targetFps must be positive")
+        try check((1 ... 8192).contains(imgSize), "imgSize must be 1...8192, got \(imgSize)")
+        try check((0 ... 16384).contains(shortSide) && (1 ... 16384).contains(evalShortSide), "invalid short side")
+        try check(repeatAug > 0, "repeatAug must be positive")
+        try check(mean.count == 3 && std.count == 3 && std.allSatisfy { $0 > 0 }, "need 3 means and 3 positive stds")
+        try check(scales.lowerBound > 0 && scales.upperBound <= 1, "scales must lie in (0, 1]")
+        try check(aspects.lowerBound > 0, "aspects must be positive")
+        try check(numTemporalViews > 0 && (0 ..< numTemporalViews).contains(temporalIndex), "temporalIndex out of range")
+        try check((0 ... 2).contains(spatialIndex), "spatialIndex must be 0, 1 or 2")
+    }
+}
+
+/// Loads one video and produces `repeatAug` clips `[R, 3, T, H, W]`.
+public struct ClipPipeline: Sendable {
+    public let config: ClipConfig
+
+    public init(config: ClipConfig) throws {
+        try config.validate()
+        self.config = config
+    }
+
+    /// The generator for clip `repeat` of the sample in `slot` of `epoch`.
+    public static func rng(seed: UInt64, epoch: Int, slot: Int, repeat r: Int) -> SampleRNG {
+        SampleRNG(keys: [seed, UInt64(bitPattern: Int64(epoch)), UInt64(bitPattern: Int64(slot)), UInt64(r)])
+    }
+
+    /// Decodes `path` once (the union of the frames all repeats need) and writes `repeatAug`
+    /// augmented clips into `out` (`repeatAug · config.clipCount` floats, `[R, 3, T, H, W]`).
+    /// Clip `r` draws its randomness from `rngs[r]`; evaluation uses none.
+    public func load(path: String, rngs: [SampleRNG], into out: UnsafeMutableBufferPointer<Float>) throws {
+        let c = config
+        precondition(rngs.count >= c.repeatAug && out.count >= c.repeatAug * c.clipCount, "ClipPipeline.load: buffers too small")
+        let reader = try VideoReader(path: path, threads: 1)
+        guard reader.frameCount > 0 else { throw MediaError(path, .corrupt, "no frames") }
+        let side = c.train ? (c.shortSide > 0 ? c.shortSide : nil) : c.evalShortSide
+        let (width, height) = reader.outputSize(shortSide: side)
+
+        // Per repeat: frame indices, crop box, flip.
+        var plans: [(indices: [Int], box: CropBox, flip: Bool)] = []
+        for r in 0 ..< c.repeatAug {
+            if c.train {
+                var rng = rngs[r]
+                let indices = ClipSampling.randomIndices(frameCount: reader.frameCount, fps: reader.fps, numFrames: c.numFrames,
+                                                         samplingRate: c.samplingRate, targetFps: c.targetFps, rng: &rng)
+                let box = Augment.randomResizedCrop(width: width, height: height, scales: c.scales, aspects: c.aspects, rng: &rng)
+                plans.append((indices, box, rng.bernoulli(c.flipProbability)))
+            } else {
+                let indices = ClipSampling.viewIndices(frameCount: reader.frameCount, fps: reader.fps, numFrames: c.numFrames,
+                                                       samplingRate: c.samplingRate, targetFps: c.targetFps,
+                                                       temporalIndex: c.temporalIndex, numTemporalViews: c.numTemporalViews)
+                plans.append((indices, Augment.uniformCrop(width: width, height: height, size: c.imgSize,
+                                                           spatialIndex: c.spatialIndex), false))
+            }
+        }
+        let union = Array(Set(plans.flatMap(\.indices))).sorted()
+        let position = Dictionary(uniqueKeysWithValues: union.enumerated().map { ($1, $0) })
+        let clip = try reader.decodeFrames(at: union, shortSide: side)
+        guard clip.width == width, clip.height == height else {
+            throw MediaError(path, .corrupt, "decoded \(clip.width)x\(clip.height), expected \(width)x\(height)")
+        }
+        for (r, plan) in plans.enumerated() {
+            let dst = UnsafeMutableBufferPointer(rebasing: out[r * c.clipCount ..< (r + 1) * c.clipCount])
+            Augment.resizeNormalize(clip, frames: plan.indices.map { position[$0]! }, box: plan.box,
+                                    outWidth: c.imgSize, outHeight: c.imgSize, flip: plan.flip,
+                                    mean: c.mean, std: c.std, into: dst)
+        }
+    }
+
+    /// Convenience: the clips of `path` as a new array `[R, 3, T, H, W]`.
+    public func load(path: String, seed: UInt64 = 0, epoch: Int = 0, slot: Int = 0) throws -> [Float] {
+        let rngs = (0 ..< config.repeatAug).map { Self.rng(seed: seed, epoch: epoch, slot: slot, repeat: $0) }
+        var data = [Float](repeating: 0, count: config.repeatAug * config.clipCount)
+        try data.withUnsafeMutableBufferPointer { try load(path: path, rngs: rngs, into: $0) }
+        return data
+    }
+}

@@ -1,0 +1,185 @@
+// Video file lists: folder scans and `path, label` list files.
+import Foundation
+
+/// One labelled video file.
+public struct VideoSample: Sendable, Hashable, CustomStringConvertible {
+    public var path: String
+    public var label: Int
+
+    public init(path: String, label: Int) {
+        self.path = path
+        self.label = label
+    }
+
+    public var description: String { "\(path), \(label)" }
+}
+
+/// Building and persisting lists of `VideoSample`s.
+public enum VideoList {
+    /// Extensions recognised as videos (compared case-insensitively).
+    public static let videoExtensions: Set<String> = ["mp4", "mkv", "webm", "avi"]
+
+    /// Whether `path` has a video extension.
+    public static func isVideo(_ path: String) -> Bool {
+        videoExtensions.contains((path as NSString).pathExtension.lowercased())
+    }
+
+    // MARK: - Scanning
+
+    /// Recursively finds the videos under `dirs`, sorted by path.
+    ///
+    /// A directory laid out with one sub-folder per class (it has sub-folders and no videos
+    /// directly inside) labels each file by the index of its class folder in `classNames(dirs:)`;
+    /// videos in other directories get label 0. Hidden files and folders are ignored.
+    /// - Throws: `DatasetError` naming a directory that is missing or not a directory.
+    public static func scan(dirs: [String]) throws -> [VideoSample] {
+        let classes = try classNames(dirs: dirs)
+        let labelOf = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, $0) })
+        var samples: [VideoSample] = []
+        for dir in dirs {
+            let root = normalized(dir)
+            let layout = try classFolders(root)
+            for relative in try videoFiles(under: root) {
+                let label = layout == nil ? 0 : labelOf[String(relative.split(separator: "/")[0])] ?? 0
+                samples.append(VideoSample(path: root + "/" + relative, label: label))
+            }
+        }
+        return samples.sorted { $0.path < $1.path }
+    }
+
+    /// The sorted union of class-folder names of the `dirs` that have a class layout (empty if none).
+    /// Label `i` of `scan(dirs:)` is `classNames(dirs:)[i]`.
+    public static func classNames(dirs: [String]) throws -> [String] {
+        var names = Set<String>()
+        for dir in dirs { names.formUnion(try classFolders(normalized(dir)) ?? []) }
+        return names.sorted()
+    }
+
+    /// Sub-folder names if `dir` has a class layout, else nil.
+    private static func classFolders(_ dir: String) throws -> [String]? {
+        let fm = FileManager.default
+        var isDir: ObjCBool = false
+        guard fm.fileExists(atPath: dir, isDirectory: &isDir) else {
+            throw DatasetError("\(dir): no such directory")
+        }
+        guard isDir.boolValue else { throw DatasetError("\(dir): not a directory") }
+        let entries: [String]
+        do {
+            entries = try fm.contentsOfDirectory(atPath: dir).filter { !$0.hasPrefix(".") }
+        } catch {
+            throw DatasetError("\(dir): cannot list directory: \(error.localizedDescription)")
+        }
+        var folders: [String] = []
+        for e in entries {
+            var sub: ObjCBool = false
+            if fm.fileExists(atPath: dir + "/" + e, isDirectory: &sub), sub.boolValue {
+                folders.append(e)
+            } else if isVideo(e) {
+                return nil
+            }
+        }
+        return folders.isEmpty ? nil : folders.sorted()
+    }
+
+    /// Relative paths of the non-hidden video files under `dir`, any depth.
+    private static func videoFiles(under dir: String) throws -> [String] {
+        guard let walker = FileManager.default.enumerator(atPath: dir) else {
+            throw DatasetError("\(dir): cannot list directory")
+        }
+        var found: [String] = []
+        while let relative = walker.nextObject() as? String {
+            let name = (relative as NSString).lastPathComponent
+            if name.hasPrefix(".") {
+                if (walker.fileAttributes?[.type] as? FileAttributeType) == .typeDirectory { walker.skipDescendants() }
+                continue
+            }
+            if isVideo(name), (walker.fileAttributes?[.type] as? FileAttributeType) != .typeDirectory {
+                found.append(relative)
+            }
+        }
+        return found
+    }
+
+    private static func normalized(_ dir: String) -> String {
+        var d = (dir as NSString).expandingTildeInPath
+        while d.count > 1 && d.hasSuffix("/") { d.removeLast() }
+        return d
+    }
+
+    // MARK: - List files
+
+    /// Writes `samples` as `path, label` lines (optimized-stmae's `train.csv` format),
+    /// atomically: a temporary file in the same directory is renamed over `path`.
+    public static func writeCSV(_ samples: [VideoSample], to path: String) throws {
+        var text = ""
+        for s in samples {
+            guard !s.path.contains("\n") else { throw DatasetError("\(s.path): path contains a newline") }
+            text += "\(s.path), \(s.label)\n"
+        }
+        let dir = (path as NSString).deletingLastPathComponent
+        let temp = (dir.isEmpty ? "" : dir + "/") + ".\((path as NSString).lastPathComponent).\(getpid()).\(UInt32.random(in: 0 ... .max)).tmp"
+        do {
+            try Data(text.utf8).write(to: URL(fileURLWithPath: temp))
+        } catch {
+            throw DatasetError("\(path): cannot write list: \(error.localizedDescription)")
+        }
+        if rename(temp, path) != 0 {
+            let reason = String(cString: strerror(errno))
+            unlink(temp)
+            throw DatasetError("\(path): cannot write list: \(reason)")
+        }
+    }
+
+    /// Reads a list file with one `path, label`, `path,label` or `path label` (mae_st) entry per line.
+    ///
+    /// Blank lines and lines starting with `#` are skipped. The label follows the last comma, or
+    /// else the last run of whitespace, so paths may contain spaces. Relative paths are resolved
+    /// against `relativeTo` (default: the list file's directory).
+    /// - Throws: `DatasetError` naming the file and line of a malformed entry.
+    public static func readCSV(path: String, relativeTo base: String? = nil) throws -> [VideoSample] {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw DatasetError("\(path): cannot read list: \(error.localizedDescription)")
+        }
+        let baseDir = base ?? (path as NSString).deletingLastPathComponent
+        var samples: [VideoSample] = []
+        for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            guard let (file, label) = parseLine(line) else {
+                throw DatasetError("\(path):\(n + 1): expected `path, label` or `path label`, got \"\(line)\"")
+            }
+            let resolved = file.hasPrefix("/") || baseDir.isEmpty ? file : baseDir + "/" + file
+            samples.append(VideoSample(path: resolved, label: label))
+        }
+        return samples
+    }
+
+    private static func parseLine(_ line: String) -> (String, Int)? {
+        let cut: Range<String.Index>?
+        if let comma = line.range(of: ",", options: .backwards) {
+            cut = comma
+        } else {
+            cut = line.rangeOfCharacter(from: .whitespaces, options: .backwards)
+        }
+        guard let cut else { return nil }
+        let file = line[..<cut.lowerBound].trimmingCharacters(in: .whitespaces)
+        let labelText = line[cut.upperBound...].trimmingCharacters(in: .whitespaces)
+        guard !file.isEmpty, let label = Int(labelText), label >= 0 else { return nil }
+        return (file, label)
+    }
+
+    // MARK: - Subsets
+
+    /// A `frac` subset: the first ⌈frac·n⌉ samples of a permutation seeded by `seed`, returned
+    /// in their original order. `frac` ≥ 1 keeps everything.
+    public static func dataFrac(_ samples: [VideoSample], _ frac: Double, seed: UInt64 = 0) throws -> [VideoSample] {
+        guard frac > 0, frac.isFinite else { throw DatasetError("dataFrac must be in (0, 1], got \(frac)") }
+        if frac >= 1 { return samples }
+        var rng = SampleRNG(keys: [seed, 0xDA7A_F2AC])
+        let keep = Int((frac * Double(samples.count)).rounded(.up))
+        return rng.permutation(samples.count).prefix(keep).sorted().map { samples[$0] }
+    }
+}
