@@ -1,3 +1,0 @@
-import Testing
-@testable import Datasets
-@Test func datasetsLink() { #expect(Bool(true)) }
