@@ -106,6 +106,15 @@ public enum VideoList {
         return d
     }
 
+    /// Samples from `source`: a list file (`readCSV`) or a directory (`scan`).
+    public static func samples(from source: String) throws -> [VideoSample] {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: source, isDirectory: &isDir) else {
+            throw DatasetError("\(source): no such file or directory")
+        }
+        return isDir.boolValue ? try scan(dirs: [source]) : try readCSV(path: source)
+    }
+
     // MARK: - List files
 
     /// Writes `samples` as `path, label` lines (optimized-stmae's `train.csv` format),

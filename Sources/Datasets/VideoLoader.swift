@@ -41,7 +41,8 @@ public final class VideoLoader: @unchecked Sendable {
     let pipeline: ClipPipeline
     private let log: @Sendable (String) -> Void
     private let lock = NSLock()
-    private var failedIndex: [Int: String] = [:]
+    private let uniquePaths: Int
+    private var failedPaths: [String: String] = [:]
     private var failureList: [(path: String, reason: String)] = []
     private var workersRunning = 0
 
@@ -72,6 +73,7 @@ public final class VideoLoader: @unchecked Sendable {
         self.worldSize = worldSize
         self.maxAttempts = maxAttempts
         self.log = log
+        uniquePaths = Set(samples.map(\.path)).count
     }
 
     // MARK: - Sampling
@@ -109,14 +111,14 @@ public final class VideoLoader: @unchecked Sendable {
     func workerStarted() { lock.withLock { workersRunning += 1 } }
     func workerFinished() { lock.withLock { workersRunning -= 1 } }
 
-    private func knownFailure(_ index: Int) -> Bool { lock.withLock { failedIndex[index] != nil } }
+    private func knownFailure(_ index: Int) -> Bool { lock.withLock { failedPaths[samples[index].path] != nil } }
 
     private func recordFailure(_ index: Int, _ error: Error) {
         let reason = (error as? MediaError)?.reason ?? "\(error)"
         let path = samples[index].path
         let isNew: Bool = lock.withLock {
-            guard failedIndex[index] == nil else { return false }
-            failedIndex[index] = reason
+            guard failedPaths[path] == nil else { return false }
+            failedPaths[path] = reason
             failureList.append((path, reason))
             return true
         }
@@ -135,13 +137,13 @@ public final class VideoLoader: @unchecked Sendable {
     }
 
     private func exhaustedError(from index: Int) -> DatasetError {
-        let (count, first) = lock.withLock { (failedIndex.count, failureList.prefix(3)) }
+        let (count, first) = lock.withLock { (failedPaths.count, failureList.prefix(3)) }
         let errors = first.map { "\(($0.path as NSString).lastPathComponent): \($0.reason)" }.joined(separator: "; ")
-        if count >= samples.count {
-            return DatasetError("no readable videos among \(samples.count) files in \(commonDirectory); first errors: \(errors)")
+        if count >= uniquePaths {
+            return DatasetError("no readable videos among \(uniquePaths) files in \(commonDirectory); first errors: \(errors)")
         }
         return DatasetError("no readable video within \(maxAttempts) attempts from \(samples[index].path) "
-            + "(\(count) of \(samples.count) files in \(commonDirectory) failed); first errors: \(errors)")
+            + "(\(count) of \(uniquePaths) files in \(commonDirectory) failed); first errors: \(errors)")
     }
 
     // MARK: - Batches

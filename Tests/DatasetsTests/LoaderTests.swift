@@ -68,13 +68,14 @@ import Datasets
         let tmp = TempDir()
         let good = Fixture.samples.prefix(5).map(\.path)
         let bad = try writeBadVideos(in: tmp.sub("bad"), from: good[0])
-        let samples = (good + bad).sorted().map { VideoSample(path: $0, label: 0) }
+        // The truncated file is listed twice: still one failure.
+        let samples = (good + bad + [bad[0]]).sorted().map { VideoSample(path: $0, label: 0) }
         let log = LogLines()
-        let l = try loader(samples, batchSize: 4, workers: 2, log: { log.append($0) })
+        let l = try loader(samples, batchSize: 3, workers: 2, log: { log.append($0) })
         var loaded: [String] = []
         for epoch in 0 ..< 2 {
             let batches = try collect(l, epoch: epoch)
-            #expect(batches.map { $0.shape[0] } == [4, 4])
+            #expect(batches.map { $0.shape[0] } == [3, 3, 3])
             loaded += batches.flatMap(\.paths)
         }
         #expect(Set(loaded).isSubset(of: Set(good)) && Set(loaded).count == 5)

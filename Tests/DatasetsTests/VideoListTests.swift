@@ -52,6 +52,9 @@ import Datasets
             VideoSample(path: "/v/c.mp4", label: 3), VideoSample(path: tmp.sub("rel/d.mp4"), label: 4),
         ])
         #expect(try VideoList.readCSV(path: mixed, relativeTo: "/root")[3].path == "/root/rel/d.mp4")
+        #expect(try VideoList.samples(from: csv) == samples)
+        #expect(try VideoList.samples(from: tmp.path).isEmpty)
+        #expect(throws: DatasetError.self) { try VideoList.samples(from: tmp.sub("none")) }
     }
 
     @Test func csvMalformedLineNamesFileAndLine() throws {
