@@ -28,8 +28,8 @@ public enum Augment {
         for _ in 0 ..< tries {
             let target = rng.uniform(scales.lowerBound, scales.upperBound) * area
             let aspect = exp(rng.uniform(logAspects.0, logAspects.1))
-            let w = Int((target * aspect).squareRoot().rounded())
-            let h = Int((target / aspect).squareRoot().rounded())
+            let w = Int((target * aspect).squareRoot().rounded(.toNearestOrEven))  // Python round()
+            let h = Int((target / aspect).squareRoot().rounded(.toNearestOrEven))
             if w > 0 && w <= width && h > 0 && h <= height {
                 let y = rng.int(in: 0 ... height - h)
                 let x = rng.int(in: 0 ... width - w)
@@ -39,9 +39,9 @@ public enum Augment {
         let ratio = Double(width) / Double(height)
         var w = width, h = height
         if ratio < aspects.lowerBound {
-            h = Int((Double(w) / aspects.lowerBound).rounded())
+            h = Int((Double(w) / aspects.lowerBound).rounded(.toNearestOrEven))
         } else if ratio > aspects.upperBound {
-            w = Int((Double(h) * aspects.upperBound).rounded())
+            w = Int((Double(h) * aspects.upperBound).rounded(.toNearestOrEven))
         }
         return CropBox(x: (width - w) / 2, y: (height - h) / 2, width: w, height: h)
     }
