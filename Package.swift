@@ -14,7 +14,7 @@ let torchLinker: [LinkerSetting] = [
 let package = Package(
     name: "stmae",
     products: [
-        .library(name: "STMAE", targets: ["Torch", "TensorFiles", "NN", "Models", "Media", "Datasets"]),
+        .library(name: "STMAE", targets: ["Torch", "TensorFiles", "NN", "Models", "Media", "Datasets", "Training"]),
         .executable(name: "stmae", targets: ["stmae"]),
     ],
     dependencies: [
@@ -42,8 +42,10 @@ let package = Package(
         .target(name: "Media", dependencies: ["CFFmpeg", "CTurboJPEG", "CPNG"]),
         // data: file lists, clip sampling, augmentation, threaded loader (no engine dependency).
         .target(name: "Datasets", dependencies: ["Media"]),
+        // training: one-epoch engines, runners, checkpoints, logs.
+        .target(name: "Training", dependencies: ["Models", "Datasets", "Media"]),
         .executableTarget(name: "stmae", dependencies: [
-            "Torch", "NN", "Media",
+            "Torch", "NN", "Models", "Media", "Datasets", "Training",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "TorchTests", dependencies: ["Torch"], resources: [.copy("Fixtures")]),
@@ -52,6 +54,7 @@ let package = Package(
         .testTarget(name: "TensorFilesTests", dependencies: ["TensorFiles"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MediaTests", dependencies: ["Media"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training"]),
     ],
     swiftLanguageModes: [.v5],
     cxxLanguageStandard: .cxx20

@@ -71,6 +71,8 @@ public final class MaskedAutoencoderViT: Module {
     /// MAE init: xavier-uniform linears and patch conv (as 2-D), zero biases, LayerNorm 1/0, trunc-normal(.02)
     /// positions and cls, normal(.02) mask token; `decoder_cls_token` stays 0 (as mae_st).
     func initializeWeights(_ g: Generator?) throws {
+        // The conv bias keeps PyTorch's default init (as mae_st); redraw it from `g` so init depends on `g` alone.
+        try Init.torchDefault(weight: patchEmbed.proj.weight, bias: patchEmbed.proj.bias, generator: g)
         for p in [clsToken, posEmbedSpatial, posEmbedTemporal, posEmbedClass, decoderPosEmbedSpatial, decoderPosEmbedTemporal,
                   decoderPosEmbedClass].compactMap({ $0 }) {
             try Init.truncNormal(p, std: 0.02, generator: g)

@@ -1,0 +1,89 @@
+import Foundation
+import NN
+import Torch
+
+/// A training checkpoint: `<name>.safetensors` (model weights, mae_st keys), `<name>.optim.safetensors` (AdamW state)
+/// and `<name>.json` (settings, position, RNG) written last — each via a temp file and rename, so a crash mid-save never
+/// leaves a checkpoint that looks complete.
+public struct CheckpointState: Codable {
+    public var format = "stmae-checkpoint-v1"
+    public var config: PretrainConfig
+    /// Epochs fully done before `nextBatch` of epoch `epoch`.
+    public var epoch: Int
+    /// Data position: the first batch of `epoch` not yet trained on.
+    public var nextBatch: Int
+    /// Optimizer steps taken.
+    public var step: Int
+    /// Noise generator state, base64.
+    public var generatorState: String
+    public var weights: String
+    public var optimizer: String
+    public var lossHistory: [Double]
+}
+
+public enum Checkpoint {
+    /// Writes the three files of checkpoint `name` into `dir`; returns the JSON path.
+    @discardableResult
+    public static func save(dir: String, name: String, model: Module, optimizer: AdamW, state: CheckpointState) throws -> String {
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        var s = state
+        s.weights = name + ".safetensors"
+        s.optimizer = name + ".optim.safetensors"
+        try TensorFile.save(model.stateDict(), metadata: ["format": "pt"], to: dir + "/" + s.weights)
+        try TensorFile.save(optimizer.stateDict(), to: dir + "/" + s.optimizer)
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let path = dir + "/" + name + ".json"
+        try atomicWrite(enc.encode(s), to: path)
+        return path
+    }
+
+    /// Reads a checkpoint given its .json or .safetensors path.
+    public static func load(_ path: String) throws -> (state: CheckpointState, dir: String) {
+        var json = path
+        if json.hasSuffix(".optim.safetensors") { json = String(json.dropLast(".optim.safetensors".count)) + ".json" }
+        else if json.hasSuffix(".safetensors") { json = String(json.dropLast(".safetensors".count)) + ".json" }
+        guard let data = FileManager.default.contents(atPath: json) else {
+            throw TorchError("--resume \(path): no checkpoint sidecar at \(json)")
+        }
+        do {
+            let s = try JSONDecoder().decode(CheckpointState.self, from: data)
+            return (s, (json as NSString).deletingLastPathComponent)
+        } catch {
+            throw TorchError("--resume \(path): \(json) is not an stmae checkpoint (\(error))")
+        }
+    }
+
+    /// Restores model, optimizer and generator from a loaded checkpoint.
+    public static func restore(_ s: CheckpointState, dir: String, model: Module, optimizer: AdamW, generator: Generator) throws {
+        try model.loadStateDict(TensorFile.load(dir + "/" + s.weights))
+        try optimizer.loadStateDict(TensorFile.load(dir + "/" + s.optimizer))
+        guard let bytes = Data(base64Encoded: s.generatorState) else { throw TorchError("checkpoint: bad generator state") }
+        try generator.setState([UInt8](bytes))
+    }
+
+    /// Deletes all but the newest `keep` epoch checkpoints `<prefix>checkpoint-NNNNN.*` in `dir`.
+    public static func prune(dir: String, prefix: String, keep: Int) {
+        guard keep > 0, let files = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return }
+        let stem = prefix + "checkpoint-"
+        let epochs = Set(files.compactMap { f -> String? in
+            guard f.hasPrefix(stem), f.hasSuffix(".json") else { return nil }
+            let mid = f.dropFirst(stem.count).dropLast(5)
+            return mid.allSatisfy(\.isNumber) ? String(mid) : nil
+        }).sorted()
+        for e in epochs.dropLast(keep) {
+            for ext in [".json", ".safetensors", ".optim.safetensors"] { try? FileManager.default.removeItem(atPath: "\(dir)/\(stem)\(e)\(ext)") }
+        }
+    }
+}
+
+/// Writes `data` to `path` through a temp file in the same directory and a rename.
+public func atomicWrite(_ data: Data, to path: String) throws {
+    let tmp = path + ".tmp-\(getpid())"
+    guard FileManager.default.createFile(atPath: tmp, contents: data) else { throw TorchError("cannot write \(tmp)") }
+    if rename(tmp, path) != 0 {
+        let err = String(cString: strerror(errno))
+        unlink(tmp)
+        throw TorchError("cannot rename \(tmp) to \(path): \(err)")
+    }
+}

@@ -1,0 +1,84 @@
+import Foundation
+import Models
+import NN
+import Torch
+
+/// One batch of clips for training: data [B, 3, T, H, W] (normalised), `index` = batch number within the epoch.
+public struct FeedBatch {
+    public var data: [Float]
+    public var shape: [Int]
+    public var index: Int
+    public init(data: [Float], shape: [Int], index: Int) { self.data = data; self.shape = shape; self.index = index }
+}
+
+/// A deterministic source of batches: the same (epoch, batch index) always gives the same clips.
+public protocol ClipFeed {
+    var batchesPerEpoch: Int { get }
+    func batches(epoch: Int, startBatch: Int) -> AnySequence<FeedBatch>
+}
+
+/// Mutable progress of a run, saved in checkpoints.
+public struct TrainState {
+    public var epoch = 0
+    public var nextBatch = 0
+    public var step = 0
+    public var lossHistory: [Double] = []
+}
+
+/// Everything one epoch needs.
+public struct PretrainContext {
+    public let model: MaskedAutoencoderViT
+    public let optimizer: AdamW
+    public let schedule: CosineSchedule
+    public let generator: Generator
+    public let config: PretrainConfig
+    public let log: RunLog
+    public let flopsPerClip: Double
+    public let peakGFLOPs: Double
+    /// Polled after every optimizer step; true stops the epoch early (SIGINT, max steps).
+    public let shouldStop: (TrainState) -> Bool
+    /// Called after every optimizer step (e.g. data-parallel gradient hooks are elsewhere; this is for tests/logging).
+    public var onStep: ((TrainState, Double) -> Void)? = nil
+}
+
+/// Trains one epoch from `state.nextBatch`, as mae_st's `train_one_epoch`: per-iteration lr from the schedule,
+/// loss / accum_iter, optimizer step every accum_iter batches with gradient clipping. Returns false if stopped early.
+public func trainOneEpoch(_ ctx: PretrainContext, feed: ClipFeed, state: inout TrainState) throws -> Bool {
+    let c = ctx.config
+    let n = feed.batchesPerEpoch
+    var windowLoss = 0.0, windowClips = 0, windowStart = DispatchTime.now(), accLoss = 0.0
+    for batch in feed.batches(epoch: state.epoch, startBatch: state.nextBatch) {
+        let it = batch.index
+        if it % c.accumIter == 0 { ctx.optimizer.lr = ctx.schedule.lr(at: Double(it) / Double(n) + Double(state.epoch)) }
+        let x = try Tensor.wrapping(batch.data, shape: batch.shape)
+        let noise = try ctx.model.makeNoise(batch: batch.shape[0], generator: ctx.generator)
+        let out = try withAutocast(enabled: c.bf16) { try ctx.model(x, noise: noise) }
+        let lossValue = try out.loss.item()
+        guard lossValue.isFinite else { throw TorchError("loss is \(lossValue) at epoch \(state.epoch) batch \(it): stopping training") }
+        try (out.loss / Double(c.accumIter)).backward()
+        accLoss += lossValue / Double(c.accumIter)
+        windowLoss += lossValue; windowClips += batch.shape[0]
+        state.nextBatch = it + 1
+        guard (it + 1) % c.accumIter == 0 else { continue }
+        if c.clipGrad > 0 { try Kernels.clipGradNorm(ctx.optimizer.grads(), maxNorm: c.clipGrad) }
+        try ctx.optimizer.step()
+        try ctx.optimizer.zeroGrad()
+        state.step += 1
+        state.lossHistory.append(accLoss)
+        ctx.log.write(["type": "step", "epoch": state.epoch, "batch": it, "step": state.step, "loss": accLoss, "lr": ctx.optimizer.lr])
+        ctx.onStep?(state, accLoss)
+        accLoss = 0
+        if state.step % max(c.logEvery, 1) == 0 || it + 1 == n {
+            let secs = Double(DispatchTime.now().uptimeNanoseconds - windowStart.uptimeNanoseconds) / 1e9
+            let clipsPerSec = Double(windowClips) / max(secs, 1e-9)
+            let mfu = ctx.flopsPerClip * clipsPerSec / (ctx.peakGFLOPs * 1e9)
+            let batches = Double(windowClips) / Double(batch.shape[0])
+            RunLog.progress(String(format: "epoch %d [%d/%d] step %d  loss %.4f  lr %.3e  %.1f clips/s  %.3f s/step  MFU %.1f%%",
+                                   state.epoch, it + 1, n, state.step, windowLoss / max(batches, 1), ctx.optimizer.lr,
+                                   clipsPerSec, secs / max(batches, 1), mfu * 100))
+            windowLoss = 0; windowClips = 0; windowStart = DispatchTime.now()
+        }
+        if ctx.shouldStop(state) { return false }
+    }
+    return true
+}

@@ -1,0 +1,103 @@
+import Foundation
+import Models
+import NN
+import Torch
+
+/// Set by SIGINT/SIGTERM; the training loop saves a checkpoint and stops.
+nonisolated(unsafe) var stopSignal: Int32 = 0
+
+/// Installs SIGINT/SIGTERM handlers that ask the loop to stop after the current step.
+public func installStopHandlers() {
+    for s in [SIGINT, SIGTERM] { signal(s) { _ in stopSignal = 1 } }
+}
+
+/// MAE-ST pre-training (mae_st's `main_pretrain`): model, optimizer, schedule, resume, epochs, checkpoints.
+public final class Pretrainer {
+    public let config: PretrainConfig
+    public let model: MaskedAutoencoderViT
+    public let optimizer: AdamW
+    public let generator: Generator
+    public private(set) var state = TrainState()
+    public let log: RunLog
+    public let lr: Double
+    /// Rank 0 writes checkpoints and logs (data-parallel runs).
+    public var isMain = true
+    public var onStep: ((TrainState, Double) -> Void)?
+
+    public init(_ config: PretrainConfig, worldSize: Int = 1, rank: Int = 0) throws {
+        try config.validate()
+        self.config = config
+        if config.threads > 0 { try Runtime.setNumThreads(config.threads) }
+        isMain = rank == 0
+        log = try RunLog(dir: config.outputDir, enabled: rank == 0)
+        let initGen = try Generator(seed: UInt64(config.seed))
+        model = try MaskedAutoencoderViT(config.maeConfig(), generator: initGen)
+        let skip = Set(model.namedParameters().map(\.0).filter { $0.contains("pos_embed") || $0.hasSuffix("cls_token") || $0 == "mask_token" })
+        let groups = paramGroups(model.namedParameters(), weightDecay: config.weightDecay, skip: skip)
+        let eff = config.batchSizePerGpu * config.accumIter * worldSize
+        lr = config.lr > 0 ? config.lr : scaledLR(blr: config.blr, effectiveBatch: eff)
+        optimizer = AdamW(groups, lr: lr, betas: (config.beta1, config.beta2))
+        generator = try Generator(seed: UInt64(config.seed) &+ 1 &+ UInt64(rank) &* 1000)
+        if !config.resume.isEmpty {
+            let (s, dir) = try Checkpoint.load(config.resume)
+            try Checkpoint.restore(s, dir: dir, model: model, optimizer: optimizer, generator: generator)
+            state = TrainState(epoch: s.epoch, nextBatch: s.nextBatch, step: s.step, lossHistory: s.lossHistory)
+            RunLog.info("resumed from \(config.resume): epoch \(s.epoch), batch \(s.nextBatch), step \(s.step)")
+        }
+    }
+
+    /// Trains until `epochs` (or a stop request); returns the final state.
+    @discardableResult
+    public func run(feed: ClipFeed) throws -> TrainState {
+        let c = config
+        let mae = try c.maeConfig()
+        let schedule = CosineSchedule(lr: lr, minLR: c.minLr, warmupEpochs: c.warmupEpochs, epochs: Double(c.epochs))
+        let peak = try measurePeakGFLOPs(bf16: c.bf16)
+        let flops = maeTrainFlopsPerClip(mae)
+        if isMain {
+            RunLog.info(String(format: "model %@: %.2fM parameters; lr %.3e (blr %.2e × batch %d × accum %d / 256); %.1f GFLOP/clip/step; GEMM peak %.0f GFLOP/s; %d batches/epoch",
+                               c.model, Double(model.parameterCount) / 1e6, lr, c.blr, c.batchSizePerGpu, c.accumIter, flops / 1e9, peak,
+                               feed.batchesPerEpoch))
+        }
+        let startStep = state.step
+        let ctx = PretrainContext(model: model, optimizer: optimizer, schedule: schedule, generator: generator, config: c, log: log,
+                                  flopsPerClip: flops, peakGFLOPs: peak,
+                                  shouldStop: { s in stopSignal != 0 || (c.maxSteps > 0 && s.step - startStep >= c.maxSteps) },
+                                  onStep: onStep)
+        model.train()
+        while state.epoch < c.epochs {
+            let t0 = DispatchTime.now()
+            let done = try trainOneEpoch(ctx, feed: feed, state: &state)
+            if !done {
+                if isMain {
+                    let path = try save(name: c.savePrefix + "checkpoint-last")
+                    RunLog.info("\nstopped at epoch \(state.epoch) batch \(state.nextBatch) (step \(state.step)); checkpoint \(path); continue with --resume \(path)")
+                }
+                return state
+            }
+            let secs = Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9
+            let recent = state.lossHistory.suffix(max(feed.batchesPerEpoch / c.accumIter, 1))
+            let epochLoss = recent.reduce(0, +) / Double(max(recent.count, 1))
+            log.write(["type": "epoch", "epoch": state.epoch, "loss": epochLoss, "lr": optimizer.lr, "seconds": secs, "step": state.step])
+            if isMain { RunLog.progress(String(format: "epoch %d done: mean loss %.4f, %.1f s", state.epoch, epochLoss, secs), final: true) }
+            let finished = state.epoch
+            state.epoch += 1
+            state.nextBatch = 0
+            if isMain, state.epoch % max(c.checkpointPeriod, 1) == 0 || state.epoch == c.epochs {
+                try save(name: c.savePrefix + String(format: "checkpoint-%05d", finished))
+                Checkpoint.prune(dir: c.outputDir, prefix: c.savePrefix, keep: c.numCheckpointDel)
+            }
+            if isMain { try? LossCurve.write(state.lossHistory, to: c.outputDir + "/loss_curve.png") }
+        }
+        return state
+    }
+
+    /// Writes a checkpoint of the current state; returns its JSON path.
+    @discardableResult
+    public func save(name: String) throws -> String {
+        let s = CheckpointState(config: config, epoch: state.epoch, nextBatch: state.nextBatch, step: state.step,
+                                generatorState: Data(try generator.state()).base64EncodedString(), weights: "", optimizer: "",
+                                lossHistory: state.lossHistory)
+        return try Checkpoint.save(dir: config.outputDir, name: name, model: model, optimizer: optimizer, state: s)
+    }
+}

@@ -1,0 +1,119 @@
+import Foundation
+import Models
+
+/// Every setting of `stmae pretrain`, defaults visible in one place (optimized-stmae / mae_st names, snake_case in JSON).
+/// The defaults train a tiny MAE on the built-in synthetic videos in about two minutes on 2 CPU cores.
+public struct PretrainConfig: Codable, Equatable, Sendable {
+    // data
+    public var dataDirs: [String] = []           // empty: the built-in synthetic data set
+    public var datafileDir: String = ""          // where train.csv is written (default: output_dir)
+    public var dataFrac = 1.0
+    public var numFrames = 8
+    public var samplingRate = 2
+    public var targetFps = 10.0
+    public var imgSize = 64
+    public var shortSide = 0                     // 0: img_size·256/224
+    public var repeatAug = 2
+    public var jitterScalesRelative = [0.5, 1.0]
+    public var jitterAspectRelative = [0.75, 1.3333]
+    public var mean = [0.45, 0.45, 0.45]
+    public var std = [0.225, 0.225, 0.225]
+    public var numWorkers = 2
+    // model
+    public var model = "mae_vit_tiny"
+    public var patchSize = 0                     // 0: the model's
+    public var tPatchSize = 2
+    public var decoderEmbedDim = 0               // 0: the model's
+    public var decoderDepth = 0
+    public var decoderNumHeads = 0
+    public var maskRatio = 0.9
+    public var maskType = "random"
+    public var predTDim = 0                      // 0: num_frames
+    public var normPixLoss = false
+    public var clsEmbed = true
+    public var sepPosEmbed = true
+    public var truncInit = false
+    // optimisation
+    public var batchSizePerGpu = 4
+    public var accumIter = 1
+    public var epochs = 40
+    public var lr = 0.0                          // 0: blr × effective batch / 256
+    public var blr = 1.6e-3
+    public var minLr = 0.0
+    public var warmupEpochs = 5.0
+    public var weightDecay = 0.05
+    public var beta1 = 0.9
+    public var beta2 = 0.95
+    public var clipGrad = 0.02                   // 0: off
+    public var bf16 = false
+    // run
+    public var outputDir = "output_pretrain"
+    public var savePrefix = ""
+    public var resume = ""
+    public var seed = 0
+    public var checkpointPeriod = 10             // epochs
+    public var numCheckpointDel = 3              // keep the last N epoch checkpoints (0: all)
+    public var maxSteps = 0                      // stop after this many optimizer steps in this run (0: no limit)
+    public var threads = 0                       // 0: libtorch default
+    public var logEvery = 10
+    public var distributed = false
+
+    public init() {}
+
+    /// The model configuration these settings describe.
+    public func maeConfig() throws -> MAEConfig {
+        var c = try MAEConfig.named(model)
+        c.imgSize = imgSize
+        c.numFrames = numFrames
+        c.tPatchSize = tPatchSize
+        if patchSize > 0 { c.patchSize = patchSize }
+        if decoderEmbedDim > 0 { c.decoderEmbedDim = decoderEmbedDim }
+        if decoderDepth > 0 { c.decoderDepth = decoderDepth }
+        if decoderNumHeads > 0 { c.decoderNumHeads = decoderNumHeads }
+        c.predTDim = predTDim > 0 ? predTDim : numFrames
+        c.maskRatio = maskRatio
+        c.maskType = maskType
+        c.normPixLoss = normPixLoss
+        c.clsEmbed = clsEmbed
+        c.sepPosEmbed = sepPosEmbed
+        c.truncInit = truncInit
+        return c
+    }
+
+    /// Checks values a user can get wrong; errors name the flag.
+    public func validate() throws {
+        func need(_ ok: Bool, _ msg: String) throws { if !ok { throw ConfigError(msg) } }
+        try need(batchSizePerGpu > 0, "--batch_size_per_gpu must be positive, got \(batchSizePerGpu)")
+        try need(accumIter > 0, "--accum_iter must be positive, got \(accumIter)")
+        try need(epochs > 0, "--epochs must be positive, got \(epochs)")
+        try need(maskRatio > 0 && maskRatio < 1, "--mask_ratio must be in (0, 1), got \(maskRatio)")
+        try need(repeatAug > 0, "--repeat_aug must be positive, got \(repeatAug)")
+        try need(samplingRate > 0, "--sampling_rate must be positive, got \(samplingRate)")
+        try need(dataFrac > 0 && dataFrac <= 1, "--data_frac must be in (0, 1], got \(dataFrac)")
+        try need(numWorkers >= 0, "--num_workers must be ≥ 0")
+        try need(jitterScalesRelative.count == 2 && jitterAspectRelative.count == 2, "jitter ranges need two values")
+        try need(mean.count == 3 && std.count == 3 && std.allSatisfy { $0 > 0 }, "mean/std need three values (std > 0)")
+        let m = try maeConfig()
+        let (t, g) = (m.numFrames / m.tPatchSize, m.imgSize / m.patchSize)
+        if let mt = MaskType(rawValue: m.maskType) {
+            let kept = mt.numKept(ratio: maskRatio, tGrid: t, sGrid: g * g)
+            try need(kept > 0, "--mask_ratio \(maskRatio) leaves no visible token of \(t * g * g) (\(m.maskType) masking)")
+        }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case dataDirs = "data_dirs", datafileDir = "datafile_dir", dataFrac = "data_frac", numFrames = "num_frames"
+        case samplingRate = "sampling_rate", targetFps = "target_fps", imgSize = "img_size", shortSide = "short_side"
+        case repeatAug = "repeat_aug", jitterScalesRelative = "jitter_scales_relative"
+        case jitterAspectRelative = "jitter_aspect_relative", mean, std, numWorkers = "num_workers", model
+        case patchSize = "patch_size", tPatchSize = "t_patch_size", decoderEmbedDim = "decoder_embed_dim"
+        case decoderDepth = "decoder_depth", decoderNumHeads = "decoder_num_heads", maskRatio = "mask_ratio"
+        case maskType = "mask_type", predTDim = "pred_t_dim", normPixLoss = "norm_pix_loss", clsEmbed = "cls_embed"
+        case sepPosEmbed = "sep_pos_embed", truncInit = "trunc_init", batchSizePerGpu = "batch_size_per_gpu"
+        case accumIter = "accum_iter", epochs, lr, blr, minLr = "min_lr", warmupEpochs = "warmup_epochs"
+        case weightDecay = "weight_decay", beta1, beta2, clipGrad = "clip_grad", bf16, outputDir = "output_dir"
+        case savePrefix = "save_prefix", resume, seed, checkpointPeriod = "checkpoint_period"
+        case numCheckpointDel = "num_checkpoint_del", maxSteps = "max_steps", threads, logEvery = "log_every"
+        case distributed
+    }
+}
