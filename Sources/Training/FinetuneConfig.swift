@@ -22,7 +22,8 @@ public struct FinetuneConfig: Codable, Equatable, Sendable {
     public var mean = [0.45, 0.45, 0.45]
     public var std = [0.225, 0.225, 0.225]
     public var numWorkers = 2
-    // augmentation / regularisation
+    // augmentation
+    public var flipProb = -1.0                   // -1: 0.5, but 0 on the built-in data (its classes are left/right motions) / regularisation
     public var randAug = ""                      // e.g. rand-m7-mstd0.5-inc1 (mae_st: rand-m7-n4-mstd0.5-inc1); "": off
     public var reprob = 0.0                      // random erasing probability (mae_st 0.25)
     public var mixup = 0.0                       // Beta α (mae_st 0.8)
@@ -88,6 +89,7 @@ public struct FinetuneConfig: Codable, Equatable, Sendable {
         try need(smoothing >= 0 && smoothing < 1, "--smoothing must be in [0, 1), got \(smoothing)")
         try need(dropPathRate >= 0 && dropPathRate < 1, "--drop_path_rate must be in [0, 1), got \(dropPathRate)")
         try need(dropout >= 0 && dropout < 1, "--dropout must be in [0, 1), got \(dropout)")
+        try need(flipProb == -1 || (0 ... 1).contains(flipProb), "--flip_prob must be in [0, 1], got \(flipProb)")
         try need((0 ... 1).contains(reprob), "--reprob must be in [0, 1], got \(reprob)")
         try need(layerDecay > 0 && layerDecay <= 1, "--layer_decay must be in (0, 1], got \(layerDecay)")
         try need(blr > 0 || lr > 0, "--blr must be positive, got \(blr)")
@@ -120,7 +122,8 @@ public struct FinetuneConfig: Codable, Equatable, Sendable {
                           shortSide: shortSide > 0 ? shortSide : nil, evalShortSide: images ? imgSize + 32 : nil,
                           repeatAug: train ? repeatAug : 1, mean: f, std: s,
                           scales: jitterScalesRelative[0] ... jitterScalesRelative[1],
-                          aspects: jitterAspectRelative[0] ... jitterAspectRelative[1], train: train,
+                          aspects: jitterAspectRelative[0] ... jitterAspectRelative[1], flipProbability: flipProb < 0 ? 0.5 : flipProb,
+                          train: train,
                           temporalIndex: temporalIndex, numTemporalViews: train ? 1 : numTemporalViews,
                           spatialIndex: numSpatialCrops == 1 ? 1 : spatialIndex,
                           randAugment: train && !randAug.isEmpty ? try RandAugment(randAug) : nil, reprob: train ? reprob : 0)
@@ -130,7 +133,7 @@ public struct FinetuneConfig: Codable, Equatable, Sendable {
         case trainDir = "train_dir", valDir = "val_dir", images, fracRetained = "frac_retained", numFrames = "num_frames"
         case samplingRate = "sampling_rate", targetFps = "target_fps", imgSize = "img_size", shortSide = "short_side"
         case repeatAug = "repeat_aug", jitterScalesRelative = "jitter_scales_relative"
-        case jitterAspectRelative = "jitter_aspect_relative", mean, std, numWorkers = "num_workers"
+        case jitterAspectRelative = "jitter_aspect_relative", mean, std, numWorkers = "num_workers", flipProb = "flip_prob"
         case randAug = "rand_aug", reprob, mixup, cutmix, mixupProb = "mixup_prob", mixupSwitchProb = "mixup_switch_prob"
         case smoothing, dropPathRate = "drop_path_rate", dropout, model, numClasses = "num_classes"
         case patchSize = "patch_size", embedDim = "embed_dim", depth, numHeads = "num_heads", tPatchSize = "t_patch_size", globalPool = "global_pool", clsEmbed = "cls_embed"

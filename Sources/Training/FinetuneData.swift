@@ -12,10 +12,12 @@ public struct FinetuneData {
     public var trainCount: Int, valCount: Int
 
     /// Sources: `--train_dir` / `--val_dir` (class folders, sorted folder index = label, or `path, label` lists);
-    /// neither given: the built-in synthetic set (its middle frames as PNGs for `images`).
-    public init(_ c: FinetuneConfig, needTrain: Bool = true, log: @escaping @Sendable (String) -> Void = { RunLog.info($0) }) throws {
+    /// neither given: the built-in synthetic set (its middle frames as PNGs for `images`; no flips unless `--flip_prob`).
+    public init(_ config: FinetuneConfig, needTrain: Bool = true, log: @escaping @Sendable (String) -> Void = { RunLog.info($0) }) throws {
+        var c = config
         var (trainSrc, valSrc) = (c.trainDir, c.valDir)
         if trainSrc.isEmpty && valSrc.isEmpty {
+            if c.flipProb < 0 { c.flipProb = 0 }  // left/right motion classes: a mirrored clip has the other label
             let d = try DefaultData.ensure()
             (trainSrc, valSrc) = c.images ? try Self.defaultImages(train: d.train, val: d.val) : d
         }

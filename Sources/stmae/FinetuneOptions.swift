@@ -23,6 +23,8 @@ struct FinetuneOptions: ParsableArguments {
     // augmentation
     @Option(name: .customLong("rand_aug"), help: "RandAugment config, e.g. rand-m7-mstd0.5-inc1 ('' = off).") var randAug: String?
     @Option(help: "Random-erasing probability ('pixel' mode).") var reprob: Double?
+    @Option(name: .customLong("flip_prob"), help: "Horizontal flip probability (default 0.5; 0 on the built-in left/right data).")
+    var flipProb: Double?
     @Option(help: "Mixup Beta α (0 = off).") var mixup: Double?
     @Option(help: "CutMix Beta α (0 = off).") var cutmix: Double?
     @Option(name: .customLong("mixup_prob")) var mixupProb: Double?
@@ -70,7 +72,7 @@ struct FinetuneOptions: ParsableArguments {
         func set<T>(_ v: T?, _ path: WritableKeyPath<FinetuneConfig, T>) { if let v { c[keyPath: path] = v } }
         set(trainDir, \.trainDir); set(valDir, \.valDir); set(fracRetained, \.fracRetained); set(numFrames, \.numFrames)
         set(samplingRate, \.samplingRate); set(targetFps, \.targetFps); set(inputSize ?? imgSize, \.imgSize)
-        set(shortSide, \.shortSide); set(repeatAug, \.repeatAug); set(numWorkers, \.numWorkers); set(randAug, \.randAug)
+        set(shortSide, \.shortSide); set(repeatAug, \.repeatAug); set(numWorkers, \.numWorkers); set(randAug, \.randAug); set(flipProb, \.flipProb)
         set(reprob, \.reprob); set(mixup, \.mixup); set(cutmix, \.cutmix); set(mixupProb, \.mixupProb)
         set(mixupSwitchProb, \.mixupSwitchProb); set(smoothing, \.smoothing); set(dropPathRate, \.dropPathRate)
         set(dropout, \.dropout); set(model, \.model); set(numClasses, \.numClasses); set(patchSize, \.patchSize)
