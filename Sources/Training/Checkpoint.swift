@@ -1,4 +1,5 @@
 import Foundation
+import Models
 import NN
 import Torch
 
@@ -57,14 +58,22 @@ public enum Checkpoint {
         if json.hasSuffix(".optim.safetensors") { json = String(json.dropLast(".optim.safetensors".count)) + ".json" }
         else if json.hasSuffix(".safetensors") { json = String(json.dropLast(".safetensors".count)) + ".json" }
         guard let data = FileManager.default.contents(atPath: json) else {
-            throw TorchError("--resume \(path): no checkpoint sidecar at \(json)")
+            throw TorchError("\(path): no stmae checkpoint sidecar at \(json)")
         }
         do {
             let s = try JSONDecoder().decode(S.self, from: data)
             return (s, (json as NSString).deletingLastPathComponent)
         } catch {
-            throw TorchError("--resume \(path): \(json) is not an stmae checkpoint (\(error))")
+            throw TorchError("\(path): \(json) is not an stmae checkpoint (\(error))")
         }
+    }
+
+    /// The pre-trained model of a checkpoint (.json or .safetensors path) and the settings it was trained with.
+    public static func loadModel(_ path: String) throws -> (model: MaskedAutoencoderViT, config: PretrainConfig) {
+        let (s, dir) = try load(path)
+        let model = try MaskedAutoencoderViT(s.config.maeConfig())
+        try model.loadStateDict(TensorFile.load(dir + "/" + s.weights))
+        return (model, s.config)
     }
 
     /// Restores model, optimizer and generator from a loaded checkpoint.

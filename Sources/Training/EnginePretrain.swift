@@ -14,7 +14,20 @@ public struct FeedBatch {
 /// A deterministic source of batches: the same (epoch, batch index) always gives the same clips.
 public protocol ClipFeed {
     var batchesPerEpoch: Int { get }
-    func batches(epoch: Int, startBatch: Int) -> AnySequence<FeedBatch>
+    /// Batches `startBatch ..< batchesPerEpoch` of `epoch`, in order.
+    func batches(epoch: Int, startBatch: Int) throws -> FeedIterator
+}
+
+/// Pulls batches one at a time; `next()` throws loading errors (e.g. a data set with no readable video).
+public struct FeedIterator {
+    let pull: () throws -> FeedBatch?
+    public init(_ pull: @escaping () throws -> FeedBatch?) { self.pull = pull }
+    /// Iterates a sequence that cannot fail.
+    public init<S: Sequence>(_ s: S) where S.Element == FeedBatch {
+        var it = s.makeIterator()
+        pull = { it.next() }
+    }
+    public func next() throws -> FeedBatch? { try pull() }
 }
 
 /// Mutable progress of a run, saved in checkpoints.
@@ -47,7 +60,8 @@ public func trainOneEpoch(_ ctx: PretrainContext, feed: ClipFeed, state: inout T
     let c = ctx.config
     let n = feed.batchesPerEpoch
     var windowLoss = 0.0, windowClips = 0, windowStart = DispatchTime.now(), accLoss = 0.0
-    for batch in feed.batches(epoch: state.epoch, startBatch: state.nextBatch) {
+    let batches = try feed.batches(epoch: state.epoch, startBatch: state.nextBatch)
+    while let batch = try batches.next() {
         let it = batch.index
         if it % c.accumIter == 0 { ctx.optimizer.lr = ctx.schedule.lr(at: Double(it) / Double(n) + Double(state.epoch)) }
         let x = try Tensor.wrapping(batch.data, shape: batch.shape)

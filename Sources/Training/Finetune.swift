@@ -2,7 +2,6 @@ import Foundation
 import Datasets
 import Models
 import NN
-import TensorFiles
 import Torch
 
 /// A fine-tuning checkpoint's JSON sidecar (weights + AdamW state next to it, see `Checkpoint`).
@@ -36,28 +35,15 @@ public func classifierConfig(_ c: FinetuneConfig, numClasses: Int) throws -> ViT
     return v
 }
 
-/// Loads pre-trained encoder weights (`--finetune`): an stmae checkpoint (.json sidecar or .safetensors) or a PyTorch
-/// `.pth` (state dict under `model`/`model_state`/`state_dict`, or bare). Decoder, mask token, unused norms and the
-/// checkpoint's head are skipped; every backbone key of the model must be present with the same shape.
-public func loadPretrained(_ path: String, into model: VisionTransformer) throws -> LoadReport {
-    var file = path
-    if file.hasSuffix(".json") { file = String(file.dropLast(5)) + ".safetensors" }
-    guard FileManager.default.fileExists(atPath: file) else { throw ConfigError("--finetune \(path): no such file \(file)") }
-    var state: [String: Tensor] = [:]
+/// Loads pre-trained weights (`--finetune`) with `VisionTransformer.loadPretrained` (Models): an stmae checkpoint
+/// (.json sidecar or .safetensors), a mae_st / PyTorch `.pth`, or a Hugging Face VideoMAE directory. Decoder, mask token
+/// and unused norms are dropped, positions resized to the grid, a head of another size replaced by a fresh one
+/// (trunc-normal `headInitStd`); any other mismatch is an error naming the file.
+public func loadPretrained(_ path: String, into model: VisionTransformer, headInitStd: Double) throws -> PretrainedLoadReport {
+    guard FileManager.default.fileExists(atPath: path) else { throw ConfigError("--finetune \(path): no such file or directory") }
     do {
-        if file.hasSuffix(".safetensors") { state = try TensorFile.load(file) }
-        else { for (k, raw) in try TorchCheckpoint.loadStateDict(path: file) { state[k] = try Tensor(raw) } }
-    } catch { throw ConfigError("--finetune \(path): cannot read weights: \(error)") }
-    state = state.reduce(into: [:]) { out, kv in
-        let k = kv.key.hasPrefix("module.") ? String(kv.key.dropFirst(7)) : kv.key
-        if !k.hasPrefix("head.") { out[k] = kv.value }
-    }
-    let report = try model.loadStateDict(state, strict: false)
-    let missing = report.missing.filter { !$0.hasPrefix("head.") && !$0.hasPrefix("fc_norm.") }
-    guard missing.isEmpty, report.mismatched.isEmpty else {
-        throw ConfigError("--finetune \(path): checkpoint does not fit the model (\(report.description))")
-    }
-    return report
+        return try model.loadPretrained(try Weights.read(path), source: "--finetune \(path)", headInitStd: headInitStd)
+    } catch { throw ConfigError("--finetune \(path): \(error)") }
 }
 
 /// mae_st `main_finetune` / MAE `main_linprobe`: model, layer-decay AdamW, cosine schedule, resume, epochs with
@@ -81,9 +67,9 @@ public final class Finetuner {
         log = try RunLog(dir: config.outputDir, enabled: !config.evalOnly)
         model = try VisionTransformer(classifierConfig(config, numClasses: numClasses), generator: Generator(seed: UInt64(config.seed)))
         if !config.finetune.isEmpty {
-            let r = try loadPretrained(config.finetune, into: model)
-            try model.initializeHead(std: config.linearProbe ? 0.01 : 2e-5)  // MAE: linprobe 0.01, fine-tune 2e-5
-            RunLog.info("loaded \(r.loaded.count) tensors from \(config.finetune); skipped \(r.unexpected.count) (decoder, mask token, ...)")
+            // MAE: fresh head std 2e-5 for fine-tuning, 0.01 for the linear probe.
+            let r = try loadPretrained(config.finetune, into: model, headInitStd: config.linearProbe ? 0.01 : 2e-5)
+            RunLog.info("--finetune \(config.finetune): \(r)")
         }
         let groups: [ParamGroup]
         if config.linearProbe {

@@ -7,8 +7,15 @@ import Torch
 nonisolated(unsafe) var stopSignal: Int32 = 0
 
 /// Installs SIGINT/SIGTERM handlers that ask the loop to stop after the current step.
+/// Also unblocks them: a parent that spawned us from a thread with signals blocked (test runners do) passes its mask on.
 public func installStopHandlers() {
-    for s in [SIGINT, SIGTERM] { signal(s) { _ in stopSignal = 1 } }
+    var set = sigset_t()
+    sigemptyset(&set)
+    for s in [SIGINT, SIGTERM] {
+        signal(s) { _ in stopSignal = 1 }
+        sigaddset(&set, s)
+    }
+    pthread_sigmask(SIG_UNBLOCK, &set, nil)
 }
 
 /// MAE-ST pre-training (mae_st's `main_pretrain`): model, optimizer, schedule, resume, epochs, checkpoints.
@@ -34,12 +41,14 @@ public final class Pretrainer {
         model = try MaskedAutoencoderViT(config.maeConfig(), generator: initGen)
         let skip = Set(model.namedParameters().map(\.0).filter { $0.contains("pos_embed") || $0.hasSuffix("cls_token") || $0 == "mask_token" })
         let groups = paramGroups(model.namedParameters(), weightDecay: config.weightDecay, skip: skip)
-        let eff = config.batchSizePerGpu * config.accumIter * worldSize
+        // mae_st: effective batch = batch_size_per_gpu × accum_iter × world_size × repeat_aug
+        let eff = config.batchSizePerGpu * config.accumIter * worldSize * config.repeatAug
         lr = config.lr > 0 ? config.lr : scaledLR(blr: config.blr, effectiveBatch: eff)
         optimizer = AdamW(groups, lr: lr, betas: (config.beta1, config.beta2))
         generator = try Generator(seed: UInt64(config.seed) &+ 1 &+ UInt64(rank) &* 1000)
         if !config.resume.isEmpty {
-            let (s, dir) = try Checkpoint.load(config.resume)
+            let (s, dir): (CheckpointState, String)
+            do { (s, dir) = try Checkpoint.load(config.resume) } catch { throw ConfigError("--resume \(error)") }
             try Checkpoint.restore(s, dir: dir, model: model, optimizer: optimizer, generator: generator)
             state = TrainState(epoch: s.epoch, nextBatch: s.nextBatch, step: s.step, lossHistory: s.lossHistory)
             RunLog.info("resumed from \(config.resume): epoch \(s.epoch), batch \(s.nextBatch), step \(s.step)")
@@ -55,8 +64,8 @@ public final class Pretrainer {
         let peak = try measurePeakGFLOPs(bf16: c.bf16)
         let flops = maeTrainFlopsPerClip(mae)
         if isMain {
-            RunLog.info(String(format: "model %@: %.2fM parameters; lr %.3e (blr %.2e × batch %d × accum %d / 256); %.1f GFLOP/clip/step; GEMM peak %.0f GFLOP/s; %d batches/epoch",
-                               c.model, Double(model.parameterCount) / 1e6, lr, c.blr, c.batchSizePerGpu, c.accumIter, flops / 1e9, peak,
+            RunLog.info(String(format: "model %@: %.2fM parameters; lr %.3e (blr %.2e × batch %d × accum %d × repeat_aug %d × world / 256); %.1f GFLOP/clip/step; GEMM peak %.0f GFLOP/s; %d batches/epoch",
+                               c.model, Double(model.parameterCount) / 1e6, lr, c.blr, c.batchSizePerGpu, c.accumIter, c.repeatAug, flops / 1e9, peak,
                                feed.batchesPerEpoch))
         }
         let startStep = state.step

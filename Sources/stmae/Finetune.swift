@@ -6,5 +6,5 @@ struct FinetuneCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "finetune",
         abstract: "Fine-tune a video ViT classifier (layer-decay AdamW, mixup/cutmix, RandAugment, multi-view validation).")
     @OptionGroup var options: FinetuneOptions
-    func run() throws { try runFinetune(options.config()) }
+    func run() throws { try runFinetune(options.config(options.evalOnly ? try checkpointBase(options) : FinetuneConfig())) }
 }

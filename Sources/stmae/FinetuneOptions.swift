@@ -116,9 +116,13 @@ func runEvaluate(_ c: FinetuneConfig) throws {
     let t0 = Date()
     let r = try evaluateViews(f.model, feeds: data.val, numClasses: data.numClasses, bf16: c.bf16)
     let secs = Date().timeIntervalSince(t0)
-    print(String(format: "%d videos × %d views: top-1 %.2f%%  top-5 %.2f%%  mean class acc %.2f%%  loss %.4f  (%.1f s)",
+    print(String(format: "%d \(c.images ? "images" : "videos") × %d views: top-1 %.2f%%  top-5 %.2f%%  mean class acc %.2f%%  loss %.4f  (%.1f s)",
                  r.count, r.views, r.top1, r.top5, r.meanClassAccuracy, r.loss, secs))
-    for (i, acc) in r.perClass.enumerated() { print(String(format: "  %-24@ %6.2f%%", data.classNames[i], acc)) }
+    let width = data.classNames.map(\.count).max() ?? 0
+    for (i, acc) in r.perClass.enumerated() {
+        let name = data.classNames[i]
+        print("  " + name + String(repeating: " ", count: width - name.count) + String(format: "  %6.2f%%", acc))
+    }
     try FileManager.default.createDirectory(atPath: c.outputDir, withIntermediateDirectories: true)
     let enc = JSONEncoder()
     enc.outputFormatting = [.prettyPrinted, .sortedKeys]

@@ -7,8 +7,8 @@ import Torch
 struct RandomFeed: ClipFeed {
     let batchesPerEpoch: Int
     let shape: [Int]
-    func batches(epoch: Int, startBatch: Int) -> AnySequence<FeedBatch> {
-        AnySequence((startBatch..<batchesPerEpoch).lazy.map { i in
+    func batches(epoch: Int, startBatch: Int) -> FeedIterator {
+        FeedIterator((startBatch..<batchesPerEpoch).lazy.map { i in
             let g = try! Generator(seed: UInt64(epoch * 1000 + i))
             return FeedBatch(data: try! Tensor.randn(shape, generator: g).toArray(Float.self), shape: shape, index: i)
         })
@@ -18,7 +18,7 @@ struct RandomFeed: ClipFeed {
 func tinyConfig(_ dir: String) -> PretrainConfig {
     var c = PretrainConfig()
     c.imgSize = 32; c.patchSize = 8; c.numFrames = 4; c.model = "mae_vit_tiny"; c.decoderDepth = 1; c.maskRatio = 0.75
-    c.batchSizePerGpu = 2; c.accumIter = 2; c.epochs = 2; c.warmupEpochs = 1; c.blr = 1e-2
+    c.batchSizePerGpu = 2; c.accumIter = 2; c.repeatAug = 1; c.epochs = 2; c.warmupEpochs = 1; c.blr = 1e-2
     c.outputDir = dir; c.logEvery = 1000; c.checkpointPeriod = 1; c.numCheckpointDel = 1
     return c
 }
@@ -66,10 +66,10 @@ struct PretrainTests {
         defer { try? FileManager.default.removeItem(atPath: c.outputDir) }
         struct Same: ClipFeed {
             let batchesPerEpoch = 30
-            func batches(epoch: Int, startBatch: Int) -> AnySequence<FeedBatch> {
+            func batches(epoch: Int, startBatch: Int) -> FeedIterator {
                 let g = try! Generator(seed: 5)
                 let x = try! Tensor.randn([2, 3, 4, 32, 32], generator: g).toArray(Float.self)
-                return AnySequence((startBatch..<30).map { FeedBatch(data: x, shape: [2, 3, 4, 32, 32], index: $0) })
+                return FeedIterator((startBatch..<30).map { FeedBatch(data: x, shape: [2, 3, 4, 32, 32], index: $0) })
             }
         }
         let s = try Pretrainer(c).run(feed: Same())

@@ -1,0 +1,59 @@
+import Datasets
+import Foundation
+import Models
+
+/// Batches of augmented clips from video files (`VideoLoader`), for `Pretrainer.run(feed:)`.
+/// `repeat_aug` clips of each video are adjacent, so a batch holds `batch_size_per_gpu · repeat_aug` clips.
+public struct VideoFeed: ClipFeed {
+    public let loader: VideoLoader
+    public var batchesPerEpoch: Int { loader.stepsPerEpoch }
+
+    public init(loader: VideoLoader) { self.loader = loader }
+
+    /// The loader `stmae pretrain` uses for `config`: its samples, clip settings, seed and shard of the data.
+    public init(_ config: PretrainConfig, samples: [VideoSample], rank: Int = 0, worldSize: Int = 1) throws {
+        let clip = ClipConfig(numFrames: config.numFrames, samplingRate: config.samplingRate, targetFps: config.targetFps,
+                              imgSize: config.imgSize, shortSide: config.shortSide > 0 ? config.shortSide : nil,
+                              repeatAug: config.repeatAug, mean: config.mean.map(Float.init), std: config.std.map(Float.init),
+                              scales: config.jitterScalesRelative[0] ... config.jitterScalesRelative[1],
+                              aspects: config.jitterAspectRelative[0] ... config.jitterAspectRelative[1], train: true)
+        try clip.validate()
+        loader = try VideoLoader(samples: samples, config: clip, batchSize: config.batchSizePerGpu, shuffle: true,
+                                 seed: UInt64(config.seed), numWorkers: config.numWorkers, rank: rank, worldSize: worldSize,
+                                 log: { RunLog.info($0) })
+        guard loader.stepsPerEpoch > 0 else {
+            throw ConfigError("\(samples.count) videos give no full batch of --batch_size_per_gpu \(config.batchSizePerGpu) per rank")
+        }
+    }
+
+    public func batches(epoch: Int, startBatch: Int) throws -> FeedIterator {
+        let stream = loader.batches(epoch: epoch, startBatch: startBatch)
+        return FeedIterator {
+            try stream.nextBatch().map { FeedBatch(data: $0.data, shape: $0.shape, index: $0.index) }
+        }
+    }
+
+    /// Files skipped so far, each with its reason.
+    public var failures: [(path: String, reason: String)] { loader.failures }
+}
+
+/// The pre-training video list, as optimized-stmae builds it: scan `--data_dirs` (or the built-in synthetic data set),
+/// write `DATAFILE_DIR/train.csv` (`path, label` lines), read it back, keep `--data_frac`.
+public func pretrainSamples(_ config: PretrainConfig) throws -> [VideoSample] {
+    let dirs = config.dataDirs.isEmpty ? [try DefaultData.ensure().train] : config.dataDirs
+    for d in dirs {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: d, isDirectory: &isDir), isDir.boolValue else {
+            throw ConfigError("--data_dirs \(d): no such directory")
+        }
+    }
+    let found = try VideoList.scan(dirs: dirs)
+    guard !found.isEmpty else {
+        throw ConfigError("--data_dirs \(dirs.joined(separator: " ")): no .mp4/.mkv/.webm/.avi files found")
+    }
+    let listDir = config.datafileDir.isEmpty ? config.outputDir : config.datafileDir
+    try FileManager.default.createDirectory(atPath: listDir, withIntermediateDirectories: true)
+    let csv = listDir + "/train.csv"
+    try VideoList.writeCSV(found, to: csv)
+    return try VideoList.dataFrac(VideoList.readCSV(path: csv), config.dataFrac, seed: UInt64(config.seed))
+}

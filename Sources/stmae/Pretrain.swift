@@ -1,0 +1,50 @@
+import ArgumentParser
+import Foundation
+import Training
+
+/// `stmae pretrain`: MAE-ST pre-training (mae_st `main_pretrain.py` / optimized-stmae `pretrain.py` flags).
+struct PretrainCommand: ParsableCommand {
+    static let flags = ConfigFlags(PretrainConfig(), aliases: [
+        "batch_size": "batch_size_per_gpu", "path_to_data_dir": "data_dirs", "data_dir": "data_dirs",
+        "num_checkpoint_keep": "num_checkpoint_del",
+    ])
+    static let notes = [
+        "data_dirs": "folders searched recursively for .mp4/.mkv/.webm/.avi; none = built-in synthetic videos",
+        "model": "mae_vit_tiny | mae_vit_small_patch16 | mae_vit_base_patch16 | mae_vit_large_patch16 | mae_vit_huge_patch14",
+        "mask_type": "random | tube | temporal | boundary",
+        "lr": "0 = blr × batch_size_per_gpu × accum_iter × world_size × repeat_aug / 256",
+        "pred_t_dim": "0 = num_frames", "short_side": "0 = img_size × 256/224", "clip_grad": "0 = off",
+        "num_checkpoint_del": "keep the last N epoch checkpoints (0 = all)", "max_steps": "stop after N steps (0 = no limit)",
+        "threads": "0 = libtorch default", "resume": "a checkpoint .json or .safetensors",
+    ]
+    static let configuration = CommandConfiguration(
+        commandName: "pretrain",
+        abstract: "Pre-train a video MAE (MAE-ST) by masked reconstruction.",
+        discussion: "Flags (mae_st / optimized-stmae spellings) and defaults:\n" + flags.usage(notes: notes),
+        helpNames: [])
+
+    @Argument(parsing: .captureForPassthrough, help: "--flag value … (see the list below)")
+    var arguments: [String] = []
+
+    func run() throws {
+        if arguments.contains("--help") || arguments.contains("-h") {
+            print(Self.helpMessage())
+            return
+        }
+        let config: PretrainConfig
+        do { config = try Self.flags.parse(arguments) } catch { throw ValidationError("\(error)") }
+        installStopHandlers()
+        let samples = try pretrainSamples(config)
+        let feed = try VideoFeed(config, samples: samples)
+        RunLog.info("data: \(samples.count) videos (\(config.dataDirs.isEmpty ? "built-in synthetic set" : config.dataDirs.joined(separator: " "))), "
+            + "\(feed.batchesPerEpoch) batches of \(config.batchSizePerGpu)×\(config.repeatAug) clips per epoch")
+        let trainer = try Pretrainer(config)
+        let state = try trainer.run(feed: feed)
+        let failed = feed.failures
+        if !failed.isEmpty {
+            RunLog.info("skipped \(failed.count) unreadable video(s):")
+            for f in failed.prefix(20) { RunLog.info("  \(f.path): \(f.reason)") }
+        }
+        RunLog.info("done: \(state.step) steps; outputs in \(config.outputDir) (log.jsonl, loss_curve.png, checkpoints)")
+    }
+}

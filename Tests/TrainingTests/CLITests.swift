@@ -1,0 +1,107 @@
+import Foundation
+import Media
+import Models
+import Testing
+@testable import Training
+
+/// The built `stmae` executable next to the test bundle (`swift build --build-tests` builds both).
+func stmaeBinary() throws -> String {
+    var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+    for _ in 0 ..< 4 {
+        let candidate = dir.appendingPathComponent("stmae").path
+        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        dir = dir.deletingLastPathComponent()
+    }
+    throw ConfigError("stmae executable not found near \(CommandLine.arguments[0]); run `swift build --build-tests` first")
+}
+
+/// Runs `stmae args…`; returns exit status and stderr. `interrupt` is called with the running process.
+@discardableResult
+func runSTMAE(_ args: [String], timeout: Double = 240, interrupt: ((Process) -> Void)? = nil) throws -> (status: Int32, stderr: String) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: try stmaeBinary())
+    p.arguments = args
+    let err = FileManager.default.temporaryDirectory.appendingPathComponent("stmae-cli-\(UUID().uuidString).log")
+    FileManager.default.createFile(atPath: err.path, contents: nil)
+    let handle = try FileHandle(forWritingTo: err)
+    p.standardError = handle
+    p.standardOutput = handle
+    try p.run()
+    interrupt?(p)
+    let deadline = Date().addingTimeInterval(timeout)
+    while p.isRunning && Date() < deadline { usleep(50_000) }
+    if p.isRunning { p.terminate(); p.waitUntilExit(); throw ConfigError("stmae \(args.first ?? "") did not finish in \(timeout) s") }
+    p.waitUntilExit()
+    try handle.close()
+    let text = (try? String(contentsOf: err, encoding: .utf8)) ?? ""
+    try? FileManager.default.removeItem(at: err)
+    return (p.terminationStatus, text)
+}
+
+/// Tiny labelled videos (8 classes × 2, 16 frames of 32×32) plus one corrupt file.
+func tinyVideoSet() throws -> String {
+    let root = try tempDir("videos")
+    try SyntheticVideos.generate(root: root, trainPerClass: 2, valPerClass: 0, seed: 3, frames: 16, size: 32)
+    try Data("not a video".utf8).write(to: URL(fileURLWithPath: root + "/train/circle_left/broken.mp4"))
+    return root + "/train"
+}
+
+let tinyCLIFlags = ["--img_size", "32", "--patch_size", "8", "--num_frames", "4", "--sampling_rate", "2",
+                    "--batch_size_per_gpu", "2", "--repeat_aug", "2", "--decoder_depth", "1", "--warmup_epochs", "1",
+                    "--num_workers", "2", "--threads", "1", "--log_every", "1"]
+
+@Suite(.serialized) struct CLITests {
+    @Test(.timeLimit(.minutes(5))) func pretrainThenVisualize() throws {
+        let data = try tinyVideoSet(), out = try tempDir("cli-out")
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let run = try runSTMAE(["pretrain", "--data_dirs", data, "--output_dir", out, "--epochs", "2", "--checkpoint_period", "1",
+                                "--num_checkpoint_del", "1"] + tinyCLIFlags)
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stderr.contains("skipping unreadable video \(data)/circle_left/broken.mp4"))
+        #expect(run.stderr.contains("skipped 1 unreadable video(s)"))
+        let csv = try String(contentsOfFile: out + "/train.csv", encoding: .utf8).split(separator: "\n")
+        #expect(csv.count == 17 && csv.allSatisfy { $0.contains(data) })
+        let files = try FileManager.default.contentsOfDirectory(atPath: out)
+        #expect(files.contains("checkpoint-00001.json") && !files.contains("checkpoint-00000.json") && files.contains("loss_curve.png"))
+        let log = try String(contentsOfFile: out + "/log.jsonl", encoding: .utf8)
+        #expect(log.components(separatedBy: "\"type\":\"step\"").count - 1 == 16, "17 videos / batch 2 → 8 steps × 2 epochs")
+
+        let png = out + "/recon.png"
+        let vis = try runSTMAE(["visualize", "--checkpoint", out + "/checkpoint-00001.json", "--video", data + "/square_right/square_right_000.mp4",
+                                "--output", png])
+        #expect(vis.status == 0, "\(vis.stderr)")
+        let img = try Image.load(path: png)
+        #expect(img.width == 4 * 32 + 3 * 2 && img.height == 3 * 32 + 2 * 2)
+    }
+
+    @Test(.timeLimit(.minutes(5))) func sigintSavesACheckpointThatResumes() throws {
+        let data = try tinyVideoSet(), out = try tempDir("cli-int")
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let run = try runSTMAE(["pretrain", "--data_dirs", data, "--output_dir", out, "--epochs", "500"] + tinyCLIFlags) { p in
+            let deadline = Date().addingTimeInterval(120)
+            while Date() < deadline, ((try? String(contentsOfFile: out + "/log.jsonl", encoding: .utf8)) ?? "").count < 10 { usleep(20_000) }
+            kill(p.processIdentifier, SIGINT)
+        }
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stderr.contains("continue with --resume"))
+        let (state, _) = try Checkpoint.load(out + "/checkpoint-last.json")
+        #expect(state.step >= 1 && state.epoch < 500)
+        let resumed = try runSTMAE(["pretrain", "--data_dirs", data, "--output_dir", out, "--epochs", "500", "--max_steps", "2",
+                                    "--resume", out + "/checkpoint-last.json"] + tinyCLIFlags)
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        #expect(resumed.stderr.contains("resumed from") && resumed.stderr.contains("step \(state.step + 2)"))
+    }
+
+    @Test func badInputExitsWithAMessage() throws {
+        let cases: [([String], String)] = [
+            (["pretrain", "--epochs", "zero"], "--epochs expects an integer"),
+            (["pretrain", "--data_dirs", "/nonexistent/videos"], "--data_dirs /nonexistent/videos: no such directory"),
+            (["pretrain", "--mask_ratio", "1.5"], "--mask_ratio"),
+            (["visualize", "--checkpoint", "/nonexistent/ck.json", "--video", "/x.mp4"], "/nonexistent/ck.json"),
+        ]
+        for (args, message) in cases {
+            let r = try runSTMAE(args, timeout: 60)
+            #expect(r.status != 0 && r.stderr.contains(message), "\(args): \(r.stderr)")
+        }
+    }
+}
