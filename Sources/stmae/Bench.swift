@@ -7,7 +7,7 @@ import Torch
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks (JSON lines: s/step medians and the ratio against PyTorch eager).",
-        subcommands: [BenchEngine.self], defaultSubcommand: BenchEngine.self)
+        subcommands: [BenchEngine.self, BenchPretrain.self], defaultSubcommand: BenchEngine.self)
 }
 
 struct BenchEngine: ParsableCommand {
@@ -86,21 +86,32 @@ func packageRoot() -> URL? {
 /// Runs `reference/<script>` with the project's torch (`.torch/`) and returns its last JSON line.
 func runReference(_ script: String, _ args: [String]) throws -> [String: Any] {
     guard let root = packageRoot() else { throw ValidationError("cannot find the stmae checkout (reference/) for the PyTorch run") }
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = ["python3", root.appendingPathComponent("reference/\(script)").path] + args
     var env = ProcessInfo.processInfo.environment
     env["PYTHONPATH"] = [root.appendingPathComponent(".torch").path, root.appendingPathComponent("reference").path].joined(separator: ":")
-    p.environment = env
+    return try runJSON(URL(fileURLWithPath: "/usr/bin/env"), ["python3", root.appendingPathComponent("reference/\(script)").path] + args,
+                       environment: env, what: "reference \(script)")
+}
+
+/// Runs this executable with `args` (one benchmark configuration per process) and returns its last JSON line.
+func runSelf(_ args: [String]) throws -> [String: Any] {
+    try runJSON(URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath(), args, what: "stmae \(args.joined(separator: " "))")
+}
+
+/// Runs a program and parses the last line it prints as a JSON object.
+func runJSON(_ executable: URL, _ args: [String], environment: [String: String]? = nil, what: String) throws -> [String: Any] {
+    let p = Process()
+    p.executableURL = executable
+    p.arguments = args
+    if let environment { p.environment = environment }
     let out = Pipe()
     p.standardOutput = out
     try p.run()
     let data = out.fileHandleForReading.readDataToEndOfFile()
     p.waitUntilExit()
-    guard p.terminationStatus == 0 else { throw ValidationError("reference \(script) exited with \(p.terminationStatus)") }
+    guard p.terminationStatus == 0 else { throw ValidationError("\(what) exited with \(p.terminationStatus)") }
     let last = String(decoding: data, as: UTF8.self).split(separator: "\n").last.map(String.init) ?? ""
     guard let obj = try JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any] else {
-        throw ValidationError("reference \(script) printed no JSON")
+        throw ValidationError("\(what) printed no JSON")
     }
     return obj
 }

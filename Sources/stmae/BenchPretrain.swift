@@ -1,0 +1,83 @@
+import ArgumentParser
+import Foundation
+import Models
+import NN
+import Torch
+import Training
+
+/// `stmae bench pretrain`: one MAE-ST training step (forward, backward, fused AdamW) of ViT-B 16×224, mask 0.9,
+/// decoder 512×4, beside the PyTorch reference (reference/bench_pretrain.py). Each configuration runs in its own
+/// process on both sides, so peak RSS is per configuration.
+struct BenchPretrain: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "pretrain",
+        abstract: "MAE pre-training step s/step, peak RSS and MFU vs PyTorch eager (JSON lines).")
+
+    @Option(help: "Model name.") var model = "mae_vit_base_patch16"
+    @Option(help: "Batch sizes.") var batches: [Int] = [1, 2]
+    @Option(help: "Precisions: fp32, bf16.") var precisions: [String] = ["fp32", "bf16"]
+    @Option(help: "Image size.") var imgSize = 224
+    @Option(help: "Frames.") var numFrames = 16
+    @Option(help: "Warm-up steps (not timed).") var warmup = 2
+    @Option(help: "Timed steps (median reported).") var steps = 5
+    @Flag(help: "Skip the PyTorch reference.") var noReference = false
+    @Option(help: .hidden) var single: String?
+
+    func settings(batch: Int) throws -> MAEConfig {
+        var c = try MAEConfig.named(model)
+        (c.imgSize, c.numFrames, c.tPatchSize, c.predTDim, c.maskRatio) = (imgSize, numFrames, 2, numFrames, 0.9)
+        (c.decoderEmbedDim, c.decoderDepth, c.decoderNumHeads) = (512, 4, 16)
+        return c
+    }
+
+    func run() throws {
+        if let single {
+            let parts = single.split(separator: ",")
+            guard parts.count == 2, let b = Int(parts[0]) else { throw ValidationError("--single: expected BATCH,fp32|bf16") }
+            return try printJSON(measure(batch: b, bf16: parts[1] == "bf16"))
+        }
+        for batch in batches {
+            for precision in precisions {
+                guard ["fp32", "bf16"].contains(precision) else { throw ValidationError("--precisions: fp32 or bf16, got \(precision)") }
+                var line = try runSelf(["bench", "pretrain", "--model", model, "--img-size", "\(imgSize)", "--num-frames", "\(numFrames)",
+                                        "--warmup", "\(warmup)", "--steps", "\(steps)", "--single", "\(batch),\(precision)"])
+                if !noReference {
+                    let ref = try runReference("bench_pretrain.py", ["--model", model, "--batch", "\(batch)", "--img_size", "\(imgSize)",
+                                                                     "--num_frames", "\(numFrames)", "--pred_t_dim", "\(numFrames)",
+                                                                     "--warmup", "\(warmup)", "--steps", "\(steps)"] + (precision == "bf16" ? ["--bf16"] : []))
+                    if let r = ref["s_per_step"] as? Double, let ours = line["s_per_step"] as? Double {
+                        line["pytorch_s_per_step"] = r
+                        line["pytorch_peak_rss_mb"] = ref["peak_rss_mb"]
+                        line["ratio_vs_pytorch"] = r / ours
+                    }
+                }
+                printJSON(line)
+            }
+        }
+    }
+
+    /// Median s/step of one configuration in this process.
+    func measure(batch: Int, bf16: Bool) throws -> [String: Any] {
+        let cfg = try settings(batch: batch)
+        let mae = try MaskedAutoencoderViT(cfg, generator: Generator(seed: 0))
+        let skip = Set(mae.namedParameters().map(\.0).filter { $0.contains("pos_embed") || $0.hasSuffix("cls_token") || $0 == "mask_token" })
+        let opt = AdamW(paramGroups(mae.namedParameters(), weightDecay: 0.05, skip: skip), lr: 1e-4, betas: (0.9, 0.95))
+        let x = try Tensor.randn([batch, 3, cfg.numFrames, cfg.imgSize, cfg.imgSize])
+        var times: [Double] = [], loss = 0.0
+        for i in 0 ..< warmup + steps {
+            let t0 = DispatchTime.now()
+            let out = try withAutocast(enabled: bf16) { try mae(x, noise: mae.makeNoise(batch: batch)) }
+            try out.loss.backward()
+            try opt.step()
+            try opt.zeroGrad()
+            loss = try out.loss.item()
+            if i >= warmup { times.append(Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9) }
+        }
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        let s = median(times), peak = try measurePeakGFLOPs(bf16: bf16)
+        let mfu = maeTrainFlopsPerClip(cfg) * Double(batch) / s / (peak * 1e9)
+        return ["bench": "mae_pretrain_step", "impl": "stmae", "model": model, "batch": batch, "bf16": bf16, "s_per_step": s,
+                "peak_rss_mb": Double(usage.ru_maxrss) / 1024, "gemm_peak_gflops": peak, "mfu": mfu, "loss_last": loss,
+                "threads": Runtime.numThreads]
+    }
+}
