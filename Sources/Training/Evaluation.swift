@@ -44,7 +44,8 @@ public struct ViewAggregator {
             if order.prefix(5).contains(label) { r.correct5 += 1 }
             if (0 ..< numClasses).contains(label) { r.confusion[label][order[0]] += 1 }
         }
-        r.views = views.values.max() ?? 0
+        // Views per video (a video standing in for an unreadable one is seen twice per view; its mean is unchanged).
+        r.views = views.values.min() ?? 0
         return r
     }
 }
