@@ -1,0 +1,115 @@
+import Foundation
+import NN
+import TensorFiles
+import Torch
+
+/// On-disk layouts of model weights.
+public enum WeightsFormat: String, CaseIterable, Sendable {
+    /// stmae / safetensors file with mae_st keys (`blocks.0.attn.q.weight`).
+    case safetensors
+    /// `torch.save` zip (`.pth`): `{"model": state_dict}` (mae_st, optimized-stmae), `{"model_state": ...}` (mae_st
+    /// release checkpoints), `{"state_dict": ...}` or a bare state dict.
+    case torch
+    /// Hugging Face VideoMAE directory: `config.json` + `model.safetensors` / `pytorch_model.bin`.
+    case huggingFace
+
+    /// The format of `path`: a directory is Hugging Face, `.safetensors` safetensors, anything else torch.save.
+    public static func detect(_ path: String) -> WeightsFormat {
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue { return .huggingFace }
+        return path.hasSuffix(".safetensors") ? .safetensors : .torch
+    }
+}
+
+/// Reading and writing state dicts in mae_st keys.
+public enum Weights {
+    /// The state dict at `path` in mae_st keys (Hugging Face directories are mapped, see `HFVideoMAE`).
+    public static func read(_ path: String, format: WeightsFormat? = nil) throws -> [(String, Tensor)] {
+        switch format ?? WeightsFormat.detect(path) {
+        case .safetensors: return try TensorFile.loadOrdered(path).tensors
+        case .torch: return try TorchCheckpoint.loadStateDict(path: path).map { ($0.0, try Tensor($0.1)) }
+        case .huggingFace: return try HFVideoMAE.read(path).state
+        }
+    }
+
+    /// Writes mae_st-keyed tensors as safetensors, or as a torch.save `{"model": OrderedDict}` (mae_st layout).
+    public static func write(_ state: [(String, Tensor)], to path: String, format: WeightsFormat, metadata: [String: String] = [:]) throws {
+        switch format {
+        case .safetensors: try TensorFile.save(state, metadata: metadata.merging(["format": "pt"]) { a, _ in a }, to: path)
+        case .torch: try TorchCheckpoint.save(stateDict: state.map { ($0.0, try $0.1.contiguous().rawTensor()) }, to: path)
+        case .huggingFace: throw TorchError("writing a Hugging Face directory needs a model config: use HFVideoMAE.write")
+        }
+    }
+}
+
+/// What `VisionTransformer.loadPretrained` did.
+public struct PretrainedLoadReport: CustomStringConvertible {
+    public var load = LoadReport()
+    /// Checkpoint keys the classifier does not use (decoder, mask_token, `norm` with global pool, a head of another size).
+    public var dropped: [String] = []
+    /// Positional embeddings resized to the classifier's grid.
+    public var interpolated: [String] = []
+    /// Classifier tensors not in the checkpoint, freshly initialised (head, fc_norm).
+    public var initialized: [String] = []
+    public var description: String {
+        var lines = [load.description]
+        if !dropped.isEmpty { lines.append("dropped (unused by the classifier) (\(dropped.count)): " + dropped.joined(separator: ", ")) }
+        if !interpolated.isEmpty { lines.append("interpolated: " + interpolated.joined(separator: "; ")) }
+        if !initialized.isEmpty { lines.append("freshly initialised: " + initialized.joined(separator: ", ")) }
+        return lines.joined(separator: "\n")
+    }
+}
+
+extension VisionTransformer {
+    /// Loads a pre-trained MAE (or a fine-tuned classifier) as mae_st's fine-tuning does: decoder keys and `mask_token`
+    /// are dropped, `norm.*` too with global pool; a head of another shape is dropped; missing `head`/`fc_norm` are
+    /// initialised fresh (`head.weight` trunc-normal(`headInitStd`), mae_st: 2e-5); `pos_embed_spatial` is resized
+    /// bicubically over the 2-D grid and `pos_embed_temporal` linearly (align_corners false) when the grid differs.
+    /// `strict`: any other missing, unexpected or shape-mismatched key is an error listing them all; otherwise they are
+    /// skipped and listed in the report. `source` names the file in errors.
+    @discardableResult
+    public func loadPretrained(_ state: [(String, Tensor)], source: String = "checkpoint", strict: Bool = true,
+                               headInitStd: Double = 2e-5, generator: Generator? = nil) throws -> PretrainedLoadReport {
+        var report = PretrainedLoadReport()
+        let own = Dictionary(uniqueKeysWithValues: namedTensors().map { ($0.0, $0.1.shape) })
+        var kept: [String: Tensor] = [:]
+        for (key, t) in state {
+            let unused = key.hasPrefix("decoder") || key == "mask_token" || (fcNorm != nil && key.hasPrefix("norm."))
+                || (key.hasPrefix("head.") && own[key] != nil && own[key]! != t.shape)
+            if unused { report.dropped.append(key); continue }
+            kept[key] = t
+        }
+        for (key, grid) in [("pos_embed_spatial", [patchEmbed.gridSize, patchEmbed.gridSize]), ("pos_embed_temporal", [tGrid])] {
+            guard let t = kept[key], let want = own[key], t.shape != want, t.rank == 3, t.size(0) == 1, t.size(2) == want[2] else { continue }
+            let resized = try resizePosEmbed(t, to: grid)
+            report.interpolated.append("\(key): \(t.shape) → \(resized.shape) (\(grid.count == 2 ? "bicubic" : "linear"))")
+            kept[key] = resized
+        }
+        let fresh = ["head.weight", "head.bias", "fc_norm.weight", "fc_norm.bias"].filter { own[$0] != nil && kept[$0] == nil }
+        report.load = try loadStateDict(kept, strict: false)
+        report.load.missing.removeAll { fresh.contains($0) }
+        if !fresh.isEmpty {
+            report.initialized = fresh
+            if fresh.contains("head.weight") { try Init.truncNormal(head.weight, std: headInitStd, generator: generator) }
+            if fresh.contains("head.bias") { try Init.constant(head.bias!, 0) }
+            if let fcNorm, fresh.contains("fc_norm.weight") { try Init.constant(fcNorm.weight, 1) }
+            if let fcNorm, fresh.contains("fc_norm.bias") { try Init.constant(fcNorm.bias, 0) }
+        }
+        if strict, !report.load.isClean {
+            throw TorchError("\(source) does not match the classifier (pass strict: false / --no-strict to skip these):\n\(report.load)")
+        }
+        return report
+    }
+
+    /// [1, n, D] on a grid of `from` → [1, Π grid, D]: 2-D grids bicubic, 1-D linear (align_corners false, as DeiT/MAE).
+    func resizePosEmbed(_ t: Tensor, to grid: [Int]) throws -> Tensor {
+        let (n, d) = (t.size(1), t.size(2))
+        if grid.count == 2 {
+            let g = Int(Double(n).squareRoot().rounded())
+            guard g * g == n else { throw TorchError("pos_embed_spatial has \(n) positions: not a square grid") }
+            let img = try t.reshape([1, g, g, d]).permute(0, 3, 1, 2).to(.float32)
+            return try interpolate(img, size: grid, mode: .bicubic).permute(0, 2, 3, 1).reshape([1, grid[0] * grid[1], d])
+        }
+        return try interpolate(t.permute(0, 2, 1).to(.float32), size: grid, mode: .linear).permute(0, 2, 1).contiguous()
+    }
+}
