@@ -11,6 +11,8 @@
                    loads <hf_dir> with transformers.VideoMAEForVideoClassification, writes <out_dir>/hf_logits.safetensors,
                    re-saves the model with save_pretrained (transformers' own key layout) to <out_dir>/resaved and as
                    <out_dir>/bin/pytorch_model.bin (+ config.json), and prints a JSON summary.
+  check_hf_encoder <hf_dir> <x.safetensors> <out_dir>
+                   loads <hf_dir> with transformers.VideoMAEModel, writes <out_dir>/hf_hidden.safetensors.
 
 Run with PYTHONPATH=.torch:.pylibs:reference HF_HUB_OFFLINE=1.
 """
@@ -106,6 +108,17 @@ def check_hf(hf_dir, x_path, out):
                       "layer_norm_eps": model.config.layer_norm_eps}))
 
 
+def check_hf_encoder(hf_dir, x_path, out):
+    """A pre-trained encoder exported as VideoMAEModel: last_hidden_state (after `layernorm`, all tokens)."""
+    from transformers import VideoMAEModel
+    model = VideoMAEModel.from_pretrained(hf_dir).eval()
+    x = st_io.load(x_path)["x"]
+    with torch.no_grad():
+        h = model(pixel_values=x.permute(0, 2, 1, 3, 4)).last_hidden_state
+    st_io.save({"hidden": h.contiguous()}, os.path.join(out, "hf_hidden.safetensors"))
+    print(json.dumps({"use_mean_pooling": model.config.use_mean_pooling, "has_layernorm": model.layernorm is not None}))
+
+
 if __name__ == "__main__":
     torch.set_num_threads(1)
     cmd = sys.argv[1]
@@ -113,5 +126,7 @@ if __name__ == "__main__":
         make_mae(sys.argv[2])
     elif cmd == "check_hf":
         check_hf(*sys.argv[2:5])
+    elif cmd == "check_hf_encoder":
+        check_hf_encoder(*sys.argv[2:5])
     else:
         sys.exit(f"unknown command {cmd}")

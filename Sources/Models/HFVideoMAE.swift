@@ -128,22 +128,26 @@ public enum HFVideoMAE {
     }
 
     /// Writes `state` (our keys) of a model with `config` as an HF VideoMAE directory that
-    /// `VideoMAEForVideoClassification.from_pretrained` (or `VideoMAEModel` without a head) loads. The model must have
-    /// the HF layout: fixed sinusoid positions, no cls token, mean pooling. A `attn.k.bias` is dropped: it adds q·b_k to
-    /// every score of a query, which softmax ignores, so outputs are unchanged.
+    /// `VideoMAEForVideoClassification.from_pretrained` loads (a classifier: `fc_norm` + `head`), or `VideoMAEModel`
+    /// (an encoder with its final `norm`: `use_mean_pooling` false). The model must have the HF layout: fixed sinusoid
+    /// positions, no cls token. An `attn.k.bias` is dropped: it adds q·b_k to every score of a query, which softmax
+    /// ignores, so outputs are unchanged. Returns the keys left out (k biases, a pre-training decoder).
+    @discardableResult
     public static func write(_ state: [(String, Tensor)], config c: ViTConfig, to dir: String, labels: [String] = [],
-                             preprocessing: Preprocessing = .imagenet) throws {
-        guard !c.sepPosEmbed, !c.clsEmbed, c.globalPool else {
-            throw TorchError("Hugging Face VideoMAE has fixed sinusoid positions, no cls token and mean pooling; this model has "
-                + "sep_pos_embed \(c.sepPosEmbed), cls_embed \(c.clsEmbed), global_pool \(c.globalPool) — it cannot be expressed as VideoMAE")
+                             preprocessing: Preprocessing = .imagenet) throws -> [String] {
+        guard !c.sepPosEmbed, !c.clsEmbed else {
+            throw TorchError("Hugging Face VideoMAE has fixed sinusoid positions and no cls token; this model has "
+                + "sep_pos_embed \(c.sepPosEmbed), cls_embed \(c.clsEmbed) — it cannot be expressed as VideoMAE")
         }
-        var out: [(String, Tensor)] = []
+        let keys = Set(state.map(\.0))
+        let meanPooling = keys.contains("fc_norm.weight") || !keys.contains("norm.weight")
+        guard meanPooling || !keys.contains("head.weight") else {
+            throw TorchError("a head on the final norm's token 0 (cls pooling) has no VideoMAE equivalent")
+        }
+        var out: [(String, Tensor)] = [], skipped: [String] = []
         for (k, t) in state {
-            if k.hasSuffix("attn.k.bias") { continue }
-            guard let h = hfKey(k) else {
-                if k.hasPrefix("decoder") || k == "mask_token" { continue }
-                throw TorchError("no Hugging Face VideoMAE key for '\(k)'")
-            }
+            if k.hasSuffix("attn.k.bias") || k.hasPrefix("decoder") || k == "mask_token" { skipped.append(k); continue }
+            guard let h = hfKey(k) else { throw TorchError("no Hugging Face VideoMAE key for '\(k)'") }
             out.append((h, try t.contiguous()))
         }
         let hasHead = out.contains { $0.0 == "classifier.weight" }
@@ -156,7 +160,7 @@ public enum HFVideoMAE {
             "tubelet_size": c.tPatchSize, "hidden_size": c.embedDim, "num_hidden_layers": c.depth,
             "num_attention_heads": c.numHeads, "intermediate_size": Int(Double(c.embedDim) * c.mlpRatio), "hidden_act": "gelu",
             "hidden_dropout_prob": c.dropRate, "attention_probs_dropout_prob": 0.0, "initializer_range": 0.02,
-            "layer_norm_eps": c.normEps, "qkv_bias": c.qkvBias, "use_mean_pooling": true, "norm_pix_loss": true,
+            "layer_norm_eps": c.normEps, "qkv_bias": c.qkvBias, "use_mean_pooling": meanPooling, "norm_pix_loss": true,
             "id2label": Dictionary(uniqueKeysWithValues: names.enumerated().map { (String($0.offset), $0.element) }),
             "label2id": Dictionary(names.enumerated().map { ($0.element, $0.offset) }, uniquingKeysWith: { a, _ in a }),
             "torch_dtype": "float32",
@@ -173,5 +177,6 @@ public enum HFVideoMAE {
             let data = try JSONSerialization.data(withJSONObject: obj, options: [.prettyPrinted, .sortedKeys])
             try data.write(to: URL(fileURLWithPath: dir + "/" + name), options: .atomic)
         }
+        return skipped
     }
 }

@@ -113,3 +113,42 @@ extension VisionTransformer {
         return try interpolate(t.permute(0, 2, 1).to(.float32), size: grid, mode: .linear).permute(0, 2, 1).contiguous()
     }
 }
+
+extension ViTConfig {
+    /// The classifier/encoder config a state dict (mae_st keys) describes: sizes from `patch_embed.proj.weight`
+    /// [D, 3, t, p, p], block count, MLP width, biases, cls token, positions (the grid from `pos_embed_*`; without
+    /// learned positions `imgSize`/`numFrames` are needed), pooling (`fc_norm` → global pool, `norm` alone → cls) and
+    /// `head`. Weights do not fix the head count: `numHeads` (default D/64, as every standard ViT) and the norm eps.
+    public static func inferred(from state: [(String, Tensor)], numHeads: Int? = nil, imgSize: Int? = nil,
+                                numFrames: Int? = nil, source: String = "checkpoint") throws -> ViTConfig {
+        let d = Dictionary(state, uniquingKeysWith: { a, _ in a })
+        guard let proj = d["patch_embed.proj.weight"], proj.rank == 5 else {
+            throw TorchError("\(source): no 'patch_embed.proj.weight' [D, 3, t, p, p] — not a ViT/MAE state dict in mae_st keys")
+        }
+        var c = ViTConfig()
+        (c.embedDim, c.inChans, c.tPatchSize, c.patchSize) = (proj.size(0), proj.size(1), proj.size(2), proj.size(3))
+        c.depth = Set(d.keys.compactMap { k -> Int? in
+            k.hasPrefix("blocks.") ? Int(k.split(separator: ".")[1]) : nil
+        }).count
+        guard c.depth > 0, let fc1 = d["blocks.0.mlp.fc1.weight"] else { throw TorchError("\(source): no 'blocks.0.*' keys") }
+        c.mlpRatio = Double(fc1.size(0)) / Double(c.embedDim)
+        c.numHeads = numHeads ?? max(1, c.embedDim / 64)
+        c.qkvBias = d["blocks.0.attn.q.bias"] != nil
+        c.kBias = (d["blocks.0.attn.k.bias"] != nil) == c.qkvBias ? nil : d["blocks.0.attn.k.bias"] != nil
+        c.clsEmbed = d["cls_token"] != nil
+        c.globalPool = d["fc_norm.weight"] != nil || d["norm.weight"] == nil || !c.clsEmbed
+        if let head = d["head.weight"] { c.numClasses = head.size(0) }
+        if let s = d["pos_embed_spatial"], let t = d["pos_embed_temporal"] {
+            c.sepPosEmbed = true
+            let g = Int(Double(s.size(1)).squareRoot().rounded())
+            (c.imgSize, c.numFrames) = (g * c.patchSize, t.size(1) * c.tPatchSize)
+        } else {
+            c.sepPosEmbed = false
+            if let imgSize { c.imgSize = imgSize }
+            if let numFrames { c.numFrames = numFrames }
+        }
+        if let imgSize, c.sepPosEmbed, imgSize != c.imgSize { c.imgSize = imgSize }  // positions get resized on load
+        if let numFrames, c.sepPosEmbed, numFrames != c.numFrames { c.numFrames = numFrames }
+        return c
+    }
+}

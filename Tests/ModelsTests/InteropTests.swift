@@ -156,3 +156,33 @@ func tinyClassifier(img: Int = 8, frames: Int = 4) -> ViTConfig {
         }
     }
 }
+
+extension InteropTests {
+    /// A VideoMAE-style pre-trained MAE (sinusoid positions, no cls): its config is recovered from the weights, and the
+    /// encoder exported as `VideoMAEModel` gives transformers the same hidden states as our encoder (all tokens kept).
+    @Test(.enabled(if: Env.hasTorch, "needs .torch (scripts/setup.sh)"))
+    func pretrainedEncoderToHuggingFace() throws {
+        let tmp = try TempDir()
+        var mae = try MAEConfig.named("mae_vit_tiny")
+        (mae.embedDim, mae.depth, mae.numHeads, mae.imgSize, mae.patchSize, mae.numFrames, mae.predTDim) = (64, 2, 1, 8, 2, 4, 4)
+        (mae.sepPosEmbed, mae.clsEmbed, mae.normEps) = (false, false, 1e-12)
+        let model = try MaskedAutoencoderViT(mae, generator: Generator(seed: 5))
+        try withNoGrad { for (_, t) in model.namedTensors() { try t.add_(Tensor.randn(t.shape, generator: Generator(seed: 9)) * 0.05) } }
+        let state = try model.stateDict()
+        var cfg = try ViTConfig.inferred(from: state, numHeads: 1, imgSize: 8, numFrames: 4)
+        #expect((cfg.embedDim, cfg.depth, cfg.numHeads, cfg.patchSize, cfg.tPatchSize, cfg.imgSize) == (64, 2, 1, 2, 2, 8))
+        #expect(!cfg.sepPosEmbed && !cfg.clsEmbed && cfg.globalPool && cfg.qkvBias && cfg.kBias == nil && cfg.mlpRatio == 4)
+        #expect(try ViTConfig.inferred(from: state).numHeads == 1)  // D / 64
+        #expect { try ViTConfig.inferred(from: [("x", Tensor.zeros([1]))], source: "x.pth") } throws: { "\($0)".contains("x.pth") }
+        cfg.normEps = 1e-12
+        let skipped = try HFVideoMAE.write(state, config: cfg, to: tmp.path + "/hf")
+        #expect(skipped.count == state.filter { $0.0.hasPrefix("decoder") || $0.0 == "mask_token" }.count + 2)  // + 2 k biases
+        let x = try Tensor.randn([2, 3, 4, 8, 8], generator: Generator(seed: 6))
+        try TensorFile.save([("x", x)], to: tmp.path + "/x.safetensors")
+        let summary = try Env.python(["check_hf_encoder", tmp.path + "/hf", tmp.path + "/x.safetensors", tmp.path])
+        #expect(summary.contains("\"use_mean_pooling\": false") && summary.contains("\"has_layernorm\": true"), "\(summary)")
+        let ids = try Tensor.arange(0, 32, dtype: .int64).unsqueeze(0).expand([2, 32]).contiguous()
+        let ours = try model.forwardEncoder(x, idsKeep: ids)
+        #expect(try maxRel(ours, TensorFile.load(tmp.path + "/hf_hidden.safetensors")["hidden"]!) < 1e-4)
+    }
+}
