@@ -63,7 +63,7 @@ def make_mae(out):
     gen = torch.Generator().manual_seed(8)
     perturb(mae, gen)
     sd = mae.state_dict()
-    args = argparse.Namespace(model="mae_vit_tiny", blr=1.6e-3, num_frames=MAE["num_frames"])
+    args = argparse.Namespace(model="mae_vit_tiny", num_heads=MAE["num_heads"], blr=1.6e-3, num_frames=MAE["num_frames"])
     torch.save({"model": sd, "epoch": 3, "args": args}, os.path.join(out, "mae.pth"))
     torch.save({"model_state": sd, "cur_epoch": 3}, os.path.join(out, "mae_release.pth"))
     t = {}

@@ -32,6 +32,28 @@ public enum Weights {
         }
     }
 
+    /// The attention head count a checkpoint records besides its weights (which do not fix it): mae_st / stmae
+    /// `.pth` files' `args.model` (e.g. `mae_vit_base_patch16`) or `args.num_heads`; for `x.safetensors`, the stmae
+    /// training sidecar `x.json` (`config.model`). nil if there is none.
+    public static func numHeadsHint(_ path: String) -> Int? {
+        func heads(model: String) -> Int? {
+            (try? MAEConfig.named(model).numHeads) ?? (try? ViTConfig.named(model).numHeads)
+        }
+        switch WeightsFormat.detect(path) {
+        case .torch:
+            guard let v = try? TorchCheckpoint.load(path: path) else { return nil }
+            if let n = v.value(at: ["args", "num_heads"])?.intValue { return n }
+            return v.value(at: ["args", "model"])?.stringValue.flatMap(heads)
+        case .safetensors:
+            let sidecar = String(path.dropLast(".safetensors".count)) + ".json"
+            guard let data = FileManager.default.contents(atPath: sidecar),
+                  let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                  let model = (obj["config"] as? [String: Any])?["model"] as? String else { return nil }
+            return heads(model: model)
+        case .huggingFace: return nil
+        }
+    }
+
     /// Writes mae_st-keyed tensors as safetensors, or as a torch.save `{"model": OrderedDict}` (mae_st layout).
     public static func write(_ state: [(String, Tensor)], to path: String, format: WeightsFormat, metadata: [String: String] = [:]) throws {
         switch format {

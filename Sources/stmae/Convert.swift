@@ -20,7 +20,7 @@ struct Convert: ParsableCommand {
     @Argument(help: "Input checkpoint file or Hugging Face directory.") var input: String
     @Argument(help: "Output path (.pth, .safetensors, or a directory for Hugging Face).") var output: String
     @Option(help: "Output format: pth, safetensors or hf (default: from OUT's extension).") var to: String?
-    @Option(help: "Attention heads (not stored in weights; default embed_dim / 64). For Hugging Face output.") var numHeads: Int?
+    @Option(help: "Attention heads for Hugging Face output (default: the checkpoint's args.model / stmae sidecar, else embed_dim / 64).") var numHeads: Int?
     @Option(help: "Input size when the checkpoint has no learned positions (Hugging Face output).") var imgSize: Int?
     @Option(help: "Frames when the checkpoint has no learned positions (Hugging Face output).") var numFrames: Int?
     @Option(help: "Block LayerNorm eps written to config.json (mae_st: 1e-6, VideoMAE: 1e-12).") var normEps: Double = 1e-6
@@ -61,7 +61,7 @@ struct Convert: ParsableCommand {
         case .torch, .safetensors:
             try Weights.write(state, to: output, format: outFormat)
         case .huggingFace:
-            var cfg = try hfConfig ?? ViTConfig.inferred(from: state, numHeads: numHeads, imgSize: imgSize, numFrames: numFrames, source: input)
+            var cfg = try hfConfig ?? ViTConfig.inferred(from: state, numHeads: numHeads ?? Weights.numHeadsHint(input), imgSize: imgSize, numFrames: numFrames, source: input)
             if hfConfig == nil { cfg.normEps = normEps }
             if let numHeads { cfg.numHeads = numHeads }
             guard cfg.embedDim % cfg.numHeads == 0 else { throw ValidationError("--num-heads \(cfg.numHeads) does not divide embed_dim \(cfg.embedDim)") }

@@ -75,6 +75,10 @@ func tinyClassifier(img: Int = 8, frames: Int = 4) -> ViTConfig {
                 #expect(try maxRel(model(x), exp["\(tag).logits"]!) < 1e-4, "\(file) \(tag): logits")
             }
         }
+        // Heads are not in the weights: mae_st's args carry them; a release file without args has none.
+        #expect(Weights.numHeadsHint(tmp.path + "/mae.pth") == 2 && Weights.numHeadsHint(tmp.path + "/mae_release.pth") == nil)
+        let inferred = try ViTConfig.inferred(from: Weights.read(tmp.path + "/mae.pth"), numHeads: 2)
+        #expect(inferred.sepPosEmbed && inferred.clsEmbed && !inferred.globalPool && inferred.imgSize == 8 && inferred.numFrames == 4)
         // stmae safetensors and torch.save written by Swift read back bit-identically.
         let state = try Weights.read(tmp.path + "/mae.pth")
         for (name, fmt) in [("w.safetensors", WeightsFormat.safetensors), ("w.pth", .torch)] {
