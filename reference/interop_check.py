@@ -12,7 +12,8 @@
                    re-saves the model with save_pretrained (transformers' own key layout) to <out_dir>/resaved and as
                    <out_dir>/bin/pytorch_model.bin (+ config.json), and prints a JSON summary.
   check_hf_encoder <hf_dir> <x.safetensors> <out_dir>
-                   loads <hf_dir> with transformers.VideoMAEModel, writes <out_dir>/hf_hidden.safetensors.
+                   loads <hf_dir> with transformers.VideoMAEModel, writes <out_dir>/hf_hidden.safetensors, and saves
+                   it inside VideoMAEForPreTraining to <out_dir>/pretraining (decoder keys to be skipped on read).
 
 Run with PYTHONPATH=.torch:.pylibs:reference HF_HUB_OFFLINE=1.
 """
@@ -116,6 +117,9 @@ def check_hf_encoder(hf_dir, x_path, out):
     with torch.no_grad():
         h = model(pixel_values=x.permute(0, 2, 1, 3, 4)).last_hidden_state
     st_io.save({"hidden": h.contiguous()}, os.path.join(out, "hf_hidden.safetensors"))
+    # The same encoder inside transformers' pre-training model (decoder freshly initialised), saved in its layout.
+    from transformers import VideoMAEForPreTraining
+    VideoMAEForPreTraining.from_pretrained(hf_dir).save_pretrained(os.path.join(out, "pretraining"))
     print(json.dumps({"use_mean_pooling": model.config.use_mean_pooling, "has_layernorm": model.layernorm is not None}))
 
 

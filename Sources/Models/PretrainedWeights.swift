@@ -27,7 +27,12 @@ public enum Weights {
     public static func read(_ path: String, format: WeightsFormat? = nil) throws -> [(String, Tensor)] {
         switch format ?? WeightsFormat.detect(path) {
         case .safetensors: return try TensorFile.loadOrdered(path).tensors
-        case .torch: return try TorchCheckpoint.loadStateDict(path: path).map { ($0.0, try Tensor($0.1)) }
+        case .torch:
+            var sd = try TorchCheckpoint.loadStateDict(path: path)
+            if !sd.isEmpty, sd.allSatisfy({ $0.0.hasPrefix("module.") }) {  // saved from a DistributedDataParallel wrapper
+                sd = sd.map { (String($0.0.dropFirst("module.".count)), $0.1) }
+            }
+            return try sd.map { ($0.0, try Tensor($0.1)) }
         case .huggingFace: return try HFVideoMAE.read(path).state
         }
     }

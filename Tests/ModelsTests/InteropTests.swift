@@ -120,6 +120,10 @@ func tinyClassifier(img: Int = 8, frames: Int = 4) -> ViTConfig {
         let same = try VisionTransformer(cfg)
         #expect(try same.loadPretrained(try fine.stateDict()).initialized.isEmpty)
         #expect(try maxRel(same.head.weight, fine.head.weight) == 0)
+        // A state dict saved from a DistributedDataParallel wrapper (`module.` prefix) reads with plain keys.
+        let tmp = try TempDir()
+        try Weights.write(try fine.stateDict().map { ("module." + $0.0, $0.1) }, to: tmp.path + "/ddp.pth", format: .torch)
+        #expect(try Weights.read(tmp.path + "/ddp.pth").map(\.0) == fine.stateDict().map(\.0))
     }
 
     @Test(.enabled(if: Env.hasTorch, "needs .torch (scripts/setup.sh)"))
@@ -188,5 +192,13 @@ extension InteropTests {
         let ids = try Tensor.arange(0, 32, dtype: .int64).unsqueeze(0).expand([2, 32]).contiguous()
         let ours = try model.forwardEncoder(x, idsKeep: ids)
         #expect(try maxRel(ours, TensorFile.load(tmp.path + "/hf_hidden.safetensors")["hidden"]!) < 1e-4)
+        // transformers' VideoMAEForPreTraining layout (encoder_to_decoder, decoder.*, mask_token) reads back as our
+        // encoder: the decoder is skipped, every encoder tensor is identical (k biases were dropped: HF has none).
+        let (back, bc, _, _) = try HFVideoMAE.read(tmp.path + "/pretraining")
+        let expected = state.filter { !$0.0.hasPrefix("decoder") && $0.0 != "mask_token" && !$0.0.hasSuffix("attn.k.bias") }
+        #expect(Set(back.map(\.0)) == Set(expected.map(\.0)))
+        let byKey = Dictionary(uniqueKeysWithValues: back)
+        for (k, t) in expected { #expect(try maxRel(byKey[k]!, t) == 0, "\(k)") }
+        #expect(bc.embedDim == 64 && bc.depth == 2 && bc.normEps == 1e-12)
     }
 }
