@@ -202,3 +202,55 @@ extension InteropTests {
         #expect(bc.embedDim == 64 && bc.depth == 2 && bc.normEps == 1e-12)
     }
 }
+
+extension InteropTests {
+    static var stmaeBinary: String { Env.packageRoot + "/.build/debug/stmae" }
+
+    /// Runs the built `stmae` CLI; returns (exit status, stdout + stderr).
+    func stmae(_ args: [String]) throws -> (Int32, String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Self.stmaeBinary)
+        p.arguments = args
+        let out = Pipe()
+        (p.standardOutput, p.standardError) = (out, out)
+        try p.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        return (p.terminationStatus, text)
+    }
+
+    /// `stmae convert`: .pth → .safetensors → Hugging Face → .pth keeps the classifier's function.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: stmaeBinary), "needs the stmae binary (swift build)"))
+    func convertCommandRoundTrips() throws {
+        let tmp = try TempDir()
+        var cfg = tinyClassifier()
+        (cfg.sepPosEmbed, cfg.clsEmbed, cfg.normEps, cfg.fcNormEps) = (false, false, 1e-12, 1e-12)
+        let model = try VisionTransformer(cfg, generator: Generator(seed: 21))
+        try withNoGrad { for (_, t) in model.namedTensors() { try t.add_(Tensor.randn(t.shape, generator: Generator(seed: 22)) * 0.05) } }
+        model.eval()
+        let x = try Tensor.randn([2, 3, 4, 8, 8], generator: Generator(seed: 23))
+        let logits = try model(x)
+        try Weights.write(model.stateDict(), to: tmp.path + "/c.pth", format: .torch)
+        let steps: [[String]] = [
+            ["c.pth", "c.safetensors"],
+            ["c.safetensors", "hf", "--num-heads", "2", "--img-size", "8", "--num-frames", "4", "--norm-eps", "1e-12"],
+            ["hf", "back.pth"],
+        ]
+        for s in steps {
+            let (status, text) = try stmae(["convert"] + s.enumerated().map { $0.offset < 2 ? tmp.path + "/" + $0.element : $0.element })
+            #expect(status == 0, "convert \(s): \(text)")
+        }
+        #expect(try Weights.read(tmp.path + "/c.safetensors").map(\.0) == model.stateDict().map(\.0))
+        let (_, hfCfg, _, _) = try HFVideoMAE.read(tmp.path + "/hf")
+        var back = hfCfg
+        back.fcNormEps = 1e-12  // HF's fc_norm is fixed at 1e-5; this model was built with 1e-12
+        let m2 = try VisionTransformer(back)
+        try m2.loadPretrained(Weights.read(tmp.path + "/back.pth"))  // strict: k biases gone, nothing else missing
+        m2.eval()
+        #expect(try maxRel(m2(x), logits) < 1e-5)
+        let (status, text) = try stmae(["convert", tmp.path + "/c.pth", tmp.path + "/c.safetensors"])
+        #expect(status != 0 && text.contains("--force"), "\(text)")
+        let (s2, t2) = try stmae(["convert", tmp.path + "/c.pth", tmp.path + "/hf2", "--num-heads", "3"])
+        #expect(s2 != 0 && t2.contains("--num-heads 3"), "\(t2)")
+    }
+}
