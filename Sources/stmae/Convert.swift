@@ -19,13 +19,13 @@ struct Convert: ParsableCommand {
 
     @Argument(help: "Input checkpoint file or Hugging Face directory.") var input: String
     @Argument(help: "Output path (.pth, .safetensors, or a directory for Hugging Face).") var output: String
-    @Option(help: "Output format: pth, safetensors or hf (default: from OUT's extension).") var to: String?
-    @Option(help: "Attention heads for Hugging Face output (default: the checkpoint's args.model / stmae sidecar, else embed_dim / 64).") var numHeads: Int?
-    @Option(help: "Input size when the checkpoint has no learned positions (Hugging Face output).") var imgSize: Int?
-    @Option(help: "Frames when the checkpoint has no learned positions (Hugging Face output).") var numFrames: Int?
-    @Option(help: "Block LayerNorm eps written to config.json (mae_st: 1e-6, VideoMAE: 1e-12).") var normEps: Double = 1e-6
-    @Option(help: "Class names, one per line (Hugging Face id2label).") var labels: String?
-    @Flag(help: "Replace an existing OUT.") var force = false
+    @Option(name: .customLong("to"), help: "Output format: pth, safetensors or hf (default: from OUT's extension).") var to: String?
+    @Option(name: .customLong("num_heads"), help: "Attention heads for Hugging Face output (default: the checkpoint's args.model / stmae sidecar, else embed_dim / 64).") var numHeads: Int?
+    @Option(name: .customLong("img_size"), help: "Input size when the checkpoint has no learned positions (Hugging Face output).") var imgSize: Int?
+    @Option(name: .customLong("num_frames"), help: "Frames when the checkpoint has no learned positions (Hugging Face output).") var numFrames: Int?
+    @Option(name: .customLong("norm_eps"), help: "Block LayerNorm eps written to config.json (mae_st: 1e-6, VideoMAE: 1e-12).") var normEps: Double = 1e-6
+    @Option(name: .customLong("labels"), help: "Class names, one per line (Hugging Face id2label).") var labels: String?
+    @Flag(name: .customLong("force"), help: "Replace an existing OUT.") var force = false
 
     func outputFormat() throws -> WeightsFormat {
         switch to ?? "" {
@@ -64,7 +64,7 @@ struct Convert: ParsableCommand {
             var cfg = try hfConfig ?? ViTConfig.inferred(from: state, numHeads: numHeads ?? Weights.numHeadsHint(input), imgSize: imgSize, numFrames: numFrames, source: input)
             if hfConfig == nil { cfg.normEps = normEps }
             if let numHeads { cfg.numHeads = numHeads }
-            guard cfg.embedDim % cfg.numHeads == 0 else { throw ValidationError("--num-heads \(cfg.numHeads) does not divide embed_dim \(cfg.embedDim)") }
+            guard cfg.embedDim % cfg.numHeads == 0 else { throw ValidationError("--num_heads \(cfg.numHeads) does not divide embed_dim \(cfg.embedDim)") }
             let skipped = try HFVideoMAE.write(state, config: cfg, to: output, labels: classNames)
             if !skipped.isEmpty { note = ", left out \(skipped.count) (decoder / k bias)" }
         }

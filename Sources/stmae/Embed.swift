@@ -18,21 +18,21 @@ struct Embed: ParsableCommand {
             OUT.npy holds the [M, D] array and OUT.paths.txt the paths. Videos that cannot be decoded are skipped and listed.
             """)
 
-    @Option(help: "Checkpoint (.pth, .safetensors or Hugging Face directory).") var checkpoint: String
-    @Option(help: "Videos: a folder (scanned recursively, class = sub-folder) or a CSV/list file of 'path, label'.") var data: String
-    @Option(help: "Output file (.safetensors or .npy).") var output: String
-    @Option(help: "Pooling for MAE encoders: mean or cls.") var pool: String = "mean"
-    @Option(help: "Attention heads (default: from the checkpoint's args.model / stmae sidecar, else embed_dim / 64).") var numHeads: Int?
-    @Option(help: "Input size for checkpoints without learned positions.") var imgSize: Int?
-    @Option(help: "Frames for checkpoints without learned positions.") var numFrames: Int?
-    @Option(help: "Block LayerNorm eps (mae_st 1e-6; Hugging Face directories carry their own).") var normEps: Double = 1e-6
-    @Option(help: "Frame stride at --target-fps (mae_st sampling_rate).") var samplingRate: Int = 4
-    @Option(help: "Frame rate the sampling rate refers to.") var targetFps: Double = 30
-    @Option(help: "Per-channel mean (3 values; default Kinetics 0.45, or the Hugging Face preprocessor's).") var mean: [Float] = []
-    @Option(help: "Per-channel std (3 values; default 0.225, or the Hugging Face preprocessor's).") var std: [Float] = []
-    @Option(help: "Clips per batch.") var batchSize: Int = 8
-    @Option(help: "Decoding threads.") var numWorkers: Int = 2
-    @Flag(help: "Replace an existing output.") var force = false
+    @Option(name: .customLong("checkpoint"), help: "Checkpoint (.pth, .safetensors or Hugging Face directory).") var checkpoint: String
+    @Option(name: .customLong("data"), help: "Videos: a folder (scanned recursively, class = sub-folder) or a CSV/list file of 'path, label'.") var data: String
+    @Option(name: .customLong("output"), help: "Output file (.safetensors or .npy).") var output: String
+    @Option(name: .customLong("pool"), help: "Pooling for MAE encoders: mean or cls.") var pool: String = "mean"
+    @Option(name: .customLong("num_heads"), help: "Attention heads (default: from the checkpoint's args.model / stmae sidecar, else embed_dim / 64).") var numHeads: Int?
+    @Option(name: .customLong("img_size"), help: "Input size for checkpoints without learned positions.") var imgSize: Int?
+    @Option(name: .customLong("num_frames"), help: "Frames for checkpoints without learned positions.") var numFrames: Int?
+    @Option(name: .customLong("norm_eps"), help: "Block LayerNorm eps (mae_st 1e-6; Hugging Face directories carry their own).") var normEps: Double = 1e-6
+    @Option(name: .customLong("sampling_rate"), help: "Frame stride at --target_fps (mae_st sampling_rate).") var samplingRate: Int = 4
+    @Option(name: .customLong("target_fps"), help: "Frame rate the sampling rate refers to.") var targetFps: Double = 30
+    @Option(name: .customLong("mean"), parsing: .upToNextOption, help: "Per-channel mean (3 values; default Kinetics 0.45, or the Hugging Face preprocessor's).") var mean: [Float] = []
+    @Option(name: .customLong("std"), parsing: .upToNextOption, help: "Per-channel std (3 values; default 0.225, or the Hugging Face preprocessor's).") var std: [Float] = []
+    @Option(name: .customLong("batch_size"), help: "Clips per batch.") var batchSize: Int = 8
+    @Option(name: .customLong("num_workers"), help: "Decoding threads.") var numWorkers: Int = 2
+    @Flag(name: .customLong("force"), help: "Replace an existing output.") var force = false
 
     func run() throws {
         guard output.hasSuffix(".safetensors") || output.hasSuffix(".npy") else {
@@ -43,7 +43,7 @@ struct Embed: ParsableCommand {
         for (flag, v) in [("--mean", mean), ("--std", std)] where !v.isEmpty && v.count != 3 {
             throw ValidationError("\(flag): expected 3 values, got \(v.count)")
         }
-        guard batchSize > 0, numWorkers >= 0 else { throw ValidationError("--batch-size must be > 0 and --num-workers >= 0") }
+        guard batchSize > 0, numWorkers >= 0 else { throw ValidationError("--batch_size must be > 0 and --num_workers >= 0") }
         let m = try EmbeddingModel(checkpoint: checkpoint, pool: p, numHeads: numHeads, imgSize: imgSize, numFrames: numFrames,
                                    normEps: normEps)
         let c = m.model.config

@@ -233,7 +233,7 @@ extension InteropTests {
         try Weights.write(model.stateDict(), to: tmp.path + "/c.pth", format: .torch)
         let steps: [[String]] = [
             ["c.pth", "c.safetensors"],
-            ["c.safetensors", "hf", "--num-heads", "2", "--img-size", "8", "--num-frames", "4", "--norm-eps", "1e-12"],
+            ["c.safetensors", "hf", "--num_heads", "2", "--img_size", "8", "--num_frames", "4", "--norm_eps", "1e-12"],
             ["hf", "back.pth"],
         ]
         for s in steps {
@@ -250,7 +250,7 @@ extension InteropTests {
         #expect(try maxRel(m2(x), logits) < 1e-5)
         let (status, text) = try stmae(["convert", tmp.path + "/c.pth", tmp.path + "/c.safetensors"])
         #expect(status != 0 && text.contains("--force"), "\(text)")
-        let (s2, t2) = try stmae(["convert", tmp.path + "/c.pth", tmp.path + "/hf2", "--num-heads", "3"])
-        #expect(s2 != 0 && t2.contains("--num-heads 3"), "\(t2)")
+        let (s2, t2) = try stmae(["convert", tmp.path + "/c.pth", tmp.path + "/hf2", "--num_heads", "3"])
+        #expect(s2 != 0 && t2.contains("--num_heads 3"), "\(t2)")
     }
 }

@@ -65,4 +65,30 @@ struct EmbeddingsTests {
         #expect(c0.shape == [1, 64])
         #expect(try (c0.squeeze(0) - r.embeddings.select(dim: 0, index: 0)).abs().amax(dims: [0]).item() > 1e-3)
     }
+
+    /// `stmae embed` on a folder with a corrupt video: rows for the readable ones, in list order, equal to the library.
+    @Test(.timeLimit(.minutes(5))) func embedCommandWritesTheLibraryResult() throws {
+        let data = try tinyVideoSet(), out = try tempDir("embed-cli")
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        var mae = try MAEConfig.named("mae_vit_tiny")
+        (mae.embedDim, mae.depth, mae.numHeads, mae.imgSize, mae.patchSize, mae.numFrames, mae.predTDim) = (64, 1, 1, 32, 8, 4, 4)
+        try Weights.write(MaskedAutoencoderViT(mae, generator: Generator(seed: 4)).stateDict(), to: out + "/mae.pth", format: .torch)
+        let run = try runSTMAE(["embed", "--checkpoint", out + "/mae.pth", "--data", data, "--output", out + "/e.safetensors",
+                                "--sampling_rate", "2", "--target_fps", "10", "--batch_size", "5", "--num_workers", "2"])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stderr.contains("broken.mp4") && run.stderr.contains("16 videos × 64"), "\(run.stderr)")
+        let st = try SafeTensors.read(path: out + "/e.safetensors")
+        let paths = try JSONSerialization.jsonObject(with: Data(st.metadata["paths"]!.utf8)) as? [String]
+        let samples = try VideoList.samples(from: data).filter { !$0.path.hasSuffix("broken.mp4") }
+        #expect(paths == samples.map(\.path))
+        let m = try EmbeddingModel(checkpoint: out + "/mae.pth")
+        let clip = ClipConfig(numFrames: 4, samplingRate: 2, targetFps: 10, imgSize: 32, train: false)
+        let loader = try VideoLoader(samples: samples, config: clip, batchSize: 4, shuffle: false, numWorkers: 0, dropLast: false)
+        let lib = try Embeddings.extract(m, loader: loader).embeddings
+        let cli = try Tensor(st.tensors["embeddings"]!)
+        #expect(cli.shape == [16, 64])  // 8 classes × 2; the corrupt file skipped
+        #expect(try (cli - lib).abs().amax(dims: [0, 1]).item() < 1e-5)
+        let again = try runSTMAE(["embed", "--checkpoint", out + "/mae.pth", "--data", data, "--output", out + "/e.safetensors"])
+        #expect(again.status != 0 && again.stderr.contains("--force"))
+    }
 }
