@@ -3,6 +3,7 @@
   make_mae <dir>   writes mae_st-style checkpoints of a tiny perturbed MAE (reference/models_mae_st.py):
                    <dir>/mae.pth ({"model": state_dict, "epoch", "args"} as mae_st main_pretrain saves),
                    <dir>/mae_release.pth ({"model_state": ...} as mae_st's released checkpoints),
+                   <dir>/finetuned_maest.pth (the "same" classifier as mae_st's models_vit stores it: fc_norm as norm),
                    and <dir>/expected.safetensors: input x, the head/fc_norm to install, and the reference
                    classifier's features/logits after mae_st-style loading (strict=False, decoder dropped) for the
                    same grid ("same.*") and a bigger grid ("big.*": positions resized bicubic spatial /
@@ -84,6 +85,11 @@ def make_mae(out):
             t[f"{tag}.x"] = x
             t[f"{tag}.features"] = model.forward_features(x)
             t[f"{tag}.logits"] = model(x)
+            if not over:
+                # mae_st's own classifier pools x[:, 1:].mean(1) then `norm` (no fc_norm): the same function with
+                # fc_norm stored as norm. A fine-tuned mae_st checkpoint, with its head.
+                ft = {("norm." + k[len("fc_norm."):] if k.startswith("fc_norm.") else k): v for k, v in model.state_dict().items()}
+                torch.save({"model": ft, "epoch": 9}, os.path.join(out, "finetuned_maest.pth"))
             if over:
                 t["big.pos_embed_spatial"] = src["pos_embed_spatial"].contiguous()
                 t["big.pos_embed_temporal"] = src["pos_embed_temporal"].contiguous()

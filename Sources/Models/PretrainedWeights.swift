@@ -94,12 +94,21 @@ extension VisionTransformer {
     /// bicubically over the 2-D grid and `pos_embed_temporal` linearly (align_corners false) when the grid differs.
     /// `strict`: any other missing, unexpected or shape-mismatched key is an error listing them all; otherwise they are
     /// skipped and listed in the report. `source` names the file in errors.
+    ///
+    /// `normAsFcNorm` (global pool only): use the checkpoint's `norm.*` as `fc_norm.*` when it has no `fc_norm` —
+    /// mae_st's own classifier pools `x[:, 1:].mean(1)` and then applies `norm`, so its fine-tuned checkpoints keep
+    /// the post-pool norm under `norm.*`, and its fine-tuning starts that norm from the MAE encoder's.
     @discardableResult
     public func loadPretrained(_ state: [(String, Tensor)], source: String = "checkpoint", strict: Bool = true,
-                               headInitStd: Double = 2e-5, generator: Generator? = nil) throws -> PretrainedLoadReport {
+                               headInitStd: Double = 2e-5, normAsFcNorm: Bool = false,
+                               generator: Generator? = nil) throws -> PretrainedLoadReport {
         var report = PretrainedLoadReport()
         let own = Dictionary(uniqueKeysWithValues: namedTensors().map { ($0.0, $0.1.shape) })
         var kept: [String: Tensor] = [:]
+        var state = state
+        if normAsFcNorm, fcNorm != nil, !state.contains(where: { $0.0.hasPrefix("fc_norm.") }) {
+            state = state.map { $0.0.hasPrefix("norm.") ? ("fc_" + $0.0, $0.1) : $0 }
+        }
         for (key, t) in state {
             let unused = key.hasPrefix("decoder") || key == "mask_token" || (fcNorm != nil && key.hasPrefix("norm."))
                 || (key.hasPrefix("head.") && own[key] != nil && own[key]! != t.shape)

@@ -16,8 +16,9 @@ public final class EmbeddingModel {
     public let preprocessing: HFVideoMAE.Preprocessing?
 
     /// Loads any checkpoint `Weights.read` / `HFVideoMAE.read` understands. A fine-tuned classifier embeds with its
-    /// own pooling (the input of `head`); a pre-trained MAE encoder applies its `norm`, then averages the patch tokens
-    /// (`pool` mean) or takes the cls token (`pool` cls). The config comes from the weights (see `ViTConfig.inferred`).
+    /// own pooling (the input of `head`): with `fc_norm`, mean → `fc_norm`; with only `norm`, `pool` mean is mae_st's
+    /// mean → `norm` and `pool` cls is `norm` → cls token. A pre-trained MAE encoder applies its `norm`, then averages
+    /// the patch tokens (mean) or takes the cls token (cls). The config comes from the weights (`ViTConfig.inferred`).
     public init(checkpoint path: String, pool: Pool = .mean, numHeads: Int? = nil, imgSize: Int? = nil, numFrames: Int? = nil,
                 normEps: Double = 1e-6) throws {
         var state: [(String, Tensor)], cfg: ViTConfig
@@ -31,14 +32,14 @@ public final class EmbeddingModel {
             preprocessing = nil
         }
         let keys = Set(state.map(\.0))
-        let classifier = keys.contains("fc_norm.weight") || (keys.contains("head.weight") && !cfg.globalPool)
-        if !classifier {
-            guard pool == .mean || cfg.clsEmbed else { throw TorchError("\(path): --pool cls needs a cls token; this model has none") }
-            cfg.globalPool = true
-        }
+        guard pool == .mean || cfg.clsEmbed else { throw TorchError("\(path): --pool cls needs a cls token; this model has none") }
+        let classifier = keys.contains("head.weight") || keys.contains("fc_norm.weight")
+        // A classifier with `norm` but no `fc_norm` is ambiguous: mae_st pools mean → norm, optimized-stmae norm → cls.
+        let normOnly = classifier && !keys.contains("fc_norm.weight")
+        if normOnly { cfg.globalPool = pool == .mean } else if !classifier { cfg.globalPool = true }
         cfg.dropout = 0
         model = try VisionTransformer(cfg)
-        try model.loadPretrained(state, source: path)
+        try model.loadPretrained(state, source: path, normAsFcNorm: normOnly)
         model.eval()
         self.pool = pool
         if !classifier, let w = state.first(where: { $0.0 == "norm.weight" })?.1, let b = state.first(where: { $0.0 == "norm.bias" })?.1 {

@@ -75,6 +75,12 @@ func tinyClassifier(img: Int = 8, frames: Int = 4) -> ViTConfig {
                 #expect(try maxRel(model(x), exp["\(tag).logits"]!) < 1e-4, "\(file) \(tag): logits")
             }
         }
+        // A classifier fine-tuned by mae_st (mean → `norm` → head) loads with its head and gives the same logits.
+        let ft = try VisionTransformer(tinyClassifier())
+        let ftReport = try ft.loadPretrained(Weights.read(tmp.path + "/finetuned_maest.pth"), normAsFcNorm: true)
+        #expect(ftReport.initialized.isEmpty && ftReport.dropped.isEmpty && ftReport.load.isClean)
+        ft.eval()
+        #expect(try maxRel(ft(exp["same.x"]!), exp["same.logits"]!) < 1e-4, "mae_st fine-tuned logits")
         // Heads are not in the weights: mae_st's args carry them; a release file without args has none.
         #expect(Weights.numHeadsHint(tmp.path + "/mae.pth") == 2 && Weights.numHeadsHint(tmp.path + "/mae_release.pth") == nil)
         let inferred = try ViTConfig.inferred(from: Weights.read(tmp.path + "/mae.pth"), numHeads: 2)

@@ -66,6 +66,31 @@ struct EmbeddingsTests {
         #expect(try (c0.squeeze(0) - r.embeddings.select(dim: 0, index: 0)).abs().amax(dims: [0]).item() > 1e-3)
     }
 
+    /// Classifier checkpoints: with `fc_norm` the head's input; with only `norm` (mae_st: mean → norm; optimized-stmae:
+    /// norm → cls token) as `pool` says.
+    @Test func classifierCheckpointsEmbedTheHeadInput() throws {
+        let dir = try tempDir("embed-cls")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var c = ViTConfig()
+        (c.numFrames, c.imgSize, c.patchSize, c.numClasses, c.embedDim, c.depth, c.numHeads, c.dropout) = (4, 16, 8, 3, 64, 1, 1, 0)
+        let x = try Tensor.randn([2, 3, 4, 16, 16], generator: Generator(seed: 1))
+        let gp = try VisionTransformer(c, generator: Generator(seed: 2))
+        gp.eval()
+        try Weights.write(gp.stateDict(), to: dir + "/gp.pth", format: .torch)
+        let maeSt = try gp.stateDict().map { ($0.0.hasPrefix("fc_norm.") ? String($0.0.dropFirst(3)) : $0.0, $0.1) }
+        try Weights.write(maeSt, to: dir + "/maest.pth", format: .torch)
+        c.globalPool = false
+        let cls = try VisionTransformer(c, generator: Generator(seed: 3))
+        cls.eval()
+        try Weights.write(cls.stateDict(), to: dir + "/cls.pth", format: .torch)
+        let want = try gp.forwardFeatures(x)
+        for (file, pool, ref) in [("gp.pth", EmbeddingModel.Pool.mean, want), ("maest.pth", .mean, want), ("cls.pth", .cls, try cls.forwardFeatures(x))] {
+            let m = try EmbeddingModel(checkpoint: dir + "/" + file, pool: pool)
+            #expect(m.finalNorm == nil)
+            #expect(try (m(x) - ref).abs().amax(dims: [0, 1]).item() < 1e-6, "\(file)")
+        }
+    }
+
     /// `stmae embed` on a folder with a corrupt video: rows for the readable ones, in list order, equal to the library.
     @Test(.timeLimit(.minutes(5))) func embedCommandWritesTheLibraryResult() throws {
         let data = try tinyVideoSet(), out = try tempDir("embed-cli")
