@@ -13,11 +13,12 @@ public enum WeightsFormat: String, CaseIterable, Sendable {
     /// Hugging Face VideoMAE directory: `config.json` + `model.safetensors` / `pytorch_model.bin`.
     case huggingFace
 
-    /// The format of `path`: a directory is Hugging Face, `.safetensors` safetensors, anything else torch.save.
+    /// The format of `path`: a directory is Hugging Face, `.safetensors` (or an stmae checkpoint's `.json` sidecar)
+    /// safetensors, anything else torch.save.
     public static func detect(_ path: String) -> WeightsFormat {
         var isDir: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue { return .huggingFace }
-        return path.hasSuffix(".safetensors") ? .safetensors : .torch
+        return path.hasSuffix(".safetensors") || path.hasSuffix(".json") ? .safetensors : .torch  // .json: stmae sidecar
     }
 }
 
@@ -26,7 +27,7 @@ public enum Weights {
     /// The state dict at `path` in mae_st keys (Hugging Face directories are mapped, see `HFVideoMAE`).
     public static func read(_ path: String, format: WeightsFormat? = nil) throws -> [(String, Tensor)] {
         switch format ?? WeightsFormat.detect(path) {
-        case .safetensors: return try TensorFile.loadOrdered(path).tensors
+        case .safetensors: return try TensorFile.loadOrdered(path.hasSuffix(".json") ? sidecarWeights(path) : path).tensors
         case .torch:
             var sd = try TorchCheckpoint.loadStateDict(path: path)
             if !sd.isEmpty, sd.allSatisfy({ $0.0.hasPrefix("module.") }) {  // saved from a DistributedDataParallel wrapper
@@ -35,6 +36,15 @@ public enum Weights {
             return try sd.map { ($0.0, try Tensor($0.1)) }
         case .huggingFace: return try HFVideoMAE.read(path).state
         }
+    }
+
+    /// The weights file an stmae training checkpoint's `.json` sidecar names (`"weights"`, relative to its folder).
+    public static func sidecarWeights(_ json: String) throws -> String {
+        guard let data = FileManager.default.contents(atPath: json) else { throw TorchError("\(json): file not found") }
+        guard let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let w = obj["weights"] as? String else {
+            throw TorchError("\(json): not an stmae checkpoint sidecar (no \"weights\" entry)")
+        }
+        return w.hasPrefix("/") ? w : (json as NSString).deletingLastPathComponent + "/" + w
     }
 
     /// The attention head count a checkpoint records besides its weights (which do not fix it): mae_st / stmae
@@ -50,7 +60,7 @@ public enum Weights {
             if let n = v.value(at: ["args", "num_heads"])?.intValue { return n }
             return v.value(at: ["args", "model"])?.stringValue.flatMap(heads)
         case .safetensors:
-            let sidecar = String(path.dropLast(".safetensors".count)) + ".json"
+            let sidecar = path.hasSuffix(".json") ? path : String(path.dropLast(".safetensors".count)) + ".json"
             guard let data = FileManager.default.contents(atPath: sidecar),
                   let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
                   let model = (obj["config"] as? [String: Any])?["model"] as? String else { return nil }

@@ -9,7 +9,7 @@ struct Convert: ParsableCommand {
         abstract: "Convert checkpoints: mae_st .pth ⇄ stmae .safetensors ⇄ Hugging Face VideoMAE directory.",
         discussion: """
             IN: a torch.save file (.pth/.pt/.bin; {"model": …}, {"model_state": …} or a bare state dict), a .safetensors \
-            file, or a Hugging Face VideoMAE directory (config.json + model.safetensors / pytorch_model.bin).
+            file, an stmae training checkpoint's .json, or a Hugging Face VideoMAE directory (config.json + model.safetensors / pytorch_model.bin).
             OUT: .pth (torch.save {"model": OrderedDict}, loadable by mae_st), .safetensors, or a directory (Hugging Face; \
             also any path without one of those extensions). .pth ⇄ .safetensors keeps every tensor (decoder included).
             To Hugging Face the model must have VideoMAE's layout (fixed sinusoid positions, no cls token): a classifier \

@@ -10,7 +10,7 @@ struct Embed: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write pooled encoder embeddings of videos to .safetensors or .npy, paths in order.",
         discussion: """
-            CKPT: .pth / .safetensors / Hugging Face directory (pre-trained MAE or fine-tuned classifier). A classifier \
+            CKPT: .pth / .safetensors / stmae checkpoint .json / Hugging Face directory (pre-trained MAE or fine-tuned classifier). A classifier \
             embeds with its own pooling (the input of its head); an MAE encoder applies its final norm and averages the \
             patch tokens (--pool mean) or takes the cls token (--pool cls). Clips: the evaluation view (centre clip, \
             short-side resize, centre crop), frames and size from the checkpoint.
@@ -18,7 +18,7 @@ struct Embed: ParsableCommand {
             OUT.npy holds the [M, D] array and OUT.paths.txt the paths. Videos that cannot be decoded are skipped and listed.
             """)
 
-    @Option(name: .customLong("checkpoint"), help: "Checkpoint (.pth, .safetensors or Hugging Face directory).") var checkpoint: String
+    @Option(name: .customLong("checkpoint"), help: "Checkpoint (.pth, .safetensors, stmae .json or Hugging Face directory).") var checkpoint: String
     @Option(name: .customLong("data"), help: "Videos: a folder (scanned recursively, class = sub-folder) or a CSV/list file of 'path, label'.") var data: String
     @Option(name: .customLong("output"), help: "Output file (.safetensors or .npy).") var output: String
     @Option(name: .customLong("pool"), help: "Pooling for MAE encoders: mean or cls.") var pool: String = "mean"

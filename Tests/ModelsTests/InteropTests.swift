@@ -126,8 +126,16 @@ func tinyClassifier(img: Int = 8, frames: Int = 4) -> ViTConfig {
         let same = try VisionTransformer(cfg)
         #expect(try same.loadPretrained(try fine.stateDict()).initialized.isEmpty)
         #expect(try maxRel(same.head.weight, fine.head.weight) == 0)
-        // A state dict saved from a DistributedDataParallel wrapper (`module.` prefix) reads with plain keys.
         let tmp = try TempDir()
+        // An stmae training checkpoint given by its .json sidecar (as `stmae visualize --checkpoint` takes it).
+        try TensorFile.save(try fine.stateDict(), to: tmp.path + "/checkpoint-00001.safetensors")
+        try Data(#"{"weights": "checkpoint-00001.safetensors", "config": {"model": "mae_vit_small_patch16"}}"#.utf8)
+            .write(to: URL(fileURLWithPath: tmp.path + "/checkpoint-00001.json"))
+        #expect(try Weights.read(tmp.path + "/checkpoint-00001.json").map(\.0) == fine.stateDict().map(\.0))
+        #expect(Weights.numHeadsHint(tmp.path + "/checkpoint-00001.json") == 6)
+        #expect(Weights.numHeadsHint(tmp.path + "/checkpoint-00001.safetensors") == 6)
+        #expect { try Weights.read(tmp.path + "/ddp.json") } throws: { "\($0)".contains("ddp.json") }
+        // A state dict saved from a DistributedDataParallel wrapper (`module.` prefix) reads with plain keys.
         try Weights.write(try fine.stateDict().map { ("module." + $0.0, $0.1) }, to: tmp.path + "/ddp.pth", format: .torch)
         #expect(try Weights.read(tmp.path + "/ddp.pth").map(\.0) == fine.stateDict().map(\.0))
     }
