@@ -110,7 +110,13 @@ def check_hf(hf_dir, x_path, out):
     os.makedirs(bin_dir, exist_ok=True)
     torch.save(model.state_dict(), os.path.join(bin_dir, "pytorch_model.bin"))
     shutil.copy(os.path.join(hf_dir, "config.json"), bin_dir)
+    # VideoMAEImageProcessor itself needs torchvision + PIL (not installed); read its config the way it does.
+    from transformers.image_processing_base import ImageProcessingMixin
+    proc, _ = ImageProcessingMixin.get_image_processor_dict(hf_dir)
     print(json.dumps({"transformers": transformers.__version__, "num_labels": model.config.num_labels,
+                      "image_processor_type": proc["image_processor_type"],
+                      "image_mean": proc["image_mean"], "image_std": proc["image_std"],
+                      "crop_size": proc["crop_size"], "labels": [model.config.id2label[i] for i in range(model.config.num_labels)],
                       "keys": sorted(model.state_dict().keys())[:3], "fc_norm_eps": model.fc_norm.eps,
                       "layer_norm_eps": model.config.layer_norm_eps}))
 

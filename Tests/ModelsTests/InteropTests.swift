@@ -157,6 +157,8 @@ func tinyClassifier(img: Int = 8, frames: Int = 4) -> ViTConfig {
         try TensorFile.save([("x", x)], to: tmp.path + "/x.safetensors")
         let summary = try Env.python(["check_hf", hf, tmp.path + "/x.safetensors", tmp.path])
         #expect(summary.contains("\"num_labels\": 5") && summary.contains("\"fc_norm_eps\": 1e-05"), "\(summary)")
+        #expect(summary.contains("\"image_mean\": [0.485, 0.456, 0.406]") && summary.contains("\"image_std\": [0.229, 0.224, 0.225]"))
+        #expect(summary.contains("\"labels\": [\"a\", \"b\", \"c\", \"d\", \"e\"]") && summary.contains("\"height\": 8"), "\(summary)")
         let ref = try TensorFile.load(tmp.path + "/hf_logits.safetensors")["logits"]!
         #expect(try maxRel(logits, ref) < 1e-4, "transformers logits")
 
