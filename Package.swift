@@ -34,7 +34,7 @@ let package = Package(
         // nn: modules, initialisers, optimiser, schedules.
         .target(name: "NN", dependencies: ["Torch"]),
         // models: MAE-ST, video ViT classifiers.
-        .target(name: "Models", dependencies: ["NN"]),
+        .target(name: "Models", dependencies: ["NN", "TensorFiles"]),
         // Media: FFmpeg video decode/encode, JPEG/PNG, synthetic videos.
         .systemLibrary(name: "CFFmpeg", path: "Sources/CFFmpeg", pkgConfig: "libavformat"),
         .systemLibrary(name: "CTurboJPEG", path: "Sources/CTurboJPEG", pkgConfig: "libturbojpeg"),

@@ -38,3 +38,11 @@ for mod in filelock:filelock typing_extensions:typing-extensions sympy:sympy net
 done
 PYTHONPATH=.torch python3 -c "import torch; assert torch.__version__.startswith('$TORCH_VERSION'), torch.__version__"
 command -v swift >/dev/null || { echo "setup: swift not on PATH (expected the Swift 6 toolchain, e.g. /opt/swift/usr/bin)" >&2; exit 1; }
+
+# Hugging Face transformers (VideoMAE interop tests) into .pylibs/, with its dependencies.
+TRANSFORMERS_VERSION=5.24.0
+if ! PYTHONPATH=.torch:.pylibs python3 -c "import transformers, sys; sys.exit(transformers.__version__ != '$TRANSFORMERS_VERSION')" 2>/dev/null; then
+  echo "setup: pip transformers==$TRANSFORMERS_VERSION into .pylibs/"
+  python3 -m pip install -q --disable-pip-version-check --target .pylibs --upgrade "transformers==$TRANSFORMERS_VERSION" 2>/dev/null ||
+    python3 -m pip install -q --disable-pip-version-check --break-system-packages --target .pylibs --upgrade "transformers==$TRANSFORMERS_VERSION"
+fi

@@ -62,7 +62,9 @@ extension Encodable where Self: Decodable {
     /// A copy with the given snake_case keys replaced (unknown keys are an error naming them; null values are ignored).
     public func updating(_ kw: [String: Any]) throws -> Self {
         var d = try kwargs()
-        let unknown = kw.keys.filter { d[$0] == nil }.sorted()
+        // Every stored property (nil optionals are not encoded, so also ask the mirror).
+        let known = Set(d.keys).union(Mirror(reflecting: self).children.compactMap { $0.label.map(snakeCased) })
+        let unknown = kw.keys.filter { !known.contains($0) }.sorted()
         guard unknown.isEmpty else { throw ConfigError("unknown config keys: \(unknown.joined(separator: ", "))") }
         for (k, v) in kw where !(v is NSNull) { d[k] = v }
         let dec = JSONDecoder()
@@ -73,4 +75,9 @@ extension Encodable where Self: Decodable {
             throw ConfigError("config values have the wrong type: \(error)")
         }
     }
+}
+
+/// `tPatchSize` → `t_patch_size` (JSONEncoder's convertToSnakeCase for names without acronyms).
+func snakeCased(_ s: String) -> String {
+    s.reduce(into: "") { out, ch in out += ch.isUppercase ? "_" + ch.lowercased() : String(ch) }
 }

@@ -125,6 +125,7 @@ public struct LoadReport: CustomStringConvertible {
     public var missing: [String] = []
     public var unexpected: [String] = []
     public var mismatched: [String] = []
+    public init() {}
     public var isClean: Bool { missing.isEmpty && unexpected.isEmpty && mismatched.isEmpty }
     public var description: String {
         var lines = ["loaded \(loaded.count) tensors"]

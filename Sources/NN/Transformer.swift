@@ -12,15 +12,21 @@ public final class Attention: Module {
     public let proj: Linear
     public let heads: Int
     public let attnDrop: Double
+    /// Dropout after `proj` (drop_rate).
+    public let projDrop: Dropout
     public var keyNames: [String: String] { ["qBias": "q_bias", "vBias": "v_bias"] }
 
-    public init(dim: Int, heads: Int, qkvBias: Bool = true, projection: Projection = .separate, attnDrop: Double = 0) throws {
+    /// `kBias` overrides `qkvBias` for `k` with separate projections (HF VideoMAE: q and v biased, k not).
+    public init(dim: Int, heads: Int, qkvBias: Bool = true, kBias: Bool? = nil, projection: Projection = .separate,
+                attnDrop: Double = 0, projDrop: Double = 0) throws {
         guard dim % heads == 0 else { throw TorchError("Attention: dim \(dim) is not divisible by \(heads) heads") }
         self.heads = heads
         self.attnDrop = attnDrop
+        self.projDrop = Dropout(projDrop)
         switch projection {
         case .separate:
-            q = try Linear(dim, dim, bias: qkvBias); k = try Linear(dim, dim, bias: qkvBias); v = try Linear(dim, dim, bias: qkvBias)
+            q = try Linear(dim, dim, bias: qkvBias); k = try Linear(dim, dim, bias: kBias ?? qkvBias)
+            v = try Linear(dim, dim, bias: qkvBias)
             qkv = nil; qBias = nil; vBias = nil
         case .fused:
             q = nil; k = nil; v = nil
@@ -50,7 +56,7 @@ public final class Attention: Module {
             (qh, kh, vh) = (try split(q!(x)), try split(k!(x)), try split(v!(x)))
         }
         let o = try scaledDotProductAttention(qh, kh, vh, dropoutP: training ? attnDrop : 0)  // [N, H, L, hd]
-        return try proj(o.transpose(1, 2).reshape([n, l, d]))
+        return try projDrop(proj(o.transpose(1, 2).reshape([n, l, d])))
     }
 }
 
@@ -72,10 +78,10 @@ public final class Block: Module {
     public var training = true
     public let norm1: LayerNorm, attn: Attention, norm2: LayerNorm, mlp: Mlp
     public let dropPath: DropPath
-    public init(dim: Int, heads: Int, mlpRatio: Double = 4, qkvBias: Bool = true, projection: Attention.Projection = .separate,
-                drop: Double = 0, dropPath: Double = 0, eps: Double = 1e-6) throws {
+    public init(dim: Int, heads: Int, mlpRatio: Double = 4, qkvBias: Bool = true, kBias: Bool? = nil,
+                projection: Attention.Projection = .separate, drop: Double = 0, dropPath: Double = 0, eps: Double = 1e-6) throws {
         norm1 = try LayerNorm(dim, eps: eps)
-        attn = try Attention(dim: dim, heads: heads, qkvBias: qkvBias, projection: projection)
+        attn = try Attention(dim: dim, heads: heads, qkvBias: qkvBias, kBias: kBias, projection: projection, projDrop: drop)
         norm2 = try LayerNorm(dim, eps: eps)
         mlp = try Mlp(dim, hidden: Int(Double(dim) * mlpRatio), drop: drop)
         self.dropPath = DropPath(dropPath)

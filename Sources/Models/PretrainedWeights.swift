@@ -1,0 +1,200 @@
+import Foundation
+import NN
+import TensorFiles
+import Torch
+
+/// On-disk layouts of model weights.
+public enum WeightsFormat: String, CaseIterable, Sendable {
+    /// stmae / safetensors file with mae_st keys (`blocks.0.attn.q.weight`).
+    case safetensors
+    /// `torch.save` zip (`.pth`): `{"model": state_dict}` (mae_st, optimized-stmae), `{"model_state": ...}` (mae_st
+    /// release checkpoints), `{"state_dict": ...}` or a bare state dict.
+    case torch
+    /// Hugging Face VideoMAE directory: `config.json` + `model.safetensors` / `pytorch_model.bin`.
+    case huggingFace
+
+    /// The format of `path`: a directory is Hugging Face, `.safetensors` (or an stmae checkpoint's `.json` sidecar)
+    /// safetensors, anything else torch.save.
+    public static func detect(_ path: String) -> WeightsFormat {
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue { return .huggingFace }
+        return path.hasSuffix(".safetensors") || path.hasSuffix(".json") ? .safetensors : .torch  // .json: stmae sidecar
+    }
+}
+
+/// Reading and writing state dicts in mae_st keys.
+public enum Weights {
+    /// The state dict at `path` in mae_st keys (Hugging Face directories are mapped, see `HFVideoMAE`).
+    public static func read(_ path: String, format: WeightsFormat? = nil) throws -> [(String, Tensor)] {
+        switch format ?? WeightsFormat.detect(path) {
+        case .safetensors: return try TensorFile.loadOrdered(path.hasSuffix(".json") ? sidecarWeights(path) : path).tensors
+        case .torch:
+            var sd = try TorchCheckpoint.loadStateDict(path: path)
+            if !sd.isEmpty, sd.allSatisfy({ $0.0.hasPrefix("module.") }) {  // saved from a DistributedDataParallel wrapper
+                sd = sd.map { (String($0.0.dropFirst("module.".count)), $0.1) }
+            }
+            return try sd.map { ($0.0, try Tensor($0.1)) }
+        case .huggingFace: return try HFVideoMAE.read(path).state
+        }
+    }
+
+    /// The weights file an stmae training checkpoint's `.json` sidecar names (`"weights"`, relative to its folder).
+    public static func sidecarWeights(_ json: String) throws -> String {
+        guard let data = FileManager.default.contents(atPath: json) else { throw TorchError("\(json): file not found") }
+        guard let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let w = obj["weights"] as? String else {
+            throw TorchError("\(json): not an stmae checkpoint sidecar (no \"weights\" entry)")
+        }
+        return w.hasPrefix("/") ? w : (json as NSString).deletingLastPathComponent + "/" + w
+    }
+
+    /// The attention head count a checkpoint records besides its weights (which do not fix it): mae_st / stmae
+    /// `.pth` files' `args.model` (e.g. `mae_vit_base_patch16`) or `args.num_heads`; for `x.safetensors`, the stmae
+    /// training sidecar `x.json` (`config.model`). nil if there is none.
+    public static func numHeadsHint(_ path: String) -> Int? {
+        func heads(model: String) -> Int? {
+            (try? MAEConfig.named(model).numHeads) ?? (try? ViTConfig.named(model).numHeads)
+        }
+        switch WeightsFormat.detect(path) {
+        case .torch:
+            guard let v = try? TorchCheckpoint.load(path: path) else { return nil }
+            if let n = v.value(at: ["args", "num_heads"])?.intValue { return n }
+            return v.value(at: ["args", "model"])?.stringValue.flatMap(heads)
+        case .safetensors:
+            let sidecar = path.hasSuffix(".json") ? path : String(path.dropLast(".safetensors".count)) + ".json"
+            guard let data = FileManager.default.contents(atPath: sidecar),
+                  let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                  let model = (obj["config"] as? [String: Any])?["model"] as? String else { return nil }
+            return heads(model: model)
+        case .huggingFace: return nil
+        }
+    }
+
+    /// Writes mae_st-keyed tensors as safetensors, or as a torch.save `{"model": OrderedDict}` (mae_st layout).
+    public static func write(_ state: [(String, Tensor)], to path: String, format: WeightsFormat, metadata: [String: String] = [:]) throws {
+        switch format {
+        case .safetensors: try TensorFile.save(state, metadata: metadata.merging(["format": "pt"]) { a, _ in a }, to: path)
+        case .torch: try TorchCheckpoint.save(stateDict: state.map { ($0.0, try $0.1.contiguous().rawTensor()) }, to: path)
+        case .huggingFace: throw TorchError("writing a Hugging Face directory needs a model config: use HFVideoMAE.write")
+        }
+    }
+}
+
+/// What `VisionTransformer.loadPretrained` did.
+public struct PretrainedLoadReport: CustomStringConvertible {
+    public var load = LoadReport()
+    /// Checkpoint keys the classifier does not use (decoder, mask_token, `norm` with global pool, a head of another size).
+    public var dropped: [String] = []
+    /// Positional embeddings resized to the classifier's grid.
+    public var interpolated: [String] = []
+    /// Classifier tensors not in the checkpoint, freshly initialised (head, fc_norm).
+    public var initialized: [String] = []
+    public var description: String {
+        var lines = [load.description]
+        if !dropped.isEmpty { lines.append("dropped (unused by the classifier) (\(dropped.count)): " + dropped.joined(separator: ", ")) }
+        if !interpolated.isEmpty { lines.append("interpolated: " + interpolated.joined(separator: "; ")) }
+        if !initialized.isEmpty { lines.append("freshly initialised: " + initialized.joined(separator: ", ")) }
+        return lines.joined(separator: "\n")
+    }
+}
+
+extension VisionTransformer {
+    /// Loads a pre-trained MAE (or a fine-tuned classifier) as mae_st's fine-tuning does: decoder keys and `mask_token`
+    /// are dropped, `norm.*` too with global pool; a head of another shape is dropped; missing `head`/`fc_norm` are
+    /// initialised fresh (`head.weight` trunc-normal(`headInitStd`), mae_st: 2e-5); `pos_embed_spatial` is resized
+    /// bicubically over the 2-D grid and `pos_embed_temporal` linearly (align_corners false) when the grid differs.
+    /// `strict`: any other missing, unexpected or shape-mismatched key is an error listing them all; otherwise they are
+    /// skipped and listed in the report. `source` names the file in errors.
+    ///
+    /// `normAsFcNorm` (global pool only): use the checkpoint's `norm.*` as `fc_norm.*` when it has no `fc_norm` —
+    /// mae_st's own classifier pools `x[:, 1:].mean(1)` and then applies `norm`, so its fine-tuned checkpoints keep
+    /// the post-pool norm under `norm.*`, and its fine-tuning starts that norm from the MAE encoder's.
+    @discardableResult
+    public func loadPretrained(_ state: [(String, Tensor)], source: String = "checkpoint", strict: Bool = true,
+                               headInitStd: Double = 2e-5, normAsFcNorm: Bool = false,
+                               generator: Generator? = nil) throws -> PretrainedLoadReport {
+        var report = PretrainedLoadReport()
+        let own = Dictionary(uniqueKeysWithValues: namedTensors().map { ($0.0, $0.1.shape) })
+        var kept: [String: Tensor] = [:]
+        var state = state
+        if normAsFcNorm, fcNorm != nil, !state.contains(where: { $0.0.hasPrefix("fc_norm.") }) {
+            state = state.map { $0.0.hasPrefix("norm.") ? ("fc_" + $0.0, $0.1) : $0 }
+        }
+        for (key, t) in state {
+            let unused = key.hasPrefix("decoder") || key == "mask_token" || (fcNorm != nil && key.hasPrefix("norm."))
+                || (key.hasPrefix("head.") && own[key] != nil && own[key]! != t.shape)
+            if unused { report.dropped.append(key); continue }
+            kept[key] = t
+        }
+        for (key, grid) in [("pos_embed_spatial", [patchEmbed.gridSize, patchEmbed.gridSize]), ("pos_embed_temporal", [tGrid])] {
+            guard let t = kept[key], let want = own[key], t.shape != want, t.rank == 3, t.size(0) == 1, t.size(2) == want[2] else { continue }
+            let resized = try resizePosEmbed(t, to: grid)
+            report.interpolated.append("\(key): \(t.shape) → \(resized.shape) (\(grid.count == 2 ? "bicubic" : "linear"))")
+            kept[key] = resized
+        }
+        let fresh = ["head.weight", "head.bias", "fc_norm.weight", "fc_norm.bias"].filter { own[$0] != nil && kept[$0] == nil }
+        report.load = try loadStateDict(kept, strict: false)
+        report.load.missing.removeAll { fresh.contains($0) }
+        if !fresh.isEmpty {
+            report.initialized = fresh
+            if fresh.contains("head.weight") { try Init.truncNormal(head.weight, std: headInitStd, generator: generator) }
+            if fresh.contains("head.bias") { try Init.constant(head.bias!, 0) }
+            if let fcNorm, fresh.contains("fc_norm.weight") { try Init.constant(fcNorm.weight, 1) }
+            if let fcNorm, fresh.contains("fc_norm.bias") { try Init.constant(fcNorm.bias, 0) }
+        }
+        if strict, !report.load.isClean {
+            throw TorchError("\(source) does not match the classifier (pass strict: false / --no-strict to skip these):\n\(report.load)")
+        }
+        return report
+    }
+
+    /// [1, n, D] on a grid of `from` → [1, Π grid, D]: 2-D grids bicubic, 1-D linear (align_corners false, as DeiT/MAE).
+    func resizePosEmbed(_ t: Tensor, to grid: [Int]) throws -> Tensor {
+        let (n, d) = (t.size(1), t.size(2))
+        if grid.count == 2 {
+            let g = Int(Double(n).squareRoot().rounded())
+            guard g * g == n else { throw TorchError("pos_embed_spatial has \(n) positions: not a square grid") }
+            let img = try t.reshape([1, g, g, d]).permute(0, 3, 1, 2).to(.float32)
+            return try interpolate(img, size: grid, mode: .bicubic).permute(0, 2, 3, 1).reshape([1, grid[0] * grid[1], d])
+        }
+        return try interpolate(t.permute(0, 2, 1).to(.float32), size: grid, mode: .linear).permute(0, 2, 1).contiguous()
+    }
+}
+
+extension ViTConfig {
+    /// The classifier/encoder config a state dict (mae_st keys) describes: sizes from `patch_embed.proj.weight`
+    /// [D, 3, t, p, p], block count, MLP width, biases, cls token, positions (the grid from `pos_embed_*`; without
+    /// learned positions `imgSize`/`numFrames` are needed), pooling (`fc_norm` → global pool, `norm` alone → cls) and
+    /// `head`. Weights do not fix the head count: `numHeads` (default D/64, as every standard ViT) and the norm eps.
+    public static func inferred(from state: [(String, Tensor)], numHeads: Int? = nil, imgSize: Int? = nil,
+                                numFrames: Int? = nil, source: String = "checkpoint") throws -> ViTConfig {
+        let d = Dictionary(state, uniquingKeysWith: { a, _ in a })
+        guard let proj = d["patch_embed.proj.weight"], proj.rank == 5 else {
+            throw TorchError("\(source): no 'patch_embed.proj.weight' [D, 3, t, p, p] — not a ViT/MAE state dict in mae_st keys")
+        }
+        var c = ViTConfig()
+        (c.embedDim, c.inChans, c.tPatchSize, c.patchSize) = (proj.size(0), proj.size(1), proj.size(2), proj.size(3))
+        c.depth = Set(d.keys.compactMap { k -> Int? in
+            k.hasPrefix("blocks.") ? Int(k.split(separator: ".")[1]) : nil
+        }).count
+        guard c.depth > 0, let fc1 = d["blocks.0.mlp.fc1.weight"] else { throw TorchError("\(source): no 'blocks.0.*' keys") }
+        c.mlpRatio = Double(fc1.size(0)) / Double(c.embedDim)
+        c.numHeads = numHeads ?? max(1, c.embedDim / 64)
+        c.qkvBias = d["blocks.0.attn.q.bias"] != nil
+        c.kBias = (d["blocks.0.attn.k.bias"] != nil) == c.qkvBias ? nil : d["blocks.0.attn.k.bias"] != nil
+        c.clsEmbed = d["cls_token"] != nil
+        c.globalPool = d["fc_norm.weight"] != nil || d["norm.weight"] == nil || !c.clsEmbed
+        if let head = d["head.weight"] { c.numClasses = head.size(0) }
+        if let s = d["pos_embed_spatial"], let t = d["pos_embed_temporal"] {
+            c.sepPosEmbed = true
+            let g = Int(Double(s.size(1)).squareRoot().rounded())
+            (c.imgSize, c.numFrames) = (g * c.patchSize, t.size(1) * c.tPatchSize)
+        } else {
+            c.sepPosEmbed = false
+            if let imgSize { c.imgSize = imgSize }
+            if let numFrames { c.numFrames = numFrames }
+        }
+        if let imgSize, c.sepPosEmbed, imgSize != c.imgSize { c.imgSize = imgSize }  // positions get resized on load
+        if let numFrames, c.sepPosEmbed, numFrames != c.numFrames { c.numFrames = numFrames }
+        return c
+    }
+}

@@ -1,0 +1,68 @@
+/// Hyper-parameters of the video `VisionTransformer` classifier (reference/models_vit.py constructor arguments).
+/// Defaults: ViT-B/16, 16 frames, mae_st fine-tuning (cls token, separable learned positions, global pool, dropout 0.5).
+public struct ViTConfig: Codable, Equatable, Sendable {
+    public var numFrames = 16
+    public var tPatchSize = 2
+    public var imgSize = 224
+    public var patchSize = 16
+    public var inChans = 3
+    public var numClasses = 400
+    public var embedDim = 768
+    public var depth = 12
+    public var numHeads = 12
+    public var mlpRatio = 4.0
+    public var qkvBias = true
+    /// Bias of `attn.k`; nil = `qkvBias` (HF VideoMAE: false, q and v biased only).
+    public var kBias: Bool? = nil
+    /// Dropout after attn.proj and in the MLP.
+    public var dropRate = 0.0
+    /// Stochastic depth; block i drops its residual branches with rate·i/(depth−1).
+    public var dropPathRate = 0.0
+    /// Dropout before `head`.
+    public var dropout = 0.5
+    public var sepPosEmbed = true
+    public var clsEmbed = true
+    /// Mean over patch tokens → `fc_norm` (true), or cls token after `norm` (false, needs cls_embed).
+    public var globalPool = true
+    public var normEps = 1e-6
+    /// Eps of `fc_norm`; nil = `normEps` (HF VideoMAE: 1e-5, blocks 1e-12).
+    public var fcNormEps: Double? = nil
+
+    public init() {}
+
+    /// The model names of mae_st (`vit_{small,base,large}_patch16`, `vit_huge_patch14`) and the HF-VideoMAE layout
+    /// (`videomae_vit_{small,base,large,huge}_patch16`: sinusoid positions, no cls token, q/v bias, mean pool).
+    public static func named(_ name: String) throws -> ViTConfig {
+        var c = ViTConfig()
+        var key = name
+        let hf = key.hasPrefix("videomae_")
+        if hf { key.removeFirst("videomae_".count) }
+        switch key {
+        case "vit_small_patch16": (c.embedDim, c.depth, c.numHeads) = (384, 12, 6)
+        case "vit_base_patch16": (c.embedDim, c.depth, c.numHeads) = (768, 12, 12)
+        case "vit_large_patch16": (c.embedDim, c.depth, c.numHeads) = (1024, 24, 16)
+        case "vit_huge_patch14" where !hf: (c.embedDim, c.depth, c.numHeads, c.patchSize) = (1280, 32, 16, 14)
+        case "vit_huge_patch16" where hf: (c.embedDim, c.depth, c.numHeads) = (1280, 32, 16)
+        default:
+            throw ConfigError("unknown model '\(name)': expected vit_small_patch16, vit_base_patch16, vit_large_patch16, "
+                + "vit_huge_patch14, or videomae_vit_{small,base,large,huge}_patch16")
+        }
+        if hf { c.makeVideoMAE() }
+        return c
+    }
+
+    /// Switches to the HF VideoMAE layout (keeps the sizes).
+    public mutating func makeVideoMAE() {
+        sepPosEmbed = false; clsEmbed = false; globalPool = true; kBias = false
+        normEps = 1e-12; fcNormEps = 1e-5
+    }
+
+    /// The classifier matching a pre-training config's encoder.
+    public static func encoder(of m: MAEConfig) -> ViTConfig {
+        var c = ViTConfig()
+        (c.numFrames, c.tPatchSize, c.imgSize, c.patchSize, c.inChans) = (m.numFrames, m.tPatchSize, m.imgSize, m.patchSize, m.inChans)
+        (c.embedDim, c.depth, c.numHeads, c.mlpRatio, c.qkvBias) = (m.embedDim, m.depth, m.numHeads, m.mlpRatio, m.qkvBias)
+        (c.sepPosEmbed, c.clsEmbed, c.normEps) = (m.sepPosEmbed, m.clsEmbed, m.normEps)
+        return c
+    }
+}

@@ -1,0 +1,119 @@
+import Datasets
+import Foundation
+import Media
+import Models
+import TensorFiles
+import Testing
+import Torch
+@testable import Training
+
+/// `stmae embed`'s library side: embeddings in list order, equal to the MAE encoder's mean-pooled output on the
+/// evaluation clip, unreadable videos skipped, .npy / .safetensors outputs with the paths.
+struct EmbeddingsTests {
+    @Test func embeddingsFollowTheListAndMatchTheEncoder() throws {
+        let dir = try tempDir("embed")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try SyntheticVideos.generate(root: dir + "/videos", trainPerClass: 1, valPerClass: 0, frames: 12, size: 32)
+        var samples = try VideoList.scan(dirs: [dir + "/videos/train"])
+        #expect(samples.count == 8)
+        try Data("not a video".utf8).write(to: URL(fileURLWithPath: dir + "/broken.mp4"))
+        samples.insert(VideoSample(path: dir + "/broken.mp4", label: 0), at: 3)
+
+        var mae = try MAEConfig.named("mae_vit_tiny")
+        (mae.embedDim, mae.depth, mae.numHeads, mae.imgSize, mae.patchSize, mae.numFrames, mae.predTDim) = (64, 2, 1, 32, 8, 4, 4)
+        let encoder = try MaskedAutoencoderViT(mae, generator: Generator(seed: 2))
+        try Weights.write(encoder.stateDict(), to: dir + "/mae.pth", format: .torch)
+
+        let m = try EmbeddingModel(checkpoint: dir + "/mae.pth")
+        #expect(m.finalNorm != nil && m.dim == 64 && m.model.config.numFrames == 4 && m.model.config.imgSize == 32)
+        let clip = ClipConfig(numFrames: 4, samplingRate: 2, targetFps: 10, imgSize: 32, train: false)
+        let loader = try VideoLoader(samples: samples, config: clip, batchSize: 3, shuffle: false, numWorkers: 2, dropLast: false)
+        let r = try Embeddings.extract(m, loader: loader)
+        let good = samples.filter { !$0.path.hasSuffix("broken.mp4") }
+        #expect(r.paths == good.map(\.path) && r.labels == good.map(\.label))
+        #expect(r.skipped == [dir + "/broken.mp4"])
+        #expect(r.embeddings.shape == [8, 64])
+
+        // Each row = the MAE encoder (all tokens kept, after `norm`, cls removed) averaged over tokens, on that clip.
+        let pipeline = try ClipPipeline(config: clip)
+        let l = encoder.tGrid * encoder.sGrid
+        let ids = try Tensor.arange(0, Double(l), dtype: .int64).unsqueeze(0)  // every token visible
+        for (i, s) in good.enumerated() {
+            let x = try Tensor(pipeline.load(path: s.path), shape: [1, 3, 4, 32, 32])
+            let latent = try encoder.forwardEncoder(x, idsKeep: ids)
+            let ref = try latent.mean(dims: [1]).squeeze(0)
+            let row = try r.embeddings.select(dim: 0, index: i)
+            let d = try (row - ref).abs().amax(dims: [0]).item() / max(try ref.abs().amax(dims: [0]).item(), 1e-6)
+            #expect(d < 1e-4, "row \(i): \(d)")
+        }
+
+        try Embeddings.write(r.embeddings, paths: r.paths, labels: r.labels, to: dir + "/e.npy")
+        let npy = try Npy.read(path: dir + "/e.npy")
+        #expect(npy.shape == [8, 64] && npy.dtype == .float32)
+        let listed = try String(contentsOfFile: dir + "/e.paths.txt", encoding: .utf8).split(separator: "\n").map(String.init)
+        #expect(listed == r.paths)
+        try Embeddings.write(r.embeddings, paths: r.paths, labels: r.labels, to: dir + "/e.safetensors")
+        let st = try SafeTensors.read(path: dir + "/e.safetensors")
+        #expect(st.tensors["embeddings"]?.shape == [8, 64] && st.tensors["labels"]?.shape == [8])
+        let paths = try JSONSerialization.jsonObject(with: Data(st.metadata["paths"]!.utf8)) as? [String]
+        #expect(paths == r.paths)
+
+        // cls pooling: token 0 after `norm` — a different vector of the same size.
+        let cls = try EmbeddingModel(checkpoint: dir + "/mae.pth", pool: .cls, numHeads: 1)
+        let x0 = try Tensor(pipeline.load(path: good[0].path), shape: [1, 3, 4, 32, 32])
+        let c0 = try cls(x0)
+        #expect(c0.shape == [1, 64])
+        #expect(try (c0.squeeze(0) - r.embeddings.select(dim: 0, index: 0)).abs().amax(dims: [0]).item() > 1e-3)
+    }
+
+    /// Classifier checkpoints: with `fc_norm` the head's input; with only `norm` (mae_st: mean → norm; optimized-stmae:
+    /// norm → cls token) as `pool` says.
+    @Test func classifierCheckpointsEmbedTheHeadInput() throws {
+        let dir = try tempDir("embed-cls")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var c = ViTConfig()
+        (c.numFrames, c.imgSize, c.patchSize, c.numClasses, c.embedDim, c.depth, c.numHeads, c.dropout) = (4, 16, 8, 3, 64, 1, 1, 0)
+        let x = try Tensor.randn([2, 3, 4, 16, 16], generator: Generator(seed: 1))
+        let gp = try VisionTransformer(c, generator: Generator(seed: 2))
+        gp.eval()
+        try Weights.write(gp.stateDict(), to: dir + "/gp.pth", format: .torch)
+        let maeSt = try gp.stateDict().map { ($0.0.hasPrefix("fc_norm.") ? String($0.0.dropFirst(3)) : $0.0, $0.1) }
+        try Weights.write(maeSt, to: dir + "/maest.pth", format: .torch)
+        c.globalPool = false
+        let cls = try VisionTransformer(c, generator: Generator(seed: 3))
+        cls.eval()
+        try Weights.write(cls.stateDict(), to: dir + "/cls.pth", format: .torch)
+        let want = try gp.forwardFeatures(x)
+        for (file, pool, ref) in [("gp.pth", EmbeddingModel.Pool.mean, want), ("maest.pth", .mean, want), ("cls.pth", .cls, try cls.forwardFeatures(x))] {
+            let m = try EmbeddingModel(checkpoint: dir + "/" + file, pool: pool)
+            #expect(m.finalNorm == nil)
+            #expect(try (m(x) - ref).abs().amax(dims: [0, 1]).item() < 1e-6, "\(file)")
+        }
+    }
+
+    /// `stmae embed` on a folder with a corrupt video: rows for the readable ones, in list order, equal to the library.
+    @Test(.timeLimit(.minutes(5))) func embedCommandWritesTheLibraryResult() throws {
+        let data = try tinyVideoSet(), out = try tempDir("embed-cli")
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        var mae = try MAEConfig.named("mae_vit_tiny")
+        (mae.embedDim, mae.depth, mae.numHeads, mae.imgSize, mae.patchSize, mae.numFrames, mae.predTDim) = (64, 1, 1, 32, 8, 4, 4)
+        try Weights.write(MaskedAutoencoderViT(mae, generator: Generator(seed: 4)).stateDict(), to: out + "/mae.pth", format: .torch)
+        let run = try runSTMAE(["embed", "--checkpoint", out + "/mae.pth", "--data", data, "--output", out + "/e.safetensors",
+                                "--sampling_rate", "2", "--target_fps", "10", "--batch_size", "5", "--num_workers", "2"])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stderr.contains("broken.mp4") && run.stderr.contains("16 videos × 64"), "\(run.stderr)")
+        let st = try SafeTensors.read(path: out + "/e.safetensors")
+        let paths = try JSONSerialization.jsonObject(with: Data(st.metadata["paths"]!.utf8)) as? [String]
+        let samples = try VideoList.samples(from: data).filter { !$0.path.hasSuffix("broken.mp4") }
+        #expect(paths == samples.map(\.path))
+        let m = try EmbeddingModel(checkpoint: out + "/mae.pth")
+        let clip = ClipConfig(numFrames: 4, samplingRate: 2, targetFps: 10, imgSize: 32, train: false)
+        let loader = try VideoLoader(samples: samples, config: clip, batchSize: 4, shuffle: false, numWorkers: 0, dropLast: false)
+        let lib = try Embeddings.extract(m, loader: loader).embeddings
+        let cli = try Tensor(st.tensors["embeddings"]!)
+        #expect(cli.shape == [16, 64])  // 8 classes × 2; the corrupt file skipped
+        #expect(try (cli - lib).abs().amax(dims: [0, 1]).item() < 1e-5)
+        let again = try runSTMAE(["embed", "--checkpoint", out + "/mae.pth", "--data", data, "--output", out + "/e.safetensors"])
+        #expect(again.status != 0 && again.stderr.contains("--force"))
+    }
+}

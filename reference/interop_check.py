@@ -1,0 +1,148 @@
+"""Python side of the Swift checkpoint-interop tests (Tests/ModelsTests/InteropTests.swift).
+
+  make_mae <dir>   writes mae_st-style checkpoints of a tiny perturbed MAE (reference/models_mae_st.py):
+                   <dir>/mae.pth ({"model": state_dict, "epoch", "args"} as mae_st main_pretrain saves),
+                   <dir>/mae_release.pth ({"model_state": ...} as mae_st's released checkpoints),
+                   <dir>/finetuned_maest.pth (the "same" classifier as mae_st's models_vit stores it: fc_norm as norm),
+                   and <dir>/expected.safetensors: input x, the head/fc_norm to install, and the reference
+                   classifier's features/logits after mae_st-style loading (strict=False, decoder dropped) for the
+                   same grid ("same.*") and a bigger grid ("big.*": positions resized bicubic spatial /
+                   linear temporal, align_corners=False).
+  check_hf <hf_dir> <x.safetensors> <out_dir>
+                   loads <hf_dir> with transformers.VideoMAEForVideoClassification, writes <out_dir>/hf_logits.safetensors,
+                   re-saves the model with save_pretrained (transformers' own key layout) to <out_dir>/resaved and as
+                   <out_dir>/bin/pytorch_model.bin (+ config.json), and prints a JSON summary.
+  check_hf_encoder <hf_dir> <x.safetensors> <out_dir>
+                   loads <hf_dir> with transformers.VideoMAEModel, writes <out_dir>/hf_hidden.safetensors, and saves
+                   it inside VideoMAEForPreTraining to <out_dir>/pretraining (decoder keys to be skipped on read).
+
+Run with PYTHONPATH=.torch:.pylibs:reference HF_HUB_OFFLINE=1.
+"""
+import argparse
+import json
+import os
+import shutil
+import sys
+
+import torch
+import torch.nn.functional as F
+
+import st_io
+from make_model_fixtures import perturb
+from models_mae_st import MaskedAutoencoderViT
+from models_vit import VisionTransformer
+
+MAE = dict(img_size=8, patch_size=2, in_chans=3, embed_dim=32, depth=2, num_heads=2, decoder_embed_dim=16,
+           decoder_depth=1, decoder_num_heads=2, mlp_ratio=4.0, num_frames=4, t_patch_size=2, pred_t_dim=4,
+           cls_embed=True, sep_pos_embed=True)
+BIG = dict(img_size=12, num_frames=8)  # grid 6x6 x 4 instead of 4x4 x 2
+
+
+def classifier(**over):
+    kw = dict(num_frames=MAE["num_frames"], t_patch_size=2, img_size=MAE["img_size"], patch_size=2, num_classes=5,
+              embed_dim=32, depth=2, num_heads=2, dropout=0.0, cls_embed=True, sep_pos_embed=True, global_pool=True)
+    kw.update(over)
+    return VisionTransformer(**kw).eval()
+
+
+def resize(sd, model):
+    """Spatial bicubic over the 2-D grid, temporal linear (align_corners=False)."""
+    sd = dict(sd)
+    s = sd["pos_embed_spatial"]
+    g, g2 = int(round(s.shape[1] ** 0.5)), model.patch_embed.grid_size
+    img = s.reshape(1, g, g, -1).permute(0, 3, 1, 2)
+    sd["pos_embed_spatial"] = F.interpolate(img, size=(g2, g2), mode="bicubic", align_corners=False) \
+        .permute(0, 2, 3, 1).reshape(1, g2 * g2, -1)
+    t = sd["pos_embed_temporal"]
+    sd["pos_embed_temporal"] = F.interpolate(t.permute(0, 2, 1), size=model.t_grid, mode="linear",
+                                             align_corners=False).permute(0, 2, 1)
+    return sd
+
+
+def make_mae(out):
+    torch.manual_seed(7)
+    mae = MaskedAutoencoderViT(**MAE)
+    gen = torch.Generator().manual_seed(8)
+    perturb(mae, gen)
+    sd = mae.state_dict()
+    args = argparse.Namespace(model="mae_vit_tiny", num_heads=MAE["num_heads"], blr=1.6e-3, num_frames=MAE["num_frames"])
+    torch.save({"model": sd, "epoch": 3, "args": args}, os.path.join(out, "mae.pth"))
+    torch.save({"model_state": sd, "cur_epoch": 3}, os.path.join(out, "mae_release.pth"))
+    t = {}
+    head_w = 0.3 * torch.randn(5, 32, generator=gen)
+    head_b, fcw, fcb = 0.1 * torch.randn(5, generator=gen), 1 + 0.1 * torch.randn(32, generator=gen), 0.1 * torch.randn(32, generator=gen)
+    t.update({"head.weight": head_w, "head.bias": head_b, "fc_norm.weight": fcw, "fc_norm.bias": fcb})
+    for tag, over in (("same", {}), ("big", BIG)):
+        model = classifier(**over)
+        src = sd if not over else resize(sd, model)
+        msg = model.load_state_dict(src, strict=False)
+        assert sorted(msg.missing_keys) == ["fc_norm.bias", "fc_norm.weight", "head.bias", "head.weight"], msg
+        with torch.no_grad():
+            model.head.weight.copy_(head_w); model.head.bias.copy_(head_b)
+            model.fc_norm.weight.copy_(fcw); model.fc_norm.bias.copy_(fcb)
+            nf, img = over.get("num_frames", MAE["num_frames"]), over.get("img_size", MAE["img_size"])
+            x = torch.randn(2, 3, nf, img, img, generator=gen)
+            t[f"{tag}.x"] = x
+            t[f"{tag}.features"] = model.forward_features(x)
+            t[f"{tag}.logits"] = model(x)
+            if not over:
+                # mae_st's own classifier pools x[:, 1:].mean(1) then `norm` (no fc_norm): the same function with
+                # fc_norm stored as norm. A fine-tuned mae_st checkpoint, with its head.
+                ft = {("norm." + k[len("fc_norm."):] if k.startswith("fc_norm.") else k): v for k, v in model.state_dict().items()}
+                torch.save({"model": ft, "epoch": 9}, os.path.join(out, "finetuned_maest.pth"))
+            if over:
+                t["big.pos_embed_spatial"] = src["pos_embed_spatial"].contiguous()
+                t["big.pos_embed_temporal"] = src["pos_embed_temporal"].contiguous()
+    st_io.save(t, os.path.join(out, "expected.safetensors"))
+    print(json.dumps({"keys": len(sd)}))
+
+
+def check_hf(hf_dir, x_path, out):
+    from transformers import VideoMAEForVideoClassification
+    import transformers
+    model = VideoMAEForVideoClassification.from_pretrained(hf_dir).eval()
+    x = st_io.load(x_path)["x"]  # [N, 3, T, H, W]
+    with torch.no_grad():
+        logits = model(pixel_values=x.permute(0, 2, 1, 3, 4)).logits  # HF takes [N, T, C, H, W]
+    st_io.save({"logits": logits.contiguous()}, os.path.join(out, "hf_logits.safetensors"))
+    model.save_pretrained(os.path.join(out, "resaved"))
+    bin_dir = os.path.join(out, "bin")
+    os.makedirs(bin_dir, exist_ok=True)
+    torch.save(model.state_dict(), os.path.join(bin_dir, "pytorch_model.bin"))
+    shutil.copy(os.path.join(hf_dir, "config.json"), bin_dir)
+    # VideoMAEImageProcessor itself needs torchvision + PIL (not installed); read its config the way it does.
+    from transformers.image_processing_base import ImageProcessingMixin
+    proc, _ = ImageProcessingMixin.get_image_processor_dict(hf_dir)
+    print(json.dumps({"transformers": transformers.__version__, "num_labels": model.config.num_labels,
+                      "image_processor_type": proc["image_processor_type"],
+                      "image_mean": proc["image_mean"], "image_std": proc["image_std"],
+                      "crop_size": proc["crop_size"], "labels": [model.config.id2label[i] for i in range(model.config.num_labels)],
+                      "keys": sorted(model.state_dict().keys())[:3], "fc_norm_eps": model.fc_norm.eps,
+                      "layer_norm_eps": model.config.layer_norm_eps}))
+
+
+def check_hf_encoder(hf_dir, x_path, out):
+    """A pre-trained encoder exported as VideoMAEModel: last_hidden_state (after `layernorm`, all tokens)."""
+    from transformers import VideoMAEModel
+    model = VideoMAEModel.from_pretrained(hf_dir).eval()
+    x = st_io.load(x_path)["x"]
+    with torch.no_grad():
+        h = model(pixel_values=x.permute(0, 2, 1, 3, 4)).last_hidden_state
+    st_io.save({"hidden": h.contiguous()}, os.path.join(out, "hf_hidden.safetensors"))
+    # The same encoder inside transformers' pre-training model (decoder freshly initialised), saved in its layout.
+    from transformers import VideoMAEForPreTraining
+    VideoMAEForPreTraining.from_pretrained(hf_dir).save_pretrained(os.path.join(out, "pretraining"))
+    print(json.dumps({"use_mean_pooling": model.config.use_mean_pooling, "has_layernorm": model.layernorm is not None}))
+
+
+if __name__ == "__main__":
+    torch.set_num_threads(1)
+    cmd = sys.argv[1]
+    if cmd == "make_mae":
+        make_mae(sys.argv[2])
+    elif cmd == "check_hf":
+        check_hf(*sys.argv[2:5])
+    elif cmd == "check_hf_encoder":
+        check_hf_encoder(*sys.argv[2:5])
+    else:
+        sys.exit(f"unknown command {cmd}")
