@@ -32,13 +32,18 @@ public struct ClipConfig: Sendable, Equatable {
     public var temporalIndex: Int
     public var numTemporalViews: Int
     public var spatialIndex: Int
+    /// Training only: RandAugment applied to the decoded frames before cropping (nil = off).
+    public var randAugment: RandAugment?
+    /// Training only: random-erasing probability on the normalised clip (`--reprob`, 0 = off).
+    public var reprob: Double
 
     public init(numFrames: Int = 16, samplingRate: Int = 4, targetFps: Double = 30, imgSize: Int = 224,
                 shortSide: Int? = nil, evalShortSide: Int? = nil, repeatAug: Int = 1,
                 mean: [Float] = [0.45, 0.45, 0.45], std: [Float] = [0.225, 0.225, 0.225],
                 scales: ClosedRange<Double> = 0.5 ... 1.0, aspects: ClosedRange<Double> = 0.75 ... 1.3333,
                 flipProbability: Double = 0.5, train: Bool = true,
-                temporalIndex: Int = 0, numTemporalViews: Int = 1, spatialIndex: Int = 1) {
+                temporalIndex: Int = 0, numTemporalViews: Int = 1, spatialIndex: Int = 1,
+                randAugment: RandAugment? = nil, reprob: Double = 0) {
         self.numFrames = numFrames
         self.samplingRate = samplingRate
         self.targetFps = targetFps
@@ -55,6 +60,8 @@ public struct ClipConfig: Sendable, Equatable {
         self.temporalIndex = temporalIndex
         self.numTemporalViews = numTemporalViews
         self.spatialIndex = spatialIndex
+        self.randAugment = randAugment
+        self.reprob = reprob
     }
 
     /// Floats in one clip: `3 · numFrames · imgSize²`.
@@ -75,6 +82,8 @@ public struct ClipConfig: Sendable, Equatable {
         try check(aspects.lowerBound > 0, "aspects must be positive")
         try check(numTemporalViews > 0 && (0 ..< numTemporalViews).contains(temporalIndex), "temporalIndex out of range")
         try check((0 ... 2).contains(spatialIndex), "spatialIndex must be 0, 1 or 2")
+        try check((0 ... 1).contains(reprob), "--reprob must be in [0, 1], got \(reprob)")
+        if let a = randAugment { try check(a.numOps > 0 && (0 ... 10).contains(a.magnitude), "--rand_aug: bad n or m") }
     }
 }
 
@@ -98,26 +107,27 @@ public struct ClipPipeline: Sendable {
     public func load(path: String, rngs: [SampleRNG], into out: UnsafeMutableBufferPointer<Float>) throws {
         let c = config
         precondition(rngs.count >= c.repeatAug && out.count >= c.repeatAug * c.clipCount, "ClipPipeline.load: buffers too small")
+        if VideoList.isImage(path) { return try loadImage(path: path, rngs: rngs, into: out) }
         let reader = try VideoReader(path: path, threads: 1)
         guard reader.frameCount > 0 else { throw MediaError(path, .corrupt, "no frames") }
         let side = c.train ? (c.shortSide > 0 ? c.shortSide : nil) : c.evalShortSide
         let (width, height) = reader.outputSize(shortSide: side)
 
-        // Per repeat: frame indices, crop box, flip.
-        var plans: [(indices: [Int], box: CropBox, flip: Bool)] = []
+        // Per repeat: frame indices, crop box, flip, and the generator left for RandAugment / erasing.
+        var plans: [Plan] = []
         for r in 0 ..< c.repeatAug {
             if c.train {
                 var rng = rngs[r]
                 let indices = ClipSampling.randomIndices(frameCount: reader.frameCount, fps: reader.fps, numFrames: c.numFrames,
                                                          samplingRate: c.samplingRate, targetFps: c.targetFps, rng: &rng)
                 let box = Augment.randomResizedCrop(width: width, height: height, scales: c.scales, aspects: c.aspects, rng: &rng)
-                plans.append((indices, box, rng.bernoulli(c.flipProbability)))
+                plans.append(Plan(indices: indices, box: box, flip: rng.bernoulli(c.flipProbability), rng: rng))
             } else {
                 let indices = ClipSampling.viewIndices(frameCount: reader.frameCount, fps: reader.fps, numFrames: c.numFrames,
                                                        samplingRate: c.samplingRate, targetFps: c.targetFps,
                                                        temporalIndex: c.temporalIndex, numTemporalViews: c.numTemporalViews)
-                plans.append((indices, Augment.uniformCrop(width: width, height: height, size: c.imgSize,
-                                                           spatialIndex: c.spatialIndex), false))
+                plans.append(Plan(indices: indices, box: Augment.uniformCrop(width: width, height: height, size: c.imgSize,
+                                                                             spatialIndex: c.spatialIndex), flip: false, rng: rngs[r]))
             }
         }
         let union = Array(Set(plans.flatMap(\.indices))).sorted()
@@ -127,10 +137,68 @@ public struct ClipPipeline: Sendable {
             throw MediaError(path, .corrupt, "decoded \(clip.width)x\(clip.height), expected \(width)x\(height)")
         }
         for (r, plan) in plans.enumerated() {
-            let dst = UnsafeMutableBufferPointer(rebasing: out[r * c.clipCount ..< (r + 1) * c.clipCount])
-            Augment.resizeNormalize(clip, frames: plan.indices.map { position[$0]! }, box: plan.box,
-                                    outWidth: c.imgSize, outHeight: c.imgSize, flip: plan.flip,
-                                    mean: c.mean, std: c.std, into: dst)
+            render(clip, frames: plan.indices.map { position[$0]! }, plan: plan,
+                   into: UnsafeMutableBufferPointer(rebasing: out[r * c.clipCount ..< (r + 1) * c.clipCount]))
+        }
+    }
+
+    struct Plan {
+        var indices: [Int]
+        var box: CropBox
+        var flip: Bool
+        var rng: SampleRNG
+    }
+
+    /// Crop/resize/flip/normalise one repeat, with RandAugment before and random erasing after (training only).
+    func render(_ clip: VideoClip, frames: [Int], plan: Plan, into dst: UnsafeMutableBufferPointer<Float>) {
+        let c = config
+        var rng = plan.rng, source = clip, frames = frames
+        if c.train, let aug = c.randAugment {
+            let steps = aug.plan(rng: &rng)
+            if !steps.isEmpty {
+                // Only the distinct frames this repeat uses, augmented with the one plan.
+                let distinct = Array(Set(frames)).sorted()
+                let at = Dictionary(uniqueKeysWithValues: distinct.enumerated().map { ($1, $0) })
+                var pixels: [UInt8] = []
+                pixels.reserveCapacity(distinct.count * clip.frameSize)
+                for f in distinct { pixels += clip.frame(f) }
+                source = VideoClip(frames: distinct.count, height: clip.height, width: clip.width, pixels: pixels)
+                aug.apply(steps, to: &source)
+                frames = frames.map { at[$0]! }
+            }
+        }
+        Augment.resizeNormalize(source, frames: frames, box: plan.box, outWidth: c.imgSize, outHeight: c.imgSize,
+                                flip: plan.flip, mean: c.mean, std: c.std, into: dst)
+        if c.train && c.reprob > 0 {
+            RandomErasing(probability: c.reprob).apply(dst, frames: c.numFrames, height: c.imgSize, width: c.imgSize, rng: &rng)
+        }
+    }
+
+    /// A still image as a static clip (the image repeated `numFrames` times). Training: random resized crop + flip
+    /// (`scales`, `aspects`); evaluation: resize to short side `evalShortSide`, then the `imgSize` crop.
+    func loadImage(path: String, rngs: [SampleRNG], into out: UnsafeMutableBufferPointer<Float>) throws {
+        let c = config
+        let image = try Image.load(path: path)
+        guard image.width > 0, image.height > 0 else { throw MediaError(path, .corrupt, "empty image") }
+        let clip = VideoClip(frames: 1, height: image.height, width: image.width, pixels: image.pixels)
+        let frames = [Int](repeating: 0, count: c.numFrames)
+        for r in 0 ..< c.repeatAug {
+            var rng = rngs[r]
+            let plan: Plan
+            if c.train {
+                let box = Augment.randomResizedCrop(width: image.width, height: image.height, scales: c.scales, aspects: c.aspects, rng: &rng)
+                plan = Plan(indices: frames, box: box, flip: rng.bernoulli(c.flipProbability), rng: rng)
+            } else {
+                // The crop of the resized image, mapped back to source pixels (one resampling instead of two).
+                let scale = Double(min(image.width, image.height)) / Double(c.evalShortSide)
+                let rw = max(Int((Double(image.width) / scale).rounded()), 1), rh = max(Int((Double(image.height) / scale).rounded()), 1)
+                let b = Augment.uniformCrop(width: rw, height: rh, size: c.imgSize, spatialIndex: c.spatialIndex)
+                let x = min(Int((Double(b.x) * scale).rounded()), image.width - 1), y = min(Int((Double(b.y) * scale).rounded()), image.height - 1)
+                let box = CropBox(x: x, y: y, width: max(min(Int((Double(b.width) * scale).rounded()), image.width - x), 1),
+                                  height: max(min(Int((Double(b.height) * scale).rounded()), image.height - y), 1))
+                plan = Plan(indices: frames, box: box, flip: false, rng: rng)
+            }
+            render(clip, frames: frames, plan: plan, into: UnsafeMutableBufferPointer(rebasing: out[r * c.clipCount ..< (r + 1) * c.clipCount]))
         }
     }
 

@@ -19,9 +19,17 @@ public enum VideoList {
     /// Extensions recognised as videos (compared case-insensitively).
     public static let videoExtensions: Set<String> = ["mp4", "mkv", "webm", "avi"]
 
+    /// Extensions recognised as still images (JPEG, PNG).
+    public static let imageExtensions: Set<String> = ["jpg", "jpeg", "png"]
+
     /// Whether `path` has a video extension.
     public static func isVideo(_ path: String) -> Bool {
         videoExtensions.contains((path as NSString).pathExtension.lowercased())
+    }
+
+    /// Whether `path` has an image extension.
+    public static func isImage(_ path: String) -> Bool {
+        imageExtensions.contains((path as NSString).pathExtension.lowercased())
     }
 
     // MARK: - Scanning
@@ -32,14 +40,16 @@ public enum VideoList {
     /// directly inside) labels each file by the index of its class folder in `classNames(dirs:)`;
     /// videos in other directories get label 0. Hidden files and folders are ignored.
     /// - Throws: `DatasetError` naming a directory that is missing or not a directory.
-    public static func scan(dirs: [String]) throws -> [VideoSample] {
-        let classes = try classNames(dirs: dirs)
+    /// With `images`, JPEG/PNG files are listed instead of videos (image class folders).
+    public static func scan(dirs: [String], images: Bool = false) throws -> [VideoSample] {
+        let accept: (String) -> Bool = images ? isImage : isVideo
+        let classes = try classNames(dirs: dirs, images: images)
         let labelOf = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, $0) })
         var samples: [VideoSample] = []
         for dir in dirs {
             let root = normalized(dir)
-            let layout = try classFolders(root)
-            for relative in try videoFiles(under: root) {
+            let layout = try classFolders(root, accept)
+            for relative in try mediaFiles(under: root, accept) {
                 let label = layout == nil ? 0 : labelOf[String(relative.split(separator: "/")[0])] ?? 0
                 samples.append(VideoSample(path: root + "/" + relative, label: label))
             }
@@ -49,14 +59,14 @@ public enum VideoList {
 
     /// The sorted union of class-folder names of the `dirs` that have a class layout (empty if none).
     /// Label `i` of `scan(dirs:)` is `classNames(dirs:)[i]`.
-    public static func classNames(dirs: [String]) throws -> [String] {
+    public static func classNames(dirs: [String], images: Bool = false) throws -> [String] {
         var names = Set<String>()
-        for dir in dirs { names.formUnion(try classFolders(normalized(dir)) ?? []) }
+        for dir in dirs { names.formUnion(try classFolders(normalized(dir), images ? isImage : isVideo) ?? []) }
         return names.sorted()
     }
 
     /// Sub-folder names if `dir` has a class layout, else nil.
-    private static func classFolders(_ dir: String) throws -> [String]? {
+    private static func classFolders(_ dir: String, _ accept: (String) -> Bool = isVideo) throws -> [String]? {
         let fm = FileManager.default
         var isDir: ObjCBool = false
         guard fm.fileExists(atPath: dir, isDirectory: &isDir) else {
@@ -74,15 +84,15 @@ public enum VideoList {
             var sub: ObjCBool = false
             if fm.fileExists(atPath: dir + "/" + e, isDirectory: &sub), sub.boolValue {
                 folders.append(e)
-            } else if isVideo(e) {
+            } else if accept(e) {
                 return nil
             }
         }
         return folders.isEmpty ? nil : folders.sorted()
     }
 
-    /// Relative paths of the non-hidden video files under `dir`, any depth.
-    private static func videoFiles(under dir: String) throws -> [String] {
+    /// Relative paths of the non-hidden accepted (video or image) files under `dir`, any depth.
+    private static func mediaFiles(under dir: String, _ accept: (String) -> Bool) throws -> [String] {
         guard let walker = FileManager.default.enumerator(atPath: dir) else {
             throw DatasetError("\(dir): cannot list directory")
         }
@@ -93,7 +103,7 @@ public enum VideoList {
                 if (walker.fileAttributes?[.type] as? FileAttributeType) == .typeDirectory { walker.skipDescendants() }
                 continue
             }
-            if isVideo(name), (walker.fileAttributes?[.type] as? FileAttributeType) != .typeDirectory {
+            if accept(name), (walker.fileAttributes?[.type] as? FileAttributeType) != .typeDirectory {
                 found.append(relative)
             }
         }
@@ -106,13 +116,13 @@ public enum VideoList {
         return d
     }
 
-    /// Samples from `source`: a list file (`readCSV`) or a directory (`scan`).
-    public static func samples(from source: String) throws -> [VideoSample] {
+    /// Samples from `source`: a list file (`readCSV`) or a directory (`scan`; images with `images`).
+    public static func samples(from source: String, images: Bool = false) throws -> [VideoSample] {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: source, isDirectory: &isDir) else {
             throw DatasetError("\(source): no such file or directory")
         }
-        return isDir.boolValue ? try scan(dirs: [source]) : try readCSV(path: source)
+        return isDir.boolValue ? try scan(dirs: [source], images: images) : try readCSV(path: source)
     }
 
     // MARK: - List files
@@ -181,6 +191,21 @@ public enum VideoList {
     }
 
     // MARK: - Subsets
+
+    /// Few-shot subset (`--frac_retained`): per class, the first ⌈frac·n_c⌉ (at least 1) of a permutation seeded by
+    /// (`seed`, class), returned in the original order.
+    public static func retainPerClass(_ samples: [VideoSample], _ frac: Double, seed: UInt64 = 0) throws -> [VideoSample] {
+        guard frac > 0, frac <= 1, frac.isFinite else { throw DatasetError("--frac_retained must be in (0, 1], got \(frac)") }
+        if frac >= 1 { return samples }
+        var keep = Set<Int>()
+        let byClass = Dictionary(grouping: samples.indices, by: { samples[$0].label })
+        for (label, members) in byClass {
+            var rng = SampleRNG(keys: [seed, 0xF5A0_7E7A, UInt64(bitPattern: Int64(label))])
+            let k = max(Int((frac * Double(members.count)).rounded(.up)), 1)
+            for j in rng.permutation(members.count).prefix(k) { keep.insert(members[j]) }
+        }
+        return samples.indices.filter(keep.contains).map { samples[$0] }
+    }
 
     /// A `frac` subset: the first ⌈frac·n⌉ samples of a permutation seeded by `seed`, returned
     /// in their original order. `frac` ≥ 1 keeps everything.

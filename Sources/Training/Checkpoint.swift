@@ -23,10 +23,18 @@ public struct CheckpointState: Codable {
     public var lossHistory: [Double]
 }
 
+/// A checkpoint's JSON sidecar: any Codable run state that names its weight and optimizer files.
+public protocol CheckpointSidecar: Codable {
+    var weights: String { get set }
+    var optimizer: String { get set }
+}
+
+extension CheckpointState: CheckpointSidecar {}
+
 public enum Checkpoint {
     /// Writes the three files of checkpoint `name` into `dir`; returns the JSON path.
     @discardableResult
-    public static func save(dir: String, name: String, model: Module, optimizer: AdamW, state: CheckpointState) throws -> String {
+    public static func save<S: CheckpointSidecar>(dir: String, name: String, model: Module, optimizer: AdamW, state: S) throws -> String {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         var s = state
         s.weights = name + ".safetensors"
@@ -42,6 +50,11 @@ public enum Checkpoint {
 
     /// Reads a checkpoint given its .json or .safetensors path.
     public static func load(_ path: String) throws -> (state: CheckpointState, dir: String) {
+        try loadSidecar(path, as: CheckpointState.self)
+    }
+
+    /// Reads the sidecar of type `S` given the checkpoint's .json or .safetensors path.
+    public static func loadSidecar<S: CheckpointSidecar>(_ path: String, as _: S.Type) throws -> (state: S, dir: String) {
         var json = path
         if json.hasSuffix(".optim.safetensors") { json = String(json.dropLast(".optim.safetensors".count)) + ".json" }
         else if json.hasSuffix(".safetensors") { json = String(json.dropLast(".safetensors".count)) + ".json" }
@@ -49,7 +62,7 @@ public enum Checkpoint {
             throw TorchError("\(path): no stmae checkpoint sidecar at \(json)")
         }
         do {
-            let s = try JSONDecoder().decode(CheckpointState.self, from: data)
+            let s = try JSONDecoder().decode(S.self, from: data)
             return (s, (json as NSString).deletingLastPathComponent)
         } catch {
             throw TorchError("\(path): \(json) is not an stmae checkpoint (\(error))")

@@ -6,5 +6,6 @@ struct STMAE: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stmae",
         abstract: "Spatiotemporal masked autoencoders (video MAE) in Swift on libtorch.",
-        subcommands: [PretrainCommand.self, VisualizeCommand.self, Bench.self, Convert.self, Embed.self])
+        subcommands: [PretrainCommand.self, FinetuneCommand.self, EvaluateCommand.self, LinprobeCommand.self, FinetuneImageCommand.self,
+                      VisualizeCommand.self, Bench.self, Convert.self, Embed.self])
 }

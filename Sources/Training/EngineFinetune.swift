@@ -1,0 +1,161 @@
+import Foundation
+import Datasets
+import Models
+import NN
+import Torch
+
+/// What fine-tuning needs from a video classifier (the `VisionTransformer` of Models conforms).
+public protocol ClipClassifier: Module {
+    /// x: [N, 3, T, H, W] → logits [N, num_classes] (head dropout active in training mode).
+    func callAsFunction(_ x: Tensor) throws -> Tensor
+    /// x: [N, 3, T, H, W] → pooled features [N, D] (before head dropout and head).
+    func forwardFeatures(_ x: Tensor) throws -> Tensor
+    /// The classification head (`head.weight`, `head.bias`).
+    var head: Linear { get }
+    /// Number of transformer blocks (layer decay: `lr_scale = decay^(depth + 1 − layer_id)`).
+    var depth: Int { get }
+}
+
+extension VisionTransformer: ClipClassifier {
+    public var depth: Int { config.depth }
+}
+
+/// One labelled batch: data [B, 3, T, H, W] (normalised), labels [B], the videos' sample indices (multi-view testing).
+public struct LabeledBatch {
+    public var data: [Float]
+    public var shape: [Int]
+    public var labels: [Int]
+    public var samples: [Int]
+    public var index: Int
+    public init(data: [Float], shape: [Int], labels: [Int], samples: [Int], index: Int) {
+        self.data = data; self.shape = shape; self.labels = labels; self.samples = samples; self.index = index
+    }
+}
+
+/// A deterministic source of labelled batches: the same (epoch, batch index) always gives the same clips.
+public protocol LabeledFeed {
+    var batchesPerEpoch: Int { get }
+    /// Calls `body` with batches `startBatch ..< batchesPerEpoch` in order until it returns false; loading errors throw.
+    func forEach(epoch: Int, startBatch: Int, _ body: (LabeledBatch) throws -> Bool) throws
+}
+
+/// `VideoLoader` (videos or images) as a feed.
+public struct LoaderFeed: LabeledFeed {
+    public let loader: VideoLoader
+    public init(_ loader: VideoLoader) { self.loader = loader }
+    public var batchesPerEpoch: Int { loader.stepsPerEpoch }
+    public func forEach(epoch: Int, startBatch: Int, _ body: (LabeledBatch) throws -> Bool) throws {
+        let stream = loader.batches(epoch: epoch, startBatch: startBatch)
+        defer { stream.cancel() }
+        while let b = try stream.nextBatch() {
+            guard try body(LabeledBatch(data: b.data, shape: b.shape, labels: b.labels, samples: b.sampleIndices, index: b.index))
+            else { return }
+        }
+    }
+}
+
+/// Progress of a fine-tuning run, saved in checkpoints.
+public struct FinetuneState: Codable, Equatable {
+    public var epoch = 0
+    public var nextBatch = 0
+    public var step = 0
+    public var lossHistory: [Double] = []
+    public var valTop1: [Double] = []
+    public var bestTop1 = -1.0
+    public var bestEpoch = -1
+    public init() {}
+}
+
+/// Everything one fine-tuning epoch needs.
+public struct FinetuneContext {
+    public let model: ClipClassifier
+    public let optimizer: AdamW
+    public let schedule: CosineSchedule
+    public let config: FinetuneConfig
+    public let numClasses: Int
+    public let log: RunLog
+    public let shouldStop: (FinetuneState) -> Bool
+}
+
+/// The loss of one batch (mae_st `train_one_epoch`): mixup/cutmix → soft-target CE; else label-smoothing CE.
+/// Linear probe: features computed without gradients, only the head is trained.
+public func finetuneLoss(_ ctx: FinetuneContext, batch: LabeledBatch, epoch: Int) throws -> Tensor {
+    let c = ctx.config
+    var data = batch.data
+    var soft: [Float]? = nil
+    if let mix = c.mixupConfig(numClasses: ctx.numClasses) {
+        var rng = SampleRNG(keys: [UInt64(c.seed), UInt64(epoch), UInt64(batch.index), 0x4D49_5855])
+        soft = try Mixup.apply(mix, data: &data, shape: batch.shape, labels: batch.labels, rng: &rng).targets
+    } else if let bad = batch.labels.first(where: { $0 < 0 || $0 >= ctx.numClasses }) {
+        throw ConfigError("label \(bad) is outside 0..<\(ctx.numClasses) (--num_classes)")
+    }
+    let x = try Tensor.wrapping(data, shape: batch.shape)
+    let logits: Tensor = try withAutocast(enabled: c.bf16) {
+        if c.linearProbe {
+            let f = try withNoGrad { try ctx.model.forwardFeatures(x).detach() }
+            return try ctx.model.head(f)
+        }
+        return try ctx.model(x)
+    }.to(.float32)
+    if let soft { return try crossEntropy(logits, Tensor(soft, shape: [batch.labels.count, ctx.numClasses])) }
+    return try crossEntropy(logits, Tensor(batch.labels.map(Int64.init)), labelSmoothing: c.smoothing)
+}
+
+/// One epoch from `state.nextBatch`: per-iteration lr, loss / accum_iter, clip_grad, AdamW step. False if stopped early.
+public func trainOneEpochFinetune(_ ctx: FinetuneContext, feed: LabeledFeed, state: inout FinetuneState) throws -> Bool {
+    let c = ctx.config, n = feed.batchesPerEpoch
+    var acc = 0.0, window = 0.0, windowSteps = 0, t0 = DispatchTime.now(), stopped = false
+    try feed.forEach(epoch: state.epoch, startBatch: state.nextBatch) { batch in
+        let it = batch.index
+        if it % c.accumIter == 0 { ctx.optimizer.lr = ctx.schedule.lr(at: Double(it) / Double(n) + Double(state.epoch)) }
+        let loss = try finetuneLoss(ctx, batch: batch, epoch: state.epoch)
+        let v = try loss.item()
+        guard v.isFinite else { throw TorchError("loss is \(v) at epoch \(state.epoch) batch \(it): stopping training") }
+        try (loss / Double(c.accumIter)).backward()
+        acc += v / Double(c.accumIter)
+        state.nextBatch = it + 1
+        guard (it + 1) % c.accumIter == 0 else { return true }
+        if c.clipGrad > 0 { try Kernels.clipGradNorm(ctx.optimizer.grads(), maxNorm: c.clipGrad) }
+        try ctx.optimizer.step()
+        try ctx.optimizer.zeroGrad()
+        state.step += 1
+        state.lossHistory.append(acc)
+        ctx.log.write(["type": "step", "epoch": state.epoch, "batch": it, "step": state.step, "loss": acc, "lr": ctx.optimizer.lr])
+        window += acc; windowSteps += 1; acc = 0
+        if state.step % max(c.logEvery, 1) == 0 || it + 1 == n {
+            let secs = Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9
+            RunLog.progress(String(format: "epoch %d [%d/%d] step %d  loss %.4f  lr %.3e  %.2f s/step", state.epoch, it + 1, n,
+                                   state.step, window / Double(max(windowSteps, 1)), ctx.optimizer.lr, secs / Double(max(windowSteps, 1))))
+            window = 0; windowSteps = 0; t0 = DispatchTime.now()
+        }
+        if ctx.shouldStop(state) { stopped = true; return false }
+        return true
+    }
+    return !stopped
+}
+
+/// Evaluates every view feed (one per temporal × spatial view) and averages the softmax per video.
+public func evaluateViews(_ model: ClipClassifier, feeds: [LabeledFeed], numClasses: Int, bf16: Bool) throws -> EvalResult {
+    let wasTraining = model.training
+    model.eval()
+    defer { model.train(wasTraining) }
+    var agg = ViewAggregator(numClasses: numClasses)
+    var lossSum = 0.0, lossCount = 0
+    try withNoGrad {
+        for feed in feeds {
+            try feed.forEach(epoch: 0, startBatch: 0) { batch in
+                let x = try Tensor.wrapping(batch.data, shape: batch.shape)
+                let logits = try withAutocast(enabled: bf16) { try model(x) }.to(.float32)
+                if batch.labels.allSatisfy({ (0 ..< numClasses).contains($0) }) {
+                    lossSum += try crossEntropy(logits, Tensor(batch.labels.map(Int64.init))).item() * Double(batch.labels.count)
+                    lossCount += batch.labels.count
+                }
+                agg.add(probs: try softmax(logits, dim: -1).toArray(Float.self), samples: batch.samples, labels: batch.labels)
+                return true
+            }
+        }
+    }
+    var r = agg.result()
+    r.loss = lossCount > 0 ? lossSum / Double(lossCount) : .nan
+    return r
+}

@@ -1,0 +1,152 @@
+import Foundation
+import Datasets
+import Models
+import NN
+import Torch
+
+/// A fine-tuning checkpoint's JSON sidecar (weights + AdamW state next to it, see `Checkpoint`).
+public struct FinetuneCheckpointState: CheckpointSidecar {
+    public var format = "stmae-finetune-checkpoint-v1"
+    public var config: FinetuneConfig
+    public var numClasses: Int
+    public var state: FinetuneState
+    public var weights = ""
+    public var optimizer = ""
+}
+
+/// The classifier a config describes: `vit_tiny` (the encoder of `mae_vit_tiny`), mae_st / HF-VideoMAE names otherwise.
+public func classifierConfig(_ c: FinetuneConfig, numClasses: Int) throws -> ViTConfig {
+    var v = c.model == "vit_tiny" || c.model == "mae_vit_tiny"
+        ? ViTConfig.encoder(of: try MAEConfig.named("mae_vit_tiny")) : try ViTConfig.named(c.model.replacingOccurrences(of: "mae_", with: ""))
+    v.numFrames = c.numFrames; v.imgSize = c.imgSize; v.tPatchSize = c.tPatchSize
+    if c.patchSize > 0 { v.patchSize = c.patchSize }
+    if c.embedDim > 0 { v.embedDim = c.embedDim }
+    if c.depth > 0 { v.depth = c.depth }
+    if c.numHeads > 0 { v.numHeads = c.numHeads }
+    guard v.embedDim % v.numHeads == 0 else {
+        throw ConfigError("--embed_dim \(v.embedDim) is not divisible by --num_heads \(v.numHeads)")
+    }
+    if !c.model.hasPrefix("videomae_") { v.clsEmbed = c.clsEmbed; v.sepPosEmbed = c.sepPosEmbed }
+    v.globalPool = c.globalPool || !v.clsEmbed
+    v.numClasses = numClasses; v.dropPathRate = c.dropPathRate; v.dropout = c.dropout
+    guard c.imgSize % v.patchSize == 0, c.numFrames % v.tPatchSize == 0 else {
+        throw ConfigError("--img_size \(c.imgSize) / --num_frames \(c.numFrames) must be multiples of the patch size \(v.patchSize) / t_patch_size \(v.tPatchSize)")
+    }
+    return v
+}
+
+/// Loads pre-trained weights (`--finetune`) with `VisionTransformer.loadPretrained` (Models): an stmae checkpoint
+/// (.json sidecar or .safetensors), a mae_st / PyTorch `.pth`, or a Hugging Face VideoMAE directory. Decoder, mask token
+/// and unused norms are dropped, positions resized to the grid, a head of another size replaced by a fresh one
+/// (trunc-normal `headInitStd`); any other mismatch is an error naming the file.
+public func loadPretrained(_ path: String, into model: VisionTransformer, headInitStd: Double) throws -> PretrainedLoadReport {
+    guard FileManager.default.fileExists(atPath: path) else { throw ConfigError("--finetune \(path): no such file or directory") }
+    do {
+        return try model.loadPretrained(try Weights.read(path), source: "--finetune \(path)", headInitStd: headInitStd)
+    } catch { throw ConfigError("--finetune \(path): \(error)") }
+}
+
+/// mae_st `main_finetune` / MAE `main_linprobe`: model, layer-decay AdamW, cosine schedule, resume, epochs with
+/// validation, best checkpoint.
+public final class Finetuner {
+    public let config: FinetuneConfig
+    public let numClasses: Int
+    public let model: VisionTransformer
+    public let optimizer: AdamW
+    public let lr: Double
+    public let log: RunLog
+    public private(set) var state = FinetuneState()
+    public var onEpoch: ((FinetuneState, EvalResult?) -> Void)?
+
+    public init(_ config: FinetuneConfig, numClasses: Int) throws {
+        try config.validate()
+        guard numClasses > 0 else { throw ConfigError("--num_classes must be positive, got \(numClasses)") }
+        self.config = config
+        self.numClasses = numClasses
+        if config.threads > 0 { try Runtime.setNumThreads(config.threads) }
+        log = try RunLog(dir: config.outputDir, enabled: !config.evalOnly)
+        model = try VisionTransformer(classifierConfig(config, numClasses: numClasses), generator: Generator(seed: UInt64(config.seed)))
+        if !config.finetune.isEmpty {
+            // MAE: fresh head std 2e-5 for fine-tuning, 0.01 for the linear probe.
+            let r = try loadPretrained(config.finetune, into: model, headInitStd: config.linearProbe ? 0.01 : 2e-5)
+            RunLog.info("--finetune \(config.finetune): \(r)")
+        }
+        let groups: [ParamGroup]
+        if config.linearProbe {
+            try model.setRequiresGrad(false)
+            try model.setRequiresGrad(true) { $0.hasPrefix("head.") }
+            groups = paramGroups(model.namedParameters(), weightDecay: 0)
+        } else {
+            let depth = model.config.depth
+            groups = paramGroups(model.namedParameters(), weightDecay: config.weightDecay, skip: model.noWeightDecay,
+                                 layerDecay: config.layerDecay, numLayers: depth + 1) { VisionTransformer.layerId($0, depth: depth) }
+        }
+        lr = config.lr > 0 ? config.lr : scaledLR(blr: config.blr, effectiveBatch: config.batchSize * config.accumIter)
+        optimizer = AdamW(groups, lr: lr)
+        if !config.resume.isEmpty {
+            let (s, dir) = try Checkpoint.loadSidecar(config.resume, as: FinetuneCheckpointState.self)
+            guard s.numClasses == numClasses else {
+                throw ConfigError("--resume \(config.resume): checkpoint has \(s.numClasses) classes, the data \(numClasses)")
+            }
+            try model.loadStateDict(TensorFile.load(dir + "/" + s.weights))
+            if !config.evalOnly { try optimizer.loadStateDict(TensorFile.load(dir + "/" + s.optimizer)) }
+            state = s.state
+            RunLog.info("resumed from \(config.resume): epoch \(state.epoch), batch \(state.nextBatch), step \(state.step)")
+        }
+    }
+
+    /// Trains until `epochs` (or a stop request), validating after every epoch; returns the final state.
+    @discardableResult
+    public func run(train: LabeledFeed, val: [LabeledFeed]) throws -> FinetuneState {
+        let c = config
+        let schedule = CosineSchedule(lr: lr, minLR: c.minLr, warmupEpochs: c.warmupEpochs, epochs: Double(c.epochs))
+        RunLog.info(String(format: "%@ %@: %.2fM parameters (%d trained); lr %.3e (blr %.2e × batch %d × accum %d / 256); %d batches/epoch",
+                           c.linearProbe ? "linear probe" : "fine-tune", c.model, Double(model.parameterCount) / 1e6,
+                           optimizer.groups.reduce(0) { $0 + $1.params.reduce(0) { $0 + $1.count } }, lr, c.blr, c.batchSize,
+                           c.accumIter, train.batchesPerEpoch))
+        let startStep = state.step
+        let ctx = FinetuneContext(model: model, optimizer: optimizer, schedule: schedule, config: c, numClasses: numClasses, log: log,
+                                  shouldStop: { s in stopSignal != 0 || (c.maxSteps > 0 && s.step - startStep >= c.maxSteps) })
+        while state.epoch < c.epochs {
+            model.train()
+            if c.linearProbe { model.eval() }  // frozen encoder: no drop path / dropout in the features
+            let t0 = DispatchTime.now()
+            guard try trainOneEpochFinetune(ctx, feed: train, state: &state) else {
+                let path = try save(name: "checkpoint-last")
+                RunLog.info("\nstopped at epoch \(state.epoch) batch \(state.nextBatch) (step \(state.step)); continue with --resume \(path)")
+                return state
+            }
+            let secs = Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9
+            let recent = state.lossHistory.suffix(max(train.batchesPerEpoch / c.accumIter, 1))
+            let loss = recent.reduce(0, +) / Double(max(recent.count, 1))
+            var result: EvalResult? = nil
+            if !val.isEmpty {
+                let r = try evaluateViews(model, feeds: val, numClasses: numClasses, bf16: c.bf16)
+                state.valTop1.append(r.top1)
+                if r.top1 > state.bestTop1 { state.bestTop1 = r.top1; state.bestEpoch = state.epoch }
+                result = r
+            }
+            log.write(["type": "epoch", "epoch": state.epoch, "loss": loss, "seconds": secs, "step": state.step,
+                       "val_top1": result?.top1 ?? -1, "val_top5": result?.top5 ?? -1, "val_loss": result?.loss ?? -1])
+            RunLog.progress(String(format: "epoch %d done: loss %.4f, %.1f s%@", state.epoch, loss, secs,
+                                   result.map { String(format: "; val top-1 %.1f%% top-5 %.1f%% (best %.1f%%)", $0.top1, $0.top5, state.bestTop1) } ?? ""),
+                            final: true)
+            let improved = result != nil && state.bestEpoch == state.epoch
+            state.epoch += 1
+            state.nextBatch = 0
+            try save(name: "checkpoint-last")
+            if improved { try save(name: "checkpoint-best") }
+            if let result { try? ConfusionPlot.write(result, to: c.outputDir + "/confusion_val.png") }
+            try? LossCurve.write(state.lossHistory, to: c.outputDir + "/loss_curve.png")
+            onEpoch?(state, result)
+        }
+        return state
+    }
+
+    /// Writes checkpoint `name` (weights, optimizer, sidecar) into the output directory; returns the JSON path.
+    @discardableResult
+    public func save(name: String) throws -> String {
+        let s = FinetuneCheckpointState(config: config, numClasses: numClasses, state: state)
+        return try Checkpoint.save(dir: config.outputDir, name: name, model: model, optimizer: optimizer, state: s)
+    }
+}

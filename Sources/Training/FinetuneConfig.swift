@@ -1,0 +1,146 @@
+import Foundation
+import Datasets
+import Models
+
+/// Every setting of `stmae finetune` / `evaluate` / `linprobe` / `finetune-image`, defaults visible in one place
+/// (mae_st `main_finetune` names, snake_case in JSON). The defaults fine-tune a tiny ViT on the built-in synthetic
+/// videos (8 classes) in a few minutes on 2 CPU cores.
+public struct FinetuneConfig: Codable, Equatable, Sendable {
+    // data
+    public var trainDir = ""                     // class folders or a `path, label` list; empty: built-in data
+    public var valDir = ""
+    public var images = false                    // image class folders (finetune-image): static clips
+    public var fracRetained = 1.0                // few-shot: fraction kept per class (seeded)
+    public var numFrames = 8
+    public var samplingRate = 2
+    public var targetFps = 10.0
+    public var imgSize = 64
+    public var shortSide = 0                     // 0: img_size·256/224
+    public var repeatAug = 1
+    public var jitterScalesRelative = [0.5, 1.0] // images: [0.08, 1] (RandomResizedCrop)
+    public var jitterAspectRelative = [0.75, 1.3333]
+    public var mean = [0.45, 0.45, 0.45]
+    public var std = [0.225, 0.225, 0.225]
+    public var numWorkers = 2
+    // augmentation
+    public var flipProb = -1.0                   // -1: 0.5, but 0 on the built-in data (its classes are left/right motions) / regularisation
+    public var randAug = ""                      // e.g. rand-m7-mstd0.5-inc1 (mae_st: rand-m7-n4-mstd0.5-inc1); "": off
+    public var reprob = 0.0                      // random erasing probability (mae_st 0.25)
+    public var mixup = 0.0                       // Beta α (mae_st 0.8)
+    public var cutmix = 0.0                      // Beta α (mae_st 1.0)
+    public var mixupProb = 1.0
+    public var mixupSwitchProb = 0.5
+    public var smoothing = 0.1
+    public var dropPathRate = 0.1
+    public var dropout = 0.0                     // head dropout (mae_st 0.5)
+    // model
+    public var model = "vit_tiny"
+    public var numClasses = 0                    // 0: number of class folders
+    public var patchSize = 0                     // 0: the model's
+    public var embedDim = 0                      // 0: the model's (model size overrides)
+    public var depth = 0
+    public var numHeads = 0
+    public var tPatchSize = 2
+    public var globalPool = true
+    public var clsEmbed = true
+    public var sepPosEmbed = true
+    public var finetune = ""                     // pre-trained checkpoint (encoder keys; head re-initialised)
+    public var linearProbe = false               // frozen encoder, plain linear head
+    // optimisation
+    public var batchSize = 8
+    public var accumIter = 1
+    public var epochs = 10
+    public var lr = 0.0                          // 0: blr × effective batch / 256
+    public var blr = 1e-3
+    public var layerDecay = 0.75
+    public var minLr = 1e-6
+    public var warmupEpochs = 1.0
+    public var weightDecay = 0.05
+    public var clipGrad = 0.0                    // 0: off
+    public var bf16 = false
+    // evaluation
+    public var numTemporalViews = 1              // mae_st test: 7 (SSv2: 2)
+    public var numSpatialCrops = 1               // mae_st test: 3
+    public var evalOnly = false                  // --eval
+    // run
+    public var outputDir = "output_finetune"
+    public var resume = ""
+    public var seed = 0
+    public var threads = 0
+    public var logEvery = 10
+    public var maxSteps = 0                      // stop after this many optimizer steps in this run (0: no limit)
+
+    public init() {}
+
+    /// Checks values a user can get wrong; errors name the flag.
+    public func validate() throws {
+        func need(_ ok: Bool, _ msg: String) throws { if !ok { throw ConfigError(msg) } }
+        try need(batchSize > 0, "--batch_size must be positive, got \(batchSize)")
+        try need(accumIter > 0, "--accum_iter must be positive, got \(accumIter)")
+        try need(epochs > 0, "--epochs must be positive, got \(epochs)")
+        try need(numFrames > 0 && imgSize > 0, "--num_frames and --img_size must be positive")
+        try need(samplingRate > 0, "--sampling_rate must be positive, got \(samplingRate)")
+        try need(repeatAug > 0, "--repeat_aug must be positive, got \(repeatAug)")
+        try need(numWorkers >= 0, "--num_workers must be ≥ 0, got \(numWorkers)")
+        try need(fracRetained > 0 && fracRetained <= 1, "--frac_retained must be in (0, 1], got \(fracRetained)")
+        try need(mixup >= 0 && cutmix >= 0, "--mixup and --cutmix must be ≥ 0 (Beta α; 0 = off)")
+        try need((0 ... 1).contains(mixupProb), "--mixup_prob must be in [0, 1], got \(mixupProb)")
+        try need((0 ... 1).contains(mixupSwitchProb), "--mixup_switch_prob must be in [0, 1], got \(mixupSwitchProb)")
+        try need(smoothing >= 0 && smoothing < 1, "--smoothing must be in [0, 1), got \(smoothing)")
+        try need(dropPathRate >= 0 && dropPathRate < 1, "--drop_path_rate must be in [0, 1), got \(dropPathRate)")
+        try need(dropout >= 0 && dropout < 1, "--dropout must be in [0, 1), got \(dropout)")
+        try need(flipProb == -1 || (0 ... 1).contains(flipProb), "--flip_prob must be in [0, 1], got \(flipProb)")
+        try need((0 ... 1).contains(reprob), "--reprob must be in [0, 1], got \(reprob)")
+        try need(layerDecay > 0 && layerDecay <= 1, "--layer_decay must be in (0, 1], got \(layerDecay)")
+        try need(blr > 0 || lr > 0, "--blr must be positive, got \(blr)")
+        try need(warmupEpochs >= 0, "--warmup_epochs must be ≥ 0, got \(warmupEpochs)")
+        try need(clipGrad >= 0, "--clip_grad must be ≥ 0 (0 = off), got \(clipGrad)")
+        try need(numClasses >= 0, "--num_classes must be positive, got \(numClasses)")
+        try need(embedDim >= 0 && depth >= 0 && numHeads >= 0 && patchSize >= 0, "--embed_dim/--depth/--num_heads/--patch_size must be ≥ 0 (0: the model's)")
+        try need(numTemporalViews > 0, "--num_temporal_views must be positive, got \(numTemporalViews)")
+        try need([1, 3].contains(numSpatialCrops), "--num_spatial_crops must be 1 or 3, got \(numSpatialCrops)")
+        try need(globalPool || clsEmbed, "--cls_token pooling (no --global_pool) needs cls_embed")
+        try need(jitterScalesRelative.count == 2 && jitterAspectRelative.count == 2, "jitter ranges need two values")
+        try need(mean.count == 3 && std.count == 3 && std.allSatisfy { $0 > 0 }, "--mean/--std need three values (std > 0)")
+        if (mixup > 0 || cutmix > 0) && mixupProb > 0 {
+            try need(batchSize % 2 == 0, "--batch_size must be even with --mixup/--cutmix (pairs are mixed), got \(batchSize)")
+        }
+        if !randAug.isEmpty { _ = try RandAugment(randAug) }
+    }
+
+    /// The mixup settings (nil when off).
+    public func mixupConfig(numClasses: Int) -> MixupConfig? {
+        let c = MixupConfig(mixupAlpha: mixup, cutmixAlpha: cutmix, prob: mixupProb, switchProb: mixupSwitchProb,
+                            labelSmoothing: smoothing, numClasses: numClasses)
+        return c.enabled ? c : nil
+    }
+
+    /// Clip sampling for training or for evaluation view (temporal `t`, spatial `s`).
+    public func clipConfig(train: Bool, temporalIndex: Int = 0, spatialIndex: Int = 1) throws -> ClipConfig {
+        let f = mean.map(Float.init), s = std.map(Float.init)
+        return ClipConfig(numFrames: numFrames, samplingRate: samplingRate, targetFps: targetFps, imgSize: imgSize,
+                          shortSide: shortSide > 0 ? shortSide : nil, evalShortSide: images ? imgSize + 32 : nil,
+                          repeatAug: train ? repeatAug : 1, mean: f, std: s,
+                          scales: jitterScalesRelative[0] ... jitterScalesRelative[1],
+                          aspects: jitterAspectRelative[0] ... jitterAspectRelative[1], flipProbability: flipProb < 0 ? 0.5 : flipProb,
+                          train: train,
+                          temporalIndex: temporalIndex, numTemporalViews: train ? 1 : numTemporalViews,
+                          spatialIndex: numSpatialCrops == 1 ? 1 : spatialIndex,
+                          randAugment: train && !randAug.isEmpty ? try RandAugment(randAug) : nil, reprob: train ? reprob : 0)
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case trainDir = "train_dir", valDir = "val_dir", images, fracRetained = "frac_retained", numFrames = "num_frames"
+        case samplingRate = "sampling_rate", targetFps = "target_fps", imgSize = "img_size", shortSide = "short_side"
+        case repeatAug = "repeat_aug", jitterScalesRelative = "jitter_scales_relative"
+        case jitterAspectRelative = "jitter_aspect_relative", mean, std, numWorkers = "num_workers", flipProb = "flip_prob"
+        case randAug = "rand_aug", reprob, mixup, cutmix, mixupProb = "mixup_prob", mixupSwitchProb = "mixup_switch_prob"
+        case smoothing, dropPathRate = "drop_path_rate", dropout, model, numClasses = "num_classes"
+        case patchSize = "patch_size", embedDim = "embed_dim", depth, numHeads = "num_heads", tPatchSize = "t_patch_size", globalPool = "global_pool", clsEmbed = "cls_embed"
+        case sepPosEmbed = "sep_pos_embed", finetune, linearProbe = "linear_probe", batchSize = "batch_size"
+        case accumIter = "accum_iter", epochs, lr, blr, layerDecay = "layer_decay", minLr = "min_lr"
+        case warmupEpochs = "warmup_epochs", weightDecay = "weight_decay", clipGrad = "clip_grad", bf16
+        case numTemporalViews = "num_temporal_views", numSpatialCrops = "num_spatial_crops", evalOnly = "eval"
+        case outputDir = "output_dir", resume, seed, threads, logEvery = "log_every", maxSteps = "max_steps"
+    }
+}

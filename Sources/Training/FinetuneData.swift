@@ -1,0 +1,88 @@
+import Foundation
+import Datasets
+import Media
+import Models
+
+/// The data of a fine-tuning run: training feed, one validation feed per test view, class names.
+public struct FinetuneData {
+    public var train: LoaderFeed?
+    public var val: [LoaderFeed]
+    public var classNames: [String]
+    public var numClasses: Int
+    public var trainCount: Int, valCount: Int
+
+    /// Sources: `--train_dir` / `--val_dir` (class folders, sorted folder index = label, or `path, label` lists);
+    /// neither given: the built-in synthetic set (its middle frames as PNGs for `images`; no flips unless `--flip_prob`).
+    public init(_ config: FinetuneConfig, needTrain: Bool = true, log: @escaping @Sendable (String) -> Void = { RunLog.info($0) }) throws {
+        var c = config
+        var (trainSrc, valSrc) = (c.trainDir, c.valDir)
+        if trainSrc.isEmpty && valSrc.isEmpty {
+            if c.flipProb < 0 { c.flipProb = 0 }  // left/right motion classes: a mirrored clip has the other label
+            let d = try DefaultData.ensure()
+            (trainSrc, valSrc) = c.images ? try Self.defaultImages(train: d.train, val: d.val) : d
+        }
+        func load(_ src: String, _ flag: String) throws -> [VideoSample] {
+            do {
+                let s = try VideoList.samples(from: src, images: c.images)
+                guard !s.isEmpty else { throw DatasetError("no \(c.images ? "images (jpg/png)" : "videos") found") }
+                return s
+            } catch { throw ConfigError("\(flag) \(src): \(error)") }
+        }
+        var trainSamples: [VideoSample] = []
+        if needTrain {
+            guard !trainSrc.isEmpty else { throw ConfigError("--train_dir is required when --val_dir is given") }
+            trainSamples = try VideoList.retainPerClass(try load(trainSrc, "--train_dir"), c.fracRetained, seed: UInt64(c.seed))
+        }
+        let valSamples = valSrc.isEmpty ? [] : try load(valSrc, "--val_dir")
+        var dirs: [String] = []
+        for src in [trainSrc, valSrc] where !src.isEmpty {
+            var isDir: ObjCBool = false
+            if FileManager.default.fileExists(atPath: src, isDirectory: &isDir), isDir.boolValue { dirs.append(src) }
+        }
+        classNames = try VideoList.classNames(dirs: dirs, images: c.images)
+        let maxLabel = (trainSamples + valSamples).map(\.label).max() ?? 0
+        numClasses = c.numClasses > 0 ? c.numClasses : max(classNames.count, maxLabel + 1)
+        guard maxLabel < numClasses else {
+            throw ConfigError("--num_classes \(numClasses): the data has label \(maxLabel) (labels must be < num_classes)")
+        }
+        if classNames.count != numClasses { classNames = (0 ..< numClasses).map(String.init) }
+        trainCount = trainSamples.count
+        valCount = valSamples.count
+        if needTrain {
+            train = LoaderFeed(try VideoLoader(samples: trainSamples, config: c.clipConfig(train: true), batchSize: c.batchSize,
+                                               shuffle: true, seed: UInt64(c.seed), numWorkers: c.numWorkers, dropLast: true, log: log))
+            guard train!.batchesPerEpoch > 0 else {
+                throw ConfigError("--batch_size \(c.batchSize) is larger than the \(trainSamples.count) training samples")
+            }
+        }
+        val = []
+        if !valSamples.isEmpty {
+            let crops = c.numSpatialCrops == 1 ? [1] : [0, 1, 2]
+            for t in 0 ..< c.numTemporalViews {
+                for s in crops {
+                    val.append(LoaderFeed(try VideoLoader(samples: valSamples, config: c.clipConfig(train: false, temporalIndex: t, spatialIndex: s),
+                                                          batchSize: c.batchSize, shuffle: false, numWorkers: c.numWorkers, dropLast: false, log: log)))
+                }
+            }
+        }
+    }
+
+    /// The built-in set as images: the middle frame of every synthetic video, written once as PNG next to the videos.
+    static func defaultImages(train: String, val: String) throws -> (String, String) {
+        let root = (train as NSString).deletingLastPathComponent + "/images"
+        let stamp = root + "/.complete"
+        if FileManager.default.fileExists(atPath: stamp) { return (root + "/train", root + "/val") }
+        for (split, dir) in [("train", train), ("val", val)] {
+            for s in try VideoList.scan(dirs: [dir]) {
+                let rel = String(s.path.dropFirst(dir.count))
+                let out = root + "/" + split + ((rel as NSString).deletingPathExtension) + ".png"
+                try FileManager.default.createDirectory(atPath: (out as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                let reader = try VideoReader(path: s.path, threads: 1)
+                let clip = try reader.decodeFrames(at: [reader.frameCount / 2], shortSide: nil)
+                try Image(width: clip.width, height: clip.height, pixels: Array(clip.frame(0))).savePNG(path: out)
+            }
+        }
+        try atomicWrite(Data("ok\n".utf8), to: stamp)
+        return (root + "/train", root + "/val")
+    }
+}
