@@ -1,0 +1,98 @@
+import Distributed
+import Foundation
+import Testing
+import Torch
+
+/// Multi-process checks on loopback: each test spawns 1–2 `stmae dist-worker` processes, every one bounded in time.
+@Suite(.serialized) struct DistributedTests {
+    /// Every rank's values are integers / dyadic fractions, so the sums are exact in float32/float64/int64.
+    @Test func allReduceIsExactAcrossProcesses() throws {
+        let kids = try runRanks(2, ["dist-worker", "allreduce", "--dist_timeout", "60"])
+        for k in kids { #expect(k.status == 0, "rank exited \(String(describing: k.status)): \(k.stderr)") }
+        let r = kids[0].json
+        #expect(r["world_size"] as? Int == 2)
+        #expect((r["checked"] as? Int ?? 0) > 100_000)
+        #expect(r["mismatches"] as? Int == 0)
+        #expect(r["mean_of_ranks"] as? Double == 0.5)
+    }
+
+    /// Two ranks × batch b give the parameters of one process with batch 2b after k AdamW steps (rank 1 starts
+    /// from other weights, so this also needs the broadcast from rank 0).
+    @Test func twoRanksMatchOneProcessWithDoubleBatch() throws {
+        let dir = FileManager.default.temporaryDirectory.path
+        let one = dir + "/stmae-ddp1-\(getpid()).safetensors", two = dir + "/stmae-ddp2-\(getpid()).safetensors"
+        defer { try? FileManager.default.removeItem(atPath: one); try? FileManager.default.removeItem(atPath: two) }
+        let single = try runRanks(1, ["dist-worker", "ddp", "--steps", "3", "--batch", "4", "--out", one])
+        #expect(single[0].status == 0, "\(single[0].stderr)")
+        let pair = try runRanks(2, ["dist-worker", "ddp", "--steps", "3", "--batch", "2", "--out", two])
+        for k in pair { #expect(k.status == 0, "\(k.stderr)") }
+        #expect((pair[0].json["buckets"] as? Int ?? 0) > 1, "expected several gradient buckets")
+        let a = try TensorFile.load(one), b = try TensorFile.load(two)
+        #expect(a.count == b.count && a.count > 10)
+        var worst = 0.0
+        for (k, t) in a {
+            guard let u = b[k] else { Issue.record("missing \(k)"); continue }
+            worst = max(worst, try (t - u).abs().amax(dims: Array(0..<max(t.rank, 1))).item())
+        }
+        #expect(worst <= 1e-5, "max |Δparam| \(worst)")
+        #expect(pair[0].json["ranks_changed_by_broadcast"] as? Double == 1, "rank 1 (only) should get rank 0's weights")
+    }
+
+    /// The real Pretrainer under `stmae launch --nproc_per_node 2`: rank 0 writes checkpoint, log and curve,
+    /// rank 1 writes nothing; lr is scaled by the world size.
+    @Test func onlyRankZeroWritesCheckpoints() throws {
+        let dir = FileManager.default.temporaryDirectory.path + "/stmae-ddp-ckpt-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let k = try Child(["launch", "--nproc_per_node", "2", "--master_port", "\(freePort())", "--",
+                           "dist-worker", "pretrain", "--steps", "2", "--batch", "2", "--out", dir])
+        #expect(k.wait(timeout: 300) == 0, "\(k.stderr)")
+        let r0 = (try? FileManager.default.contentsOfDirectory(atPath: dir + "/rank0")) ?? []
+        let r1 = (try? FileManager.default.contentsOfDirectory(atPath: dir + "/rank1")) ?? []
+        #expect(r0.contains("checkpoint-00000.safetensors") && r0.contains("checkpoint-00000.json") && r0.contains("log.jsonl"), "\(r0)")
+        #expect(r1.isEmpty, "rank 1 wrote \(r1)")
+        let lr = k.json["lr"] as? Double ?? 0
+        #expect(abs(lr - 1.6e-3 * 2 * 2 / 256) < 1e-12, "lr \(lr): blr × batch 2 × world 2 / 256")
+        #expect((k.json["loss"] as? [Double])?.count == 2)
+    }
+
+    /// A rank killed mid-training makes the other fail with a clear error well within --dist_timeout.
+    @Test func killedRankMakesTheOtherFail() throws {
+        let kids = try runRanks(2, ["dist-worker", "die", "--after", "3", "--dist_timeout", "20"], timeout: 60)
+        #expect(kids[1].status == nil || kids[1].status == 9 || kids[1].status != 0)
+        #expect(kids[0].status != nil && kids[0].status != 0, "survivor status \(String(describing: kids[0].status))")
+        #expect(kids[0].seconds < 30, "took \(kids[0].seconds) s")
+        #expect(kids[0].stderr.contains("all_reduce on rank 0"), "\(kids[0].stderr)")
+    }
+
+    /// `stmae launch`: one child dies, the launcher stops the other and exits non-zero.
+    @Test func launchStopsTheRestWhenOneFails() throws {
+        let k = try Child(["launch", "--nproc_per_node", "2", "--master_port", "\(freePort())", "--",
+                           "dist-worker", "die", "--after", "2", "--dist_timeout", "20"])
+        let status = k.wait(timeout: 60)
+        #expect(status != nil && status != 0)
+        #expect(k.stderr.contains("local rank 1 failed"), "\(k.stderr)")
+        #expect(k.seconds < 40)
+    }
+
+    /// A rank that never joins: the rendezvous fails after --dist_timeout with a message naming it.
+    @Test func missingRankTimesOut() throws {
+        let k = try Child(["dist-worker", "allreduce", "--dist_timeout", "3"], env: rankEnv(0, 2, port: freePort()))
+        let status = k.wait(timeout: 30)
+        #expect(status != nil && status != 0)
+        #expect(k.seconds < 20, "took \(k.seconds) s")
+        #expect(k.stderr.contains("rendezvous") && k.stderr.contains("1/2 clients joined"), "\(k.stderr)")
+        #expect(!k.stderr.contains("frame #"), "no C++ backtrace in the message")
+    }
+
+    /// A port already in use is a clear error, for a rank and for the launcher.
+    @Test func portInUseIsAClearError() throws {
+        let (fd, port) = occupyPort()
+        defer { close(fd) }
+        let k = try Child(["dist-worker", "allreduce", "--dist_timeout", "5"], env: rankEnv(0, 1, port: port))
+        #expect(k.wait(timeout: 30).map { $0 != 0 } == true)
+        #expect(k.stderr.contains("\(port)") && k.stderr.lowercased().contains("address already in use"), "\(k.stderr)")
+        let l = try Child(["launch", "--nproc_per_node", "2", "--master_port", "\(port)", "--", "dist-worker", "allreduce"])
+        #expect(l.wait(timeout: 30).map { $0 != 0 } == true)
+        #expect(l.stderr.contains("--master_port \(port)") && l.stderr.contains("in use"), "\(l.stderr)")
+    }
+}
