@@ -1,23 +1,9 @@
 // c10d behind the C ABI: TCPStore rendezvous + ProcessGroupGloo collectives with flat (bucketed) buffers.
 // Gloo's headers come from Debian's libgloo-dev (the wheel ships none); this file only holds pointers to Gloo objects
 // made inside libtorch and never instantiates a Gloo class itself, so only c10d's layouts matter (checked by a test).
-#include "internal.h"
-#include "ctorch_dist.h"
+#include "dist_internal.h"
 
-#ifndef USE_C10D_GLOO
-#define USE_C10D_GLOO 1
-#endif
-#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
-
-#include <chrono>
-
-struct ctd_group_s {
-  c10::intrusive_ptr<c10d::Store> store;
-  c10::intrusive_ptr<c10d::ProcessGroupGloo> pg;
-  int rank, size;
-  std::chrono::milliseconds timeout;
-};
 
 struct ctd_work_s {
   c10::intrusive_ptr<c10d::Work> work;
@@ -103,7 +89,11 @@ int ctd_group_new(const char *master_addr, int port, int rank, int world_size, i
       TORCH_CHECK(false, "Gloo connect (rank ", rank, " of ", world_size, ", timeout ", timeout_ms, " ms) failed: ",
                   message(e));
     }
-    *out = new ctd_group_s{store, pg, rank, world_size, timeout};
+    // The c10d::ProcessGroup front (what DDP's Reducer talks to) with Gloo as its CPU backend.
+    auto front = c10::make_intrusive<c10d::ProcessGroup>(store, rank, world_size);
+    front->setBackend(c10::DeviceType::CPU, c10d::ProcessGroup::BackendType::GLOO, pg);
+    front->setDefaultBackend(c10d::ProcessGroup::BackendType::GLOO);
+    *out = new ctd_group_s{store, pg, front, rank, world_size, timeout};
   });
 }
 

@@ -55,6 +55,8 @@ public struct PretrainContext {
     /// Data parallelism: averages gradients over ranks before clipping (DDP's all-reduce), and the mean of a logged
     /// scalar over ranks (mae's `all_reduce_mean`). nil in a single process.
     public var syncGradients: (() throws -> Void)? = nil
+    /// Called with (loss, true if an optimizer step follows) before each backward (DDP's Reducer arms its hooks).
+    public var beforeBackward: ((Tensor, Bool) throws -> Void)? = nil
     public var reduceMean: ((Double) throws -> Double)? = nil
 }
 
@@ -73,6 +75,7 @@ public func trainOneEpoch(_ ctx: PretrainContext, feed: ClipFeed, state: inout T
         let out = try withAutocast(enabled: c.bf16) { try ctx.model(x, noise: noise) }
         let lossValue = try out.loss.item()
         guard lossValue.isFinite else { throw TorchError("loss is \(lossValue) at epoch \(state.epoch) batch \(it): stopping training") }
+        try ctx.beforeBackward?(out.loss, (it + 1) % c.accumIter == 0)
         try (out.loss / Double(c.accumIter)).backward()
         accLoss += lossValue / Double(c.accumIter)
         windowLoss += lossValue; windowClips += batch.shape[0]

@@ -32,6 +32,7 @@ public final class Pretrainer {
     public var onStep: ((TrainState, Double) -> Void)?
     /// Data-parallel hooks (see `PretrainContext`); the caller also broadcasts rank 0's parameters before `run`.
     public var syncGradients: (() throws -> Void)?
+    public var beforeBackward: ((Tensor, Bool) throws -> Void)?
     public var reduceMean: ((Double) throws -> Double)?
 
     public init(_ config: PretrainConfig, worldSize: Int = 1, rank: Int = 0) throws {
@@ -75,7 +76,8 @@ public final class Pretrainer {
         let ctx = PretrainContext(model: model, optimizer: optimizer, schedule: schedule, generator: generator, config: c, log: log,
                                   flopsPerClip: flops, peakGFLOPs: peak,
                                   shouldStop: { s in stopSignal != 0 || (c.maxSteps > 0 && s.step - startStep >= c.maxSteps) },
-                                  onStep: onStep, syncGradients: syncGradients, reduceMean: reduceMean)
+                                  onStep: onStep, syncGradients: syncGradients,
+                                  beforeBackward: beforeBackward, reduceMean: reduceMean)
         model.train()
         while state.epoch < c.epochs {
             let t0 = DispatchTime.now()

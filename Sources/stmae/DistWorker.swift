@@ -20,9 +20,12 @@ struct DistWorker: ParsableCommand {
     @Option(help: "ddp/pretrain: optimizer steps.") var steps = 3
     @Option(help: "ddp/pretrain: batch per process.") var batch = 2
     @Option(help: "ddp: parameter file written by rank 0; pretrain: output dir.") var out = ""
+    @Option(help: "ddp: micro-batches per optimizer step.") var accum = 1
     @Option(help: "die: rank that kills itself after --after all-reduces.") var dieRank = 1
     @Option(help: "die: all-reduces before the rank dies.") var after = 2
     @Option(help: "pretrain: bucket size in MB.") var bucketMb = 25.0
+    @Flag(help: "ddp/pretrain: all-reduce after backward instead of c10d's overlapping Reducer.") var afterBackward = false
+    var mode: DataParallel.Mode { afterBackward ? .afterBackward : .overlapped }
     @Option(help: "pretrain: clip size.") var imgSize = 32
     @Option(help: "pretrain: frames per clip.") var frames = 4
 
@@ -103,25 +106,30 @@ struct DistWorker: ParsableCommand {
         try model.setRequiresGrad(false, where: { $0.hasSuffix("attn.k.bias") })
         let named = model.namedParameters()
         let opt = AdamW(paramGroups(named, weightDecay: 0.05), lr: 1e-3, betas: (0.9, 0.95))
-        let ddp = DataParallel(pg, parameters: named.map(\.1), bucketCapMB: 0.05)  // several buckets
+        let ddp = try DataParallel(pg, parameters: named.map(\.1), bucketCapMB: 0.05, firstBucketMB: 0.01, mode: mode)  // several buckets
         let before = try ddp.parameters.map { try $0.sum().item() }
         try ddp.broadcastParameters()
         let changed = try Tensor.full([1], zip(before, try ddp.parameters.map { try $0.sum().item() }).contains { $0 != $1 } ? 1 : 0, dtype: .float64)
         try pg.allReduce([changed])
         let global = batch * pg.worldSize
         for step in 0..<steps {
-            let x = try Tensor.randn([global, 3, 4, 16, 16], generator: try Generator(seed: 100 + UInt64(step)))
-            let noise = try model.makeNoise(batch: global, generator: try Generator(seed: 200 + UInt64(step)))
-            let mine = try x.slice(dim: 0, start: pg.rank, step: pg.worldSize)
-            let myNoise = try noise.slice(dim: 0, start: pg.rank, step: pg.worldSize)
-            try model(mine, noise: myNoise).loss.backward()
-            try ddp.allReduceGradients()
+            for micro in 0..<accum {  // gradient accumulation: only the last backward syncs (DDP's no_sync before)
+                let seed = UInt64(step * accum + micro)
+                let x = try Tensor.randn([global, 3, 4, 16, 16], generator: try Generator(seed: 100 + seed))
+                let noise = try model.makeNoise(batch: global, generator: try Generator(seed: 200 + seed))
+                let mine = try x.slice(dim: 0, start: pg.rank, step: pg.worldSize)
+                let myNoise = try noise.slice(dim: 0, start: pg.rank, step: pg.worldSize)
+                let loss = try model(mine, noise: myNoise).loss / Double(accum)
+                if micro == accum - 1 { try ddp.prepareForBackward([loss]) }
+                try loss.backward()
+            }
+            try ddp.syncGradients()
             try Kernels.clipGradNorm(opt.grads(), maxNorm: 1.0)
             try opt.step()
             try opt.zeroGrad()
         }
         if pg.isMain && !out.isEmpty { try TensorFile.save(try model.stateDict(), to: out) }
-        emit(pg, ["check": "ddp", "world_size": pg.worldSize, "steps": steps, "buckets": ddp.buckets.count,
+        emit(pg, ["check": "ddp", "world_size": pg.worldSize, "steps": steps, "buckets": ddp.bucketCount,
                   "ranks_changed_by_broadcast": try changed.item()])
     }
 
@@ -135,8 +143,9 @@ struct DistWorker: ParsableCommand {
         c.outputDir = "\(out)/rank\(pg.rank)"; c.checkpointPeriod = 1; c.threads = 0
         try FileManager.default.createDirectory(atPath: c.outputDir, withIntermediateDirectories: true)
         let trainer = try Pretrainer(c, worldSize: pg.worldSize, rank: pg.rank)
-        let ddp = DataParallel(pg, parameters: trainer.model.parameters(), bucketCapMB: bucketMb)
-        trainer.syncGradients = { try ddp.allReduceGradients() }
+        let ddp = try DataParallel(pg, parameters: trainer.model.parameters(), bucketCapMB: bucketMb, mode: mode)
+        trainer.beforeBackward = { loss, willStep in if willStep { try ddp.prepareForBackward([loss]) } }
+        trainer.syncGradients = { try ddp.syncGradients() }
         trainer.reduceMean = { try pg.allReduceMean($0) }
         try ddp.broadcastParameters()
         let feed = ShardFeed(batchesPerEpoch: steps, shape: [batch, 3, frames, imgSize, imgSize], rank: pg.rank, worldSize: pg.worldSize)
@@ -146,7 +155,7 @@ struct DistWorker: ParsableCommand {
         try pg.barrier()
         let secs = Double((stepTimes.last ?? 0) - (stepTimes.first ?? 0)) / 1e9
         emit(pg, ["check": "pretrain", "world_size": pg.worldSize, "steps": state.step, "loss": state.lossHistory,
-                  "clips_per_s": Double((stepTimes.count - 1) * batch * pg.worldSize) / max(secs, 1e-9), "lr": trainer.lr])
+                  "mode": afterBackward ? "after_backward" : "overlapped", "buckets": ddp.bucketCount, "clips_per_s": Double((stepTimes.count - 1) * batch * pg.worldSize) / max(secs, 1e-9), "lr": trainer.lr])
     }
 
     /// `dieRank` kills itself (SIGKILL) after `after` all-reduces; the others keep reducing and must fail.

@@ -17,16 +17,20 @@ import Torch
     }
 
     /// Two ranks × batch b give the parameters of one process with batch 2b after k AdamW steps (rank 1 starts
-    /// from other weights, so this also needs the broadcast from rank 0).
-    @Test func twoRanksMatchOneProcessWithDoubleBatch() throws {
+    /// from other weights, so this also needs the broadcast from rank 0) — for c10d's overlapping Reducer and for the
+    /// after-backward flat buckets, with and without gradient accumulation (DDP's no_sync).
+    @Test(arguments: [([String](), 1), (["--after-backward"], 1), ([], 2), (["--after-backward"], 2)])
+    func twoRanksMatchOneProcessWithDoubleBatch(mode: [String], accum: Int) throws {
         let dir = FileManager.default.temporaryDirectory.path
-        let one = dir + "/stmae-ddp1-\(getpid()).safetensors", two = dir + "/stmae-ddp2-\(getpid()).safetensors"
+        let one = dir + "/stmae-ddp1-\(getpid())-\(accum).safetensors", two = dir + "/stmae-ddp2-\(getpid())-\(accum).safetensors"
         defer { try? FileManager.default.removeItem(atPath: one); try? FileManager.default.removeItem(atPath: two) }
-        let single = try runRanks(1, ["dist-worker", "ddp", "--steps", "3", "--batch", "4", "--out", one])
+        let common = ["dist-worker", "ddp", "--steps", "3", "--accum", "\(accum)"] + mode
+        let single = try runRanks(1, common + ["--batch", "4", "--out", one])
         #expect(single[0].status == 0, "\(single[0].stderr)")
-        let pair = try runRanks(2, ["dist-worker", "ddp", "--steps", "3", "--batch", "2", "--out", two])
+        let pair = try runRanks(2, common + ["--batch", "2", "--out", two])
         for k in pair { #expect(k.status == 0, "\(k.stderr)") }
         #expect((pair[0].json["buckets"] as? Int ?? 0) > 1, "expected several gradient buckets")
+        #expect(pair[0].json["ranks_changed_by_broadcast"] as? Double == 1, "rank 1 (only) should get rank 0's weights")
         let a = try TensorFile.load(one), b = try TensorFile.load(two)
         #expect(a.count == b.count && a.count > 10)
         var worst = 0.0
@@ -35,7 +39,6 @@ import Torch
             worst = max(worst, try (t - u).abs().amax(dims: Array(0..<max(t.rank, 1))).item())
         }
         #expect(worst <= 1e-5, "max |Δparam| \(worst)")
-        #expect(pair[0].json["ranks_changed_by_broadcast"] as? Double == 1, "rank 1 (only) should get rank 0's weights")
     }
 
     /// The real Pretrainer under `stmae launch --nproc_per_node 2`: rank 0 writes checkpoint, log and curve,

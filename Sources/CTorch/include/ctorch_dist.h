@@ -38,3 +38,21 @@ int ctd_abi_sizes(int64_t *process_group_gloo, int64_t *gloo_options, int64_t *t
 #ifdef __cplusplus
 }
 #endif
+
+// ---- DDP's gradient reducer (c10d::Reducer) ---------------------------------------------------------------------------
+#ifdef __cplusplus
+extern "C" {
+#endif
+typedef struct ctd_reducer_s *ctd_reducer;
+/// c10d's DDP Reducer over `params` (leaves requiring grad): buckets of `bucket_bytes` (the first of
+/// `first_bucket_bytes`) in reverse parameter order; autograd hooks all-reduce each bucket as soon as its gradients are
+/// ready during backward, and at the end of that backward the averaged gradients are in `.grad`.
+int ctd_reducer_new(ctd_group g, const ct_tensor *params, int n, int64_t bucket_bytes, int64_t first_bucket_bytes,
+                    ctd_reducer *out);
+/// Arms the hooks for the next backward (DDP without `no_sync`); backwards without it only accumulate locally.
+int ctd_reducer_prepare(ctd_reducer r, const ct_tensor *outputs, int n);
+int ctd_reducer_bucket_count(ctd_reducer r);
+void ctd_reducer_free(ctd_reducer r);
+#ifdef __cplusplus
+}
+#endif
