@@ -62,7 +62,7 @@ public struct ProcessGroup: @unchecked Sendable {
         try withExtendedLifetime(tensors) {
             try dcheck(ctd_allreduce(handle.raw, hs, Int32(hs.count), op.rawValue, &w), "all_reduce on rank \(rank)")
         }
-        return Work(w!, keep: tensors, what: "all_reduce on rank \(rank) of \(worldSize)")
+        return Work(w!, keep: tensors, what: "all_reduce on rank \(rank) of \(worldSize) (--dist_timeout \(timeout) s)")
     }
 
     public func allReduce(_ tensors: [Tensor], op: ReduceOp = .sum) throws { try allReduceAsync(tensors, op: op).wait() }
@@ -81,7 +81,7 @@ public struct ProcessGroup: @unchecked Sendable {
         try withExtendedLifetime(tensors) {
             try dcheck(ctd_broadcast(handle.raw, hs, Int32(hs.count), Int32(root), &w), "broadcast on rank \(rank)")
         }
-        return Work(w!, keep: tensors, what: "broadcast from rank \(root) on rank \(rank) of \(worldSize)")
+        return Work(w!, keep: tensors, what: "broadcast from rank \(root) on rank \(rank) of \(worldSize) (--dist_timeout \(timeout) s)")
     }
 
     public func broadcast(_ tensors: [Tensor], root: Int = 0) throws { try broadcastAsync(tensors, root: root).wait() }
@@ -89,7 +89,13 @@ public struct ProcessGroup: @unchecked Sendable {
     public func barrier() throws {
         var w: ctd_work?
         try dcheck(ctd_barrier(handle.raw, &w), "barrier on rank \(rank)")
-        try Work(w!, keep: [], what: "barrier on rank \(rank) of \(worldSize)").wait()
+        try Work(w!, keep: [], what: "barrier on rank \(rank) of \(worldSize) (--dist_timeout \(timeout) s)").wait()
+    }
+
+    /// The group described by the launcher's environment (torchrun, Slurm, `stmae launch`); nil in a single process.
+    public static func fromEnvironment(timeout: Double = 1800) throws -> ProcessGroup? {
+        let env = try DistEnvironment.detect()
+        return env.isDistributed ? try ProcessGroup(env, timeout: timeout) : nil
     }
 
     /// Layout of the c10d classes as compiled here (the Gloo-headers check compares them with libtorch's).

@@ -23,6 +23,7 @@ struct DistWorker: ParsableCommand {
     @Option(help: "ddp: micro-batches per optimizer step.") var accum = 1
     @Option(help: "die: rank that kills itself after --after all-reduces.") var dieRank = 1
     @Option(help: "die: all-reduces before the rank dies.") var after = 2
+    @Flag(help: "die: the rank stops (SIGSTOP) instead of dying.") var hang = false
     @Option(help: "pretrain: bucket size in MB.") var bucketMb = 25.0
     @Flag(help: "ddp/pretrain: all-reduce after backward instead of c10d's overlapping Reducer.") var afterBackward = false
     var mode: DataParallel.Mode { afterBackward ? .afterBackward : .overlapped }
@@ -143,11 +144,7 @@ struct DistWorker: ParsableCommand {
         c.outputDir = "\(out)/rank\(pg.rank)"; c.checkpointPeriod = 1; c.threads = 0
         try FileManager.default.createDirectory(atPath: c.outputDir, withIntermediateDirectories: true)
         let trainer = try Pretrainer(c, worldSize: pg.worldSize, rank: pg.rank)
-        let ddp = try DataParallel(pg, parameters: trainer.model.parameters(), bucketCapMB: bucketMb, mode: mode)
-        trainer.beforeBackward = { loss, willStep in if willStep { try ddp.prepareForBackward([loss]) } }
-        trainer.syncGradients = { try ddp.syncGradients() }
-        trainer.reduceMean = { try pg.allReduceMean($0) }
-        try ddp.broadcastParameters()
+        let ddp = try attachDataParallel(trainer, group: pg, bucketCapMB: bucketMb, mode: mode)
         let feed = ShardFeed(batchesPerEpoch: steps, shape: [batch, 3, frames, imgSize, imgSize], rank: pg.rank, worldSize: pg.worldSize)
         var stepTimes: [UInt64] = []  // steady state: from the first optimizer step to the last
         trainer.onStep = { _, _ in stepTimes.append(DispatchTime.now().uptimeNanoseconds) }
@@ -158,11 +155,11 @@ struct DistWorker: ParsableCommand {
                   "mode": afterBackward ? "after_backward" : "overlapped", "buckets": ddp.bucketCount, "clips_per_s": Double((stepTimes.count - 1) * batch * pg.worldSize) / max(secs, 1e-9), "lr": trainer.lr])
     }
 
-    /// `dieRank` kills itself (SIGKILL) after `after` all-reduces; the others keep reducing and must fail.
+    /// `dieRank` kills itself (SIGKILL; with --hang it stops, SIGSTOP, like a wedged host) after `after` all-reduces; the others keep reducing and must fail.
     func die(_ pg: ProcessGroup) throws {
         let t = try Tensor.ones([1 << 16])
         for i in 0..<10_000 {
-            if pg.rank == dieRank && i == after { kill(getpid(), SIGKILL) }
+            if pg.rank == dieRank && i == after { kill(getpid(), hang ? SIGSTOP : SIGKILL) }
             try pg.allReduce([t], op: .average)
         }
         throw ValidationError("rank \(pg.rank): 10000 all-reduces finished although rank \(dieRank) died")

@@ -18,7 +18,7 @@ struct Launch: ParsableCommand {
     @Argument(parsing: .postTerminator, help: "The stmae command each process runs.") var command: [String] = []
 
     func validate() throws {
-        guard nprocPerNode >= 1 else { throw ValidationError("--nproc_per_node must be ≥ 1, got \(nprocPerNode)") }
+        guard (1...1024).contains(nprocPerNode) else { throw ValidationError("--nproc_per_node must be in 1...1024, got \(nprocPerNode)") }
         guard nnodes >= 1, (0..<nnodes).contains(nodeRank) else { throw ValidationError("--node_rank must be in 0..<--nnodes") }
         guard (1...65535).contains(masterPort) else { throw ValidationError("--master_port must be in 1...65535") }
         guard !command.isEmpty else { throw ValidationError("nothing to run: expected `stmae launch --nproc_per_node N -- <command> …`") }
@@ -28,56 +28,77 @@ struct Launch: ParsableCommand {
         if nodeRank == 0, let why = portUnavailable(masterAddr, masterPort) {
             throw ValidationError("--master_port \(masterPort) on \(masterAddr) is not usable: \(why); pick another port")
         }
-        let exe = URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         let world = nnodes * nprocPerNode
         var base = ProcessInfo.processInfo.environment
         if base["OMP_NUM_THREADS"] == nil, nprocPerNode > 1 {  // like torchrun: don't oversubscribe the cores
             base["OMP_NUM_THREADS"] = "\(max(1, ProcessInfo.processInfo.activeProcessorCount / nprocPerNode))"
         }
-        let done = DispatchSemaphore(value: 0)
-        var children: [Process] = []
+        // Our parent may have left SIGINT/SIGTERM blocked (inherited across exec): unblock them here and in children.
+        var sigs = sigset_t()
+        sigemptyset(&sigs); sigaddset(&sigs, SIGINT); sigaddset(&sigs, SIGTERM)
+        sigprocmask(SIG_UNBLOCK, &sigs, nil)
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig) { s in  // forward to the children (kill is async-signal-safe)
+                for i in 0..<Int(launchedCount) { kill(launchedPids[i], s) }
+            }
+        }
         for local in 0..<nprocPerNode {
             var env = base
             env["MASTER_ADDR"] = masterAddr; env["MASTER_PORT"] = "\(masterPort)"
             env["RANK"] = "\(nodeRank * nprocPerNode + local)"; env["WORLD_SIZE"] = "\(world)"
             env["LOCAL_RANK"] = "\(local)"; env["LOCAL_WORLD_SIZE"] = "\(nprocPerNode)"; env["GROUP_RANK"] = "\(nodeRank)"
-            let p = Process()
-            p.executableURL = exe
-            p.arguments = command
-            p.environment = env
-            p.terminationHandler = { _ in done.signal() }
-            try p.run()
-            children.append(p)
+            let pid = try spawn(exe, [exe] + command, env: env.map { "\($0.key)=\($0.value)" })
+            launchedPids[local] = pid
+            launchedCount = Int32(local + 1)
         }
-        var sources: [DispatchSourceSignal] = []
-        for sig in [SIGINT, SIGTERM] {
-            signal(sig, SIG_IGN)
-            let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            s.setEventHandler { for c in children where c.isRunning { kill(c.processIdentifier, sig) } }
-            s.resume()
-            sources.append(s)
-        }
-        var failure: (rank: Int, status: Int32)?
-        for _ in children {
-            done.wait()
-            if failure == nil, let i = children.firstIndex(where: { !$0.isRunning && $0.terminationStatus != 0 }) {
-                failure = (i, children[i].terminationStatus)
-                let how = children[i].terminationReason == .uncaughtSignal ? "signal" : "exit status"
-                FileHandle.standardError.write("launch: local rank \(i) failed (\(how) \(children[i].terminationStatus)); stopping the others\n".data(using: .utf8)!)
-                stop(children)
+        var running = Set((0..<nprocPerNode).map { launchedPids[$0] })
+        var failure: Int32?
+        var deadline: Date?  // SIGKILL the rest after this
+        while !running.isEmpty {
+            var status: Int32 = 0
+            let pid = waitpid(-1, &status, deadline == nil ? 0 : WNOHANG)
+            if pid > 0, running.remove(pid) != nil {
+                let signaled = (status & 0x7f) != 0, code = signaled ? status & 0x7f : (status >> 8) & 0xff
+                if code != 0 && failure == nil {
+                    failure = code
+                    let rank = (0..<nprocPerNode).first { launchedPids[$0] == pid } ?? -1
+                    FileHandle.standardError.write("launch: local rank \(rank) failed (\(signaled ? "signal" : "exit status") \(code)); stopping the others\n".data(using: .utf8)!)
+                    for p in running { kill(p, SIGTERM) }
+                    deadline = Date().addingTimeInterval(grace)
+                }
+            } else if let d = deadline {
+                if Date() > d { for p in running { kill(p, SIGKILL) }; deadline = .distantFuture }
+                usleep(20_000)
             }
         }
-        _ = sources
-        if let f = failure { throw ExitCode(f.status == 0 ? 1 : f.status) }
+        if let f = failure { throw ExitCode(f) }
     }
+}
 
-    /// SIGTERM to the children still running, SIGKILL after `grace` seconds.
-    func stop(_ children: [Process]) {
-        for c in children where c.isRunning { kill(c.processIdentifier, SIGTERM) }
-        DispatchQueue.global().asyncAfter(deadline: .now() + grace) {
-            for c in children where c.isRunning { kill(c.processIdentifier, SIGKILL) }
-        }
-    }
+/// Children of `stmae launch`, for the signal handler (fixed storage: no allocation in the handler).
+nonisolated(unsafe) var launchedPids = [pid_t](repeating: 0, count: 1024)
+nonisolated(unsafe) var launchedCount: Int32 = 0
+
+/// posix_spawn with default signal dispositions and an empty signal mask; throws with the OS error.
+func spawn(_ path: String, _ args: [String], env: [String]) throws -> pid_t {
+    var attr = posix_spawnattr_t()
+    posix_spawnattr_init(&attr)
+    defer { posix_spawnattr_destroy(&attr) }
+    var empty = sigset_t(), defaults = sigset_t()
+    sigemptyset(&empty)
+    sigemptyset(&defaults)
+    for s in [SIGINT, SIGTERM, SIGPIPE, SIGHUP, SIGQUIT] { sigaddset(&defaults, s) }
+    posix_spawnattr_setsigmask(&attr, &empty)
+    posix_spawnattr_setsigdefault(&attr, &defaults)
+    posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+    func cStrings(_ a: [String]) -> [UnsafeMutablePointer<CChar>?] { a.map { strdup($0) } + [nil] }
+    let argv = cStrings(args), envp = cStrings(env)
+    defer { for p in argv + envp { free(p) } }
+    var pid: pid_t = 0
+    let rc = posix_spawn(&pid, path, nil, &attr, argv, envp)
+    guard rc == 0 else { throw ValidationError("launch: cannot start \(path): \(String(cString: strerror(rc)))") }
+    return pid
 }
 
 /// Why a TCP port cannot be listened on (nil if it can): the rendezvous would fail on it.

@@ -67,6 +67,38 @@ import Torch
         #expect(kids[0].stderr.contains("all_reduce on rank 0"), "\(kids[0].stderr)")
     }
 
+    /// A rank that stops answering (SIGSTOP) makes the other fail once --dist_timeout has passed, not hang.
+    @Test func stuckRankTimesOut() throws {
+        let port = freePort()
+        let r0 = try Child(["dist-worker", "die", "--hang", "--after", "2", "--dist_timeout", "4"], env: rankEnv(0, 2, port: port))
+        let r1 = try Child(["dist-worker", "die", "--hang", "--after", "2", "--dist_timeout", "4"], env: rankEnv(1, 2, port: port))
+        defer { kill(r1.process.processIdentifier, SIGKILL) }
+        let status = r0.wait(timeout: 40)
+        #expect(status != nil && status != 0, "survivor status \(String(describing: status))")
+        #expect(r0.seconds >= 3 && r0.seconds < 30, "took \(r0.seconds) s")
+        #expect(r0.stderr.contains("timed out") && r0.stderr.contains("--dist_timeout 4"), "\(r0.stderr)")
+    }
+
+    /// SIGTERM to `stmae launch` reaches every child; the launcher exits non-zero and leaves none behind.
+    @Test func launchForwardsSIGTERM() throws {
+        let k = try Child(["launch", "--nproc_per_node", "2", "--master_port", "\(freePort())", "--",
+                           "dist-worker", "die", "--die-rank", "7", "--dist_timeout", "30"])
+        var kids: [Int32] = []
+        for _ in 0..<200 where kids.count < 2 {  // the launcher's children, from /proc
+            usleep(50_000)
+            let list = (try? String(contentsOfFile: "/proc/\(k.process.processIdentifier)/task/\(k.process.processIdentifier)/children", encoding: .utf8)) ?? ""
+            kids = list.split(separator: " ").compactMap { Int32($0) }
+        }
+        try #require(kids.count == 2, "launcher started \(kids)")
+        usleep(1_000_000)
+        kill(k.process.processIdentifier, SIGTERM)
+        let status = k.wait(timeout: 30)
+        #expect(status != nil && status != 0)
+        #expect(k.seconds < 15, "took \(k.seconds) s: SIGTERM did not stop the children")
+        usleep(200_000)
+        for pid in kids { #expect(kill(pid, 0) != 0, "child \(pid) still alive") }
+    }
+
     /// `stmae launch`: one child dies, the launcher stops the other and exits non-zero.
     @Test func launchStopsTheRestWhenOneFails() throws {
         let k = try Child(["launch", "--nproc_per_node", "2", "--master_port", "\(freePort())", "--",
