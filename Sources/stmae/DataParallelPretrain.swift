@@ -1,3 +1,4 @@
+import ArgumentParser
 import Distributed
 import Training
 
@@ -18,4 +19,21 @@ func attachDataParallel(_ trainer: Pretrainer, group: ProcessGroup, bucketCapMB:
     trainer.syncGradients = { try ddp.syncGradients() }
     trainer.reduceMean = { try group.allReduceMean($0) }
     return ddp
+}
+
+/// `--dist_timeout SECONDS` (default 1800, PyTorch's) taken out of pass-through flags.
+func takeDistTimeout(_ args: [String]) throws -> (Double, [String]) {
+    var rest: [String] = [], timeout = 1800.0, i = 0
+    while i < args.count {
+        let a = args[i]
+        if a == "--dist_timeout" || a.hasPrefix("--dist_timeout=") {
+            let v = a.contains("=") ? String(a.split(separator: "=", maxSplits: 1)[1]) : (i + 1 < args.count ? args[i + 1] : "")
+            guard let t = Double(v), t > 0 else { throw ValidationError("--dist_timeout: expected seconds > 0, got '\(v)'") }
+            timeout = t
+            i += a.contains("=") ? 1 : 2
+        } else {
+            rest.append(a); i += 1
+        }
+    }
+    return (timeout, rest)
 }

@@ -140,7 +140,7 @@ struct DistWorker: ParsableCommand {
         var c = PretrainConfig()
         c.patchSize = 8; c.decoderDepth = 1; c.maskRatio = 0.75
         c.imgSize = imgSize; c.numFrames = frames
-        c.batchSizePerGpu = batch; c.epochs = 1; c.warmupEpochs = 0; c.maxSteps = 0; c.logEvery = 1000
+        c.batchSizePerGpu = batch; c.repeatAug = 1; c.epochs = 1; c.warmupEpochs = 0; c.maxSteps = 0; c.logEvery = 1000
         c.outputDir = "\(out)/rank\(pg.rank)"; c.checkpointPeriod = 1; c.threads = 0
         try FileManager.default.createDirectory(atPath: c.outputDir, withIntermediateDirectories: true)
         let trainer = try Pretrainer(c, worldSize: pg.worldSize, rank: pg.rank)
@@ -171,8 +171,8 @@ struct ShardFeed: ClipFeed {
     let batchesPerEpoch: Int
     let shape: [Int]
     let rank: Int, worldSize: Int
-    func batches(epoch: Int, startBatch: Int) -> AnySequence<FeedBatch> {
-        AnySequence((startBatch..<batchesPerEpoch).lazy.map { i in
+    func batches(epoch: Int, startBatch: Int) throws -> FeedIterator {
+        FeedIterator((startBatch..<batchesPerEpoch).lazy.map { i in
             var g = shape
             g[0] *= worldSize
             let all = try! Tensor.randn(g, generator: try! Generator(seed: UInt64(epoch * 1000 + i)))
