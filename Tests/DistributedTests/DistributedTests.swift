@@ -58,6 +58,23 @@ import Torch
         #expect((k.json["loss"] as? [Double])?.count == 2)
     }
 
+    /// `stmae launch --nproc_per_node 2 -- pretrain …`: the CLI on the built-in videos, each rank on half of them
+    /// (DistributedSampler shard), one log written (by rank 0), lr scaled by the world size.
+    @Test func pretrainCommandUnderLaunch() throws {
+        let dir = FileManager.default.temporaryDirectory.path + "/stmae-ddp-cli-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let k = try Child(["launch", "--nproc_per_node", "2", "--master_port", "\(freePort())", "--", "pretrain",
+                           "--max_steps", "2", "--output_dir", dir, "--num_workers", "1", "--dist_timeout", "120"])
+        #expect(k.wait(timeout: 400) == 0, "\(k.stderr)")
+        let out = k.stdout + k.stderr
+        #expect(out.components(separatedBy: "256 videos (built-in synthetic set), 32 batches of 4×2").count == 3, "\(out)")
+        let log = (try? String(contentsOfFile: dir + "/log.jsonl", encoding: .utf8)) ?? ""
+        let steps = log.split(separator: "\n").filter { $0.contains("\"type\":\"step\"") }
+        #expect(steps.count == 2, "\(log)")
+        #expect(FileManager.default.fileExists(atPath: dir + "/checkpoint-last.safetensors"))
+        #expect(out.contains("lr 1.000e-04"), "blr 1.6e-3 × batch 4 × repeat_aug 2 × world 2 / 256")
+    }
+
     /// A rank killed mid-training makes the other fail with a clear error well within --dist_timeout.
     @Test func killedRankMakesTheOtherFail() throws {
         let kids = try runRanks(2, ["dist-worker", "die", "--after", "3", "--dist_timeout", "20"], timeout: 60)
