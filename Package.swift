@@ -14,7 +14,7 @@ let torchLinker: [LinkerSetting] = [
 let package = Package(
     name: "stmae",
     products: [
-        .library(name: "STMAE", targets: ["Torch", "TensorFiles", "NN", "Models", "Media", "Datasets", "Training"]),
+        .library(name: "STMAE", targets: ["Torch", "TensorFiles", "NN", "Models", "Media", "Datasets", "Training", "Distributed"]),
         .executable(name: "stmae", targets: ["stmae"]),
     ],
     dependencies: [
@@ -44,8 +44,10 @@ let package = Package(
         .target(name: "Datasets", dependencies: ["Media"]),
         // training: one-epoch engines, runners, checkpoints, logs.
         .target(name: "Training", dependencies: ["Models", "Datasets", "Media"]),
+        // distributed: c10d process groups (TCPStore + Gloo), data parallelism, launcher environment.
+        .target(name: "Distributed", dependencies: ["CTorch", "Torch", "NN"]),
         .executableTarget(name: "stmae", dependencies: [
-            "Torch", "NN", "Models", "Media", "Datasets", "Training",
+            "Torch", "NN", "Models", "Media", "Datasets", "Training", "Distributed",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "TorchTests", dependencies: ["Torch"], resources: [.copy("Fixtures")]),
@@ -55,6 +57,7 @@ let package = Package(
         .testTarget(name: "MediaTests", dependencies: ["Media"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Datasets"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "DistributedTests", dependencies: ["Distributed", "Torch"]),
     ],
     swiftLanguageModes: [.v5],
     cxxLanguageStandard: .cxx20

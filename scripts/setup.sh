@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 
 TORCH_VERSION=2.13.0
 APT_PKGS="libavformat-dev libavcodec-dev libswscale-dev libavutil-dev libturbojpeg0-dev libpng-dev pkg-config python3 python3-pip"
+# Gloo headers for c10d (the torch wheel ships libtorch built with Gloo but not its headers).
+APT_PKGS="$APT_PKGS libgloo-dev binutils"  # binutils: nm/objdump for the Gloo layout test
 
 missing=""
 for p in $APT_PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done

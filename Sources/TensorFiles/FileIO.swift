@@ -111,6 +111,12 @@ final class FileSink {
     }
 }
 
+/// Writes `bytes` to `path` through a temporary file in the same directory, fsync and rename: a crash never leaves
+/// a partial file under `path`.
+public func writeAtomically(_ bytes: [UInt8], to path: String) throws {
+    try FileSink.atomicWrite(to: path) { try $0.write(bytes) }
+}
+
 private func posixWrite(_ fd: Int32, _ p: UnsafeRawPointer, _ n: Int) -> Int { write(fd, p, n) }
 private func posixClose(_ fd: Int32) -> Int32 { close(fd) }
 

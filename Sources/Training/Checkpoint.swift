@@ -1,4 +1,5 @@
 import Foundation
+import TensorFiles
 import Models
 import NN
 import Torch
@@ -99,13 +100,7 @@ public enum Checkpoint {
     }
 }
 
-/// Writes `data` to `path` through a temp file in the same directory and a rename.
+/// Writes `data` to `path` through a temp file in the same directory, fsync and rename.
 public func atomicWrite(_ data: Data, to path: String) throws {
-    let tmp = path + ".tmp-\(getpid())"
-    guard FileManager.default.createFile(atPath: tmp, contents: data) else { throw TorchError("cannot write \(tmp)") }
-    if rename(tmp, path) != 0 {
-        let err = String(cString: strerror(errno))
-        unlink(tmp)
-        throw TorchError("cannot rename \(tmp) to \(path): \(err)")
-    }
+    try writeAtomically([UInt8](data), to: path)
 }

@@ -52,6 +52,12 @@ public struct PretrainContext {
     public let shouldStop: (TrainState) -> Bool
     /// Called after every optimizer step (e.g. data-parallel gradient hooks are elsewhere; this is for tests/logging).
     public var onStep: ((TrainState, Double) -> Void)? = nil
+    /// Data parallelism: averages gradients over ranks before clipping (DDP's all-reduce), and the mean of a logged
+    /// scalar over ranks (mae's `all_reduce_mean`). nil in a single process.
+    public var syncGradients: (() throws -> Void)? = nil
+    /// Called with (loss, true if an optimizer step follows) before each backward (DDP's Reducer arms its hooks).
+    public var beforeBackward: ((Tensor, Bool) throws -> Void)? = nil
+    public var reduceMean: ((Double) throws -> Double)? = nil
 }
 
 /// Trains one epoch from `state.nextBatch`, as mae_st's `train_one_epoch`: per-iteration lr from the schedule,
@@ -69,11 +75,14 @@ public func trainOneEpoch(_ ctx: PretrainContext, feed: ClipFeed, state: inout T
         let out = try withAutocast(enabled: c.bf16) { try ctx.model(x, noise: noise) }
         let lossValue = try out.loss.item()
         guard lossValue.isFinite else { throw TorchError("loss is \(lossValue) at epoch \(state.epoch) batch \(it): stopping training") }
+        try ctx.beforeBackward?(out.loss, (it + 1) % c.accumIter == 0)
         try (out.loss / Double(c.accumIter)).backward()
         accLoss += lossValue / Double(c.accumIter)
         windowLoss += lossValue; windowClips += batch.shape[0]
         state.nextBatch = it + 1
         guard (it + 1) % c.accumIter == 0 else { continue }
+        try ctx.syncGradients?()
+        if let reduce = ctx.reduceMean { accLoss = try reduce(accLoss) }
         if c.clipGrad > 0 { try Kernels.clipGradNorm(ctx.optimizer.grads(), maxNorm: c.clipGrad) }
         try ctx.optimizer.step()
         try ctx.optimizer.zeroGrad()

@@ -30,6 +30,10 @@ public final class Pretrainer {
     /// Rank 0 writes checkpoints and logs (data-parallel runs).
     public var isMain = true
     public var onStep: ((TrainState, Double) -> Void)?
+    /// Data-parallel hooks (see `PretrainContext`); the caller also broadcasts rank 0's parameters before `run`.
+    public var syncGradients: (() throws -> Void)?
+    public var beforeBackward: ((Tensor, Bool) throws -> Void)?
+    public var reduceMean: ((Double) throws -> Double)?
 
     public init(_ config: PretrainConfig, worldSize: Int = 1, rank: Int = 0) throws {
         try config.validate()
@@ -72,7 +76,8 @@ public final class Pretrainer {
         let ctx = PretrainContext(model: model, optimizer: optimizer, schedule: schedule, generator: generator, config: c, log: log,
                                   flopsPerClip: flops, peakGFLOPs: peak,
                                   shouldStop: { s in stopSignal != 0 || (c.maxSteps > 0 && s.step - startStep >= c.maxSteps) },
-                                  onStep: onStep)
+                                  onStep: onStep, syncGradients: syncGradients,
+                                  beforeBackward: beforeBackward, reduceMean: reduceMean)
         model.train()
         while state.epoch < c.epochs {
             let t0 = DispatchTime.now()

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Distributed
 import Foundation
 import Training
 
@@ -31,14 +32,20 @@ struct PretrainCommand: ParsableCommand {
             print(Self.helpMessage())
             return
         }
+        let (distTimeout, flagArgs) = try takeDistTimeout(arguments)
         let config: PretrainConfig
-        do { config = try Self.flags.parse(arguments) } catch { throw ValidationError("\(error)") }
+        do { config = try Self.flags.parse(flagArgs) } catch { throw ValidationError("\(error)") }
         installStopHandlers()
+        // Data parallel when launched by `stmae launch`, torchrun or Slurm; rank 0 prepares the video list first.
+        let pg = try ProcessGroup.fromEnvironment(timeout: distTimeout)
+        if let pg, !pg.isMain { try pg.barrier() }
         let samples = try pretrainSamples(config)
-        let feed = try VideoFeed(config, samples: samples)
+        if let pg, pg.isMain { try pg.barrier() }
+        let feed = try VideoFeed(config, samples: samples, rank: pg?.rank ?? 0, worldSize: pg?.worldSize ?? 1)
         RunLog.info("data: \(samples.count) videos (\(config.dataDirs.isEmpty ? "built-in synthetic set" : config.dataDirs.joined(separator: " "))), "
             + "\(feed.batchesPerEpoch) batches of \(config.batchSizePerGpu)×\(config.repeatAug) clips per epoch")
-        let trainer = try Pretrainer(config)
+        let trainer = try Pretrainer(config, worldSize: pg?.worldSize ?? 1, rank: pg?.rank ?? 0)
+        if let pg { try attachDataParallel(trainer, group: pg) }
         let state = try trainer.run(feed: feed)
         let failed = feed.failures
         if !failed.isEmpty {

@@ -131,4 +131,27 @@ struct ViTParityTests {
         #expect(abs(sd - 2e-5) < 1e-6)
         #expect(try m.fcNorm!.weight.sum().item() == 384)
     }
+
+    /// mae_st's `get_layer_id_for_vit`: embeddings 0, block i → i + 1, the rest depth + 1.
+    @Test func layerIdsForLayerDecay() {
+        let ids = ["cls_token", "pos_embed_spatial", "pos_embed_temporal", "pos_embed_class", "patch_embed.proj.weight",
+                   "blocks.0.norm1.weight", "blocks.11.mlp.fc2.bias", "fc_norm.weight", "norm.bias", "head.weight"]
+            .map { VisionTransformer.layerId($0, depth: 12) }
+        #expect(ids == [0, 0, 0, 0, 0, 1, 12, 13, 13, 13])
+    }
+
+    /// bf16 autocast (fine-tuning with --bf16): float32 logits within bf16 accuracy of the fp32 forward, and a backward.
+    @Test func bf16AutocastForwardBackward() throws {
+        for name in Self.cases {
+            let c = try Case(name)
+            let model = try VisionTransformer(ViTConfig().updating(c.kwargs))
+            try model.loadStateDict(c.params)
+            model.eval()
+            let logits = try withAutocast { try model(c.t["input.x"]!) }.to(.float32)
+            let d = try maxRel(logits, c.t["out.logits"]!)
+            #expect(d < 5e-2 && d > 1e-5, "\(name): bf16 logits differ by \(d) (> 0: autocast is on)")
+            try crossEntropy(logits, c.t["input.label"]!).backward()
+            #expect(model.head.weight.grad != nil && model.patchEmbed.proj.weight.grad != nil)
+        }
+    }
 }

@@ -1,0 +1,107 @@
+import CTorch
+import Foundation
+@_spi(Engine) import Torch
+
+/// Owns one c10d group (TCPStore + ProcessGroupGloo); freed when the last `ProcessGroup` copy goes away.
+final class GroupHandle: @unchecked Sendable {
+    let raw: ctd_group
+    init(_ raw: ctd_group) { self.raw = raw }
+    deinit { ctd_group_free(raw) }
+}
+
+@inline(__always)
+func dcheck(_ rc: Int32, _ context: @autoclosure () -> String) throws {
+    if rc != 0 { throw DistError("\(context()): \(String(cString: ct_last_error()))") }
+}
+
+public enum ReduceOp: Int32, Sendable { case sum = 0, average = 1, max = 2, min = 3 }
+
+/// An in-flight collective. `wait()` blocks until it is done (throws the peer or timeout error) and writes the result
+/// into the tensors it was started on.
+public final class Work: @unchecked Sendable {
+    let raw: ctd_work
+    let keep: [Tensor]
+    let what: String
+    init(_ raw: ctd_work, keep: [Tensor], what: String) { self.raw = raw; self.keep = keep; self.what = what }
+    deinit { ctd_work_free(raw) }
+    /// timeout nil: the group's `--dist_timeout`.
+    public func wait(timeout: Double? = nil) throws {
+        try dcheck(ctd_wait(raw, timeout.map { Int64($0 * 1000) } ?? 0), what)
+    }
+}
+
+/// A group of processes running collectives over PyTorch's c10d with the Gloo backend (CPU), like
+/// `torch.distributed.init_process_group("gloo")`. Rank 0 serves the rendezvous store at `masterAddr:masterPort`.
+/// Every collective and the rendezvous itself fail (never hang) after `timeout` seconds.
+public struct ProcessGroup: @unchecked Sendable {
+    let handle: GroupHandle
+    public let rank: Int
+    public let worldSize: Int
+    public let timeout: Double
+    public var isMain: Bool { rank == 0 }
+
+    /// Joins the group described by `env`. `GLOO_SOCKET_IFNAME` picks the network interface like in PyTorch;
+    /// otherwise Gloo binds to the address this host uses to reach `masterAddr` (loopback when it is local).
+    public init(_ env: DistEnvironment, timeout: Double = 1800) throws {
+        guard timeout > 0 else { throw DistError("--dist_timeout must be positive, got \(timeout)") }
+        let iface = ProcessInfo.processInfo.environment["GLOO_SOCKET_IFNAME"] ?? ""
+        let local = ["127.0.0.1", "localhost", "::1"].contains(env.masterAddr)
+        var out: ctd_group?
+        try dcheck(ctd_group_new(env.masterAddr, Int32(env.masterPort), Int32(env.rank), Int32(env.worldSize),
+                                 Int64(timeout * 1000), iface, local ? env.masterAddr : "", &out),
+                   "init_process_group(gloo, \(env.masterAddr):\(env.masterPort), rank \(env.rank)/\(env.worldSize))")
+        guard let out else { throw DistError("init_process_group returned no group") }
+        handle = GroupHandle(out)
+        rank = env.rank; worldSize = env.worldSize; self.timeout = timeout
+    }
+
+    /// Starts an all-reduce of `tensors` as one flat buffer (a bucket); results land in place on `wait()`.
+    public func allReduceAsync(_ tensors: [Tensor], op: ReduceOp = .sum) throws -> Work {
+        let hs: [ct_tensor?] = tensors.map { $0.engineHandle }
+        var w: ctd_work?
+        try withExtendedLifetime(tensors) {
+            try dcheck(ctd_allreduce(handle.raw, hs, Int32(hs.count), op.rawValue, &w), "all_reduce on rank \(rank)")
+        }
+        return Work(w!, keep: tensors, what: "all_reduce on rank \(rank) of \(worldSize) (--dist_timeout \(timeout) s)")
+    }
+
+    public func allReduce(_ tensors: [Tensor], op: ReduceOp = .sum) throws { try allReduceAsync(tensors, op: op).wait() }
+
+    /// The mean of a scalar over ranks (mae's `all_reduce_mean`, for logged metrics).
+    public func allReduceMean(_ value: Double) throws -> Double {
+        let t = try Tensor.full([1], value, dtype: .float64)
+        try allReduce([t], op: .average)
+        return try t.item()
+    }
+
+    /// Starts a broadcast of `tensors` (one flat buffer) from `root`; results land in place on `wait()`.
+    public func broadcastAsync(_ tensors: [Tensor], root: Int = 0) throws -> Work {
+        let hs: [ct_tensor?] = tensors.map { $0.engineHandle }
+        var w: ctd_work?
+        try withExtendedLifetime(tensors) {
+            try dcheck(ctd_broadcast(handle.raw, hs, Int32(hs.count), Int32(root), &w), "broadcast on rank \(rank)")
+        }
+        return Work(w!, keep: tensors, what: "broadcast from rank \(root) on rank \(rank) of \(worldSize) (--dist_timeout \(timeout) s)")
+    }
+
+    public func broadcast(_ tensors: [Tensor], root: Int = 0) throws { try broadcastAsync(tensors, root: root).wait() }
+
+    public func barrier() throws {
+        var w: ctd_work?
+        try dcheck(ctd_barrier(handle.raw, &w), "barrier on rank \(rank)")
+        try Work(w!, keep: [], what: "barrier on rank \(rank) of \(worldSize) (--dist_timeout \(timeout) s)").wait()
+    }
+
+    /// The group described by the launcher's environment (torchrun, Slurm, `stmae launch`); nil in a single process.
+    public static func fromEnvironment(timeout: Double = 1800) throws -> ProcessGroup? {
+        let env = try DistEnvironment.detect()
+        return env.isDistributed ? try ProcessGroup(env, timeout: timeout) : nil
+    }
+
+    /// Layout of the c10d classes as compiled here (the Gloo-headers check compares them with libtorch's).
+    public static func abiSizes() throws -> (processGroupGloo: Int, glooOptions: Int, tcpStoreOptions: Int) {
+        var a: Int64 = 0, b: Int64 = 0, c: Int64 = 0
+        try dcheck(ctd_abi_sizes(&a, &b, &c), "abi sizes")
+        return (Int(a), Int(b), Int(c))
+    }
+}
