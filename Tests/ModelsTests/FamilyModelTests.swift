@@ -1,0 +1,112 @@
+import Foundation
+import Testing
+import Torch
+@testable import Models
+@testable import NN
+
+/// Sizes, shapes, init, errors and masking of TimeSformer / ViViT / MaskFeat.
+struct FamilyModelTests {
+    /// TimeSformer-B/16, 8×224, K400: paper 121.4M. Ours (the released layout): 12 × (ViT block 7,087,872 + temporal
+    /// norm/qkv/proj/fc 2,954,496) + patch conv 590,592 + cls 768 + pos 197·768 + time 8·768 + norm 1536 + head 307,600.
+    @Test func timesformerBaseParameterCount() throws {
+        let m = try FamilyRegistry.make("timesformer_base_patch16_224")
+        let n = m.parameterCount
+        #expect(n == 12 * (7_087_872 + 2_954_496) + 590_592 + 768 + 197 * 768 + 8 * 768 + 1536 + 307_600)
+        #expect(n == 121_566_352)
+        #expect(abs(Double(n) / 121.4e6 - 1) < 0.002)  // 0.14 % above the paper's rounded figure
+        let joint = try TimeSformer(TimeSformerConfig().updating(["attention_type": "joint_space_time"]))
+        #expect(joint.parameterCount == 86_112_400)  // paper: 85.9M for space / joint ST
+    }
+
+    /// ViViT-B/16×2, 32 frames, K400 (paper Table 2: ST 88.9M, FE 115.1M, FSA 117.3M).
+    @Test func vivitBaseParameterCounts() throws {
+        let fe = try FamilyRegistry.make("vivit_base_fe").parameterCount
+        // 16 blocks + tubelet conv 3·2·16·16·768+768 + cls, pos 197 + temporal cls, pos 17 + 2 norms + head
+        #expect(fe == 16 * 7_087_872 + 1_180_416 + 768 + 197 * 768 + 768 + 17 * 768 + 2 * 1536 + 307_600)
+        #expect(abs(Double(fe) / 115.1e6 - 1) < 0.001)
+        let st = try FamilyRegistry.make("vivit_base_st").parameterCount
+        #expect(abs(Double(st) / 88.9e6 - 1) < 0.001)
+        let fsa = try FamilyRegistry.make("vivit_base_fsa").parameterCount
+        #expect(abs(Double(fsa) / 117.3e6 - 1) < 0.001)
+    }
+
+    @Test func outputShapesAndErrors() throws {
+        var tc = TimeSformerConfig()
+        (tc.imgSize, tc.patchSize, tc.embedDim, tc.depth, tc.numHeads, tc.numFrames, tc.numClasses) = (32, 8, 32, 2, 2, 4, 7)
+        for type in TimeSformerConfig.attentionTypes {
+            tc.attentionType = type
+            let m = try TimeSformer(tc)
+            #expect(try m(Tensor.randn([2, 3, 4, 32, 32])).shape == [2, 7], "\(type)")
+        }
+        #expect { try TimeSformer(tc)(Tensor.randn([2, 3, 5, 32, 32])) } throws: { "\($0)".contains("[N, 3, 4, 32, 32]") }
+        tc.attentionType = "axial"
+        #expect { try TimeSformer(tc) } throws: { "\($0)".contains("axial") }
+
+        var vc = ViViTConfig()
+        (vc.imgSize, vc.patchSize, vc.embedDim, vc.depth, vc.temporalDepth, vc.numHeads, vc.numFrames, vc.numClasses) = (32, 8, 32, 2, 1, 2, 8, 7)
+        for model in ViViTConfig.models {
+            vc.model = model
+            #expect(try ViViT(vc)(Tensor.randn([2, 3, 8, 32, 32])).shape == [2, 7], "\(model)")
+        }
+        vc.model = "fdp"
+        #expect { try ViViT(vc) } throws: { "\($0)".contains("fdp") }
+
+        var mc = MaskFeatConfig()
+        (mc.imgSize, mc.embedDim, mc.depth, mc.numHeads, mc.numFrames) = (32, 32, 1, 2, 4)
+        let mf = try MaskFeat(mc)
+        let mask = try mf.makeMask(batch: 2, seed: 3)
+        #expect(mask.shape == [2, 8] && mf.centreFrames == [1, 3])
+        let (loss, pred, target) = try mf(Tensor.randn([2, 3, 4, 32, 32]), mask: mask)
+        #expect(pred.shape == [2, 8, 108] && target.shape == [2, 8, 108])
+        #expect(try loss.item() > 0)
+        #expect { try mf(Tensor.randn([2, 3, 4, 32, 32]), mask: Tensor.zeros([2, 9])) } throws: { "\($0)".contains("[2, 8]") }
+        mc.hogCell = 5
+        #expect(throws: ConfigError.self) { try MaskFeat(mc) }
+    }
+
+    @Test func initialisation() throws {
+        var tc = TimeSformerConfig()
+        (tc.imgSize, tc.embedDim, tc.depth, tc.numHeads) = (64, 192, 2, 3)
+        let m = try TimeSformer(tc, generator: Generator(seed: 5))
+        for b in m.blocks {
+            #expect(try maxAbs(b.temporalFc!.weight) == 0)
+            #expect(try maxAbs(b.temporalFc!.bias!) == 0)
+        }
+        #expect(try maxAbs(m.timeEmbed!) == 0)
+        #expect(abs(try m.posEmbed.variance().item().squareRoot() - 0.02) < 0.003)
+        #expect(abs(try m.blocks[0].attn.qkv!.weight.variance().item().squareRoot() - 0.02) < 0.002)
+        let again = try TimeSformer(tc, generator: Generator(seed: 5))
+        #expect(try maxRel(again.blocks[1].mlp.fc1.weight, m.blocks[1].mlp.fc1.weight) == 0)
+    }
+
+    /// Cube masks: exactly round(0.4·L) tokens per sample, deterministic per seed, and block-shaped: a masked token's
+    /// successor in time is masked far more often than the ratio (≈ 0.4 for independent masking).
+    @Test func cubeMasking() throws {
+        let (t, g) = (8, 14)
+        let m = try cubeMask(batch: 4, tGrid: t, hGrid: g, wGrid: g, ratio: 0.4, seed: 11)
+        let l = t * g * g
+        let v = try m.toArray(Float.self)
+        for i in 0..<4 { #expect(v[(i * l)..<((i + 1) * l)].reduce(0, +) == Float((0.4 * Double(l)).rounded())) }
+        #expect(try m.toArray(Float.self) == cubeMask(batch: 4, tGrid: t, hGrid: g, wGrid: g, ratio: 0.4, seed: 11).toArray(Float.self))
+        #expect(try m.toArray(Float.self) != cubeMask(batch: 4, tGrid: t, hGrid: g, wGrid: g, ratio: 0.4, seed: 12).toArray(Float.self))
+        #expect(v[0..<l] != v[l..<(2 * l)])
+        var both = 0.0, first = 0.0
+        for i in 0..<4 { for tt in 0..<(t - 1) { for s in 0..<(g * g) {
+            let a = v[i * l + tt * g * g + s], b = v[i * l + (tt + 1) * g * g + s]
+            first += Double(a); both += Double(a * b)
+        } } }
+        #expect(both / first > 0.6, "P(masked at t+1 | masked at t) = \(both / first)")
+        #expect(throws: ConfigError.self) { try cubeMask(batch: 1, tGrid: 2, hGrid: 2, wGrid: 2, ratio: 1, seed: 0) }
+    }
+
+    /// A vertical edge has a horizontal gradient: orientation 0°, all HOG energy in bin 0 of the cells on the edge.
+    @Test func hogOfAnEdge() throws {
+        var px = [Float](repeating: 0, count: 16 * 16)
+        for r in 0..<16 { for c in 8..<16 { px[r * 16 + c] = 1 } }
+        let h = try HOG()(Tensor(px, shape: [1, 1, 16, 16]))  // one 16×16 patch: 2×2 cells × 9 bins
+        let v = try h.toArray(Float.self)
+        #expect(h.shape == [1, 1, 36])
+        for cell in 0..<4 { #expect(v[cell * 9 + 0] > 0.4 && v[(cell * 9 + 1)..<(cell * 9 + 9)].allSatisfy { $0 == 0 }) }
+        #expect(abs(v.map { Double($0 * $0) }.reduce(0, +) - 1) < 1e-6)  // L2-normalised
+    }
+}
