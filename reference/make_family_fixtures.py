@@ -8,8 +8,8 @@ Writes Tests/ModelsTests/Fixtures/family_<case>.safetensors (keys as reference/R
 and grad.<key> = d out.loss / d param. MaskFeat: input.mask, out.loss, out.pred, out.target, grads.
 `family_hog`: 8-bit-valued frames and scikit-image's `hog` (per channel, 9 bins, 8x8 cells, 2x2 L2 blocks at
 patch-aligned positions), also checked here against reference HOG (models_maskfeat.hog) to 1e-6 (~5e-8 observed).
-`family_image_vit`: a tiny timm-layout image ViT (`param.*` only: what a user's checkpoint holds), one frame and the
-image ViT's logits (computed by a plain image-ViT forward below), to test TimeSformer/ViViT initialisation from it.
+`family_image_vit`: a tiny timm-layout image ViT (`param.*` only: what a user's checkpoint holds), one frame, the image
+ViT's logits and final normed tokens `out.tokens` [2, 1+S, D] (computed by a plain image-ViT forward below), to test TimeSformer/ViViT initialisation from it.
 scikit-image is needed only to write (not to check) the HOG fixture: pip install --target .pylibs scikit-image.
 """
 from __future__ import annotations
@@ -151,9 +151,10 @@ def image_vit_case():
         f = torch.cat([vit.cls_token.expand(2, -1, -1), f], 1) + vit.pos_embed
         for b in vit.blocks:
             f = b(f, 1)
-        logits = vit.head(vit.norm(f)[:, 0])
+        tokens = vit.norm(f)
+        logits = vit.head(tokens[:, 0])
     t = {f"param.{k}": v.detach() for k, v in vit.state_dict().items()}
-    t.update({"input.frame": frame, "out.logits": logits})
+    t.update({"input.frame": frame, "out.logits": logits, "out.tokens": tokens})
     return t, {"case": "image_vit", "layout": "timm", "torch": torch.__version__}
 
 
