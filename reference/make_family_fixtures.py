@@ -5,7 +5,8 @@
 
 Writes Tests/ModelsTests/Fixtures/family_<case>.safetensors (keys as reference/README.md: `param.*`, `input.*`,
 `out.*`, `grad.*`; metadata `config` JSON). Classifier cases: out.logits, out.loss = cross_entropy(logits, label)
-and grad.<key> = d out.loss / d param. MaskFeat: input.mask, out.loss, out.pred, out.target, grads.
+and grad.<key> = d out.loss / d param, out.attn_map [N, T', S] (last block's attention, see
+`cls_attention_map` / `attention_map`). MaskFeat: input.mask, out.loss, out.pred, out.target, grads.
 `family_hog`: 8-bit-valued frames and scikit-image's `hog` (per channel, 9 bins, 8x8 cells, 2x2 L2 blocks at
 patch-aligned positions), also checked here against reference HOG (models_maskfeat.hog) to 1e-6 (~5e-8 observed).
 `family_image_vit`: a tiny timm-layout image ViT (`param.*` only: what a user's checkpoint holds), one frame, the image
@@ -26,8 +27,8 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import st_io  # noqa: E402
 from models_maskfeat import MaskFeat, hog, num_masked  # noqa: E402
-from models_timesformer import Block as TSBlock, TimeSformer  # noqa: E402
-from models_vivit import ViViT  # noqa: E402
+from models_timesformer import Block as TSBlock, TimeSformer, cls_attention_map  # noqa: E402
+from models_vivit import ViViT, attention_map  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT_DIR = os.path.join(ROOT, "Tests", "ModelsTests", "Fixtures")
@@ -95,6 +96,8 @@ def run_case(name):
         t.update({"input.label": label, "out.logits": logits.detach()})
     loss.backward()
     t["out.loss"] = loss.detach()
+    if kind != "maskfeat":  # last block's attention map [N, T', S] (separate explicit-softmax forward)
+        t["out.attn_map"] = (cls_attention_map if kind == "timesformer" else attention_map)(model, x)
     for k, p in model.named_parameters():
         t[f"param.{k}"] = p.detach()
         t[f"grad.{k}"] = p.grad.detach()

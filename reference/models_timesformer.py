@@ -166,3 +166,22 @@ def timesformer_base_patch16_224(**kw):
     """TimeSformer (ViT-B/16, 8x224, divided space-time), 400 classes: 121.4M parameters."""
     return TimeSformer(**{**dict(img_size=224, patch_size=16, embed_dim=768, depth=12, num_heads=12, num_frames=8,
                                  num_classes=400), **kw})
+
+
+def cls_attention_map(model, x):
+    """Last block's attention from the cls token to the patches, averaged over heads: [N, T, S] (time-major, s = h*W'+w).
+
+    divided / space_only: the spatial attention of each frame (cls row); joint: the cls row over all S*T patches.
+    Computed with an explicit softmax in a separate no-grad forward."""
+    attn = model.blocks[-1].attn
+    attn.keep_attn = True
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        attn.keep_attn = False
+    a = attn.last_attn[:, :, 0, 1:].mean(1)  # [B', patches]
+    n, t, s = x.shape[0], model.num_frames, model.s_grid
+    if model.attention_type == "joint_space_time":
+        return a.reshape(n, s, t).transpose(1, 2)
+    return a.reshape(n, t, s)

@@ -138,3 +138,21 @@ def vivit_base_fe(**kw):
     """ViViT-B/16x2 factorised encoder (12 spatial + 4 temporal layers), 32 frames, 400 classes."""
     return ViViT(**{**dict(embed_dim=768, depth=12, num_heads=12, temporal_depth=4, num_frames=32,
                            model="fact_encoder"), **kw})
+
+
+def attention_map(model, x):
+    """Last (spatial) block's attention, averaged over heads: [N, T', S]. fact_encoder / joint: cls -> patches
+    (fact_encoder: per time index, in the spatial encoder); divided (no cls): mean attention each patch receives from
+    the patches of its time index. Explicit softmax, separate no-grad forward."""
+    attn = model.blocks[-1].attn
+    attn.keep_attn = True
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        attn.keep_attn = False
+    a = attn.last_attn.mean(1)  # [B', L', L']
+    n, t, s = x.shape[0], model.t_grid, model.s_grid
+    if model.model == "divided_space_time":
+        return a.mean(1).reshape(n, t, s)
+    return a[:, 0, 1:].reshape(n, t, s)

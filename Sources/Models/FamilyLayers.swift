@@ -61,3 +61,24 @@ func vitInit(_ model: Module, tokens: [Tensor], generator g: Generator?) throws 
         }
     }
 }
+
+/// Attention probabilities softmax(q·kᵀ / √head_dim) of `a` on x: [B, L, D] → [B, heads, L, L] (for attention maps).
+public func attentionProbs(_ a: Attention, _ x: Tensor) throws -> Tensor {
+    let (b, l, d) = (x.size(0), x.size(1), x.size(2))
+    let hd = d / a.heads
+    let q: Tensor, k: Tensor
+    if let qkv = a.qkv {
+        var bias = qkv.bias
+        if let qb = a.qBias { bias = try Tensor.cat([qb, Tensor.zeros([2 * d], dtype: qb.dtype)]) }
+        let t = try linear(x, weight: qkv.weight, bias: bias).reshape([b, l, 3, a.heads, hd]).permute(2, 0, 3, 1, 4)
+        (q, k) = (try t.select(dim: 0, index: 0), try t.select(dim: 0, index: 1))
+    } else {
+        (q, k) = (try a.q!(x).reshape([b, l, a.heads, hd]).transpose(1, 2), try a.k!(x).reshape([b, l, a.heads, hd]).transpose(1, 2))
+    }
+    return try softmax(q.matmul(k.transpose(-2, -1)) * (1 / Double(hd).squareRoot()), dim: -1)
+}
+
+/// Row 0 (the cls query) of attention probabilities [B, H, 1+P, 1+P] over the P patch keys, mean over heads → [B, P].
+func clsRow(_ p: Tensor) throws -> Tensor {
+    try p.select(dim: 2, index: 0).slice(dim: 2, start: 1).mean(dims: [1])
+}

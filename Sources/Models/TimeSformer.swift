@@ -53,16 +53,36 @@ public final class TimeSformerBlock: Module {
         }
         let (b, l, d) = (x.size(0), x.size(1), x.size(2))
         let s = (l - 1) / t
-        let patches = try x.slice(dim: 1, start: 1)
-        let resT = try dropPath(temporalAttn(temporalNorm1(patches.reshape([b * s, t, d])))).reshape([b, s * t, d])
-        let xt = try patches + temporalFc(resT)
-        let cls0 = try x.slice(dim: 1, end: 1)
-        let xs = try Tensor.cat([cls0.repeatInterleave(t, dim: 0), xt.reshape([b, s, t, d]).transpose(1, 2).reshape([b * t, s, d])], dim: 1)
+        let (cls0, xt, xs) = try temporalStage(x, frames: t, temporalNorm1, temporalAttn, temporalFc)
         let resS = try dropPath(attn(norm1(xs)))  // [B·T, 1 + S, D]
         let clsS = try resS.slice(dim: 1, end: 1).reshape([b, t, d]).mean(dims: [1], keepDim: true)
         let resP = try resS.slice(dim: 1, start: 1).reshape([b, t, s, d]).transpose(1, 2).reshape([b, s * t, d])
         let h = try Tensor.cat([cls0, xt], dim: 1) + Tensor.cat([clsS, resP], dim: 1)
         return try h + dropPath(mlp(norm2(h)))
+    }
+}
+
+extension TimeSformerBlock {
+    /// Divided block up to the spatial attention: (cls [B, 1, D], x after the temporal residual [B, S·T, D],
+    /// spatial-attention input per frame with its cls copy [B·T, 1 + S, D]).
+    func temporalStage(_ x: Tensor, frames t: Int, _ tn: LayerNorm, _ ta: Attention, _ fc: Linear) throws -> (Tensor, Tensor, Tensor) {
+        let (b, l, d) = (x.size(0), x.size(1), x.size(2))
+        let s = (l - 1) / t
+        let patches = try x.slice(dim: 1, start: 1)
+        let resT = try dropPath(ta(tn(patches.reshape([b * s, t, d])))).reshape([b, s * t, d])
+        let xt = try patches + fc(resT)
+        let cls0 = try x.slice(dim: 1, end: 1)
+        let xs = try Tensor.cat([cls0.repeatInterleave(t, dim: 0), xt.reshape([b, s, t, d]).transpose(1, 2).reshape([b * t, s, d])], dim: 1)
+        return (cls0, xt, xs)
+    }
+
+    /// Attention of the cls query to the patch keys, mean over heads (x as `callAsFunction`): divided → the spatial
+    /// attention per frame [B·T, S]; joint → [B, S·T] in (s, t) order; space_only → [B·T, S].
+    public func clsAttention(_ x: Tensor, frames t: Int) throws -> Tensor {
+        if let tn = temporalNorm1, let ta = temporalAttn, let fc = temporalFc {
+            return try clsRow(attentionProbs(attn, norm1(temporalStage(x, frames: t, tn, ta, fc).2)))
+        }
+        return try clsRow(attentionProbs(attn, norm1(x)))
     }
 }
 
@@ -107,22 +127,37 @@ public final class TimeSformer: Module {
         for b in blocks { if let fc = b.temporalFc { try Init.constant(fc.weight, 0); try Init.constant(fc.bias!, 0) } }
     }
 
-    /// x: [N, 3, T, H, W] → the normed cls feature [N, D].
-    public func forwardFeatures(_ x: Tensor) throws -> Tensor {
+    /// Tokens entering the blocks: [N, 1 + S·T, D] (patches space-major), space_only [N·T, 1 + S, D].
+    func embed(_ x: Tensor) throws -> Tensor {
         try checkClip(x, model: "TimeSformer", chans: config.inChans, frames: config.numFrames, size: config.imgSize)
         let (n, t, s, d) = (x.size(0), config.numFrames, sGrid, config.embedDim)
         var f = try patchEmbed(x.transpose(1, 2).reshape([n * t, config.inChans, config.imgSize, config.imgSize]))
         f = try posDrop(Tensor.cat([clsToken.expand([n * t, 1, d]), f], dim: 1) + posEmbed)  // [N·T, 1+S, D]
-        if spaceOnly {
-            for b in blocks { f = try b(f, frames: t) }
-            f = try f.reshape([n, t, 1 + s, d]).mean(dims: [1])
-        } else {
-            let cls = try f.slice(dim: 0, end: n).slice(dim: 1, end: 1)  // cls + pos_embed[0]
-            let p = try f.slice(dim: 1, start: 1).reshape([n, t, s, d]).transpose(1, 2) + timeEmbed!.unsqueeze(1)  // [N, S, T, D]
-            f = try Tensor.cat([cls, posDrop(p).reshape([n, s * t, d])], dim: 1)
-            for b in blocks { f = try b(f, frames: t) }
-        }
+        if spaceOnly { return f }
+        let cls = try f.slice(dim: 0, end: n).slice(dim: 1, end: 1)  // cls + pos_embed[0]
+        let p = try f.slice(dim: 1, start: 1).reshape([n, t, s, d]).transpose(1, 2) + timeEmbed!.unsqueeze(1)  // [N, S, T, D]
+        return try Tensor.cat([cls, posDrop(p).reshape([n, s * t, d])], dim: 1)
+    }
+
+    /// x: [N, 3, T, H, W] → the normed cls feature [N, D].
+    public func forwardFeatures(_ x: Tensor) throws -> Tensor {
+        let (n, t) = (x.size(0), config.numFrames)
+        var f = try embed(x)
+        for b in blocks { f = try b(f, frames: t) }
+        if spaceOnly { f = try f.reshape([n, t, 1 + sGrid, config.embedDim]).mean(dims: [1]) }
         return try norm(f).select(dim: 1, index: 0)
+    }
+
+    /// The last block's attention from the cls token to the patches, mean over heads: x → [N, T, S] (s = h·W' + w;
+    /// divided / space_only: each frame's spatial attention; joint: the cls row over all patches). Explicit softmax.
+    public func attentionMap(_ x: Tensor) throws -> Tensor {
+        let (n, t, s) = (x.size(0), config.numFrames, sGrid)
+        return try withNoGrad {
+            var f = try embed(x)
+            for b in blocks.dropLast() { f = try b(f, frames: t) }
+            let a = try blocks.last!.clsAttention(f, frames: t)
+            return config.attentionType == "joint_space_time" ? try a.reshape([n, s, t]).transpose(1, 2).contiguous() : try a.reshape([n, t, s])
+        }
     }
 
     /// x: [N, 3, T, H, W] → logits [N, classes].

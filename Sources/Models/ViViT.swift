@@ -140,4 +140,30 @@ public final class ViViT: Module {
 
     /// x: [N, 3, T, H, W] → logits [N, classes].
     public func callAsFunction(_ x: Tensor) throws -> Tensor { try head(forwardFeatures(x)) }
+
+    /// The last (spatial) block's attention, mean over heads: x → [N, T', S]. fact_encoder (per time index, spatial
+    /// encoder) and joint: cls → patches; divided (no cls): mean attention each patch receives within its time index.
+    public func attentionMap(_ x: Tensor) throws -> Tensor {
+        try checkClip(x, model: "ViViT", chans: config.inChans, frames: config.numFrames, size: config.imgSize)
+        return try withNoGrad {
+            var f = try patchEmbed(x)
+            let (n, t, s, d) = (f.size(0), f.size(1), f.size(2), f.size(3))
+            let last = blocks.last!
+            switch config.model {
+            case "fact_encoder":
+                f = try Tensor.cat([clsToken!.expand([n * t, 1, d]), f.reshape([n * t, s, d])], dim: 1) + posEmbed
+                for b in blocks.dropLast() { f = try b(f) }
+                return try clsRow(attentionProbs(last.attn, last.norm1(f))).reshape([n, t, s])
+            case "joint_space_time":
+                f = try Tensor.cat([clsToken!.expand([n, 1, d]), f.reshape([n, t * s, d])], dim: 1) + posEmbed
+                for b in blocks.dropLast() { f = try b(f) }
+                return try clsRow(attentionProbs(last.attn, last.norm1(f))).reshape([n, t, s])
+            default:
+                f = try f.reshape([n, t * s, d]) + posEmbed
+                for b in blocks.dropLast() { f = try b(f, frames: t) }
+                let p = try attentionProbs(last.attn, last.norm1(f.reshape([n * t, s, d])))  // [N·T', H, S, S]
+                return try p.mean(dims: [1, 2]).reshape([n, t, s])
+            }
+        }
+    }
 }

@@ -22,13 +22,15 @@ func expectGradients(_ model: Module, _ c: Case, _ name: String) throws {
 }
 
 /// TimeSformer / ViViT / MaskFeat against the PyTorch references (reference/models_{timesformer,vivit,maskfeat}.py,
-/// fixtures from reference/make_family_fixtures.py): logits or loss/pred/target and every gradient within 1e-4.
+/// fixtures from reference/make_family_fixtures.py): logits or loss/pred/target, the last block's attention map and
+/// every gradient within 1e-4.
 struct FamilyParityTests {
     @Test(arguments: ["ts_divided", "ts_joint", "ts_space_only"])
     func timesformer(_ name: String) throws {
         let c = try Case("family_" + name)
         let model = try TimeSformer(TimeSformerConfig().updating(c.kwargs))
         try model.loadStateDict(c.params)
+        #expect(try maxRel(model.attentionMap(c.t["input.x"]!), c.t["out.attn_map"]!) < 1e-4, "\(name): attention map")
         try expectClassifier(model, c, name) { try model($0) }
     }
 
@@ -37,6 +39,7 @@ struct FamilyParityTests {
         let c = try Case("family_" + name)
         let model = try ViViT(ViViTConfig().updating(c.kwargs))
         try model.loadStateDict(c.params)
+        #expect(try maxRel(model.attentionMap(c.t["input.x"]!), c.t["out.attn_map"]!) < 1e-4, "\(name): attention map")
         try expectClassifier(model, c, name) { try model($0) }
     }
 
