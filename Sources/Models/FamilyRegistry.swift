@@ -94,3 +94,15 @@ public enum FamilyRegistry {
         }
     }
 }
+
+extension FamilyRegistry {
+    /// The last block's attention map of a TimeSformer or ViViT: x [N, 3, T, H, W] → [N, T', S] (see their
+    /// `attentionMap`).
+    public static func attentionMap(_ model: Module, _ x: Tensor) throws -> Tensor {
+        switch model {
+        case let t as TimeSformer: return try t.attentionMap(x)
+        case let v as ViViT: return try v.attentionMap(x)
+        default: throw ConfigError("attention maps are available for TimeSformer and ViViT models")
+        }
+    }
+}
