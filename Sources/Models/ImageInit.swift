@@ -30,7 +30,13 @@ public func timmViTState(_ state: [String: Tensor]) throws -> [String: Tensor] {
         for p in ["module.", "model."] where key.hasPrefix(p) { key = String(key.dropFirst(p.count)) }
         s[key] = v
     }
-    guard s.keys.contains(where: { $0.contains("embeddings.patch_embeddings") }) else { return s }
+    guard s.keys.contains(where: { $0.contains("embeddings.patch_embeddings") }) else {
+        guard s["patch_embed.proj.weight"] != nil, s.keys.contains(where: { $0.hasPrefix("blocks.0.") }) else {
+            throw ConfigError("not an image ViT checkpoint: expected timm keys (patch_embed.proj.weight, blocks.0.attn.qkv.weight, …) "
+                              + "or Hugging Face ViT keys (vit.embeddings.patch_embeddings.projection.weight, …)")
+        }
+        return s
+    }
     var out: [String: Tensor] = [:]
     var qkv: [String: [String: Tensor]] = [:]  // "blocks.i.attn.qkv.weight" → query/key/value
     for (k0, v) in s {
@@ -60,6 +66,22 @@ public func timmViTState(_ state: [String: Tensor]) throws -> [String: Tensor] {
         out[k] = try Tensor.cat([q, kk, v], dim: 0)
     }
     return out
+}
+
+/// An image ViT safetensors file (timm or HF keys), converted by `timmViTState`.
+public func loadImageViT(path: String) throws -> [String: Tensor] {
+    let raw: [String: Tensor]
+    do { raw = try TensorFile.load(path) } catch { throw ConfigError("\(path): cannot read the image checkpoint (safetensors expected): \(error)") }
+    do { return try timmViTState(raw) } catch { throw ConfigError("\(path): \(error)") }
+}
+
+/// Loads `out` non-strictly; a shape mismatch other than the classifier head (a different class count) means the
+/// image model does not fit (width, depth, patch size) and is an error naming the keys.
+func loadImageState(_ model: Module, _ out: [String: Tensor]) throws -> LoadReport {
+    let r = try model.loadStateDict(out, strict: false)
+    let bad = r.mismatched.filter { !$0.hasPrefix("head.") }
+    guard bad.isEmpty else { throw ConfigError("image checkpoint does not fit the model: " + bad.joined(separator: "; ")) }
+    return r
 }
 
 /// Conv2d weight [D, C, p, p] → Conv3d weight [D, C, t, p, p].
@@ -113,7 +135,7 @@ extension TimeSformer {
             }
             try Init.constant(b.temporalFc!.weight, 0); try Init.constant(b.temporalFc!.bias!, 0)
         }
-        return try loadStateDict(out, strict: false)
+        return try loadImageState(self, out)
     }
 }
 
@@ -148,6 +170,6 @@ extension ViViT {
                 try Init.constant(b.temporalAttn!.proj.weight, 0); try Init.constant(b.temporalAttn!.proj.bias!, 0)
             }
         }
-        return try loadStateDict(out, strict: false)
+        return try loadImageState(self, out)
     }
 }

@@ -55,7 +55,7 @@ extension MaskFeat {
             if config.clsEmbed { out["pos_embed_class"] = cls; out["cls_token"] = st["cls_token"] }
             try Init.constant(posEmbedTemporal, 0)
         }
-        return try loadStateDict(out, strict: false)
+        return try loadImageState(self, out)
     }
 
     /// Initialises the backbone from an MAE-ST or VideoMAE pre-training (or fine-tuning) checkpoint; see

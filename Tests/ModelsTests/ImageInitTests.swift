@@ -105,6 +105,29 @@ struct ImageInitTests {
         for t in 0..<2 { #expect(try maxRel(m.posEmbed.slice(dim: 1, start: 1 + 16 * t, end: 17 + 16 * t), pos.slice(dim: 1, start: 1)) == 0) }
     }
 
+    /// A larger input resamples the image positions (bicubic); a model of another width is an error naming the keys;
+    /// a file that is not a ViT is an error naming the file.
+    @Test func positionsResampledAndMismatchesRejected() throws {
+        let big = try TimeSformer(TimeSformerConfig().updating(["img_size": 16, "patch_size": 2, "embed_dim": 24, "depth": 2,
+                                                                "num_heads": 2, "num_classes": 7, "num_frames": 2]))
+        let r = try big.initialise(fromImage: image)
+        #expect(r.mismatched.allSatisfy { $0.hasPrefix("head.") } && r.mismatched.count == 2)
+        #expect(big.posEmbed.shape == [1, 65, 24])
+        #expect(try maxRel(big.posEmbed.slice(dim: 1, end: 1), image["pos_embed"]!.slice(dim: 1, end: 1)) == 0)
+        let constant = try resizeSpatialPos(Tensor.full([1, 16, 3], 0.25), tokens: 64)
+        #expect(try maxRel(constant, Tensor.full([1, 64, 3], 0.25)) < 1e-6)
+        #expect(throws: ConfigError.self) { try resizeSpatialPos(Tensor.zeros([1, 15, 3]), tokens: 64) }
+
+        let wide = try TimeSformer(TimeSformerConfig().updating(["img_size": 8, "patch_size": 2, "embed_dim": 32, "depth": 2,
+                                                                 "num_heads": 2, "num_classes": 5, "num_frames": 2]))
+        #expect { try wide.initialise(fromImage: image) } throws: { "\($0)".contains("blocks.0.attn.qkv.weight") }
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("stmae-notvit-\(UUID().uuidString).safetensors").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try TensorFile.save([("conv1.weight", Tensor.zeros([2, 2]))], to: path)
+        #expect { try loadImageViT(path: path) } throws: { "\($0)".contains(path) && "\($0)".contains("patch_embed.proj.weight") }
+        #expect { try loadImageViT(path: path + ".missing") } throws: { "\($0)".contains(".missing") }
+    }
+
     @Test func inflationModes() throws {
         let w = try Tensor.randn([6, 3, 2, 2])
         let avg = try inflatePatchWeight(w, frames: 4, mode: .average), ctr = try inflatePatchWeight(w, frames: 4, mode: .centre)
