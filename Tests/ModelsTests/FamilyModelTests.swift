@@ -110,3 +110,34 @@ struct FamilyModelTests {
         #expect(abs(v.map { Double($0 * $0) }.reduce(0, +) - 1) < 1e-6)  // L2-normalised
     }
 }
+
+/// The engine-facing protocols: the same generator state gives the same loss; MAE's equals its explicit form.
+struct ModelProtocolTests {
+    @Test func pretrainLossIsReproducible() throws {
+        var mc = MaskFeatConfig()
+        (mc.imgSize, mc.embedDim, mc.depth, mc.numHeads, mc.numFrames) = (32, 32, 1, 2, 4)
+        let mf: any PretrainModel = try MaskFeat(mc, generator: Generator(seed: 1))
+        let x = try Tensor.randn([2, 3, 4, 32, 32], generator: Generator(seed: 2))
+        let a = try mf.pretrainLoss(x, generator: Generator(seed: 3)).item()
+        #expect(try mf.pretrainLoss(x, generator: Generator(seed: 3)).item() == a)
+        #expect(try mf.pretrainLoss(x, generator: Generator(seed: 4)).item() != a)
+
+        var cfg = try MAEConfig.named("mae_vit_tiny")
+        cfg.depth = 1; cfg.decoderDepth = 1
+        let mae = try MaskedAutoencoderViT(cfg, generator: Generator(seed: 1))
+        let v = try Tensor.randn([2, 3, 8, 64, 64], generator: Generator(seed: 2))
+        let explicit = try mae(v, noise: mae.makeNoise(batch: 2, generator: Generator(seed: 5))).loss.item()
+        #expect(try mae.pretrainLoss(v, generator: Generator(seed: 5)).item() == explicit)
+    }
+
+    @Test func classifiersFromTheRegistry() throws {
+        let (m, _) = try FamilyRegistry.classifier("timesformer_tiny", overrides: ["num_classes": 4])
+        let c = try #require(m as? any VideoClassifier)
+        #expect(c.numClasses == 4)
+        #expect(try c.logits(Tensor.randn([1, 3, 8, 64, 64])).shape == [1, 4])
+        #expect { try FamilyRegistry.classifier("maskfeat_vit_tiny") } throws: { "\($0)".contains("pre-training") }
+        #expect { try FamilyRegistry.make("vivit_huge") } throws: { "\($0)".contains("vivit_base_fe") }
+        #expect { try FamilyRegistry.make("vivit_tiny_fe", overrides: ["num_classs": 3]) } throws: { "\($0)".contains("num_classs") }
+        #expect(FamilyRegistry.kind(of: "maskfeat_vit_base") == .pretrainer)
+    }
+}
