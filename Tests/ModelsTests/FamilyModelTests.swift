@@ -141,3 +141,41 @@ struct ModelProtocolTests {
         #expect(FamilyRegistry.kind(of: "maskfeat_vit_base") == .pretrainer)
     }
 }
+
+/// A few optimizer steps on one batch: every family model fits it (the loss falls well below its start).
+struct FamilyTrainingSmokeTests {
+    func fit(_ m: Module, steps: Int = 25, lr: Double = 3e-3, _ loss: () throws -> Tensor) throws -> (Double, Double) {
+        let opt = AdamW(paramGroups(m.namedParameters(), weightDecay: 0.05), lr: lr)
+        var first = 0.0, last = 0.0
+        for i in 0..<steps {
+            let l = try loss()
+            if i == 0 { first = try l.item() }
+            last = try l.item()
+            try l.backward()
+            try opt.step()
+            try opt.zeroGrad()
+        }
+        return (first, last)
+    }
+
+    @Test func maskfeatLearnsHOG() throws {
+        var c = MaskFeatConfig()
+        (c.imgSize, c.embedDim, c.depth, c.numHeads, c.numFrames) = (32, 32, 2, 2, 4)
+        let m = try MaskFeat(c, generator: Generator(seed: 1))
+        let x = try Tensor.randn([2, 3, 4, 32, 32], generator: Generator(seed: 2))
+        let mask = try m.makeMask(batch: 2, seed: 9)
+        let (a, b) = try fit(m) { try m(x, mask: mask).loss }
+        #expect(b < 0.5 * a, "MaskFeat loss \(a) → \(b)")
+    }
+
+    @Test(arguments: ["timesformer_tiny", "vivit_tiny_fe"])
+    func classifiersFitABatch(_ name: String) throws {
+        var overrides: [String: Any] = ["img_size": 32, "embed_dim": 32, "depth": 2, "num_heads": 2, "num_classes": 3]
+        if name.hasPrefix("vivit") { overrides["temporal_depth"] = 1 }
+        let (m, forward) = try FamilyRegistry.classifier(name, overrides: overrides, generator: Generator(seed: 1))
+        let x = try Tensor.randn([3, 3, 8, 32, 32], generator: Generator(seed: 2))  // both tiny configs: 8 frames
+        let y = try Tensor([Int64(0), 1, 2], shape: [3])
+        let (a, b) = try fit(m) { try crossEntropy(forward(x), y) }
+        #expect(b < 0.2 * a, "\(name) loss \(a) → \(b)")
+    }
+}
