@@ -128,14 +128,20 @@ public final class ViViT: Module {
             for b in temporalBlocks { z = try b(z) }
             return try temporalNorm!(z).select(dim: 1, index: 0)
         case "joint_space_time":
-            f = try posDrop(Tensor.cat([clsToken!.expand([n, 1, d]), f.reshape([n, t * s, d])], dim: 1) + posEmbed)
-            for b in blocks { f = try b(f) }
-            return try norm(f).select(dim: 1, index: 0)
+            return try jointTokens(f).select(dim: 1, index: 0)
         default:
             f = try posDrop(f.reshape([n, t * s, d]) + posEmbed)
             for b in blocks { f = try b(f, frames: t) }
             return try norm(f).mean(dims: [1])
         }
+    }
+
+    /// Joint model: patch embeddings [N, T', S, D] → normed tokens after the blocks [N, 1 + T'·S, D] (cls first).
+    func jointTokens(_ emb: Tensor) throws -> Tensor {
+        let (n, t, s, d) = (emb.size(0), emb.size(1), emb.size(2), emb.size(3))
+        var f = try posDrop(Tensor.cat([clsToken!.expand([n, 1, d]), emb.reshape([n, t * s, d])], dim: 1) + posEmbed)
+        for b in blocks { f = try b(f) }
+        return try norm(f)
     }
 
     /// x: [N, 3, T, H, W] → logits [N, classes].

@@ -192,3 +192,51 @@ struct ImageInitTests {
         #expect(try mf.initialise(fromVideo: vm).unexpected.isEmpty)
     }
 }
+
+/// ViViT from a video MAE encoder: the joint model loaded from an MAE-ST checkpoint computes the MAE encoder (all
+/// tokens kept) exactly; a VideoMAE-layout encoder loads with its sinusoid positions.
+struct VideoInitTests {
+    @Test func vivitJointEqualsTheMAEEncoder() throws {
+        let c = try Case("mae_pred8_f16_cls")  // cls + separable positions, T 16, img 4, patch 2: T' 8, S 4, D 32
+        let mae = try MaskedAutoencoderViT(MAEConfig().updating(c.kwargs))
+        try mae.loadStateDict(c.params)
+        let v = try ViViT(ViViTConfig().updating(["img_size": 4, "patch_size": 2, "embed_dim": 32, "depth": 2, "num_heads": 2,
+                                                  "num_frames": 16, "model": "joint_space_time", "num_classes": 3]))
+        let r = try v.initialise(fromVideo: c.params)
+        #expect(Set(r.missing) == ["head.weight", "head.bias"] && r.unexpected.isEmpty, "\(r)")
+        let x = c.t["input.x"]!
+        let all = try Tensor.arange(0, 32).unsqueeze(0).repeat([x.size(0), 1])
+        let latent = try mae.forwardEncoder(x, idsKeep: all)  // [N, L, D], cls removed
+        let tokens = try v.jointTokens(v.patchEmbed(x)).slice(dim: 1, start: 1)
+        #expect(try maxRel(tokens, latent) < 1e-4)
+
+        for model in ["fact_encoder", "divided_space_time"] {
+            let m = try ViViT(ViViTConfig().updating(["img_size": 4, "patch_size": 2, "embed_dim": 32, "depth": 2, "num_heads": 2,
+                                                      "num_frames": 16, "model": model, "num_classes": 3]))
+            let rep = try m.initialise(fromVideo: c.params)
+            #expect(rep.unexpected.isEmpty && !rep.loaded.isEmpty, "\(model): \(rep)")
+            #expect(try m(x).shape == [2, 3])
+        }
+    }
+
+    @Test func vivitFromVideoMAELayout() throws {
+        let c = try Case("mae_random")  // no cls, D 32, T 8, img 8 / patch 2
+        var vm: [String: Tensor] = [:]
+        for (k, v) in c.params where !k.hasPrefix("decoder") && !k.hasPrefix("pos_embed") && k != "mask_token" && !k.contains(".attn.q.")
+            && !k.contains(".attn.k.") && !k.contains(".attn.v.") { vm["encoder." + k] = v }
+        for i in 0..<2 {
+            let p = "blocks.\(i).attn."
+            vm["encoder." + p + "qkv.weight"] = try Tensor.cat(["q", "k", "v"].map { c.params[p + $0 + ".weight"]! }, dim: 0)
+            vm["encoder." + p + "q_bias"] = c.params[p + "q.bias"]!
+            vm["encoder." + p + "v_bias"] = c.params[p + "v.bias"]!
+        }
+        let v = try ViViT(ViViTConfig().updating(["img_size": 8, "patch_size": 2, "embed_dim": 32, "depth": 2, "num_heads": 2,
+                                                  "num_frames": 8, "model": "divided_space_time", "num_classes": 3]))
+        let r = try v.initialise(fromVideo: vm)
+        #expect(r.unexpected.isEmpty, "\(r)")
+        #expect(try maxRel(v.posEmbed, sinusoidTable(positions: 64, dim: 32)) == 0)
+        let qkv = try #require(v.blocks[0].attn.qkv)
+        #expect(try maxRel(qkv.weight, vm["encoder.blocks.0.attn.qkv.weight"]!) == 0)
+        #expect(try maxAbs(qkv.bias!.slice(dim: 0, start: 32, end: 64)) == 0)  // VideoMAE has no k bias
+    }
+}

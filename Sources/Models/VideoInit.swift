@@ -65,3 +65,45 @@ extension MaskFeat {
         try loadStateDict(videoEncoderState(state), strict: false)
     }
 }
+
+extension ViViT {
+    /// Initialises from a video MAE encoder (MAE-ST or VideoMAE; see `videoEncoderState`): tubelet conv, cls token,
+    /// blocks (q/k/v fused into `attn.qkv`, a missing k bias as 0), `norm`. Positions: MAE-ST's separable ones —
+    /// joint: `[class, spatial[s] + temporal[t]]`; fact_encoder: `[class, spatial]` for the spatial encoder and
+    /// `[0, temporal]` for `temporal_pos_embed`; divided: `spatial[s] + temporal[t]`. A VideoMAE checkpoint has no
+    /// positions (fixed sinusoid): ours get VideoMAE's 1-D table over the T'·S tokens (fact_encoder: its first S rows),
+    /// class position 0. The temporal transformer (FE) and temporal attention (FSA) keep their init.
+    @discardableResult
+    public func initialise(fromVideo state: [String: Tensor]) throws -> LoadReport {
+        let st = try videoEncoderState(state)
+        var out: [String: Tensor] = [:]
+        for (k, v) in st where k.hasPrefix("patch_embed.") || k.hasPrefix("norm.") || k == "cls_token" { out[k] = v }
+        for (k, w) in st where k.hasSuffix(".attn.q.weight") {
+            let base = String(k.dropLast("q.weight".count))
+            guard let kw = st[base + "k.weight"], let vw = st[base + "v.weight"] else { continue }
+            out[base + "qkv.weight"] = try Tensor.cat([w, kw, vw], dim: 0)
+            if let qb = st[base + "q.bias"] {
+                out[base + "qkv.bias"] = try Tensor.cat([qb, st[base + "k.bias"] ?? Tensor.zeros(qb.shape), st[base + "v.bias"] ?? Tensor.zeros(qb.shape)])
+            }
+        }
+        for (k, v) in st where k.hasPrefix("blocks.") && !k.contains(".attn.q.") && !k.contains(".attn.k.") && !k.contains(".attn.v.") { out[k] = v }
+        let d = config.embedDim
+        let cls = try st["pos_embed_class"] ?? Tensor.zeros([1, 1, d])
+        let spatial: Tensor, temporal: Tensor, patches: Tensor
+        if let sp = st["pos_embed_spatial"], let tp = st["pos_embed_temporal"] {
+            (spatial, temporal) = (sp, tp)
+            patches = try separablePosEmbed(spatial: sp, temporal: tp, tGrid: tGrid, sGrid: sGrid)
+        } else {
+            patches = try sinusoidTable(positions: tGrid * sGrid, dim: d)
+            (spatial, temporal) = (try patches.slice(dim: 1, end: sGrid), try Tensor.zeros([1, tGrid, d]))
+        }
+        switch config.model {
+        case "joint_space_time": out["pos_embed"] = try Tensor.cat([cls, patches], dim: 1)
+        case "fact_encoder":
+            out["pos_embed"] = try Tensor.cat([cls, spatial], dim: 1)
+            out["temporal_pos_embed"] = try Tensor.cat([Tensor.zeros([1, 1, d]), temporal], dim: 1)
+        default: out["pos_embed"] = patches; out["cls_token"] = nil
+        }
+        return try loadImageState(self, out)
+    }
+}
