@@ -96,6 +96,16 @@ public enum FamilyRegistry {
 }
 
 extension FamilyRegistry {
+    /// Initialises a ViViT or MaskFeat from a video MAE encoder (MAE-ST or VideoMAE checkpoint state).
+    @discardableResult
+    public static func initialiseFromVideo(_ model: Module, state: [String: Tensor]) throws -> LoadReport {
+        switch model {
+        case let v as ViViT: return try v.initialise(fromVideo: state)
+        case let m as MaskFeat: return try m.initialise(fromVideo: state)
+        default: throw ConfigError("initialisation from a video MAE encoder is defined for ViViT and MaskFeat (TimeSformer has 2-D patches)")
+        }
+    }
+
     /// The last block's attention map of a TimeSformer or ViViT: x [N, 3, T, H, W] → [N, T', S] (see their
     /// `attentionMap`).
     public static func attentionMap(_ model: Module, _ x: Tensor) throws -> Tensor {
