@@ -158,6 +158,17 @@ struct FamilyTrainingSmokeTests {
         return (first, last)
     }
 
+    /// Stochastic depth is live in train mode and off in eval mode for every family model.
+    @Test(arguments: ["timesformer_tiny", "vivit_tiny_fe"])
+    func dropPathOnlyInTraining(_ name: String) throws {
+        let (m, forward) = try FamilyRegistry.classifier(name, overrides: ["drop_path_rate": 0.5, "img_size": 32, "embed_dim": 32, "num_heads": 2])
+        let x = try Tensor.randn([4, 3, 8, 32, 32])
+        m.train()
+        #expect(try maxRel(forward(x), forward(x)) > 1e-4)
+        m.eval()
+        #expect(try maxRel(forward(x), forward(x)) == 0)
+    }
+
     @Test func maskfeatLearnsHOG() throws {
         var c = MaskFeatConfig()
         (c.imgSize, c.embedDim, c.depth, c.numHeads, c.numFrames) = (32, 32, 2, 2, 4)
