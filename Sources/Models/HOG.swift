@@ -6,7 +6,7 @@ import Torch
 /// colour channel separately, with the blocks taken at patch-aligned positions (one block per patch):
 /// central-difference gradients (no ½, zero on the border rows/columns), unsigned orientation
 /// `deg(atan2(g_row, g_col)) mod 180`, hard binning, per-cell mean of the magnitudes per bin, then per patch and
-/// channel `v / sqrt(Σv² + eps²)`. Computed in Double on the CPU (a target: no gradient).
+/// channel `v / sqrt(Σv² + eps²)`. Computed in Double on the CPU, one thread per (image, channel); no gradient.
 public struct HOG: Sendable {
     public var orientations = 9
     public var cellSize = 8
@@ -35,12 +35,14 @@ public struct HOG: Sendable {
         let (hc, wc, hp, wp, k, nb) = (h / cellSize, w / cellSize, h / p, w / p, cellsPerPatch, orientations)
         let perToken = featureDim(channels: c)
         var out = [Float](repeating: 0, count: n * hp * wp * perToken)
-        let binWidth = 180.0 / Double(nb), area = Double(cellSize * cellSize)
-        var hist = [Double](repeating: 0, count: hc * wc * nb)
-        for img in 0..<n {
-            for ch in 0..<c {
+        let binWidth = 180.0 / Double(nb), area = Double(cellSize * cellSize), eps = self.eps, cellSize = self.cellSize
+        out.withUnsafeMutableBufferPointer { ob in
+            let dst = ob.baseAddress!
+            // one job per (image, channel): each writes its own slice of every token's features
+            DispatchQueue.concurrentPerform(iterations: n * c) { job in
+                let (img, ch) = (job / c, job % c)
                 let base = (img * c + ch) * h * w
-                for i in hist.indices { hist[i] = 0 }
+                var hist = [Double](repeating: 0, count: hc * wc * nb)
                 for r in 0..<h {
                     for col in 0..<w {  // border rows have no row gradient, border columns no column gradient
                         let gr = r == 0 || r == h - 1 ? 0 : x[base + (r + 1) * w + col] - x[base + (r - 1) * w + col]
@@ -55,9 +57,9 @@ public struct HOG: Sendable {
                     }
                 }
                 // per patch: cpp × cpp cells × bins, L2-normalised
+                var v = [Double](repeating: 0, count: k * k * nb)
                 for pr in 0..<hp {
                     for pc in 0..<wp {
-                        var v = [Double](repeating: 0, count: k * k * nb)
                         var ss = 0.0
                         for cr in 0..<k {
                             for cc in 0..<k {
@@ -70,7 +72,7 @@ public struct HOG: Sendable {
                         }
                         let norm = (ss + eps * eps).squareRoot()
                         let o = ((img * hp + pr) * wp + pc) * perToken + ch * k * k * nb
-                        for j in v.indices { out[o + j] = Float(v[j] / norm) }
+                        for j in v.indices { dst[o + j] = Float(v[j] / norm) }
                     }
                 }
             }
