@@ -36,9 +36,9 @@ public final class TimeSformerBlock: Module {
     public init(dim: Int, heads: Int, mlpRatio: Double, qkvBias: Bool, drop: Double, dropPath: Double, eps: Double,
                 divided: Bool) throws {
         norm1 = try LayerNorm(dim, eps: eps)
-        attn = try Attention(dim: dim, heads: heads, qkvBias: qkvBias, projection: .fused)
+        attn = try Attention(dim: dim, heads: heads, qkvBias: qkvBias, projection: .fused, projDrop: drop)
         temporalNorm1 = divided ? try LayerNorm(dim, eps: eps) : nil
-        temporalAttn = divided ? try Attention(dim: dim, heads: heads, qkvBias: qkvBias, projection: .fused) : nil
+        temporalAttn = divided ? try Attention(dim: dim, heads: heads, qkvBias: qkvBias, projection: .fused, projDrop: drop) : nil
         temporalFc = divided ? try Linear(dim, dim) : nil
         norm2 = try LayerNorm(dim, eps: eps)
         mlp = try Mlp(dim, hidden: Int(Double(dim) * mlpRatio), drop: drop)

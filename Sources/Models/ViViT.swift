@@ -38,9 +38,9 @@ public final class ViViTBlock: Module {
     public init(dim: Int, heads: Int, mlpRatio: Double, qkvBias: Bool, drop: Double, dropPath: Double, eps: Double,
                 factorised: Bool) throws {
         norm1 = try LayerNorm(dim, eps: eps)
-        attn = try Attention(dim: dim, heads: heads, qkvBias: qkvBias, projection: .fused)
+        attn = try Attention(dim: dim, heads: heads, qkvBias: qkvBias, projection: .fused, projDrop: drop)
         temporalNorm1 = factorised ? try LayerNorm(dim, eps: eps) : nil
-        temporalAttn = factorised ? try Attention(dim: dim, heads: heads, qkvBias: qkvBias, projection: .fused) : nil
+        temporalAttn = factorised ? try Attention(dim: dim, heads: heads, qkvBias: qkvBias, projection: .fused, projDrop: drop) : nil
         norm2 = try LayerNorm(dim, eps: eps)
         mlp = try Mlp(dim, hidden: Int(Double(dim) * mlpRatio), drop: drop)
         self.dropPath = DropPath(dropPath)
