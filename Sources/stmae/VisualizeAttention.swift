@@ -1,0 +1,62 @@
+import ArgumentParser
+import Datasets
+import Foundation
+import Media
+import Models
+import NN
+import Torch
+import Training
+
+/// `stmae visualize --attention`: the last block's attention of a TimeSformer / ViViT over a video's frames.
+/// Weights: `--checkpoint` (safetensors in the model's keys; `model.`/`module.` prefixes stripped), or `--image_init`
+/// (an image ViT, timm or HF keys), or none (random init: shows the mechanics only).
+func visualizeAttention(model name: String, video: String, output: String, checkpoint: String?, imageInit: String?,
+                        alpha: Double, fps: Double) throws {
+    let classifiers = FamilyRegistry.names.filter { FamilyRegistry.kind(of: $0) == .classifier }
+    guard FamilyRegistry.kind(of: name) == .classifier else {
+        throw ValidationError("--model '\(name)': attention maps need one of \(classifiers.joined(separator: ", "))")
+    }
+    let m = try FamilyRegistry.make(name)
+    m.eval()
+    if let checkpoint {
+        var state: [String: Tensor] = [:]
+        for (k, v) in try TensorFile.load(checkpoint) {
+            var key = k
+            for p in ["module.", "model."] where key.hasPrefix(p) { key = String(key.dropFirst(p.count)) }
+            state[key] = v
+        }
+        do { try m.loadStateDict(state) } catch { throw ValidationError("--checkpoint \(checkpoint): \(error)") }
+    } else if let imageInit {
+        try FamilyRegistry.initialiseFromImage(m, state: loadImageViT(path: imageInit))
+    }
+    let (frames, size): (Int, Int) = switch try FamilyRegistry.config(name) {
+    case .timesformer(let c): (c.numFrames, c.imgSize)
+    case .vivit(let c): (c.numFrames, c.imgSize)
+    case .maskfeat(let c): (c.numFrames, c.imgSize)
+    }
+    // frames spread over the whole video, short side resized to the model's size, centre crop
+    let reader = try VideoReader(path: video)
+    let idx = (0..<frames).map { Int((Double($0) * Double(max(reader.frameCount - 1, 0)) / Double(max(frames - 1, 1))).rounded()) }
+    let clip = try reader.decodeFrames(at: idx, shortSide: size)
+    let box = Augment.uniformCrop(width: clip.width, height: clip.height, size: size, spatialIndex: 1)
+    func crop(mean: [Float], std: [Float]) -> [Float] {
+        var out = [Float](repeating: 0, count: 3 * frames * size * size)
+        out.withUnsafeMutableBufferPointer {
+            Augment.resizeNormalize(clip, frames: Array(0..<frames), box: box, outWidth: size, outHeight: size,
+                                    flip: false, mean: mean, std: std, into: $0)
+        }
+        return out
+    }
+    let x = try Tensor(crop(mean: [0.45, 0.45, 0.45], std: [0.225, 0.225, 0.225]), shape: [1, 3, frames, size, size])
+    let map = try FamilyRegistry.attentionMap(m, x).select(dim: 0, index: 0)
+    // the crop itself in 8-bit RGB: [3, T, H, W] → per frame interleaved
+    let raw = crop(mean: [0, 0, 0], std: [1 / 255.0, 1 / 255.0, 1 / 255.0])
+    let plane = size * size
+    var px = [UInt8](repeating: 0, count: frames * plane * 3)
+    for t in 0..<frames { for i in 0..<plane { for c in 0..<3 {
+        px[(t * plane + i) * 3 + c] = UInt8(min(max(raw[(c * frames + t) * plane + i].rounded(), 0), 255))
+    } } }
+    try saveAttentionOverlay(clip: VideoClip(frames: frames, height: size, width: size, pixels: px), map: map, path: output,
+                             alpha: alpha, fps: fps)
+    print("wrote \(output) (\(name), attention map \(map.shape))")
+}
