@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import st_io  # noqa: E402
 from finetune_ref import mix_batch, param_groups_lrd  # noqa: E402
 from make_model_fixtures import VIT_BASE, perturb  # noqa: E402
-from models_vit import VisionTransformer, soft_target_cross_entropy  # noqa: E402
+from models_vit import VisionTransformer, mixup_soft_targets, soft_target_cross_entropy  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT_DIR = os.path.join(ROOT, "Tests", "TrainingTests", "Fixtures")
@@ -45,6 +45,8 @@ def mixup_fixture():
     t = {"input.x": x, "input.label": labels}
     for name, c in MIX_CASES.items():
         xm, target, lam, _ = mix_batch(x, labels, NUM_CLASSES, c["lam"], c["use_cutmix"], c["cy"], c["cx"], SMOOTHING)
+        # the targets agree with models_vit.mixup_soft_targets at the effective lam
+        assert torch.allclose(target, mixup_soft_targets(labels, NUM_CLASSES, lam, SMOOTHING), atol=1e-7), name
         t[f"{name}.x"], t[f"{name}.target"], t[f"{name}.lam"] = xm, target, torch.tensor(lam, dtype=torch.float64)
     st_io.save(t, os.path.join(OUT_DIR, "mixup.safetensors"),
                {"cases": json.dumps(MIX_CASES), "num_classes": str(NUM_CLASSES), "smoothing": str(SMOOTHING)})

@@ -27,15 +27,21 @@ public enum Weights {
     /// The state dict at `path` in mae_st keys (Hugging Face directories are mapped, see `HFVideoMAE`).
     public static func read(_ path: String, format: WeightsFormat? = nil) throws -> [(String, Tensor)] {
         switch format ?? WeightsFormat.detect(path) {
-        case .safetensors: return try TensorFile.loadOrdered(path.hasSuffix(".json") ? sidecarWeights(path) : path).tensors
-        case .torch:
-            var sd = try TorchCheckpoint.loadStateDict(path: path)
-            if !sd.isEmpty, sd.allSatisfy({ $0.0.hasPrefix("module.") }) {  // saved from a DistributedDataParallel wrapper
-                sd = sd.map { (String($0.0.dropFirst("module.".count)), $0.1) }
-            }
-            return try sd.map { ($0.0, try Tensor($0.1)) }
+        case .safetensors:
+            return strippingWrapperPrefixes(try TensorFile.loadOrdered(path.hasSuffix(".json") ? sidecarWeights(path) : path).tensors)
+        case .torch: return try strippingWrapperPrefixes(TorchCheckpoint.loadStateDict(path: path).map { ($0.0, try Tensor($0.1)) })
         case .huggingFace: return try HFVideoMAE.read(path).state
         }
+    }
+
+    /// Keys without the prefixes wrappers add when every key has one: `module.` (DistributedDataParallel) and
+    /// `_orig_mod.` (torch.compile), in any nesting.
+    public static func strippingWrapperPrefixes(_ sd: [(String, Tensor)]) -> [(String, Tensor)] {
+        var sd = sd
+        while let p = ["module.", "_orig_mod."].first(where: { p in !sd.isEmpty && sd.allSatisfy { $0.0.hasPrefix(p) } }) {
+            sd = sd.map { (String($0.0.dropFirst(p.count)), $0.1) }
+        }
+        return sd
     }
 
     /// The weights file an stmae training checkpoint's `.json` sidecar names (`"weights"`, relative to its folder).

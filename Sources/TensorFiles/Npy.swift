@@ -4,6 +4,25 @@ import Foundation
 public enum Npy {
     /// Writes a little-endian C-order array with a v1.0 header padded so the data starts on a 64-byte boundary.
     public static func write(_ tensor: RawTensor, to path: String) throws {
+        let header = try header(tensor, path: path)
+        try FileSink.atomicWrite(to: path) { sink in
+            try sink.write(header)
+            try sink.write(tensor.bytes)
+        }
+    }
+
+    /// Writes `.npz` (what `numpy.savez` writes: an uncompressed zip of `<name>.npy` members), e.g. optimized-stmae's
+    /// `embeddings` + `labels`.
+    public static func writeNpz(_ arrays: [(String, RawTensor)], to path: String) throws {
+        try FileSink.atomicWrite(to: path) { sink in
+            let zip = ZipWriter(sink: sink)
+            for (name, t) in arrays { try zip.add(name + ".npy", try header(t, path: path) + t.bytes) }
+            try zip.finish()
+        }
+    }
+
+    /// Magic, version 1.0, header length and the header dict, padded to 64 bytes.
+    static func header(_ tensor: RawTensor, path: String) throws -> [UInt8] {
         guard let descr = tensor.dtype.numpyDescr else {
             throw TensorFileError(path, "cannot write .npy: numpy has no \(tensor.dtype) dtype (convert to float32 first)")
         }
@@ -16,14 +35,11 @@ public enum Npy {
         header += repeatElement(UInt8(ascii: " "), count: (64 - total % 64) % 64)
         header.append(0x0A)
         guard header.count <= 65_535 else { throw TensorFileError(path, "cannot write .npy: header too long for format 1.0") }
-        try FileSink.atomicWrite(to: path) { sink in
-            var w = ByteWriter()
-            w.append([0x93] + Array("NUMPY".utf8) + [1, 0])
-            w.u16(header.count)
-            w.append(header)
-            try sink.write(w.bytes)
-            try sink.write(tensor.bytes)
-        }
+        var w = ByteWriter()
+        w.append([0x93] + Array("NUMPY".utf8) + [1, 0])
+        w.u16(header.count)
+        w.append(header)
+        return w.bytes
     }
 
     /// Reads an array; Fortran-order arrays are transposed into C order.

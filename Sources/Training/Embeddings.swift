@@ -92,11 +92,15 @@ public enum Embeddings {
         return (all, paths, labels, skipped)
     }
 
-    /// `.npy`: the [M, D] float32 array, plus `<stem>.paths.txt` (one path per line, row order); otherwise safetensors
-    /// with `embeddings` [M, D] and `labels` [M] (int64), the paths as JSON in the metadata key `paths`.
+    /// `.npy`: the [M, D] float32 array; `.npz`: `embeddings` [M, D] and `labels` [M] (optimized-stmae's embed.py
+    /// output); both plus `<stem>.paths.txt` (one path per line, row order). Otherwise safetensors with `embeddings`
+    /// and `labels` (int64), the paths as JSON in the metadata key `paths`.
     public static func write(_ e: Tensor, paths: [String], labels: [Int], to path: String) throws {
-        if path.hasSuffix(".npy") {
-            try Npy.write(e.to(.float32).contiguous().rawTensor(), to: path)
+        if path.hasSuffix(".npy") || path.hasSuffix(".npz") {
+            let emb = try e.to(.float32).contiguous().rawTensor()
+            if path.hasSuffix(".npy") { try Npy.write(emb, to: path) } else {
+                try Npy.writeNpz([("embeddings", emb), ("labels", try RawTensor(labels.map(Int64.init), shape: [labels.count]))], to: path)
+            }
             let list = String(path.dropLast(4)) + ".paths.txt"
             guard !paths.contains(where: { $0.contains("\n") }) else { throw TorchError("a path contains a newline") }
             try (paths.map { $0 + "\n" }.joined()).write(toFile: list, atomically: true, encoding: .utf8)

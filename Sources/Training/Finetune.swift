@@ -39,10 +39,14 @@ public func classifierConfig(_ c: FinetuneConfig, numClasses: Int) throws -> ViT
 /// (.json sidecar or .safetensors), a mae_st / PyTorch `.pth`, or a Hugging Face VideoMAE directory. Decoder, mask token
 /// and unused norms are dropped, positions resized to the grid, a head of another size replaced by a fresh one
 /// (trunc-normal `headInitStd`); any other mismatch is an error naming the file.
-public func loadPretrained(_ path: String, into model: VisionTransformer, headInitStd: Double) throws -> PretrainedLoadReport {
+/// `normAsFcNorm` (linear probe): the encoder's trained final `norm` becomes the post-pool `fc_norm`, so the frozen
+/// features are the pre-trained encoder's own normalised output, mean-pooled.
+public func loadPretrained(_ path: String, into model: VisionTransformer, headInitStd: Double,
+                           normAsFcNorm: Bool = false) throws -> PretrainedLoadReport {
     guard FileManager.default.fileExists(atPath: path) else { throw ConfigError("--finetune \(path): no such file or directory") }
     do {
-        return try model.loadPretrained(try Weights.read(path), source: "--finetune \(path)", headInitStd: headInitStd)
+        return try model.loadPretrained(try Weights.read(path), source: "--finetune \(path)", headInitStd: headInitStd,
+                                        normAsFcNorm: normAsFcNorm)
     } catch { throw ConfigError("--finetune \(path): \(error)") }
 }
 
@@ -68,7 +72,8 @@ public final class Finetuner {
         model = try VisionTransformer(classifierConfig(config, numClasses: numClasses), generator: Generator(seed: UInt64(config.seed)))
         if !config.finetune.isEmpty {
             // MAE: fresh head std 2e-5 for fine-tuning, 0.01 for the linear probe.
-            let r = try loadPretrained(config.finetune, into: model, headInitStd: config.linearProbe ? 0.01 : 2e-5)
+            let r = try loadPretrained(config.finetune, into: model, headInitStd: config.linearProbe ? 0.01 : 2e-5,
+                                       normAsFcNorm: config.linearProbe)
             RunLog.info("--finetune \(config.finetune): \(r)")
         }
         let groups: [ParamGroup]

@@ -8,19 +8,20 @@ import Training
 /// `stmae embed --checkpoint CKPT --data DIR|CSV --output OUT`: one pooled encoder embedding per video, in list order.
 struct Embed: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Write pooled encoder embeddings of videos to .safetensors or .npy, paths in order.",
+        abstract: "Write pooled encoder embeddings of videos to .safetensors, .npy or .npz, paths in order.",
         discussion: """
             CKPT: .pth / .safetensors / stmae checkpoint .json / Hugging Face directory (pre-trained MAE or fine-tuned classifier). A classifier \
             embeds with its own pooling (the input of its head); an MAE encoder applies its final norm and averages the \
             patch tokens (--pool mean) or takes the cls token (--pool cls). Clips: the evaluation view (centre clip, \
             short-side resize, centre crop), frames and size from the checkpoint.
             OUT.safetensors holds `embeddings` [M, D], `labels` [M] and the paths (JSON) in the metadata key `paths`; \
-            OUT.npy holds the [M, D] array and OUT.paths.txt the paths. Videos that cannot be decoded are skipped and listed.
+            OUT.npy holds the [M, D] array, OUT.npz `embeddings` and `labels` (as optimized-stmae's embed.py), both with \
+            OUT.paths.txt listing the paths. Videos that cannot be decoded are skipped and listed.
             """)
 
     @Option(name: .customLong("checkpoint"), help: "Checkpoint (.pth, .safetensors, stmae .json or Hugging Face directory).") var checkpoint: String
     @Option(name: .customLong("data"), help: "Videos: a folder (scanned recursively, class = sub-folder) or a CSV/list file of 'path, label'.") var data: String
-    @Option(name: .customLong("output"), help: "Output file (.safetensors or .npy).") var output: String
+    @Option(name: .customLong("output"), help: "Output file (.safetensors, .npy or .npz).") var output: String
     @Option(name: .customLong("pool"), help: "Pooling for MAE encoders: mean or cls.") var pool: String = "mean"
     @Option(name: .customLong("num_heads"), help: "Attention heads (default: from the checkpoint's args.model / stmae sidecar, else embed_dim / 64).") var numHeads: Int?
     @Option(name: .customLong("img_size"), help: "Input size for checkpoints without learned positions.") var imgSize: Int?
@@ -35,8 +36,8 @@ struct Embed: ParsableCommand {
     @Flag(name: .customLong("force"), help: "Replace an existing output.") var force = false
 
     func run() throws {
-        guard output.hasSuffix(".safetensors") || output.hasSuffix(".npy") else {
-            throw ValidationError("--output '\(output)': expected a .safetensors or .npy path")
+        guard [".safetensors", ".npy", ".npz"].contains(where: output.hasSuffix) else {
+            throw ValidationError("--output '\(output)': expected a .safetensors, .npy or .npz path")
         }
         if FileManager.default.fileExists(atPath: output), !force { throw ValidationError("--output '\(output)' exists; pass --force") }
         guard let p = EmbeddingModel.Pool(rawValue: pool) else { throw ValidationError("--pool '\(pool)': expected mean or cls") }

@@ -136,8 +136,8 @@ func tinyClassifier(img: Int = 8, frames: Int = 4) -> ViTConfig {
         #expect(Weights.numHeadsHint(tmp.path + "/checkpoint-00001.safetensors") == 6)
         #expect { try Weights.read(tmp.path + "/ddp.json") } throws: { "\($0)".contains("ddp.json") }
         // A state dict saved from a DistributedDataParallel wrapper (`module.` prefix) reads with plain keys.
-        try Weights.write(try fine.stateDict().map { ("module." + $0.0, $0.1) }, to: tmp.path + "/ddp.pth", format: .torch)
-        #expect(try Weights.read(tmp.path + "/ddp.pth").map(\.0) == fine.stateDict().map(\.0))
+        try Weights.write(try fine.stateDict().map { ("module._orig_mod." + $0.0, $0.1) }, to: tmp.path + "/ddp.pth", format: .torch)
+        #expect(try Weights.read(tmp.path + "/ddp.pth").map(\.0) == fine.stateDict().map(\.0))  // + torch.compile's prefix
     }
 
     @Test(.enabled(if: Env.hasTorch, "needs .torch (scripts/setup.sh)"))

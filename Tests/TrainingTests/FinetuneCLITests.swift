@@ -22,7 +22,7 @@ let tinyFinetuneFlags = ["--img_size", "32", "--patch_size", "8", "--num_frames"
                      "--num_workers", "1", "--threads", "1", "--log_every", "1"]
         let ft = try runSTMAE(["finetune", "--finetune", ck, "--train_dir", data, "--val_dir", data, "--output_dir", out + "/ft",
                                "--epochs", "1", "--mixup", "0.8", "--cutmix", "1.0", "--rand_aug", "rand-m7-mstd0.5-inc1",
-                               "--reprob", "0.25", "--smoothing", "0.1", "--layer_decay", "0.75", "--clip_grad", "1.0"] + sizes)
+                               "--reprob", "0.25", "--smoothing", "0.1", "--layer_decay", "0.75", "--clip_grad", "1.0", "--bf16"] + sizes)
         #expect(ft.status == 0, "\(ft.stderr)")
         #expect(ft.stderr.contains("--finetune \(ck): loaded") && ft.stderr.contains("freshly initialised: head.weight"))
         #expect(ft.stderr.contains("val top-1") && ft.stderr.contains("skipping unreadable video"))
