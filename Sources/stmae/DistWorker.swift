@@ -138,7 +138,7 @@ struct DistWorker: ParsableCommand {
     /// `<out>/rank<r>` so the test can see that only rank 0 writes. Prints global clips/s.
     func pretrain(_ pg: ProcessGroup) throws {
         var c = PretrainConfig()
-        c.patchSize = 8; c.decoderDepth = 1; c.maskRatio = 0.75
+        c.patchSize = 8; c.decoderDepth = 1; c.maskRatio = 0.75; c.blr = 1.6e-3
         c.imgSize = imgSize; c.numFrames = frames
         c.batchSizePerGpu = batch; c.repeatAug = 1; c.epochs = 1; c.warmupEpochs = 0; c.maxSteps = 0; c.logEvery = 1000
         c.outputDir = "\(out)/rank\(pg.rank)"; c.checkpointPeriod = 1; c.threads = 0

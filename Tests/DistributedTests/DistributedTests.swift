@@ -64,7 +64,7 @@ import Torch
         let dir = FileManager.default.temporaryDirectory.path + "/stmae-ddp-cli-\(getpid())"
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let k = try Child(["launch", "--nproc_per_node", "2", "--master_port", "\(freePort())", "--", "pretrain",
-                           "--max_steps", "2", "--output_dir", dir, "--num_workers", "1", "--dist_timeout", "120"])
+                           "--max_steps", "2", "--output_dir", dir, "--num_workers", "1", "--dist_timeout", "120", "--blr", "1.6e-3"])
         #expect(k.wait(timeout: 400) == 0, "\(k.stderr)")
         let out = k.stdout + k.stderr
         #expect(out.components(separatedBy: "256 videos (built-in synthetic set), 32 batches of 4×2").count == 3, "\(out)")
