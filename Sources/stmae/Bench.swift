@@ -7,7 +7,7 @@ import Torch
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks (JSON lines: s/step medians and the ratio against PyTorch eager).",
-        subcommands: [BenchEngine.self, BenchPretrain.self], defaultSubcommand: BenchEngine.self)
+        subcommands: [BenchEngine.self, BenchPretrain.self, BenchLoader.self], defaultSubcommand: BenchEngine.self)
 }
 
 struct BenchEngine: ParsableCommand {
@@ -19,13 +19,16 @@ struct BenchEngine: ParsableCommand {
     @Option(help: "Attention heads.") var heads = 12
     @Option(help: "Warm-up steps (not timed).") var warmup = 2
     @Option(help: "Timed steps (median reported).") var steps = 5
+    @Option(help: "Precisions: fp32, bf16 (bf16 needs AVX-512 BF16/AMX to be fast; elsewhere it is emulated).")
+    var precisions: [String] = ["fp32", "bf16"]
     @Flag(help: "Skip the PyTorch reference.") var noReference = false
 
     func run() throws {
+        guard precisions.allSatisfy(["fp32", "bf16"].contains) else { throw ValidationError("--precisions: fp32 or bf16, got \(precisions)") }
         for shapeText in shapes {
             let shape = shapeText.split(separator: ",").compactMap { Int($0) }
             guard shape.count == 3 else { throw ValidationError("--shapes: expected N,L,D, got '\(shapeText)'") }
-            for bf16 in [false, true] {
+            for bf16 in precisions.map({ $0 == "bf16" }) {
                 let ours = try benchStack(shape: shape, bf16: bf16)
                 var line: [String: Any] = ["bench": "engine_block_stack", "impl": "stmae", "shape": shape, "bf16": bf16,
                                            "depth": depth, "s_per_step": ours, "threads": Runtime.numThreads]

@@ -17,6 +17,7 @@ struct PretrainCommand: ParsableCommand {
         "pred_t_dim": "0 = num_frames", "short_side": "0 = img_size × 256/224", "clip_grad": "0 = off",
         "num_checkpoint_del": "keep the last N epoch checkpoints (0 = all)", "max_steps": "stop after N steps (0 = no limit)",
         "threads": "0 = libtorch default", "resume": "a checkpoint .json or .safetensors",
+        "distributed": "require a launcher environment (data parallel runs whenever one is set); also --dist_timeout SECONDS (1800)",
     ]
     static let configuration = CommandConfiguration(
         commandName: "pretrain",
@@ -38,6 +39,10 @@ struct PretrainCommand: ParsableCommand {
         installStopHandlers()
         // Data parallel when launched by `stmae launch`, torchrun or Slurm; rank 0 prepares the video list first.
         let pg = try ProcessGroup.fromEnvironment(timeout: distTimeout)
+        if config.distributed && pg == nil {
+            throw ValidationError("--distributed: no launcher environment (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT or SLURM_*); "
+                + "start with `stmae launch --nproc_per_node N -- pretrain …`")
+        }
         if let pg, !pg.isMain { try pg.barrier() }
         let samples = try pretrainSamples(config)
         if let pg, pg.isMain { try pg.barrier() }
