@@ -7,7 +7,7 @@ import Torch
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks (JSON lines: s/step medians and the ratio against PyTorch eager).",
-        subcommands: [BenchEngine.self, BenchPretrain.self, BenchLoader.self], defaultSubcommand: BenchEngine.self)
+        subcommands: [BenchEngine.self, BenchPretrain.self, BenchInfer.self, BenchLoader.self], defaultSubcommand: BenchEngine.self)
 }
 
 struct BenchEngine: ParsableCommand {
@@ -84,6 +84,36 @@ func packageRoot() -> URL? {
         }
     }
     return nil
+}
+
+/// For every (batch, precision): this executable's measurement in a child process (`ownArgs`), then the PyTorch
+/// script's (`referenceArgs`), printed as one JSON line with `pytorch_s_per_step`, `pytorch_peak_rss_mb` and the ratio.
+func compareSideBySide(batches: [Int], precisions: [String], reference script: String, skipReference: Bool,
+                       ownArgs: (Int, String) -> [String], referenceArgs: (Int, String) -> [String]) throws {
+    for batch in batches {
+        for precision in precisions {
+            guard ["fp32", "bf16"].contains(precision) else { throw ValidationError("--precisions: fp32 or bf16, got \(precision)") }
+            var line = try runSelf(ownArgs(batch, precision))
+            if !skipReference {
+                let ref = try runReference(script, referenceArgs(batch, precision) + (precision == "bf16" ? ["--bf16"] : []))
+                if let r = ref["s_per_step"] as? Double, let ours = line["s_per_step"] as? Double {
+                    line["pytorch_s_per_step"] = r
+                    line["pytorch_peak_rss_mb"] = ref["peak_rss_mb"]
+                    line["ratio_vs_pytorch"] = r / ours
+                }
+            }
+            printJSON(line)
+        }
+    }
+}
+
+/// `--single BATCH,fp32|bf16` of the per-configuration child processes.
+func parseSingle(_ single: String) throws -> (batch: Int, bf16: Bool) {
+    let parts = single.split(separator: ",")
+    guard parts.count == 2, let b = Int(parts[0]), ["fp32", "bf16"].contains(parts[1]) else {
+        throw ValidationError("--single: expected BATCH,fp32|bf16, got '\(single)'")
+    }
+    return (b, parts[1] == "bf16")
 }
 
 /// Runs `reference/<script>` with the project's torch (`.torch/`) and returns its last JSON line.

@@ -31,28 +31,14 @@ struct BenchPretrain: ParsableCommand {
 
     func run() throws {
         if let single {
-            let parts = single.split(separator: ",")
-            guard parts.count == 2, let b = Int(parts[0]) else { throw ValidationError("--single: expected BATCH,fp32|bf16") }
-            return try printJSON(measure(batch: b, bf16: parts[1] == "bf16"))
+            let (b, bf16) = try parseSingle(single)
+            return try printJSON(measure(batch: b, bf16: bf16))
         }
-        for batch in batches {
-            for precision in precisions {
-                guard ["fp32", "bf16"].contains(precision) else { throw ValidationError("--precisions: fp32 or bf16, got \(precision)") }
-                var line = try runSelf(["bench", "pretrain", "--model", model, "--img-size", "\(imgSize)", "--num-frames", "\(numFrames)",
-                                        "--warmup", "\(warmup)", "--steps", "\(steps)", "--single", "\(batch),\(precision)"])
-                if !noReference {
-                    let ref = try runReference("bench_pretrain.py", ["--model", model, "--batch", "\(batch)", "--img_size", "\(imgSize)",
-                                                                     "--num_frames", "\(numFrames)", "--pred_t_dim", "\(numFrames)",
-                                                                     "--warmup", "\(warmup)", "--steps", "\(steps)"] + (precision == "bf16" ? ["--bf16"] : []))
-                    if let r = ref["s_per_step"] as? Double, let ours = line["s_per_step"] as? Double {
-                        line["pytorch_s_per_step"] = r
-                        line["pytorch_peak_rss_mb"] = ref["peak_rss_mb"]
-                        line["ratio_vs_pytorch"] = r / ours
-                    }
-                }
-                printJSON(line)
-            }
-        }
+        try compareSideBySide(batches: batches, precisions: precisions, reference: "bench_pretrain.py", skipReference: noReference,
+            ownArgs: { b, p in ["bench", "pretrain", "--model", model, "--img-size", "\(imgSize)", "--num-frames", "\(numFrames)",
+                                "--warmup", "\(warmup)", "--steps", "\(steps)", "--single", "\(b),\(p)"] },
+            referenceArgs: { b, _ in ["--model", model, "--batch", "\(b)", "--img_size", "\(imgSize)", "--num_frames", "\(numFrames)",
+                                      "--pred_t_dim", "\(numFrames)", "--warmup", "\(warmup)", "--steps", "\(steps)"] })
     }
 
     /// Median s/step of one configuration in this process.
