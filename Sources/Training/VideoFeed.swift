@@ -12,11 +12,7 @@ public struct VideoFeed: ClipFeed {
 
     /// The loader `stmae pretrain` uses for `config`: its samples, clip settings, seed and shard of the data.
     public init(_ config: PretrainConfig, samples: [VideoSample], rank: Int = 0, worldSize: Int = 1) throws {
-        let clip = ClipConfig(numFrames: config.numFrames, samplingRate: config.samplingRate, targetFps: config.targetFps,
-                              imgSize: config.imgSize, shortSide: config.shortSide > 0 ? config.shortSide : nil,
-                              repeatAug: config.repeatAug, mean: config.mean.map(Float.init), std: config.std.map(Float.init),
-                              scales: config.jitterScalesRelative[0] ... config.jitterScalesRelative[1],
-                              aspects: config.jitterAspectRelative[0] ... config.jitterAspectRelative[1], train: true)
+        let clip = config.clipConfig(train: true)
         try clip.validate()
         loader = try VideoLoader(samples: samples, config: clip, batchSize: config.batchSizePerGpu, shuffle: true,
                                  seed: UInt64(config.seed), numWorkers: config.numWorkers, rank: rank, worldSize: worldSize,
@@ -56,4 +52,17 @@ public func pretrainSamples(_ config: PretrainConfig) throws -> [VideoSample] {
     let csv = listDir + "/train.csv"
     try VideoList.writeCSV(found, to: csv)
     return try VideoList.dataFrac(VideoList.readCSV(path: csv), config.dataFrac, seed: UInt64(config.seed))
+}
+
+extension PretrainConfig {
+    /// The clip sampling and augmentation these settings describe; `train: false` gives the evaluation view
+    /// `temporalIndex` of `numTemporalViews` (short side + centre crop, no augmentation).
+    public func clipConfig(train: Bool, temporalIndex: Int = 0, numTemporalViews: Int = 1) -> ClipConfig {
+        ClipConfig(numFrames: numFrames, samplingRate: samplingRate, targetFps: targetFps, imgSize: imgSize,
+                   shortSide: shortSide > 0 ? shortSide : nil, repeatAug: train ? repeatAug : 1,
+                   mean: mean.map(Float.init), std: std.map(Float.init),
+                   scales: jitterScalesRelative[0] ... jitterScalesRelative[1],
+                   aspects: jitterAspectRelative[0] ... jitterAspectRelative[1], train: train,
+                   temporalIndex: temporalIndex, numTemporalViews: numTemporalViews)
+    }
 }

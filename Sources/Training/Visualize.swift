@@ -22,8 +22,9 @@ public func reconstruct(_ model: MaskedAutoencoderViT, clip x: Tensor, noise: Te
                         denorm: DenormStats = .visible, maskRatio: Double? = nil) throws -> Reconstruction {
     // x: [1, 3, T, H, W] normalised
     try withNoGrad {
+        let wasTraining = model.training
         model.eval()
-        defer { model.train() }
+        defer { model.train(wasTraining) }
         let (loss, pred, mask) = try model(x, noise: noise, maskRatio: maskRatio)
         let frames = try x.indexSelect(dim: 2, index: model.targetFrameIndices())     // [1, 3, T2, H, W]
         var p = try pred.to(.float32)                                                  // [1, L, u·p·p·3]

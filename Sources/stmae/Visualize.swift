@@ -37,9 +37,7 @@ struct VisualizeCommand: ParsableCommand {
         guard let stats = DenormStats(rawValue: denorm) else { throw ValidationError("--denorm: expected visible or own, got '\(denorm)'") }
         if let r = maskRatio, !(r > 0 && r < 1) { throw ValidationError("--mask_ratio must be in (0, 1), got \(r)") }
         let (model, c) = try Checkpoint.loadModel(checkpoint)
-        let clip = ClipConfig(numFrames: c.numFrames, samplingRate: c.samplingRate, targetFps: c.targetFps, imgSize: c.imgSize,
-                              shortSide: c.shortSide > 0 ? c.shortSide : nil, mean: c.mean.map(Float.init), std: c.std.map(Float.init),
-                              train: false, temporalIndex: temporalIndex, numTemporalViews: numTemporalViews)
+        let clip = c.clipConfig(train: false, temporalIndex: temporalIndex, numTemporalViews: numTemporalViews)
         let data = try ClipPipeline(config: clip).load(path: video)
         let x = try Tensor.wrapping(data, shape: [1] + clip.clipShape)
         let noise = try model.makeNoise(batch: 1, generator: Generator(seed: UInt64(seed)))
