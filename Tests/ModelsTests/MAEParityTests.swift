@@ -60,21 +60,7 @@ struct MAEParityTests {
         #expect(try maxRel(pred, c.t["out.pred"]!) < 1e-4, "\(name): pred")
         #expect(try maxRel(mask, c.t["out.mask"]!) == 0, "\(name): mask")
         try loss.backward()
-        var checked = 0
-        for (key, p) in model.namedParameters() {
-            guard let ref = c.t["grad.\(key)"] else { Issue.record("\(name): no reference gradient for \(key)"); continue }
-            guard let g = p.grad else { Issue.record("\(name): no gradient for \(key)"); continue }
-            if try maxAbs(ref) < 1e-6 {
-                // Analytically zero (attn.k.bias: softmax is shift-invariant), so only float noise remains:
-                // compare magnitudes, not a ratio of noise to noise.
-                #expect(try maxAbs(g) < 1e-5, "\(name): grad \(key) should be ~0")
-            } else {
-                let d = try maxRel(g, ref)
-                #expect(d < 1e-4, "\(name): grad \(key) differs by \(d)")
-            }
-            checked += 1
-        }
-        #expect(checked == c.params.count)
+        try expectGradients(model, c, name)
     }
 
     @Test func patchifyRoundTripAndShapes() throws {
