@@ -239,6 +239,22 @@ def gather_tokens(x, ids):
 # ----------------------------------------------------------------------------------------------
 # The model
 # ----------------------------------------------------------------------------------------------
+def init_linear_and_norm(model: nn.Module, trunc: bool = False) -> None:
+    """MAE's `_init_weights` over `model.modules()`: Linear weights xavier-uniform (or trunc-normal 0.02), biases 0;
+    LayerNorm weight 1, bias 0."""
+    for m in model.modules():
+        if isinstance(m, nn.Linear):
+            if trunc:
+                nn.init.trunc_normal_(m.weight, std=0.02)
+            else:
+                nn.init.xavier_uniform_(m.weight)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.LayerNorm):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+
+
 class MaskedAutoencoderViT(nn.Module):
     """Spatiotemporal MAE with ViT encoder/decoder; state-dict keys follow mae_st's models_mae.py."""
 
@@ -313,17 +329,7 @@ class MaskedAutoencoderViT(nn.Module):
             nn.init.normal_(self.mask_token, std=0.02)
         # patch_embed.proj.bias keeps PyTorch's Conv3d default U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
         # fan_in = in_chans * t_patch * p * p (mae_st does not re-initialise it).
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                if self.trunc_init:
-                    nn.init.trunc_normal_(m.weight, std=0.02)
-                else:
-                    nn.init.xavier_uniform_(m.weight)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.LayerNorm):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        init_linear_and_norm(self, trunc=self.trunc_init)
 
     # -- patchify -------------------------------------------------------------------------------
     def patchify(self, imgs):

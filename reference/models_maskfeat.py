@@ -24,7 +24,7 @@ import math
 import torch
 import torch.nn as nn
 
-from models_mae_st import Block, PatchEmbed, separable_pos_embed
+from models_mae_st import init_linear_and_norm, Block, PatchEmbed, separable_pos_embed
 
 
 def hog(frames: torch.Tensor, orientations=9, cell=8, cells_per_patch=2, eps=1e-5) -> torch.Tensor:
@@ -85,14 +85,7 @@ class MaskFeat(nn.Module):
                 nn.init.trunc_normal_(p, std=0.02)
         w = self.patch_embed.proj.weight.data
         nn.init.xavier_uniform_(w.view(w.shape[0], -1))
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                nn.init.trunc_normal_(m.weight, std=0.02)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.LayerNorm):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        init_linear_and_norm(self, trunc=True)
 
     def forward_target(self, x):
         """x [N, 3, T, H, W] -> HOG of each cube's centre frame, [N, T'*S, feature_dim] (float32)."""

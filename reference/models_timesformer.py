@@ -29,7 +29,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from models_mae_st import Mlp, drop_path
+from models_mae_st import init_linear_and_norm, Mlp, drop_path
 
 ATTENTION_TYPES = ("divided_space_time", "joint_space_time", "space_only")
 
@@ -124,14 +124,7 @@ class TimeSformer(nn.Module):
     def initialize_weights(self):
         nn.init.trunc_normal_(self.pos_embed, std=0.02)
         nn.init.trunc_normal_(self.cls_token, std=0.02)
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                nn.init.trunc_normal_(m.weight, std=0.02)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.LayerNorm):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        init_linear_and_norm(self, trunc=True)
         for blk in self.blocks:
             if hasattr(blk, "temporal_fc"):
                 nn.init.zeros_(blk.temporal_fc.weight)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from models_mae_st import Block, PatchEmbed, separable_pos_embed, set_attn_impl, sinusoid_table  # noqa: F401
+from models_mae_st import init_linear_and_norm, Block, PatchEmbed, separable_pos_embed, set_attn_impl, sinusoid_table  # noqa: F401
 
 
 class VisionTransformer(nn.Module):
@@ -62,14 +62,7 @@ class VisionTransformer(nn.Module):
                 nn.init.trunc_normal_(p, std=0.02)
         w = self.patch_embed.proj.weight.data
         nn.init.xavier_uniform_(w.view(w.shape[0], -1))
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                nn.init.xavier_uniform_(m.weight)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.LayerNorm):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        init_linear_and_norm(self)
         nn.init.trunc_normal_(self.head.weight, std=0.02)  # (mae_st: normal std .02)
         nn.init.zeros_(self.head.bias)
 

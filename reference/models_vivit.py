@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from models_mae_st import Mlp, PatchEmbed, drop_path
+from models_mae_st import init_linear_and_norm, Mlp, PatchEmbed, drop_path
 from models_timesformer import FusedAttention
 
 MODELS = ("fact_encoder", "joint_space_time", "divided_space_time")
@@ -94,14 +94,7 @@ class ViViT(nn.Module):
             p = getattr(self, name, None)
             if p is not None:
                 nn.init.trunc_normal_(p, std=0.02)
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                nn.init.trunc_normal_(m.weight, std=0.02)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.LayerNorm):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        init_linear_and_norm(self, trunc=True)
 
     def forward_features(self, x):
         """x: [N, 3, T, H, W] -> [N, D] (the feature fed to the head)."""
