@@ -104,8 +104,8 @@ public struct PretrainedLoadReport: CustomStringConvertible {
 }
 
 extension VisionTransformer {
-    /// Loads a pre-trained MAE (or a fine-tuned classifier) as mae_st's fine-tuning does: decoder keys and `mask_token`
-    /// are dropped, `norm.*` too with global pool; a head of another shape is dropped; missing `head`/`fc_norm` are
+    /// Loads a pre-trained MAE or MaskFeat (or a fine-tuned classifier) as mae_st's fine-tuning does: decoder keys,
+    /// `mask_token` and MaskFeat's `pred_head` are dropped, `norm.*` too with global pool; a head of another shape is dropped; missing `head`/`fc_norm` are
     /// initialised fresh (`head.weight` trunc-normal(`headInitStd`), mae_st: 2e-5); `pos_embed_spatial` is resized
     /// bicubically over the 2-D grid and `pos_embed_temporal` linearly (align_corners false) when the grid differs.
     /// `strict`: any other missing, unexpected or shape-mismatched key is an error listing them all; otherwise they are
@@ -126,7 +126,7 @@ extension VisionTransformer {
             state = state.map { $0.0.hasPrefix("norm.") ? ("fc_" + $0.0, $0.1) : $0 }
         }
         for (key, t) in state {
-            let unused = key.hasPrefix("decoder") || key == "mask_token" || (fcNorm != nil && key.hasPrefix("norm."))
+            let unused = key.hasPrefix("decoder") || key == "mask_token" || key.hasPrefix("pred_head.") || (fcNorm != nil && key.hasPrefix("norm."))
                 || (key.hasPrefix("head.") && own[key] != nil && own[key]! != t.shape)
             if unused { report.dropped.append(key); continue }
             kept[key] = t

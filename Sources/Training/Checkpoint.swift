@@ -27,9 +27,22 @@ public struct CheckpointState: Codable {
 public protocol CheckpointSidecar: Codable {
     var weights: String { get set }
     var optimizer: String { get set }
+    /// The current settings' defaults as JSON: a sidecar written before a setting existed gets its default.
+    static var configDefaults: [String: Any] { get }
 }
 
-extension CheckpointState: CheckpointSidecar {}
+extension CheckpointSidecar {
+    public static var configDefaults: [String: Any] { [:] }
+}
+
+/// `value` encoded as a JSON object ([:] if it is not one).
+func jsonObject<T: Encodable>(_ value: T) -> [String: Any] {
+    (try? JSONEncoder().encode(value)).flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] } ?? [:]
+}
+
+extension CheckpointState: CheckpointSidecar {
+    public static var configDefaults: [String: Any] { jsonObject(PretrainConfig()) }
+}
 
 public enum Checkpoint {
     /// Writes the three files of checkpoint `name` into `dir`; returns the JSON path.
@@ -62,6 +75,11 @@ public enum Checkpoint {
             throw TorchError("\(path): no stmae checkpoint sidecar at \(json)")
         }
         do {
+            var data = data
+            if var obj = try JSONSerialization.jsonObject(with: data) as? [String: Any], let cfg = obj["config"] as? [String: Any] {
+                obj["config"] = S.configDefaults.merging(cfg) { _, saved in saved }
+                data = try JSONSerialization.data(withJSONObject: obj)
+            }
             let s = try JSONDecoder().decode(S.self, from: data)
             return (s, (json as NSString).deletingLastPathComponent)
         } catch {
@@ -72,6 +90,9 @@ public enum Checkpoint {
     /// The pre-trained model of a checkpoint (.json or .safetensors path) and the settings it was trained with.
     public static func loadModel(_ path: String) throws -> (model: MaskedAutoencoderViT, config: PretrainConfig) {
         let (s, dir) = try load(path)
+        guard s.config.isMAE else {
+            throw ConfigError("\(path): a \(s.config.model) checkpoint; this needs an MAE (mae_vit_*) pre-training checkpoint")
+        }
         let model = try MaskedAutoencoderViT(s.config.maeConfig())
         try model.loadStateDict(TensorFile.load(dir + "/" + s.weights))
         return (model, s.config)

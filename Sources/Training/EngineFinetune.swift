@@ -12,12 +12,17 @@ public protocol ClipClassifier: Module {
     func forwardFeatures(_ x: Tensor) throws -> Tensor
     /// The classification head (`head.weight`, `head.bias`).
     var head: Linear { get }
-    /// Number of transformer blocks (layer decay: `lr_scale = decay^(depth + 1 − layer_id)`).
-    var depth: Int { get }
+    /// mae_st's `num_layers` for layer-wise lr decay: `lr_scale = decay^(numLayers − layerId(key))`.
+    var numLayers: Int { get }
+    /// The layer a parameter belongs to: 0 (embeddings) … numLayers (final norm, head).
+    func layerId(_ key: String) -> Int
+    /// Parameter keys without weight decay besides 1-D tensors and biases (`no_weight_decay`).
+    var noWeightDecay: Set<String> { get }
 }
 
 extension VisionTransformer: ClipClassifier {
-    public var depth: Int { config.depth }
+    public var numLayers: Int { config.depth + 1 }
+    public func layerId(_ key: String) -> Int { VisionTransformer.layerId(key, depth: config.depth) }
 }
 
 /// One labelled batch: data [B, 3, T, H, W] (normalised), labels [B], the videos' sample indices (multi-view testing).

@@ -40,7 +40,7 @@ public struct TrainState {
 
 /// Everything one epoch needs.
 public struct PretrainContext {
-    public let model: MaskedAutoencoderViT
+    public let model: any PretrainModel
     public let optimizer: AdamW
     public let schedule: CosineSchedule
     public let generator: Generator
@@ -71,12 +71,11 @@ public func trainOneEpoch(_ ctx: PretrainContext, feed: ClipFeed, state: inout T
         let it = batch.index
         if it % c.accumIter == 0 { ctx.optimizer.lr = ctx.schedule.lr(at: Double(it) / Double(n) + Double(state.epoch)) }
         let x = try Tensor.wrapping(batch.data, shape: batch.shape)
-        let noise = try ctx.model.makeNoise(batch: batch.shape[0], generator: ctx.generator)
-        let out = try withAutocast(enabled: c.bf16) { try ctx.model(x, noise: noise) }
-        let lossValue = try out.loss.item()
+        let loss = try withAutocast(enabled: c.bf16) { try ctx.model.pretrainLoss(x, generator: ctx.generator) }
+        let lossValue = try loss.item()
         guard lossValue.isFinite else { throw TorchError("loss is \(lossValue) at epoch \(state.epoch) batch \(it): stopping training") }
-        try ctx.beforeBackward?(out.loss, (it + 1) % c.accumIter == 0)
-        try (out.loss / Double(c.accumIter)).backward()
+        try ctx.beforeBackward?(loss, (it + 1) % c.accumIter == 0)
+        try (loss / Double(c.accumIter)).backward()
         accLoss += lossValue / Double(c.accumIter)
         windowLoss += lossValue; windowClips += batch.shape[0]
         state.nextBatch = it + 1

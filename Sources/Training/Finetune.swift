@@ -12,6 +12,7 @@ public struct FinetuneCheckpointState: CheckpointSidecar {
     public var state: FinetuneState
     public var weights = ""
     public var optimizer = ""
+    public static var configDefaults: [String: Any] { jsonObject(FinetuneConfig()) }
 }
 
 /// The classifier a config describes: `vit_tiny` (the encoder of `mae_vit_tiny`), mae_st / HF-VideoMAE names otherwise.
@@ -55,7 +56,8 @@ public func loadPretrained(_ path: String, into model: VisionTransformer, headIn
 public final class Finetuner {
     public let config: FinetuneConfig
     public let numClasses: Int
-    public let model: VisionTransformer
+    /// A ViT (`VisionTransformer`) or a TimeSformer / ViViT, by `--model`.
+    public let model: any ClipClassifier
     public let optimizer: AdamW
     public let lr: Double
     public let log: RunLog
@@ -69,12 +71,17 @@ public final class Finetuner {
         self.numClasses = numClasses
         if config.threads > 0 { try Runtime.setNumThreads(config.threads) }
         log = try RunLog(dir: config.outputDir, enabled: !config.evalOnly)
-        model = try VisionTransformer(classifierConfig(config, numClasses: numClasses), generator: Generator(seed: UInt64(config.seed)))
+        model = try makeClassifier(config, numClasses: numClasses, generator: Generator(seed: UInt64(config.seed)))
         if !config.finetune.isEmpty {
             // MAE: fresh head std 2e-5 for fine-tuning, 0.01 for the linear probe.
-            let r = try loadPretrained(config.finetune, into: model, headInitStd: config.linearProbe ? 0.01 : 2e-5,
-                                       normAsFcNorm: config.linearProbe)
-            RunLog.info("--finetune \(config.finetune): \(r)")
+            let std = config.linearProbe ? 0.01 : 2e-5
+            if let vit = model as? VisionTransformer {
+                let r = try loadPretrained(config.finetune, into: vit, headInitStd: std, normAsFcNorm: config.linearProbe)
+                RunLog.info("--finetune \(config.finetune): \(r)")
+            } else {
+                RunLog.info(try loadFamilyPretrained(config.finetune, into: model, inflation: config.patchInflation,
+                                                     temporal: config.temporalInitMode, headInitStd: std))
+            }
         }
         let groups: [ParamGroup]
         if config.linearProbe {
@@ -82,9 +89,9 @@ public final class Finetuner {
             try model.setRequiresGrad(true) { $0.hasPrefix("head.") }
             groups = paramGroups(model.namedParameters(), weightDecay: 0)
         } else {
-            let depth = model.config.depth
-            groups = paramGroups(model.namedParameters(), weightDecay: config.weightDecay, skip: model.noWeightDecay,
-                                 layerDecay: config.layerDecay, numLayers: depth + 1) { VisionTransformer.layerId($0, depth: depth) }
+            let m = model
+            groups = paramGroups(m.namedParameters(), weightDecay: config.weightDecay, skip: m.noWeightDecay,
+                                 layerDecay: config.layerDecay, numLayers: m.numLayers) { m.layerId($0) }
         }
         lr = config.lr > 0 ? config.lr : scaledLR(blr: config.blr, effectiveBatch: config.batchSize * config.accumIter)
         optimizer = AdamW(groups, lr: lr)

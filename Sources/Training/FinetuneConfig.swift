@@ -45,6 +45,8 @@ public struct FinetuneConfig: Codable, Equatable, Sendable {
     public var clsEmbed = true
     public var sepPosEmbed = true
     public var finetune = ""                     // pre-trained checkpoint (encoder keys; head re-initialised)
+    public var inflation = "centre"              // TimeSformer/ViViT from an image ViT: Conv2d → Conv3d, centre | average
+    public var temporalInit = "copy"             // … temporal attention: copy (of the spatial) | zero
     public var linearProbe = false               // frozen encoder, plain linear head
     // optimisation
     public var batchSize = 8
@@ -106,7 +108,15 @@ public struct FinetuneConfig: Codable, Equatable, Sendable {
             try need(batchSize % 2 == 0, "--batch_size must be even with --mixup/--cutmix (pairs are mixed), got \(batchSize)")
         }
         if !randAug.isEmpty { _ = try RandAugment(randAug) }
+        try need(FamilyRegistry.kind(of: model) != .pretrainer,
+                 "--model \(model) is a pre-training model: pre-train it with `stmae pretrain --model \(model)`, then fine-tune its encoder with `--model vit_base_patch16 --finetune CHECKPOINT` (same sizes)")
+        try need(PatchInflation(rawValue: inflation) != nil, "--inflation must be one of \(PatchInflation.allCases.map(\.rawValue)), got '\(inflation)'")
+        try need(TemporalInit(rawValue: temporalInit) != nil, "--temporal_init must be one of \(TemporalInit.allCases.map(\.rawValue)), got '\(temporalInit)'")
     }
+
+    /// `--inflation` / `--temporal_init` (validated).
+    public var patchInflation: PatchInflation { PatchInflation(rawValue: inflation) ?? .centre }
+    public var temporalInitMode: TemporalInit { TemporalInit(rawValue: temporalInit) ?? .copy }
 
     /// The mixup settings (nil when off).
     public func mixupConfig(numClasses: Int) -> MixupConfig? {
@@ -137,7 +147,7 @@ public struct FinetuneConfig: Codable, Equatable, Sendable {
         case randAug = "rand_aug", reprob, mixup, cutmix, mixupProb = "mixup_prob", mixupSwitchProb = "mixup_switch_prob"
         case smoothing, dropPathRate = "drop_path_rate", dropout, model, numClasses = "num_classes"
         case patchSize = "patch_size", embedDim = "embed_dim", depth, numHeads = "num_heads", tPatchSize = "t_patch_size", globalPool = "global_pool", clsEmbed = "cls_embed"
-        case sepPosEmbed = "sep_pos_embed", finetune, linearProbe = "linear_probe", batchSize = "batch_size"
+        case sepPosEmbed = "sep_pos_embed", finetune, inflation, temporalInit = "temporal_init", linearProbe = "linear_probe", batchSize = "batch_size"
         case accumIter = "accum_iter", epochs, lr, blr, layerDecay = "layer_decay", minLr = "min_lr"
         case warmupEpochs = "warmup_epochs", weightDecay = "weight_decay", clipGrad = "clip_grad", bf16
         case numTemporalViews = "num_temporal_views", numSpatialCrops = "num_spatial_crops", evalOnly = "eval"

@@ -18,10 +18,11 @@ public func installStopHandlers() {
     pthread_sigmask(SIG_UNBLOCK, &set, nil)
 }
 
-/// MAE-ST pre-training (mae_st's `main_pretrain`): model, optimizer, schedule, resume, epochs, checkpoints.
+/// Video pre-training (mae_st's `main_pretrain`): model (MAE-ST or MaskFeat, see `PretrainConfig.makeModel`), optimizer,
+/// schedule, resume, epochs, checkpoints.
 public final class Pretrainer {
     public let config: PretrainConfig
-    public let model: MaskedAutoencoderViT
+    public let model: any PretrainModel
     public let optimizer: AdamW
     public let generator: Generator
     public private(set) var state = TrainState()
@@ -42,7 +43,8 @@ public final class Pretrainer {
         isMain = rank == 0
         log = try RunLog(dir: config.outputDir, enabled: rank == 0)
         let initGen = try Generator(seed: UInt64(config.seed))
-        model = try MaskedAutoencoderViT(config.maeConfig(), generator: initGen)
+        model = try config.makeModel(generator: initGen)
+        // no weight decay on positions, cls and mask tokens (mae_st / MaskFeat), nor on biases and norms (paramGroups)
         let skip = Set(model.namedParameters().map(\.0).filter { $0.contains("pos_embed") || $0.hasSuffix("cls_token") || $0 == "mask_token" })
         let groups = paramGroups(model.namedParameters(), weightDecay: config.weightDecay, skip: skip)
         // mae_st: effective batch = batch_size_per_gpu × accum_iter × world_size × repeat_aug
@@ -63,10 +65,9 @@ public final class Pretrainer {
     @discardableResult
     public func run(feed: ClipFeed) throws -> TrainState {
         let c = config
-        let mae = try c.maeConfig()
         let schedule = CosineSchedule(lr: lr, minLR: c.minLr, warmupEpochs: c.warmupEpochs, epochs: Double(c.epochs))
         let peak = try measurePeakGFLOPs(bf16: c.bf16)
-        let flops = maeTrainFlopsPerClip(mae)
+        let flops = try c.trainFlopsPerClip()
         if isMain {
             RunLog.info(String(format: "model %@: %.2fM parameters; lr %.3e (blr %.2e × batch %d × accum %d × repeat_aug %d × world / 256); %.1f GFLOP/clip/step; GEMM peak %.0f GFLOP/s; %d batches/epoch",
                                c.model, Double(model.parameterCount) / 1e6, lr, c.blr, c.batchSizePerGpu, c.accumIter, c.repeatAug, flops / 1e9, peak,

@@ -20,13 +20,16 @@ public struct PretrainConfig: Codable, Equatable, Sendable {
     public var std = [0.225, 0.225, 0.225]
     public var numWorkers = 2
     // model
-    public var model = "mae_vit_tiny"
+    public var model = "mae_vit_tiny"            // mae_vit_{tiny,small,base,large,huge}…, or maskfeat_vit_{tiny,base,large}
     public var patchSize = 0                     // 0: the model's
+    public var embedDim = 0                      // 0: the model's (size overrides, encoder)
+    public var depth = 0
+    public var numHeads = 0
     public var tPatchSize = 2
     public var decoderEmbedDim = 0               // 0: the model's
     public var decoderDepth = 0
     public var decoderNumHeads = 0
-    public var maskRatio = 0.9
+    public var maskRatio = 0.0                   // 0: the model's (MAE 0.9, MaskFeat 0.4)
     public var maskType = "random"
     public var predTDim = 0                      // 0: num_frames
     public var normPixLoss = false
@@ -67,11 +70,14 @@ public struct PretrainConfig: Codable, Equatable, Sendable {
         c.numFrames = numFrames
         c.tPatchSize = tPatchSize
         if patchSize > 0 { c.patchSize = patchSize }
+        if embedDim > 0 { c.embedDim = embedDim }
+        if depth > 0 { c.depth = depth }
+        if numHeads > 0 { c.numHeads = numHeads }
         if decoderEmbedDim > 0 { c.decoderEmbedDim = decoderEmbedDim }
         if decoderDepth > 0 { c.decoderDepth = decoderDepth }
         if decoderNumHeads > 0 { c.decoderNumHeads = decoderNumHeads }
         c.predTDim = predTDim > 0 ? predTDim : numFrames
-        c.maskRatio = maskRatio
+        if maskRatio > 0 { c.maskRatio = maskRatio }
         c.maskType = maskType
         c.normPixLoss = normPixLoss
         c.clsEmbed = clsEmbed
@@ -86,18 +92,23 @@ public struct PretrainConfig: Codable, Equatable, Sendable {
         try need(batchSizePerGpu > 0, "--batch_size_per_gpu must be positive, got \(batchSizePerGpu)")
         try need(accumIter > 0, "--accum_iter must be positive, got \(accumIter)")
         try need(epochs > 0, "--epochs must be positive, got \(epochs)")
-        try need(maskRatio > 0 && maskRatio < 1, "--mask_ratio must be in (0, 1), got \(maskRatio)")
+        try need(maskRatio == 0 || (maskRatio > 0 && maskRatio < 1), "--mask_ratio must be in (0, 1) (0: the model's), got \(maskRatio)")
+        try need(embedDim >= 0 && depth >= 0 && numHeads >= 0 && patchSize >= 0, "--embed_dim/--depth/--num_heads/--patch_size must be ≥ 0 (0: the model's)")
         try need(repeatAug > 0, "--repeat_aug must be positive, got \(repeatAug)")
         try need(samplingRate > 0, "--sampling_rate must be positive, got \(samplingRate)")
         try need(dataFrac > 0 && dataFrac <= 1, "--data_frac must be in (0, 1], got \(dataFrac)")
         try need(numWorkers >= 0, "--num_workers must be ≥ 0")
         try need(jitterScalesRelative.count == 2 && jitterAspectRelative.count == 2, "jitter ranges need two values")
         try need(mean.count == 3 && std.count == 3 && std.allSatisfy { $0 > 0 }, "mean/std need three values (std > 0)")
+        if !isMAE { return try validateFamily() }
         let m = try maeConfig()
+        try need(m.embedDim % m.numHeads == 0, "--embed_dim \(m.embedDim) is not divisible by --num_heads \(m.numHeads)")
+        try need(m.imgSize % m.patchSize == 0 && m.numFrames % m.tPatchSize == 0,
+                 "--img_size \(m.imgSize) / --num_frames \(m.numFrames) must be multiples of the patch size \(m.patchSize) / --t_patch_size \(m.tPatchSize)")
         let (t, g) = (m.numFrames / m.tPatchSize, m.imgSize / m.patchSize)
         if let mt = MaskType(rawValue: m.maskType) {
-            let kept = mt.numKept(ratio: maskRatio, tGrid: t, sGrid: g * g)
-            try need(kept > 0, "--mask_ratio \(maskRatio) leaves no visible token of \(t * g * g) (\(m.maskType) masking)")
+            let kept = mt.numKept(ratio: m.maskRatio, tGrid: t, sGrid: g * g)
+            try need(kept > 0, "--mask_ratio \(m.maskRatio) leaves no visible token of \(t * g * g) (\(m.maskType) masking)")
         }
     }
 
@@ -106,7 +117,7 @@ public struct PretrainConfig: Codable, Equatable, Sendable {
         case samplingRate = "sampling_rate", targetFps = "target_fps", imgSize = "img_size", shortSide = "short_side"
         case repeatAug = "repeat_aug", jitterScalesRelative = "jitter_scales_relative"
         case jitterAspectRelative = "jitter_aspect_relative", mean, std, numWorkers = "num_workers", model
-        case patchSize = "patch_size", tPatchSize = "t_patch_size", decoderEmbedDim = "decoder_embed_dim"
+        case patchSize = "patch_size", embedDim = "embed_dim", depth, numHeads = "num_heads", tPatchSize = "t_patch_size", decoderEmbedDim = "decoder_embed_dim"
         case decoderDepth = "decoder_depth", decoderNumHeads = "decoder_num_heads", maskRatio = "mask_ratio"
         case maskType = "mask_type", predTDim = "pred_t_dim", normPixLoss = "norm_pix_loss", clsEmbed = "cls_embed"
         case sepPosEmbed = "sep_pos_embed", truncInit = "trunc_init", batchSizePerGpu = "batch_size_per_gpu"

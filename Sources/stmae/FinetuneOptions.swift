@@ -33,7 +33,7 @@ struct FinetuneOptions: ParsableArguments {
     @Option(name: .customLong("drop_path_rate")) var dropPathRate: Double?
     @Option(help: "Head dropout.") var dropout: Double?
     // model
-    @Option(help: "vit_tiny, vit_{small,base,large}_patch16, vit_huge_patch14, videomae_vit_*_patch16.") var model: String?
+    @Option(help: "vit_tiny, vit_{small,base,large}_patch16, vit_huge_patch14, videomae_vit_*_patch16, timesformer_base_patch16_224[_joint|_space_only], timesformer_tiny, vivit_base_{fe,st,fsa}, vivit_tiny_fe.") var model: String?
     @Option(name: .customLong("num_classes"), help: "Classes (default: number of class folders).") var numClasses: Int?
     @Option(name: .customLong("patch_size")) var patchSize: Int?
     @Option(name: .customLong("embed_dim"), help: "Model size override (0: the model's).") var embedDim: Int?
@@ -43,6 +43,8 @@ struct FinetuneOptions: ParsableArguments {
     @Flag(name: .customLong("cls_token"), help: "Classify from the cls token (default: global average pool).") var clsToken = false
     @Option(help: "Pre-trained checkpoint (stmae .json/.safetensors or PyTorch .pth); the head is re-initialised.")
     var finetune: String?
+    @Option(help: "TimeSformer/ViViT from an image ViT (--finetune): patch kernel inflation, centre | average.") var inflation: String?
+    @Option(name: .customLong("temporal_init"), help: "TimeSformer/ViViT from an image ViT: temporal attention copy | zero.") var temporalInit: String?
     // optimisation
     @Option(name: .customLong("batch_size")) var batchSize: Int?
     @Option(name: .customLong("accum_iter")) var accumIter: Int?
@@ -77,7 +79,7 @@ struct FinetuneOptions: ParsableArguments {
         set(mixupSwitchProb, \.mixupSwitchProb); set(smoothing, \.smoothing); set(dropPathRate, \.dropPathRate)
         set(dropout, \.dropout); set(model, \.model); set(numClasses, \.numClasses); set(patchSize, \.patchSize)
         set(embedDim, \.embedDim); set(depth, \.depth); set(numHeads, \.numHeads)
-        set(tPatchSize, \.tPatchSize); set(finetune, \.finetune); set(batchSize, \.batchSize); set(accumIter, \.accumIter)
+        set(tPatchSize, \.tPatchSize); set(finetune, \.finetune); set(inflation, \.inflation); set(temporalInit, \.temporalInit); set(batchSize, \.batchSize); set(accumIter, \.accumIter)
         set(epochs, \.epochs); set(lr, \.lr); set(blr, \.blr); set(layerDecay, \.layerDecay); set(minLr, \.minLr)
         set(warmupEpochs, \.warmupEpochs); set(weightDecay, \.weightDecay); set(clipGrad, \.clipGrad)
         set(numTemporalViews, \.numTemporalViews); set(numSpatialCrops, \.numSpatialCrops); set(outputDir, \.outputDir)

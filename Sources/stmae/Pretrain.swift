@@ -11,7 +11,8 @@ struct PretrainCommand: ParsableCommand {
     ])
     static let notes = [
         "data_dirs": "folders searched recursively for .mp4/.mkv/.webm/.avi; none = built-in synthetic videos",
-        "model": "mae_vit_tiny | mae_vit_small_patch16 | mae_vit_base_patch16 | mae_vit_large_patch16 | mae_vit_huge_patch14",
+        "model": "mae_vit_tiny | mae_vit_small_patch16 | mae_vit_base_patch16 | mae_vit_large_patch16 | mae_vit_huge_patch14 (MAE-ST); maskfeat_vit_tiny | maskfeat_vit_base | maskfeat_vit_large (MaskFeat: HOG targets, cube masking)",
+        "mask_ratio": "0 = the model's (MAE 0.9, MaskFeat 0.4)", "embed_dim": "0 = the model's (also depth, num_heads)",
         "mask_type": "random | tube | temporal | boundary",
         "lr": "0 = blr × batch_size_per_gpu × accum_iter × world_size × repeat_aug / 256",
         "pred_t_dim": "0 = num_frames", "short_side": "0 = img_size × 256/224", "clip_grad": "0 = off",
@@ -21,7 +22,7 @@ struct PretrainCommand: ParsableCommand {
     ]
     static let configuration = CommandConfiguration(
         commandName: "pretrain",
-        abstract: "Pre-train a video MAE (MAE-ST) by masked reconstruction.",
+        abstract: "Pre-train a video MAE (MAE-ST) by masked reconstruction, or MaskFeat by HOG prediction.",
         discussion: "Flags (mae_st / optimized-stmae spellings) and defaults:\n" + flags.usage(notes: notes),
         helpNames: [])
 

@@ -10,7 +10,7 @@ struct VisualizeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "visualize",
         abstract: "Write original / masked / reconstruction views of a clip, or attention maps (--attention); PNG or GIF.")
 
-    @Option(name: .customLong("checkpoint"), help: "An stmae pre-training checkpoint (.json or .safetensors); with --attention: model weights (.safetensors).")
+    @Option(name: .customLong("checkpoint"), help: "An stmae pre-training checkpoint (.json or .safetensors); with --attention: an stmae finetune checkpoint (.json) of a TimeSformer/ViViT, or model weights (.safetensors).")
     var checkpoint: String?
     @Flag(name: .customLong("attention"), help: "Draw the last block's attention (cls→patches) of --model instead.") var attention = false
     @Option(name: .customLong("model"), help: "With --attention: timesformer_*, vivit_* (see FamilyRegistry).")

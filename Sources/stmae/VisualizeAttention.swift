@@ -8,32 +8,44 @@ import Torch
 import Training
 
 /// `stmae visualize --attention`: the last block's attention of a TimeSformer / ViViT over a video's frames.
-/// Weights: `--checkpoint` (safetensors in the model's keys; `model.`/`module.` prefixes stripped), or `--image_init`
-/// (an image ViT, timm or HF keys), or none (random init: shows the mechanics only).
+/// Weights: `--checkpoint` — an `stmae finetune` checkpoint (.json; model and sizes from it) or safetensors in the
+/// model's keys (`model.`/`module.` prefixes stripped) — or `--image_init` (an image ViT, timm or HF keys), or none
+/// (random init: shows the mechanics only).
 func visualizeAttention(model name: String, video: String, output: String, checkpoint: String?, imageInit: String?,
                         alpha: Double, fps: Double) throws {
     let classifiers = FamilyRegistry.names.filter { FamilyRegistry.kind(of: $0) == .classifier }
-    guard FamilyRegistry.kind(of: name) == .classifier else {
-        throw ValidationError("--model '\(name)': attention maps need one of \(classifiers.joined(separator: ", "))")
-    }
-    let m = try FamilyRegistry.make(name)
-    m.eval()
-    if let checkpoint {
-        var state: [String: Tensor] = [:]
-        for (k, v) in try TensorFile.load(checkpoint) {
-            var key = k
-            for p in ["module.", "model."] where key.hasPrefix(p) { key = String(key.dropFirst(p.count)) }
-            state[key] = v
+    var name = name
+    let m: Module, frames: Int, size: Int
+    if let checkpoint, let (s, dir) = try? Checkpoint.loadSidecar(checkpoint, as: FinetuneCheckpointState.self) {
+        guard FamilyRegistry.kind(of: s.config.model) == .classifier else {
+            throw ValidationError("--checkpoint \(checkpoint): a \(s.config.model) checkpoint; attention maps need one of \(classifiers.joined(separator: ", "))")
         }
-        do { try m.loadStateDict(state) } catch { throw ValidationError("--checkpoint \(checkpoint): \(error)") }
-    } else if let imageInit {
-        try FamilyRegistry.initialiseFromImage(m, state: loadImageViT(path: imageInit))
+        let c = try makeClassifier(s.config, numClasses: s.numClasses, generator: nil)
+        do { try c.loadStateDict(TensorFile.load(dir + "/" + s.weights)) } catch { throw ValidationError("--checkpoint \(checkpoint): \(error)") }
+        (m, name, frames, size) = (c, s.config.model, s.config.numFrames, s.config.imgSize)
+    } else {
+        guard FamilyRegistry.kind(of: name) == .classifier else {
+            throw ValidationError("--model '\(name)': attention maps need one of \(classifiers.joined(separator: ", "))")
+        }
+        m = try FamilyRegistry.make(name)
+        if let checkpoint {
+            var state: [String: Tensor] = [:]
+            for (k, v) in try TensorFile.load(checkpoint) {
+                var key = k
+                for p in ["module.", "model."] where key.hasPrefix(p) { key = String(key.dropFirst(p.count)) }
+                state[key] = v
+            }
+            do { try m.loadStateDict(state) } catch { throw ValidationError("--checkpoint \(checkpoint): \(error)") }
+        } else if let imageInit {
+            try FamilyRegistry.initialiseFromImage(m, state: loadImageViT(path: imageInit))
+        }
+        (frames, size) = switch try FamilyRegistry.config(name) {
+        case .timesformer(let c): (c.numFrames, c.imgSize)
+        case .vivit(let c): (c.numFrames, c.imgSize)
+        case .maskfeat(let c): (c.numFrames, c.imgSize)
+        }
     }
-    let (frames, size): (Int, Int) = switch try FamilyRegistry.config(name) {
-    case .timesformer(let c): (c.numFrames, c.imgSize)
-    case .vivit(let c): (c.numFrames, c.imgSize)
-    case .maskfeat(let c): (c.numFrames, c.imgSize)
-    }
+    m.eval()
     // frames spread over the whole video, short side resized to the model's size, centre crop
     let reader = try VideoReader(path: video)
     let idx = (0..<frames).map { Int((Double($0) * Double(max(reader.frameCount - 1, 0)) / Double(max(frames - 1, 1))).rounded()) }

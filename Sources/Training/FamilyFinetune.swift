@@ -1,0 +1,120 @@
+import Foundation
+import Models
+import NN
+import Torch
+
+// Fine-tuning the video-transformer family (TimeSformer, ViViT) with the ViT machinery: layer-wise lr decay ids,
+// no-weight-decay keys, and `--finetune` from an image ViT, a video MAE encoder or a checkpoint of the same model.
+
+extension TimeSformer: ClipClassifier {
+    public var numLayers: Int { config.depth + 1 }
+    /// `cls_token`, `pos_embed`, `time_embed`, `patch_embed` → 0; `blocks.i` → i + 1; `norm`, `head` → depth + 1.
+    public func layerId(_ key: String) -> Int {
+        if ["cls_token", "pos_embed", "time_embed", "patch_embed"].contains(where: key.hasPrefix) { return 0 }
+        if key.hasPrefix("blocks.") { return Int(key.split(separator: ".")[1])! + 1 }
+        return config.depth + 1
+    }
+    public var noWeightDecay: Set<String> { ["cls_token", "pos_embed", "time_embed"] }
+}
+
+extension ViViT: ClipClassifier {
+    /// fact_encoder: the spatial blocks, then the temporal blocks.
+    public var numLayers: Int { config.depth + (config.model == "fact_encoder" ? config.temporalDepth : 0) + 1 }
+    /// Embeddings → 0; `blocks.i` → i + 1; FE: spatial `norm` and the temporal tokens → depth + 1 (with the first
+    /// temporal block), `temporal_blocks.j` → depth + j + 1; `temporal_norm`, `head` (and `norm` otherwise) → last.
+    public func layerId(_ key: String) -> Int {
+        let d = config.depth
+        if ["cls_token", "pos_embed", "patch_embed"].contains(where: key.hasPrefix) { return 0 }
+        if key.hasPrefix("blocks.") { return Int(key.split(separator: ".")[1])! + 1 }
+        if key.hasPrefix("temporal_blocks.") { return d + Int(key.split(separator: ".")[1])! + 1 }
+        if config.model == "fact_encoder", key.hasPrefix("norm.") || key.hasPrefix("temporal_cls_token") || key.hasPrefix("temporal_pos_embed") {
+            return d + 1
+        }
+        return numLayers
+    }
+    public var noWeightDecay: Set<String> { ["cls_token", "pos_embed", "temporal_cls_token", "temporal_pos_embed"] }
+}
+
+/// The classifier `--model` names: a family model (`timesformer_*`, `vivit_*`) or a ViT (`classifierConfig`).
+public func makeClassifier(_ c: FinetuneConfig, numClasses: Int, generator: Generator?) throws -> any ClipClassifier {
+    switch FamilyRegistry.kind(of: c.model) {
+    case nil:
+        return try VisionTransformer(classifierConfig(c, numClasses: numClasses), generator: generator)
+    case .pretrainer:
+        throw ConfigError("--model \(c.model) is a pre-training model: pre-train it with `stmae pretrain --model \(c.model)`, then "
+                          + "fine-tune its encoder with `stmae finetune --model vit_base_patch16 --finetune CHECKPOINT` (same sizes)")
+    case .classifier:
+        guard c.dropout == 0 else { throw ConfigError("--dropout (head dropout) is defined for the ViT classifiers, not --model \(c.model)") }
+        var kw: [String: Any] = ["num_classes": numClasses, "num_frames": c.numFrames, "img_size": c.imgSize,
+                                 "drop_path_rate": c.dropPathRate]
+        if c.patchSize > 0 { kw["patch_size"] = c.patchSize }
+        if c.embedDim > 0 { kw["embed_dim"] = c.embedDim }
+        if c.depth > 0 { kw["depth"] = c.depth }
+        if c.numHeads > 0 { kw["num_heads"] = c.numHeads }
+        if c.model.hasPrefix("vivit") { kw["t_patch_size"] = c.tPatchSize }
+        let cfg = try FamilyRegistry.config(c.model, overrides: kw)
+        let (d, h, p, t): (Int, Int, Int, Int)
+        switch cfg {
+        case .timesformer(let s): (d, h, p, t) = (s.embedDim, s.numHeads, s.patchSize, 1)
+        case .vivit(let s): (d, h, p, t) = (s.embedDim, s.numHeads, s.patchSize, s.tPatchSize)
+        case .maskfeat: throw ConfigError("--model \(c.model) is not a classifier")
+        }
+        guard d % h == 0 else { throw ConfigError("--embed_dim \(d) is not divisible by --num_heads \(h)") }
+        guard c.imgSize % p == 0, c.numFrames % t == 0 else {
+            throw ConfigError("--img_size \(c.imgSize) / --num_frames \(c.numFrames) must be multiples of the patch size \(p) / t_patch_size \(t)")
+        }
+        return try FamilyRegistry.make(c.model, overrides: kw, generator: generator) as! any ClipClassifier
+    }
+}
+
+/// `--finetune PATH` for a TimeSformer / ViViT, by what the file holds:
+/// * a checkpoint of this model (its own keys): loaded; a head of another class count is re-initialised;
+/// * an image ViT (timm or Hugging Face keys, 2-D patch kernel): `FamilyRegistry.initialiseFromImage`;
+/// * a video MAE encoder (MAE-ST / VideoMAE / MaskFeat, 3-D patch kernel): `FamilyRegistry.initialiseFromVideo`.
+/// Returns a one-line summary for the log.
+public func loadFamilyPretrained(_ path: String, into model: any ClipClassifier, inflation: PatchInflation,
+                                 temporal: TemporalInit, headInitStd: Double) throws -> String {
+    let flag = "--finetune \(path)"
+    guard FileManager.default.fileExists(atPath: path) else { throw ConfigError("\(flag): no such file or directory") }
+    do {
+        var state: [String: Tensor]
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue,
+           FileManager.default.fileExists(atPath: path + "/model.safetensors"), (try? Weights.read(path)) == nil {
+            state = try TensorFile.load(path + "/model.safetensors")  // a Hugging Face image ViT directory
+        } else {
+            state = Dictionary(try Weights.read(path), uniquingKeysWith: { a, _ in a })
+        }
+        for p in ["model.", "module."] where !state.isEmpty && state.keys.allSatisfy({ $0.hasPrefix(p) }) {
+            state = Dictionary(uniqueKeysWithValues: state.map { (String($0.key.dropFirst(p.count)), $0.value) })
+        }
+        let own = Dictionary(uniqueKeysWithValues: model.namedTensors().map { ($0.0, $0.1.shape) })
+        if own.keys.filter({ !$0.hasPrefix("head.") }).allSatisfy({ state[$0] != nil }) {
+            var skipped: [String] = []
+            for k in ["head.weight", "head.bias"] where state[k] != nil && state[k]!.shape != own[k] { state[k] = nil; skipped.append(k) }
+            let r = try model.loadStateDict(state, strict: false)
+            let bad = r.mismatched + r.unexpected
+            guard bad.isEmpty else { throw ConfigError("does not fit the model: " + bad.joined(separator: "; ")) }
+            if !skipped.isEmpty {
+                try Init.truncNormal(model.head.weight, std: headInitStd)
+                try Init.constant(model.head.bias!, 0)
+            }
+            return "\(flag): \(r.loaded.count) tensors of the same model" + (skipped.isEmpty ? "" : "; head re-initialised (other class count)")
+        }
+        let patch = state["patch_embed.proj.weight"] ?? state["encoder.patch_embed.proj.weight"]
+        if state.keys.contains(where: { $0.contains("embeddings.patch_embeddings") }) || patch?.rank == 4 {
+            let r = try FamilyRegistry.initialiseFromImage(model, state: timmViTState(state), inflation: inflation, temporal: temporal)
+            return "\(flag): image ViT (\(inflation.rawValue) inflation, temporal \(temporal.rawValue)): \(r.loaded.count) tensors loaded"
+                + (r.missing.isEmpty ? "" : "; kept at init: " + r.missing.joined(separator: ", "))
+        }
+        guard patch?.rank == 5 else {
+            throw ConfigError("not a checkpoint of this model, an image ViT (timm/HF keys) or a video MAE encoder (mae_st/VideoMAE keys)")
+        }
+        let r = try FamilyRegistry.initialiseFromVideo(model, state: state)
+        return "\(flag): video MAE encoder: \(r.loaded.count) tensors loaded" + (r.missing.isEmpty ? "" : "; kept at init: " + r.missing.joined(separator: ", "))
+    } catch let e as ConfigError where e.description.hasPrefix(flag) {
+        throw e
+    } catch {
+        throw ConfigError("\(flag): \(error)")
+    }
+}
