@@ -2,11 +2,35 @@
 #include "internal.h"
 #include <ATen/autocast_mode.h>
 #include <torch/csrc/autograd/autograd.h>
+#include <torch/csrc/autograd/function_hook.h>
 #include <torch/csrc/autograd/variable.h>
 
 using ct::T;
 
+namespace {
+// copy.grad → master.grad (master's dtype, contiguous) right after accumulation; the low-precision one is freed at once.
+struct GradSink : torch::autograd::PostAccumulateGradHook {
+  at::Tensor master;
+  explicit GradSink(at::Tensor m) : master(std::move(m)) {}
+  void operator()(const torch::autograd::Variable &copy) override {
+    auto &g = const_cast<torch::autograd::Variable &>(copy).mutable_grad();
+    if (!g.defined()) return;
+    at::NoGradGuard ng;
+    auto &mg = master.mutable_grad();
+    if (mg.defined()) mg.add_(g); else mg = g.to(master.scalar_type()).contiguous();
+    g.reset();
+  }
+};
+}  // namespace
+
 extern "C" {
+int ct_set_grad_sink(ct_tensor copy, ct_tensor master) {
+  CT_TRY(
+      TORCH_CHECK(T(copy).is_leaf() && T(copy).requires_grad(), "grad sink: the copy must be a leaf that requires grad");
+      TORCH_CHECK(T(copy).sizes() == T(master).sizes(), "grad sink: copy and master shapes differ");
+      torch::autograd::impl::set_post_acc_grad_hooks(T(copy), std::make_unique<GradSink>(T(master))))
+}
+
 int ct_set_requires_grad(ct_tensor t, int flag) { CT_TRY(T(t).set_requires_grad(flag != 0)) }
 int ct_requires_grad(ct_tensor t) { return t->t.requires_grad() ? 1 : 0; }
 int ct_is_leaf(ct_tensor t) { return t->t.is_leaf() ? 1 : 0; }

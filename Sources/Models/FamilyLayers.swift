@@ -70,7 +70,7 @@ public func attentionProbs(_ a: Attention, _ x: Tensor) throws -> Tensor {
     if let qkv = a.qkv {
         var bias = qkv.bias
         if let qb = a.qBias { bias = try Tensor.cat([qb, Tensor.zeros([2 * d], dtype: qb.dtype)]) }
-        let t = try linear(x, weight: qkv.weight, bias: bias).reshape([b, l, 3, a.heads, hd]).permute(2, 0, 3, 1, 4)
+        let t = try linear(x, weight: qkv.computeWeight, bias: bias).reshape([b, l, 3, a.heads, hd]).permute(2, 0, 3, 1, 4)
         (q, k) = (try t.select(dim: 0, index: 0), try t.select(dim: 0, index: 1))
     } else {
         (q, k) = (try a.q!(x).reshape([b, l, a.heads, hd]).transpose(1, 2), try a.k!(x).reshape([b, l, a.heads, hd]).transpose(1, 2))

@@ -5,12 +5,16 @@ public final class Linear: Module {
     public var training = true
     public let weight: Tensor
     public let bias: Tensor?
+    /// A low-precision copy used in place of `weight` in the matmul (`BF16Weights`); not in the state dict.
+    public var weightCopy: Constant?
     public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true) throws {
         weight = try Tensor.empty([outFeatures, inFeatures]).requiresGrad(true)
         self.bias = bias ? try Tensor.empty([outFeatures]).requiresGrad(true) : nil
         try Init.torchDefault(weight: weight, bias: self.bias)
     }
-    public func callAsFunction(_ x: Tensor) throws -> Tensor { try linear(x, weight: weight, bias: bias) }
+    /// The weight the matmul uses: `weightCopy` if set, else `weight`.
+    public var computeWeight: Tensor { weightCopy?.value ?? weight }
+    public func callAsFunction(_ x: Tensor) throws -> Tensor { try linear(x, weight: computeWeight, bias: bias) }
 }
 
 /// LayerNorm over the last dimension.

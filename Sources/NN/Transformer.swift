@@ -49,7 +49,7 @@ public final class Attention: Module {
             var bias = qkv.bias
             if let qBias, let vBias { bias = try Tensor.cat([qBias, try Tensor.zeros([d], dtype: qBias.dtype), vBias]) }
             // [N, L, 3, H, hd] → [3, N, H, L, hd]
-            let t = try linear(x, weight: qkv.weight, bias: bias).reshape([n, l, 3, heads, hd]).permute(2, 0, 3, 1, 4)
+            let t = try linear(x, weight: qkv.computeWeight, bias: bias).reshape([n, l, 3, heads, hd]).permute(2, 0, 3, 1, 4)
             (qh, kh, vh) = (try t.select(dim: 0, index: 0), try t.select(dim: 0, index: 1), try t.select(dim: 0, index: 2))
         } else {
             func split(_ y: Tensor) throws -> Tensor { try y.reshape([n, l, heads, hd]).transpose(1, 2) }

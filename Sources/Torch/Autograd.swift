@@ -18,6 +18,9 @@ extension Tensor {
     }
     /// Sets or clears (`nil`) `.grad`.
     public func setGrad(_ g: Tensor?) throws { try check(ct_set_grad(raw, g?.raw), "set grad") }
+    /// Mixed precision (self: a leaf copy of `master` in lower precision): whenever backward has accumulated this
+    /// tensor's gradient, it is added into `master.grad` (or becomes it, converted to master's dtype) and cleared here.
+    public func setGradSink(master: Tensor) throws { try check(ct_set_grad_sink(raw, master.raw), "grad sink") }
     /// Back-propagates from this tensor (a scalar unless `gradient` is given).
     public func backward(gradient: Tensor? = nil, retainGraph: Bool = false) throws {
         try check(ct_backward(raw, gradient?.raw, retainGraph ? 1 : 0), "backward from \(shape)")

@@ -80,6 +80,8 @@ public struct FinetuneContext {
     public let numClasses: Int
     public let log: RunLog
     public let shouldStop: (FinetuneState) -> Bool
+    /// bf16 compute copies of the Linear weights (`--bf16`; see `BF16Weights`).
+    public var bf16Weights: BF16Weights? = nil
 }
 
 /// The loss of one batch (mae_st `train_one_epoch`): mixup/cutmix → soft-target CE; else label-smoothing CE.
@@ -123,6 +125,7 @@ public func trainOneEpochFinetune(_ ctx: FinetuneContext, feed: LabeledFeed, sta
         if c.clipGrad > 0 { try Kernels.clipGradNorm(ctx.optimizer.grads(), maxNorm: c.clipGrad) }
         try ctx.optimizer.step()
         try ctx.optimizer.zeroGrad()
+        try ctx.bf16Weights?.refresh()
         state.step += 1
         state.lossHistory.append(acc)
         ctx.log.write(["type": "step", "epoch": state.epoch, "batch": it, "step": state.step, "loss": acc, "lr": ctx.optimizer.lr])

@@ -58,6 +58,8 @@ public struct PretrainContext {
     /// Called with (loss, true if an optimizer step follows) before each backward (DDP's Reducer arms its hooks).
     public var beforeBackward: ((Tensor, Bool) throws -> Void)? = nil
     public var reduceMean: ((Double) throws -> Double)? = nil
+    /// bf16 compute copies of the Linear weights (bf16 runs in one process; see `BF16Weights`).
+    public var bf16Weights: BF16Weights? = nil
 }
 
 /// Trains one epoch from `state.nextBatch`, as mae_st's `train_one_epoch`: per-iteration lr from the schedule,
@@ -85,6 +87,7 @@ public func trainOneEpoch(_ ctx: PretrainContext, feed: ClipFeed, state: inout T
         if c.clipGrad > 0 { try Kernels.clipGradNorm(ctx.optimizer.grads(), maxNorm: c.clipGrad) }
         try ctx.optimizer.step()
         try ctx.optimizer.zeroGrad()
+        try ctx.bf16Weights?.refresh()
         state.step += 1
         state.lossHistory.append(accLoss)
         ctx.log.write(["type": "step", "epoch": state.epoch, "batch": it, "step": state.step, "loss": accLoss, "lr": ctx.optimizer.lr])

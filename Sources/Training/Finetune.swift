@@ -117,8 +117,11 @@ public final class Finetuner {
                            optimizer.groups.reduce(0) { $0 + $1.params.reduce(0) { $0 + $1.count } }, lr, c.blr, c.batchSize,
                            c.accumIter, train.batchesPerEpoch))
         let startStep = state.step
-        let ctx = FinetuneContext(model: model, optimizer: optimizer, schedule: schedule, config: c, numClasses: numClasses, log: log,
+        var ctx = FinetuneContext(model: model, optimizer: optimizer, schedule: schedule, config: c, numClasses: numClasses, log: log,
                                   shouldStop: { s in stopSignal != 0 || (c.maxSteps > 0 && s.step - startStep >= c.maxSteps) })
+        let copies = c.bf16 ? try BF16Weights(model) : nil
+        defer { copies?.remove() }
+        ctx.bf16Weights = copies
         while state.epoch < c.epochs {
             model.train()
             if c.linearProbe { model.eval() }  // frozen encoder: no drop path / dropout in the features

@@ -74,11 +74,15 @@ public final class Pretrainer {
                                feed.batchesPerEpoch))
         }
         let startStep = state.step
-        let ctx = PretrainContext(model: model, optimizer: optimizer, schedule: schedule, generator: generator, config: c, log: log,
+        var ctx = PretrainContext(model: model, optimizer: optimizer, schedule: schedule, generator: generator, config: c, log: log,
                                   flopsPerClip: flops, peakGFLOPs: peak,
                                   shouldStop: { s in stopSignal != 0 || (c.maxSteps > 0 && s.step - startStep >= c.maxSteps) },
                                   onStep: onStep, syncGradients: syncGradients,
                                   beforeBackward: beforeBackward, reduceMean: reduceMean)
+        // bf16 in one process: the matmuls use bf16 weight copies the loop refreshes (DDP's hooks sit on the fp32 weights)
+        let copies = c.bf16 && syncGradients == nil && beforeBackward == nil ? try BF16Weights(model) : nil
+        defer { copies?.remove() }
+        ctx.bf16Weights = copies
         model.train()
         while state.epoch < c.epochs {
             let t0 = DispatchTime.now()

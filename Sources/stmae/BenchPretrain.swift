@@ -20,6 +20,8 @@ struct BenchPretrain: ParsableCommand {
     @Option(help: "Warm-up steps (not timed).") var warmup = 2
     @Option(help: "Timed steps (median reported).") var steps = 5
     @Flag(help: "Skip the PyTorch reference.") var noReference = false
+    @Flag(inversion: .prefixedNo, help: "bf16: matmuls on bf16 weight copies refreshed after each step (as `stmae pretrain`).")
+    var weightCopies = true
     @Option(help: .hidden) var single: String?
 
     func settings(batch: Int) throws -> MAEConfig {
@@ -36,7 +38,7 @@ struct BenchPretrain: ParsableCommand {
         }
         try compareSideBySide(batches: batches, precisions: precisions, reference: "bench_pretrain.py", skipReference: noReference,
             ownArgs: { b, p in ["bench", "pretrain", "--model", model, "--img-size", "\(imgSize)", "--num-frames", "\(numFrames)",
-                                "--warmup", "\(warmup)", "--steps", "\(steps)", "--single", "\(b),\(p)"] },
+                                "--warmup", "\(warmup)", "--steps", "\(steps)", "--single", "\(b),\(p)"] + (weightCopies ? [] : ["--no-weight-copies"]) },
             referenceArgs: { b, _ in ["--model", model, "--batch", "\(b)", "--img_size", "\(imgSize)", "--num_frames", "\(numFrames)",
                                       "--pred_t_dim", "\(numFrames)", "--warmup", "\(warmup)", "--steps", "\(steps)"] })
     }
@@ -48,6 +50,7 @@ struct BenchPretrain: ParsableCommand {
         let skip = Set(mae.namedParameters().map(\.0).filter { $0.contains("pos_embed") || $0.hasSuffix("cls_token") || $0 == "mask_token" })
         let opt = AdamW(paramGroups(mae.namedParameters(), weightDecay: 0.05, skip: skip), lr: 1e-4, betas: (0.9, 0.95))
         let x = try Tensor.randn([batch, 3, cfg.numFrames, cfg.imgSize, cfg.imgSize])
+        let copies = bf16 && weightCopies ? try BF16Weights(mae) : nil
         var times: [Double] = [], loss = 0.0
         for i in 0 ..< warmup + steps {
             let t0 = DispatchTime.now()
@@ -55,6 +58,7 @@ struct BenchPretrain: ParsableCommand {
             try out.loss.backward()
             try opt.step()
             try opt.zeroGrad()
+            try copies?.refresh()
             loss = try out.loss.item()
             if i >= warmup { times.append(Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9) }
         }
@@ -64,6 +68,6 @@ struct BenchPretrain: ParsableCommand {
         let mfu = maeTrainFlopsPerClip(cfg) * Double(batch) / s / (peak * 1e9)
         return ["bench": "mae_pretrain_step", "impl": "stmae", "model": model, "batch": batch, "bf16": bf16, "s_per_step": s,
                 "peak_rss_mb": Double(usage.ru_maxrss) / 1024, "gemm_peak_gflops": peak, "mfu": mfu, "loss_last": loss,
-                "threads": Runtime.numThreads]
+                "threads": Runtime.numThreads, "weight_copies": copies != nil]
     }
 }

@@ -163,6 +163,10 @@ void ct_set_grad_mode(int enabled);
 int ct_autocast_enter(int dev_type, int dtype, int64_t *prev);
 int ct_autocast_exit(int dev_type, int64_t prev);
 int ct_autocast_enabled(int dev_type);
+/// Mixed precision: a post-accumulate-grad hook on leaf `copy` (a low-precision copy of `master`): as soon as
+/// backward has accumulated copy.grad, it is added into master.grad (or becomes it, converted to master's dtype,
+/// contiguous, when master has none) and copy.grad is cleared.
+int ct_set_grad_sink(ct_tensor copy, ct_tensor master);
 
 // ---- optimisation --------------------------------------------------------------------------------------------------
 /// `torch._fused_adamw_` over one parameter group; `steps` are float scalar tensors, incremented here by 1 first.
