@@ -262,13 +262,15 @@ class MaskedAutoencoderViT(nn.Module):
                  decoder_embed_dim=512, decoder_depth=8, decoder_num_heads=16, mlp_ratio=4.0,
                  norm_pix_loss=False, num_frames=16, t_patch_size=2, pred_t_dim=8, cls_embed=True,
                  sep_pos_embed=True, qkv_bias=True, mask_type="random", mask_ratio=0.9, norm_eps=1e-6,
-                 trunc_init=False):
+                 trunc_init=False, decoder_mask_ratio=0.0):
         super().__init__()
         assert mask_type in MASK_TYPES
         assert in_chans == 3, "patchify assumes 3 channels (as mae_st)"
         assert (t_patch_size * pred_t_dim) % num_frames == 0
         self.cls_embed, self.sep_pos_embed = cls_embed, sep_pos_embed
         self.norm_pix_loss, self.mask_type, self.mask_ratio = norm_pix_loss, mask_type, mask_ratio
+        assert 0.0 <= decoder_mask_ratio < 1.0
+        self.decoder_mask_ratio = decoder_mask_ratio
         self.num_frames, self.pred_t_dim = num_frames, pred_t_dim
         self.t_pred_patch_size = t_patch_size * pred_t_dim // num_frames
         self.trunc_init = trunc_init
@@ -397,6 +399,23 @@ class MaskedAutoencoderViT(nn.Module):
         x = self.decoder_pred(self.decoder_norm(x))
         return x[:, 1:] if self.cls_embed else x
 
+    def forward_decoder_masked(self, x, ids_keep, ids_decode):
+        """Dual masking (VideoMAE V2): the decoder sees the visible tokens (at their positions) and mask tokens at
+        `ids_decode` only; attention is order-free, so no unshuffle. x: [N, K, D] -> pred [N, M, u*p*p*3]."""
+        n, m = x.shape[0], ids_decode.shape[1]
+        pos = self._decoder_patch_pos().expand(n, -1, -1)
+        vis = self.decoder_embed(x) + gather_tokens(pos, ids_keep)
+        msk = self.mask_token.expand(n, m, -1) + gather_tokens(pos, ids_decode)
+        x = torch.cat([vis, msk], dim=1)
+        if self.cls_embed:
+            cls = self.decoder_cls_token.expand(n, -1, -1)
+            if self.sep_pos_embed:
+                cls = cls + self.decoder_pos_embed_class
+            x = torch.cat([cls, x], dim=1)
+        for blk in self.decoder_blocks:
+            x = blk(x)
+        return self.decoder_pred(self.decoder_norm(x[:, -m:]))
+
     def forward_target(self, imgs):
         idx = self.target_frame_indices(imgs.device)
         target = self.patchify(torch.index_select(imgs, 2, idx))
@@ -411,16 +430,32 @@ class MaskedAutoencoderViT(nn.Module):
         loss = ((pred - target) ** 2).mean(dim=-1)  # [N, L]
         return (loss * mask).sum() / mask.sum()
 
-    def forward(self, x, noise, mask_ratio=None):
+    def forward(self, x, noise, mask_ratio=None, decoder_noise=None):
         r = self.mask_ratio if mask_ratio is None else mask_ratio
         ids_keep, ids_restore, mask = masking(self.mask_type, noise, r, self.t_grid, self.s_grid)
         latent = self.forward_encoder(x, ids_keep)
+        if self.decoder_mask_ratio > 0:
+            ids_decode = decoder_masking(mask, decoder_noise, self.decoder_mask_ratio)
+            pred = self.forward_decoder_masked(latent, ids_keep, ids_decode)
+            target = gather_tokens(self.forward_target(x), ids_decode)
+            return ((pred - target) ** 2).mean(), pred, mask
         pred = self.forward_decoder(latent, ids_restore)
         loss = self.forward_loss(x, pred, mask)
         return loss, pred, mask
 
     def make_noise(self, n, generator=None):
         return torch.rand(noise_shape(self.mask_type, n, self.t_grid, self.s_grid), generator=generator)
+
+    def make_decoder_noise(self, n, generator=None):
+        return torch.rand(n, self.t_grid * self.s_grid, generator=generator)
+
+
+def decoder_masking(mask, decoder_noise, ratio):
+    """Of the masked tokens (mask 1), the decoder keeps int(masked * (1 - ratio)) -- those of smallest decoder noise
+    [N, L] (random over the masked tokens; VideoMAE V2 uses a running-cell pattern instead). -> ids [N, M]."""
+    masked = int(mask[0].sum().item())
+    m = max(1, int(masked * (1 - ratio)))
+    return torch.argsort(decoder_noise + (1 - mask) * 2, dim=1)[:, :m]
 
 
 def _factory(embed_dim, depth, num_heads, patch_size):

@@ -21,6 +21,8 @@ public struct MAEConfig: Codable, Equatable, Sendable {
     public var maskRatio = 0.9
     public var normEps = 1e-6
     public var truncInit = false
+    /// Dual masking (VideoMAE V2): the share of the masked tokens the decoder skips (0: it sees all, as MAE).
+    public var decoderMaskRatio = 0.0
 
     public init() {}
 

@@ -139,6 +139,24 @@ public final class MaskedAutoencoderViT: Module {
         return decoderClsToken == nil ? h : try h.slice(dim: 1, start: 1)
     }
 
+    /// Dual masking: the decoder sees the visible tokens (at their positions) and mask tokens at `idsDecode` only;
+    /// attention is order-free, so nothing is unshuffled. latent [N, K, D], idsKeep [N, K], idsDecode [N, M]
+    /// → pred [N, M, u·p·p·3] of the decoded tokens.
+    public func forwardDecoder(_ latent: Tensor, idsKeep: Tensor, idsDecode: Tensor) throws -> Tensor {
+        let (n, m) = (latent.size(0), idsDecode.size(1))
+        var h = try decoderEmbed(latent)
+        let dd = h.size(2)
+        let pos = try patchPos(decoder: true).to(h.dtype).expand([n, tGrid * sGrid, dd])
+        h = try Tensor.cat([h + gatherTokens(pos, idsKeep), maskToken.to(h.dtype).expand([n, m, dd]) + gatherTokens(pos, idsDecode)], dim: 1)
+        if let decoderClsToken {
+            var cls = try decoderClsToken.expand([n, 1, dd])
+            if let decoderPosEmbedClass { cls = try cls + decoderPosEmbedClass }
+            h = try Tensor.cat([cls.to(h.dtype), h], dim: 1)
+        }
+        for b in decoderBlocks { h = try b(h) }
+        return try decoderPred(decoderNorm(h.slice(dim: 1, start: h.size(1) - m)))
+    }
+
     /// Frame indices of the prediction target: linspace(0, T−1, pred_t_dim) truncated (float32 as torch).
     public func targetFrameIndices() throws -> Tensor {
         try Tensor.linspace(0, Double(config.numFrames - 1), count: config.predTDim).to(.int64)
@@ -178,15 +196,28 @@ public final class MaskedAutoencoderViT: Module {
         return try (perToken * mask).sum() / mask.sum()
     }
 
+    /// Uniform [0, 1) decoder-masking noise [N, L].
+    public func makeDecoderNoise(batch n: Int, generator: Generator? = nil) throws -> Tensor {
+        try Tensor.rand([n, tGrid * sGrid], generator: generator)
+    }
+
     /// Uniform [0, 1) noise of the shape the mask type needs.
     public func makeNoise(batch n: Int, generator: Generator? = nil) throws -> Tensor {
         try Tensor.rand(maskType.noiseShape(batch: n, tGrid: tGrid, sGrid: sGrid), generator: generator)
     }
 
-    /// x: [N, 3, T, H, W] → (loss, pred [N, L, u·p·p·3], mask [N, L]).
-    public func callAsFunction(_ x: Tensor, noise: Tensor, maskRatio: Double? = nil) throws -> (loss: Tensor, pred: Tensor, mask: Tensor) {
+    /// x: [N, 3, T, H, W] → (loss, pred [N, L, u·p·p·3], mask [N, L]). With `decoder_mask_ratio` > 0 and
+    /// `decoderNoise` [N, L]: pred [N, M, u·p·p·3] of the decoded tokens (`decoderMasking`), and the loss over them.
+    public func callAsFunction(_ x: Tensor, noise: Tensor, maskRatio: Double? = nil, decoderNoise: Tensor? = nil) throws
+        -> (loss: Tensor, pred: Tensor, mask: Tensor) {
         let m = try masking(maskType, noise: noise, ratio: maskRatio ?? config.maskRatio, tGrid: tGrid, sGrid: sGrid)
         let latent = try forwardEncoder(x, idsKeep: m.idsKeep)
+        if config.decoderMaskRatio > 0, let decoderNoise {
+            let ids = try decoderMasking(mask: m.mask, decoderNoise: decoderNoise, ratio: config.decoderMaskRatio)
+            let pred = try forwardDecoder(latent, idsKeep: m.idsKeep, idsDecode: ids)
+            let target = try gatherTokens(forwardTarget(x), ids)
+            return (try (pred.to(.float32) - target).square().mean(), pred, m.mask)
+        }
         let pred = try forwardDecoder(latent, idsRestore: m.idsRestore)
         return (try forwardLoss(x, pred: pred, mask: m.mask), pred, m.mask)
     }

@@ -71,3 +71,13 @@ public func masking(_ type: MaskType, noise: Tensor, ratio: Double, tGrid: Int, 
     let idsShuffle = try mask.argsort(dim: 1, stable: true)
     return Masking(idsKeep: try idsShuffle.slice(dim: 1, end: keep), idsRestore: try idsShuffle.argsort(dim: 1), mask: mask)
 }
+
+/// Dual masking (VideoMAE V2, random rather than its running-cell pattern): of the masked tokens (mask 1, the same
+/// count in every sample), the decoder keeps `int(masked · (1 − ratio))` (at least 1), those of smallest
+/// `decoderNoise` [N, L]. → ids [N, M] int64.
+public func decoderMasking(mask: Tensor, decoderNoise: Tensor, ratio: Double) throws -> Tensor {
+    guard decoderNoise.shape == mask.shape else { throw TorchError("decoder noise must be \(mask.shape), got \(decoderNoise.shape)") }
+    let masked = Int(try mask.select(dim: 0, index: 0).sum().item())
+    let m = max(1, Int(Double(masked) * (1 - ratio)))
+    return try (decoderNoise + (1 - mask) * 2).argsort(dim: 1).slice(dim: 1, end: m)
+}

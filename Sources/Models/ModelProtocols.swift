@@ -16,9 +16,12 @@ public protocol VideoClassifier: Module {
 }
 
 extension MaskedAutoencoderViT: PretrainModel {
-    /// MAE: noise of the mask type's shape from `generator`, then the masked-reconstruction loss.
+    /// MAE: noise of the mask type's shape (and decoder noise with dual masking) from `generator`, then the
+    /// masked-reconstruction loss.
     public func pretrainLoss(_ x: Tensor, generator: Generator?) throws -> Tensor {
-        try self(x, noise: makeNoise(batch: x.size(0), generator: generator)).loss
+        let noise = try makeNoise(batch: x.size(0), generator: generator)
+        let decoderNoise = config.decoderMaskRatio > 0 ? try makeDecoderNoise(batch: x.size(0), generator: generator) : nil
+        return try self(x, noise: noise, decoderNoise: decoderNoise).loss
     }
 }
 

@@ -31,6 +31,7 @@ public struct PretrainConfig: Codable, Equatable, Sendable {
     public var decoderNumHeads = 0
     public var maskRatio = 0.0                   // 0: the model's (MAE 0.9, MaskFeat 0.4)
     public var maskType = "random"
+    public var decoderMaskRatio = 0.0            // dual masking (VideoMAE V2): share of masked tokens the decoder skips
     public var predTDim = 0                      // 0: num_frames
     public var normPixLoss = false
     public var clsEmbed = true
@@ -79,6 +80,7 @@ public struct PretrainConfig: Codable, Equatable, Sendable {
         c.predTDim = predTDim > 0 ? predTDim : numFrames
         if maskRatio > 0 { c.maskRatio = maskRatio }
         c.maskType = maskType
+        c.decoderMaskRatio = decoderMaskRatio
         c.normPixLoss = normPixLoss
         c.clsEmbed = clsEmbed
         c.sepPosEmbed = sepPosEmbed
@@ -94,6 +96,7 @@ public struct PretrainConfig: Codable, Equatable, Sendable {
         try need(epochs > 0, "--epochs must be positive, got \(epochs)")
         try need(maskRatio == 0 || (maskRatio > 0 && maskRatio < 1), "--mask_ratio must be in (0, 1) (0: the model's), got \(maskRatio)")
         try need(embedDim >= 0 && depth >= 0 && numHeads >= 0 && patchSize >= 0, "--embed_dim/--depth/--num_heads/--patch_size must be ≥ 0 (0: the model's)")
+        try need(decoderMaskRatio >= 0 && decoderMaskRatio < 1, "--decoder_mask_ratio must be in [0, 1), got \(decoderMaskRatio)")
         try need(repeatAug > 0, "--repeat_aug must be positive, got \(repeatAug)")
         try need(samplingRate > 0, "--sampling_rate must be positive, got \(samplingRate)")
         try need(dataFrac > 0 && dataFrac <= 1, "--data_frac must be in (0, 1], got \(dataFrac)")
@@ -119,7 +122,7 @@ public struct PretrainConfig: Codable, Equatable, Sendable {
         case jitterAspectRelative = "jitter_aspect_relative", mean, std, numWorkers = "num_workers", model
         case patchSize = "patch_size", embedDim = "embed_dim", depth, numHeads = "num_heads", tPatchSize = "t_patch_size", decoderEmbedDim = "decoder_embed_dim"
         case decoderDepth = "decoder_depth", decoderNumHeads = "decoder_num_heads", maskRatio = "mask_ratio"
-        case maskType = "mask_type", predTDim = "pred_t_dim", normPixLoss = "norm_pix_loss", clsEmbed = "cls_embed"
+        case maskType = "mask_type", decoderMaskRatio = "decoder_mask_ratio", predTDim = "pred_t_dim", normPixLoss = "norm_pix_loss", clsEmbed = "cls_embed"
         case sepPosEmbed = "sep_pos_embed", truncInit = "trunc_init", batchSizePerGpu = "batch_size_per_gpu"
         case accumIter = "accum_iter", epochs, lr, blr, minLr = "min_lr", warmupEpochs = "warmup_epochs"
         case weightDecay = "weight_decay", beta1, beta2, clipGrad = "clip_grad", bf16, outputDir = "output_dir"

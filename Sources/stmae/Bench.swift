@@ -14,12 +14,12 @@ struct BenchEngine: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "engine",
         abstract: "ViT-B block stack (12×768, 12 heads, MLP 3072) forward+backward, fp32 and bf16 autocast.")
 
-    @Option(help: "Shapes N,L,D to run.") var shapes: [String] = ["4,160,768", "1,1568,768"]
+    @Option(parsing: .upToNextOption, help: "Shapes N,L,D to run.") var shapes: [String] = ["4,160,768", "1,1568,768"]
     @Option(help: "Transformer depth.") var depth = 12
     @Option(help: "Attention heads.") var heads = 12
     @Option(help: "Warm-up steps (not timed).") var warmup = 2
     @Option(help: "Timed steps (median reported).") var steps = 5
-    @Option(help: "Precisions: fp32, bf16 (bf16 needs AVX-512 BF16/AMX to be fast; elsewhere it is emulated).")
+    @Option(parsing: .upToNextOption, help: "Precisions: fp32, bf16 (bf16 needs AVX-512 BF16/AMX to be fast; elsewhere it is emulated).")
     var precisions: [String] = ["fp32", "bf16"]
     @Flag(help: "Skip the PyTorch reference.") var noReference = false
 
@@ -87,20 +87,32 @@ func packageRoot() -> URL? {
 }
 
 /// For every (batch, precision): this executable's measurement in a child process (`ownArgs`), then the PyTorch
-/// script's (`referenceArgs`), printed as one JSON line with `pytorch_s_per_step`, `pytorch_peak_rss_mb` and the ratio.
-func compareSideBySide(batches: [Int], precisions: [String], reference script: String, skipReference: Bool,
+/// script's (`referenceArgs`), `rounds` times alternately (a shared machine drifts: each round's ratio compares two
+/// neighbouring runs), printed as one JSON line: the medians, `pytorch_s_per_step`, `pytorch_peak_rss_mb`,
+/// `ratio_vs_pytorch` (median of the rounds' ratios) and `ratios`.
+func compareSideBySide(batches: [Int], precisions: [String], reference script: String, skipReference: Bool, rounds: Int = 1,
                        ownArgs: (Int, String) -> [String], referenceArgs: (Int, String) -> [String]) throws {
+    guard rounds > 0 else { throw ValidationError("--rounds must be positive, got \(rounds)") }
     for batch in batches {
         for precision in precisions {
             guard ["fp32", "bf16"].contains(precision) else { throw ValidationError("--precisions: fp32 or bf16, got \(precision)") }
-            var line = try runSelf(ownArgs(batch, precision))
+            var line: [String: Any] = [:]
+            var own: [Double] = [], ref: [Double] = [], ratios: [Double] = [], rss: [Double] = [], refRSS: [Double] = []
+            for _ in 0..<rounds {
+                line = try runSelf(ownArgs(batch, precision))
+                own.append(line["s_per_step"] as? Double ?? .nan); rss.append(line["peak_rss_mb"] as? Double ?? .nan)
+                guard !skipReference else { continue }
+                let r = try runReference(script, referenceArgs(batch, precision) + (precision == "bf16" ? ["--bf16"] : []))
+                ref.append(r["s_per_step"] as? Double ?? .nan); refRSS.append(r["peak_rss_mb"] as? Double ?? .nan)
+                ratios.append(ref.last! / own.last!)
+            }
+            line["s_per_step"] = median(own)
+            line["peak_rss_mb"] = rss.max()
             if !skipReference {
-                let ref = try runReference(script, referenceArgs(batch, precision) + (precision == "bf16" ? ["--bf16"] : []))
-                if let r = ref["s_per_step"] as? Double, let ours = line["s_per_step"] as? Double {
-                    line["pytorch_s_per_step"] = r
-                    line["pytorch_peak_rss_mb"] = ref["peak_rss_mb"]
-                    line["ratio_vs_pytorch"] = r / ours
-                }
+                line["pytorch_s_per_step"] = median(ref)
+                line["pytorch_peak_rss_mb"] = refRSS.max()
+                line["ratio_vs_pytorch"] = median(ratios)
+                if rounds > 1 { line["ratios"] = ratios.map { ($0 * 1000).rounded() / 1000 }; line["rounds"] = rounds }
             }
             printJSON(line)
         }

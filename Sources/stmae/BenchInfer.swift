@@ -10,11 +10,13 @@ struct BenchInfer: ParsableCommand {
         abstract: "Classifier inference s/step and peak RSS vs PyTorch eager (JSON lines).")
 
     @Option(help: "Classifier name (ViTConfig.named).") var model = "vit_base_patch16"
-    @Option(help: "Batch sizes.") var batches: [Int] = [1]
-    @Option(help: "Precisions: fp32, bf16.") var precisions: [String] = ["fp32"]
+    @Option(parsing: .upToNextOption, help: "Batch sizes.") var batches: [Int] = [1]
+    @Option(parsing: .upToNextOption, help: "Precisions: fp32, bf16.") var precisions: [String] = ["fp32"]
     @Option(help: "Warm-up steps (not timed).") var warmup = 2
     @Option(help: "Timed steps (median reported).") var steps = 5
     @Flag(help: "Skip the PyTorch reference.") var noReference = false
+    @Option(help: "Alternate stmae and PyTorch this many times per configuration; medians and the median ratio are printed.")
+    var rounds = 1
     @Option(help: .hidden) var single: String?
 
     func run() throws {
@@ -22,7 +24,7 @@ struct BenchInfer: ParsableCommand {
             let (b, bf16) = try parseSingle(single)
             return try printJSON(measure(batch: b, bf16: bf16))
         }
-        try compareSideBySide(batches: batches, precisions: precisions, reference: "bench_infer.py", skipReference: noReference,
+        try compareSideBySide(batches: batches, precisions: precisions, reference: "bench_infer.py", skipReference: noReference, rounds: rounds,
             ownArgs: { b, p in ["bench", "infer", "--model", model, "--warmup", "\(warmup)", "--steps", "\(steps)", "--single", "\(b),\(p)"] },
             referenceArgs: { b, _ in ["--model", model, "--batch", "\(b)", "--warmup", "\(warmup)", "--steps", "\(steps)"] })
     }

@@ -13,13 +13,16 @@ struct BenchPretrain: ParsableCommand {
         abstract: "MAE pre-training step s/step, peak RSS and MFU vs PyTorch eager (JSON lines).")
 
     @Option(help: "Model name.") var model = "mae_vit_base_patch16"
-    @Option(help: "Batch sizes.") var batches: [Int] = [1, 2]
-    @Option(help: "Precisions: fp32, bf16.") var precisions: [String] = ["fp32", "bf16"]
+    @Option(parsing: .upToNextOption, help: "Batch sizes.") var batches: [Int] = [1, 2]
+    @Option(parsing: .upToNextOption, help: "Precisions: fp32, bf16.") var precisions: [String] = ["fp32", "bf16"]
     @Option(help: "Image size.") var imgSize = 224
     @Option(help: "Frames.") var numFrames = 16
+    @Option(help: "Dual masking: share of the masked tokens the decoder skips (both sides).") var decoderMaskRatio = 0.0
     @Option(help: "Warm-up steps (not timed).") var warmup = 2
     @Option(help: "Timed steps (median reported).") var steps = 5
     @Flag(help: "Skip the PyTorch reference.") var noReference = false
+    @Option(help: "Alternate stmae and PyTorch this many times per configuration; medians and the median ratio are printed.")
+    var rounds = 1
     @Flag(inversion: .prefixedNo, help: "bf16: matmuls on bf16 weight copies refreshed after each step (as `stmae pretrain`).")
     var weightCopies = true
     @Option(help: .hidden) var single: String?
@@ -28,6 +31,7 @@ struct BenchPretrain: ParsableCommand {
         var c = try MAEConfig.named(model)
         (c.imgSize, c.numFrames, c.tPatchSize, c.predTDim, c.maskRatio) = (imgSize, numFrames, 2, numFrames, 0.9)
         (c.decoderEmbedDim, c.decoderDepth, c.decoderNumHeads) = (512, 4, 16)
+        c.decoderMaskRatio = decoderMaskRatio
         return c
     }
 
@@ -36,11 +40,12 @@ struct BenchPretrain: ParsableCommand {
             let (b, bf16) = try parseSingle(single)
             return try printJSON(measure(batch: b, bf16: bf16))
         }
-        try compareSideBySide(batches: batches, precisions: precisions, reference: "bench_pretrain.py", skipReference: noReference,
+        try compareSideBySide(batches: batches, precisions: precisions, reference: "bench_pretrain.py", skipReference: noReference, rounds: rounds,
             ownArgs: { b, p in ["bench", "pretrain", "--model", model, "--img-size", "\(imgSize)", "--num-frames", "\(numFrames)",
-                                "--warmup", "\(warmup)", "--steps", "\(steps)", "--single", "\(b),\(p)"] + (weightCopies ? [] : ["--no-weight-copies"]) },
+                                "--warmup", "\(warmup)", "--steps", "\(steps)", "--decoder-mask-ratio", "\(decoderMaskRatio)", "--single", "\(b),\(p)"] + (weightCopies ? [] : ["--no-weight-copies"]) },
             referenceArgs: { b, _ in ["--model", model, "--batch", "\(b)", "--img_size", "\(imgSize)", "--num_frames", "\(numFrames)",
-                                      "--pred_t_dim", "\(numFrames)", "--warmup", "\(warmup)", "--steps", "\(steps)"] })
+                                      "--pred_t_dim", "\(numFrames)", "--warmup", "\(warmup)", "--steps", "\(steps)",
+                                      "--decoder_mask_ratio", "\(decoderMaskRatio)"] })
     }
 
     /// Median s/step of one configuration in this process.
@@ -54,7 +59,8 @@ struct BenchPretrain: ParsableCommand {
         var times: [Double] = [], loss = 0.0
         for i in 0 ..< warmup + steps {
             let t0 = DispatchTime.now()
-            let out = try withAutocast(enabled: bf16) { try mae(x, noise: mae.makeNoise(batch: batch)) }
+            let dn = cfg.decoderMaskRatio > 0 ? try mae.makeDecoderNoise(batch: batch) : nil
+            let out = try withAutocast(enabled: bf16) { try mae(x, noise: mae.makeNoise(batch: batch), decoderNoise: dn) }
             try out.loss.backward()
             try opt.step()
             try opt.zeroGrad()
@@ -68,6 +74,7 @@ struct BenchPretrain: ParsableCommand {
         let mfu = maeTrainFlopsPerClip(cfg) * Double(batch) / s / (peak * 1e9)
         return ["bench": "mae_pretrain_step", "impl": "stmae", "model": model, "batch": batch, "bf16": bf16, "s_per_step": s,
                 "peak_rss_mb": Double(usage.ru_maxrss) / 1024, "gemm_peak_gflops": peak, "mfu": mfu, "loss_last": loss,
-                "threads": Runtime.numThreads, "weight_copies": copies != nil]
+                "threads": Runtime.numThreads, "weight_copies": copies != nil,
+                "decoder_mask_ratio": decoderMaskRatio]
     }
 }

@@ -14,6 +14,7 @@ struct PretrainCommand: ParsableCommand {
         "model": "mae_vit_tiny | mae_vit_small_patch16 | mae_vit_base_patch16 | mae_vit_large_patch16 | mae_vit_huge_patch14 (MAE-ST); maskfeat_vit_tiny | maskfeat_vit_base | maskfeat_vit_large (MaskFeat: HOG targets, cube masking)",
         "mask_ratio": "0 = the model's (MAE 0.9, MaskFeat 0.4)", "embed_dim": "0 = the model's (also depth, num_heads)",
         "mask_type": "random | tube | temporal | boundary",
+        "decoder_mask_ratio": "dual masking (VideoMAE V2, random over the masked tokens): the decoder sees the visible tokens and 1 − this share of the masked ones; loss on those",
         "lr": "0 = blr × batch_size_per_gpu × accum_iter × world_size × repeat_aug / 256",
         "pred_t_dim": "0 = num_frames", "short_side": "0 = img_size × 256/224", "clip_grad": "0 = off",
         "num_checkpoint_del": "keep the last N epoch checkpoints (0 = all)", "max_steps": "stop after N steps (0 = no limit)",
