@@ -1,4 +1,3 @@
-import Foundation
 import Torch
 
 /// Multi-head self-attention with `scaled_dot_product_attention`.
@@ -16,8 +15,6 @@ public final class Attention: Module {
     /// Dropout after `proj` (drop_rate).
     public let projDrop: Dropout
     public var keyNames: [String: String] { ["qBias": "q_bias", "vBias": "v_bias"] }
-    /// Separate q/k/v (mae_st keys) computed as one matmul over their concatenated weights.
-    nonisolated(unsafe) public static var fuseSeparateProjections = ProcessInfo.processInfo.environment["STMAE_EXP_NO_FUSED_QKV"] == nil
 
     /// `kBias` overrides `qkvBias` for `k` with separate projections (HF VideoMAE: q and v biased, k not).
     public init(dim: Int, heads: Int, qkvBias: Bool = true, kBias: Bool? = nil, projection: Projection = .separate,
@@ -53,14 +50,6 @@ public final class Attention: Module {
             if let qBias, let vBias { bias = try Tensor.cat([qBias, try Tensor.zeros([d], dtype: qBias.dtype), vBias]) }
             // [N, L, 3, H, hd] → [3, N, H, L, hd]
             let t = try linear(x, weight: qkv.computeWeight, bias: bias).reshape([n, l, 3, heads, hd]).permute(2, 0, 3, 1, 4)
-            (qh, kh, vh) = (try t.select(dim: 0, index: 0), try t.select(dim: 0, index: 1), try t.select(dim: 0, index: 2))
-        } else if Attention.fuseSeparateProjections {
-            // one GEMM over the concatenated q/k/v weights (same numbers, fewer and larger matmuls)
-            let (q, k, v) = (q!, k!, v!)
-            let w = try Tensor.cat([q.computeWeight, k.computeWeight, v.computeWeight], dim: 0)
-            var bias: Tensor? = nil
-            if let qb = q.bias, let vb = v.bias { bias = try Tensor.cat([qb, try k.bias ?? Tensor.zeros([d], dtype: qb.dtype), vb]) }
-            let t = try linear(x, weight: w, bias: bias).reshape([n, l, 3, heads, hd]).permute(2, 0, 3, 1, 4)
             (qh, kh, vh) = (try t.select(dim: 0, index: 0), try t.select(dim: 0, index: 1), try t.select(dim: 0, index: 2))
         } else {
             func split(_ y: Tensor) throws -> Tensor { try y.reshape([n, l, heads, hd]).transpose(1, 2) }

@@ -60,6 +60,26 @@ struct PretrainTests {
         #expect(log.filter { $0.contains("\"type\":\"step\"") }.count == 6)
     }
 
+    /// Dual masking draws a second noise tensor per batch from the run's generator: resume stays exact, and the
+    /// step's FLOP estimate drops with the decoded share.
+    @Test func decoderMaskingResumesExactly() throws {
+        let feed = RandomFeed(batchesPerEpoch: 4, shape: [2, 3, 4, 32, 32])
+        let d1 = try tempDir("dm-full"), d2 = try tempDir("dm-resume")
+        defer { try? FileManager.default.removeItem(atPath: d1); try? FileManager.default.removeItem(atPath: d2) }
+        var c = tinyConfig(d1)
+        (c.accumIter, c.decoderMaskRatio) = (1, 0.5)
+        let full = try Pretrainer(c).run(feed: feed)
+        var plain = c; plain.decoderMaskRatio = 0
+        #expect(try c.trainFlopsPerClip() < plain.trainFlopsPerClip())
+        c.outputDir = d2; c.maxSteps = 5
+        _ = try Pretrainer(c).run(feed: feed)
+        c.maxSteps = 0; c.resume = d2 + "/checkpoint-last.json"
+        let resumed = try Pretrainer(c).run(feed: feed)
+        #expect(resumed.lossHistory == full.lossHistory, "resumed \(resumed.lossHistory) vs \(full.lossHistory)")
+        c.decoderMaskRatio = 1
+        #expect { try Pretrainer(c) } throws: { "\($0)".contains("--decoder_mask_ratio") }
+    }
+
     @Test func lossFallsOnAFixedBatch() throws {
         var c = tinyConfig(try tempDir("fall"))
         c.accumIter = 1; c.epochs = 1; c.warmupEpochs = 0; c.blr = 0.05; c.clipGrad = 0
