@@ -382,6 +382,14 @@ class MaskedAutoencoderViT(nn.Module):
         x = self.norm(x)
         return x[:, 1:] if self.cls_embed else x
 
+    def _prepend_decoder_cls(self, x):
+        if not self.cls_embed:
+            return x
+        cls = self.decoder_cls_token.expand(x.shape[0], -1, -1)
+        if self.sep_pos_embed:
+            cls = cls + self.decoder_pos_embed_class
+        return torch.cat([cls, x], dim=1)
+
     def forward_decoder(self, x, ids_restore):
         n, k, _ = x.shape
         L = ids_restore.shape[1]
@@ -389,11 +397,7 @@ class MaskedAutoencoderViT(nn.Module):
         x = torch.cat([x, self.mask_token.expand(n, L - k, -1)], dim=1)
         x = gather_tokens(x, ids_restore)  # unshuffle
         x = x + self._decoder_patch_pos()
-        if self.cls_embed:
-            cls = self.decoder_cls_token.expand(n, -1, -1)
-            if self.sep_pos_embed:
-                cls = cls + self.decoder_pos_embed_class
-            x = torch.cat([cls, x], dim=1)
+        x = self._prepend_decoder_cls(x)
         for blk in self.decoder_blocks:
             x = blk(x)
         x = self.decoder_pred(self.decoder_norm(x))
@@ -407,11 +411,7 @@ class MaskedAutoencoderViT(nn.Module):
         vis = self.decoder_embed(x) + gather_tokens(pos, ids_keep)
         msk = self.mask_token.expand(n, m, -1) + gather_tokens(pos, ids_decode)
         x = torch.cat([vis, msk], dim=1)
-        if self.cls_embed:
-            cls = self.decoder_cls_token.expand(n, -1, -1)
-            if self.sep_pos_embed:
-                cls = cls + self.decoder_pos_embed_class
-            x = torch.cat([cls, x], dim=1)
+        x = self._prepend_decoder_cls(x)
         for blk in self.decoder_blocks:
             x = blk(x)
         return self.decoder_pred(self.decoder_norm(x[:, -m:]))

@@ -122,6 +122,14 @@ public final class MaskedAutoencoderViT: Module {
         return clsToken == nil ? h : try h.slice(dim: 1, start: 1)
     }
 
+    /// [N, L', Dd] → [N, 1 + L', Dd] with the decoder cls token (+ its position) in front, if the model has one.
+    func prependDecoderCls(_ h: Tensor) throws -> Tensor {
+        guard let decoderClsToken else { return h }
+        var cls = try decoderClsToken.expand([h.size(0), 1, h.size(2)])
+        if let decoderPosEmbedClass { cls = try cls + decoderPosEmbedClass }
+        return try Tensor.cat([cls.to(h.dtype), h], dim: 1)
+    }
+
     /// latent: [N, K, D], idsRestore: [N, L] → pred [N, L, u·p·p·3].
     public func forwardDecoder(_ latent: Tensor, idsRestore: Tensor) throws -> Tensor {
         let (n, k, l) = (latent.size(0), latent.size(1), idsRestore.size(1))
@@ -129,11 +137,7 @@ public final class MaskedAutoencoderViT: Module {
         let dd = h.size(2)
         h = try Tensor.cat([h, maskToken.to(h.dtype).expand([n, l - k, dd])], dim: 1)
         h = try gatherTokens(h, idsRestore) + patchPos(decoder: true)
-        if let decoderClsToken {
-            var cls = try decoderClsToken.expand([n, 1, dd])
-            if let decoderPosEmbedClass { cls = try cls + decoderPosEmbedClass }
-            h = try Tensor.cat([cls.to(h.dtype), h], dim: 1)
-        }
+        h = try prependDecoderCls(h)
         for b in decoderBlocks { h = try b(h) }
         h = try decoderPred(decoderNorm(h))
         return decoderClsToken == nil ? h : try h.slice(dim: 1, start: 1)
@@ -148,11 +152,7 @@ public final class MaskedAutoencoderViT: Module {
         let dd = h.size(2)
         let pos = try patchPos(decoder: true).to(h.dtype).expand([n, tGrid * sGrid, dd])
         h = try Tensor.cat([h + gatherTokens(pos, idsKeep), maskToken.to(h.dtype).expand([n, m, dd]) + gatherTokens(pos, idsDecode)], dim: 1)
-        if let decoderClsToken {
-            var cls = try decoderClsToken.expand([n, 1, dd])
-            if let decoderPosEmbedClass { cls = try cls + decoderPosEmbedClass }
-            h = try Tensor.cat([cls.to(h.dtype), h], dim: 1)
-        }
+        h = try prependDecoderCls(h)
         for b in decoderBlocks { h = try b(h) }
         return try decoderPred(decoderNorm(h.slice(dim: 1, start: h.size(1) - m)))
     }

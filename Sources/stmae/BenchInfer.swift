@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Models
+import NN
 import Torch
 
 /// `stmae bench infer`: video ViT classifier inference (ViT-B/16, 16×224 → 1568 patch tokens + cls = 1569) under
@@ -15,6 +16,8 @@ struct BenchInfer: ParsableCommand {
     @Option(help: "Warm-up steps (not timed).") var warmup = 2
     @Option(help: "Timed steps (median reported).") var steps = 5
     @Flag(help: "Skip the PyTorch reference.") var noReference = false
+    @Flag(inversion: .prefixedNo, help: "bf16: matmuls on bf16 weight copies made once (as `stmae evaluate --bf16`).")
+    var weightCopies = true
     @Option(help: "Alternate stmae and PyTorch this many times per configuration; medians and the median ratio are printed.")
     var rounds = 1
     @Option(help: .hidden) var single: String?
@@ -25,7 +28,7 @@ struct BenchInfer: ParsableCommand {
             return try printJSON(measure(batch: b, bf16: bf16))
         }
         try compareSideBySide(batches: batches, precisions: precisions, reference: "bench_infer.py", skipReference: noReference, rounds: rounds,
-            ownArgs: { b, p in ["bench", "infer", "--model", model, "--warmup", "\(warmup)", "--steps", "\(steps)", "--single", "\(b),\(p)"] },
+            ownArgs: { b, p in ["bench", "infer", "--model", model, "--warmup", "\(warmup)", "--steps", "\(steps)", "--single", "\(b),\(p)"] + (weightCopies ? [] : ["--no-weight-copies"]) },
             referenceArgs: { b, _ in ["--model", model, "--batch", "\(b)", "--warmup", "\(warmup)", "--steps", "\(steps)"] })
     }
 
@@ -33,6 +36,8 @@ struct BenchInfer: ParsableCommand {
         let cfg = try ViTConfig.named(model)
         let vit = try VisionTransformer(cfg, generator: Generator(seed: 0))
         vit.eval()
+        let copies = bf16 && weightCopies ? try BF16Weights(vit) : nil  // bf16 weights once, not a cast per call
+        defer { copies?.remove() }
         let x = try Tensor.randn([batch, 3, cfg.numFrames, cfg.imgSize, cfg.imgSize])
         var times: [Double] = []
         try withNoGrad {
@@ -46,6 +51,6 @@ struct BenchInfer: ParsableCommand {
         getrusage(RUSAGE_SELF.rawValue, &usage)
         let tokens = (cfg.numFrames / cfg.tPatchSize) * (cfg.imgSize / cfg.patchSize) * (cfg.imgSize / cfg.patchSize) + (cfg.clsEmbed ? 1 : 0)
         return ["bench": "vit_inference", "impl": "stmae", "model": model, "batch": batch, "bf16": bf16, "tokens": tokens,
-                "s_per_step": median(times), "peak_rss_mb": Double(usage.ru_maxrss) / 1024, "threads": Runtime.numThreads]
+                "s_per_step": median(times), "peak_rss_mb": Double(usage.ru_maxrss) / 1024, "threads": Runtime.numThreads, "weight_copies": copies != nil]
     }
 }
