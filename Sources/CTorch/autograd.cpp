@@ -38,6 +38,7 @@ int ct_grad(ct_tensor t, ct_tensor *out) {
   CT_TRY(const auto &g = T(t).grad(); *out = g.defined() ? ct::wrap(g) : nullptr)
 }
 int ct_set_grad(ct_tensor t, ct_tensor g) { CT_TRY(T(t).mutable_grad() = g ? g->t : at::Tensor()) }
+int ct_set_data(ct_tensor t, ct_tensor src) { CT_TRY(T(t).set_data(T(src))) }
 int ct_backward(ct_tensor t, ct_tensor grad, int retain) {
   CT_TRY(torch::autograd::backward({T(t)}, grad ? torch::autograd::variable_list{grad->t} : torch::autograd::variable_list{},
                                    retain ? std::optional<bool>(true) : std::nullopt))

@@ -35,4 +35,20 @@ public final class BF16Weights {
     public func remove() {
         for p in pairs { p.linear.weightCopy = nil }
     }
+
+    /// For inference only (evaluation, embeddings): turns every `Linear` weight of `model` into bf16 in place — the
+    /// rounding autocast applies at each use, done once, with no fp32 weight kept. Not for a model that is trained or
+    /// saved afterwards. Returns the number of weights converted.
+    @discardableResult
+    public static func convertForInference(_ model: Module) throws -> Int {
+        var n = 0
+        try withNoGrad {
+            for (_, m) in model.namedModules() {
+                guard let lin = m as? Linear, lin.weight.dtype == .float32 else { continue }
+                try lin.weight.setData(lin.weight.to(.bfloat16))
+                n += 1
+            }
+        }
+        return n
+    }
 }

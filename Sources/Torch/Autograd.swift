@@ -18,6 +18,8 @@ extension Tensor {
     }
     /// Sets or clears (`nil`) `.grad`.
     public func setGrad(_ g: Tensor?) throws { try check(ct_set_grad(raw, g?.raw), "set grad") }
+    /// `self.data = src`: this tensor (a parameter, say) takes `src`'s storage, shape and dtype in place.
+    public func setData(_ src: Tensor) throws { try check(ct_set_data(raw, src.raw), "set data") }
     /// Mixed precision (self: a leaf copy of `master` in lower precision): whenever backward has accumulated this
     /// tensor's gradient, it is added into `master.grad` (or becomes it, converted to master's dtype) and cleared here.
     public func setGradSink(master: Tensor) throws { try check(ct_set_grad_sink(raw, master.raw), "grad sink") }

@@ -16,7 +16,7 @@ struct BenchInfer: ParsableCommand {
     @Option(help: "Warm-up steps (not timed).") var warmup = 2
     @Option(help: "Timed steps (median reported).") var steps = 5
     @Flag(help: "Skip the PyTorch reference.") var noReference = false
-    @Flag(inversion: .prefixedNo, help: "bf16: matmuls on bf16 weight copies made once (as `stmae evaluate --bf16`).")
+    @Flag(inversion: .prefixedNo, help: "bf16: Linear weights converted to bf16 once (as `stmae evaluate --bf16`) instead of cast per call.")
     var weightCopies = true
     @Option(help: "Alternate stmae and PyTorch this many times per configuration; medians and the median ratio are printed.")
     var rounds = 1
@@ -36,8 +36,7 @@ struct BenchInfer: ParsableCommand {
         let cfg = try ViTConfig.named(model)
         let vit = try VisionTransformer(cfg, generator: Generator(seed: 0))
         vit.eval()
-        let copies = bf16 && weightCopies ? try BF16Weights(vit) : nil  // bf16 weights once, not a cast per call
-        defer { copies?.remove() }
+        let converted = bf16 && weightCopies ? try BF16Weights.convertForInference(vit) : 0  // bf16 weights once, not a cast per call
         let x = try Tensor.randn([batch, 3, cfg.numFrames, cfg.imgSize, cfg.imgSize])
         var times: [Double] = []
         try withNoGrad {
@@ -51,6 +50,6 @@ struct BenchInfer: ParsableCommand {
         getrusage(RUSAGE_SELF.rawValue, &usage)
         let tokens = (cfg.numFrames / cfg.tPatchSize) * (cfg.imgSize / cfg.patchSize) * (cfg.imgSize / cfg.patchSize) + (cfg.clsEmbed ? 1 : 0)
         return ["bench": "vit_inference", "impl": "stmae", "model": model, "batch": batch, "bf16": bf16, "tokens": tokens,
-                "s_per_step": median(times), "peak_rss_mb": Double(usage.ru_maxrss) / 1024, "threads": Runtime.numThreads, "weight_copies": copies != nil]
+                "s_per_step": median(times), "peak_rss_mb": Double(usage.ru_maxrss) / 1024, "threads": Runtime.numThreads, "weight_copies": converted > 0]
     }
 }

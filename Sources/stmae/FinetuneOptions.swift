@@ -116,8 +116,7 @@ func runEvaluate(_ c: FinetuneConfig) throws {
     let data = try FinetuneData(c, needTrain: false)
     guard !data.val.isEmpty else { throw ValidationError("--val_dir: no validation data to evaluate") }
     let f = try Finetuner(c, numClasses: data.numClasses)
-    let copies = c.bf16 ? try BF16Weights(f.model) : nil  // bf16 weights once instead of a cast per batch
-    defer { copies?.remove() }
+    if c.bf16 { try BF16Weights.convertForInference(f.model) }  // bf16 weights once instead of a cast per batch
     let t0 = Date()
     let r = try evaluateViews(f.model, feeds: data.val, numClasses: data.numClasses, bf16: c.bf16)
     let secs = Date().timeIntervalSince(t0)

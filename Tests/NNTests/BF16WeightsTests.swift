@@ -38,4 +38,16 @@ struct BF16WeightsTests {
         copies.remove()
         #expect(b.mlp.fc2.weightCopy == nil)
     }
+
+    /// Converting the Linear weights to bf16 for inference gives exactly autocast's output.
+    @Test func inferenceConversionMatchesAutocast() throws {
+        let m = try Block(dim: 32, heads: 4)
+        m.eval()
+        let x = try Tensor.randn([2, 10, 32], generator: Generator(seed: 9))
+        let before = try withNoGrad { try withAutocast(enabled: true) { try m(x) } }
+        #expect(try BF16Weights.convertForInference(m) == 6)
+        #expect(m.mlp.fc1.weight.dtype == .bfloat16 && m.mlp.fc1.bias?.dtype == .float32 && m.norm1.weight.dtype == .float32)
+        let after = try withNoGrad { try withAutocast(enabled: true) { try m(x) } }
+        #expect(try (after.to(.float32) - before.to(.float32)).abs().sum().item() == 0)
+    }
 }

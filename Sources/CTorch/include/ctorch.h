@@ -156,6 +156,8 @@ int ct_is_leaf(ct_tensor t);
 /// *out = NULL when the gradient is undefined.
 int ct_grad(ct_tensor t, ct_tensor *out);
 int ct_set_grad(ct_tensor t, ct_tensor g);                       // g NULL clears (.grad = None)
+/// `t.data = src` (PyTorch's `set_data`): t keeps its identity and autograd flags, takes src's storage and dtype.
+int ct_set_data(ct_tensor t, ct_tensor src);
 int ct_backward(ct_tensor t, ct_tensor grad, int retain_graph);
 int ct_grad_mode_enabled(void);
 void ct_set_grad_mode(int enabled);
