@@ -80,6 +80,26 @@ struct PretrainTests {
         #expect { try Pretrainer(c) } throws: { "\($0)".contains("--decoder_mask_ratio") }
     }
 
+    /// bf16 training runs on bf16 weight copies: checkpoints hold the fp32 weights, and a resumed run (copies made
+    /// afresh from the loaded weights) repeats the uninterrupted one.
+    @Test func bf16ResumesExactly() throws {
+        let feed = RandomFeed(batchesPerEpoch: 4, shape: [2, 3, 4, 32, 32])
+        let d1 = try tempDir("bf-full"), d2 = try tempDir("bf-resume")
+        defer { try? FileManager.default.removeItem(atPath: d1); try? FileManager.default.removeItem(atPath: d2) }
+        var c = tinyConfig(d1)
+        (c.accumIter, c.bf16) = (2, true)
+        let p = try Pretrainer(c)
+        let full = try p.run(feed: feed)
+        #expect(p.model.namedParameters().allSatisfy { $0.1.dtype == .float32 })
+        let saved = try TensorFile.load(d1 + "/checkpoint-00001.safetensors")
+        #expect(saved["blocks.0.mlp.fc1.weight"]?.dtype == .float32)
+        c.outputDir = d2; c.maxSteps = 3
+        _ = try Pretrainer(c).run(feed: feed)
+        c.maxSteps = 0; c.resume = d2 + "/checkpoint-last.json"
+        let resumed = try Pretrainer(c).run(feed: feed)
+        #expect(resumed.lossHistory == full.lossHistory, "resumed \(resumed.lossHistory) vs \(full.lossHistory)")
+    }
+
     @Test func lossFallsOnAFixedBatch() throws {
         var c = tinyConfig(try tempDir("fall"))
         c.accumIter = 1; c.epochs = 1; c.warmupEpochs = 0; c.blr = 0.05; c.clipGrad = 0
