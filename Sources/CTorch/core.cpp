@@ -4,12 +4,17 @@
 #include <ATen/Parallel.h>
 #include <torch/version.h>
 #include <cstring>
+#include <malloc.h>
 
 static thread_local std::string g_error;
 void ct::set_error(const char *msg) { g_error = msg ? msg : "unknown error"; }
 extern "C" {
 const char *ct_last_error(void) { return g_error.c_str(); }
 const char *ct_version(void) { return TORCH_VERSION; }
+int ct_keep_freed_memory(void) {
+  // blocks up to 32 MB from the heap instead of fresh mmaps; freed memory stays mapped for the next step
+  return mallopt(M_MMAP_THRESHOLD, 32 << 20) && mallopt(M_TRIM_THRESHOLD, 1 << 30) && mallopt(M_TOP_PAD, 512 << 20) ? 0 : 1;
+}
 int ct_set_num_threads(int n) { CT_TRY(TORCH_CHECK(n > 0, "thread count must be positive, got ", n); at::set_num_threads(n)) }
 int ct_get_num_threads(void) { return at::get_num_threads(); }
 int ct_cuda_is_available(void) { return at::hasCUDA() ? 1 : 0; }

@@ -33,6 +33,11 @@ public enum Runtime {
     public static var numThreads: Int { Int(ct_get_num_threads()) }
     public static func setNumThreads(_ n: Int) throws { try check(ct_set_num_threads(Int32(n)), "set_num_threads") }
     public static var cudaAvailable: Bool { ct_cuda_is_available() != 0 }
+    /// glibc malloc for a loop that frees and re-allocates the same large tensors every step: blocks up to 32 MB come
+    /// from the heap (not fresh mmaps the kernel zeroes on first touch) and freed memory stays mapped. Call once at
+    /// start-up; false if glibc refused a setting.
+    @discardableResult
+    public static func keepFreedMemoryMapped() -> Bool { ct_keep_freed_memory() == 0 }
     /// Seeds libtorch's default generator (`torch.manual_seed`).
     public static func manualSeed(_ seed: UInt64) throws { try check(ct_manual_seed(seed), "manual_seed") }
 }

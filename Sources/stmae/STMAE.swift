@@ -8,4 +8,9 @@ struct STMAE: ParsableCommand {
         abstract: "Spatiotemporal masked autoencoders (video MAE) in Swift on libtorch.",
         subcommands: [PretrainCommand.self, FinetuneCommand.self, EvaluateCommand.self, LinprobeCommand.self, FinetuneImageCommand.self,
                       VisualizeCommand.self, Bench.self, Convert.self, Embed.self, Launch.self, DistWorker.self])
+
+    static func main() {
+        tuneAllocator()
+        main(nil)
+    }
 }

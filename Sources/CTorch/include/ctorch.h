@@ -19,6 +19,8 @@ typedef struct ct_generator_s *ct_generator;
 const char *ct_last_error(void);
 const char *ct_version(void);
 int ct_set_num_threads(int n);
+/// glibc malloc for training loops (mallopt: mmap threshold 32 MB, trim threshold 1 GB, top pad 512 MB). 0 on success.
+int ct_keep_freed_memory(void);
 int ct_get_num_threads(void);
 int ct_cuda_is_available(void);
 int ct_manual_seed(uint64_t seed);
