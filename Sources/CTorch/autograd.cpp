@@ -3,6 +3,7 @@
 #include <ATen/autocast_mode.h>
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/csrc/autograd/function_hook.h>
+#include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/csrc/autograd/variable.h>
 
 using ct::T;
@@ -23,7 +24,14 @@ struct GradSink : torch::autograd::PostAccumulateGradHook {
 };
 }  // namespace
 
+static std::unique_ptr<torch::autograd::profiler::RecordProfile> g_trace;
+
 extern "C" {
+int ct_trace_start(const char *path) {
+  CT_TRY(TORCH_CHECK(!g_trace, "a trace is already being recorded");
+         g_trace = std::make_unique<torch::autograd::profiler::RecordProfile>(std::string(path)))
+}
+int ct_trace_stop(void) { CT_TRY(g_trace.reset()) }
 int ct_set_grad_sink(ct_tensor copy, ct_tensor master) {
   CT_TRY(
       TORCH_CHECK(T(copy).is_leaf() && T(copy).requires_grad(), "grad sink: the copy must be a leaf that requires grad");

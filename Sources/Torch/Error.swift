@@ -38,6 +38,9 @@ public enum Runtime {
     /// start-up; false if glibc refused a setting.
     @discardableResult
     public static func keepFreedMemoryMapped() -> Bool { ct_keep_freed_memory() == 0 }
+    /// Records every op until `stopTrace()`, which writes a Chrome trace (JSON, chrome://tracing) to `path`.
+    public static func startTrace(_ path: String) throws { try check(ct_trace_start(path), "trace \(path)") }
+    public static func stopTrace() throws { try check(ct_trace_stop(), "trace") }
     /// Seeds libtorch's default generator (`torch.manual_seed`).
     public static func manualSeed(_ seed: UInt64) throws { try check(ct_manual_seed(seed), "manual_seed") }
 }

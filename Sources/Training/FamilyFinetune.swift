@@ -77,14 +77,13 @@ public func loadFamilyPretrained(_ path: String, into model: any ClipClassifier,
     let flag = "--finetune \(path)"
     guard FileManager.default.fileExists(atPath: path) else { throw ConfigError("\(flag): no such file or directory") }
     do {
-        var state: [String: Tensor]
         var isDir: ObjCBool = false
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue,
-           FileManager.default.fileExists(atPath: path + "/model.safetensors"), (try? Weights.read(path)) == nil {
-            state = try TensorFile.load(path + "/model.safetensors")  // a Hugging Face image ViT directory
-        } else {
-            state = Dictionary(try Weights.read(path), uniquingKeysWith: { a, _ in a })
-        }
+        _ = FileManager.default.fileExists(atPath: path, isDirectory: &isDir)
+        let read: [(String, Tensor)]
+        if isDir.boolValue, let r = try? Weights.read(path) { read = r }  // a Hugging Face VideoMAE directory
+        else if isDir.boolValue { read = try TensorFile.loadOrdered(path + "/model.safetensors").tensors }  // HF image ViT
+        else { read = try Weights.read(path) }
+        var state = Dictionary(read, uniquingKeysWith: { a, _ in a })
         for p in ["model.", "module."] where !state.isEmpty && state.keys.allSatisfy({ $0.hasPrefix(p) }) {
             state = Dictionary(uniqueKeysWithValues: state.map { (String($0.key.dropFirst(p.count)), $0.value) })
         }

@@ -26,6 +26,7 @@ struct BenchPretrain: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "bf16: matmuls on bf16 weight copies refreshed after each step (as `stmae pretrain`).")
     var weightCopies = true
     @Option(help: .hidden) var single: String?
+    @Option(help: "With --single: write a Chrome trace of the timed steps (every op, CPU time) to this file.") var trace: String?
 
     func settings(batch: Int) throws -> MAEConfig {
         var c = try MAEConfig.named(model)
@@ -58,6 +59,7 @@ struct BenchPretrain: ParsableCommand {
         let copies = bf16 && weightCopies ? try BF16Weights(mae) : nil
         var times: [Double] = [], loss = 0.0
         for i in 0 ..< warmup + steps {
+            if i == warmup, let trace { try Runtime.startTrace(trace) }
             let t0 = DispatchTime.now()
             let dn = cfg.decoderMaskRatio > 0 ? try mae.makeDecoderNoise(batch: batch) : nil
             let out = try withAutocast(enabled: bf16) { try mae(x, noise: mae.makeNoise(batch: batch), decoderNoise: dn) }
@@ -68,6 +70,7 @@ struct BenchPretrain: ParsableCommand {
             loss = try out.loss.item()
             if i >= warmup { times.append(Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9) }
         }
+        if trace != nil { try Runtime.stopTrace() }
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
         let s = median(times), peak = try measurePeakGFLOPs(bf16: bf16)

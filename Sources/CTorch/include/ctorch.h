@@ -171,6 +171,9 @@ int ct_autocast_enabled(int dev_type);
 /// backward has accumulated copy.grad, it is added into master.grad (or becomes it, converted to master's dtype,
 /// contiguous, when master has none) and copy.grad is cleared.
 int ct_set_grad_sink(ct_tensor copy, ct_tensor master);
+/// Records every op (CPU time, shapes) until `ct_trace_stop`, which writes a Chrome trace (JSON) to `path`.
+int ct_trace_start(const char *path);
+int ct_trace_stop(void);
 
 // ---- optimisation --------------------------------------------------------------------------------------------------
 /// `torch._fused_adamw_` over one parameter group; `steps` are float scalar tensors, incremented here by 1 first.
