@@ -4,19 +4,6 @@ import Testing
 
 /// Errors, memory, autograd modes, autocast, generators and data exchange of the engine layer.
 struct EngineTests {
-    /// A trace records the ops run between start and stop as a Chrome trace; a second start while recording fails.
-    @Test func traceRecordsOps() throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("stmae-trace-\(getpid()).json").path
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        try Runtime.startTrace(path)
-        #expect(throws: TorchError.self) { try Runtime.startTrace(path) }
-        _ = try Tensor.randn([64, 64]).matmul(Tensor.randn([64, 64]))
-        try Runtime.stopTrace()
-        let text = try String(contentsOfFile: path, encoding: .utf8)
-        let events = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[String: Any]] ?? []
-        #expect(events.contains { $0["name"] as? String == "aten::mm" && $0["ph"] as? String == "X" }, "\(text.prefix(300))")
-    }
-
     @Test func shapeMismatchThrowsWithMessage() throws {
         let a = try Tensor.ones([2, 3]), b = try Tensor.ones([4, 5])
         #expect { try a.matmul(b) } throws: { e in

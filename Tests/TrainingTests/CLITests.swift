@@ -92,6 +92,20 @@ let tinyCLIFlags = ["--img_size", "32", "--patch_size", "8", "--num_frames", "4"
         #expect(resumed.stderr.contains("resumed from") && resumed.stderr.contains("step \(state.step + 2)"))
     }
 
+    /// `bench pretrain --single … --trace` writes a Chrome trace of the timed steps (in its own process: the
+    /// recorder sees every thread of the process, so it must not run beside other tests).
+    @Test func benchTraceRecordsTheStep() throws {
+        let out = try tempDir("trace")
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let run = try runSTMAE(["bench", "pretrain", "--model", "mae_vit_tiny", "--img-size", "64", "--num-frames", "4",
+                                "--warmup", "1", "--steps", "1", "--single", "1,fp32", "--trace", out + "/t.json"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let events = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/t.json"))) as? [[String: Any]] ?? []
+        let names = Set(events.compactMap { $0["ph"] as? String == "X" ? $0["name"] as? String : nil })
+        #expect(names.isSuperset(of: ["aten::addmm", "aten::_fused_adamw_", "aten::_scaled_dot_product_flash_attention_for_cpu"]),
+                "\(names.sorted().prefix(20))")
+    }
+
     @Test func badInputExitsWithAMessage() throws {
         let cases: [([String], String)] = [
             (["pretrain", "--epochs", "zero"], "--epochs expects an integer"),
