@@ -69,51 +69,67 @@ public func makeClassifier(_ c: FinetuneConfig, numClasses: Int, generator: Gene
 
 /// `--finetune PATH` for a TimeSformer / ViViT, by what the file holds:
 /// * a checkpoint of this model (its own keys): loaded; a head of another class count is re-initialised;
-/// * an image ViT (timm or Hugging Face keys, 2-D patch kernel): `FamilyRegistry.initialiseFromImage`;
-/// * a video MAE encoder (MAE-ST / VideoMAE / MaskFeat, 3-D patch kernel): `FamilyRegistry.initialiseFromVideo`.
+/// * otherwise an image ViT or a video MAE encoder (`initialiseFamily`).
 /// Returns a one-line summary for the log.
 public func loadFamilyPretrained(_ path: String, into model: any ClipClassifier, inflation: PatchInflation,
                                  temporal: TemporalInit, headInitStd: Double) throws -> String {
     let flag = "--finetune \(path)"
-    guard FileManager.default.fileExists(atPath: path) else { throw ConfigError("\(flag): no such file or directory") }
-    do {
-        var isDir: ObjCBool = false
-        _ = FileManager.default.fileExists(atPath: path, isDirectory: &isDir)
-        let read: [(String, Tensor)]
-        if isDir.boolValue, let r = try? Weights.read(path) { read = r }  // a Hugging Face VideoMAE directory
-        else if isDir.boolValue { read = try TensorFile.loadOrdered(path + "/model.safetensors").tensors }  // HF image ViT
-        else { read = try Weights.read(path) }
-        var state = Dictionary(read, uniquingKeysWith: { a, _ in a })
-        for p in ["model.", "module."] where !state.isEmpty && state.keys.allSatisfy({ $0.hasPrefix(p) }) {
-            state = Dictionary(uniqueKeysWithValues: state.map { (String($0.key.dropFirst(p.count)), $0.value) })
-        }
+    return try naming(flag) {
+        var state = try readFamilyState(path)
         let own = Dictionary(uniqueKeysWithValues: model.namedTensors().map { ($0.0, $0.1.shape) })
-        if own.keys.filter({ !$0.hasPrefix("head.") }).allSatisfy({ state[$0] != nil }) {
-            var skipped: [String] = []
-            for k in ["head.weight", "head.bias"] where state[k] != nil && state[k]!.shape != own[k] { state[k] = nil; skipped.append(k) }
-            let r = try model.loadStateDict(state, strict: false)
-            let bad = r.mismatched + r.unexpected
-            guard bad.isEmpty else { throw ConfigError("does not fit the model: " + bad.joined(separator: "; ")) }
-            if !skipped.isEmpty {
-                try Init.truncNormal(model.head.weight, std: headInitStd)
-                try Init.constant(model.head.bias!, 0)
-            }
-            return "\(flag): \(r.loaded.count) tensors of the same model" + (skipped.isEmpty ? "" : "; head re-initialised (other class count)")
+        guard own.keys.filter({ !$0.hasPrefix("head.") }).allSatisfy({ state[$0] != nil }) else {
+            return try initialiseFamily(model, from: state, inflation: inflation, temporal: temporal, flag: flag)
         }
-        let patch = state["patch_embed.proj.weight"] ?? state["encoder.patch_embed.proj.weight"]
-        if state.keys.contains(where: { $0.contains("embeddings.patch_embeddings") }) || patch?.rank == 4 {
-            let r = try FamilyRegistry.initialiseFromImage(model, state: timmViTState(state), inflation: inflation, temporal: temporal)
-            return "\(flag): image ViT (\(inflation.rawValue) inflation, temporal \(temporal.rawValue)): \(r.loaded.count) tensors loaded"
-                + (r.missing.isEmpty ? "" : "; kept at init: " + r.missing.joined(separator: ", "))
+        var skipped: [String] = []
+        for k in ["head.weight", "head.bias"] where state[k] != nil && state[k]!.shape != own[k] { state[k] = nil; skipped.append(k) }
+        let r = try model.loadStateDict(state, strict: false)
+        let bad = r.mismatched + r.unexpected
+        guard bad.isEmpty else { throw ConfigError("does not fit the model: " + bad.joined(separator: "; ")) }
+        if !skipped.isEmpty {
+            try Init.truncNormal(model.head.weight, std: headInitStd)
+            try Init.constant(model.head.bias!, 0)
         }
-        guard patch?.rank == 5 else {
-            throw ConfigError("not a checkpoint of this model, an image ViT (timm/HF keys) or a video MAE encoder (mae_st/VideoMAE keys)")
-        }
-        let r = try FamilyRegistry.initialiseFromVideo(model, state: state)
-        return "\(flag): video MAE encoder: \(r.loaded.count) tensors loaded" + (r.missing.isEmpty ? "" : "; kept at init: " + r.missing.joined(separator: ", "))
-    } catch let e as ConfigError where e.description.hasPrefix(flag) {
-        throw e
-    } catch {
+        return "\(flag): \(r.loaded.count) tensors of the same model" + (skipped.isEmpty ? "" : "; head re-initialised (other class count)")
+    }
+}
+
+/// Initialises a family model (TimeSformer, ViViT, MaskFeat) from `state`, by what it holds: an image ViT (timm or
+/// Hugging Face keys, 2-D patch kernel) → `FamilyRegistry.initialiseFromImage`; a video MAE encoder (MAE-ST /
+/// VideoMAE / MaskFeat keys, 3-D patch kernel) → `FamilyRegistry.initialiseFromVideo`. `flag` starts the summary.
+public func initialiseFamily(_ model: Module, from state: [String: Tensor], inflation: PatchInflation, temporal: TemporalInit,
+                             flag: String) throws -> String {
+    let patch = state["patch_embed.proj.weight"] ?? state["encoder.patch_embed.proj.weight"]
+    if state.keys.contains(where: { $0.contains("embeddings.patch_embeddings") }) || patch?.rank == 4 {
+        let r = try FamilyRegistry.initialiseFromImage(model, state: timmViTState(state), inflation: inflation, temporal: temporal)
+        return "\(flag): image ViT (\(inflation.rawValue) inflation, temporal \(temporal.rawValue)): \(r.loaded.count) tensors loaded"
+            + (r.missing.isEmpty ? "" : "; kept at init: " + r.missing.joined(separator: ", "))
+    }
+    guard patch?.rank == 5 else {
+        throw ConfigError("not a checkpoint of this model, an image ViT (timm/HF keys) or a video MAE encoder (mae_st/VideoMAE keys)")
+    }
+    let r = try FamilyRegistry.initialiseFromVideo(model, state: state)
+    return "\(flag): video MAE encoder: \(r.loaded.count) tensors loaded" + (r.missing.isEmpty ? "" : "; kept at init: " + r.missing.joined(separator: ", "))
+}
+
+/// The state dict at `path`: an stmae checkpoint, safetensors, a torch.save file, or a Hugging Face directory
+/// (VideoMAE, or an image ViT's `model.safetensors`); a `model.`/`module.` prefix on every key is stripped.
+public func readFamilyState(_ path: String) throws -> [String: Tensor] {
+    var isDir: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw ConfigError("no such file or directory") }
+    let read: [(String, Tensor)]
+    if isDir.boolValue, let r = try? Weights.read(path) { read = r }  // a Hugging Face VideoMAE directory
+    else if isDir.boolValue { read = try TensorFile.loadOrdered(path + "/model.safetensors").tensors }  // HF image ViT
+    else { read = try Weights.read(path) }
+    var state = Dictionary(read, uniquingKeysWith: { a, _ in a })
+    for p in ["model.", "module."] where !state.isEmpty && state.keys.allSatisfy({ $0.hasPrefix(p) }) {
+        state = Dictionary(uniqueKeysWithValues: state.map { (String($0.key.dropFirst(p.count)), $0.value) })
+    }
+    return state
+}
+
+/// Runs `body`; an error is re-thrown as a `ConfigError` starting with `flag` (unless it already does).
+func naming<T>(_ flag: String, _ body: () throws -> T) throws -> T {
+    do { return try body() } catch let e as ConfigError where e.description.hasPrefix(flag) { throw e } catch {
         throw ConfigError("\(flag): \(error)")
     }
 }

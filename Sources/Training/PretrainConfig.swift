@@ -37,6 +37,7 @@ public struct PretrainConfig: Codable, Equatable, Sendable {
     public var clsEmbed = true
     public var sepPosEmbed = true
     public var truncInit = false
+    public var initFrom = ""                     // MaskFeat: start from an image ViT or a video MAE encoder
     // optimisation
     public var batchSizePerGpu = 4
     public var accumIter = 1
@@ -104,6 +105,7 @@ public struct PretrainConfig: Codable, Equatable, Sendable {
         try need(jitterScalesRelative.count == 2 && jitterAspectRelative.count == 2, "jitter ranges need two values")
         try need(mean.count == 3 && std.count == 3 && std.allSatisfy { $0 > 0 }, "mean/std need three values (std > 0)")
         if !isMAE { return try validateFamily() }
+        try need(initFrom.isEmpty, "--init_from (an image ViT or video MAE to start from) is for MaskFeat models; an MAE starts from --resume or its init")
         let m = try maeConfig()
         try need(m.embedDim % m.numHeads == 0, "--embed_dim \(m.embedDim) is not divisible by --num_heads \(m.numHeads)")
         try need(m.imgSize % m.patchSize == 0 && m.numFrames % m.tPatchSize == 0,
@@ -123,7 +125,7 @@ public struct PretrainConfig: Codable, Equatable, Sendable {
         case patchSize = "patch_size", embedDim = "embed_dim", depth, numHeads = "num_heads", tPatchSize = "t_patch_size", decoderEmbedDim = "decoder_embed_dim"
         case decoderDepth = "decoder_depth", decoderNumHeads = "decoder_num_heads", maskRatio = "mask_ratio"
         case maskType = "mask_type", decoderMaskRatio = "decoder_mask_ratio", predTDim = "pred_t_dim", normPixLoss = "norm_pix_loss", clsEmbed = "cls_embed"
-        case sepPosEmbed = "sep_pos_embed", truncInit = "trunc_init", batchSizePerGpu = "batch_size_per_gpu"
+        case sepPosEmbed = "sep_pos_embed", truncInit = "trunc_init", initFrom = "init_from", batchSizePerGpu = "batch_size_per_gpu"
         case accumIter = "accum_iter", epochs, lr, blr, minLr = "min_lr", warmupEpochs = "warmup_epochs"
         case weightDecay = "weight_decay", beta1, beta2, clipGrad = "clip_grad", bf16, outputDir = "output_dir"
         case savePrefix = "save_prefix", resume, seed, checkpointPeriod = "checkpoint_period"

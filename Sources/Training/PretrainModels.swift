@@ -31,6 +31,7 @@ extension PretrainConfig {
                        ("--decoder_num_heads", decoderNumHeads > 0), ("--pred_t_dim", predTDim > 0),
                        ("--norm_pix_loss", normPixLoss), ("--decoder_mask_ratio", decoderMaskRatio > 0), ("--mask_type", maskType != "random"), ("--no_sep_pos_embed", !sepPosEmbed)]
         let set = maeOnly.filter(\.1).map(\.0)
+        try need(initFrom.isEmpty || FileManager.default.fileExists(atPath: initFrom), "--init_from \(initFrom): no such file or directory")
         try need(set.isEmpty, "\(set.joined(separator: ", ")) apply to MAE models (mae_vit_*) only, not --model \(model) (MaskFeat uses cube masking and HOG targets)")
         let c = try maskFeatConfig()
         try need(c.embedDim % c.numHeads == 0, "--embed_dim \(c.embedDim) is not divisible by --num_heads \(c.numHeads)")
@@ -42,9 +43,18 @@ extension PretrainConfig {
         try need(masked > 0 && masked < l, "--mask_ratio \(c.maskRatio) masks \(masked) of \(l) tokens: MaskFeat needs at least one masked and one visible token")
     }
 
-    /// The model these settings describe, initialised from `generator`.
+    /// The model these settings describe, initialised from `generator`, then (MaskFeat, `--init_from`) from an image
+    /// ViT (patch kernel inflated, centre frame) or a video MAE encoder.
     public func makeModel(generator: Generator?) throws -> any PretrainModel {
-        isMAE ? try MaskedAutoencoderViT(maeConfig(), generator: generator) : try MaskFeat(maskFeatConfig(), generator: generator)
+        if isMAE { return try MaskedAutoencoderViT(maeConfig(), generator: generator) }
+        let m = try MaskFeat(maskFeatConfig(), generator: generator)
+        if !initFrom.isEmpty {
+            let flag = "--init_from \(initFrom)"
+            RunLog.info(try naming(flag) {
+                try initialiseFamily(m, from: readFamilyState(initFrom), inflation: .centre, temporal: .copy, flag: flag)
+            })
+        }
+        return m
     }
 
     /// Matmul FLOPs of one training step per clip (forward + backward), for MFU.

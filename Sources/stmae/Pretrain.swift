@@ -12,7 +12,8 @@ struct PretrainCommand: ParsableCommand {
     static let notes = [
         "data_dirs": "folders searched recursively for .mp4/.mkv/.webm/.avi; none = built-in synthetic videos",
         "model": "mae_vit_tiny | mae_vit_small_patch16 | mae_vit_base_patch16 | mae_vit_large_patch16 | mae_vit_huge_patch14 (MAE-ST); maskfeat_vit_tiny | maskfeat_vit_base | maskfeat_vit_large (MaskFeat: HOG targets, cube masking)",
-        "mask_ratio": "0 = the model's (MAE 0.9, MaskFeat 0.4)", "embed_dim": "0 = the model's (also depth, num_heads)",
+        "mask_ratio": "0 = the model's (MAE 0.9, MaskFeat 0.4)",
+        "init_from": "MaskFeat: start from an image ViT (timm/HF safetensors, centre-frame inflation) or a video MAE encoder (mae_st/VideoMAE)", "embed_dim": "0 = the model's (also depth, num_heads)",
         "mask_type": "random | tube | temporal | boundary",
         "decoder_mask_ratio": "dual masking (VideoMAE V2, random over the masked tokens): the decoder sees the visible tokens and 1 − this share of the masked ones; loss on those",
         "lr": "0 = blr × batch_size_per_gpu × accum_iter × world_size × repeat_aug / 256",

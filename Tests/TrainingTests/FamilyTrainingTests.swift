@@ -205,6 +205,27 @@ struct FamilyTrainingTests {
         #expect { try Finetuner(c, numClasses: 3) } throws: { "\($0)".contains("stmae pretrain --model maskfeat_vit_tiny") }
     }
 
+    /// `pretrain --model maskfeat_* --init_from` an MAE-ST checkpoint: the MaskFeat encoder starts from its weights.
+    @Test func maskFeatInitFromAnMAE() throws {
+        let dir = try tempDir("fam-init")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var p = tinyConfig(dir + "/mae")
+        (p.embedDim, p.depth, p.numHeads, p.epochs, p.maxSteps) = (24, 1, 2, 1, 1)
+        let mae = try Pretrainer(p)
+        try mae.run(feed: RandomFeed(batchesPerEpoch: 2, shape: [2, 3, 4, 32, 32]))
+        var c = tinyMaskFeatConfig(dir + "/mf")
+        c.initFrom = dir + "/mae/checkpoint-last.json"
+        let mf = try Pretrainer(c)
+        let a = Dictionary(uniqueKeysWithValues: try mae.model.stateDict()), b = Dictionary(uniqueKeysWithValues: try mf.model.stateDict())
+        for k in ["blocks.0.attn.q.weight", "patch_embed.proj.weight", "pos_embed_spatial", "norm.weight"] {
+            #expect(try (a[k]! - b[k]!).abs().sum().item() == 0, "\(k)")
+        }
+        c.initFrom = dir + "/missing.pth"
+        #expect { try Pretrainer(c) } throws: { "\($0)".contains("--init_from \(dir)/missing.pth") }
+        p.initFrom = dir + "/mae/checkpoint-last.json"
+        #expect { try Pretrainer(p) } throws: { "\($0)".contains("--init_from") && "\($0)".contains("MaskFeat") }
+    }
+
     /// A sidecar written before a setting existed loads with that setting's default.
     @Test func oldSidecarsGetNewDefaults() throws {
         let dir = try tempDir("fam-old")
