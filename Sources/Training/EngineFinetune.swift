@@ -122,10 +122,7 @@ public func trainOneEpochFinetune(_ ctx: FinetuneContext, feed: LabeledFeed, sta
         acc += v / Double(c.accumIter)
         state.nextBatch = it + 1
         guard (it + 1) % c.accumIter == 0 else { return true }
-        if c.clipGrad > 0 { try Kernels.clipGradNorm(ctx.optimizer.grads(), maxNorm: c.clipGrad) }
-        try ctx.optimizer.step()
-        try ctx.optimizer.zeroGrad()
-        try ctx.bf16Weights?.refresh()
+        try optimizerStep(ctx.optimizer, clipGrad: c.clipGrad, bf16Weights: ctx.bf16Weights)
         state.step += 1
         state.lossHistory.append(acc)
         ctx.log.write(["type": "step", "epoch": state.epoch, "batch": it, "step": state.step, "loss": acc, "lr": ctx.optimizer.lr])

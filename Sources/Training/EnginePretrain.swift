@@ -84,10 +84,7 @@ public func trainOneEpoch(_ ctx: PretrainContext, feed: ClipFeed, state: inout T
         guard (it + 1) % c.accumIter == 0 else { continue }
         try ctx.syncGradients?()
         if let reduce = ctx.reduceMean { accLoss = try reduce(accLoss) }
-        if c.clipGrad > 0 { try Kernels.clipGradNorm(ctx.optimizer.grads(), maxNorm: c.clipGrad) }
-        try ctx.optimizer.step()
-        try ctx.optimizer.zeroGrad()
-        try ctx.bf16Weights?.refresh()
+        try optimizerStep(ctx.optimizer, clipGrad: c.clipGrad, bf16Weights: ctx.bf16Weights)
         state.step += 1
         state.lossHistory.append(accLoss)
         ctx.log.write(["type": "step", "epoch": state.epoch, "batch": it, "step": state.step, "loss": accLoss, "lr": ctx.optimizer.lr])

@@ -59,10 +59,7 @@ public func makeClassifier(_ c: FinetuneConfig, numClasses: Int, generator: Gene
         case .vivit(let s): (d, h, p, t) = (s.embedDim, s.numHeads, s.patchSize, s.tPatchSize)
         case .maskfeat: throw ConfigError("--model \(c.model) is not a classifier")
         }
-        guard d % h == 0 else { throw ConfigError("--embed_dim \(d) is not divisible by --num_heads \(h)") }
-        guard c.imgSize % p == 0, c.numFrames % t == 0 else {
-            throw ConfigError("--img_size \(c.imgSize) / --num_frames \(c.numFrames) must be multiples of the patch size \(p) / t_patch_size \(t)")
-        }
+        try checkModelSizes(embedDim: d, numHeads: h, imgSize: c.imgSize, patchSize: p, numFrames: c.numFrames, tPatchSize: t)
         return try FamilyRegistry.make(c.model, overrides: kw, generator: generator) as! any ClipClassifier
     }
 }

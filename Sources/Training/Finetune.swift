@@ -24,15 +24,11 @@ public func classifierConfig(_ c: FinetuneConfig, numClasses: Int) throws -> ViT
     if c.embedDim > 0 { v.embedDim = c.embedDim }
     if c.depth > 0 { v.depth = c.depth }
     if c.numHeads > 0 { v.numHeads = c.numHeads }
-    guard v.embedDim % v.numHeads == 0 else {
-        throw ConfigError("--embed_dim \(v.embedDim) is not divisible by --num_heads \(v.numHeads)")
-    }
+    try checkModelSizes(embedDim: v.embedDim, numHeads: v.numHeads, imgSize: c.imgSize, patchSize: v.patchSize,
+                        numFrames: c.numFrames, tPatchSize: v.tPatchSize)
     if !c.model.hasPrefix("videomae_") { v.clsEmbed = c.clsEmbed; v.sepPosEmbed = c.sepPosEmbed }
     v.globalPool = c.globalPool || !v.clsEmbed
     v.numClasses = numClasses; v.dropPathRate = c.dropPathRate; v.dropout = c.dropout
-    guard c.imgSize % v.patchSize == 0, c.numFrames % v.tPatchSize == 0 else {
-        throw ConfigError("--img_size \(c.imgSize) / --num_frames \(c.numFrames) must be multiples of the patch size \(v.patchSize) / t_patch_size \(v.tPatchSize)")
-    }
     return v
 }
 

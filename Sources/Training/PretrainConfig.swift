@@ -107,9 +107,8 @@ public struct PretrainConfig: Codable, Equatable, Sendable {
         if !isMAE { return try validateFamily() }
         try need(initFrom.isEmpty, "--init_from (an image ViT or video MAE to start from) is for MaskFeat models; an MAE starts from --resume or its init")
         let m = try maeConfig()
-        try need(m.embedDim % m.numHeads == 0, "--embed_dim \(m.embedDim) is not divisible by --num_heads \(m.numHeads)")
-        try need(m.imgSize % m.patchSize == 0 && m.numFrames % m.tPatchSize == 0,
-                 "--img_size \(m.imgSize) / --num_frames \(m.numFrames) must be multiples of the patch size \(m.patchSize) / --t_patch_size \(m.tPatchSize)")
+        try checkModelSizes(embedDim: m.embedDim, numHeads: m.numHeads, imgSize: m.imgSize, patchSize: m.patchSize,
+                            numFrames: m.numFrames, tPatchSize: m.tPatchSize)
         let (t, g) = (m.numFrames / m.tPatchSize, m.imgSize / m.patchSize)
         if let mt = MaskType(rawValue: m.maskType) {
             let kept = mt.numKept(ratio: m.maskRatio, tGrid: t, sGrid: g * g)

@@ -34,9 +34,8 @@ extension PretrainConfig {
         try need(initFrom.isEmpty || FileManager.default.fileExists(atPath: initFrom), "--init_from \(initFrom): no such file or directory")
         try need(set.isEmpty, "\(set.joined(separator: ", ")) apply to MAE models (mae_vit_*) only, not --model \(model) (MaskFeat uses cube masking and HOG targets)")
         let c = try maskFeatConfig()
-        try need(c.embedDim % c.numHeads == 0, "--embed_dim \(c.embedDim) is not divisible by --num_heads \(c.numHeads)")
-        try need(c.imgSize % c.patchSize == 0 && c.numFrames % c.tPatchSize == 0,
-                 "--img_size \(c.imgSize) / --num_frames \(c.numFrames) must be multiples of the patch size \(c.patchSize) / --t_patch_size \(c.tPatchSize)")
+        try checkModelSizes(embedDim: c.embedDim, numHeads: c.numHeads, imgSize: c.imgSize, patchSize: c.patchSize,
+                            numFrames: c.numFrames, tPatchSize: c.tPatchSize)
         try need(c.patchSize % c.hogCell == 0, "--patch_size \(c.patchSize) must be a multiple of MaskFeat's HOG cell (\(c.hogCell) px)")
         let l = (c.numFrames / c.tPatchSize) * (c.imgSize / c.patchSize) * (c.imgSize / c.patchSize)
         let masked = Int((c.maskRatio * Double(l)).rounded(.toNearestOrAwayFromZero))

@@ -64,9 +64,7 @@ struct BenchPretrain: ParsableCommand {
             let dn = cfg.decoderMaskRatio > 0 ? try mae.makeDecoderNoise(batch: batch) : nil
             let out = try withAutocast(enabled: bf16) { try mae(x, noise: mae.makeNoise(batch: batch), decoderNoise: dn) }
             try out.loss.backward()
-            try opt.step()
-            try opt.zeroGrad()
-            try copies?.refresh()
+            try optimizerStep(opt, clipGrad: 0, bf16Weights: copies)
             loss = try out.loss.item()
             if i >= warmup { times.append(Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9) }
         }
