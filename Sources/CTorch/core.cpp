@@ -32,6 +32,7 @@ int ct_generator_set_state(ct_generator g, ct_tensor state) {
 }
 
 void ct_free(ct_tensor t) { delete t; }
+int64_t ct_live_tensors(void) { return ct::live_tensors.load(std::memory_order_relaxed); }
 int ct_dim(ct_tensor t) { return t ? static_cast<int>(t->t.dim()) : -1; }
 int ct_shape(ct_tensor t, int64_t *out, int cap) {
   int n = static_cast<int>(t->t.dim());

@@ -3,16 +3,25 @@
 #include "ctorch.h"
 #include <ATen/ATen.h>
 #include <c10/util/Exception.h>
+#include <atomic>
 #include <optional>
 #include <string>
 #include <vector>
 
-struct ct_tensor_s { at::Tensor t; };
+namespace ct { inline std::atomic<int64_t> live_tensors{0}; }
+/// A tensor handle; counts itself so leaks of handles are testable (`ct_live_tensors`).
+struct ct_tensor_s {
+  at::Tensor t;
+  explicit ct_tensor_s(at::Tensor t) : t(std::move(t)) { ct::live_tensors.fetch_add(1, std::memory_order_relaxed); }
+  ~ct_tensor_s() { ct::live_tensors.fetch_sub(1, std::memory_order_relaxed); }
+  ct_tensor_s(const ct_tensor_s &) = delete;
+  ct_tensor_s &operator=(const ct_tensor_s &) = delete;
+};
 struct ct_generator_s { at::Generator g; };
 
 namespace ct {
 void set_error(const char *msg);
-inline ct_tensor wrap(at::Tensor t) { return new ct_tensor_s{std::move(t)}; }
+inline ct_tensor wrap(at::Tensor t) { return new ct_tensor_s(std::move(t)); }
 inline at::IntArrayRef ints(const int64_t *p, int n) { return at::IntArrayRef(p, static_cast<size_t>(n)); }
 inline const at::Tensor &T(ct_tensor t) {
   TORCH_CHECK(t != nullptr, "null tensor handle");

@@ -38,6 +38,8 @@ public enum Runtime {
     /// start-up; false if glibc refused a setting.
     @discardableResult
     public static func keepFreedMemoryMapped() -> Bool { ct_keep_freed_memory() == 0 }
+    /// Tensor handles alive in this process (created and not yet released).
+    public static var liveTensors: Int { Int(ct_live_tensors()) }
     /// Records every op until `stopTrace()`, which writes a Chrome trace (JSON, chrome://tracing) to `path`.
     public static func startTrace(_ path: String) throws { try check(ct_trace_start(path), "trace \(path)") }
     public static func stopTrace() throws { try check(ct_trace_stop(), "trace") }

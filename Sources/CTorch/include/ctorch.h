@@ -33,6 +33,8 @@ int ct_generator_set_state(ct_generator g, ct_tensor state);
 
 // ---- lifetime, queries -------------------------------------------------------------------------------------------
 void ct_free(ct_tensor t);
+/// Number of tensor handles not yet freed (all threads).
+int64_t ct_live_tensors(void);
 int ct_dim(ct_tensor t);
 int ct_shape(ct_tensor t, int64_t *out, int cap);             // returns ndim
 int ct_strides(ct_tensor t, int64_t *out, int cap);
