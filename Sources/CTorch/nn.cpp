@@ -24,11 +24,6 @@ int ct_gelu(ct_tensor x, int tanh_approx, ct_tensor *out) { CT_OUT(at::gelu(T(x)
 int ct_softmax(ct_tensor x, int64_t dim, ct_tensor *out) { CT_OUT(at::softmax(T(x), dim)) }
 int ct_log_softmax(ct_tensor x, int64_t dim, ct_tensor *out) { CT_OUT(at::log_softmax(T(x), dim)) }
 int ct_dropout(ct_tensor x, double p, int train, ct_tensor *out) { CT_OUT(at::dropout(T(x), p, train != 0)) }
-int ct_sdpa(ct_tensor q, ct_tensor k, ct_tensor v, ct_tensor mask, double p, int causal, double scale, int has_scale,
-            ct_tensor *out) {
-  CT_OUT(at::scaled_dot_product_attention(T(q), T(k), T(v), ct::opt(mask), p, causal != 0,
-                                          has_scale ? std::optional<double>(scale) : std::nullopt))
-}
 int ct_interpolate(ct_tensor x, const int64_t *size, int n, int mode, int align, ct_tensor *out) {
   CT_TRY(
       const auto &t = T(x);

@@ -38,6 +38,18 @@ public enum Runtime {
     /// start-up; false if glibc refused a setting.
     @discardableResult
     public static func keepFreedMemoryMapped() -> Bool { ct_keep_freed_memory() == 0 }
+    /// Whether `scaledDotProductAttention` may use stmae's fused bf16 kernel (no mask/dropout/causal, head dim
+    /// 32/64/128, AVX-512 BF16 CPU); otherwise libtorch's. On by default.
+    public static var fusedAttention: Bool {
+        get { let was = ct_set_fused_attention(1); _ = ct_set_fused_attention(was); return was != 0 }
+        set { _ = ct_set_fused_attention(newValue ? 1 : 0) }
+    }
+    /// Whether this CPU runs the fused bf16 attention kernel.
+    public static var fusedAttentionAvailable: Bool { ct_fused_attention_available() != 0 }
+    /// Whether `scaledDotProductAttention(q, k, v)` (no mask, dropout or causal masking) runs the fused kernel.
+    public static func fusedAttentionTakes(_ q: Tensor, _ k: Tensor, _ v: Tensor) -> Bool {
+        ct_fused_attention_takes(q.raw, k.raw, v.raw) != 0
+    }
     /// Tensor handles alive in this process (created and not yet released).
     public static var liveTensors: Int { Int(ct_live_tensors()) }
     /// Records every op until `stopTrace()`, which writes a Chrome trace (JSON, chrome://tracing) to `path`.

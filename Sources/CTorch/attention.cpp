@@ -1,0 +1,250 @@
+// Fused bf16 attention for CPUs with AVX-512 BF16 (vdpbf16ps), head dims 32/64/128, no mask, no dropout.
+// libtorch's CPU flash kernel reaches ≈95 GFLOP/s at head dim 32 (ViT-B MAE decoder: 16 heads × 32, 1569 tokens)
+// against ≈400 GFLOP/s for a large bf16 GEMM. Here each head's K and V are packed once into vdpbf16ps pair layout,
+// R query rows share every K/V load, and a row's scores stay in L1 (exact softmax in three passes, not online).
+// The output, the log-sum-exp and its layout ([B, L, H] storage) match `_scaled_dot_product_flash_attention_for_cpu`,
+// so its backward kernel consumes our forward. Everything else falls back to libtorch.
+#include "internal.h"
+#include <ATen/Parallel.h>
+#include <ATen/ops/_scaled_dot_product_flash_attention_for_cpu.h>
+#include <ATen/ops/_scaled_dot_product_flash_attention_for_cpu_backward.h>
+#include <cmath>
+#include <immintrin.h>
+#include <torch/csrc/autograd/custom_function.h>
+
+using ct::T;
+
+#define CT_AVX512BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,fma")))
+
+namespace {
+
+bool cpu_has_avx512bf16() {
+  static const bool has = __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512bw");
+  return has;
+}
+
+/// 2^x for x ≤ 0 (clamped at −127; Taylor degree 6 of 2^f on [−½, ½]: relative error < 2e-7).
+CT_AVX512BF16 inline __m512 exp2_ps(__m512 x) {
+  x = _mm512_max_ps(x, _mm512_set1_ps(-127.f));
+  const __m512 n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m512 f = _mm512_sub_ps(x, n);
+  __m512 p = _mm512_set1_ps(1.5403530e-4f);
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.3333558e-3f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.6181291e-3f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.5504109e-2f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.4022651e-1f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.9314718e-1f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.f));
+  return _mm512_scalef_ps(p, n);
+}
+
+CT_AVX512BF16 inline __m512 dp(__m512 acc, uint32_t pair, __m512i v) {
+  return _mm512_dpbf16_ps(acc, (__m512bh)_mm512_set1_epi32(static_cast<int>(pair)), (__m512bh)v);
+}
+
+/// One (batch, head): q [Lq, D] (row stride qs), k/v [Lk, D], out [Lq, D] (row stride os), lse [Lq] (stride ls).
+/// Elements are bf16 bit patterns.
+template <int D>
+struct Head {
+  static constexpr int P = D / 2;                 // bf16 pairs per row
+  static constexpr int R = D <= 64 ? 4 : 2;       // query rows per block (R · D/16 output accumulators)
+  static constexpr int V = D / 16;                // zmm per output row
+
+  int64_t Lk, chunks, keys;                       // keys = chunks · 16 (padded)
+  std::vector<uint32_t> kp, vp;                   // kp [chunks][P][16], vp [keys/2][D]
+  std::vector<float> s;                           // [R][keys] scores (scaled, log2 units)
+  std::vector<uint16_t> p;                        // [R][keys] probabilities, bf16
+
+  explicit Head(int64_t lk) : Lk(lk), chunks((lk + 15) / 16), keys(chunks * 16),
+                              kp(chunks * P * 16, 0), vp(keys / 2 * D, 0), s(R * keys), p(R * keys, 0) {}
+
+  void pack(const uint16_t *k, int64_t ks, const uint16_t *v, int64_t vs) {
+    for (int64_t j = 0; j < Lk; ++j) {
+      const uint32_t *kr = reinterpret_cast<const uint32_t *>(k + j * ks);
+      uint32_t *dst = kp.data() + (j / 16) * P * 16 + j % 16;
+      for (int e = 0; e < P; ++e) dst[e * 16] = kr[e];
+      uint16_t *vd = reinterpret_cast<uint16_t *>(vp.data() + (j / 2) * D) + (j % 2);
+      for (int d = 0; d < D; ++d) vd[2 * d] = v[j * vs + d];
+    }
+  }
+
+  /// Scores of `r` rows (r ≤ R) into s, returns per-row maxima.
+  template <int RR>
+  CT_AVX512BF16 void scores(const uint32_t *const *q, float c, float *mx) {
+    __m512 m[RR];
+    for (int r = 0; r < RR; ++r) m[r] = _mm512_set1_ps(-INFINITY);
+    const __m512 vc = _mm512_set1_ps(c);
+    for (int64_t ch = 0; ch < chunks; ch += 2) {
+      const bool two = ch + 1 < chunks;
+      __m512 a0[RR], a1[RR];
+      for (int r = 0; r < RR; ++r) a0[r] = a1[r] = _mm512_setzero_ps();
+      const uint32_t *k0 = kp.data() + ch * P * 16, *k1 = k0 + P * 16;
+      for (int e = 0; e < P; ++e) {
+        const __m512i kv0 = _mm512_loadu_si512(k0 + e * 16);
+        const __m512i kv1 = two ? _mm512_loadu_si512(k1 + e * 16) : _mm512_setzero_si512();
+        for (int r = 0; r < RR; ++r) {
+          a0[r] = dp(a0[r], q[r][e], kv0);
+          a1[r] = dp(a1[r], q[r][e], kv1);
+        }
+      }
+      for (int r = 0; r < RR; ++r) {
+        float *sr = s.data() + r * keys + ch * 16;
+        for (int h = 0; h < (two ? 2 : 1); ++h) {
+          const int64_t j0 = (ch + h) * 16;
+          const __mmask16 valid = j0 + 16 <= Lk ? 0xFFFF : static_cast<__mmask16>((1u << (Lk - j0)) - 1);
+          const __m512 x = _mm512_mask_mul_ps(_mm512_set1_ps(-INFINITY), valid, h ? a1[r] : a0[r], vc);
+          _mm512_storeu_ps(sr + h * 16, x);
+          m[r] = _mm512_max_ps(m[r], x);
+        }
+      }
+    }
+    for (int r = 0; r < RR; ++r) mx[r] = _mm512_reduce_max_ps(m[r]);
+  }
+
+  template <int RR>
+  CT_AVX512BF16 void rows(const uint32_t *const *q, float scale, uint16_t *const *o, float *const *lse) {
+    constexpr float log2e = 1.4426950408889634f;
+    float mx[RR], sum[RR];
+    scores<RR>(q, scale * log2e, mx);
+    for (int r = 0; r < RR; ++r) {
+      const float *sr = s.data() + r * keys;
+      uint16_t *pr = p.data() + r * keys;
+      const __m512 vm = _mm512_set1_ps(mx[r]);
+      __m512 acc = _mm512_setzero_ps();
+      for (int64_t j = 0; j < keys; j += 16) {
+        const __m512 e = exp2_ps(_mm512_sub_ps(_mm512_loadu_ps(sr + j), vm));
+        acc = _mm512_add_ps(acc, e);
+        _mm256_storeu_si256(reinterpret_cast<__m256i *>(pr + j), (__m256i)_mm512_cvtneps_pbh(e));
+      }
+      sum[r] = _mm512_reduce_add_ps(acc);
+    }
+    __m512 out[RR][V];
+    for (int r = 0; r < RR; ++r)
+      for (int d = 0; d < V; ++d) out[r][d] = _mm512_setzero_ps();
+    const uint32_t *p32 = reinterpret_cast<const uint32_t *>(p.data());
+    for (int64_t jp = 0; jp < keys / 2; ++jp) {
+      __m512i vv[V];
+      for (int d = 0; d < V; ++d) vv[d] = _mm512_loadu_si512(vp.data() + jp * D + d * 16);
+      for (int r = 0; r < RR; ++r) {
+        const uint32_t pp = p32[r * keys / 2 + jp];
+        for (int d = 0; d < V; ++d) out[r][d] = dp(out[r][d], pp, vv[d]);
+      }
+    }
+    for (int r = 0; r < RR; ++r) {
+      const __m512 inv = _mm512_set1_ps(1.f / sum[r]);
+      for (int d = 0; d < V; ++d)
+        _mm256_storeu_si256(reinterpret_cast<__m256i *>(o[r] + d * 16),
+                            (__m256i)_mm512_cvtneps_pbh(_mm512_mul_ps(out[r][d], inv)));
+      *lse[r] = (mx[r] + std::log2(sum[r])) / log2e;
+    }
+  }
+};
+
+template <int D>
+CT_AVX512BF16 void forward_heads(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v, double scale,
+                                 at::Tensor &out, at::Tensor &lse) {
+  const int64_t B = q.size(0), H = q.size(1), Lq = q.size(2), Lk = k.size(2);
+  const auto *qd = reinterpret_cast<const uint16_t *>(q.data_ptr());
+  const auto *kd = reinterpret_cast<const uint16_t *>(k.data_ptr());
+  const auto *vd = reinterpret_cast<const uint16_t *>(v.data_ptr());
+  auto *od = reinterpret_cast<uint16_t *>(out.data_ptr());
+  float *ld = lse.data_ptr<float>();
+  at::parallel_for(0, B * H, 1, [&](int64_t begin, int64_t end) {
+    Head<D> head(Lk);
+    for (int64_t bh = begin; bh < end; ++bh) {
+      const int64_t b = bh / H, h = bh % H;
+      head.pack(kd + b * k.stride(0) + h * k.stride(1), k.stride(2), vd + b * v.stride(0) + h * v.stride(1), v.stride(2));
+      const uint16_t *qh = qd + b * q.stride(0) + h * q.stride(1);
+      uint16_t *oh = od + b * out.stride(0) + h * out.stride(1);
+      float *lh = ld + b * lse.stride(0) + h * lse.stride(1);
+      constexpr int R = Head<D>::R;
+      const uint32_t *qr[R];
+      uint16_t *orow[R];
+      float *lr[R];
+      int64_t i = 0;
+      auto bind = [&](int n) {
+        for (int r = 0; r < n; ++r) {
+          qr[r] = reinterpret_cast<const uint32_t *>(qh + (i + r) * q.stride(2));
+          orow[r] = oh + (i + r) * out.stride(2);
+          lr[r] = lh + (i + r) * lse.stride(2);
+        }
+      };
+      for (; i + R <= Lq; i += R) { bind(R); head.template rows<R>(qr, static_cast<float>(scale), orow, lr); }
+      for (; i < Lq; ++i) { bind(1); head.template rows<1>(qr, static_cast<float>(scale), orow, lr); }
+    }
+  });
+}
+
+/// Whether the fused kernel takes these inputs: bf16 [B, H, L, D] CPU tensors, D ∈ {32, 64, 128} contiguous with
+/// even row strides (pairs are read as 32-bit words), equal batch and heads.
+bool fused_eligible(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v) {
+  if (!cpu_has_avx512bf16()) return false;
+  for (const auto *t : {&q, &k, &v}) {
+    if (t->device().type() != at::kCPU || t->scalar_type() != at::kBFloat16 || t->dim() != 4 || t->stride(3) != 1)
+      return false;
+    if (t->stride(2) % 2 || t->stride(1) % 2 || t->stride(0) % 2 || reinterpret_cast<uintptr_t>(t->data_ptr()) % 4)
+      return false;
+  }
+  const int64_t D = q.size(3);
+  return (D == 32 || D == 64 || D == 128) && k.size(3) == D && v.size(3) == D && k.size(2) == v.size(2) &&
+         q.size(0) == k.size(0) && q.size(0) == v.size(0) && q.size(1) == k.size(1) && q.size(1) == v.size(1) &&
+         k.size(2) > 0;
+}
+
+/// (output [B, H, Lq, D] over [B, Lq, H, D] storage, logsumexp [B, H, Lq] over [B, Lq, H] storage).
+std::tuple<at::Tensor, at::Tensor> fused_forward(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v,
+                                                 double scale) {
+  const int64_t B = q.size(0), H = q.size(1), Lq = q.size(2), D = q.size(3);
+  auto out = at::empty({B, Lq, H, D}, q.options()).transpose(1, 2);
+  auto lse = at::empty({B, Lq, H}, q.options().dtype(at::kFloat)).transpose(1, 2);
+  switch (D) {
+    case 32: forward_heads<32>(q, k, v, scale, out, lse); break;
+    case 64: forward_heads<64>(q, k, v, scale, out, lse); break;
+    default: forward_heads<128>(q, k, v, scale, out, lse); break;
+  }
+  return {out, lse};
+}
+
+/// Autograd node: our forward, libtorch's flash backward (same lse convention).
+struct FusedAttention : torch::autograd::Function<FusedAttention> {
+  static at::Tensor forward(torch::autograd::AutogradContext *ctx, const at::Tensor &q, const at::Tensor &k,
+                            const at::Tensor &v, double scale) {
+    auto [out, lse] = fused_forward(q, k, v, scale);
+    ctx->save_for_backward({q, k, v, out, lse});
+    ctx->saved_data["scale"] = scale;
+    return out;
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext *ctx,
+                                                 torch::autograd::variable_list grads) {
+    const auto s = ctx->get_saved_variables();
+    auto [gq, gk, gv] = at::_scaled_dot_product_flash_attention_for_cpu_backward(
+        grads[0], s[0], s[1], s[2], s[3], s[4], 0.0, false, std::nullopt, ctx->saved_data["scale"].toDouble());
+    return {gq, gk, gv, at::Tensor()};
+  }
+};
+}  // namespace
+
+static std::atomic<bool> g_fused{true};
+
+extern "C" {
+int ct_sdpa(ct_tensor q, ct_tensor k, ct_tensor v, ct_tensor mask, double p, int causal, double scale, int has_scale,
+            ct_tensor *out) {
+  CT_TRY(
+      const auto &Q = T(q); const auto &K = T(k); const auto &V = T(v);
+      if (mask || p > 0 || causal || !g_fused.load(std::memory_order_relaxed) || !fused_eligible(Q, K, V)) {
+        *out = ct::wrap(at::scaled_dot_product_attention(Q, K, V, ct::opt(mask), p, causal != 0,
+                                                         has_scale ? std::optional<double>(scale) : std::nullopt));
+      } else {
+        const double s = has_scale ? scale : 1.0 / std::sqrt(static_cast<double>(Q.size(-1)));
+        if (at::GradMode::is_enabled() && (Q.requires_grad() || K.requires_grad() || V.requires_grad()))
+          *out = ct::wrap(FusedAttention::apply(Q, K, V, s));
+        else
+          *out = ct::wrap(std::get<0>(fused_forward(Q, K, V, s)));
+      })
+}
+int ct_set_fused_attention(int enabled) { return g_fused.exchange(enabled != 0) ? 1 : 0; }
+int ct_fused_attention_available(void) { return cpu_has_avx512bf16() ? 1 : 0; }
+int ct_fused_attention_takes(ct_tensor q, ct_tensor k, ct_tensor v) {
+  return q && k && v && g_fused.load(std::memory_order_relaxed) && fused_eligible(q->t, k->t, v->t) ? 1 : 0;
+}
+}
