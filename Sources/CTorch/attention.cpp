@@ -4,7 +4,7 @@
 // R query rows share every K/V load, and a row's scores stay in L1 (exact softmax in three passes, not online).
 // The output, the log-sum-exp and its layout ([B, L, H] storage) match `_scaled_dot_product_flash_attention_for_cpu`,
 // so its backward kernel consumes our forward. Everything else falls back to libtorch.
-#include "internal.h"
+#include "attention_kernels.h"
 #include <ATen/Parallel.h>
 #include <ATen/ops/_scaled_dot_product_flash_attention_for_cpu.h>
 #include <ATen/ops/_scaled_dot_product_flash_attention_for_cpu_backward.h>
@@ -13,34 +13,9 @@
 #include <torch/csrc/autograd/custom_function.h>
 
 using ct::T;
-
-#define CT_AVX512BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,fma")))
+using namespace ct::attn;
 
 namespace {
-
-bool cpu_has_avx512bf16() {
-  static const bool has = __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512bw");
-  return has;
-}
-
-/// 2^x for x ≤ 0 (clamped at −127; Taylor degree 6 of 2^f on [−½, ½]: relative error < 2e-7).
-CT_AVX512BF16 inline __m512 exp2_ps(__m512 x) {
-  x = _mm512_max_ps(x, _mm512_set1_ps(-127.f));
-  const __m512 n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  const __m512 f = _mm512_sub_ps(x, n);
-  __m512 p = _mm512_set1_ps(1.5403530e-4f);
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.3333558e-3f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.6181291e-3f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.5504109e-2f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.4022651e-1f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.9314718e-1f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.f));
-  return _mm512_scalef_ps(p, n);
-}
-
-CT_AVX512BF16 inline __m512 dp(__m512 acc, uint32_t pair, __m512i v) {
-  return _mm512_dpbf16_ps(acc, (__m512bh)_mm512_set1_epi32(static_cast<int>(pair)), (__m512bh)v);
-}
 
 /// One (batch, head): q [Lq, D] (row stride qs), k/v [Lk, D], out [Lq, D] (row stride os), lse [Lq] (stride ls).
 /// Elements are bf16 bit patterns.
@@ -205,7 +180,7 @@ std::tuple<at::Tensor, at::Tensor> fused_forward(const at::Tensor &q, const at::
   return {out, lse};
 }
 
-/// Autograd node: our forward, libtorch's flash backward (same lse convention).
+/// Autograd node: fused forward and backward (attention_backward.cpp).
 struct FusedAttention : torch::autograd::Function<FusedAttention> {
   static at::Tensor forward(torch::autograd::AutogradContext *ctx, const at::Tensor &q, const at::Tensor &k,
                             const at::Tensor &v, double scale) {
@@ -217,8 +192,7 @@ struct FusedAttention : torch::autograd::Function<FusedAttention> {
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext *ctx,
                                                  torch::autograd::variable_list grads) {
     const auto s = ctx->get_saved_variables();
-    auto [gq, gk, gv] = at::_scaled_dot_product_flash_attention_for_cpu_backward(
-        grads[0], s[0], s[1], s[2], s[3], s[4], 0.0, false, std::nullopt, ctx->saved_data["scale"].toDouble());
+    auto [gq, gk, gv] = fused_backward(grads[0], s[0], s[1], s[2], s[3], s[4], ctx->saved_data["scale"].toDouble());
     return {gq, gk, gv, at::Tensor()};
   }
 };

@@ -1,0 +1,40 @@
+// Shared parts of the fused bf16 attention kernels (attention.cpp forward, attention_backward.cpp backward).
+#pragma once
+#include "internal.h"
+#include <immintrin.h>
+
+#define CT_AVX512BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,fma")))
+
+namespace ct::attn {
+
+inline bool cpu_has_avx512bf16() {
+  static const bool has = __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512bw");
+  return has;
+}
+
+/// 2^x for x ≤ 0 (clamped at −127; Taylor degree 6 of 2^f on [−½, ½]: relative error < 2e-7).
+CT_AVX512BF16 inline __m512 exp2_ps(__m512 x) {
+  x = _mm512_max_ps(x, _mm512_set1_ps(-127.f));
+  const __m512 n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m512 f = _mm512_sub_ps(x, n);
+  __m512 p = _mm512_set1_ps(1.5403530e-4f);
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.3333558e-3f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.6181291e-3f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.5504109e-2f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.4022651e-1f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.9314718e-1f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.f));
+  return _mm512_scalef_ps(p, n);
+}
+
+CT_AVX512BF16 inline __m512 dp(__m512 acc, uint32_t pair, __m512i v) {
+  return _mm512_dpbf16_ps(acc, (__m512bh)_mm512_set1_epi32(static_cast<int>(pair)), (__m512bh)v);
+}
+
+
+/// Gradients of one attention call whose forward was `fused_forward`: grad_out, q, k, v, out: [B, H, L, D] bf16,
+/// lse: [B, H, Lq] fp32. Returns (dq, dk, dv), bf16, same shapes.
+std::tuple<at::Tensor, at::Tensor, at::Tensor> fused_backward(const at::Tensor &grad_out, const at::Tensor &q,
+                                                              const at::Tensor &k, const at::Tensor &v,
+                                                              const at::Tensor &out, const at::Tensor &lse, double scale);
+}  // namespace ct::attn
