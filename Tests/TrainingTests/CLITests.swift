@@ -2,6 +2,7 @@ import Foundation
 import Media
 import Models
 import Testing
+import Torch
 @testable import Training
 
 /// The built `stmae` executable next to the test bundle (`swift build --build-tests` builds both).
@@ -104,6 +105,27 @@ let tinyCLIFlags = ["--img_size", "32", "--patch_size", "8", "--num_frames", "4"
         let names = Set(events.compactMap { $0["ph"] as? String == "X" ? $0["name"] as? String : nil })
         #expect(names.isSuperset(of: ["aten::addmm", "aten::_fused_adamw_", "aten::_scaled_dot_product_flash_attention_for_cpu"]),
                 "\(names.sorted().prefix(20))")
+    }
+
+    /// `bench attention` (its own process: it switches the fused kernel on and off process-wide) prints one JSON line
+    /// per shape with both kernels' times; without AVX-512 BF16 it says the kernel is not used.
+    @Test func benchAttentionComparesBothKernels() throws {
+        let run = try runSTMAE(["bench", "attention", "--shapes", "1,2,40,32", "1,1,9,64", "--steps", "1", "--rounds", "1"])
+        guard Runtime.fusedAttentionAvailable else {
+            #expect(run.status != 0 && run.stderr.contains("AVX-512 BF16"), "\(run.stderr)")
+            return
+        }
+        #expect(run.status == 0, "\(run.stderr)")
+        let lines = run.stderr.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }.filter { $0["bench"] as? String == "attention_bf16" }
+        #expect(lines.map { $0["shape"] as? [Int] ?? [] } == [[1, 2, 40, 32], [1, 1, 9, 64]])
+        for l in lines {
+            for key in ["fused_forward_s", "flash_forward_s", "fused_train_s", "flash_train_s", "forward_ratio", "train_ratio"] {
+                #expect((l[key] as? Double ?? 0) > 0, "\(key) in \(l)")
+            }
+        }
+        #expect(try runSTMAE(["bench", "attention", "--shapes", "1,2,40"]).stderr.contains("expected B,H,L,D"))
     }
 
     @Test func badInputExitsWithAMessage() throws {
