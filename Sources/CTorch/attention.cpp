@@ -9,11 +9,55 @@
 #include <ATen/ops/_scaled_dot_product_flash_attention_for_cpu.h>
 #include <ATen/ops/_scaled_dot_product_flash_attention_for_cpu_backward.h>
 #include <cmath>
+#include <dlfcn.h>
+#include <exception>
+#include <mutex>
 #include <immintrin.h>
 #include <torch/csrc/autograd/custom_function.h>
 
 using ct::T;
 using namespace ct::attn;
+
+namespace {
+struct OmpRuntime {
+  void (*parallel)(void (*)(void *), void *, unsigned, unsigned) = nullptr;
+  int (*thread_num)() = nullptr;
+  int (*num_threads)() = nullptr;
+  OmpRuntime() {
+    parallel = reinterpret_cast<decltype(parallel)>(dlsym(RTLD_DEFAULT, "GOMP_parallel"));
+    thread_num = reinterpret_cast<decltype(thread_num)>(dlsym(RTLD_DEFAULT, "omp_get_thread_num"));
+    num_threads = reinterpret_cast<decltype(num_threads)>(dlsym(RTLD_DEFAULT, "omp_get_num_threads"));
+    if (!thread_num || !num_threads) parallel = nullptr;
+  }
+};
+struct Range {
+  const std::function<void(int64_t, int64_t)> *f;
+  int64_t n;
+  std::exception_ptr error;
+  std::mutex lock;
+};
+const OmpRuntime &omp() { static const OmpRuntime r; return r; }
+}  // namespace
+
+void ct::attn::parallel_range(int64_t n, const std::function<void(int64_t, int64_t)> &f) {
+  const int64_t threads = std::min<int64_t>(at::get_num_threads(), n);
+  if (threads <= 1 || !omp().parallel || at::in_parallel_region()) { if (n > 0) f(0, n); return; }
+  Range range{&f, n, nullptr, {}};
+  omp().parallel(
+      [](void *p) {
+        auto &r = *static_cast<Range *>(p);
+        const int64_t t = omp().thread_num(), nt = omp().num_threads();
+        const int64_t begin = r.n * t / nt, end = r.n * (t + 1) / nt;
+        try {
+          if (begin < end) (*r.f)(begin, end);
+        } catch (...) {
+          std::lock_guard<std::mutex> g(r.lock);
+          if (!r.error) r.error = std::current_exception();
+        }
+      },
+      &range, static_cast<unsigned>(threads), 0);
+  if (range.error) std::rethrow_exception(range.error);
+}
 
 namespace {
 
@@ -124,7 +168,7 @@ CT_AVX512BF16 void forward_heads(const at::Tensor &q, const at::Tensor &k, const
   const auto *vd = reinterpret_cast<const uint16_t *>(v.data_ptr());
   auto *od = reinterpret_cast<uint16_t *>(out.data_ptr());
   float *ld = lse.data_ptr<float>();
-  at::parallel_for(0, B * H, 1, [&](int64_t begin, int64_t end) {
+  parallel_range(B * H, [&](int64_t begin, int64_t end) {
     Head<D> head(Lk);
     for (int64_t bh = begin; bh < end; ++bh) {
       const int64_t b = bh / H, h = bh % H;

@@ -180,7 +180,7 @@ void backward_heads(const at::Tensor &go, const at::Tensor &q, const at::Tensor 
                     at::Tensor &dv) {
   const int64_t H = q.size(1), Lq = q.size(2), Lk = k.size(2);
   auto ptr = [](const at::Tensor &t) { return reinterpret_cast<uint16_t *>(t.data_ptr()); };
-  at::parallel_for(0, q.size(0) * H, 1, [&](int64_t begin, int64_t end) {
+  parallel_range(q.size(0) * H, [&](int64_t begin, int64_t end) {
     HeadBackward<D> head(Lq, Lk);
     for (int64_t bh = begin; bh < end; ++bh) {
       const int64_t b = bh / H, h = bh % H;

@@ -1,6 +1,7 @@
 // Shared parts of the fused bf16 attention kernels (attention.cpp forward, attention_backward.cpp backward).
 #pragma once
 #include "internal.h"
+#include <functional>
 #include <immintrin.h>
 
 #define CT_AVX512BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,fma")))
@@ -31,6 +32,11 @@ CT_AVX512BF16 inline __m512 dp(__m512 acc, uint32_t pair, __m512i v) {
   return _mm512_dpbf16_ps(acc, (__m512bh)_mm512_set1_epi32(static_cast<int>(pair)), (__m512bh)v);
 }
 
+
+/// f(begin, end) over [0, n) split statically across libtorch's intra-op threads. The shim is compiled without
+/// -fopenmp, so `at::parallel_for` (an inline `#pragma omp parallel` template) runs serially in it; this calls the
+/// entry point gcc emits for that pragma, `GOMP_parallel`, of the libgomp libtorch loaded (its thread pool).
+void parallel_range(int64_t n, const std::function<void(int64_t, int64_t)> &f);
 
 /// Gradients of one attention call whose forward was `fused_forward`: grad_out, q, k, v, out: [B, H, L, D] bf16,
 /// lse: [B, H, Lq] fp32. Returns (dq, dk, dv), bf16, same shapes.
