@@ -82,11 +82,7 @@ struct HeadBackward {
           }
           {
             __m512 s[RS][2];
-            for (int r = 0; r < RS; ++r) s[r][0] = s[r][1] = _mm512_setzero_ps();
-            for (int e = 0; e < P; ++e) {
-              const __m512i a = _mm512_loadu_si512(k0 + e * 16), b = _mm512_loadu_si512(k0 + P * 16 + e * 16);
-              for (int r = 0; r < RS; ++r) { s[r][0] = dp(s[r][0], qr[r][e], a); s[r][1] = dp(s[r][1], qr[r][e], b); }
-            }
+            row_products(qr, k0, s);                 // S = Q Kᵀ
             for (int h = 0; h < 2; ++h) {
               const int64_t j0 = kb + h * 16;
               const __mmask16 valid = j0 + 16 <= Lk ? 0xFFFF : j0 >= Lk ? 0 : static_cast<__mmask16>((1u << (Lk - j0)) - 1);
@@ -99,11 +95,7 @@ struct HeadBackward {
           }
           {
             __m512 g[RS][2];
-            for (int r = 0; r < RS; ++r) g[r][0] = g[r][1] = _mm512_setzero_ps();
-            for (int e = 0; e < P; ++e) {
-              const __m512i a = _mm512_loadu_si512(v0 + e * 16), b = _mm512_loadu_si512(v0 + P * 16 + e * 16);
-              for (int r = 0; r < RS; ++r) { g[r][0] = dp(g[r][0], gr[r][e], a); g[r][1] = dp(g[r][1], gr[r][e], b); }
-            }
+            row_products(gr, v0, g);                 // dP = dO Vᵀ
             for (int h = 0; h < 2; ++h) {
               for (int r = 0; r < RS; ++r) {
                 g[r][h] = _mm512_mul_ps(_mm512_load_ps(&pf[hr + r][h * 16]), _mm512_sub_ps(g[r][h], _mm512_set1_ps(delta[rb + hr + r])));
@@ -144,6 +136,15 @@ struct HeadBackward {
     }
     for (int64_t i = 0; i < Lq; ++i)
       for (int d = 0; d < D; ++d) dqo[i * dqs + d] = to_bf(dq[i * D + d] * scale);
+  }
+
+  /// acc[r][h] = rows[r] · (keys h·16 … h·16+15 of a block packed with pairs along D), for RS rows and 2 chunks.
+  CT_AVX512BF16 static void row_products(const uint32_t *const *rows, const uint32_t *packed, __m512 (&acc)[RS][2]) {
+    for (int r = 0; r < RS; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+    for (int e = 0; e < P; ++e) {
+      const __m512i a = _mm512_loadu_si512(packed + e * 16), b = _mm512_loadu_si512(packed + P * 16 + e * 16);
+      for (int r = 0; r < RS; ++r) { acc[r][0] = dp(acc[r][0], rows[r][e], a); acc[r][1] = dp(acc[r][1], rows[r][e], b); }
+    }
   }
 
   /// 16 bf16 pairs (lo[t], hi[t]) of two rows' fp32 values.
