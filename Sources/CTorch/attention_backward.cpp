@@ -5,7 +5,6 @@
 // All five products are vdpbf16ps on operands packed once per head: K and V with pairs along D (for S and dP), K with
 // pairs of keys (dQ), Q and dO with pairs of rows (dK, dV). P and dS go to bf16 like libtorch's kernel.
 #include "attention_kernels.h"
-#include <ATen/Parallel.h>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -48,8 +47,7 @@ struct HeadBackward {
                          float scale, uint16_t *dqo, int64_t dqs, uint16_t *dko, int64_t dks, uint16_t *dvo,
                          int64_t dvs) {
     constexpr float log2e = 1.4426950408889634f;
-    std::fill(kp.begin(), kp.end(), 0); std::fill(vk.begin(), vk.end(), 0); std::fill(k2.begin(), k2.end(), 0);
-    std::fill(q2.begin(), q2.end(), 0); std::fill(do2.begin(), do2.end(), 0); std::fill(dq.begin(), dq.end(), 0.f);
+    std::fill(dq.begin(), dq.end(), 0.f);   // the packed operands' padding stays zero: every head has the same Lq, Lk
     pack_rows_by_dim(k, ks, Lk, kp.data());
     pack_rows_by_dim(v, vs, Lk, vk.data());
     pack_row_pairs(k, ks, Lk, k2.data());

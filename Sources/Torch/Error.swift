@@ -41,7 +41,7 @@ public enum Runtime {
     /// Whether `scaledDotProductAttention` may use stmae's fused bf16 kernel (no mask/dropout/causal, head dim
     /// 32/64/128, AVX-512 BF16 CPU); otherwise libtorch's. On by default.
     public static var fusedAttention: Bool {
-        get { let was = ct_set_fused_attention(1); _ = ct_set_fused_attention(was); return was != 0 }
+        get { ct_fused_attention_enabled() != 0 }
         set { _ = ct_set_fused_attention(newValue ? 1 : 0) }
     }
     /// Whether this CPU runs the fused bf16 attention kernel.

@@ -149,6 +149,7 @@ int ct_sdpa(ct_tensor q, ct_tensor k, ct_tensor v, ct_tensor mask, double dropou
 /// ct_sdpa without mask, dropout or causal masking, on bf16 [B, H, L, 32|64|128] inputs of an AVX-512 BF16 CPU, runs
 /// stmae's fused kernel (attention.cpp) unless turned off here. Returns the previous setting.
 int ct_set_fused_attention(int enabled);
+int ct_fused_attention_enabled(void);
 int ct_fused_attention_available(void);
 /// 1 if ct_sdpa(q, k, v) without mask/dropout/causal would run the fused kernel.
 int ct_fused_attention_takes(ct_tensor q, ct_tensor k, ct_tensor v);
