@@ -54,6 +54,6 @@ struct BenchInfer: ParsableCommand {
         let tokens = (cfg.numFrames / cfg.tPatchSize) * (cfg.imgSize / cfg.patchSize) * (cfg.imgSize / cfg.patchSize) + (cfg.clsEmbed ? 1 : 0)
         return ["bench": "vit_inference", "impl": "stmae", "model": model, "batch": batch, "bf16": bf16, "tokens": tokens,
                 "s_per_step": median(times), "peak_rss_mb": Double(usage.ru_maxrss) / 1024, "threads": Runtime.numThreads, "weight_copies": converted > 0,
-                "fused_attention": fusedAttention && Runtime.fusedAttentionAvailable]
+                "fused_attention": bf16 && fusedAttention && Runtime.fusedAttentionAvailable]
     }
 }

@@ -78,7 +78,7 @@ struct BenchPretrain: ParsableCommand {
         let mfu = maeTrainFlopsPerClip(cfg) * Double(batch) / s / (peak * 1e9)
         return ["bench": "mae_pretrain_step", "impl": "stmae", "model": model, "batch": batch, "bf16": bf16, "s_per_step": s,
                 "peak_rss_mb": Double(usage.ru_maxrss) / 1024, "gemm_peak_gflops": peak, "mfu": mfu, "loss_last": loss,
-                "threads": Runtime.numThreads, "weight_copies": copies != nil, "fused_attention": fusedAttention && Runtime.fusedAttentionAvailable,
+                "threads": Runtime.numThreads, "weight_copies": copies != nil, "fused_attention": bf16 && fusedAttention && Runtime.fusedAttentionAvailable,
                 "decoder_mask_ratio": decoderMaskRatio]
     }
 }
