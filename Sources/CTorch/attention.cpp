@@ -76,13 +76,8 @@ struct Head {
                               kp(chunks * P * 16, 0), vp(keys / 2 * D, 0), s(R * keys), p(R * keys, 0) {}
 
   void pack(const uint16_t *k, int64_t ks, const uint16_t *v, int64_t vs) {
-    for (int64_t j = 0; j < Lk; ++j) {
-      const uint32_t *kr = reinterpret_cast<const uint32_t *>(k + j * ks);
-      uint32_t *dst = kp.data() + (j / 16) * P * 16 + j % 16;
-      for (int e = 0; e < P; ++e) dst[e * 16] = kr[e];
-      uint16_t *vd = reinterpret_cast<uint16_t *>(vp.data() + (j / 2) * D) + (j % 2);
-      for (int d = 0; d < D; ++d) vd[2 * d] = v[j * vs + d];
-    }
+    pack_rows_by_dim<D>(k, ks, Lk, kp.data());
+    pack_row_pairs<D>(v, vs, Lk, vp.data());
   }
 
   /// Scores of `r` rows (r ≤ R) into s, returns per-row maxima.
@@ -108,7 +103,7 @@ struct Head {
         float *sr = s.data() + r * keys + ch * 16;
         for (int h = 0; h < (two ? 2 : 1); ++h) {
           const int64_t j0 = (ch + h) * 16;
-          const __mmask16 valid = j0 + 16 <= Lk ? 0xFFFF : static_cast<__mmask16>((1u << (Lk - j0)) - 1);
+          const __mmask16 valid = key_mask(j0, Lk);
           const __m512 x = _mm512_mask_mul_ps(_mm512_set1_ps(-INFINITY), valid, h ? a1[r] : a0[r], vc);
           _mm512_storeu_ps(sr + h * 16, x);
           m[r] = _mm512_max_ps(m[r], x);
@@ -120,7 +115,6 @@ struct Head {
 
   template <int RR>
   CT_AVX512BF16 void rows(const uint32_t *const *q, float scale, uint16_t *const *o, float *const *lse) {
-    constexpr float log2e = 1.4426950408889634f;
     float mx[RR], sum[RR];
     scores<RR>(q, scale * log2e, mx);
     for (int r = 0; r < RR; ++r) {

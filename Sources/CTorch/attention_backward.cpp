@@ -28,31 +28,16 @@ struct HeadBackward {
         k2(keys * P), q2(rows * P), do2(rows * P), delta(rows), lse2(rows), dq(rows * D), dkb(KB * D), dvb(KB * D),
         zero(D, 0) {}
 
-  /// pairs along D: dst[(j/16)·P·16 + e·16 + j%16] = x[j][2e..2e+1]
-  static void pack_rows_by_dim(const uint16_t *x, int64_t xs, int64_t n, uint32_t *dst) {
-    for (int64_t j = 0; j < n; ++j) {
-      const auto *xr = reinterpret_cast<const uint32_t *>(x + j * xs);
-      for (int e = 0; e < P; ++e) dst[(j / 16) * P * 16 + e * 16 + j % 16] = xr[e];
-    }
-  }
-  /// pairs of rows: dst[(j/2)·D + d] = (x[j][d], x[j+1][d])
-  static void pack_row_pairs(const uint16_t *x, int64_t xs, int64_t n, uint32_t *dst) {
-    auto *d16 = reinterpret_cast<uint16_t *>(dst);
-    for (int64_t j = 0; j < n; ++j)
-      for (int d = 0; d < D; ++d) d16[((j / 2) * D + d) * 2 + j % 2] = x[j * xs + d];
-  }
-
   CT_AVX512BF16 void run(const uint16_t *q, int64_t qs, const uint16_t *k, int64_t ks, const uint16_t *v, int64_t vs,
                          const uint16_t *o, int64_t os, const uint16_t *go, int64_t gs, const float *lse, int64_t ls,
                          float scale, uint16_t *dqo, int64_t dqs, uint16_t *dko, int64_t dks, uint16_t *dvo,
                          int64_t dvs) {
-    constexpr float log2e = 1.4426950408889634f;
     std::fill(dq.begin(), dq.end(), 0.f);   // the packed operands' padding stays zero: every head has the same Lq, Lk
-    pack_rows_by_dim(k, ks, Lk, kp.data());
-    pack_rows_by_dim(v, vs, Lk, vk.data());
-    pack_row_pairs(k, ks, Lk, k2.data());
-    pack_row_pairs(q, qs, Lq, q2.data());
-    pack_row_pairs(go, gs, Lq, do2.data());
+    pack_rows_by_dim<D>(k, ks, Lk, kp.data());
+    pack_rows_by_dim<D>(v, vs, Lk, vk.data());
+    pack_row_pairs<D>(k, ks, Lk, k2.data());
+    pack_row_pairs<D>(q, qs, Lq, q2.data());
+    pack_row_pairs<D>(go, gs, Lq, do2.data());
     for (int64_t i = 0; i < rows; ++i) {
       float acc = 0;
       if (i < Lq)
@@ -83,7 +68,7 @@ struct HeadBackward {
             row_products(qr, k0, s);                 // S = Q Kᵀ
             for (int h = 0; h < 2; ++h) {
               const int64_t j0 = kb + h * 16;
-              const __mmask16 valid = j0 + 16 <= Lk ? 0xFFFF : j0 >= Lk ? 0 : static_cast<__mmask16>((1u << (Lk - j0)) - 1);
+              const __mmask16 valid = key_mask(j0, Lk);
               for (int r = 0; r < RS; ++r)
                 s[r][h] = _mm512_maskz_mov_ps(valid, exp2_ps(_mm512_fmsub_ps(s[r][h], _mm512_set1_ps(c), _mm512_set1_ps(lse2[rb + hr + r]))));
               for (int r = 0; r < RS; ++r) _mm512_store_ps(&pf[hr + r][h * 16], s[r][h]);

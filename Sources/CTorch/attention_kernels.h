@@ -28,6 +28,30 @@ CT_AVX512BF16 inline __m512 exp2_ps(__m512 x) {
   return _mm512_scalef_ps(p, n);
 }
 
+constexpr float log2e = 1.4426950408889634f;
+
+/// Lanes of the 16 keys from j0 that exist (keys < n).
+inline __mmask16 key_mask(int64_t j0, int64_t n) {
+  return j0 + 16 <= n ? 0xFFFF : j0 >= n ? 0 : static_cast<__mmask16>((1u << (n - j0)) - 1);
+}
+
+/// K or V of one head with pairs along D, 16 keys a chunk: dst[(j/16)·D/2·16 + e·16 + j%16] = x[j][2e..2e+1].
+template <int D>
+void pack_rows_by_dim(const uint16_t *x, int64_t xs, int64_t n, uint32_t *dst) {
+  for (int64_t j = 0; j < n; ++j) {
+    const auto *xr = reinterpret_cast<const uint32_t *>(x + j * xs);
+    for (int e = 0; e < D / 2; ++e) dst[(j / 16) * (D / 2) * 16 + e * 16 + j % 16] = xr[e];
+  }
+}
+
+/// Rows in pairs: dst[(j/2)·D + d] = (x[j][d], x[j+1][d]).
+template <int D>
+void pack_row_pairs(const uint16_t *x, int64_t xs, int64_t n, uint32_t *dst) {
+  auto *d16 = reinterpret_cast<uint16_t *>(dst);
+  for (int64_t j = 0; j < n; ++j)
+    for (int d = 0; d < D; ++d) d16[((j / 2) * D + d) * 2 + j % 2] = x[j * xs + d];
+}
+
 CT_AVX512BF16 inline __m512 dp(__m512 acc, uint32_t pair, __m512i v) {
   return _mm512_dpbf16_ps(acc, (__m512bh)_mm512_set1_epi32(static_cast<int>(pair)), (__m512bh)v);
 }
