@@ -10,7 +10,6 @@ int ct_bmm(ct_tensor a, ct_tensor b, ct_tensor *out) { CT_OUT(at::bmm(T(a), T(b)
 int ct_baddbmm(ct_tensor s, ct_tensor a, ct_tensor b, double beta, double alpha, ct_tensor *out) {
   CT_OUT(at::baddbmm(T(s), T(a), T(b), beta, alpha))
 }
-int ct_linear(ct_tensor x, ct_tensor w, ct_tensor b, ct_tensor *out) { CT_OUT(at::linear(T(x), T(w), ct::opt(b))) }
 int ct_conv3d(ct_tensor x, ct_tensor w, ct_tensor b, const int64_t *st, const int64_t *pad, ct_tensor *out) {
   CT_OUT(at::conv3d(T(x), T(w), ct::opt(b), ints(st, 3), ints(pad, 3)))
 }

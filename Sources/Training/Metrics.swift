@@ -45,16 +45,16 @@ public func maeTrainFlopsPerClip(_ c: MAEConfig) -> Double {
     return 3 * f
 }
 
-/// Measured GEMM rate (GFLOP/s) for MFU: a 1536³ matmul in the training dtype, the best of 5 (a shared machine only
-/// ever slows it down).
+/// Measured GEMM rate (GFLOP/s) for MFU: a 1536³ `linear` in the training dtype (so fp32 takes the same GEMM library
+/// as the model's linears, see `Runtime.oneDNNLinear`), the best of 5 (a shared machine only ever slows it down).
 public func measurePeakGFLOPs(bf16: Bool) throws -> Double {
     let n = 1536
     let a = try Tensor.randn([n, n]).to(bf16 ? .bfloat16 : .float32), b = try Tensor.randn([n, n]).to(bf16 ? .bfloat16 : .float32)
-    _ = try a.matmul(b)
+    _ = try linear(a, weight: b)
     var best = Double.infinity
     for _ in 0..<5 {
         let t0 = DispatchTime.now()
-        _ = try a.matmul(b)
+        _ = try linear(a, weight: b)
         best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9)
     }
     return 2 * Double(n * n * n) / best / 1e9

@@ -20,6 +20,8 @@ struct BenchInfer: ParsableCommand {
     var weightCopies = true
     @Flag(inversion: .prefixedNo, help: "bf16 attention in stmae's fused kernel (head dims 32/64/128, AVX-512 BF16 CPUs) instead of libtorch's flash kernel.")
     var fusedAttention = true
+    @Flag(inversion: .prefixedNo, help: "fp32 linears on oneDNN's matmul instead of MKL's sgemm (forward and input gradient).")
+    var onednnLinear = true
     @Option(help: "Alternate stmae and PyTorch this many times per configuration; medians and the median ratio are printed.")
     var rounds = 1
     @Option(help: .hidden) var single: String?
@@ -28,10 +30,12 @@ struct BenchInfer: ParsableCommand {
         if let single {
             let (b, bf16) = try parseSingle(single)
             Runtime.fusedAttention = fusedAttention
+            Runtime.oneDNNLinear = onednnLinear
             return try printJSON(measure(batch: b, bf16: bf16))
         }
         try compareSideBySide(batches: batches, precisions: precisions, reference: "bench_infer.py", skipReference: noReference, rounds: rounds,
-            ownArgs: { b, p in ["bench", "infer", "--model", model, "--warmup", "\(warmup)", "--steps", "\(steps)", "--single", "\(b),\(p)"] + (weightCopies ? [] : ["--no-weight-copies"]) + (fusedAttention ? [] : ["--no-fused-attention"]) },
+            ownArgs: { b, p in ["bench", "infer", "--model", model, "--warmup", "\(warmup)", "--steps", "\(steps)", "--single", "\(b),\(p)"] + (weightCopies ? [] : ["--no-weight-copies"]) + (fusedAttention ? [] : ["--no-fused-attention"])
+                + (onednnLinear ? [] : ["--no-onednn-linear"]) },
             referenceArgs: { b, _ in ["--model", model, "--batch", "\(b)", "--warmup", "\(warmup)", "--steps", "\(steps)"] })
     }
 
@@ -54,6 +58,7 @@ struct BenchInfer: ParsableCommand {
         let tokens = (cfg.numFrames / cfg.tPatchSize) * (cfg.imgSize / cfg.patchSize) * (cfg.imgSize / cfg.patchSize) + (cfg.clsEmbed ? 1 : 0)
         return ["bench": "vit_inference", "impl": "stmae", "model": model, "batch": batch, "bf16": bf16, "tokens": tokens,
                 "s_per_step": median(times), "peak_rss_mb": Double(usage.ru_maxrss) / 1024, "threads": Runtime.numThreads, "weight_copies": converted > 0,
-                "fused_attention": bf16 && fusedAttention && Runtime.fusedAttentionAvailable]
+                "fused_attention": bf16 && fusedAttention && Runtime.fusedAttentionAvailable,
+                "onednn_linear": !bf16 && onednnLinear]
     }
 }

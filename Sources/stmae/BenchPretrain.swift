@@ -27,6 +27,8 @@ struct BenchPretrain: ParsableCommand {
     var weightCopies = true
     @Flag(inversion: .prefixedNo, help: "bf16 attention in stmae's fused kernel (head dims 32/64/128, AVX-512 BF16 CPUs) instead of libtorch's flash kernel.")
     var fusedAttention = true
+    @Flag(inversion: .prefixedNo, help: "fp32 linears on oneDNN's matmul instead of MKL's sgemm (forward and input gradient).")
+    var onednnLinear = true
     @Option(help: .hidden) var single: String?
     @Option(help: "With --single: write a Chrome trace of the timed steps (every op, CPU time) to this file.") var trace: String?
 
@@ -42,11 +44,13 @@ struct BenchPretrain: ParsableCommand {
         if let single {
             let (b, bf16) = try parseSingle(single)
             Runtime.fusedAttention = fusedAttention
+            Runtime.oneDNNLinear = onednnLinear
             return try printJSON(measure(batch: b, bf16: bf16))
         }
         try compareSideBySide(batches: batches, precisions: precisions, reference: "bench_pretrain.py", skipReference: noReference, rounds: rounds,
             ownArgs: { b, p in ["bench", "pretrain", "--model", model, "--img-size", "\(imgSize)", "--num-frames", "\(numFrames)",
-                                "--warmup", "\(warmup)", "--steps", "\(steps)", "--decoder-mask-ratio", "\(decoderMaskRatio)", "--single", "\(b),\(p)"] + (weightCopies ? [] : ["--no-weight-copies"]) + (fusedAttention ? [] : ["--no-fused-attention"]) },
+                                "--warmup", "\(warmup)", "--steps", "\(steps)", "--decoder-mask-ratio", "\(decoderMaskRatio)", "--single", "\(b),\(p)"] + (weightCopies ? [] : ["--no-weight-copies"]) + (fusedAttention ? [] : ["--no-fused-attention"])
+                + (onednnLinear ? [] : ["--no-onednn-linear"]) },
             referenceArgs: { b, _ in ["--model", model, "--batch", "\(b)", "--img_size", "\(imgSize)", "--num_frames", "\(numFrames)",
                                       "--pred_t_dim", "\(numFrames)", "--warmup", "\(warmup)", "--steps", "\(steps)",
                                       "--decoder_mask_ratio", "\(decoderMaskRatio)"] })
@@ -79,6 +83,7 @@ struct BenchPretrain: ParsableCommand {
         return ["bench": "mae_pretrain_step", "impl": "stmae", "model": model, "batch": batch, "bf16": bf16, "s_per_step": s,
                 "peak_rss_mb": Double(usage.ru_maxrss) / 1024, "gemm_peak_gflops": peak, "mfu": mfu, "loss_last": loss,
                 "threads": Runtime.numThreads, "weight_copies": copies != nil, "fused_attention": bf16 && fusedAttention && Runtime.fusedAttentionAvailable,
+                "onednn_linear": !bf16 && onednnLinear,
                 "decoder_mask_ratio": decoderMaskRatio]
     }
 }

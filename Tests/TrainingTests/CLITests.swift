@@ -98,13 +98,17 @@ let tinyCLIFlags = ["--img_size", "32", "--patch_size", "8", "--num_frames", "4"
     @Test func benchTraceRecordsTheStep() throws {
         let out = try tempDir("trace")
         defer { try? FileManager.default.removeItem(atPath: out) }
-        let run = try runSTMAE(["bench", "pretrain", "--model", "mae_vit_tiny", "--img-size", "64", "--num-frames", "4",
-                                "--warmup", "1", "--steps", "1", "--single", "1,fp32", "--trace", out + "/t.json"])
-        #expect(run.status == 0, "\(run.stderr)")
-        let events = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/t.json"))) as? [[String: Any]] ?? []
-        let names = Set(events.compactMap { $0["ph"] as? String == "X" ? $0["name"] as? String : nil })
-        #expect(names.isSuperset(of: ["aten::addmm", "aten::_fused_adamw_", "aten::_scaled_dot_product_flash_attention_for_cpu"]),
-                "\(names.sorted().prefix(20))")
+        // fp32 linears run oneDNN's matmul (`mkldnn::_linear_pointwise`), or libtorch's `addmm` with --no-onednn-linear.
+        for (flags, linearOp) in [([String](), "mkldnn::_linear_pointwise"), (["--no-onednn-linear"], "aten::addmm")] {
+            let run = try runSTMAE(["bench", "pretrain", "--model", "mae_vit_tiny", "--img-size", "64", "--num-frames", "4",
+                                    "--warmup", "1", "--steps", "1", "--single", "1,fp32", "--trace", out + "/t.json"] + flags)
+            #expect(run.status == 0, "\(run.stderr)")
+            let events = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/t.json"))) as? [[String: Any]] ?? []
+            let names = Set(events.compactMap { $0["ph"] as? String == "X" ? $0["name"] as? String : nil })
+            #expect(names.isSuperset(of: [linearOp, "aten::_fused_adamw_", "aten::_scaled_dot_product_flash_attention_for_cpu"]),
+                    "\(flags): \(names.sorted().filter { $0.hasPrefix("aten::a") || $0.hasPrefix("mkldnn") })")
+            #expect(names.contains("mkldnn::_linear_pointwise") == flags.isEmpty, "\(flags)")
+        }
     }
 
     /// `bench attention` (its own process: it switches the fused kernel on and off process-wide) prints one JSON line

@@ -137,6 +137,12 @@ int ct_matmul(ct_tensor a, ct_tensor b, ct_tensor *out);
 int ct_bmm(ct_tensor a, ct_tensor b, ct_tensor *out);
 int ct_baddbmm(ct_tensor self, ct_tensor a, ct_tensor b, double beta, double alpha, ct_tensor *out);
 int ct_linear(ct_tensor x, ct_tensor w, ct_tensor b, ct_tensor *out);
+/// fp32 ct_linear outside autocast runs oneDNN's matmul (forward and input gradient) instead of MKL's sgemm, unless
+/// turned off here (linear.cpp). Returns the previous setting.
+int ct_set_onednn_linear(int enabled);
+int ct_onednn_linear_enabled(void);
+/// 1 if ct_linear(x, w, b) would run oneDNN's matmul.
+int ct_onednn_linear_takes(ct_tensor x, ct_tensor w, ct_tensor b);
 int ct_conv3d(ct_tensor x, ct_tensor w, ct_tensor b, const int64_t *stride, const int64_t *padding, ct_tensor *out);
 int ct_conv2d(ct_tensor x, ct_tensor w, ct_tensor b, const int64_t *stride, const int64_t *padding, ct_tensor *out);
 int ct_layer_norm(ct_tensor x, const int64_t *shape, int ndim, ct_tensor w, ct_tensor b, double eps, ct_tensor *out);
