@@ -21,6 +21,9 @@ at::Tensor onednn_linear(const at::Tensor &x, const at::Tensor &w, const std::op
   return stack.at(0).toTensor();
 }
 
+/// [..., K] → contiguous [M, K].
+at::Tensor rows(const at::Tensor &t) { return t.reshape({-1, t.size(-1)}).contiguous(); }
+
 /// t's shape with the last size replaced by n.
 std::vector<int64_t> last_dim(const at::Tensor &t, int64_t n) {
   auto shape = t.sizes().vec();
@@ -33,7 +36,7 @@ std::vector<int64_t> last_dim(const at::Tensor &t, int64_t n) {
 struct OneDNNLinear : torch::autograd::Function<OneDNNLinear> {
   static at::Tensor forward(torch::autograd::AutogradContext *ctx, const at::Tensor &x, const at::Tensor &w,
                             const at::Tensor &b) {
-    const auto x2 = x.reshape({-1, x.size(-1)}).contiguous();
+    const auto x2 = rows(x);
     ctx->save_for_backward({x2, w});
     ctx->saved_data["bias"] = b.numel() > 0;
     return onednn_linear(x2, w, b.numel() > 0 ? std::optional<at::Tensor>(b) : std::nullopt).view(last_dim(x, w.size(0)));
@@ -42,7 +45,7 @@ struct OneDNNLinear : torch::autograd::Function<OneDNNLinear> {
                                                  torch::autograd::variable_list grads) {
     const auto s = ctx->get_saved_variables();
     const auto &x2 = s[0], &w = s[1];
-    const auto g2 = grads[0].reshape({-1, w.size(0)}).contiguous();
+    const auto g2 = rows(grads[0]);
     at::Tensor gx, gw, gb;
     if (ctx->needs_input_grad(0)) gx = onednn_linear(g2, w.t(), std::nullopt).view(last_dim(grads[0], w.size(1)));
     if (ctx->needs_input_grad(1)) gw = at::mm(g2.t(), x2);
@@ -72,7 +75,7 @@ int ct_linear(ct_tensor x, ct_tensor w, ct_tensor b, ct_tensor *out) {
       } else if (at::GradMode::is_enabled() && (X.requires_grad() || W.requires_grad() || (B && B->requires_grad()))) {
         *out = ct::wrap(OneDNNLinear::apply(X, W, B ? *B : at::empty({0}, X.options())));
       } else {
-        *out = ct::wrap(onednn_linear(X.reshape({-1, X.size(-1)}).contiguous(), W, B).view(last_dim(X, W.size(0))));
+        *out = ct::wrap(onednn_linear(rows(X), W, B).view(last_dim(X, W.size(0))));
       })
 }
 int ct_set_onednn_linear(int enabled) { return g_onednn.exchange(enabled != 0) ? 1 : 0; }

@@ -18,10 +18,7 @@ struct BenchInfer: ParsableCommand {
     @Flag(help: "Skip the PyTorch reference.") var noReference = false
     @Flag(inversion: .prefixedNo, help: "bf16: Linear weights converted to bf16 once (as `stmae evaluate --bf16`) instead of cast per call.")
     var weightCopies = true
-    @Flag(inversion: .prefixedNo, help: "bf16 attention in stmae's fused kernel (head dims 32/64/128, AVX-512 BF16 CPUs) instead of libtorch's flash kernel.")
-    var fusedAttention = true
-    @Flag(inversion: .prefixedNo, help: "fp32 linears on oneDNN's matmul instead of MKL's sgemm (forward and input gradient).")
-    var onednnLinear = true
+    @OptionGroup var kernels: KernelOptions
     @Option(help: "Alternate stmae and PyTorch this many times per configuration; medians and the median ratio are printed.")
     var rounds = 1
     @Option(help: .hidden) var single: String?
@@ -29,13 +26,11 @@ struct BenchInfer: ParsableCommand {
     func run() throws {
         if let single {
             let (b, bf16) = try parseSingle(single)
-            Runtime.fusedAttention = fusedAttention
-            Runtime.oneDNNLinear = onednnLinear
+            kernels.apply()
             return try printJSON(measure(batch: b, bf16: bf16))
         }
         try compareSideBySide(batches: batches, precisions: precisions, reference: "bench_infer.py", skipReference: noReference, rounds: rounds,
-            ownArgs: { b, p in ["bench", "infer", "--model", model, "--warmup", "\(warmup)", "--steps", "\(steps)", "--single", "\(b),\(p)"] + (weightCopies ? [] : ["--no-weight-copies"]) + (fusedAttention ? [] : ["--no-fused-attention"])
-                + (onednnLinear ? [] : ["--no-onednn-linear"]) },
+            ownArgs: { b, p in ["bench", "infer", "--model", model, "--warmup", "\(warmup)", "--steps", "\(steps)", "--single", "\(b),\(p)"] + (weightCopies ? [] : ["--no-weight-copies"]) + kernels.childArgs },
             referenceArgs: { b, _ in ["--model", model, "--batch", "\(b)", "--warmup", "\(warmup)", "--steps", "\(steps)"] })
     }
 
@@ -57,8 +52,6 @@ struct BenchInfer: ParsableCommand {
         getrusage(RUSAGE_SELF.rawValue, &usage)
         let tokens = (cfg.numFrames / cfg.tPatchSize) * (cfg.imgSize / cfg.patchSize) * (cfg.imgSize / cfg.patchSize) + (cfg.clsEmbed ? 1 : 0)
         return ["bench": "vit_inference", "impl": "stmae", "model": model, "batch": batch, "bf16": bf16, "tokens": tokens,
-                "s_per_step": median(times), "peak_rss_mb": Double(usage.ru_maxrss) / 1024, "threads": Runtime.numThreads, "weight_copies": converted > 0,
-                "fused_attention": bf16 && fusedAttention && Runtime.fusedAttentionAvailable,
-                "onednn_linear": !bf16 && onednnLinear]
+                "s_per_step": median(times), "peak_rss_mb": Double(usage.ru_maxrss) / 1024, "threads": Runtime.numThreads, "weight_copies": converted > 0].merging(kernels.json(bf16: bf16)) { a, _ in a }
     }
 }

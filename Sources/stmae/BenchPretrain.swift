@@ -25,10 +25,7 @@ struct BenchPretrain: ParsableCommand {
     var rounds = 1
     @Flag(inversion: .prefixedNo, help: "bf16: matmuls on bf16 weight copies refreshed after each step (as `stmae pretrain`).")
     var weightCopies = true
-    @Flag(inversion: .prefixedNo, help: "bf16 attention in stmae's fused kernel (head dims 32/64/128, AVX-512 BF16 CPUs) instead of libtorch's flash kernel.")
-    var fusedAttention = true
-    @Flag(inversion: .prefixedNo, help: "fp32 linears on oneDNN's matmul instead of MKL's sgemm (forward and input gradient).")
-    var onednnLinear = true
+    @OptionGroup var kernels: KernelOptions
     @Option(help: .hidden) var single: String?
     @Option(help: "With --single: write a Chrome trace of the timed steps (every op, CPU time) to this file.") var trace: String?
 
@@ -43,14 +40,12 @@ struct BenchPretrain: ParsableCommand {
     func run() throws {
         if let single {
             let (b, bf16) = try parseSingle(single)
-            Runtime.fusedAttention = fusedAttention
-            Runtime.oneDNNLinear = onednnLinear
+            kernels.apply()
             return try printJSON(measure(batch: b, bf16: bf16))
         }
         try compareSideBySide(batches: batches, precisions: precisions, reference: "bench_pretrain.py", skipReference: noReference, rounds: rounds,
             ownArgs: { b, p in ["bench", "pretrain", "--model", model, "--img-size", "\(imgSize)", "--num-frames", "\(numFrames)",
-                                "--warmup", "\(warmup)", "--steps", "\(steps)", "--decoder-mask-ratio", "\(decoderMaskRatio)", "--single", "\(b),\(p)"] + (weightCopies ? [] : ["--no-weight-copies"]) + (fusedAttention ? [] : ["--no-fused-attention"])
-                + (onednnLinear ? [] : ["--no-onednn-linear"]) },
+                                "--warmup", "\(warmup)", "--steps", "\(steps)", "--decoder-mask-ratio", "\(decoderMaskRatio)", "--single", "\(b),\(p)"] + (weightCopies ? [] : ["--no-weight-copies"]) + kernels.childArgs },
             referenceArgs: { b, _ in ["--model", model, "--batch", "\(b)", "--img_size", "\(imgSize)", "--num_frames", "\(numFrames)",
                                       "--pred_t_dim", "\(numFrames)", "--warmup", "\(warmup)", "--steps", "\(steps)",
                                       "--decoder_mask_ratio", "\(decoderMaskRatio)"] })
@@ -82,8 +77,7 @@ struct BenchPretrain: ParsableCommand {
         let mfu = maeTrainFlopsPerClip(cfg) * Double(batch) / s / (peak * 1e9)
         return ["bench": "mae_pretrain_step", "impl": "stmae", "model": model, "batch": batch, "bf16": bf16, "s_per_step": s,
                 "peak_rss_mb": Double(usage.ru_maxrss) / 1024, "gemm_peak_gflops": peak, "mfu": mfu, "loss_last": loss,
-                "threads": Runtime.numThreads, "weight_copies": copies != nil, "fused_attention": bf16 && fusedAttention && Runtime.fusedAttentionAvailable,
-                "onednn_linear": !bf16 && onednnLinear,
-                "decoder_mask_ratio": decoderMaskRatio]
+                "threads": Runtime.numThreads, "weight_copies": copies != nil,
+                "decoder_mask_ratio": decoderMaskRatio].merging(kernels.json(bf16: bf16)) { a, _ in a }
     }
 }
