@@ -3,7 +3,8 @@
 // against ≈400 GFLOP/s for a large bf16 GEMM. Here each head's K and V are packed once into vdpbf16ps pair layout,
 // R query rows share every K/V load, and a row's scores stay in L1 (exact softmax in three passes, not online).
 // The output and the log-sum-exp ([B, L, H] storage) are laid out like `_scaled_dot_product_flash_attention_for_cpu`'s;
-// the backward is attention_backward.cpp. Everything else falls back to libtorch's SDPA.
+// the backward is attention_backward.cpp; fp32 inputs take attention_fp32.cpp. Everything else falls back to libtorch's
+// SDPA.
 #include "attention_kernels.h"
 #include <ATen/Parallel.h>
 #include <cmath>
@@ -186,18 +187,21 @@ CT_AVX512BF16 void forward_heads(const at::Tensor &q, const at::Tensor &k, const
   });
 }
 
-/// Whether the fused kernel takes these inputs: bf16 [B, H, L, D] CPU tensors, D ∈ {32, 64, 128} contiguous with
-/// even row strides (pairs are read as 32-bit words), equal batch and heads.
+/// Whether a fused kernel takes these inputs: [B, H, L, D] CPU tensors with rows of D contiguous, equal batch and
+/// heads; bf16 (AVX-512 BF16, D ∈ {32, 64, 128}, even strides: pairs are read as 32-bit words) or fp32 (AVX2/FMA,
+/// D ∈ {32, 64, 80, 128}).
 bool fused_eligible(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v) {
-  if (!cpu_has_avx512bf16()) return false;
+  const auto dt = q.scalar_type();
+  const bool bf16 = dt == at::kBFloat16;
+  if (bf16 ? !cpu_has_avx512bf16() : dt != at::kFloat || !cpu_has_avx2_fma()) return false;
   for (const auto *t : {&q, &k, &v}) {
-    if (t->device().type() != at::kCPU || t->scalar_type() != at::kBFloat16 || t->dim() != 4 || t->stride(3) != 1)
-      return false;
-    if (t->stride(2) % 2 || t->stride(1) % 2 || t->stride(0) % 2 || reinterpret_cast<uintptr_t>(t->data_ptr()) % 4)
+    if (t->device().type() != at::kCPU || t->scalar_type() != dt || t->dim() != 4 || t->stride(3) != 1) return false;
+    if (bf16 && (t->stride(2) % 2 || t->stride(1) % 2 || t->stride(0) % 2 ||
+                 reinterpret_cast<uintptr_t>(t->data_ptr()) % 4))
       return false;
   }
   const int64_t D = q.size(3);
-  return (D == 32 || D == 64 || D == 128) && k.size(3) == D && v.size(3) == D && k.size(2) == v.size(2) &&
+  return (D == 32 || D == 64 || D == 128 || (!bf16 && D == 80)) && k.size(3) == D && v.size(3) == D && k.size(2) == v.size(2) &&
          q.size(0) == k.size(0) && q.size(0) == v.size(0) && q.size(1) == k.size(1) && q.size(1) == v.size(1) &&
          k.size(2) > 0;
 }
@@ -208,6 +212,10 @@ std::tuple<at::Tensor, at::Tensor> fused_forward(const at::Tensor &q, const at::
   const int64_t B = q.size(0), H = q.size(1), Lq = q.size(2), D = q.size(3);
   auto out = at::empty({B, Lq, H, D}, q.options()).transpose(1, 2);
   auto lse = at::empty({B, Lq, H}, q.options().dtype(at::kFloat)).transpose(1, 2);
+  if (q.scalar_type() == at::kFloat) {
+    forward_fp32(q, k, v, scale, out, lse);
+    return {out, lse};
+  }
   switch (D) {
     case 32: forward_heads<32>(q, k, v, scale, out, lse); break;
     case 64: forward_heads<64>(q, k, v, scale, out, lse); break;
@@ -254,7 +262,9 @@ int ct_sdpa(ct_tensor q, ct_tensor k, ct_tensor v, ct_tensor mask, double p, int
 }
 int ct_set_fused_attention(int enabled) { return g_fused.exchange(enabled != 0) ? 1 : 0; }
 int ct_fused_attention_enabled(void) { return g_fused.load() ? 1 : 0; }
-int ct_fused_attention_available(void) { return cpu_has_avx512bf16() ? 1 : 0; }
+int ct_fused_attention_available(int dtype) {
+  return dtype == static_cast<int>(at::kFloat) ? cpu_has_avx2_fma() : dtype == static_cast<int>(at::kBFloat16) && cpu_has_avx512bf16();
+}
 int ct_fused_attention_takes(ct_tensor q, ct_tensor k, ct_tensor v) {
   return q && k && v && g_fused.load(std::memory_order_relaxed) && fused_eligible(q->t, k->t, v->t) ? 1 : 0;
 }

@@ -186,12 +186,16 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> fused_backward(const at::Tensor &
                     grad_out.stride(0) % 2 == 0 && reinterpret_cast<uintptr_t>(grad_out.data_ptr()) % 4 == 0
                 ? grad_out
                 : grad_out.transpose(1, 2).contiguous().transpose(1, 2);
-  TORCH_CHECK(go.scalar_type() == at::kBFloat16, "fused attention backward: bf16 gradient expected, got ",
-              go.scalar_type());
+  TORCH_CHECK(go.scalar_type() == q.scalar_type(), "fused attention backward: ", q.scalar_type(),
+              " gradient expected, got ", go.scalar_type());
   auto like = [](const at::Tensor &t) {
     return at::empty({t.size(0), t.size(2), t.size(1), t.size(3)}, t.options()).transpose(1, 2);
   };
   auto dq = like(q), dk = like(k), dv = like(v);
+  if (q.scalar_type() == at::kFloat) {
+    backward_fp32(go, q, k, v, out, lse, scale, dq, dk, dv);
+    return {dq, dk, dv};
+  }
   switch (q.size(3)) {
     case 32: backward_heads<32>(go, q, k, v, out, lse, scale, dq, dk, dv); break;
     case 64: backward_heads<64>(go, q, k, v, out, lse, scale, dq, dk, dv); break;

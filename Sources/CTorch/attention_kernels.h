@@ -1,4 +1,5 @@
-// Shared parts of the fused bf16 attention kernels (attention.cpp forward, attention_backward.cpp backward).
+// Shared parts of the fused attention kernels (attention.cpp forward, attention_backward.cpp backward: bf16;
+// attention_fp32.cpp: fp32).
 #pragma once
 #include "internal.h"
 #include <functional>
@@ -62,8 +63,18 @@ CT_AVX512BF16 inline __m512 dp(__m512 acc, uint32_t pair, __m512i v) {
 /// entry point gcc emits for that pragma, `GOMP_parallel`, of the libgomp libtorch loaded (its thread pool).
 void parallel_range(int64_t n, const std::function<void(int64_t, int64_t)> &f);
 
-/// Gradients of one attention call whose forward was `fused_forward`: grad_out, q, k, v, out: [B, H, L, D] bf16,
-/// lse: [B, H, Lq] fp32. Returns (dq, dk, dv), bf16, same shapes.
+/// Whether this CPU runs the fp32 kernels (attention_fp32.cpp).
+bool cpu_has_avx2_fma();
+/// fp32 forward into out [B, H, Lq, D], lse [B, H, Lq] (allocated by the caller); head dims 32/64/80/128.
+void forward_fp32(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v, double scale, at::Tensor &out,
+                  at::Tensor &lse);
+/// fp32 gradients of forward_fp32 into dq, dk, dv (allocated by the caller).
+void backward_fp32(const at::Tensor &go, const at::Tensor &q, const at::Tensor &k, const at::Tensor &v,
+                   const at::Tensor &out, const at::Tensor &lse, double scale, at::Tensor &dq, at::Tensor &dk,
+                   at::Tensor &dv);
+
+/// Gradients of one attention call whose forward was `fused_forward`: grad_out, q, k, v, out: [B, H, L, D] bf16 or
+/// fp32, lse: [B, H, Lq] fp32. Returns (dq, dk, dv), same dtype and shapes.
 std::tuple<at::Tensor, at::Tensor, at::Tensor> fused_backward(const at::Tensor &grad_out, const at::Tensor &q,
                                                               const at::Tensor &k, const at::Tensor &v,
                                                               const at::Tensor &out, const at::Tensor &lse, double scale);

@@ -38,14 +38,15 @@ public enum Runtime {
     /// start-up; false if glibc refused a setting.
     @discardableResult
     public static func keepFreedMemoryMapped() -> Bool { ct_keep_freed_memory() == 0 }
-    /// Whether `scaledDotProductAttention` may use stmae's fused bf16 kernel (no mask/dropout/causal, head dim
-    /// 32/64/128, AVX-512 BF16 CPU); otherwise libtorch's. On by default.
+    /// Whether `scaledDotProductAttention` may use stmae's fused kernels (no mask/dropout/causal; bf16 with head dim
+    /// 32/64/128 on AVX-512 BF16 CPUs, fp32 with head dim 32/64/80/128 on AVX2/FMA CPUs); otherwise libtorch's. On by
+    /// default.
     public static var fusedAttention: Bool {
         get { ct_fused_attention_enabled() != 0 }
         set { _ = ct_set_fused_attention(newValue ? 1 : 0) }
     }
-    /// Whether this CPU runs the fused bf16 attention kernel.
-    public static var fusedAttentionAvailable: Bool { ct_fused_attention_available() != 0 }
+    /// Whether this CPU runs the fused attention kernel of `dtype` (bf16: AVX-512 BF16; fp32: AVX2 and FMA).
+    public static func fusedAttentionAvailable(_ dtype: DType) -> Bool { ct_fused_attention_available(dtype.rawValue) != 0 }
     /// Whether `scaledDotProductAttention(q, k, v)` (no mask, dropout or causal masking) runs the fused kernel.
     public static func fusedAttentionTakes(_ q: Tensor, _ k: Tensor, _ v: Tensor) -> Bool {
         ct_fused_attention_takes(q.raw, k.raw, v.raw) != 0

@@ -2,46 +2,51 @@ import Foundation
 import Testing
 @testable import Torch
 
-/// stmae's fused bf16 attention (Sources/CTorch/attention.cpp) against fp32 attention written out
-/// (softmax(q kᵀ · scale) v) on the same bf16 inputs, forward and gradients. q, k, v are slices of one qkv tensor, as in
-/// the models. Without AVX-512 BF16 the same calls run libtorch's SDPA and are checked the same way.
+/// stmae's fused attention kernels (Sources/CTorch/attention.cpp: bf16; attention_fp32.cpp: fp32) against attention
+/// written out in fp32 (softmax(q kᵀ · scale) v) on the same inputs, forward and gradients. q, k, v are slices of one
+/// qkv tensor, as in the models. Where the CPU lacks a kernel's instructions the same calls run libtorch's SDPA and are
+/// checked the same way.
 struct AttentionTests {
     static let cases: [(batch: Int, heads: Int, lq: Int, lk: Int, dim: Int)] = [
         (2, 3, 37, 37, 32), (1, 2, 50, 21, 64), (1, 2, 19, 33, 128), (1, 16, 157, 157, 32), (2, 1, 3, 1, 32),
+        (1, 2, 45, 70, 80),
     ]
+    static let dtypes: [DType] = [.bfloat16, .float32]
 
-    @Test(arguments: cases.indices) func matchesExplicitAttention(_ i: Int) throws {
+    @Test(arguments: cases.indices, dtypes) func matchesExplicitAttention(_ i: Int, _ dtype: DType) throws {
         let c = Self.cases[i]
         let g = try Generator(seed: UInt64(i))
         // q from its own tensor when lq ≠ lk (cross-attention); k, v from a [B, Lk, 2, H, D] pair.
-        let qLeaf = try (Tensor.randn([c.batch, c.lq, c.heads, c.dim], generator: g) * 2.0).to(.bfloat16).requiresGrad(true)
-        let kvLeaf = try (Tensor.randn([c.batch, c.lk, 2, c.heads, c.dim], generator: g) * 2.0).to(.bfloat16).requiresGrad(true)
+        let qLeaf = try (Tensor.randn([c.batch, c.lq, c.heads, c.dim], generator: g) * 2.0).to(dtype).requiresGrad(true)
+        let kvLeaf = try (Tensor.randn([c.batch, c.lk, 2, c.heads, c.dim], generator: g) * 2.0).to(dtype).requiresGrad(true)
         func split(_ q: Tensor, _ kv: Tensor) throws -> (Tensor, Tensor, Tensor) {
             let kvh = try kv.permute(2, 0, 3, 1, 4)
             return (try q.transpose(1, 2), try kvh.select(dim: 0, index: 0), try kvh.select(dim: 0, index: 1))
         }
         let (q, k, v) = try split(qLeaf, kvLeaf)
-        #expect(Runtime.fusedAttentionTakes(q, k, v) == Runtime.fusedAttentionAvailable)
+        let kernel = Runtime.fusedAttentionAvailable(dtype) && (dtype == .float32 || c.dim != 80)
+        #expect(Runtime.fusedAttentionTakes(q, k, v) == kernel)
         let out = try scaledDotProductAttention(q, k, v)
-        #expect(out.dtype == .bfloat16 && out.shape == [c.batch, c.heads, c.lq, c.dim])
-        let gradOut = try Tensor.randn(out.shape, generator: g).to(.bfloat16)
+        #expect(out.dtype == dtype && out.shape == [c.batch, c.heads, c.lq, c.dim])
+        let gradOut = try Tensor.randn(out.shape, generator: g).to(dtype)
         try out.backward(gradient: gradOut)
 
-        let q32 = try qLeaf.detach().to(.float32).requiresGrad(true), kv32 = try kvLeaf.detach().to(.float32).requiresGrad(true)
-        let (rq, rk, rv) = try split(q32, kv32)
+        let q64 = try qLeaf.detach().to(.float64).requiresGrad(true), kv64 = try kvLeaf.detach().to(.float64).requiresGrad(true)
+        let (rq, rk, rv) = try split(q64, kv64)
         let scores = try rq.matmul(rk.transpose(-1, -2)) * (1 / Double(c.dim).squareRoot())
         let ref = try softmax(scores, dim: -1).matmul(rv)
-        try ref.backward(gradient: gradOut.to(.float32))
-        // bf16 output rounding (2⁻⁹ relative) and bf16 probabilities in P·V: observed ≤ 4e-3.
-        try expectClose(out, ref, tol: 1e-2, "output \(c)")
-        // Gradients go through bf16 dP, dS and products of bf16 tensors: observed ≤ 1e-2.
-        try expectClose(try #require(qLeaf.grad), try #require(q32.grad), tol: 3e-2, "dq \(c)")
-        try expectClose(try #require(kvLeaf.grad), try #require(kv32.grad), tol: 3e-2, "dk, dv \(c)")
+        try ref.backward(gradient: gradOut.to(.float64))
+        // bf16: output rounding (2⁻⁹ relative) and bf16 probabilities in P·V, observed ≤ 4e-3; gradients go through
+        // bf16 dP, dS and products of bf16 tensors, observed ≤ 1e-2. fp32: observed ≤ 2e-6 (2^x polynomial: 2e-7).
+        let (outTol, gradTol) = dtype == .bfloat16 ? (1e-2, 3e-2) : (1e-5, 1e-5)
+        try expectClose(out, ref, tol: outTol, "output \(c) \(dtype)")
+        try expectClose(try #require(qLeaf.grad), try #require(q64.grad), tol: gradTol, "dq \(c) \(dtype)")
+        try expectClose(try #require(kvLeaf.grad), try #require(kv64.grad), tol: gradTol, "dk, dv \(c) \(dtype)")
     }
 
     /// Inference (no grad) takes the same kernel and gives the same output as training mode.
-    @Test func noGradMatchesGradMode() throws {
-        let qkv = try Tensor.randn([1, 40, 3, 4, 32], generator: try Generator(seed: 9)).to(.bfloat16).permute(2, 0, 3, 1, 4)
+    @Test(arguments: dtypes) func noGradMatchesGradMode(_ dtype: DType) throws {
+        let qkv = try Tensor.randn([1, 40, 3, 4, 32], generator: try Generator(seed: 9)).to(dtype).permute(2, 0, 3, 1, 4)
         let (q, k, v) = (try qkv.select(dim: 0, index: 0), try qkv.select(dim: 0, index: 1), try qkv.select(dim: 0, index: 2))
         let a = try withNoGrad { try scaledDotProductAttention(q, k, v) }
         let leaf = try q.detach().requiresGrad(true)
@@ -49,10 +54,13 @@ struct AttentionTests {
         try expectClose(a, b.detach(), tol: 0, "no-grad vs grad mode")
     }
 
-    /// Head dims the kernel does not take (48) and fp32 run libtorch's SDPA.
+    /// Head dims the kernels do not take (48), fp64 and a strided last dim run libtorch's SDPA.
     @Test func otherInputsFallBack() throws {
-        let q = try Tensor.randn([1, 2, 8, 48]).to(.bfloat16), f = try Tensor.randn([1, 2, 8, 32])
-        #expect(!Runtime.fusedAttentionTakes(q, q, q) && !Runtime.fusedAttentionTakes(f, f, f))
+        let q = try Tensor.randn([1, 2, 8, 48]).to(.bfloat16), f = try Tensor.randn([1, 2, 8, 48]), d = try Tensor.randn([1, 2, 8, 32]).to(.float64)
+        let strided = try Tensor.randn([1, 2, 32, 8]).transpose(2, 3)
+        for x in [q, f, d, strided] { #expect(!Runtime.fusedAttentionTakes(x, x, x), "\(x.dtype) \(x.shape)") }
         #expect(try scaledDotProductAttention(q, q, q).shape == [1, 2, 8, 48])
+        try expectClose(try scaledDotProductAttention(strided, strided, strided),
+                        try scaledDotProductAttention(strided.contiguous(), strided.contiguous(), strided.contiguous()), tol: 1e-5, "strided")
     }
 }

@@ -98,38 +98,49 @@ let tinyCLIFlags = ["--img_size", "32", "--patch_size", "8", "--num_frames", "4"
     @Test func benchTraceRecordsTheStep() throws {
         let out = try tempDir("trace")
         defer { try? FileManager.default.removeItem(atPath: out) }
-        // fp32 linears run oneDNN's matmul (`mkldnn::_linear_pointwise`), or libtorch's `addmm` with --no-onednn-linear.
-        for (flags, linearOp) in [([String](), "mkldnn::_linear_pointwise"), (["--no-onednn-linear"], "aten::addmm")] {
+        // fp32 linears run oneDNN's matmul (`mkldnn::_linear_pointwise`), or libtorch's `addmm` with --no-onednn-linear;
+        // attention the fused fp32 kernel on AVX2/FMA CPUs, or libtorch's flash kernel with --no-fused-attention.
+        let flash = "aten::_scaled_dot_product_flash_attention_for_cpu"
+        let fused = Runtime.fusedAttentionAvailable(.float32) ? "torch::autograd::CppNode<(anonymous namespace)::FusedAttention>" : flash
+        for (flags, linearOp, attention) in [([String](), "mkldnn::_linear_pointwise", fused),
+                                             (["--no-onednn-linear", "--no-fused-attention"], "aten::addmm", flash)] {
             let run = try runSTMAE(["bench", "pretrain", "--model", "mae_vit_tiny", "--img-size", "64", "--num-frames", "4",
                                     "--warmup", "1", "--steps", "1", "--single", "1,fp32", "--trace", out + "/t.json"] + flags)
             #expect(run.status == 0, "\(run.stderr)")
             let events = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/t.json"))) as? [[String: Any]] ?? []
             let names = Set(events.compactMap { $0["ph"] as? String == "X" ? $0["name"] as? String : nil })
-            #expect(names.isSuperset(of: [linearOp, "aten::_fused_adamw_", "aten::_scaled_dot_product_flash_attention_for_cpu"]),
-                    "\(flags): \(names.sorted().filter { $0.hasPrefix("aten::a") || $0.hasPrefix("mkldnn") })")
+            #expect(names.isSuperset(of: [linearOp, "aten::_fused_adamw_", attention]),
+                    "\(flags): \(names.sorted().filter { $0.hasPrefix("aten::a") || $0.hasPrefix("mkldnn") || $0.contains("Attention") })")
             #expect(names.contains("mkldnn::_linear_pointwise") == flags.isEmpty, "\(flags)")
+            #expect(names.contains(flash) == (attention == flash), "\(flags)")
         }
     }
 
-    /// `bench attention` (its own process: it switches the fused kernel on and off process-wide) prints one JSON line
-    /// per shape with both kernels' times; without AVX-512 BF16 it says the kernel is not used.
+    /// `bench attention` (its own process: it switches the fused kernels on and off process-wide) prints one JSON line
+    /// per precision the CPU runs and shape, with both kernels' times; a precision the CPU lacks is an error naming it.
     @Test func benchAttentionComparesBothKernels() throws {
         let run = try runSTMAE(["bench", "attention", "--shapes", "1,2,40,32", "1,1,9,64", "--steps", "1", "--rounds", "1"])
-        guard Runtime.fusedAttentionAvailable else {
-            #expect(run.status != 0 && run.stderr.contains("AVX-512 BF16"), "\(run.stderr)")
+        let available = [("bf16", DType.bfloat16), ("fp32", .float32)].filter { Runtime.fusedAttentionAvailable($0.1) }.map(\.0)
+        guard !available.isEmpty else {
+            #expect(run.status != 0 && run.stderr.contains("no fused attention kernel"), "\(run.stderr)")
             return
         }
         #expect(run.status == 0, "\(run.stderr)")
         let lines = run.stderr.split(separator: "\n").compactMap {
             try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
-        }.filter { $0["bench"] as? String == "attention_bf16" }
-        #expect(lines.map { $0["shape"] as? [Int] ?? [] } == [[1, 2, 40, 32], [1, 1, 9, 64]])
+        }.filter { ($0["bench"] as? String ?? "").hasPrefix("attention_") }
+        #expect(lines.map { "\($0["bench"] ?? "") \($0["shape"] as? [Int] ?? [])" }
+                == available.flatMap { p in ["attention_\(p) [1, 2, 40, 32]", "attention_\(p) [1, 1, 9, 64]"] })
         for l in lines {
             for key in ["fused_forward_s", "flash_forward_s", "fused_train_s", "flash_train_s", "forward_ratio", "train_ratio"] {
                 #expect((l[key] as? Double ?? 0) > 0, "\(key) in \(l)")
             }
         }
         #expect(try runSTMAE(["bench", "attention", "--shapes", "1,2,40"]).stderr.contains("expected B,H,L,D"))
+        #expect(try runSTMAE(["bench", "attention", "--precisions", "fp16"]).stderr.contains("expected bf16 or fp32"))
+        if !Runtime.fusedAttentionAvailable(.bfloat16) {
+            #expect(try runSTMAE(["bench", "attention", "--precisions", "bf16"]).stderr.contains("no AVX-512 BF16"))
+        }
     }
 
     @Test func badInputExitsWithAMessage() throws {

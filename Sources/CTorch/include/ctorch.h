@@ -152,11 +152,13 @@ int ct_log_softmax(ct_tensor x, int64_t dim, ct_tensor *out);
 int ct_dropout(ct_tensor x, double p, int train, ct_tensor *out);
 int ct_sdpa(ct_tensor q, ct_tensor k, ct_tensor v, ct_tensor mask, double dropout_p, int is_causal, double scale,
             int has_scale, ct_tensor *out);
-/// ct_sdpa without mask, dropout or causal masking, on bf16 [B, H, L, 32|64|128] inputs of an AVX-512 BF16 CPU, runs
-/// stmae's fused kernel (attention.cpp) unless turned off here. Returns the previous setting.
+/// ct_sdpa without mask, dropout or causal masking runs stmae's fused kernels unless turned off here: bf16
+/// [B, H, L, 32|64|128] inputs on AVX-512 BF16 CPUs (attention.cpp), fp32 [B, H, L, 32|64|80|128] on AVX2/FMA CPUs
+/// (attention_fp32.cpp). Returns the previous setting.
 int ct_set_fused_attention(int enabled);
 int ct_fused_attention_enabled(void);
-int ct_fused_attention_available(void);
+/// 1 if this CPU runs the fused kernel of this dtype (code as ct_dtype).
+int ct_fused_attention_available(int dtype);
 /// 1 if ct_sdpa(q, k, v) without mask/dropout/causal would run the fused kernel.
 int ct_fused_attention_takes(ct_tensor q, ct_tensor k, ct_tensor v);
 int ct_interpolate(ct_tensor x, const int64_t *size, int ndim, int mode, int align_corners, ct_tensor *out);  // mode 0 nearest, 1 (bi/tri)linear, 2 bicubic
