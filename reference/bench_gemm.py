@@ -9,9 +9,10 @@ import time
 
 import torch
 
-# (tokens M, in K, out N): decoder (1568 tokens, 512 wide), encoder (157 visible tokens, 768), classifier (1569).
-SHAPES = [(1568, 512, 1536), (1568, 512, 2048), (1568, 2048, 512), (157, 768, 2304), (157, 768, 3072),
-          (157, 3072, 768), (1569, 768, 2304), (1569, 3072, 768)]
+# (tokens M, in K, out N): decoder (1568 tokens, 512 wide), encoder (157 visible tokens, 768), classifier (1569);
+# N = 3·width is a fused qkv, N = width the separate q, k, v and proj the models use.
+SHAPES = [(1568, 512, 512), (1568, 512, 1536), (1568, 512, 2048), (1568, 2048, 512), (157, 768, 768), (157, 768, 2304),
+          (157, 768, 3072), (157, 3072, 768), (1569, 768, 768), (1569, 768, 2304), (1569, 3072, 768)]
 
 
 def medians(fns, n):
