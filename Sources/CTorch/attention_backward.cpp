@@ -38,13 +38,7 @@ struct HeadBackward {
     pack_row_pairs<D>(k, ks, Lk, k2.data());
     pack_row_pairs<D>(q, qs, Lq, q2.data());
     pack_row_pairs<D>(go, gs, Lq, do2.data());
-    for (int64_t i = 0; i < rows; ++i) {
-      float acc = 0;
-      if (i < Lq)
-        for (int d = 0; d < D; ++d) acc += bf(go[i * gs + d]) * bf(o[i * os + d]);
-      delta[i] = acc;
-      lse2[i] = i < Lq ? lse[i * ls] * log2e : 0.f;
-    }
+    row_terms<D>(go, gs, o, os, lse, ls, Lq, rows, delta.data(), lse2.data(), bf);
     const float c = scale * log2e;
     alignas(64) uint16_t dsr[R][KB];               // dS, row-major bf16 (pairs of keys for dQ)
     alignas(64) uint32_t pt[R / 2][KB], dst[R / 2][KB];   // P, dS with pairs of rows (for dV, dK)

@@ -14,22 +14,35 @@ inline bool cpu_has_avx512bf16() {
   return has;
 }
 
-/// 2^x for x ≤ 0 (clamped at −127; Taylor degree 6 of 2^f on [−½, ½]: relative error < 2e-7).
+constexpr float log2e = 1.4426950408889634f;
+
+/// 2^f on [−½, ½], Taylor degree 6 (relative error < 2e-7), highest power first; both kernels' exp2 use it.
+constexpr float exp2_poly[7] = {1.5403530e-4f, 1.3333558e-3f, 9.6181291e-3f, 5.5504109e-2f, 2.4022651e-1f,
+                                6.9314718e-1f, 1.f};
+
+/// 2^x for x ≤ 0 (clamped at −127).
 CT_AVX512BF16 inline __m512 exp2_ps(__m512 x) {
   x = _mm512_max_ps(x, _mm512_set1_ps(-127.f));
   const __m512 n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   const __m512 f = _mm512_sub_ps(x, n);
-  __m512 p = _mm512_set1_ps(1.5403530e-4f);
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.3333558e-3f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.6181291e-3f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.5504109e-2f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.4022651e-1f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.9314718e-1f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.f));
+  __m512 p = _mm512_set1_ps(exp2_poly[0]);
+  for (int i = 1; i < 7; ++i) p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(exp2_poly[i]));
   return _mm512_scalef_ps(p, n);
 }
 
-constexpr float log2e = 1.4426950408889634f;
+/// Per query row of one head's backward: Δ[i] = Σ_d dO[i][d]·O[i][d] and lse2[i] = lse[i]·log2e for i < Lq, 0 for
+/// the padding rows up to `rows`. `value` reads an element as float.
+template <int D, class E, class F>
+void row_terms(const E *go, int64_t gs, const E *o, int64_t os, const float *lse, int64_t ls, int64_t Lq, int64_t rows,
+               float *delta, float *lse2, F value) {
+  for (int64_t i = 0; i < rows; ++i) {
+    float acc = 0;
+    if (i < Lq)
+      for (int d = 0; d < D; ++d) acc += value(go[i * gs + d]) * value(o[i * os + d]);
+    delta[i] = acc;
+    lse2[i] = i < Lq ? lse[i * ls] * log2e : 0.f;
+  }
+}
 
 /// Lanes of the 16 keys from j0 that exist (keys < n).
 inline __mmask16 key_mask(int64_t j0, int64_t n) {
