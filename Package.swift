@@ -6,9 +6,12 @@ import Foundation
 
 /// libtorch lives in `.torch/` (installed by `make setup`: pip --target, CPU wheel).
 let torchRoot = Context.packageDirectory + "/.torch/torch"
+/// OpenBLAS (the scipy-openblas32 wheel, symbols prefixed `scipy_`) for fp32 linears, installed beside it.
+let blasRoot = Context.packageDirectory + "/.torch/scipy_openblas32"
 let torchLinker: [LinkerSetting] = [
-    .unsafeFlags(["-L\(torchRoot)/lib", "-Xlinker", "-rpath", "-Xlinker", "\(torchRoot)/lib"]),
-    .linkedLibrary("torch_cpu"), .linkedLibrary("c10"),
+    .unsafeFlags(["-L\(torchRoot)/lib", "-Xlinker", "-rpath", "-Xlinker", "\(torchRoot)/lib",
+                  "-L\(blasRoot)/lib", "-Xlinker", "-rpath", "-Xlinker", "\(blasRoot)/lib"]),
+    .linkedLibrary("torch_cpu"), .linkedLibrary("c10"), .linkedLibrary("scipy_openblas"),
 ]
 
 let package = Package(
@@ -26,6 +29,7 @@ let package = Package(
             name: "CTorch",
             cxxSettings: [
                 .unsafeFlags(["-isystem", "\(torchRoot)/include", "-isystem", "\(torchRoot)/include/torch/csrc/api/include",
+                              "-isystem", "\(blasRoot)/include",
                               "-D_GLIBCXX_USE_CXX11_ABI=1", "-O2", "-Wno-deprecated-declarations"]),
             ],
             linkerSettings: torchLinker),

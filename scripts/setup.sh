@@ -33,6 +33,14 @@ if ! ls -d .torch/torch-"$TORCH_VERSION"+cpu.dist-info >/dev/null 2>&1; then
   [ -d .torch/nvidia/cuda_cupti ] || pip_target nvidia-cuda-cupti
 fi
 
+# OpenBLAS for fp32 linears (Sources/CTorch/linear.cpp): the wheel's library and cblas.h, linked by Package.swift.
+OPENBLAS_VERSION=0.3.34.481.3
+if ! ls -d .torch/scipy_openblas32-"$OPENBLAS_VERSION".dist-info >/dev/null 2>&1; then
+  echo "setup: installing scipy-openblas32==$OPENBLAS_VERSION into .torch/"
+  rm -rf .torch/scipy_openblas32 .torch/scipy_openblas32-*.dist-info
+  pip_target "scipy-openblas32==$OPENBLAS_VERSION"
+fi
+
 # Python-side dependencies of `import torch` (references, fixture scripts, benchmarks).
 for mod in filelock:filelock typing_extensions:typing-extensions sympy:sympy networkx:networkx jinja2:jinja2 fsspec:fsspec numpy:numpy mpmath:mpmath; do
   m=${mod%%:*}; pkg=${mod#*:}

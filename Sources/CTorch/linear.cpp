@@ -1,17 +1,30 @@
-// Linear layers. fp32 `at::linear` runs MKL's sgemm, which on this project's AMD EPYC (AVX-512) reaches 100–170
-// GFLOP/s on ViT shapes, while oneDNN's fp32 matmul (inside libtorch, reached through the `mkldnn::_linear_pointwise`
-// op on dense tensors) reaches 170–190. So fp32 linears outside autocast run the forward and the input gradient
-// through oneDNN; the weight gradient stays `mm` (MKL and oneDNN are level there: dY is read transposed).
+// Linear layers. fp32 `linear` outside autocast runs on one of three GEMM libraries (`ct_set_fp32_linear`); the
+// default is the one measured fastest on the CPU's class (docs/performance.md, `stmae bench linear`):
+// - OpenBLAS (AVX2 CPUs; the scipy-openblas32 wheel in .torch/): its single-threaded sgemm on each libtorch thread's
+//   own block of the output reaches 145–177 GFLOP/s on the ViT shapes of a 2-core AVX2 EPYC (FMA peak ≈180), MKL
+//   125–176, oneDNN 118–165. OpenBLAS's own thread pool is not used: beside libtorch's OpenMP workers, which spin
+//   after each parallel region, it measured 12–157.
+// - oneDNN (AVX-512 CPUs; the `mkldnn::_linear_pointwise` op on dense tensors) for the forward and dX, `mm` for dW:
+//   160–200 of ≈210 on an AVX-512 EPYC, where MKL reached 100–180.
+// - libtorch: `at::linear` (MKL's sgemm).
 // bf16 (and autocast) keeps `at::linear`, which libtorch already sends to oneDNN.
+#include "attention_kernels.h"
 #include "internal.h"
+#include <ATen/Parallel.h>
 #include <ATen/autocast_mode.h>
 #include <ATen/core/dispatch/Dispatcher.h>
+#include <ATen/record_function.h>
 #include <atomic>
+#include <cblas.h>
+#include <climits>
 #include <torch/csrc/autograd/custom_function.h>
 
 using ct::T;
 
 namespace {
+enum Backend : int { kLibtorch = 0, kOneDNN = 1, kOpenBLAS = 2 };
+std::atomic<int> g_backend{__builtin_cpu_supports("avx512f") ? kOneDNN : kOpenBLAS};
+
 /// y = x wᵀ + b through oneDNN. x: [M, K] fp32, w: [N, K] (any strides), b: [N] or undefined → [M, N].
 at::Tensor onednn_linear(const at::Tensor &x, const at::Tensor &w, const std::optional<at::Tensor> &b) {
   static const auto op = c10::Dispatcher::singleton().findSchemaOrThrow("mkldnn::_linear_pointwise", "");
@@ -19,6 +32,60 @@ at::Tensor onednn_linear(const at::Tensor &x, const at::Tensor &w, const std::op
                                  c10::IValue(c10::List<std::optional<at::Scalar>>()), c10::IValue()};
   op.callBoxed(&stack);
   return stack.at(0).toTensor();
+}
+
+/// A 2-D fp32 tensor as a row-major BLAS operand: element (i, j) is at data[i·ld + j], or at data[i + j·ld] when
+/// `trans` (a transposed view, as `w.t()`). Other layouts are copied.
+struct Operand {
+  at::Tensor t;
+  bool trans;
+  int64_t ld;
+  explicit Operand(const at::Tensor &a) : t(a), trans(false), ld(a.stride(0)) {
+    if (a.stride(1) == 1 && a.stride(0) >= std::max<int64_t>(a.size(1), 1)) return;
+    if (a.stride(0) == 1 && a.stride(1) >= std::max<int64_t>(a.size(0), 1)) { trans = true; ld = a.stride(1); return; }
+    t = a.contiguous();
+    ld = std::max<int64_t>(a.size(1), 1);
+  }
+  /// Where the sub-matrix from row i, column j starts.
+  const float *at(int64_t i, int64_t j) const { return t.data_ptr<float>() + (trans ? i + j * ld : i * ld + j); }
+};
+
+/// a @ b (+ bias on every row) on OpenBLAS: a [M, K], b [K, N], bias [N] fp32, any strides → contiguous [M, N].
+/// Each libtorch thread runs sgemm single-threaded on its own block of 16-column groups (of row groups when N is
+/// narrow), so the two libraries' thread pools never compete.
+at::Tensor blas_mm(const at::Tensor &a, const at::Tensor &b, const std::optional<at::Tensor> &bias = std::nullopt) {
+  RECORD_FUNCTION("stmae::openblas_sgemm", std::vector<c10::IValue>{});
+  static const bool single = (scipy_openblas_set_num_threads(1), true);
+  (void)single;
+  const int64_t M = a.size(0), K = a.size(1), N = b.size(1);
+  TORCH_CHECK(b.size(0) == K, "matmul: [", M, ", ", K, "] @ [", b.size(0), ", ", N, "]");
+  TORCH_CHECK(M < INT_MAX && N < INT_MAX && K < INT_MAX && a.stride(0) < INT_MAX && a.stride(1) < INT_MAX &&
+                  b.stride(0) < INT_MAX && b.stride(1) < INT_MAX, "OpenBLAS sgemm: sizes beyond 32-bit indices");
+  auto out = at::empty({M, N}, a.options());
+  if (M == 0 || N == 0) return out;
+  const Operand A(a), B(b);
+  const auto bc = bias ? bias->contiguous() : at::Tensor();
+  const float *bp = bias ? bc.data_ptr<float>() : nullptr;
+  float *cp = out.data_ptr<float>();
+  const bool by_cols = N >= 64 * at::get_num_threads() || N >= M;
+  const int64_t unit = by_cols ? 16 : 8, extent = by_cols ? N : M;
+  ct::attn::parallel_range((extent + unit - 1) / unit, [&](int64_t g0, int64_t g1) {
+    const int64_t lo = g0 * unit, hi = std::min(g1 * unit, extent);
+    const int64_t m0 = by_cols ? 0 : lo, m = by_cols ? M : hi - lo, n0 = by_cols ? lo : 0, n = by_cols ? hi - lo : N;
+    float *c = cp + m0 * N + n0;
+    if (bp)
+      for (int64_t i = 0; i < m; ++i) std::copy(bp + n0, bp + n0 + n, c + i * N);
+    scipy_cblas_sgemm(CblasRowMajor, A.trans ? CblasTrans : CblasNoTrans, B.trans ? CblasTrans : CblasNoTrans,
+                      static_cast<int>(m), static_cast<int>(n), static_cast<int>(K), 1.0f, A.at(m0, 0),
+                      static_cast<int>(A.ld), B.at(0, n0), static_cast<int>(B.ld), bp ? 1.0f : 0.0f, c,
+                      static_cast<int>(N));
+  });
+  return out;
+}
+
+/// y = x wᵀ + b on `backend` (OpenBLAS or oneDNN). x: [M, K], w: [N, K], b: [N] or undefined → [M, N].
+at::Tensor forward_2d(int backend, const at::Tensor &x, const at::Tensor &w, const std::optional<at::Tensor> &b) {
+  return backend == kOpenBLAS ? blas_mm(x, w.t(), b) : onednn_linear(x, w, b);
 }
 
 /// [..., K] → contiguous [M, K].
@@ -31,56 +98,70 @@ std::vector<int64_t> last_dim(const at::Tensor &t, int64_t n) {
   return shape;
 }
 
-/// x: [..., K], w: [N, K], b: [N] or [0] (no bias: autograd inputs must be defined) → [..., N]; the backward's dX
-/// also runs through oneDNN.
-struct OneDNNLinear : torch::autograd::Function<OneDNNLinear> {
+/// x: [..., K], w: [N, K], b: [N] or [0] (no bias: autograd inputs must be defined) → [..., N] on OpenBLAS (forward,
+/// dX and dW) or oneDNN (forward and dX; dW is `mm`).
+struct Fp32Linear : torch::autograd::Function<Fp32Linear> {
   static at::Tensor forward(torch::autograd::AutogradContext *ctx, const at::Tensor &x, const at::Tensor &w,
-                            const at::Tensor &b) {
+                            const at::Tensor &b, int64_t backend) {
     const auto x2 = rows(x);
     ctx->save_for_backward({x2, w});
     ctx->saved_data["bias"] = b.numel() > 0;
-    return onednn_linear(x2, w, b.numel() > 0 ? std::optional<at::Tensor>(b) : std::nullopt).view(last_dim(x, w.size(0)));
+    ctx->saved_data["backend"] = backend;
+    const auto bias = b.numel() > 0 ? std::optional<at::Tensor>(b) : std::nullopt;
+    return forward_2d(static_cast<int>(backend), x2, w, bias).view(last_dim(x, w.size(0)));
   }
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext *ctx,
                                                  torch::autograd::variable_list grads) {
     const auto s = ctx->get_saved_variables();
     const auto &x2 = s[0], &w = s[1];
+    const bool blas = ctx->saved_data["backend"].toInt() == kOpenBLAS;
     const auto g2 = rows(grads[0]);
     at::Tensor gx, gw, gb;
-    if (ctx->needs_input_grad(0)) gx = onednn_linear(g2, w.t(), std::nullopt).view(last_dim(grads[0], w.size(1)));
-    if (ctx->needs_input_grad(1)) gw = at::mm(g2.t(), x2);
+    if (ctx->needs_input_grad(0))
+      gx = (blas ? blas_mm(g2, w) : onednn_linear(g2, w.t(), std::nullopt)).view(last_dim(grads[0], w.size(1)));
+    if (ctx->needs_input_grad(1)) gw = blas ? blas_mm(g2.t(), x2) : at::mm(g2.t(), x2);
     if (ctx->needs_input_grad(2) && ctx->saved_data["bias"].toBool()) gb = g2.sum(0);
-    return {gx, gw, gb};
+    return {gx, gw, gb, at::Tensor()};
   }
 };
 
-std::atomic<bool> g_onednn{true};
-
-bool onednn_eligible(const at::Tensor &x, const at::Tensor &w, const std::optional<at::Tensor> &b) {
+/// The backend ct_linear_on(backend, x, w, b) runs: `backend` (the process-wide one if < 0) for dense fp32 outside
+/// autocast, else libtorch.
+int backend_for(int backend, const at::Tensor &x, const at::Tensor &w, const std::optional<at::Tensor> &b) {
   const auto plain = [](const at::Tensor &t) {
     return t.device().is_cpu() && t.layout() == at::kStrided && t.scalar_type() == at::kFloat;
   };
-  return g_onednn.load(std::memory_order_relaxed) && !at::autocast::is_autocast_enabled(at::kCPU) && plain(x) &&
-         plain(w) && (!b || (plain(*b) && b->dim() == 1)) && x.dim() >= 1 && w.dim() == 2 && x.numel() > 0 &&
-         x.size(-1) == w.size(1) && w.size(0) > 0;
+  const bool eligible = !at::autocast::is_autocast_enabled(at::kCPU) && plain(x) && plain(w) &&
+                        (!b || (plain(*b) && b->dim() == 1)) && x.dim() >= 1 && w.dim() == 2 && x.numel() > 0 &&
+                        x.size(-1) == w.size(1) && w.size(0) > 0;
+  return !eligible ? kLibtorch : backend < 0 ? g_backend.load(std::memory_order_relaxed) : backend;
 }
 }  // namespace
 
 extern "C" {
-int ct_linear(ct_tensor x, ct_tensor w, ct_tensor b, ct_tensor *out) {
+int ct_linear(ct_tensor x, ct_tensor w, ct_tensor b, ct_tensor *out) { return ct_linear_on(-1, x, w, b, out); }
+int ct_linear_on(int backend_code, ct_tensor x, ct_tensor w, ct_tensor b, ct_tensor *out) {
   CT_TRY(
+      TORCH_CHECK(backend_code >= -1 && backend_code <= kOpenBLAS, "unknown fp32 linear backend ", backend_code);
       const auto &X = T(x); const auto &W = T(w); const auto B = ct::opt(b);
-      if (!onednn_eligible(X, W, B)) {
+      const int backend = backend_for(backend_code, X, W, B);
+      if (backend == kLibtorch) {
         *out = ct::wrap(at::linear(X, W, B));
       } else if (at::GradMode::is_enabled() && (X.requires_grad() || W.requires_grad() || (B && B->requires_grad()))) {
-        *out = ct::wrap(OneDNNLinear::apply(X, W, B ? *B : at::empty({0}, X.options())));
+        *out = ct::wrap(Fp32Linear::apply(X, W, B ? *B : at::empty({0}, X.options()), backend));
       } else {
-        *out = ct::wrap(onednn_linear(rows(X), W, B).view(last_dim(X, W.size(0))));
+        *out = ct::wrap(forward_2d(backend, rows(X), W, B).view(last_dim(X, W.size(0))));
       })
 }
-int ct_set_onednn_linear(int enabled) { return g_onednn.exchange(enabled != 0) ? 1 : 0; }
-int ct_onednn_linear_enabled(void) { return g_onednn.load() ? 1 : 0; }
-int ct_onednn_linear_takes(ct_tensor x, ct_tensor w, ct_tensor b) {
-  return x && w && onednn_eligible(x->t, w->t, ct::opt(b)) ? 1 : 0;
+int ct_set_fp32_linear(int backend) {
+  if (backend < kLibtorch || backend > kOpenBLAS) {
+    ct::set_error(("unknown fp32 linear backend " + std::to_string(backend) + " (0 libtorch, 1 oneDNN, 2 OpenBLAS)").c_str());
+    return -1;
+  }
+  return g_backend.exchange(backend);
+}
+int ct_fp32_linear(void) { return g_backend.load(); }
+int ct_linear_backend(ct_tensor x, ct_tensor w, ct_tensor b) {
+  return x && w ? backend_for(-1, x->t, w->t, ct::opt(b)) : kLibtorch;
 }
 }

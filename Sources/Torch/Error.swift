@@ -26,6 +26,31 @@ func make(_ context: @autoclosure () -> String = "", _ body: (UnsafeMutablePoint
     return Tensor(owning: out)
 }
 
+/// A GEMM library for fp32 `linear` (see `Runtime.fp32Linear`).
+public enum LinearBackend: CaseIterable, Sendable, CustomStringConvertible {
+    /// `at::linear`: MKL's sgemm.
+    case libtorch
+    /// oneDNN's matmul for the forward and the input gradient, `mm` for the weight gradient.
+    case oneDNN
+    /// OpenBLAS's sgemm, single-threaded on each engine thread's block of the output, for all three.
+    case openBLAS
+
+    /// The shim's code (`ct_set_fp32_linear`).
+    var code: Int32 { Int32(Self.allCases.firstIndex(of: self)!) }
+    init?(code: Int32) {
+        guard code >= 0 && Int(code) < Self.allCases.count else { return nil }
+        self = Self.allCases[Int(code)]
+    }
+    /// The name on the command line and in benchmark JSON.
+    public var name: String { ["libtorch", "onednn", "openblas"][Int(code)] }
+    public var description: String { name }
+    /// The backend called `name` ("libtorch", "onednn", "openblas").
+    public init?(name: String) {
+        guard let b = Self.allCases.first(where: { $0.name == name }) else { return nil }
+        self = b
+    }
+}
+
 /// Process-wide engine settings.
 public enum Runtime {
     /// libtorch's version string, e.g. "2.13.0".
@@ -51,15 +76,15 @@ public enum Runtime {
     public static func fusedAttentionTakes(_ q: Tensor, _ k: Tensor, _ v: Tensor) -> Bool {
         ct_fused_attention_takes(q.raw, k.raw, v.raw) != 0
     }
-    /// Whether fp32 `linear` outside autocast runs oneDNN's matmul for the forward and the input gradient instead of
-    /// MKL's sgemm (1.1–1.9× on ViT shapes on AMD EPYC). On by default.
-    public static var oneDNNLinear: Bool {
-        get { ct_onednn_linear_enabled() != 0 }
-        set { _ = ct_set_onednn_linear(newValue ? 1 : 0) }
+    /// The GEMM library of fp32 `linear` outside autocast (Sources/CTorch/linear.cpp). By default the one measured
+    /// fastest on the CPU's class: oneDNN with AVX-512, OpenBLAS without.
+    public static var fp32Linear: LinearBackend {
+        get { LinearBackend(code: ct_fp32_linear()) ?? .libtorch }
+        set { _ = ct_set_fp32_linear(newValue.code) }
     }
-    /// Whether `linear(x, weight:, bias:)` runs oneDNN's matmul (see `oneDNNLinear`).
-    public static func oneDNNLinearTakes(_ x: Tensor, weight: Tensor, bias: Tensor? = nil) -> Bool {
-        ct_onednn_linear_takes(x.raw, weight.raw, bias?.raw) != 0
+    /// The library `linear(x, weight:, bias:)` runs on: `fp32Linear` for dense fp32 outside autocast, else libtorch.
+    public static func linearBackend(_ x: Tensor, weight: Tensor, bias: Tensor? = nil) -> LinearBackend {
+        LinearBackend(code: ct_linear_backend(x.raw, weight.raw, bias?.raw)) ?? .libtorch
     }
     /// Tensor handles alive in this process (created and not yet released).
     public static var liveTensors: Int { Int(ct_live_tensors()) }

@@ -2,9 +2,10 @@ import CTorch
 
 /// The nn functional ops (`torch.nn.functional`): free functions over `Tensor`.
 
-/// `x @ weight.T + bias`; x: [*, in], weight: [out, in].
-public func linear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil) throws -> Tensor {
-    try make("linear of \(x.shape) with weight \(weight.shape)") { ct_linear(x.raw, weight.raw, bias?.raw, $0) }
+/// `x @ weight.T + bias`; x: [*, in], weight: [out, in]. Dense fp32 outside autocast runs on `backend`
+/// (`Runtime.fp32Linear` when nil).
+public func linear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, backend: LinearBackend? = nil) throws -> Tensor {
+    try make("linear of \(x.shape) with weight \(weight.shape)") { ct_linear_on(backend?.code ?? -1, x.raw, weight.raw, bias?.raw, $0) }
 }
 /// x: [N, C, T, H, W], weight: [O, C, kt, kh, kw].
 public func conv3d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: [Int] = [1, 1, 1], padding: [Int] = [0, 0, 0]) throws -> Tensor {

@@ -46,7 +46,7 @@ public func maeTrainFlopsPerClip(_ c: MAEConfig) -> Double {
 }
 
 /// Measured GEMM rate (GFLOP/s) for MFU: a 1536³ `linear` in the training dtype (so fp32 takes the same GEMM library
-/// as the model's linears, see `Runtime.oneDNNLinear`), the best of 5 (a shared machine only ever slows it down).
+/// as the model's linears, see `Runtime.fp32Linear`), the best of 5 (a shared machine only ever slows it down).
 public func measurePeakGFLOPs(bf16: Bool) throws -> Double {
     let n = 1536
     let a = try Tensor.randn([n, n]).to(bf16 ? .bfloat16 : .float32), b = try Tensor.randn([n, n]).to(bf16 ? .bfloat16 : .float32)

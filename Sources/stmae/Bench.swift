@@ -7,7 +7,7 @@ import Torch
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks (JSON lines: s/step medians and the ratio against PyTorch eager).",
-        subcommands: [BenchEngine.self, BenchPretrain.self, BenchInfer.self, BenchLoader.self, BenchAttention.self], defaultSubcommand: BenchEngine.self)
+        subcommands: [BenchEngine.self, BenchPretrain.self, BenchInfer.self, BenchLoader.self, BenchAttention.self, BenchLinear.self], defaultSubcommand: BenchEngine.self)
 }
 
 struct BenchEngine: ParsableCommand {

@@ -29,8 +29,10 @@ struct DistWorker: ParsableCommand {
     var mode: DataParallel.Mode { afterBackward ? .afterBackward : .overlapped }
     @Option(help: "pretrain: clip size.") var imgSize = 32
     @Option(help: "pretrain: frames per clip.") var frames = 4
+    @OptionGroup var kernels: KernelOptions
 
     func run() throws {
+        kernels.apply()
         let env = try DistEnvironment.detect()
         let pg = try ProcessGroup(env, timeout: distTimeout)
         switch check {

@@ -1,22 +1,29 @@
 import ArgumentParser
 import Torch
 
+extension LinearBackend: ExpressibleByArgument {
+    public init?(argument: String) { self.init(name: argument) }
+    public static var allValueStrings: [String] { allCases.map(\.name) }
+    public var defaultValueDescription: String { name }
+}
+
 /// The engine's own kernels, switchable for A/B runs of `bench pretrain` and `bench infer`.
 struct KernelOptions: ParsableArguments {
     @Flag(inversion: .prefixedNo, help: "Attention in stmae's fused kernels (bf16: head dims 32/64/128 on AVX-512 BF16 CPUs; fp32: 32/64/80/128 on AVX2/FMA) instead of libtorch's flash kernel.")
     var fusedAttention = true
-    @Flag(inversion: .prefixedNo, help: "fp32 linears on oneDNN's matmul instead of MKL's sgemm (forward and input gradient).")
-    var onednnLinear = true
+    @Option(name: .customLong("fp32-linear"), help: "GEMM library of fp32 linears: openblas (all three products), onednn (forward and input gradient; weight gradient on MKL) or libtorch (MKL). Default: onednn on AVX-512 CPUs, openblas on others.")
+    var fp32Linear: LinearBackend?
 
     /// Sets the process-wide switches.
     func apply() {
         Runtime.fusedAttention = fusedAttention
-        Runtime.oneDNNLinear = onednnLinear
+        if let fp32Linear { Runtime.fp32Linear = fp32Linear }
     }
     /// The flags that pass these settings on to a child `--single` run.
-    var childArgs: [String] { (fusedAttention ? [] : ["--no-fused-attention"]) + (onednnLinear ? [] : ["--no-onednn-linear"]) }
+    var childArgs: [String] { (fusedAttention ? [] : ["--no-fused-attention"]) + (fp32Linear.map { ["--fp32-linear", $0.name] } ?? []) }
     /// JSON fields: which kernels a run in `bf16` (or fp32) took.
     func json(bf16: Bool) -> [String: Any] {
-        ["fused_attention": fusedAttention && Runtime.fusedAttentionAvailable(bf16 ? .bfloat16 : .float32), "onednn_linear": !bf16 && onednnLinear]
+        ["fused_attention": fusedAttention && Runtime.fusedAttentionAvailable(bf16 ? .bfloat16 : .float32),
+         "linear": bf16 ? LinearBackend.libtorch.name : (fp32Linear ?? Runtime.fp32Linear).name]
     }
 }

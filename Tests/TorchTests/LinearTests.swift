@@ -2,19 +2,21 @@ import Foundation
 import Testing
 @testable import Torch
 
-/// fp32 `linear` on oneDNN's matmul (Sources/CTorch/linear.cpp) against x·wᵀ + b written with `matmul` (MKL), forward
-/// and the three gradients, which are also checked against their formulas (dx = g·w, dw = gᵀ·x, db = Σ g).
+/// fp32 `linear` on each GEMM library (Sources/CTorch/linear.cpp) against x·wᵀ + b written with `matmul` (MKL),
+/// forward and the three gradients, which are also checked against their formulas (dx = g·w, dw = gᵀ·x, db = Σ g).
+/// The shapes take OpenBLAS's split by rows (narrow outputs), by 16-column groups with a tail, and one group.
 struct LinearTests {
-    static let cases: [(shape: [Int], out: Int, bias: Bool)] = [([2, 37, 48], 24, true), ([157, 768], 3, false), ([1, 3, 5, 64], 96, true)]
+    static let cases: [(shape: [Int], out: Int, bias: Bool)] = [([2, 37, 48], 24, true), ([157, 768], 3, false), ([1, 3, 5, 64], 96, true),
+                                                                ([300, 64], 200, true), ([5, 16], 16, false)]
 
-    @Test(arguments: cases.indices) func matchesMatmul(_ i: Int) throws {
+    @Test(arguments: cases.indices, LinearBackend.allCases) func matchesMatmul(_ i: Int, _ backend: LinearBackend) throws {
         let c = Self.cases[i], k = c.shape.last!
         let g = try Generator(seed: UInt64(i))
         let x = try Tensor.randn(c.shape, generator: g).requiresGrad(true)
         let w = try (Tensor.randn([c.out, k], generator: g) * 0.1).requiresGrad(true)
         let b = c.bias ? try Tensor.randn([c.out], generator: g).requiresGrad(true) : nil
-        #expect(Runtime.oneDNNLinearTakes(x, weight: w, bias: b) == Runtime.oneDNNLinear)
-        let y = try linear(x, weight: w, bias: b)
+        #expect(Runtime.linearBackend(x, weight: w, bias: b) == Runtime.fp32Linear)
+        let y = try linear(x, weight: w, bias: b, backend: backend)
         let gy = try Tensor.randn(y.shape, generator: g)
         try y.backward(gradient: gy)
 
@@ -23,35 +25,55 @@ struct LinearTests {
         var ref = try x2.matmul(w2.transpose(0, 1))
         if let b2 { ref = try ref + b2 }
         try ref.backward(gradient: gy)
-        try expectClose(y, ref, tol: 1e-5, "output \(c)")
-        try expectClose(try #require(x.grad), try #require(x2.grad), tol: 1e-5, "dx \(c)")
-        try expectClose(try #require(w.grad), try #require(w2.grad), tol: 1e-5, "dw \(c)")
-        if let b, let b2 { try expectClose(try #require(b.grad), try #require(b2.grad), tol: 1e-5, "db \(c)") }
+        let what = "\(c) \(backend)"
+        try expectClose(y, ref, tol: 1e-5, "output \(what)")
+        try expectClose(try #require(x.grad), try #require(x2.grad), tol: 1e-5, "dx \(what)")
+        try expectClose(try #require(w.grad), try #require(w2.grad), tol: 1e-5, "dw \(what)")
+        if let b, let b2 { try expectClose(try #require(b.grad), try #require(b2.grad), tol: 1e-5, "db \(what)") }
 
         let g2 = try gy.reshape([-1, c.out]), xf = try x.detach().reshape([-1, k])
-        try expectClose(try #require(x.grad).reshape([-1, k]), try g2.matmul(w.detach()), tol: 1e-5, "dx formula \(c)")
-        try expectClose(try #require(w.grad), try g2.transpose(0, 1).matmul(xf), tol: 1e-5, "dw formula \(c)")
+        try expectClose(try #require(x.grad).reshape([-1, k]), try g2.matmul(w.detach()), tol: 1e-5, "dx formula \(c) \(backend)")
+        try expectClose(try #require(w.grad), try g2.transpose(0, 1).matmul(xf), tol: 1e-5, "dw formula \(c) \(backend)")
     }
 
-    /// oneDNN must read the weight's current values: an in-place update (as the optimizer's) changes the output.
-    @Test func followsInPlaceWeightUpdates() throws {
+    /// Each library must read the weight's current values: an in-place update (as the optimizer's) changes the output.
+    @Test(arguments: LinearBackend.allCases) func followsInPlaceWeightUpdates(_ backend: LinearBackend) throws {
         let g = try Generator(seed: 7)
         let x = try Tensor.randn([64, 32], generator: g), w = try Tensor.randn([16, 32], generator: g)
-        let a = try withNoGrad { try linear(x, weight: w) }
+        let a = try withNoGrad { try linear(x, weight: w, backend: backend) }
         try withNoGrad { try w.mul_(2) }
-        let b = try withNoGrad { try linear(x, weight: w) }
-        try expectClose(b, a * 2.0, tol: 1e-6, "after w *= 2")
+        let b = try withNoGrad { try linear(x, weight: w, backend: backend) }
+        try expectClose(b, a * 2.0, tol: 1e-6, "after w *= 2 (\(backend))")
+    }
+
+    /// Views as operands: a transposed weight (read in place as a transposed BLAS operand), a strided slice (copied),
+    /// a transposed input; with gradients through all of them.
+    @Test(arguments: LinearBackend.allCases) func viewsAsOperands(_ backend: LinearBackend) throws {
+        let g = try Generator(seed: 9)
+        let x = try Tensor.randn([33, 40], generator: g).transpose(0, 1).requiresGrad(true)   // [40, 33], strides (1, 40)
+        let weights = [try Tensor.randn([33, 70], generator: g).transpose(0, 1),                  // [70, 33], strides (1, 70)
+                       try Tensor.randn([70, 66], generator: g).slice(dim: 1, step: 2)]           // [70, 33], strides (66, 2)
+        for w0 in weights {
+            let w = try w0.requiresGrad(true)
+            let y = try linear(x, weight: w, backend: backend)
+            try y.sum().backward()
+            let ref = try x.detach().matmul(w.detach().transpose(0, 1))
+            try expectClose(y, ref, tol: 1e-5, "output \(backend) \(w.shape)")
+            try expectClose(try #require(x.grad), try Tensor.ones([40, 70]).matmul(w.detach()), tol: 1e-5, "dx \(backend)")
+            try expectClose(try #require(w.grad), try Tensor.ones([70, 40]).matmul(x.detach()), tol: 1e-5, "dw \(backend)")
+            try x.setGrad(nil)
+        }
     }
 
     /// Only the input needs a gradient (a frozen layer), or only the weight (the patch embedding's input).
-    @Test func partialGradients() throws {
+    @Test(arguments: LinearBackend.allCases) func partialGradients(_ backend: LinearBackend) throws {
         let g = try Generator(seed: 8)
         let x = try Tensor.randn([10, 12], generator: g), w = try Tensor.randn([6, 12], generator: g)
         let xg = try x.detach().requiresGrad(true)
-        try linear(xg, weight: w).sum().backward()
+        try linear(xg, weight: w, backend: backend).sum().backward()
         try expectClose(try #require(xg.grad), try Tensor.ones([10, 6]).matmul(w), tol: 1e-5, "dx only")
         let wg = try w.detach().requiresGrad(true)
-        try linear(x, weight: wg).sum().backward()
+        try linear(x, weight: wg, backend: backend).sum().backward()
         try expectClose(try #require(wg.grad), try Tensor.ones([6, 10]).matmul(x), tol: 1e-5, "dw only")
     }
 
@@ -59,10 +81,10 @@ struct LinearTests {
     @Test func otherInputsStayOnLibtorch() throws {
         let x = try Tensor.randn([4, 8]), w = try Tensor.randn([3, 8])
         let (xb, wb, xd, wd, w9) = (try x.to(.bfloat16), try w.to(.bfloat16), try x.to(.float64), try w.to(.float64), try Tensor.randn([3, 9]))
-        #expect(!Runtime.oneDNNLinearTakes(xb, weight: wb))
-        #expect(!Runtime.oneDNNLinearTakes(xd, weight: wd))
-        #expect(!Runtime.oneDNNLinearTakes(x, weight: w9))
-        try withAutocast { #expect(!Runtime.oneDNNLinearTakes(x, weight: w)) }
+        #expect(Runtime.linearBackend(xb, weight: wb) == .libtorch)
+        #expect(Runtime.linearBackend(xd, weight: wd) == .libtorch)
+        #expect(Runtime.linearBackend(x, weight: w9) == .libtorch)
+        try withAutocast { #expect(Runtime.linearBackend(x, weight: w) == .libtorch) }
         #expect(try withAutocast { try linear(x, weight: w) }.dtype == .bfloat16)
     }
 }

@@ -98,20 +98,23 @@ let tinyCLIFlags = ["--img_size", "32", "--patch_size", "8", "--num_frames", "4"
     @Test func benchTraceRecordsTheStep() throws {
         let out = try tempDir("trace")
         defer { try? FileManager.default.removeItem(atPath: out) }
-        // fp32 linears run oneDNN's matmul (`mkldnn::_linear_pointwise`), or libtorch's `addmm` with --no-onednn-linear;
-        // attention the fused fp32 kernel on AVX2/FMA CPUs, or libtorch's flash kernel with --no-fused-attention.
+        // fp32 linears run the library --fp32-linear names (OpenBLAS's sgemm is recorded as `stmae::openblas_sgemm`,
+        // oneDNN's matmul as `mkldnn::_linear_pointwise`, libtorch's as `aten::addmm`); attention the fused fp32 kernel
+        // on AVX2/FMA CPUs, or libtorch's flash kernel with --no-fused-attention.
         let flash = "aten::_scaled_dot_product_flash_attention_for_cpu"
         let fused = Runtime.fusedAttentionAvailable(.float32) ? "torch::autograd::CppNode<(anonymous namespace)::FusedAttention>" : flash
-        for (flags, linearOp, attention) in [([String](), "mkldnn::_linear_pointwise", fused),
-                                             (["--no-onednn-linear", "--no-fused-attention"], "aten::addmm", flash)] {
+        let linearOps = ["openblas": "stmae::openblas_sgemm", "onednn": "mkldnn::_linear_pointwise", "libtorch": "aten::addmm"]
+        for (backend, extra, attention) in [("openblas", [String](), fused), ("onednn", [], fused), ("libtorch", ["--no-fused-attention"], flash)] {
+            let flags = ["--fp32-linear", backend] + extra
             let run = try runSTMAE(["bench", "pretrain", "--model", "mae_vit_tiny", "--img-size", "64", "--num-frames", "4",
                                     "--warmup", "1", "--steps", "1", "--single", "1,fp32", "--trace", out + "/t.json"] + flags)
             #expect(run.status == 0, "\(run.stderr)")
+            #expect(run.stderr.contains("\"linear\":\"\(backend)\""), "\(run.stderr)")
             let events = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/t.json"))) as? [[String: Any]] ?? []
             let names = Set(events.compactMap { $0["ph"] as? String == "X" ? $0["name"] as? String : nil })
-            #expect(names.isSuperset(of: [linearOp, "aten::_fused_adamw_", attention]),
-                    "\(flags): \(names.sorted().filter { $0.hasPrefix("aten::a") || $0.hasPrefix("mkldnn") || $0.contains("Attention") })")
-            #expect(names.contains("mkldnn::_linear_pointwise") == flags.isEmpty, "\(flags)")
+            #expect(names.isSuperset(of: [linearOps[backend]!, "aten::_fused_adamw_", attention]),
+                    "\(flags): \(names.sorted().filter { $0.hasPrefix("aten::a") || $0.hasPrefix("mkldnn") || $0.hasPrefix("stmae") || $0.contains("Attention") })")
+            for (other, op) in linearOps where other != backend && op != "aten::addmm" { #expect(!names.contains(op), "\(flags): \(op)") }
             #expect(names.contains(flash) == (attention == flash), "\(flags)")
         }
     }
@@ -141,6 +144,23 @@ let tinyCLIFlags = ["--img_size", "32", "--patch_size", "8", "--num_frames", "4"
         if !Runtime.fusedAttentionAvailable(.bfloat16) {
             #expect(try runSTMAE(["bench", "attention", "--precisions", "bf16"]).stderr.contains("no AVX-512 BF16"))
         }
+    }
+
+    /// `bench linear` prints one JSON line per shape with every GEMM library's forward and training rate.
+    @Test func benchLinearComparesTheLibraries() throws {
+        let run = try runSTMAE(["bench", "linear", "--shapes", "20,16,24", "3,8,5", "--steps", "1", "--rounds", "1"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let lines = run.stderr.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }.filter { $0["bench"] as? String == "linear_fp32" }
+        #expect(lines.map { $0["shape"] as? [Int] ?? [] } == [[20, 16, 24], [3, 8, 5]])
+        for l in lines {
+            for b in LinearBackend.allCases {
+                for key in ["\(b.name)_forward_gflops", "\(b.name)_train_gflops"] { #expect((l[key] as? Double ?? 0) > 0, "\(key) in \(l)") }
+            }
+        }
+        #expect(try runSTMAE(["bench", "linear", "--shapes", "20,16"]).stderr.contains("expected M,K,N"))
+        #expect(try runSTMAE(["bench", "linear", "--backends", "cublas"]).stderr.contains("cublas"))
     }
 
     @Test func badInputExitsWithAMessage() throws {

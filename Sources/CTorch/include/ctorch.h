@@ -137,12 +137,15 @@ int ct_matmul(ct_tensor a, ct_tensor b, ct_tensor *out);
 int ct_bmm(ct_tensor a, ct_tensor b, ct_tensor *out);
 int ct_baddbmm(ct_tensor self, ct_tensor a, ct_tensor b, double beta, double alpha, ct_tensor *out);
 int ct_linear(ct_tensor x, ct_tensor w, ct_tensor b, ct_tensor *out);
-/// fp32 ct_linear outside autocast runs oneDNN's matmul (forward and input gradient) instead of MKL's sgemm, unless
-/// turned off here (linear.cpp). Returns the previous setting.
-int ct_set_onednn_linear(int enabled);
-int ct_onednn_linear_enabled(void);
-/// 1 if ct_linear(x, w, b) would run oneDNN's matmul.
-int ct_onednn_linear_takes(ct_tensor x, ct_tensor w, ct_tensor b);
+/// The GEMM library of fp32 ct_linear outside autocast: 0 libtorch (`at::linear`, MKL), 1 oneDNN (forward and input
+/// gradient; weight gradient `mm`; the default on AVX-512 CPUs), 2 OpenBLAS (all three; the default on others).
+/// Returns the previous one, -1 for an unknown code (linear.cpp).
+int ct_set_fp32_linear(int backend);
+int ct_fp32_linear(void);
+/// ct_linear on `backend` (as ct_set_fp32_linear's codes; -1 the process-wide one) for inputs that it takes.
+int ct_linear_on(int backend, ct_tensor x, ct_tensor w, ct_tensor b, ct_tensor *out);
+/// The backend ct_linear(x, w, b) would run (0 for inputs that stay on libtorch: bf16, autocast, other layouts).
+int ct_linear_backend(ct_tensor x, ct_tensor w, ct_tensor b);
 int ct_conv3d(ct_tensor x, ct_tensor w, ct_tensor b, const int64_t *stride, const int64_t *padding, ct_tensor *out);
 int ct_conv2d(ct_tensor x, ct_tensor w, ct_tensor b, const int64_t *stride, const int64_t *padding, ct_tensor *out);
 int ct_layer_norm(ct_tensor x, const int64_t *shape, int ndim, ct_tensor w, ct_tensor b, double eps, ct_tensor *out);
