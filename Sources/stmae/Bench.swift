@@ -62,6 +62,18 @@ struct BenchEngine: ParsableCommand {
     }
 }
 
+/// Median seconds of `steps` calls of `body`, after one untimed call.
+func medianTime(steps: Int, _ body: () throws -> Void) throws -> Double {
+    try body()
+    var ts: [Double] = []
+    for _ in 0..<steps {
+        let t0 = DispatchTime.now()
+        try body()
+        ts.append(Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9)
+    }
+    return median(ts)
+}
+
 func median(_ xs: [Double]) -> Double {
     let s = xs.sorted()
     return s.isEmpty ? .nan : (s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2)

@@ -43,16 +43,6 @@ struct BenchAttention: ParsableCommand {
         let heads = try qkv.permute(2, 0, 3, 1, 4)
         let (q, k, v) = (try heads.select(dim: 0, index: 0), try heads.select(dim: 0, index: 1), try heads.select(dim: 0, index: 2))
         let grad = try Tensor.randn([b, h, l, d]).to(dtype)
-        func time(_ body: () throws -> Void) throws -> Double {
-            try body()
-            var ts: [Double] = []
-            for _ in 0..<steps {
-                let t0 = DispatchTime.now()
-                try body()
-                ts.append(Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9)
-            }
-            return median(ts)
-        }
         let forward = { _ = try withNoGrad { try scaledDotProductAttention(q, k, v) } }
         let training = { try scaledDotProductAttention(q, k, v).backward(gradient: grad); try qkv.setGrad(nil) }
         var fused: [[Double]] = [], flash: [[Double]] = []
@@ -61,7 +51,7 @@ struct BenchAttention: ParsableCommand {
         for _ in 0..<rounds {
             for on in [true, false] {
                 Runtime.fusedAttention = on
-                let t = [try time(forward), try time(training)]
+                let t = [try medianTime(steps: steps, forward), try medianTime(steps: steps, training)]
                 if on { fused.append(t) } else { flash.append(t) }
             }
         }

@@ -28,16 +28,6 @@ struct BenchLinear: ParsableCommand {
     func compare(m: Int, k: Int, n: Int) throws {
         let x = try Tensor.randn([m, k]).requiresGrad(true), w = try (Tensor.randn([n, k]) * 0.05).requiresGrad(true)
         let b = try Tensor.zeros([n]).requiresGrad(true), grad = try Tensor.randn([m, n])
-        func time(_ body: () throws -> Void) throws -> Double {
-            try body()
-            var ts: [Double] = []
-            for _ in 0..<steps {
-                let t0 = DispatchTime.now()
-                try body()
-                ts.append(Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9)
-            }
-            return median(ts)
-        }
         var times: [LinearBackend: [[Double]]] = [:]
         for _ in 0..<rounds {
             for backend in backends {
@@ -46,7 +36,7 @@ struct BenchLinear: ParsableCommand {
                     try linear(x, weight: w, bias: b, backend: backend).backward(gradient: grad)
                     for p in [x, w, b] { try p.setGrad(nil) }
                 }
-                times[backend, default: []].append([try time(forward), try time(training)])
+                times[backend, default: []].append([try medianTime(steps: steps, forward), try medianTime(steps: steps, training)])
             }
         }
         let flops = 2.0 * Double(m * k * n)
