@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Idempotent set-up for a Debian 12 machine (as root): Debian dev packages, then libtorch (the PyTorch CPU wheel) and
-# the Python packages the references and benchmarks use, into .torch/. Safe to run again: it only installs what is missing.
+# Idempotent set-up for a Debian 12 machine (as root): Debian dev packages, then libtorch (the PyTorch CPU wheel),
+# OpenBLAS (the scipy-openblas32 wheel) and the Python packages the references and benchmarks use, into .torch/. Safe to run again: it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
