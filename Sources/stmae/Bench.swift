@@ -62,6 +62,15 @@ struct BenchEngine: ParsableCommand {
     }
 }
 
+/// `--shapes` values as positive integers, `dims` per comma-separated value (`format` names them in the error).
+func parseShapes(_ texts: [String], dims: Int, format: String) throws -> [[Int]] {
+    try texts.map { text in
+        let s = text.split(separator: ",").compactMap { Int($0) }
+        guard s.count == dims, s.allSatisfy({ $0 > 0 }) else { throw ValidationError("--shapes: expected \(format), got '\(text)'") }
+        return s
+    }
+}
+
 /// Median seconds of `steps` calls of `body`, after one untimed call.
 func medianTime(steps: Int, _ body: () throws -> Void) throws -> Double {
     try body()

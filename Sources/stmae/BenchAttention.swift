@@ -26,12 +26,7 @@ struct BenchAttention: ParsableCommand {
             throw ValidationError("this CPU has no \(needs): the fused \(name) attention kernel is not used here")
         }
         guard !chosen.isEmpty else { throw ValidationError("this CPU has neither AVX-512 BF16 nor AVX2/FMA: no fused attention kernel runs here") }
-        var parsed: [[Int]] = []
-        for text in shapes {
-            let s = text.split(separator: ",").compactMap { Int($0) }
-            guard s.count == 4, s.allSatisfy({ $0 > 0 }) else { throw ValidationError("--shapes: expected B,H,L,D, got '\(text)'") }
-            parsed.append(s)
-        }
+        let parsed = try parseShapes(shapes, dims: 4, format: "B,H,L,D")
         for (name, dtype, _) in chosen {
             for s in parsed { try compare(shape: s, precision: name, dtype: dtype) }
         }

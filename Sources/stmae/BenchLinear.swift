@@ -16,12 +16,7 @@ struct BenchLinear: ParsableCommand {
     @Option(help: "Rounds alternating the backends.") var rounds = 3
 
     func run() throws {
-        var parsed: [[Int]] = []
-        for text in shapes {
-            let s = text.split(separator: ",").compactMap { Int($0) }
-            guard s.count == 3, s.allSatisfy({ $0 > 0 }) else { throw ValidationError("--shapes: expected M,K,N, got '\(text)'") }
-            parsed.append(s)
-        }
+        let parsed = try parseShapes(shapes, dims: 3, format: "M,K,N")
         for s in parsed { try compare(m: s[0], k: s[1], n: s[2]) }
     }
 

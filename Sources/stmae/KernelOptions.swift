@@ -1,10 +1,9 @@
 import ArgumentParser
 import Torch
 
+/// Parsed and listed by `name` (its `description`).
 extension LinearBackend: ExpressibleByArgument {
     public init?(argument: String) { self.init(name: argument) }
-    public static var allValueStrings: [String] { allCases.map(\.name) }
-    public var defaultValueDescription: String { name }
 }
 
 /// The engine's own kernels, switchable for A/B runs of `bench pretrain` and `bench infer`.
