@@ -3,8 +3,8 @@
 // against ≈400 GFLOP/s for a large bf16 GEMM. Here each head's K and V are packed once into vdpbf16ps pair layout,
 // R query rows share every K/V load, and a row's scores stay in L1 (exact softmax in three passes, not online).
 // The output and the log-sum-exp ([B, L, H] storage) are laid out like `_scaled_dot_product_flash_attention_for_cpu`'s;
-// the backward is attention_backward.cpp; fp32 inputs take attention_fp32.cpp. Everything else falls back to libtorch's
-// SDPA.
+// the backward is attention_backward.cpp; fp32 inputs take attention_fp32.cpp, and so do bf16 ones on AVX2 CPUs without
+// AVX-512 BF16 (widened to fp32, output rounded to bf16). Everything else falls back to libtorch's SDPA.
 #include "attention_kernels.h"
 #include <ATen/Parallel.h>
 #include <cmath>
@@ -187,23 +187,34 @@ CT_AVX512BF16 void forward_heads(const at::Tensor &q, const at::Tensor &k, const
   });
 }
 
-/// Whether a fused kernel takes these inputs: [B, H, L, D] CPU tensors with rows of D contiguous, equal batch and
-/// heads; bf16 (AVX-512 BF16, D ∈ {32, 64, 128}, even strides: pairs are read as 32-bit words) or fp32 (AVX2/FMA,
-/// D ∈ {32, 64, 80, 128}).
+/// [B, H, L, D] CPU tensors of q's dtype with rows of D contiguous, equal batch and heads, D ∈ {32, 64, 128} (and 80
+/// unless `native_bf16`: then also even strides, as pairs are read as 32-bit words).
+bool layout_fits(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v, bool native_bf16) {
+  for (const auto *t : {&q, &k, &v}) {
+    if (t->device().type() != at::kCPU || t->scalar_type() != q.scalar_type() || t->dim() != 4 || t->stride(3) != 1)
+      return false;
+    if (native_bf16 && (t->stride(2) % 2 || t->stride(1) % 2 || t->stride(0) % 2 ||
+                        reinterpret_cast<uintptr_t>(t->data_ptr()) % 4))
+      return false;
+  }
+  const int64_t D = q.size(3);
+  return (D == 32 || D == 64 || D == 128 || (!native_bf16 && D == 80)) && k.size(3) == D && v.size(3) == D &&
+         k.size(2) == v.size(2) && q.size(0) == k.size(0) && q.size(0) == v.size(0) && q.size(1) == k.size(1) &&
+         q.size(1) == v.size(1) && k.size(2) > 0;
+}
+
+/// Whether a fused kernel takes these inputs as they are: bf16 on AVX-512 BF16 or fp32 on AVX2/FMA (`layout_fits`).
 bool fused_eligible(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v) {
   const auto dt = q.scalar_type();
   const bool bf16 = dt == at::kBFloat16;
   if (bf16 ? !cpu_has_avx512bf16() : dt != at::kFloat || !cpu_has_avx2_fma()) return false;
-  for (const auto *t : {&q, &k, &v}) {
-    if (t->device().type() != at::kCPU || t->scalar_type() != dt || t->dim() != 4 || t->stride(3) != 1) return false;
-    if (bf16 && (t->stride(2) % 2 || t->stride(1) % 2 || t->stride(0) % 2 ||
-                 reinterpret_cast<uintptr_t>(t->data_ptr()) % 4))
-      return false;
-  }
-  const int64_t D = q.size(3);
-  return (D == 32 || D == 64 || D == 128 || (!bf16 && D == 80)) && k.size(3) == D && v.size(3) == D && k.size(2) == v.size(2) &&
-         q.size(0) == k.size(0) && q.size(0) == v.size(0) && q.size(1) == k.size(1) && q.size(1) == v.size(1) &&
-         k.size(2) > 0;
+  return layout_fits(q, k, v, bf16);
+}
+
+/// Whether bf16 inputs run the fp32 kernel on widened copies, output rounded to bf16: on AVX2/FMA CPUs without
+/// AVX-512 BF16, where libtorch's bf16 attention runs its emulated bf16 GEMMs.
+bool widened_eligible(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v) {
+  return q.scalar_type() == at::kBFloat16 && !cpu_has_avx512bf16() && cpu_has_avx2_fma() && layout_fits(q, k, v, false);
 }
 
 /// (output [B, H, Lq, D] over [B, Lq, H, D] storage, logsumexp [B, H, Lq] over [B, Lq, H] storage).
@@ -249,15 +260,18 @@ int ct_sdpa(ct_tensor q, ct_tensor k, ct_tensor v, ct_tensor mask, double p, int
             ct_tensor *out) {
   CT_TRY(
       const auto &Q = T(q); const auto &K = T(k); const auto &V = T(v);
-      if (mask || p > 0 || causal || !g_fused.load(std::memory_order_relaxed) || !fused_eligible(Q, K, V)) {
+      const bool widen = widened_eligible(Q, K, V);
+      if (mask || p > 0 || causal || !g_fused.load(std::memory_order_relaxed) || !(widen || fused_eligible(Q, K, V))) {
         *out = ct::wrap(at::scaled_dot_product_attention(Q, K, V, ct::opt(mask), p, causal != 0,
                                                          has_scale ? std::optional<double>(scale) : std::nullopt));
       } else {
         const double s = has_scale ? scale : 1.0 / std::sqrt(static_cast<double>(Q.size(-1)));
-        if (at::GradMode::is_enabled() && (Q.requires_grad() || K.requires_grad() || V.requires_grad()))
-          *out = ct::wrap(FusedAttention::apply(Q, K, V, s));
-        else
-          *out = ct::wrap(std::get<0>(fused_forward(Q, K, V, s)));
+        // Widened: differentiable casts, so the gradients come back in bf16.
+        const auto q = widen ? Q.to(at::kFloat) : Q, k = widen ? K.to(at::kFloat) : K, v = widen ? V.to(at::kFloat) : V;
+        const auto o = at::GradMode::is_enabled() && (q.requires_grad() || k.requires_grad() || v.requires_grad())
+                           ? FusedAttention::apply(q, k, v, s)
+                           : std::get<0>(fused_forward(q, k, v, s));
+        *out = ct::wrap(widen ? o.to(at::kBFloat16) : o);
       })
 }
 int ct_set_fused_attention(int enabled) { return g_fused.exchange(enabled != 0) ? 1 : 0; }
@@ -266,6 +280,9 @@ int ct_fused_attention_available(int dtype) {
   return dtype == static_cast<int>(at::kFloat) ? cpu_has_avx2_fma() : dtype == static_cast<int>(at::kBFloat16) && cpu_has_avx512bf16();
 }
 int ct_fused_attention_takes(ct_tensor q, ct_tensor k, ct_tensor v) {
-  return q && k && v && g_fused.load(std::memory_order_relaxed) && fused_eligible(q->t, k->t, v->t) ? 1 : 0;
+  return q && k && v && g_fused.load(std::memory_order_relaxed) &&
+                 (fused_eligible(q->t, k->t, v->t) || widened_eligible(q->t, k->t, v->t))
+             ? 1
+             : 0;
 }
 }

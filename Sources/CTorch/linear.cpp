@@ -7,7 +7,10 @@
 // - oneDNN (AVX-512 CPUs; the `mkldnn::_linear_pointwise` op on dense tensors) for the forward and dX, `mm` for dW:
 //   160–200 of ≈210 on an AVX-512 EPYC, where MKL reached 100–180.
 // - libtorch: `at::linear` (MKL's sgemm).
-// bf16 (and autocast) keeps `at::linear`, which libtorch already sends to oneDNN.
+// bf16 linears (bf16 inputs, or autocast to bf16) run on `ct_set_bf16_linear`'s library: `at::linear` (oneDNN), or
+// OpenBLAS's sgemm on the bf16 values widened to fp32, output rounded to bf16 (what a bf16 GEMM with fp32 accumulation
+// computes). The latter is the default on CPUs without bf16 dot products (AVX-512 BF16 or AMX), where libtorch's bf16
+// GEMM measured 7–8 GFLOP/s per core on a 2-core AVX2 EPYC against 40–60 for its fp32 one.
 #include "attention_kernels.h"
 #include "internal.h"
 #include <ATen/Parallel.h>
@@ -24,6 +27,7 @@ using ct::T;
 namespace {
 enum Backend : int { kLibtorch = 0, kOneDNN = 1, kOpenBLAS = 2 };
 std::atomic<int> g_backend{__builtin_cpu_supports("avx512f") ? kOneDNN : kOpenBLAS};
+std::atomic<int> g_bf16{__builtin_cpu_supports("avx512bf16") || __builtin_cpu_supports("amx-bf16") ? kLibtorch : kOpenBLAS};
 
 /// y = x wᵀ + b through oneDNN. x: [M, K] fp32, w: [N, K] (any strides), b: [N] or undefined → [M, N].
 at::Tensor onednn_linear(const at::Tensor &x, const at::Tensor &w, const std::optional<at::Tensor> &b) {
@@ -125,16 +129,70 @@ struct Fp32Linear : torch::autograd::Function<Fp32Linear> {
   }
 };
 
-/// The backend ct_linear_on(backend, x, w, b) runs: `backend` (the process-wide one if < 0) for dense fp32 outside
-/// autocast, else libtorch.
-int backend_for(int backend, const at::Tensor &x, const at::Tensor &w, const std::optional<at::Tensor> &b) {
-  const auto plain = [](const at::Tensor &t) {
-    return t.device().is_cpu() && t.layout() == at::kStrided && t.scalar_type() == at::kFloat;
+/// x: [..., K], w: [N, K], b: [N] or [0], all bf16 → bf16 [..., N]: OpenBLAS's sgemm (forward, dX and dW) on the
+/// values widened to fp32, each product rounded to bf16. Saves the bf16 inputs, as a bf16 GEMM would.
+struct Bf16OnFp32Linear : torch::autograd::Function<Bf16OnFp32Linear> {
+  static at::Tensor forward(torch::autograd::AutogradContext *ctx, const at::Tensor &x, const at::Tensor &w,
+                            const at::Tensor &b) {
+    const auto x2 = x.reshape({-1, x.size(-1)});
+    ctx->save_for_backward({x2, w});
+    ctx->saved_data["bias"] = b.numel() > 0;
+    return widened(x2, w, b).view(last_dim(x, w.size(0)));
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext *ctx,
+                                                 torch::autograd::variable_list grads) {
+    const auto s = ctx->get_saved_variables();
+    const auto &x2 = s[0], &w = s[1];
+    const auto g2 = grads[0].reshape({-1, grads[0].size(-1)}).to(at::kFloat);
+    at::Tensor gx, gw, gb;
+    if (ctx->needs_input_grad(0))
+      gx = blas_mm(g2, w.to(at::kFloat)).to(at::kBFloat16).view(last_dim(grads[0], w.size(1)));
+    if (ctx->needs_input_grad(1)) gw = blas_mm(g2.t(), x2.to(at::kFloat)).to(at::kBFloat16);
+    if (ctx->needs_input_grad(2) && ctx->saved_data["bias"].toBool()) gb = g2.sum(0).to(at::kBFloat16);
+    return {gx, gw, gb};
+  }
+  /// x2: [M, K], w: [N, K], b: [N] or [0] bf16 → bf16 [M, N].
+  static at::Tensor widened(const at::Tensor &x2, const at::Tensor &w, const at::Tensor &b) {
+    const auto bias = b.numel() > 0 ? std::optional<at::Tensor>(b.to(at::kFloat)) : std::nullopt;
+    return blas_mm(x2.to(at::kFloat), w.to(at::kFloat).t(), bias).to(at::kBFloat16);
+  }
+};
+
+/// Whether ct_linear takes (x, w, b) as a bf16 linear: all bf16, or autocast to bf16 with fp32/bf16 inputs.
+bool bf16_inputs(const at::Tensor &x, const at::Tensor &w, const std::optional<at::Tensor> &b) {
+  const bool autocast = at::autocast::is_autocast_enabled(at::kCPU);
+  if (autocast && at::autocast::get_autocast_dtype(at::kCPU) != at::kBFloat16) return false;
+  const auto ok = [autocast](const at::Tensor &t) {
+    return t.scalar_type() == at::kBFloat16 || (autocast && t.scalar_type() == at::kFloat);
   };
-  const bool eligible = !at::autocast::is_autocast_enabled(at::kCPU) && plain(x) && plain(w) &&
-                        (!b || (plain(*b) && b->dim() == 1)) && x.dim() >= 1 && w.dim() == 2 && x.numel() > 0 &&
-                        x.size(-1) == w.size(1) && w.size(0) > 0;
+  return ok(x) && ok(w) && (!b || ok(*b));
+}
+
+/// The backend ct_linear_on(backend, x, w, b) runs: for dense fp32 outside autocast `backend` (the process-wide
+/// fp32 one if < 0); for bf16 linears (`bf16_inputs`) OpenBLAS if `backend` is, or if < 0 and ct_set_bf16_linear's
+/// is; else libtorch.
+int backend_for(int backend, const at::Tensor &x, const at::Tensor &w, const std::optional<at::Tensor> &b) {
+  const auto strided = [](const at::Tensor &t) { return t.device().is_cpu() && t.layout() == at::kStrided; };
+  const bool shaped = strided(x) && strided(w) && (!b || (strided(*b) && b->dim() == 1)) && x.dim() >= 1 &&
+                      w.dim() == 2 && x.numel() > 0 && x.size(-1) == w.size(1) && w.size(0) > 0 &&
+                      (!b || b->size(0) == w.size(0));
+  if (!shaped) return kLibtorch;
+  if (bf16_inputs(x, w, b)) {
+    const int chosen = backend < 0 ? g_bf16.load(std::memory_order_relaxed) : backend;
+    return chosen == kOpenBLAS ? kOpenBLAS : kLibtorch;
+  }
+  const auto fp32 = [](const at::Tensor &t) { return t.scalar_type() == at::kFloat; };
+  const bool eligible = !at::autocast::is_autocast_enabled(at::kCPU) && fp32(x) && fp32(w) && (!b || fp32(*b));
   return !eligible ? kLibtorch : backend < 0 ? g_backend.load(std::memory_order_relaxed) : backend;
+}
+
+/// ct_linear of a bf16 linear on OpenBLAS: casts the inputs to bf16 (as autocast does; differentiable) first.
+at::Tensor bf16_on_fp32(const at::Tensor &X, const at::Tensor &W, const std::optional<at::Tensor> &B) {
+  const auto x = X.to(at::kBFloat16), w = W.to(at::kBFloat16);
+  const auto b = B ? B->to(at::kBFloat16) : at::empty({0}, w.options());
+  if (at::GradMode::is_enabled() && (x.requires_grad() || w.requires_grad() || b.requires_grad()))
+    return Bf16OnFp32Linear::apply(x, w, b);
+  return Bf16OnFp32Linear::widened(x.reshape({-1, x.size(-1)}), w, b).view(last_dim(x, w.size(0)));
 }
 }  // namespace
 
@@ -147,6 +205,8 @@ int ct_linear_on(int backend_code, ct_tensor x, ct_tensor w, ct_tensor b, ct_ten
       const int backend = backend_for(backend_code, X, W, B);
       if (backend == kLibtorch) {
         *out = ct::wrap(at::linear(X, W, B));
+      } else if (backend == kOpenBLAS && bf16_inputs(X, W, B)) {
+        *out = ct::wrap(bf16_on_fp32(X, W, B));
       } else if (at::GradMode::is_enabled() && (X.requires_grad() || W.requires_grad() || (B && B->requires_grad()))) {
         *out = ct::wrap(Fp32Linear::apply(X, W, B ? *B : at::empty({0}, X.options()), backend));
       } else {
@@ -161,6 +221,14 @@ int ct_set_fp32_linear(int backend) {
   return g_backend.exchange(backend);
 }
 int ct_fp32_linear(void) { return g_backend.load(); }
+int ct_set_bf16_linear(int backend) {
+  if (backend != kLibtorch && backend != kOpenBLAS) {
+    ct::set_error(("unknown bf16 linear backend " + std::to_string(backend) + " (0 libtorch, 2 OpenBLAS)").c_str());
+    return -1;
+  }
+  return g_bf16.exchange(backend);
+}
+int ct_bf16_linear(void) { return g_bf16.load(); }
 int ct_linear_backend(ct_tensor x, ct_tensor w, ct_tensor b) {
   return x && w ? backend_for(-1, x->t, w->t, ct::opt(b)) : kLibtorch;
 }

@@ -12,17 +12,28 @@ struct KernelOptions: ParsableArguments {
     var fusedAttention = true
     @Option(name: .customLong("fp32-linear"), help: "GEMM library of fp32 linears: openblas (all three products), onednn (forward and input gradient; weight gradient on MKL) or libtorch (MKL). Default: onednn on AVX-512 CPUs, openblas on others.")
     var fp32Linear: LinearBackend?
+    @Option(name: .customLong("bf16-linear"), help: "GEMM library of bf16 linears: libtorch (oneDNN's bf16 GEMM) or openblas (fp32 sgemm on the bf16 values widened, rounded to bf16). Default: libtorch on CPUs with AVX-512 BF16 or AMX, openblas on others.")
+    var bf16Linear: LinearBackend?
 
     /// Sets the process-wide switches.
     func apply() {
         Runtime.fusedAttention = fusedAttention
         if let fp32Linear { Runtime.fp32Linear = fp32Linear }
+        if let bf16Linear { Runtime.bf16Linear = bf16Linear }
+    }
+    /// Rejects `--bf16-linear onednn` (libtorch's bf16 linear is oneDNN's: name it `libtorch`).
+    func validate() throws {
+        if bf16Linear == .oneDNN { throw ValidationError("--bf16-linear: expected libtorch or openblas, got onednn") }
     }
     /// The flags that pass these settings on to a child `--single` run.
-    var childArgs: [String] { (fusedAttention ? [] : ["--no-fused-attention"]) + (fp32Linear.map { ["--fp32-linear", $0.name] } ?? []) }
+    var childArgs: [String] {
+        (fusedAttention ? [] : ["--no-fused-attention"]) + (fp32Linear.map { ["--fp32-linear", $0.name] } ?? [])
+            + (bf16Linear.map { ["--bf16-linear", $0.name] } ?? [])
+    }
     /// JSON fields: which kernels a run in `bf16` (or fp32) took.
     func json(bf16: Bool) -> [String: Any] {
-        ["fused_attention": fusedAttention && Runtime.fusedAttentionAvailable(bf16 ? .bfloat16 : .float32),
-         "linear": bf16 ? LinearBackend.libtorch.name : (fp32Linear ?? Runtime.fp32Linear).name]
+        // bf16 without AVX-512 BF16 runs the fp32 kernel on widened copies.
+        ["fused_attention": fusedAttention && (Runtime.fusedAttentionAvailable(.float32) || bf16 && Runtime.fusedAttentionAvailable(.bfloat16)),
+         "linear": (bf16 ? bf16Linear ?? Runtime.bf16Linear : fp32Linear ?? Runtime.fp32Linear).name]
     }
 }

@@ -77,14 +77,51 @@ struct LinearTests {
         try expectClose(try #require(wg.grad), try Tensor.ones([6, 10]).matmul(x), tol: 1e-5, "dw only")
     }
 
-    /// bf16, float64, autocast and mismatched shapes stay on `at::linear`.
+    /// bf16 and autocast linears run `bf16Linear`'s library; float64 and mismatched shapes stay on `at::linear`.
     @Test func otherInputsStayOnLibtorch() throws {
         let x = try Tensor.randn([4, 8]), w = try Tensor.randn([3, 8])
         let (xb, wb, xd, wd, w9) = (try x.to(.bfloat16), try w.to(.bfloat16), try x.to(.float64), try w.to(.float64), try Tensor.randn([3, 9]))
-        #expect(Runtime.linearBackend(xb, weight: wb) == .libtorch)
+        #expect(Runtime.linearBackend(xb, weight: wb) == Runtime.bf16Linear)
         #expect(Runtime.linearBackend(xd, weight: wd) == .libtorch)
         #expect(Runtime.linearBackend(x, weight: w9) == .libtorch)
-        try withAutocast { #expect(Runtime.linearBackend(x, weight: w) == .libtorch) }
+        #expect(Runtime.linearBackend(xb, weight: w) == .libtorch, "bf16 with fp32 outside autocast")
+        try withAutocast { #expect(Runtime.linearBackend(x, weight: w) == Runtime.bf16Linear) }
+        try withAutocast(.float16) { #expect(Runtime.linearBackend(x, weight: w) == .libtorch) }
         #expect(try withAutocast { try linear(x, weight: w) }.dtype == .bfloat16)
+        #expect(Runtime.bf16Linear == (Runtime.fusedAttentionAvailable(.bfloat16) ? .libtorch : .openBLAS),
+                "default: OpenBLAS without bf16 dot products")
+    }
+
+    /// bf16 linears on each bf16 library (bf16 tensors, and autocast over fp32 leaves) against the float64 product of the
+    /// bf16-rounded operands: within bf16 rounding (2⁻⁸ of the max norm), forward and the three gradients, whose
+    /// dtypes follow the leaves (autocast's casts carry the gradients back to fp32).
+    @Test(arguments: cases.indices, [LinearBackend.libtorch, .openBLAS]) func bf16MatchesRoundedProduct(_ i: Int, _ backend: LinearBackend) throws {
+        let c = Self.cases[i], k = c.shape.last!
+        let g = try Generator(seed: UInt64(20 + i))
+        let x32 = try Tensor.randn(c.shape, generator: g), w32 = try Tensor.randn([c.out, k], generator: g) * 0.1
+        let b32 = c.bias ? try Tensor.randn([c.out], generator: g) : nil
+        let gy = try Tensor.randn(Array(c.shape.dropLast()) + [c.out], generator: g).to(.bfloat16)
+        // Reference: float64 on the bf16 values.
+        let (xr, wr) = (try x32.to(.bfloat16).to(.float64).requiresGrad(true), try w32.to(.bfloat16).to(.float64).requiresGrad(true))
+        let br = try b32.map { try $0.to(.bfloat16).to(.float64).requiresGrad(true) }
+        var ref = try xr.matmul(wr.transpose(0, 1))
+        if let br { ref = try ref + br }
+        try ref.backward(gradient: gy.to(.float64))
+        for autocast in [false, true] {
+            let leaf = { (t: Tensor) in try (autocast ? t : t.to(.bfloat16)).detach().requiresGrad(true) }
+            let (x, w, b) = (try leaf(x32), try leaf(w32), try b32.map(leaf))
+            let y = try withAutocast(enabled: autocast) {
+                #expect(Runtime.linearBackend(x, weight: w, bias: b) == Runtime.bf16Linear)
+                return try linear(x, weight: w, bias: b, backend: backend)
+            }
+            try y.backward(gradient: gy)
+            let what = "\(c) \(backend) autocast \(autocast)"
+            #expect(y.dtype == .bfloat16, "\(what)")
+            #expect(try #require(w.grad).dtype == (autocast ? .float32 : .bfloat16), "\(what)")
+            try expectClose(y, ref, tol: 4e-3, "output \(what)")
+            try expectClose(try #require(x.grad), try #require(xr.grad), tol: 4e-3, "dx \(what)")
+            try expectClose(try #require(w.grad), try #require(wr.grad), tol: 4e-3, "dw \(what)")
+            if let b, let br { try expectClose(try #require(b.grad), try #require(br.grad), tol: 4e-3, "db \(what)") }
+        }
     }
 }

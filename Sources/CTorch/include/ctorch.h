@@ -142,9 +142,14 @@ int ct_linear(ct_tensor x, ct_tensor w, ct_tensor b, ct_tensor *out);
 /// Returns the previous one, -1 for an unknown code (linear.cpp).
 int ct_set_fp32_linear(int backend);
 int ct_fp32_linear(void);
+/// The library of bf16 ct_linear (bf16 inputs, or autocast to bf16): 0 libtorch (`at::linear`, oneDNN; the default
+/// on CPUs with AVX-512 BF16 or AMX), 2 OpenBLAS's sgemm on the values widened to fp32, rounded to bf16 (the default
+/// on others). Returns the previous one, -1 for an unknown code.
+int ct_set_bf16_linear(int backend);
+int ct_bf16_linear(void);
 /// ct_linear on `backend` (as ct_set_fp32_linear's codes; -1 the process-wide one) for inputs that it takes.
 int ct_linear_on(int backend, ct_tensor x, ct_tensor w, ct_tensor b, ct_tensor *out);
-/// The backend ct_linear(x, w, b) would run (0 for inputs that stay on libtorch: bf16, autocast, other layouts).
+/// The backend ct_linear(x, w, b) would run (0 for inputs that stay on libtorch: other dtypes and layouts).
 int ct_linear_backend(ct_tensor x, ct_tensor w, ct_tensor b);
 int ct_conv3d(ct_tensor x, ct_tensor w, ct_tensor b, const int64_t *stride, const int64_t *padding, ct_tensor *out);
 int ct_conv2d(ct_tensor x, ct_tensor w, ct_tensor b, const int64_t *stride, const int64_t *padding, ct_tensor *out);
@@ -162,7 +167,8 @@ int ct_set_fused_attention(int enabled);
 int ct_fused_attention_enabled(void);
 /// 1 if this CPU runs the fused kernel of this dtype (code as ct_dtype).
 int ct_fused_attention_available(int dtype);
-/// 1 if ct_sdpa(q, k, v) without mask/dropout/causal would run the fused kernel.
+/// 1 if ct_sdpa(q, k, v) without mask/dropout/causal would run a fused kernel (bf16 on a CPU without AVX-512 BF16: the
+/// fp32 one on widened copies).
 int ct_fused_attention_takes(ct_tensor q, ct_tensor k, ct_tensor v);
 int ct_interpolate(ct_tensor x, const int64_t *size, int ndim, int mode, int align_corners, ct_tensor *out);  // mode 0 nearest, 1 (bi/tri)linear, 2 bicubic
 int ct_one_hot(ct_tensor idx, int64_t num_classes, ct_tensor *out);
