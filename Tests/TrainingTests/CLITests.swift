@@ -93,6 +93,24 @@ let tinyCLIFlags = ["--img_size", "32", "--patch_size", "8", "--num_frames", "4"
         #expect(resumed.stderr.contains("resumed from") && resumed.stderr.contains("step \(state.step + 2)"))
     }
 
+    /// bf16 steps run their linears on the library --bf16-linear names (OpenBLAS's sgemm of widened values is recorded as
+    /// `stmae::openblas_sgemm`; libtorch's bf16 GEMM is not); `onednn` is rejected, naming the flag.
+    @Test func benchTraceRecordsTheBf16Linears() throws {
+        let out = try tempDir("trace-bf16")
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        for backend in ["openblas", "libtorch"] {
+            let run = try runSTMAE(["bench", "pretrain", "--model", "mae_vit_tiny", "--img-size", "64", "--num-frames", "4",
+                                    "--warmup", "1", "--steps", "1", "--single", "1,bf16", "--trace", out + "/t.json", "--bf16-linear", backend])
+            #expect(run.status == 0, "\(run.stderr)")
+            #expect(run.stderr.contains("\"linear\":\"\(backend)\""), "\(run.stderr)")
+            let events = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/t.json"))) as? [[String: Any]] ?? []
+            let names = Set(events.compactMap { $0["ph"] as? String == "X" ? $0["name"] as? String : nil })
+            #expect(names.contains("stmae::openblas_sgemm") == (backend == "openblas"), "\(backend)")
+        }
+        let bad = try runSTMAE(["bench", "pretrain", "--single", "1,bf16", "--bf16-linear", "onednn"])
+        #expect(bad.status != 0 && bad.stderr.contains("--bf16-linear: expected libtorch or openblas"), "\(bad.stderr)")
+    }
+
     /// `bench pretrain --single … --trace` writes a Chrome trace of the timed steps (in its own process: the
     /// recorder sees every thread of the process, so it must not run beside other tests).
     @Test func benchTraceRecordsTheStep() throws {
