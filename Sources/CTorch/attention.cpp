@@ -251,27 +251,54 @@ struct FusedAttention : torch::autograd::Function<FusedAttention> {
     return {gq, gk, gv, at::Tensor()};
   }
 };
-}  // namespace
 
-static std::atomic<bool> g_fused{true};
+/// Autograd node of bf16 attention on the fp32 kernel (`widened_eligible`): saves the bf16 inputs and output, half
+/// the memory of widened copies, and widens them again for the backward (which then sees the output as rounded).
+struct WidenedAttention : torch::autograd::Function<WidenedAttention> {
+  static at::Tensor forward(torch::autograd::AutogradContext *ctx, const at::Tensor &q, const at::Tensor &k,
+                            const at::Tensor &v, double scale) {
+    auto [out, lse] = fused_forward(q.to(at::kFloat), k.to(at::kFloat), v.to(at::kFloat), scale);
+    auto o = out.to(at::kBFloat16);
+    ctx->save_for_backward({q, k, v, o, lse});
+    ctx->saved_data["scale"] = scale;
+    return o;
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext *ctx,
+                                                 torch::autograd::variable_list grads) {
+    const auto s = ctx->get_saved_variables();
+    const auto f = [](const at::Tensor &t) { return t.to(at::kFloat); };
+    auto [gq, gk, gv] = fused_backward(f(grads[0]), f(s[0]), f(s[1]), f(s[2]), f(s[3]), s[4],
+                                       ctx->saved_data["scale"].toDouble());
+    return {gq.to(at::kBFloat16), gk.to(at::kBFloat16), gv.to(at::kBFloat16), at::Tensor()};
+  }
+};
+
+std::atomic<bool> g_fused{true};
+
+/// Whether ct_sdpa runs a fused kernel: `plain` (no mask, dropout or causal masking), fused attention on, and the
+/// inputs `fused_eligible` or `widened_eligible`.
+bool takes_fused(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v, bool plain) {
+  return plain && g_fused.load(std::memory_order_relaxed) && (fused_eligible(q, k, v) || widened_eligible(q, k, v));
+}
+}  // namespace
 
 extern "C" {
 int ct_sdpa(ct_tensor q, ct_tensor k, ct_tensor v, ct_tensor mask, double p, int causal, double scale, int has_scale,
             ct_tensor *out) {
   CT_TRY(
       const auto &Q = T(q); const auto &K = T(k); const auto &V = T(v);
-      const bool widen = widened_eligible(Q, K, V);
-      if (mask || p > 0 || causal || !g_fused.load(std::memory_order_relaxed) || !(widen || fused_eligible(Q, K, V))) {
+      if (!takes_fused(Q, K, V, !mask && p <= 0 && !causal)) {
         *out = ct::wrap(at::scaled_dot_product_attention(Q, K, V, ct::opt(mask), p, causal != 0,
                                                          has_scale ? std::optional<double>(scale) : std::nullopt));
       } else {
         const double s = has_scale ? scale : 1.0 / std::sqrt(static_cast<double>(Q.size(-1)));
-        // Widened: differentiable casts, so the gradients come back in bf16.
-        const auto q = widen ? Q.to(at::kFloat) : Q, k = widen ? K.to(at::kFloat) : K, v = widen ? V.to(at::kFloat) : V;
-        const auto o = at::GradMode::is_enabled() && (q.requires_grad() || k.requires_grad() || v.requires_grad())
-                           ? FusedAttention::apply(q, k, v, s)
-                           : std::get<0>(fused_forward(q, k, v, s));
-        *out = ct::wrap(widen ? o.to(at::kBFloat16) : o);
+        const bool grad = at::GradMode::is_enabled() && (Q.requires_grad() || K.requires_grad() || V.requires_grad());
+        if (!widened_eligible(Q, K, V))
+          *out = ct::wrap(grad ? FusedAttention::apply(Q, K, V, s) : std::get<0>(fused_forward(Q, K, V, s)));
+        else if (grad)
+          *out = ct::wrap(WidenedAttention::apply(Q, K, V, s));
+        else
+          *out = ct::wrap(std::get<0>(fused_forward(Q.to(at::kFloat), K.to(at::kFloat), V.to(at::kFloat), s)).to(at::kBFloat16));
       })
 }
 int ct_set_fused_attention(int enabled) { return g_fused.exchange(enabled != 0) ? 1 : 0; }
@@ -280,9 +307,6 @@ int ct_fused_attention_available(int dtype) {
   return dtype == static_cast<int>(at::kFloat) ? cpu_has_avx2_fma() : dtype == static_cast<int>(at::kBFloat16) && cpu_has_avx512bf16();
 }
 int ct_fused_attention_takes(ct_tensor q, ct_tensor k, ct_tensor v) {
-  return q && k && v && g_fused.load(std::memory_order_relaxed) &&
-                 (fused_eligible(q->t, k->t, v->t) || widened_eligible(q->t, k->t, v->t))
-             ? 1
-             : 0;
+  return q && k && v && takes_fused(q->t, k->t, v->t, true) ? 1 : 0;
 }
 }

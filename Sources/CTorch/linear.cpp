@@ -9,14 +9,17 @@
 // - libtorch: `at::linear` (MKL's sgemm).
 // bf16 linears (bf16 inputs, or autocast to bf16) run on `ct_set_bf16_linear`'s library: `at::linear` (oneDNN), or
 // OpenBLAS's sgemm on the bf16 values widened to fp32, output rounded to bf16 (what a bf16 GEMM with fp32 accumulation
-// computes). The latter is the default on CPUs without bf16 dot products (AVX-512 BF16 or AMX), where libtorch's bf16
-// GEMM measured 7–8 GFLOP/s per core on a 2-core AVX2 EPYC against 40–60 for its fp32 one.
+// computes; fp32 weights under autocast are rounded to bf16 as they are widened, so they need no bf16 copy). The
+// latter is the default on CPUs without bf16 dot products (AVX-512 BF16 or AMX), where libtorch's bf16 GEMM measured
+// 7–8 GFLOP/s per core on a 2-core AVX2 EPYC against 40–60 for its fp32 one.
 #include "attention_kernels.h"
+#include "bf16_convert.h"
 #include "internal.h"
 #include <ATen/Parallel.h>
 #include <ATen/autocast_mode.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <ATen/record_function.h>
+#include <array>
 #include <atomic>
 #include <cblas.h>
 #include <climits>
@@ -57,7 +60,9 @@ struct Operand {
 /// a @ b (+ bias on every row) on OpenBLAS: a [M, K], b [K, N], bias [N] fp32, any strides → contiguous [M, N].
 /// Each libtorch thread runs sgemm single-threaded on its own block of 16-column groups (of row groups when N is
 /// narrow), so the two libraries' thread pools never compete.
-at::Tensor blas_mm(const at::Tensor &a, const at::Tensor &b, const std::optional<at::Tensor> &bias = std::nullopt) {
+/// The product goes into `into` when given (contiguous fp32 of M·N elements), else into a new tensor.
+at::Tensor blas_mm(const at::Tensor &a, const at::Tensor &b, const std::optional<at::Tensor> &bias = std::nullopt,
+                   const at::Tensor &into = {}) {
   RECORD_FUNCTION("stmae::openblas_sgemm", std::vector<c10::IValue>{});
   static const bool single = (scipy_openblas_set_num_threads(1), true);
   (void)single;
@@ -65,7 +70,9 @@ at::Tensor blas_mm(const at::Tensor &a, const at::Tensor &b, const std::optional
   TORCH_CHECK(b.size(0) == K, "matmul: [", M, ", ", K, "] @ [", b.size(0), ", ", N, "]");
   TORCH_CHECK(M < INT_MAX && N < INT_MAX && K < INT_MAX && a.stride(0) < INT_MAX && a.stride(1) < INT_MAX &&
                   b.stride(0) < INT_MAX && b.stride(1) < INT_MAX, "OpenBLAS sgemm: sizes beyond 32-bit indices");
-  auto out = at::empty({M, N}, a.options());
+  TORCH_CHECK(!into.defined() || (into.scalar_type() == at::kFloat && into.is_contiguous() && into.numel() == M * N),
+              "OpenBLAS sgemm: destination of ", into.numel(), " elements for [", M, ", ", N, "]");
+  auto out = into.defined() ? into.view({M, N}) : at::empty({M, N}, a.options());
   if (M == 0 || N == 0) return out;
   const Operand A(a), B(b);
   const auto bc = bias ? bias->contiguous() : at::Tensor();
@@ -131,30 +138,60 @@ struct Fp32Linear : torch::autograd::Function<Fp32Linear> {
 
 /// x: [..., K], w: [N, K], b: [N] or [0], all bf16 → bf16 [..., N]: OpenBLAS's sgemm (forward, dX and dW) on the
 /// values widened to fp32, each product rounded to bf16. Saves the bf16 inputs, as a bf16 GEMM would.
+/// Per-thread fp32 buffers for the widened operands and products of the bf16 linears, which never outlive a call:
+/// grown to the largest size seen and kept, so these temporaries neither scatter the heap nor fault in fresh pages.
+at::Tensor scratch(int slot, int64_t n) {
+  thread_local std::array<at::Tensor, 3> buffers;
+  auto &b = buffers.at(static_cast<size_t>(slot));
+  if (!b.defined() || b.numel() < n) {
+    b = at::Tensor();
+    b = at::empty({n}, at::kFloat);
+  }
+  return b.slice(0, 0, n);
+}
+
 struct Bf16OnFp32Linear : torch::autograd::Function<Bf16OnFp32Linear> {
+  /// x: [..., K] bf16, w: [N, K] and b: [N] or [0], each bf16 or fp32 (rounded to bf16 at each use, so an fp32
+  /// weight needs no bf16 copy) → bf16 [..., N]. Gradients come back in each input's dtype, rounded to bf16.
   static at::Tensor forward(torch::autograd::AutogradContext *ctx, const at::Tensor &x, const at::Tensor &w,
                             const at::Tensor &b) {
     const auto x2 = x.reshape({-1, x.size(-1)});
     ctx->save_for_backward({x2, w});
     ctx->saved_data["bias"] = b.numel() > 0;
+    ctx->saved_data["bias_dtype"] = b.scalar_type();
     return widened(x2, w, b).view(last_dim(x, w.size(0)));
   }
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext *ctx,
                                                  torch::autograd::variable_list grads) {
     const auto s = ctx->get_saved_variables();
     const auto &x2 = s[0], &w = s[1];
-    const auto g2 = grads[0].reshape({-1, grads[0].size(-1)}).to(at::kFloat);
+    const int64_t M = x2.size(0), K = x2.size(1), N = w.size(0);
+    const auto g2 = ct::bf16::values(grads[0].reshape({M, N}), scratch(0, M * N));
     at::Tensor gx, gw, gb;
-    if (ctx->needs_input_grad(0))
-      gx = blas_mm(g2, w.to(at::kFloat)).to(at::kBFloat16).view(last_dim(grads[0], w.size(1)));
-    if (ctx->needs_input_grad(1)) gw = blas_mm(g2.t(), x2.to(at::kFloat)).to(at::kBFloat16);
-    if (ctx->needs_input_grad(2) && ctx->saved_data["bias"].toBool()) gb = g2.sum(0).to(at::kBFloat16);
+    if (ctx->needs_input_grad(0)) {
+      const auto wf = ct::bf16::values(w, scratch(1, N * K));
+      gx = ct::bf16::narrow(blas_mm(g2, wf, std::nullopt, scratch(2, M * K))).view(last_dim(grads[0], K));
+    }
+    if (ctx->needs_input_grad(1)) {
+      const bool bf16 = w.scalar_type() == at::kBFloat16;  // else gw is returned: its own tensor
+      const auto product = blas_mm(g2.t(), ct::bf16::widen(x2, scratch(1, M * K)), std::nullopt,
+                                   bf16 ? scratch(2, N * K) : at::Tensor());
+      gw = in_dtype(product, w.scalar_type());
+    }
+    if (ctx->needs_input_grad(2) && ctx->saved_data["bias"].toBool())
+      gb = in_dtype(g2.sum(0), ctx->saved_data["bias_dtype"].toScalarType());
     return {gx, gw, gb};
   }
-  /// x2: [M, K], w: [N, K], b: [N] or [0] bf16 → bf16 [M, N].
+  /// x2: [M, K] bf16, w: [N, K], b: [N] or [0] → bf16 [M, N].
   static at::Tensor widened(const at::Tensor &x2, const at::Tensor &w, const at::Tensor &b) {
-    const auto bias = b.numel() > 0 ? std::optional<at::Tensor>(b.to(at::kFloat)) : std::nullopt;
-    return blas_mm(x2.to(at::kFloat), w.to(at::kFloat).t(), bias).to(at::kBFloat16);
+    const int64_t M = x2.size(0), K = x2.size(1), N = w.size(0);
+    const auto bias = b.numel() > 0 ? std::optional<at::Tensor>(ct::bf16::values(b)) : std::nullopt;
+    const auto xf = ct::bf16::widen(x2, scratch(0, M * K)), wf = ct::bf16::values(w, scratch(1, N * K));
+    return ct::bf16::narrow(blas_mm(xf, wf.t(), bias, scratch(2, M * N)));
+  }
+  /// An fp32 gradient rounded to bf16, in `dtype` (bf16, or fp32 holding the bf16 value).
+  static at::Tensor in_dtype(at::Tensor g, at::ScalarType dtype) {
+    return dtype == at::kBFloat16 ? ct::bf16::narrow(g) : ct::bf16::round_(g);
   }
 };
 
@@ -168,28 +205,33 @@ bool bf16_inputs(const at::Tensor &x, const at::Tensor &w, const std::optional<a
   return ok(x) && ok(w) && (!b || ok(*b));
 }
 
-/// The backend ct_linear_on(backend, x, w, b) runs: for dense fp32 outside autocast `backend` (the process-wide
-/// fp32 one if < 0); for bf16 linears (`bf16_inputs`) OpenBLAS if `backend` is, or if < 0 and ct_set_bf16_linear's
-/// is; else libtorch.
-int backend_for(int backend, const at::Tensor &x, const at::Tensor &w, const std::optional<at::Tensor> &b) {
+/// Where ct_linear_on(backend, x, w, b) runs a linear: for dense fp32 outside autocast on `backend` (the process-wide
+/// fp32 one if < 0); for bf16 linears (`bf16_inputs`, then `bf16` is set) on OpenBLAS if `backend` is, or if < 0 and
+/// ct_set_bf16_linear's is; else on libtorch.
+struct Route {
+  int backend;
+  bool bf16;
+};
+Route route_for(int backend, const at::Tensor &x, const at::Tensor &w, const std::optional<at::Tensor> &b) {
   const auto strided = [](const at::Tensor &t) { return t.device().is_cpu() && t.layout() == at::kStrided; };
   const bool shaped = strided(x) && strided(w) && (!b || (strided(*b) && b->dim() == 1)) && x.dim() >= 1 &&
                       w.dim() == 2 && x.numel() > 0 && x.size(-1) == w.size(1) && w.size(0) > 0 &&
                       (!b || b->size(0) == w.size(0));
-  if (!shaped) return kLibtorch;
+  if (!shaped) return {kLibtorch, false};
   if (bf16_inputs(x, w, b)) {
     const int chosen = backend < 0 ? g_bf16.load(std::memory_order_relaxed) : backend;
-    return chosen == kOpenBLAS ? kOpenBLAS : kLibtorch;
+    return {chosen == kOpenBLAS ? kOpenBLAS : kLibtorch, true};
   }
   const auto fp32 = [](const at::Tensor &t) { return t.scalar_type() == at::kFloat; };
   const bool eligible = !at::autocast::is_autocast_enabled(at::kCPU) && fp32(x) && fp32(w) && (!b || fp32(*b));
-  return !eligible ? kLibtorch : backend < 0 ? g_backend.load(std::memory_order_relaxed) : backend;
+  return {!eligible ? kLibtorch : backend < 0 ? g_backend.load(std::memory_order_relaxed) : backend, false};
 }
 
-/// ct_linear of a bf16 linear on OpenBLAS: casts the inputs to bf16 (as autocast does; differentiable) first.
-at::Tensor bf16_on_fp32(const at::Tensor &X, const at::Tensor &W, const std::optional<at::Tensor> &B) {
-  const auto x = X.to(at::kBFloat16), w = W.to(at::kBFloat16);
-  const auto b = B ? B->to(at::kBFloat16) : at::empty({0}, w.options());
+/// ct_linear of a bf16 linear on OpenBLAS: x is cast to bf16 (as autocast does; differentiable), so its saved copy
+/// is bf16; fp32 weights and biases are rounded inside (their bf16 casts would cost a pass and an allocation each).
+at::Tensor bf16_on_fp32(const at::Tensor &X, const at::Tensor &w, const std::optional<at::Tensor> &B) {
+  const auto x = X.to(at::kBFloat16);
+  const auto b = B ? *B : at::empty({0}, w.options());
   if (at::GradMode::is_enabled() && (x.requires_grad() || w.requires_grad() || b.requires_grad()))
     return Bf16OnFp32Linear::apply(x, w, b);
   return Bf16OnFp32Linear::widened(x.reshape({-1, x.size(-1)}), w, b).view(last_dim(x, w.size(0)));
@@ -202,10 +244,10 @@ int ct_linear_on(int backend_code, ct_tensor x, ct_tensor w, ct_tensor b, ct_ten
   CT_TRY(
       TORCH_CHECK(backend_code >= -1 && backend_code <= kOpenBLAS, "unknown fp32 linear backend ", backend_code);
       const auto &X = T(x); const auto &W = T(w); const auto B = ct::opt(b);
-      const int backend = backend_for(backend_code, X, W, B);
+      const auto [backend, bf16] = route_for(backend_code, X, W, B);
       if (backend == kLibtorch) {
         *out = ct::wrap(at::linear(X, W, B));
-      } else if (backend == kOpenBLAS && bf16_inputs(X, W, B)) {
+      } else if (bf16) {
         *out = ct::wrap(bf16_on_fp32(X, W, B));
       } else if (at::GradMode::is_enabled() && (X.requires_grad() || W.requires_grad() || (B && B->requires_grad()))) {
         *out = ct::wrap(Fp32Linear::apply(X, W, B ? *B : at::empty({0}, X.options()), backend));
@@ -230,6 +272,6 @@ int ct_set_bf16_linear(int backend) {
 }
 int ct_bf16_linear(void) { return g_bf16.load(); }
 int ct_linear_backend(ct_tensor x, ct_tensor w, ct_tensor b) {
-  return x && w ? backend_for(-1, x->t, w->t, ct::opt(b)) : kLibtorch;
+  return x && w ? route_for(-1, x->t, w->t, ct::opt(b)).backend : kLibtorch;
 }
 }

@@ -77,7 +77,7 @@ struct BenchPretrain: ParsableCommand {
         let mfu = maeTrainFlopsPerClip(cfg) * Double(batch) / s / (peak * 1e9)
         return ["bench": "mae_pretrain_step", "impl": "stmae", "model": model, "batch": batch, "bf16": bf16, "s_per_step": s,
                 "peak_rss_mb": Double(usage.ru_maxrss) / 1024, "gemm_peak_gflops": peak, "mfu": mfu, "loss_last": loss,
-                "threads": Runtime.numThreads, "weight_copies": copies != nil,
+                "threads": Runtime.numThreads, "weight_copies": (copies?.count ?? 0) > 0,
                 "decoder_mask_ratio": decoderMaskRatio].merging(kernels.json(bf16: bf16)) { a, _ in a }
     }
 }

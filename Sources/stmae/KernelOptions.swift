@@ -8,7 +8,7 @@ extension LinearBackend: ExpressibleByArgument {
 
 /// The engine's own kernels, switchable for A/B runs of `bench pretrain` and `bench infer`.
 struct KernelOptions: ParsableArguments {
-    @Flag(inversion: .prefixedNo, help: "Attention in stmae's fused kernels (bf16: head dims 32/64/128 on AVX-512 BF16 CPUs; fp32: 32/64/80/128 on AVX2/FMA) instead of libtorch's flash kernel.")
+    @Flag(inversion: .prefixedNo, help: "Attention in stmae's fused kernels (bf16: head dims 32/64/128 on AVX-512 BF16 CPUs, and 32/64/80/128 widened to fp32 on other AVX2/FMA CPUs; fp32: 32/64/80/128 on AVX2/FMA) instead of libtorch's flash kernel.")
     var fusedAttention = true
     @Option(name: .customLong("fp32-linear"), help: "GEMM library of fp32 linears: openblas (all three products), onednn (forward and input gradient; weight gradient on MKL) or libtorch (MKL). Default: onednn on AVX-512 CPUs, openblas on others.")
     var fp32Linear: LinearBackend?

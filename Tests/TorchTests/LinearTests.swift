@@ -124,4 +124,45 @@ struct LinearTests {
             if let b, let br { try expectClose(try #require(b.grad), try #require(br.grad), tol: 4e-3, "db \(what)") }
         }
     }
+
+    /// OpenBLAS's bf16 path rounds as libtorch does, bit for bit. Operands whose products are exact in fp32 (x and the
+    /// upstream gradient small integers, w and b on a 2⁻¹⁰ grid, so with ties and values bf16 cannot hold) must give
+    /// exactly libtorch's bf16 rounding of the exact results: forward, dx, dw, db, for fp32 leaves under autocast (w and
+    /// b rounded inside, gradients fp32 holding bf16 values) and for bf16 leaves. x's 45 000 elements cross the
+    /// conversions' parallel chunks and every operand has a tail shorter than a vector.
+    @Test func openBLASRoundsLikeLibtorch() throws {
+        let g = try Generator(seed: 31)
+        let ints = { (shape: [Int]) in try (Tensor.randn(shape, generator: g) * 1.2).round().clamp(min: -3, max: 3) }
+        let grid = { (shape: [Int]) in try (Tensor.randn(shape, generator: g) * 700).round() / 1024 }
+        let (x32, w32, b32, gy) = (try ints([300, 150]), try grid([37, 150]), try grid([37]), try ints([300, 37]))
+        let bits = { (t: Tensor) in try t.to(.float32).to(.bfloat16).to(.float32) }  // libtorch's rounding, exact input
+        let (x64, g64) = (try x32.to(.float64), try gy.to(.float64))
+        let (w64, b64) = (try w32.to(.bfloat16).to(.float64), try b32.to(.bfloat16).to(.float64))
+        let want = (y: try bits(x64.matmul(w64.transpose(0, 1)) + b64), dx: try bits(g64.matmul(w64)),
+                    dw: try bits(g64.transpose(0, 1).matmul(x64)), db: try bits(g64.sum(dims: [0])))
+        for autocast in [true, false] {
+            let leaf = { (t: Tensor) in try (autocast ? t : t.to(.bfloat16)).detach().requiresGrad(true) }
+            let (x, w, b) = (try leaf(x32), try leaf(w32), try leaf(b32))
+            let y = try withAutocast(enabled: autocast) { try linear(x, weight: w, bias: b, backend: .openBLAS) }
+            try y.backward(gradient: gy.to(.bfloat16))
+            for (name, got, expected) in [("y", y, want.y), ("dx", try #require(x.grad), want.dx),
+                                          ("dw", try #require(w.grad), want.dw), ("db", try #require(b.grad), want.db)] {
+                #expect(got.dtype == (autocast && name != "y" ? .float32 : .bfloat16), "\(name) autocast \(autocast)")
+                let diff = try (got.to(.float32) - expected).abs().sum().item()
+                #expect(diff == 0, "\(name) autocast \(autocast): Σ|Δ| = \(diff)")
+            }
+        }
+    }
+
+    /// NaN stays NaN, ±inf stays inf, and an fp32 weight beyond bf16's range rounds to inf, as libtorch's cast does:
+    /// x = I₂ against w = [[nan, 1], [inf, 1], [max, 0], [−max, 0]]: row 0 reads w's first column, row 1 is NaN
+    /// throughout (0·nan, and 0·inf once max has become inf).
+    @Test func openBLASKeepsNaNAndInfinity() throws {
+        let big = Double(Float.greatestFiniteMagnitude)
+        let w = try Tensor([Float.nan, 1, .infinity, 1, Float(big), 0, Float(-big), 0], shape: [4, 2])
+        let x = try Tensor([Float(1), 0, 0, 1], shape: [2, 2])
+        let y = try withAutocast(enabled: true) { try linear(x, weight: w, backend: .openBLAS) }.floats()
+        let expected: [Float] = [.nan, .infinity, .infinity, -.infinity, .nan, .nan, .nan, .nan]
+        #expect(zip(y, expected).allSatisfy { $0.isNaN ? $1.isNaN : $0 == $1 }, "\(y)")
+    }
 }
