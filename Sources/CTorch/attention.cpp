@@ -257,8 +257,7 @@ struct FusedAttention : torch::autograd::Function<FusedAttention> {
 struct WidenedAttention : torch::autograd::Function<WidenedAttention> {
   static at::Tensor forward(torch::autograd::AutogradContext *ctx, const at::Tensor &q, const at::Tensor &k,
                             const at::Tensor &v, double scale) {
-    auto [out, lse] = fused_forward(q.to(at::kFloat), k.to(at::kFloat), v.to(at::kFloat), scale);
-    auto o = out.to(at::kBFloat16);
+    auto [o, lse] = run(q, k, v, scale);
     ctx->save_for_backward({q, k, v, o, lse});
     ctx->saved_data["scale"] = scale;
     return o;
@@ -270,6 +269,12 @@ struct WidenedAttention : torch::autograd::Function<WidenedAttention> {
     auto [gq, gk, gv] = fused_backward(f(grads[0]), f(s[0]), f(s[1]), f(s[2]), f(s[3]), s[4],
                                        ctx->saved_data["scale"].toDouble());
     return {gq.to(at::kBFloat16), gk.to(at::kBFloat16), gv.to(at::kBFloat16), at::Tensor()};
+  }
+  /// (bf16 output, fp32 logsumexp) of the fp32 kernel on widened copies.
+  static std::tuple<at::Tensor, at::Tensor> run(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v,
+                                                double scale) {
+    auto [out, lse] = fused_forward(q.to(at::kFloat), k.to(at::kFloat), v.to(at::kFloat), scale);
+    return {out.to(at::kBFloat16), lse};
   }
 };
 
@@ -298,7 +303,7 @@ int ct_sdpa(ct_tensor q, ct_tensor k, ct_tensor v, ct_tensor mask, double p, int
         else if (grad)
           *out = ct::wrap(WidenedAttention::apply(Q, K, V, s));
         else
-          *out = ct::wrap(std::get<0>(fused_forward(Q.to(at::kFloat), K.to(at::kFloat), V.to(at::kFloat), s)).to(at::kBFloat16));
+          *out = ct::wrap(std::get<0>(WidenedAttention::run(Q, K, V, s)));
       })
 }
 int ct_set_fused_attention(int enabled) { return g_fused.exchange(enabled != 0) ? 1 : 0; }

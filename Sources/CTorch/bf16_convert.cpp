@@ -2,6 +2,7 @@
 // AVX2 where the CPU has it. Rounding is libtorch's (c10::BFloat16): round to nearest even, NaN → 0x7FC0.
 #include "bf16_convert.h"
 #include "attention_kernels.h"
+#include <ATen/autocast_mode.h>
 #include <immintrin.h>
 
 namespace {
@@ -71,6 +72,15 @@ void chunked(int64_t n, F f) {
 }  // namespace
 
 namespace ct::bf16 {
+bool computes_in_bf16(const at::Tensor &x, const at::Tensor &w, const std::optional<at::Tensor> &b) {
+  const bool autocast = at::autocast::is_autocast_enabled(at::kCPU);
+  if (autocast && at::autocast::get_autocast_dtype(at::kCPU) != at::kBFloat16) return false;
+  const auto ok = [autocast](const at::Tensor &t) {
+    return t.scalar_type() == at::kBFloat16 || (autocast && t.scalar_type() == at::kFloat);
+  };
+  return ok(x) && ok(w) && (!b || ok(*b));
+}
+
 at::Tensor widen(const at::Tensor &t, const at::Tensor &into) {
   TORCH_CHECK(t.scalar_type() == at::kBFloat16, "widen: expected bf16, got ", t.scalar_type());
   const auto src = t.contiguous();

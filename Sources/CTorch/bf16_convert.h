@@ -1,9 +1,12 @@
-// bf16 ⇄ fp32 conversions of the widened bf16 linears (bf16_convert.cpp). Results are contiguous; values match
+// bf16 on CPUs without bf16 dot products (bf16_convert.cpp): which ops compute in bf16, and the bf16 ⇄ fp32
+// conversions of the widened linears. Results are contiguous; values match
 // libtorch's `.to()` bit for bit (NaN: some NaN).
 #pragma once
 #include <ATen/ATen.h>
 
 namespace ct::bf16 {
+/// Whether an op over (x, w, b) computes in bf16: all bf16, or autocast to bf16 with fp32/bf16 inputs.
+bool computes_in_bf16(const at::Tensor &x, const at::Tensor &w, const std::optional<at::Tensor> &b);
 /// bf16 → fp32 (exact). The fp32 results go into `into` when given (contiguous fp32 of at least t.numel() elements;
 /// the result is a view of its start with t's shape), else into a new tensor.
 at::Tensor widen(const at::Tensor &t, const at::Tensor &into = {});

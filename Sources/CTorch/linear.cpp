@@ -195,18 +195,8 @@ struct Bf16OnFp32Linear : torch::autograd::Function<Bf16OnFp32Linear> {
   }
 };
 
-/// Whether ct_linear takes (x, w, b) as a bf16 linear: all bf16, or autocast to bf16 with fp32/bf16 inputs.
-bool bf16_inputs(const at::Tensor &x, const at::Tensor &w, const std::optional<at::Tensor> &b) {
-  const bool autocast = at::autocast::is_autocast_enabled(at::kCPU);
-  if (autocast && at::autocast::get_autocast_dtype(at::kCPU) != at::kBFloat16) return false;
-  const auto ok = [autocast](const at::Tensor &t) {
-    return t.scalar_type() == at::kBFloat16 || (autocast && t.scalar_type() == at::kFloat);
-  };
-  return ok(x) && ok(w) && (!b || ok(*b));
-}
-
 /// Where ct_linear_on(backend, x, w, b) runs a linear: for dense fp32 outside autocast on `backend` (the process-wide
-/// fp32 one if < 0); for bf16 linears (`bf16_inputs`, then `bf16` is set) on OpenBLAS if `backend` is, or if < 0 and
+/// fp32 one if < 0); for bf16 linears (`ct::bf16::computes_in_bf16`, then `bf16` is set) on OpenBLAS if `backend` is, or if < 0 and
 /// ct_set_bf16_linear's is; else on libtorch.
 struct Route {
   int backend;
@@ -218,7 +208,7 @@ Route route_for(int backend, const at::Tensor &x, const at::Tensor &w, const std
                       w.dim() == 2 && x.numel() > 0 && x.size(-1) == w.size(1) && w.size(0) > 0 &&
                       (!b || b->size(0) == w.size(0));
   if (!shaped) return {kLibtorch, false};
-  if (bf16_inputs(x, w, b)) {
+  if (ct::bf16::computes_in_bf16(x, w, b)) {
     const int chosen = backend < 0 ? g_bf16.load(std::memory_order_relaxed) : backend;
     return {chosen == kOpenBLAS ? kOpenBLAS : kLibtorch, true};
   }

@@ -1,6 +1,6 @@
 // Linear algebra and the nn functional ops the models use.
+#include "bf16_convert.h"
 #include "internal.h"
-#include <ATen/autocast_mode.h>
 #include <c10/core/impl/LocalDispatchKeySet.h>
 
 using ct::T;
@@ -15,22 +15,12 @@ bool native_bf16_conv() {
   return has;
 }
 
-/// A convolution whose inputs are bf16, or which autocast runs in bf16. Elsewhere: libtorch's.
-bool bf16_conv(const at::Tensor &x, const at::Tensor &w, const std::optional<at::Tensor> &b) {
-  const bool autocast = at::autocast::is_autocast_enabled(at::kCPU) &&
-                        at::autocast::get_autocast_dtype(at::kCPU) == at::kBFloat16;
-  const auto ok = [autocast](const at::Tensor &t) {
-    return t.device().is_cpu() && (t.scalar_type() == at::kBFloat16 || (autocast && t.scalar_type() == at::kFloat));
-  };
-  return ok(x) && ok(w) && (!b || ok(*b));
-}
-
 /// `conv(x, w, b)` of a bf16 convolution: on CPUs without oneDNN's bf16 path, the fp32 convolution of the operands
 /// rounded to bf16 (differentiable casts, as autocast's), output rounded to bf16 — what a bf16 convolution with fp32
 /// accumulation computes. Otherwise `conv` as given.
 template <class Conv>
 at::Tensor conv_bf16_aware(const at::Tensor &x, const at::Tensor &w, const std::optional<at::Tensor> &b, Conv conv) {
-  if (native_bf16_conv() || !bf16_conv(x, w, b)) return conv(x, w, b);
+  if (native_bf16_conv() || !x.device().is_cpu() || !ct::bf16::computes_in_bf16(x, w, b)) return conv(x, w, b);
   const auto widen = [](const at::Tensor &t) { return t.to(at::kBFloat16).to(at::kFloat); };
   const c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::DispatchKey::AutocastCPU);
   return conv(widen(x), widen(w), b ? std::optional<at::Tensor>(widen(*b)) : std::nullopt).to(at::kBFloat16);

@@ -23,7 +23,7 @@ struct BenchPretrain: ParsableCommand {
     @Flag(help: "Skip the PyTorch reference.") var noReference = false
     @Option(help: "Alternate stmae and PyTorch this many times per configuration; medians and the median ratio are printed.")
     var rounds = 1
-    @Flag(inversion: .prefixedNo, help: "bf16: matmuls on bf16 weight copies refreshed after each step (as `stmae pretrain`).")
+    @Flag(inversion: .prefixedNo, help: "bf16: matmuls on bf16 weight copies refreshed after each step (as `stmae pretrain`; none with --bf16-linear openblas, which rounds the fp32 weights at use).")
     var weightCopies = true
     @OptionGroup var kernels: KernelOptions
     @Option(help: .hidden) var single: String?

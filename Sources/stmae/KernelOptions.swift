@@ -30,10 +30,10 @@ struct KernelOptions: ParsableArguments {
         (fusedAttention ? [] : ["--no-fused-attention"]) + (fp32Linear.map { ["--fp32-linear", $0.name] } ?? [])
             + (bf16Linear.map { ["--bf16-linear", $0.name] } ?? [])
     }
-    /// JSON fields: which kernels a run in `bf16` (or fp32) took.
+    /// JSON fields: which kernels a run in `bf16` (or fp32) took, read after `apply()`.
     func json(bf16: Bool) -> [String: Any] {
         // bf16 without AVX-512 BF16 runs the fp32 kernel on widened copies.
-        ["fused_attention": fusedAttention && (Runtime.fusedAttentionAvailable(.float32) || bf16 && Runtime.fusedAttentionAvailable(.bfloat16)),
-         "linear": (bf16 ? bf16Linear ?? Runtime.bf16Linear : fp32Linear ?? Runtime.fp32Linear).name]
+        ["fused_attention": Runtime.fusedAttention && (Runtime.fusedAttentionAvailable(.float32) || bf16 && Runtime.fusedAttentionAvailable(.bfloat16)),
+         "linear": (bf16 ? Runtime.bf16Linear : Runtime.fp32Linear).name]
     }
 }
