@@ -117,10 +117,12 @@ at::Tensor rounded_copy(const at::Tensor &t, const at::Tensor &into) {
   return out;
 }
 
-at::Tensor narrow(const at::Tensor &t) {
+at::Tensor narrow(const at::Tensor &t, const at::Tensor &into) {
   TORCH_CHECK(t.scalar_type() == at::kFloat, "narrow: expected fp32, got ", t.scalar_type());
+  TORCH_CHECK(!into.defined() || (into.scalar_type() == at::kBFloat16 && into.is_contiguous() && into.numel() == t.numel()),
+              "narrow: destination of ", into.numel(), " bf16 elements for ", t.numel());
   const auto src = t.contiguous();
-  auto out = at::empty(t.sizes(), t.options().dtype(at::kBFloat16));
+  auto out = into.defined() ? into : at::empty(t.sizes(), t.options().dtype(at::kBFloat16));
   const auto *s = reinterpret_cast<const uint32_t *>(src.data_ptr());
   auto *d = reinterpret_cast<uint16_t *>(out.data_ptr());
   chunked(t.numel(), [&](int64_t i, int64_t n) {

@@ -10,8 +10,8 @@ bool computes_in_bf16(const at::Tensor &x, const at::Tensor &w, const std::optio
 /// bf16 → fp32 (exact). The fp32 results go into `into` when given (contiguous fp32 of at least t.numel() elements;
 /// the result is a view of its start with t's shape), else into a new tensor.
 at::Tensor widen(const at::Tensor &t, const at::Tensor &into = {});
-/// fp32 → bf16, as `t.to(kBFloat16)`.
-at::Tensor narrow(const at::Tensor &t);
+/// fp32 → bf16, as `t.to(kBFloat16)`; into `into` when given (contiguous bf16 of t's numel), else a new tensor.
+at::Tensor narrow(const at::Tensor &t, const at::Tensor &into = {});
 /// fp32 → fp32 holding the nearest bf16, as `t.to(kBFloat16).to(kFloat)` in one pass.
 at::Tensor rounded_copy(const at::Tensor &t, const at::Tensor &into = {});
 /// `rounded_copy` in place (contiguous fp32).

@@ -60,9 +60,10 @@ struct Operand {
 /// a @ b (+ bias on every row) on OpenBLAS: a [M, K], b [K, N], bias [N] fp32, any strides → contiguous [M, N].
 /// Each libtorch thread runs sgemm single-threaded on its own block of 16-column groups (of row groups when N is
 /// narrow), so the two libraries' thread pools never compete.
-/// The product goes into `into` when given (contiguous fp32 of M·N elements), else into a new tensor.
+/// The product goes into `into` when given (contiguous fp32 of M·N elements; added to it if `accumulate`), else into
+/// a new tensor.
 at::Tensor blas_mm(const at::Tensor &a, const at::Tensor &b, const std::optional<at::Tensor> &bias = std::nullopt,
-                   const at::Tensor &into = {}) {
+                   const at::Tensor &into = {}, bool accumulate = false) {
   RECORD_FUNCTION("stmae::openblas_sgemm", std::vector<c10::IValue>{});
   static const bool single = (scipy_openblas_set_num_threads(1), true);
   (void)single;
@@ -72,6 +73,7 @@ at::Tensor blas_mm(const at::Tensor &a, const at::Tensor &b, const std::optional
                   b.stride(0) < INT_MAX && b.stride(1) < INT_MAX, "OpenBLAS sgemm: sizes beyond 32-bit indices");
   TORCH_CHECK(!into.defined() || (into.scalar_type() == at::kFloat && into.is_contiguous() && into.numel() == M * N),
               "OpenBLAS sgemm: destination of ", into.numel(), " elements for [", M, ", ", N, "]");
+  TORCH_CHECK(!accumulate || (into.defined() && !bias), "OpenBLAS sgemm: accumulates into a destination, without bias");
   auto out = into.defined() ? into.view({M, N}) : at::empty({M, N}, a.options());
   if (M == 0 || N == 0) return out;
   const Operand A(a), B(b);
@@ -88,7 +90,7 @@ at::Tensor blas_mm(const at::Tensor &a, const at::Tensor &b, const std::optional
       for (int64_t i = 0; i < m; ++i) std::copy(bp + n0, bp + n0 + n, c + i * N);
     scipy_cblas_sgemm(CblasRowMajor, A.trans ? CblasTrans : CblasNoTrans, B.trans ? CblasTrans : CblasNoTrans,
                       static_cast<int>(m), static_cast<int>(n), static_cast<int>(K), 1.0f, A.at(m0, 0),
-                      static_cast<int>(A.ld), B.at(0, n0), static_cast<int>(B.ld), bp ? 1.0f : 0.0f, c,
+                      static_cast<int>(A.ld), B.at(0, n0), static_cast<int>(B.ld), bp || accumulate ? 1.0f : 0.0f, c,
                       static_cast<int>(N));
   });
   return out;
@@ -141,7 +143,7 @@ struct Fp32Linear : torch::autograd::Function<Fp32Linear> {
 /// Per-thread fp32 buffers for the widened operands and products of the bf16 linears, which never outlive a call:
 /// grown to the largest size seen and kept, so these temporaries neither scatter the heap nor fault in fresh pages.
 at::Tensor scratch(int slot, int64_t n) {
-  thread_local std::array<at::Tensor, 3> buffers;
+  thread_local std::array<at::Tensor, 4> buffers;
   auto &b = buffers.at(static_cast<size_t>(slot));
   if (!b.defined() || b.numel() < n) {
     b = at::Tensor();
@@ -149,6 +151,9 @@ at::Tensor scratch(int slot, int64_t n) {
   }
   return b.slice(0, 0, n);
 }
+
+/// Rows of x per widened block: the scratch of a ViT-B MAE decoder linear stays ≈4 MB per operand at any batch.
+constexpr int64_t kBlockRows = 512;
 
 struct Bf16OnFp32Linear : torch::autograd::Function<Bf16OnFp32Linear> {
   /// x: [..., K] bf16, w: [N, K] and b: [N] or [0], each bf16 or fp32 (rounded to bf16 at each use, so an fp32
@@ -161,33 +166,43 @@ struct Bf16OnFp32Linear : torch::autograd::Function<Bf16OnFp32Linear> {
     ctx->saved_data["bias_dtype"] = b.scalar_type();
     return widened(x2, w, b).view(last_dim(x, w.size(0)));
   }
+  /// Blocks of kBlockRows rows of x and of the output gradient; dW and db sum over the blocks in fp32.
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext *ctx,
                                                  torch::autograd::variable_list grads) {
     const auto s = ctx->get_saved_variables();
     const auto &x2 = s[0], &w = s[1];
-    const int64_t M = x2.size(0), K = x2.size(1), N = w.size(0);
-    const auto g2 = ct::bf16::values(grads[0].reshape({M, N}), scratch(0, M * N));
-    at::Tensor gx, gw, gb;
-    if (ctx->needs_input_grad(0)) {
-      const auto wf = ct::bf16::values(w, scratch(1, N * K));
-      gx = ct::bf16::narrow(blas_mm(g2, wf, std::nullopt, scratch(2, M * K))).view(last_dim(grads[0], K));
+    const int64_t M = x2.size(0), K = x2.size(1), N = w.size(0), R = std::min(M, kBlockRows);
+    const auto g2 = grads[0].reshape({M, N});
+    const bool want_x = ctx->needs_input_grad(0), want_w = ctx->needs_input_grad(1);
+    const bool want_b = ctx->needs_input_grad(2) && ctx->saved_data["bias"].toBool();
+    const auto wf = want_x ? ct::bf16::values(w, scratch(1, N * K)) : at::Tensor();
+    const bool w_bf16 = w.scalar_type() == at::kBFloat16;  // else dW is returned: its own tensor
+    const auto gx = want_x ? at::empty({M, K}, x2.options()) : at::Tensor();
+    const auto gw = want_w ? (w_bf16 ? scratch(3, N * K) : at::empty({N * K}, w.options())) : at::Tensor();
+    at::Tensor gb;
+    for (int64_t r0 = 0; r0 < M; r0 += R) {
+      const int64_t r = std::min(R, M - r0);
+      const auto gf = ct::bf16::values(g2.slice(0, r0, r0 + r), scratch(0, r * N));
+      if (want_x) ct::bf16::narrow(blas_mm(gf, wf, std::nullopt, scratch(2, r * K)), gx.slice(0, r0, r0 + r));
+      if (want_w) blas_mm(gf.t(), ct::bf16::widen(x2.slice(0, r0, r0 + r), scratch(2, r * K)), std::nullopt, gw, r0 > 0);
+      if (want_b) gb = r0 > 0 ? gb + gf.sum(0) : gf.sum(0);
     }
-    if (ctx->needs_input_grad(1)) {
-      const bool bf16 = w.scalar_type() == at::kBFloat16;  // else gw is returned: its own tensor
-      const auto product = blas_mm(g2.t(), ct::bf16::widen(x2, scratch(1, M * K)), std::nullopt,
-                                   bf16 ? scratch(2, N * K) : at::Tensor());
-      gw = in_dtype(product, w.scalar_type());
-    }
-    if (ctx->needs_input_grad(2) && ctx->saved_data["bias"].toBool())
-      gb = in_dtype(g2.sum(0), ctx->saved_data["bias_dtype"].toScalarType());
-    return {gx, gw, gb};
+    return {want_x ? gx.view(last_dim(grads[0], K)) : at::Tensor(),
+            want_w ? in_dtype(gw.view({N, K}), w.scalar_type()) : at::Tensor(),
+            want_b ? in_dtype(gb, ctx->saved_data["bias_dtype"].toScalarType()) : at::Tensor()};
   }
-  /// x2: [M, K] bf16, w: [N, K], b: [N] or [0] → bf16 [M, N].
+  /// x2: [M, K] bf16, w: [N, K], b: [N] or [0] → bf16 [M, N], in blocks of kBlockRows rows.
   static at::Tensor widened(const at::Tensor &x2, const at::Tensor &w, const at::Tensor &b) {
-    const int64_t M = x2.size(0), K = x2.size(1), N = w.size(0);
+    const int64_t M = x2.size(0), K = x2.size(1), N = w.size(0), R = std::min(M, kBlockRows);
     const auto bias = b.numel() > 0 ? std::optional<at::Tensor>(ct::bf16::values(b)) : std::nullopt;
-    const auto xf = ct::bf16::widen(x2, scratch(0, M * K)), wf = ct::bf16::values(w, scratch(1, N * K));
-    return ct::bf16::narrow(blas_mm(xf, wf.t(), bias, scratch(2, M * N)));
+    const auto wf = ct::bf16::values(w, scratch(1, N * K));
+    auto out = at::empty({M, N}, x2.options());
+    for (int64_t r0 = 0; r0 < M; r0 += R) {
+      const int64_t r = std::min(R, M - r0);
+      const auto xf = ct::bf16::widen(x2.slice(0, r0, r0 + r), scratch(0, r * K));
+      ct::bf16::narrow(blas_mm(xf, wf.t(), bias, scratch(2, r * N)), out.slice(0, r0, r0 + r));
+    }
+    return out;
   }
   /// An fp32 gradient rounded to bf16, in `dtype` (bf16, or fp32 holding the bf16 value).
   static at::Tensor in_dtype(at::Tensor g, at::ScalarType dtype) {

@@ -128,13 +128,14 @@ struct LinearTests {
     /// OpenBLAS's bf16 path rounds as libtorch does, bit for bit. Operands whose products are exact in fp32 (x and the
     /// upstream gradient small integers, w and b on a 2⁻¹⁰ grid, so with ties and values bf16 cannot hold) must give
     /// exactly libtorch's bf16 rounding of the exact results: forward, dx, dw, db, for fp32 leaves under autocast (w and
-    /// b rounded inside, gradients fp32 holding bf16 values) and for bf16 leaves. x's 45 000 elements cross the
-    /// conversions' parallel chunks and every operand has a tail shorter than a vector.
+    /// b rounded inside, gradients fp32 holding bf16 values) and for bf16 leaves. x's 1100 rows span three of the
+    /// linear's 512-row blocks (dW and db summed over them), its blocks cross the conversions' parallel chunks, and
+    /// every operand has a tail shorter than a vector.
     @Test func openBLASRoundsLikeLibtorch() throws {
         let g = try Generator(seed: 31)
         let ints = { (shape: [Int]) in try (Tensor.randn(shape, generator: g) * 1.2).round().clamp(min: -3, max: 3) }
         let grid = { (shape: [Int]) in try (Tensor.randn(shape, generator: g) * 700).round() / 1024 }
-        let (x32, w32, b32, gy) = (try ints([300, 150]), try grid([37, 150]), try grid([37]), try ints([300, 37]))
+        let (x32, w32, b32, gy) = (try ints([1100, 150]), try grid([37, 150]), try grid([37]), try ints([1100, 37]))
         let bits = { (t: Tensor) in try t.to(.float32).to(.bfloat16).to(.float32) }  // libtorch's rounding, exact input
         let (x64, g64) = (try x32.to(.float64), try gy.to(.float64))
         let (w64, b64) = (try w32.to(.bfloat16).to(.float64), try b32.to(.bfloat16).to(.float64))
