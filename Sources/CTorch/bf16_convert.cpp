@@ -1,5 +1,6 @@
-// bf16 ⇄ fp32 conversions for the widened bf16 linears (linear.cpp): one pass each, split across libtorch's threads,
-// AVX2 where the CPU has it. Rounding is libtorch's (c10::BFloat16): round to nearest even, NaN → 0x7FC0.
+// Which ops compute in bf16, and the bf16 ⇄ fp32 conversions of the widened bf16 linears (linear.cpp): one pass
+// each, split across libtorch's threads, AVX2 where the CPU has it. Rounding is libtorch's (c10::BFloat16): round to
+// nearest even, NaN → 0x7FC0.
 #include "bf16_convert.h"
 #include "attention_kernels.h"
 #include <ATen/autocast_mode.h>
@@ -94,16 +95,6 @@ at::Tensor widen(const at::Tensor &t, const at::Tensor &into) {
   return out;
 }
 
-at::Tensor &round_(at::Tensor &t) {
-  TORCH_CHECK(t.scalar_type() == at::kFloat && t.is_contiguous(), "round_: expected contiguous fp32");
-  auto *d = reinterpret_cast<uint32_t *>(t.data_ptr());
-  chunked(t.numel(), [&](int64_t i, int64_t n) {
-    if (has_avx2()) return round_avx2(d + i, d + i, n);
-    for (int64_t j = i; j < i + n; ++j) d[j] = rounded(d[j]);
-  });
-  return t;
-}
-
 at::Tensor rounded_copy(const at::Tensor &t, const at::Tensor &into) {
   TORCH_CHECK(t.scalar_type() == at::kFloat, "rounded_copy: expected fp32, got ", t.scalar_type());
   const auto src = t.contiguous();
@@ -115,6 +106,12 @@ at::Tensor rounded_copy(const at::Tensor &t, const at::Tensor &into) {
     for (int64_t j = i; j < i + n; ++j) d[j] = rounded(s[j]);
   });
   return out;
+}
+
+at::Tensor &round_(at::Tensor &t) {
+  TORCH_CHECK(t.scalar_type() == at::kFloat && t.is_contiguous(), "round_: expected contiguous fp32");
+  rounded_copy(t, t);  // element i is read before it is written
+  return t;
 }
 
 at::Tensor narrow(const at::Tensor &t, const at::Tensor &into) {
