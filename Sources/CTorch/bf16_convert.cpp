@@ -70,6 +70,17 @@ void chunked(int64_t n, F f) {
     f(lo, hi - lo);
   });
 }
+
+/// d[i] = one(s[i]) over src (contiguous) into out: the AVX2 kernel `avx` on each chunk where the CPU has it.
+template <class S, class D, class One>
+void convert(const at::Tensor &src, const at::Tensor &out, void (*avx)(const S *, D *, int64_t), One one) {
+  const auto *s = reinterpret_cast<const S *>(src.data_ptr());
+  auto *d = reinterpret_cast<D *>(out.data_ptr());
+  chunked(src.numel(), [&](int64_t i, int64_t n) {
+    if (has_avx2()) return avx(s + i, d + i, n);
+    for (int64_t j = i; j < i + n; ++j) d[j] = one(s[j]);
+  });
+}
 }  // namespace
 
 namespace ct::bf16 {
@@ -86,12 +97,7 @@ at::Tensor widen(const at::Tensor &t, const at::Tensor &into) {
   TORCH_CHECK(t.scalar_type() == at::kBFloat16, "widen: expected bf16, got ", t.scalar_type());
   const auto src = t.contiguous();
   auto out = destination(t, into);
-  const auto *s = reinterpret_cast<const uint16_t *>(src.data_ptr());
-  auto *d = reinterpret_cast<uint32_t *>(out.data_ptr());
-  chunked(t.numel(), [&](int64_t i, int64_t n) {
-    if (has_avx2()) return widen_avx2(s + i, d + i, n);
-    for (int64_t j = i; j < i + n; ++j) d[j] = static_cast<uint32_t>(s[j]) << 16;
-  });
+  convert<uint16_t, uint32_t>(src, out, widen_avx2, [](uint16_t v) { return static_cast<uint32_t>(v) << 16; });
   return out;
 }
 
@@ -99,12 +105,7 @@ at::Tensor rounded_copy(const at::Tensor &t, const at::Tensor &into) {
   TORCH_CHECK(t.scalar_type() == at::kFloat, "rounded_copy: expected fp32, got ", t.scalar_type());
   const auto src = t.contiguous();
   auto out = destination(t, into);
-  const auto *s = reinterpret_cast<const uint32_t *>(src.data_ptr());
-  auto *d = reinterpret_cast<uint32_t *>(out.data_ptr());
-  chunked(t.numel(), [&](int64_t i, int64_t n) {
-    if (has_avx2()) return round_avx2(s + i, d + i, n);
-    for (int64_t j = i; j < i + n; ++j) d[j] = rounded(s[j]);
-  });
+  convert<uint32_t, uint32_t>(src, out, round_avx2, rounded);
   return out;
 }
 
@@ -120,12 +121,7 @@ at::Tensor narrow(const at::Tensor &t, const at::Tensor &into) {
               "narrow: destination of ", into.numel(), " bf16 elements for ", t.numel());
   const auto src = t.contiguous();
   auto out = into.defined() ? into : at::empty(t.sizes(), t.options().dtype(at::kBFloat16));
-  const auto *s = reinterpret_cast<const uint32_t *>(src.data_ptr());
-  auto *d = reinterpret_cast<uint16_t *>(out.data_ptr());
-  chunked(t.numel(), [&](int64_t i, int64_t n) {
-    if (has_avx2()) return narrow_avx2(s + i, d + i, n);
-    for (int64_t j = i; j < i + n; ++j) d[j] = static_cast<uint16_t>(rounded(s[j]) >> 16);
-  });
+  convert<uint32_t, uint16_t>(src, out, narrow_avx2, [](uint32_t v) { return static_cast<uint16_t>(rounded(v) >> 16); });
   return out;
 }
 
