@@ -235,44 +235,33 @@ std::tuple<at::Tensor, at::Tensor> fused_forward(const at::Tensor &q, const at::
   return {out, lse};
 }
 
-/// Autograd node: fused forward and backward (attention_backward.cpp).
+/// Autograd node: fused forward and backward (attention_backward.cpp). With `widen` (bf16 inputs that are
+/// `widened_eligible`) the fp32 kernel runs on widened copies and the output is rounded to bf16; the bf16 inputs and
+/// output are saved (half the memory of widened copies) and widened again for the backward, which then sees the
+/// output as rounded.
 struct FusedAttention : torch::autograd::Function<FusedAttention> {
   static at::Tensor forward(torch::autograd::AutogradContext *ctx, const at::Tensor &q, const at::Tensor &k,
-                            const at::Tensor &v, double scale) {
-    auto [out, lse] = fused_forward(q, k, v, scale);
+                            const at::Tensor &v, double scale, bool widen) {
+    auto [out, lse] = run(q, k, v, scale, widen);
     ctx->save_for_backward({q, k, v, out, lse});
     ctx->saved_data["scale"] = scale;
+    ctx->saved_data["widen"] = widen;
     return out;
   }
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext *ctx,
                                                  torch::autograd::variable_list grads) {
     const auto s = ctx->get_saved_variables();
-    auto [gq, gk, gv] = fused_backward(grads[0], s[0], s[1], s[2], s[3], s[4], ctx->saved_data["scale"].toDouble());
-    return {gq, gk, gv, at::Tensor()};
-  }
-};
-
-/// Autograd node of bf16 attention on the fp32 kernel (`widened_eligible`): saves the bf16 inputs and output, half
-/// the memory of widened copies, and widens them again for the backward (which then sees the output as rounded).
-struct WidenedAttention : torch::autograd::Function<WidenedAttention> {
-  static at::Tensor forward(torch::autograd::AutogradContext *ctx, const at::Tensor &q, const at::Tensor &k,
-                            const at::Tensor &v, double scale) {
-    auto [o, lse] = run(q, k, v, scale);
-    ctx->save_for_backward({q, k, v, o, lse});
-    ctx->saved_data["scale"] = scale;
-    return o;
-  }
-  static torch::autograd::variable_list backward(torch::autograd::AutogradContext *ctx,
-                                                 torch::autograd::variable_list grads) {
-    const auto s = ctx->get_saved_variables();
-    const auto f = [](const at::Tensor &t) { return t.to(at::kFloat); };
-    auto [gq, gk, gv] = fused_backward(f(grads[0]), f(s[0]), f(s[1]), f(s[2]), f(s[3]), s[4],
+    const bool widen = ctx->saved_data["widen"].toBool();
+    const auto in = [widen](const at::Tensor &t) { return widen ? t.to(at::kFloat) : t; };
+    const auto back = [widen](const at::Tensor &t) { return widen ? t.to(at::kBFloat16) : t; };
+    auto [gq, gk, gv] = fused_backward(in(grads[0]), in(s[0]), in(s[1]), in(s[2]), in(s[3]), s[4],
                                        ctx->saved_data["scale"].toDouble());
-    return {gq.to(at::kBFloat16), gk.to(at::kBFloat16), gv.to(at::kBFloat16), at::Tensor()};
+    return {back(gq), back(gk), back(gv), at::Tensor(), at::Tensor()};
   }
-  /// (bf16 output, fp32 logsumexp) of the fp32 kernel on widened copies.
+  /// (output, logsumexp) of the fused kernel; with `widen`, of the fp32 kernel on widened copies, output in bf16.
   static std::tuple<at::Tensor, at::Tensor> run(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v,
-                                                double scale) {
+                                                double scale, bool widen) {
+    if (!widen) return fused_forward(q, k, v, scale);
     auto [out, lse] = fused_forward(q.to(at::kFloat), k.to(at::kFloat), v.to(at::kFloat), scale);
     return {out.to(at::kBFloat16), lse};
   }
@@ -298,12 +287,9 @@ int ct_sdpa(ct_tensor q, ct_tensor k, ct_tensor v, ct_tensor mask, double p, int
       } else {
         const double s = has_scale ? scale : 1.0 / std::sqrt(static_cast<double>(Q.size(-1)));
         const bool grad = at::GradMode::is_enabled() && (Q.requires_grad() || K.requires_grad() || V.requires_grad());
-        if (!widened_eligible(Q, K, V))
-          *out = ct::wrap(grad ? FusedAttention::apply(Q, K, V, s) : std::get<0>(fused_forward(Q, K, V, s)));
-        else if (grad)
-          *out = ct::wrap(WidenedAttention::apply(Q, K, V, s));
-        else
-          *out = ct::wrap(std::get<0>(WidenedAttention::run(Q, K, V, s)));
+        const bool widen = widened_eligible(Q, K, V);
+        *out = ct::wrap(grad ? FusedAttention::apply(Q, K, V, s, widen)
+                             : std::get<0>(FusedAttention::run(Q, K, V, s, widen)));
       })
 }
 int ct_set_fused_attention(int enabled) { return g_fused.exchange(enabled != 0) ? 1 : 0; }
