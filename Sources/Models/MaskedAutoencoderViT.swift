@@ -108,10 +108,8 @@ public final class MaskedAutoencoderViT: Module {
 
     /// x: [N, 3, T, H, W], idsKeep: [N, K] → latent [N, K, D] (after `norm`, cls removed).
     public func forwardEncoder(_ x: Tensor, idsKeep: Tensor) throws -> Tensor {
-        var h = try patchEmbed(x)
-        let (n, d) = (h.size(0), h.size(3))
-        h = try h.reshape([n, tGrid * sGrid, d])
-        h = try gatherTokens(h + patchPos(decoder: false), idsKeep)
+        let (n, d) = (x.size(0), config.embedDim)
+        var h = try patchEmbed(x, keeping: idsKeep) + gatherTokens(patchPos(decoder: false).expand([n, tGrid * sGrid, d]), idsKeep)
         if let clsToken {
             var cls = try clsToken.expand([n, 1, d])
             if let posEmbedClass { cls = try cls + posEmbedClass }

@@ -30,6 +30,20 @@ public final class PatchEmbed: Module {
         let y = try proj(x)  // [N, D, T', H', W']
         return try y.flatten(start: 3).permute(0, 2, 3, 1)  // [N, T', S, D]
     }
+
+    /// The embeddings of the kept patches only: x [N, 3, T, H, W], ids [N, K] (t-major token indices) → [N, K, D].
+    /// A convolution with stride = kernel is one linear map per patch, so this equals gathering `callAsFunction`'s
+    /// tokens, at K/L of its FLOPs (MAE pre-training: 10%).
+    public func callAsFunction(_ x: Tensor, keeping ids: Tensor) throws -> Tensor {
+        let s = x.shape
+        guard s.count == 5, s[2] == numFrames, s[3] == imgSize, s[4] == imgSize else {
+            throw TorchError("patch embedding expects [N, 3, \(numFrames), \(imgSize), \(imgSize)], got \(s)")
+        }
+        let (n, c, g, p, u) = (s[0], s[1], gridSize, patchSize, tPatchSize)
+        let patches = try x.reshape([n, c, tGridSize, u, g, p, g, p]).permute(0, 2, 4, 6, 1, 3, 5, 7)
+            .reshape([n, numPatches, c * u * p * p])  // [N, L, C·u·p·p], the kernel's (c, t, h, w) order
+        return try linear(gatherTokens(patches, ids), weight: proj.weight.reshape([proj.weight.size(0), -1]), bias: proj.bias)
+    }
 }
 
 /// VideoMAE's 1-D sinusoid table [1, n, dim]: angle(pos, j) = pos / 10000^(2⌊j/2⌋/dim); sin on even j, cos on odd.
