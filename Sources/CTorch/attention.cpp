@@ -7,6 +7,7 @@
 // AVX-512 BF16 (widened to fp32, output rounded to bf16). Everything else falls back to libtorch's SDPA.
 #include "attention_kernels.h"
 #include <ATen/Parallel.h>
+#include <ATen/record_function.h>
 #include <cmath>
 #include <dlfcn.h>
 #include <exception>
@@ -261,6 +262,7 @@ struct FusedAttention : torch::autograd::Function<FusedAttention> {
   /// (output, logsumexp) of the fused kernel; with `widen`, of the fp32 kernel on widened copies, output in bf16.
   static std::tuple<at::Tensor, at::Tensor> run(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v,
                                                 double scale, bool widen) {
+    RECORD_FUNCTION("stmae::fused_attention", std::vector<c10::IValue>{});
     if (!widen) return fused_forward(q, k, v, scale);
     auto [out, lse] = fused_forward(q.to(at::kFloat), k.to(at::kFloat), v.to(at::kFloat), scale);
     return {out.to(at::kBFloat16), lse};

@@ -120,11 +120,13 @@ let tinyCLIFlags = ["--img_size", "32", "--patch_size", "8", "--num_frames", "4"
         defer { try? FileManager.default.removeItem(atPath: out) }
         // fp32 linears run the library --fp32-linear names (OpenBLAS's sgemm is recorded as `stmae::openblas_sgemm`,
         // oneDNN's matmul as `mkldnn::_linear_pointwise`, libtorch's as `aten::addmm`); attention the fused fp32 kernel
-        // on AVX2/FMA CPUs, or libtorch's flash kernel with --no-fused-attention.
+        // on AVX2/FMA CPUs (forward recorded as `stmae::fused_attention`, backward as its autograd node), or libtorch's
+        // flash kernel with --no-fused-attention.
         let flash = "aten::_scaled_dot_product_flash_attention_for_cpu"
-        let fused = Runtime.fusedAttentionAvailable(.float32) ? "torch::autograd::CppNode<(anonymous namespace)::FusedAttention>" : flash
+        let fused = Runtime.fusedAttentionAvailable(.float32)
+            ? ["stmae::fused_attention", "torch::autograd::CppNode<(anonymous namespace)::FusedAttention>"] : [flash]
         let linearOps = ["openblas": "stmae::openblas_sgemm", "onednn": "mkldnn::_linear_pointwise", "libtorch": "aten::addmm"]
-        for (backend, extra, attention) in [("openblas", [String](), fused), ("onednn", [], fused), ("libtorch", ["--no-fused-attention"], flash)] {
+        for (backend, extra, attention) in [("openblas", [String](), fused), ("onednn", [], fused), ("libtorch", ["--no-fused-attention"], [flash])] {
             let flags = ["--fp32-linear", backend] + extra
             let run = try runSTMAE(["bench", "pretrain", "--model", "mae_vit_tiny", "--img-size", "64", "--num-frames", "4",
                                     "--warmup", "1", "--steps", "1", "--single", "1,fp32", "--trace", out + "/t.json"] + flags)
@@ -132,10 +134,10 @@ let tinyCLIFlags = ["--img_size", "32", "--patch_size", "8", "--num_frames", "4"
             #expect(run.stderr.contains("\"linear\":\"\(backend)\""), "\(run.stderr)")
             let events = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/t.json"))) as? [[String: Any]] ?? []
             let names = Set(events.compactMap { $0["ph"] as? String == "X" ? $0["name"] as? String : nil })
-            #expect(names.isSuperset(of: [linearOps[backend]!, "aten::_fused_adamw_", attention]),
+            #expect(names.isSuperset(of: [linearOps[backend]!, "aten::_fused_adamw_"] + attention),
                     "\(flags): \(names.sorted().filter { $0.hasPrefix("aten::a") || $0.hasPrefix("mkldnn") || $0.hasPrefix("stmae") || $0.contains("Attention") })")
             for (other, op) in linearOps where other != backend && op != "aten::addmm" { #expect(!names.contains(op), "\(flags): \(op)") }
-            #expect(names.contains(flash) == (attention == flash), "\(flags)")
+            #expect(names.contains(flash) == (attention == [flash]), "\(flags)")
         }
     }
 
