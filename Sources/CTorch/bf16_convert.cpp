@@ -4,6 +4,7 @@
 #include "bf16_convert.h"
 #include "attention_kernels.h"
 #include <ATen/autocast_mode.h>
+#include <atomic>
 #include <immintrin.h>
 
 namespace {
@@ -49,9 +50,11 @@ CT_AVX2 void narrow_avx2(const uint32_t *s, uint16_t *d, int64_t n) {
   for (; i < n; ++i) d[i] = static_cast<uint16_t>(rounded(s[i]) >> 16);
 }
 
+std::atomic<bool> g_simd{true};
+/// Whether the AVX2 kernels run: the CPU has AVX2 and ct_set_bf16_convert_simd has not turned them off.
 bool has_avx2() {
   static const bool has = __builtin_cpu_supports("avx2");
-  return has;
+  return has && g_simd.load(std::memory_order_relaxed);
 }
 
 /// A contiguous fp32 tensor of t's shape: a new one, or the first t.numel() elements of `into`.
@@ -129,3 +132,8 @@ at::Tensor values(const at::Tensor &t, const at::Tensor &into) {
   return t.scalar_type() == at::kBFloat16 ? widen(t, into) : rounded_copy(t, into);
 }
 }  // namespace ct::bf16
+
+extern "C" {
+int ct_set_bf16_convert_simd(int on) { return g_simd.exchange(on != 0) ? 1 : 0; }
+int ct_bf16_convert_simd(void) { return has_avx2() ? 1 : 0; }
+}

@@ -91,6 +91,12 @@ public enum Runtime {
         get { LinearBackend(code: ct_bf16_linear()) ?? .libtorch }
         set { _ = ct_set_bf16_linear(newValue == .openBLAS ? LinearBackend.openBLAS.code : LinearBackend.libtorch.code) }
     }
+    /// Whether the bf16 ⇄ fp32 conversions of `.openBLAS` bf16 linears run AVX2 code (true where the CPU has it);
+    /// false runs the scalar code of CPUs without AVX2, which gives the same results.
+    public static var vectorizedBf16Conversions: Bool {
+        get { ct_bf16_convert_simd() != 0 }
+        set { _ = ct_set_bf16_convert_simd(newValue ? 1 : 0) }
+    }
     /// The library `linear(x, weight:, bias:)` runs on: `fp32Linear` for dense fp32 outside autocast, `bf16Linear`
     /// for bf16 ones, else libtorch.
     public static func linearBackend(_ x: Tensor, weight: Tensor, bias: Tensor? = nil) -> LinearBackend {

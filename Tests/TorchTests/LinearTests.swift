@@ -124,14 +124,22 @@ struct LinearTests {
             if let b, let br { try expectClose(try #require(b.grad), try #require(br.grad), tol: 4e-3, "db \(what)") }
         }
     }
+}
 
+/// The bf16 rounding tests of OpenBLAS linears, with the conversions' AVX2 code and with their scalar code (that of
+/// CPUs without AVX2). The switch is process-wide, so these run one at a time.
+@Suite(.serialized) struct Bf16LinearRoundingTests {
     /// OpenBLAS's bf16 path rounds as libtorch does, bit for bit. Operands whose products are exact in fp32 (x and the
     /// upstream gradient small integers, w and b on a 2⁻¹⁰ grid, so with ties and values bf16 cannot hold) must give
     /// exactly libtorch's bf16 rounding of the exact results: forward, dx, dw, db, for fp32 leaves under autocast (w and
     /// b rounded inside, gradients fp32 holding bf16 values) and for bf16 leaves. x's 1100 rows span three of the
     /// linear's 512-row blocks (dW and db summed over them), its blocks cross the conversions' parallel chunks, and
     /// every operand has a tail shorter than a vector.
-    @Test func openBLASRoundsLikeLibtorch() throws {
+    @Test(arguments: [true, false]) func openBLASRoundsLikeLibtorch(vectorized: Bool) throws {
+        let saved = Runtime.vectorizedBf16Conversions
+        defer { Runtime.vectorizedBf16Conversions = saved }
+        Runtime.vectorizedBf16Conversions = vectorized
+        #expect(Runtime.vectorizedBf16Conversions == (vectorized && saved))
         let g = try Generator(seed: 31)
         let ints = { (shape: [Int]) in try (Tensor.randn(shape, generator: g) * 1.2).round().clamp(min: -3, max: 3) }
         let grid = { (shape: [Int]) in try (Tensor.randn(shape, generator: g) * 700).round() / 1024 }
@@ -148,9 +156,9 @@ struct LinearTests {
             try y.backward(gradient: gy.to(.bfloat16))
             for (name, got, expected) in [("y", y, want.y), ("dx", try #require(x.grad), want.dx),
                                           ("dw", try #require(w.grad), want.dw), ("db", try #require(b.grad), want.db)] {
-                #expect(got.dtype == (autocast && name != "y" ? .float32 : .bfloat16), "\(name) autocast \(autocast)")
+                #expect(got.dtype == (autocast && name != "y" ? .float32 : .bfloat16), "\(name) autocast \(autocast) vectorized \(vectorized)")
                 let diff = try (got.to(.float32) - expected).abs().sum().item()
-                #expect(diff == 0, "\(name) autocast \(autocast): Σ|Δ| = \(diff)")
+                #expect(diff == 0, "\(name) autocast \(autocast): Σ|Δ| = \(diff), vectorized \(vectorized)")
             }
         }
     }
@@ -158,12 +166,15 @@ struct LinearTests {
     /// NaN stays NaN, ±inf stays inf, and an fp32 weight beyond bf16's range rounds to inf, as libtorch's cast does:
     /// x = I₂ against w = [[nan, 1], [inf, 1], [max, 0], [−max, 0]]: row 0 reads w's first column, row 1 is NaN
     /// throughout (0·nan, and 0·inf once max has become inf).
-    @Test func openBLASKeepsNaNAndInfinity() throws {
+    @Test(arguments: [true, false]) func openBLASKeepsNaNAndInfinity(vectorized: Bool) throws {
+        let saved = Runtime.vectorizedBf16Conversions
+        defer { Runtime.vectorizedBf16Conversions = saved }
+        Runtime.vectorizedBf16Conversions = vectorized
         let big = Double(Float.greatestFiniteMagnitude)
         let w = try Tensor([Float.nan, 1, .infinity, 1, Float(big), 0, Float(-big), 0], shape: [4, 2])
         let x = try Tensor([Float(1), 0, 0, 1], shape: [2, 2])
         let y = try withAutocast(enabled: true) { try linear(x, weight: w, backend: .openBLAS) }.floats()
         let expected: [Float] = [.nan, .infinity, .infinity, -.infinity, .nan, .nan, .nan, .nan]
-        #expect(zip(y, expected).allSatisfy { $0.isNaN ? $1.isNaN : $0 == $1 }, "\(y)")
+        #expect(zip(y, expected).allSatisfy { $0.isNaN ? $1.isNaN : $0 == $1 }, "\(y), vectorized \(vectorized)")
     }
 }

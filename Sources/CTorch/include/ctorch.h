@@ -147,6 +147,11 @@ int ct_fp32_linear(void);
 /// on others). Returns the previous one, -1 for an unknown code.
 int ct_set_bf16_linear(int backend);
 int ct_bf16_linear(void);
+/// The bf16 ⇄ fp32 conversions of those linears (bf16_convert.cpp) run AVX2 code where the CPU has it; 0 here runs
+/// their scalar code (that of CPUs without AVX2) instead, with the same results. Returns the previous setting;
+/// ct_bf16_convert_simd is 1 if the AVX2 code runs.
+int ct_set_bf16_convert_simd(int on);
+int ct_bf16_convert_simd(void);
 /// ct_linear on `backend` (as ct_set_fp32_linear's codes; -1 the process-wide one) for inputs that it takes.
 int ct_linear_on(int backend, ct_tensor x, ct_tensor w, ct_tensor b, ct_tensor *out);
 /// The backend ct_linear(x, w, b) would run (0 for inputs that stay on libtorch: other dtypes and layouts).
