@@ -22,11 +22,16 @@ public final class PatchEmbed: Module {
         proj = try Conv3d(inChans, embedDim, kernel: [tPatchSize, patchSize, patchSize], stride: [tPatchSize, patchSize, patchSize])
     }
 
-    public func callAsFunction(_ x: Tensor) throws -> Tensor {
+    /// Throws unless x is [N, C, T, H, W] of this embedding's frames and size.
+    func check(_ x: Tensor) throws {
         let s = x.shape
         guard s.count == 5, s[2] == numFrames, s[3] == imgSize, s[4] == imgSize else {
             throw TorchError("patch embedding expects [N, 3, \(numFrames), \(imgSize), \(imgSize)], got \(s)")
         }
+    }
+
+    public func callAsFunction(_ x: Tensor) throws -> Tensor {
+        try check(x)
         let y = try proj(x)  // [N, D, T', H', W']
         return try y.flatten(start: 3).permute(0, 2, 3, 1)  // [N, T', S, D]
     }
@@ -35,10 +40,8 @@ public final class PatchEmbed: Module {
     /// A convolution with stride = kernel is one linear map per patch, so this equals gathering `callAsFunction`'s
     /// tokens, at K/L of its FLOPs (MAE pre-training: 10%).
     public func callAsFunction(_ x: Tensor, keeping ids: Tensor) throws -> Tensor {
+        try check(x)
         let s = x.shape
-        guard s.count == 5, s[2] == numFrames, s[3] == imgSize, s[4] == imgSize else {
-            throw TorchError("patch embedding expects [N, 3, \(numFrames), \(imgSize), \(imgSize)], got \(s)")
-        }
         let (n, c, g, p, u) = (s[0], s[1], gridSize, patchSize, tPatchSize)
         let patches = try x.reshape([n, c, tGridSize, u, g, p, g, p]).permute(0, 2, 4, 6, 1, 3, 5, 7)
             .reshape([n, numPatches, c * u * p * p])  // [N, L, C·u·p·p], the kernel's (c, t, h, w) order

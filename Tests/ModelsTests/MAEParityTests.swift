@@ -63,6 +63,24 @@ struct MAEParityTests {
         try expectGradients(model, c, name)
     }
 
+    /// The kept-patch embedding (a linear over the gathered patches) equals gathering the convolution's tokens, for
+    /// t_patch 2 and a non-square set of kept ids per sample; its gradient reaches the conv weight and bias.
+    @Test func keptPatchEmbeddingEqualsTheConvolution() throws {
+        let pe = try PatchEmbed(imgSize: 32, patchSize: 8, embedDim: 24, numFrames: 4, tPatchSize: 2)  // L = 2·16
+        let x = try Tensor.randn([2, 3, 4, 32, 32])
+        let ids = try Tensor.randn([2, pe.numPatches]).argsort(dim: 1).slice(dim: 1, end: 5)
+        let full = try gatherTokens(pe(x).reshape([2, pe.numPatches, 24]), ids)
+        let kept = try pe(x, keeping: ids)
+        #expect(kept.shape == [2, 5, 24])
+        #expect(try maxRel(kept, full) < 1e-5)
+        try (kept * kept).sum().backward()
+        let (gw, gb) = (try #require(pe.proj.weight.grad), try #require(pe.proj.bias?.grad))
+        for p in [pe.proj.weight, pe.proj.bias!] { try p.setGrad(nil) }
+        try (full * full).sum().backward()
+        #expect(try maxRel(gw, #require(pe.proj.weight.grad)) < 1e-5 && maxRel(gb, #require(pe.proj.bias?.grad)) < 1e-5)
+        #expect(throws: TorchError.self) { try pe(x.slice(dim: 2, end: 2), keeping: ids) }
+    }
+
     @Test func patchifyRoundTripAndShapes() throws {
         var cfg = try MAEConfig.named("mae_vit_tiny")
         cfg.predTDim = 8
