@@ -28,4 +28,5 @@ fixtures: setup
 	PYTHONPATH=.torch:reference python3 scripts/make_engine_fixtures.py
 	PYTHONPATH=.torch:reference python3 reference/make_model_fixtures.py
 	PYTHONPATH=.torch:reference python3 reference/make_finetune_fixtures.py
+	PYTHONPATH=.torch:reference python3 reference/make_recipe_fixtures.py
 	PYTHONPATH=.torch:reference:.pylibs python3 reference/make_family_fixtures.py

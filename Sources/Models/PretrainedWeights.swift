@@ -142,13 +142,20 @@ extension VisionTransformer {
         report.load.missing.removeAll { fresh.contains($0) }
         if !fresh.isEmpty {
             report.initialized = fresh
+            // mae_st (`fcNorm` false) keeps nn.Linear's default head bias U(±1/√D); the image MAE (timm) zeroes it
+            if fresh.contains("head.bias") {
+                if config.globalPool && !config.fcNorm {
+                    try Init.torchDefault(weight: head.weight, bias: head.bias, generator: generator)
+                } else {
+                    try Init.constant(head.bias!, 0)
+                }
+            }
             if fresh.contains("head.weight") { try Init.truncNormal(head.weight, std: headInitStd, generator: generator) }
-            if fresh.contains("head.bias") { try Init.constant(head.bias!, 0) }
             if let fcNorm, fresh.contains("fc_norm.weight") { try Init.constant(fcNorm.weight, 1) }
             if let fcNorm, fresh.contains("fc_norm.bias") { try Init.constant(fcNorm.bias, 0) }
         }
         if strict, !report.load.isClean {
-            throw TorchError("\(source) does not match the classifier (pass strict: false / --no-strict to skip these):\n\(report.load)")
+            throw TorchError("\(source) does not match the classifier (strict loading; does --model match the checkpoint?):\n\(report.load)")
         }
         return report
     }

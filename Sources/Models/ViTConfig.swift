@@ -22,8 +22,11 @@ public struct ViTConfig: Codable, Equatable, Sendable {
     public var dropout = 0.5
     public var sepPosEmbed = true
     public var clsEmbed = true
-    /// Mean over patch tokens → `fc_norm` (true), or cls token after `norm` (false, needs cls_embed).
+    /// Mean over patch tokens → post-pool norm (true), or cls token after `norm` (false, needs cls_embed).
     public var globalPool = true
+    /// With global pool: the post-pool LayerNorm is `fc_norm` (image MAE, HF VideoMAE), or `norm` (false: mae_st's
+    /// `models_vit.VisionTransformer.forward`, `x[:, 1:].mean(1)` → `self.norm`, loaded from the MAE encoder's `norm`).
+    public var fcNorm = true
     public var normEps = 1e-6
     /// Eps of `fc_norm`; nil = `normEps` (HF VideoMAE: 1e-5, blocks 1e-12).
     public var fcNormEps: Double? = nil

@@ -4,8 +4,8 @@ import Torch
 
 /// Video ViT classifier for fine-tuning (mae_st `models_vit`), with the MAE encoder's backbone and state-dict keys
 /// (`patch_embed.proj`, `cls_token`, `pos_embed_{spatial,temporal,class}`, `blocks.i.*`), so a pre-trained encoder
-/// loads directly. Pooling: mean over patch tokens → `fc_norm` (global_pool), or `norm` → cls token. Then
-/// `dropout` → `head`. Input x: [N, 3, T, H, W] → logits [N, num_classes].
+/// loads directly. Pooling: mean over patch tokens → `fc_norm` (global_pool), or → `norm` (global pool, mae_st's
+/// layout: `fcNorm` false), or `norm` → cls token. Then `dropout` → `head`. x: [N, 3, T, H, W] → logits [N, num_classes].
 public final class VisionTransformer: Module {
     public var training = true
     public let config: ViTConfig
@@ -51,8 +51,9 @@ public final class VisionTransformer: Module {
             try Block(dim: d, heads: c.numHeads, mlpRatio: c.mlpRatio, qkvBias: c.qkvBias, kBias: c.kBias, drop: c.dropRate,
                       dropPath: $0, eps: c.normEps)
         }
-        norm = c.globalPool ? nil : try LayerNorm(d, eps: c.normEps)
-        fcNorm = c.globalPool ? try LayerNorm(d, eps: c.fcNormEps ?? c.normEps) : nil
+        let postPool = c.globalPool && c.fcNorm
+        norm = postPool ? nil : try LayerNorm(d, eps: c.normEps)
+        fcNorm = postPool ? try LayerNorm(d, eps: c.fcNormEps ?? c.normEps) : nil
         dropout = Dropout(c.dropout)
         head = try Linear(d, c.numClasses)
         try initializeWeights(generator)
@@ -110,9 +111,9 @@ public final class VisionTransformer: Module {
     /// x: [N, 3, T, H, W] → pooled features [N, D] (the input of `dropout` → `head`; what `stmae embed` writes).
     public func forwardFeatures(_ x: Tensor) throws -> Tensor {
         let h = try forwardTokens(x)
-        if let fcNorm {
+        if config.globalPool {
             let patches = clsToken == nil ? h : try h.slice(dim: 1, start: 1)
-            return try fcNorm(patches.mean(dims: [1]))
+            return try (fcNorm ?? norm!)(patches.mean(dims: [1]))
         }
         return try norm!(h).select(dim: 1, index: 0)
     }

@@ -12,14 +12,16 @@ public struct ParamGroup {
     }
 }
 
-/// Parameter groups as MAE: no weight decay for 1-D tensors (norms, biases), names ending in `.bias`, and `skip`
-/// (e.g. `pos_embed`, `cls_token`); optionally layer-wise lr decay: `lr_scale = decay^(layers − layerId(name))`.
-public func paramGroups(_ named: [(String, Tensor)], weightDecay: Double, skip: Set<String> = [],
+/// Parameter groups as MAE (mae_st `util.misc.add_weight_decay`): no weight decay for 1-D tensors (norms, biases;
+/// decayed with `decay1D`, mae_st's `bias_wd`), names ending in `.bias`, and `skip` (e.g. a model's
+/// `no_weight_decay`); optionally layer-wise lr decay (`util.lr_decay.param_groups_lrd`):
+/// `lr_scale = decay^(layers − layerId(name))`.
+public func paramGroups(_ named: [(String, Tensor)], weightDecay: Double, skip: Set<String> = [], decay1D: Bool = false,
                         layerDecay: Double? = nil, numLayers: Int = 0, layerId: ((String) -> Int)? = nil) -> [ParamGroup] {
     var groups: [String: ParamGroup] = [:]
     var order: [String] = []
     for (name, p) in named {
-        let noDecay = p.rank <= 1 || name.hasSuffix(".bias") || skip.contains(name)
+        let noDecay = (!decay1D && p.rank <= 1) || name.hasSuffix(".bias") || skip.contains(name)
         let wd = noDecay ? 0 : weightDecay
         var scale = 1.0, key = noDecay ? "no_decay" : "decay"
         if let layerDecay, let layerId {

@@ -36,10 +36,10 @@ extension ViViT: ClipClassifier {
 }
 
 /// The classifier `--model` names: a family model (`timesformer_*`, `vivit_*`) or a ViT (`classifierConfig`).
-public func makeClassifier(_ c: FinetuneConfig, numClasses: Int, generator: Generator?) throws -> any ClipClassifier {
+public func makeClassifier(_ c: FinetuneConfig, numClasses: Int, fcNorm: Bool = true, generator: Generator?) throws -> any ClipClassifier {
     switch FamilyRegistry.kind(of: c.model) {
     case nil:
-        return try VisionTransformer(classifierConfig(c, numClasses: numClasses), generator: generator)
+        return try VisionTransformer(classifierConfig(c, numClasses: numClasses, fcNorm: fcNorm), generator: generator)
     case .pretrainer:
         throw ConfigError("--model \(c.model) is a pre-training model: pre-train it with `stmae pretrain --model \(c.model)`, then "
                           + "fine-tune its encoder with `stmae finetune --model vit_base_patch16 --finetune CHECKPOINT` (same sizes)")

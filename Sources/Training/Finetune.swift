@@ -16,7 +16,8 @@ public struct FinetuneCheckpointState: CheckpointSidecar {
 }
 
 /// The classifier a config describes: `vit_tiny` (the encoder of `mae_vit_tiny`), mae_st / HF-VideoMAE names otherwise.
-public func classifierConfig(_ c: FinetuneConfig, numClasses: Int) throws -> ViTConfig {
+/// `fcNorm`: see `ViTConfig.fcNorm` (`Finetuner` picks it from the weights it starts from).
+public func classifierConfig(_ c: FinetuneConfig, numClasses: Int, fcNorm: Bool = true) throws -> ViTConfig {
     var v = c.model == "vit_tiny" || c.model == "mae_vit_tiny"
         ? ViTConfig.encoder(of: try MAEConfig.named("mae_vit_tiny")) : try ViTConfig.named(c.model.replacingOccurrences(of: "mae_", with: ""))
     v.numFrames = c.numFrames; v.imgSize = c.imgSize; v.tPatchSize = c.tPatchSize
@@ -28,22 +29,30 @@ public func classifierConfig(_ c: FinetuneConfig, numClasses: Int) throws -> ViT
                         numFrames: c.numFrames, tPatchSize: v.tPatchSize)
     if !c.model.hasPrefix("videomae_") { v.clsEmbed = c.clsEmbed; v.sepPosEmbed = c.sepPosEmbed }
     v.globalPool = c.globalPool || !v.clsEmbed
-    v.numClasses = numClasses; v.dropPathRate = c.dropPathRate; v.dropout = c.dropout
+    v.numClasses = numClasses; v.dropPathRate = c.dropPathRate; v.dropout = c.dropout; v.fcNorm = fcNorm
     return v
 }
 
-/// Loads pre-trained weights (`--finetune`) with `VisionTransformer.loadPretrained` (Models): an stmae checkpoint
-/// (.json sidecar or .safetensors), a mae_st / PyTorch `.pth`, or a Hugging Face VideoMAE directory. Decoder, mask token
+/// The weights of `--finetune` in mae_st keys: an stmae checkpoint (.json sidecar or .safetensors), a mae_st / PyTorch
+/// `.pth`, or a Hugging Face VideoMAE directory; errors name the flag and file.
+public func readPretrained(_ path: String) throws -> [(String, Tensor)] {
+    guard FileManager.default.fileExists(atPath: path) else { throw ConfigError("--finetune \(path): no such file or directory") }
+    do { return try Weights.read(path) } catch { throw ConfigError("--finetune \(path): \(error)") }
+}
+
+/// Loads pre-trained weights (`--finetune`) with `VisionTransformer.loadPretrained` (Models): decoder, mask token
 /// and unused norms are dropped, positions resized to the grid, a head of another size replaced by a fresh one
-/// (trunc-normal `headInitStd`); any other mismatch is an error naming the file.
-/// `normAsFcNorm` (linear probe): the encoder's trained final `norm` becomes the post-pool `fc_norm`, so the frozen
-/// features are the pre-trained encoder's own normalised output, mean-pooled.
+/// (trunc-normal `headInitStd`, from libtorch's default generator, which `Finetuner` seeds); any other mismatch is an
+/// error naming the file. `normAsFcNorm`: the checkpoint's `norm` becomes `fc_norm` (see `loadPretrained`).
 public func loadPretrained(_ path: String, into model: VisionTransformer, headInitStd: Double,
                            normAsFcNorm: Bool = false) throws -> PretrainedLoadReport {
-    guard FileManager.default.fileExists(atPath: path) else { throw ConfigError("--finetune \(path): no such file or directory") }
+    try loadPretrained(readPretrained(path), path: path, into: model, headInitStd: headInitStd, normAsFcNorm: normAsFcNorm)
+}
+
+func loadPretrained(_ state: [(String, Tensor)], path: String, into model: VisionTransformer, headInitStd: Double,
+                    normAsFcNorm: Bool = false) throws -> PretrainedLoadReport {
     do {
-        return try model.loadPretrained(try Weights.read(path), source: "--finetune \(path)", headInitStd: headInitStd,
-                                        normAsFcNorm: normAsFcNorm)
+        return try model.loadPretrained(state, source: "--finetune \(path)", headInitStd: headInitStd, normAsFcNorm: normAsFcNorm)
     } catch { throw ConfigError("--finetune \(path): \(error)") }
 }
 
@@ -56,6 +65,8 @@ public final class Finetuner {
     public let model: any ClipClassifier
     public let optimizer: AdamW
     public let lr: Double
+    /// How `lr` was found (the rule with its numbers), logged at the start of `run`.
+    public let lrRule: String
     public let log: RunLog
     public private(set) var state = FinetuneState()
     public var onEpoch: ((FinetuneState, EvalResult?) -> Void)?
@@ -66,13 +77,31 @@ public final class Finetuner {
         self.config = config
         self.numClasses = numClasses
         if config.threads > 0 { try Runtime.setNumThreads(config.threads) }
+        // mae_st `main_finetune.main`: torch.manual_seed(seed + rank) first; dropout, drop path and the fresh head draw
+        // from libtorch's default generator, the model's init from its own seeded one.
+        try Runtime.manualSeed(UInt64(config.seed))
         log = try RunLog(dir: config.outputDir, enabled: !config.evalOnly)
-        model = try makeClassifier(config, numClasses: numClasses, generator: Generator(seed: UInt64(config.seed)))
-        if !config.finetune.isEmpty {
+        // The weights this run starts from: the checkpoint to resume, else the pre-trained `--finetune` one.
+        var resumed: (state: FinetuneCheckpointState, weights: [(String, Tensor)], dir: String)? = nil
+        if !config.resume.isEmpty {
+            let (s, dir) = try Checkpoint.loadSidecar(config.resume, as: FinetuneCheckpointState.self)
+            guard s.numClasses == numClasses else {
+                throw ConfigError("--resume \(config.resume): checkpoint has \(s.numClasses) classes, the data \(numClasses)")
+            }
+            resumed = (s, try TensorFile.loadOrdered(dir + "/" + s.weights).tensors, dir)
+        }
+        let isViT = FamilyRegistry.kind(of: config.model) == nil
+        let pretrained = resumed == nil && isViT && !config.finetune.isEmpty ? try readPretrained(config.finetune) : nil
+        // mae_st's classifier pools and then applies `norm`, which its fine-tuning loads from the MAE encoder's `norm`;
+        // a `fc_norm` (image MAE, HF, stmae before this layout) only where the starting weights carry one.
+        let keys = Set((resumed?.weights ?? pretrained ?? []).map(\.0))
+        let fcNorm = keys.isEmpty || keys.contains("fc_norm.weight") || !keys.contains("norm.weight")
+        model = try makeClassifier(config, numClasses: numClasses, fcNorm: fcNorm, generator: Generator(seed: UInt64(config.seed)))
+        if resumed == nil, !config.finetune.isEmpty {
             // MAE: fresh head std 2e-5 for fine-tuning, 0.01 for the linear probe.
             let std = config.linearProbe ? 0.01 : 2e-5
-            if let vit = model as? VisionTransformer {
-                let r = try loadPretrained(config.finetune, into: vit, headInitStd: std, normAsFcNorm: config.linearProbe)
+            if let vit = model as? VisionTransformer, let pretrained {
+                let r = try loadPretrained(pretrained, path: config.finetune, into: vit, headInitStd: std)
                 RunLog.info("--finetune \(config.finetune): \(r)")
             } else {
                 RunLog.info(try loadFamilyPretrained(config.finetune, into: model, inflation: config.patchInflation,
@@ -89,16 +118,12 @@ public final class Finetuner {
             groups = paramGroups(m.namedParameters(), weightDecay: config.weightDecay, skip: m.noWeightDecay,
                                  layerDecay: config.layerDecay, numLayers: m.numLayers) { m.layerId($0) }
         }
-        lr = config.lr > 0 ? config.lr : scaledLR(blr: config.blr, effectiveBatch: config.batchSize * config.accumIter)
+        (lr, lrRule) = config.learningRate(worldSize: 1)
         optimizer = AdamW(groups, lr: lr)
-        if !config.resume.isEmpty {
-            let (s, dir) = try Checkpoint.loadSidecar(config.resume, as: FinetuneCheckpointState.self)
-            guard s.numClasses == numClasses else {
-                throw ConfigError("--resume \(config.resume): checkpoint has \(s.numClasses) classes, the data \(numClasses)")
-            }
-            try model.loadStateDict(TensorFile.load(dir + "/" + s.weights))
-            if !config.evalOnly { try optimizer.loadStateDict(TensorFile.load(dir + "/" + s.optimizer)) }
-            state = s.state
+        if let resumed {
+            try model.loadStateDict(Dictionary(resumed.weights, uniquingKeysWith: { a, _ in a }))
+            if !config.evalOnly { try optimizer.loadStateDict(TensorFile.load(resumed.dir + "/" + resumed.state.optimizer)) }
+            state = resumed.state.state
             RunLog.info("resumed from \(config.resume): epoch \(state.epoch), batch \(state.nextBatch), step \(state.step)")
         }
     }
@@ -108,10 +133,9 @@ public final class Finetuner {
     public func run(train: LabeledFeed, val: [LabeledFeed]) throws -> FinetuneState {
         let c = config
         let schedule = CosineSchedule(lr: lr, minLR: c.minLr, warmupEpochs: c.warmupEpochs, epochs: Double(c.epochs))
-        RunLog.info(String(format: "%@ %@: %.2fM parameters (%d trained); lr %.3e (blr %.2e × batch %d × accum %d / 256); %d batches/epoch",
+        RunLog.info(String(format: "%@ %@: %.2fM parameters (%d trained); %@; %d batches/epoch",
                            c.linearProbe ? "linear probe" : "fine-tune", c.model, Double(model.parameterCount) / 1e6,
-                           optimizer.groups.reduce(0) { $0 + $1.params.reduce(0) { $0 + $1.count } }, lr, c.blr, c.batchSize,
-                           c.accumIter, train.batchesPerEpoch))
+                           optimizer.groups.reduce(0) { $0 + $1.params.reduce(0) { $0 + $1.count } }, lrRule, train.batchesPerEpoch))
         let startStep = state.step
         var ctx = FinetuneContext(model: model, optimizer: optimizer, schedule: schedule, config: c, numClasses: numClasses, log: log,
                                   shouldStop: { s in stopSignal != 0 || (c.maxSteps > 0 && s.step - startStep >= c.maxSteps) })

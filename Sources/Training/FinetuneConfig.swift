@@ -1,6 +1,7 @@
 import Foundation
 import Datasets
 import Models
+import NN
 
 /// Every setting of `stmae finetune` / `evaluate` / `linprobe` / `finetune-image`, defaults visible in one place
 /// (mae_st `main_finetune` names, snake_case in JSON). The defaults fine-tune a tiny ViT on the built-in synthetic
@@ -52,7 +53,7 @@ public struct FinetuneConfig: Codable, Equatable, Sendable {
     public var batchSize = 8
     public var accumIter = 1
     public var epochs = 10
-    public var lr = 0.0                          // 0: blr × effective batch / 256
+    public var lr = 0.0                          // 0: blr × batch_size × accum_iter × world_size × repeat_aug / 256
     public var blr = 1e-3
     public var layerDecay = 0.75
     public var minLr = 1e-6
@@ -73,6 +74,13 @@ public struct FinetuneConfig: Codable, Equatable, Sendable {
     public var maxSteps = 0                      // stop after this many optimizer steps in this run (0: no limit)
 
     public init() {}
+
+    /// The peak lr and its rule, as mae_st `main_finetune.main`: `eff_batch_size = batch_size × accum_iter ×
+    /// world_size × repeat_aug` (unlike its pre-training, fine-tuning counts the repeated augmentations).
+    public func learningRate(worldSize: Int) -> (lr: Double, rule: String) {
+        peakLR(lr: lr, blr: blr, factors: ["batch_size": batchSize, "accum_iter": accumIter, "world_size": worldSize, "repeat_aug": repeatAug],
+               note: "mae_st fine-tuning")
+    }
 
     /// Checks values a user can get wrong; errors name the flag.
     public func validate() throws {
@@ -101,7 +109,7 @@ public struct FinetuneConfig: Codable, Equatable, Sendable {
         try need(embedDim >= 0 && depth >= 0 && numHeads >= 0 && patchSize >= 0, "--embed_dim/--depth/--num_heads/--patch_size must be ≥ 0 (0: the model's)")
         try need(numTemporalViews > 0, "--num_temporal_views must be positive, got \(numTemporalViews)")
         try need([1, 3].contains(numSpatialCrops), "--num_spatial_crops must be 1 or 3, got \(numSpatialCrops)")
-        try need(globalPool || clsEmbed, "--cls_token pooling (no --global_pool) needs cls_embed")
+        try need(globalPool || clsEmbed, "--cls_token pooling needs a model with a cls token (cls_embed; videomae_* models have none)")
         try need(jitterScalesRelative.count == 2 && jitterAspectRelative.count == 2, "jitter ranges need two values")
         try need(mean.count == 3 && std.count == 3 && std.allSatisfy { $0 > 0 }, "--mean/--std need three values (std > 0)")
         if (mixup > 0 || cutmix > 0) && mixupProb > 0 {

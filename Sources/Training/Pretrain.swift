@@ -28,6 +28,8 @@ public final class Pretrainer {
     public private(set) var state = TrainState()
     public let log: RunLog
     public let lr: Double
+    /// How `lr` was found (the rule with its numbers), logged at the start of `run`.
+    public let lrRule: String
     /// Rank 0 writes checkpoints and logs (data-parallel runs).
     public var isMain = true
     public var onStep: ((TrainState, Double) -> Void)?
@@ -42,14 +44,12 @@ public final class Pretrainer {
         if config.threads > 0 { try Runtime.setNumThreads(config.threads) }
         isMain = rank == 0
         log = try RunLog(dir: config.outputDir, enabled: rank == 0)
+        try Runtime.manualSeed(UInt64(config.seed + rank))  // mae_st `main_pretrain.main`: torch.manual_seed(seed + rank)
         let initGen = try Generator(seed: UInt64(config.seed))
         model = try config.makeModel(generator: initGen)
-        // no weight decay on positions, cls and mask tokens (mae_st / MaskFeat), nor on biases and norms (paramGroups)
-        let skip = Set(model.namedParameters().map(\.0).filter { $0.contains("pos_embed") || $0.hasSuffix("cls_token") || $0 == "mask_token" })
-        let groups = paramGroups(model.namedParameters(), weightDecay: config.weightDecay, skip: skip)
-        // mae_st: effective batch = batch_size_per_gpu × accum_iter × world_size × repeat_aug
-        let eff = config.batchSizePerGpu * config.accumIter * worldSize * config.repeatAug
-        lr = config.lr > 0 ? config.lr : scaledLR(blr: config.blr, effectiveBatch: eff)
+        let groups = paramGroups(model.namedParameters(), weightDecay: config.weightDecay, skip: config.weightDecaySkip(model),
+                                 decay1D: config.biasWd)
+        (lr, lrRule) = config.learningRate(worldSize: worldSize)
         optimizer = AdamW(groups, lr: lr, betas: (config.beta1, config.beta2))
         generator = try Generator(seed: UInt64(config.seed) &+ 1 &+ UInt64(rank) &* 1000)
         if !config.resume.isEmpty {
@@ -69,9 +69,8 @@ public final class Pretrainer {
         let peak = try measurePeakGFLOPs(bf16: c.bf16)
         let flops = try c.trainFlopsPerClip()
         if isMain {
-            RunLog.info(String(format: "model %@: %.2fM parameters; lr %.3e (blr %.2e × batch %d × accum %d × repeat_aug %d × world / 256); %.1f GFLOP/clip/step; GEMM peak %.0f GFLOP/s; %d batches/epoch",
-                               c.model, Double(model.parameterCount) / 1e6, lr, c.blr, c.batchSizePerGpu, c.accumIter, c.repeatAug, flops / 1e9, peak,
-                               feed.batchesPerEpoch))
+            RunLog.info(String(format: "model %@: %.2fM parameters; %@; %.1f GFLOP/clip/step; GEMM peak %.0f GFLOP/s; %d batches/epoch",
+                               c.model, Double(model.parameterCount) / 1e6, lrRule, flops / 1e9, peak, feed.batchesPerEpoch))
         }
         let startStep = state.step
         var ctx = PretrainContext(model: model, optimizer: optimizer, schedule: schedule, generator: generator, config: c, log: log,

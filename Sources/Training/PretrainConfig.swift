@@ -1,5 +1,6 @@
 import Foundation
 import Models
+import NN
 
 /// Every setting of `stmae pretrain`, defaults visible in one place (optimized-stmae / mae_st names, snake_case in JSON).
 /// The defaults train a tiny MAE on the built-in synthetic videos in about two minutes on 2 CPU cores.
@@ -42,11 +43,13 @@ public struct PretrainConfig: Codable, Equatable, Sendable {
     public var batchSizePerGpu = 4
     public var accumIter = 1
     public var epochs = 12                       // the tiny default: ≈ 8.5 s/epoch on 2 idle cores
-    public var lr = 0.0                          // 0: blr × effective batch / 256
-    public var blr = 3.2e-2                      // tiny default: lr 1e-3 at batch 4 × repeat_aug 2; mae_st ViT-B/L recipes: 1.6e-3
+    public var lr = 0.0                          // 0: blr × batch_size_per_gpu × accum_iter × world_size / 256
+    public var blr = 6.4e-2                      // tiny default: lr 1e-3 at batch 4; mae_st ViT-B/L recipes: 1.6e-3
     public var minLr = 0.0
     public var warmupEpochs = 1.0
     public var weightDecay = 0.05
+    public var biasWd = false                    // mae_st --bias_wd: decay 1-D weights (norms) too; `.bias` never
+    public var noWdPosEmbed = false              // exempt positions, cls_token and mask_token from decay (mae_st decays them)
     public var beta1 = 0.9
     public var beta2 = 0.95
     public var clipGrad = 0.02                   // 0: off
@@ -89,6 +92,14 @@ public struct PretrainConfig: Codable, Equatable, Sendable {
         return c
     }
 
+    /// The peak lr and its rule, as mae_st `main_pretrain.main` / optimized-stmae `pretrain.main`:
+    /// `eff_batch_size = batch_size × accum_iter × world_size` — repeat_aug is not in it (each step still sees
+    /// batch × repeat_aug clips).
+    public func learningRate(worldSize: Int) -> (lr: Double, rule: String) {
+        peakLR(lr: lr, blr: blr, factors: ["batch_size_per_gpu": batchSizePerGpu, "accum_iter": accumIter, "world_size": worldSize],
+               note: "mae_st pre-training; repeat_aug \(repeatAug) is not a factor")
+    }
+
     /// Checks values a user can get wrong; errors name the flag.
     public func validate() throws {
         func need(_ ok: Bool, _ msg: String) throws { if !ok { throw ConfigError(msg) } }
@@ -126,7 +137,7 @@ public struct PretrainConfig: Codable, Equatable, Sendable {
         case maskType = "mask_type", decoderMaskRatio = "decoder_mask_ratio", predTDim = "pred_t_dim", normPixLoss = "norm_pix_loss", clsEmbed = "cls_embed"
         case sepPosEmbed = "sep_pos_embed", truncInit = "trunc_init", initFrom = "init_from", batchSizePerGpu = "batch_size_per_gpu"
         case accumIter = "accum_iter", epochs, lr, blr, minLr = "min_lr", warmupEpochs = "warmup_epochs"
-        case weightDecay = "weight_decay", beta1, beta2, clipGrad = "clip_grad", bf16, outputDir = "output_dir"
+        case weightDecay = "weight_decay", biasWd = "bias_wd", noWdPosEmbed = "no_wd_pos_embed", beta1, beta2, clipGrad = "clip_grad", bf16, outputDir = "output_dir"
         case savePrefix = "save_prefix", resume, seed, checkpointPeriod = "checkpoint_period"
         case numCheckpointDel = "num_checkpoint_del", maxSteps = "max_steps", threads, logEvery = "log_every"
         case distributed

@@ -56,6 +56,14 @@ extension PretrainConfig {
         return m
     }
 
+    /// Parameters kept out of weight decay besides 1-D tensors and `.bias` (see `paramGroups`). mae_st's
+    /// `util.misc.add_weight_decay` decays positions, `cls_token` and `mask_token`; `--no_wd_pos_embed` exempts them,
+    /// as MaskFeat's recipe (SlowFast `no_weight_decay`) does by default.
+    public func weightDecaySkip(_ model: any PretrainModel) -> Set<String> {
+        guard noWdPosEmbed || !isMAE else { return [] }
+        return Set(model.namedParameters().map(\.0).filter { $0.contains("pos_embed") || $0.hasSuffix("cls_token") || $0 == "mask_token" })
+    }
+
     /// Matmul FLOPs of one training step per clip (forward + backward), for MFU.
     public func trainFlopsPerClip() throws -> Double {
         isMAE ? maeTrainFlopsPerClip(try maeConfig()) : maskFeatTrainFlopsPerClip(try maskFeatConfig())

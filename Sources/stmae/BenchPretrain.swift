@@ -55,8 +55,7 @@ struct BenchPretrain: ParsableCommand {
     func measure(batch: Int, bf16: Bool) throws -> [String: Any] {
         let cfg = try settings(batch: batch)
         let mae = try MaskedAutoencoderViT(cfg, generator: Generator(seed: 0))
-        let skip = Set(mae.namedParameters().map(\.0).filter { $0.contains("pos_embed") || $0.hasSuffix("cls_token") || $0 == "mask_token" })
-        let opt = AdamW(paramGroups(mae.namedParameters(), weightDecay: 0.05, skip: skip), lr: 1e-4, betas: (0.9, 0.95))
+        let opt = AdamW(paramGroups(mae.namedParameters(), weightDecay: 0.05), lr: 1e-4, betas: (0.9, 0.95))  // mae_st's groups
         let x = try Tensor.randn([batch, 3, cfg.numFrames, cfg.imgSize, cfg.imgSize])
         let copies = bf16 && weightCopies ? try BF16Weights(mae) : nil
         var times: [Double] = [], loss = 0.0

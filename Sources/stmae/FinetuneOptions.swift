@@ -42,6 +42,8 @@ struct FinetuneOptions: ParsableArguments {
     @Option(name: .customLong("num_heads"), help: "Model size override: attention heads.") var numHeads: Int?
     @Option(name: .customLong("t_patch_size")) var tPatchSize: Int?
     @Flag(name: .customLong("cls_token"), help: "Classify from the cls token (default: global average pool).") var clsToken = false
+    @Flag(name: .customLong("global_pool"), help: "Mean over the patch tokens, then the post-pool norm (the default; MAE's spelling).")
+    var globalPool = false
     @Option(help: "Pre-trained checkpoint (stmae .json/.safetensors or PyTorch .pth); the head is re-initialised.")
     var finetune: String?
     @Option(help: "TimeSformer/ViViT from an image ViT (--finetune): patch kernel inflation, centre | average.") var inflation: String?
@@ -50,7 +52,7 @@ struct FinetuneOptions: ParsableArguments {
     @Option(name: .customLong("batch_size")) var batchSize: Int?
     @Option(name: .customLong("accum_iter")) var accumIter: Int?
     @Option var epochs: Int?
-    @Option(help: "Absolute lr (default: blr × batch × accum / 256).") var lr: Double?
+    @Option(help: "Absolute lr (default: blr × batch_size × accum_iter × world_size × repeat_aug / 256, mae_st fine-tuning).") var lr: Double?
     @Option(help: "Base lr.") var blr: Double?
     @Option(name: .customLong("layer_decay")) var layerDecay: Double?
     @Option(name: .customLong("min_lr")) var minLr: Double?
@@ -86,6 +88,7 @@ struct FinetuneOptions: ParsableArguments {
         set(numTemporalViews, \.numTemporalViews); set(numSpatialCrops, \.numSpatialCrops); set(outputDir, \.outputDir)
         set(resume, \.resume); set(seed, \.seed); set(threads, \.threads); set(logEvery, \.logEvery); set(maxSteps, \.maxSteps)
         if clsToken { c.globalPool = false }
+        if globalPool { c.globalPool = true }
         if bf16 { c.bf16 = true }
         if evalOnly { c.evalOnly = true }
         return c

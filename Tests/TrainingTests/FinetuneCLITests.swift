@@ -1,6 +1,7 @@
 import Foundation
 import Media
 import Testing
+import Torch
 @testable import Training
 
 let tinyFinetuneFlags = ["--img_size", "32", "--patch_size", "8", "--num_frames", "4", "--sampling_rate", "2",
@@ -41,6 +42,34 @@ let tinyFinetuneFlags = ["--img_size", "32", "--patch_size", "8", "--num_frames"
         let lp = try runSTMAE(["linprobe", "--finetune", ck, "--train_dir", data, "--val_dir", data, "--output_dir", out + "/lp",
                                "--epochs", "1", "--max_steps", "2"] + sizes)
         #expect(lp.status == 0 && lp.stderr.contains("linear probe") && lp.stderr.contains("continue with --resume"), "\(lp.stderr)")
+    }
+
+    /// Same `--seed`, same run (mae_st seeds torch before building the model): the fresh head, drop path, dropout and
+    /// mixup draw the same numbers, so the logged losses and the saved weights agree exactly; another seed differs.
+    @Test(.timeLimit(.minutes(5))) func sameSeedSameRun() throws {
+        let data = try tinyVideoSet(), out = try tempDir("cli-seed")
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let pre = try runSTMAE(["pretrain", "--data_dirs", data, "--output_dir", out + "/pre", "--epochs", "1", "--max_steps", "1",
+                                "--model", "mae_vit_tiny", "--embed_dim", "64", "--depth", "2", "--num_heads", "2",
+                                "--decoder_depth", "1", "--batch_size_per_gpu", "2", "--img_size", "32", "--patch_size", "8",
+                                "--num_frames", "4", "--sampling_rate", "2", "--num_workers", "1", "--threads", "1"])
+        #expect(pre.status == 0, "\(pre.stderr)")
+        func run(_ name: String, seed: Int) throws -> (losses: [String], weights: [String: Tensor]) {
+            let r = try runSTMAE(["finetune", "--finetune", out + "/pre/checkpoint-last.json", "--train_dir", data,
+                                  "--output_dir", out + "/" + name, "--epochs", "1", "--max_steps", "3", "--seed", "\(seed)",
+                                  "--drop_path_rate", "0.3", "--dropout", "0.5", "--mixup", "0.8"] + tinyFinetuneFlags)
+            #expect(r.status == 0, "\(r.stderr)")
+            let log = try String(contentsOfFile: out + "/\(name)/log.jsonl", encoding: .utf8)
+            let losses = log.split(separator: "\n").filter { $0.contains("\"type\":\"step\"") }.map { line in
+                String(line.split(separator: ",").first { $0.contains("\"loss\"") } ?? "")
+            }
+            return (losses, try TensorFile.load(out + "/\(name)/checkpoint-last.safetensors"))
+        }
+        let a = try run("a", seed: 7), b = try run("b", seed: 7), c = try run("c", seed: 8)
+        #expect(a.losses.count == 3 && a.losses == b.losses, "\(a.losses) vs \(b.losses)")
+        #expect(a.weights.keys.sorted() == b.weights.keys.sorted())
+        for (k, w) in a.weights { #expect(try w.toArray(Float.self) == b.weights[k]!.toArray(Float.self), "\(k) differs between two runs of seed 7") }
+        #expect(try a.weights["head.weight"]!.toArray(Float.self) != c.weights["head.weight"]!.toArray(Float.self))
     }
 
     @Test func badFlagsNameTheFlag() throws {
