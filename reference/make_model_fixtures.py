@@ -44,8 +44,10 @@ MAE_CASES = {
     "mae_random": {},
     "mae_random_normpix": dict(norm_pix_loss=True, mask_ratio=0.9),
     "mae_tube": dict(mask_type="tube"),
-    "mae_temporal": dict(mask_type="temporal", mask_ratio=0.5, qkv_bias=False),
-    "mae_boundary": dict(mask_type="boundary", mask_ratio=0.5),
+    "mae_temporal": dict(mask_type="temporal", mask_ratio=0.6, qkv_bias=False),
+    "mae_boundary": dict(mask_type="boundary", mask_ratio=0.7, cls_embed=True),
+    "mae_time_slice": dict(mask_type="time_slice", mask_ratio=0.5, qkv_bias=False),
+    "mae_window": dict(mask_type="window", mask_ratio=0.5),
     "mae_sincos": dict(sep_pos_embed=False),
     # T = 16 cases on 4x4 pixels (S = 4, T' = 8, L = 32) to stay inside the size budget
     "mae_pred8_f16_cls": dict(num_frames=16, pred_t_dim=8, img_size=4, cls_embed=True, decoder_depth=2),
@@ -219,7 +221,7 @@ def write_all():
 # ----------------------------------------------------------------------------------------------
 def _maxdiff(a, b):
     assert a.keys() == b.keys()
-    return max((a[k].double() - b[k].double()).abs().max().item() for k in a if a[k].is_floating_point())
+    return max((a[k].double() - b[k].double()).abs().max().item() for k in a if a[k].is_floating_point() and a[k].numel())
 
 
 def check_attention():
@@ -261,9 +263,13 @@ def check_masking():
                 m3 = mask.view(n, t_grid, s_grid)
                 if mt == "tube":
                     assert torch.all(m3 == m3[:, :1])
-                if mt in ("temporal", "boundary"):
+                if mt in ("time_slice", "window"):
                     assert torch.all(m3 == m3[:, :, :1])
-                if mt == "boundary":  # visible slices contiguous
+                if mt in ("temporal", "boundary"):  # fixed patterns: visible = a prefix (+ a suffix), token order
+                    head = k if mt == "temporal" else k - k // 2
+                    visible = torch.cat([torch.arange(head), torch.arange(L - (k - head), L)])
+                    assert torch.equal(ids_keep, visible[None].expand(n, k)), (mt, r)
+                if mt == "window":  # visible slices contiguous
                     vis = (m3[:, :, 0] == 0).int()
                     assert torch.all((vis[:, 1:] - vis[:, :-1]).clamp(min=0).sum(1) <= 1 - vis[:, 0])
                 if mt != "random":

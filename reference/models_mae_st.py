@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 # "sdpa" -> F.scaled_dot_product_attention, "explicit" -> softmax(q k^T * scale) v.
 ATTN_IMPLS = ("sdpa", "explicit")
-MASK_TYPES = ("random", "tube", "temporal", "boundary")
+MASK_TYPES = ("random", "tube", "temporal", "boundary", "time_slice", "window")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -159,17 +159,18 @@ def separable_pos_embed(spatial, temporal, t_grid, s_grid):
 # Masking
 # ----------------------------------------------------------------------------------------------
 def noise_shape(mask_type: str, n: int, t_grid: int, s_grid: int):
-    return {"random": (n, t_grid * s_grid), "tube": (n, s_grid), "temporal": (n, t_grid),
-            "boundary": (n, 1)}[mask_type]
+    """optimized-stmae's `temporal` / `boundary` are fixed patterns: no noise ([N, 0])."""
+    return {"random": (n, t_grid * s_grid), "tube": (n, s_grid), "time_slice": (n, t_grid), "window": (n, 1),
+            "temporal": (n, 0), "boundary": (n, 0)}[mask_type]
 
 
 def num_kept(mask_type: str, mask_ratio: float, t_grid: int, s_grid: int) -> int:
     """Number of visible tokens per sample (same for every sample)."""
-    if mask_type == "random":          # mae_st: len_keep = int(L * (1 - ratio))
+    if mask_type in ("random", "temporal", "boundary"):   # mae_st / optimized-stmae: len_keep = int(L * (1 - ratio))
         return int(t_grid * s_grid * (1 - mask_ratio))
     if mask_type == "tube":            # VideoMAE: num_masked = int(ratio * S) per frame
         return (s_grid - int(mask_ratio * s_grid)) * t_grid
-    if mask_type in ("temporal", "boundary"):   # whole time slices: masked = int(ratio * T')
+    if mask_type in ("time_slice", "window"):   # whole time slices: masked = int(ratio * T')
         return (t_grid - int(mask_ratio * t_grid)) * s_grid
     raise ValueError(mask_type)
 
@@ -184,13 +185,17 @@ def masking(mask_type: str, noise: torch.Tensor, mask_ratio: float, t_grid: int,
                keep the first int(L*(1-r)); kept tokens stay in *noise order* (mae_st).
     tube     : noise [N, S]; argsort(noise) over spatial positions, the first S - int(r*S)
                spatial positions are visible in EVERY time slice (VideoMAE tube masking).
-    temporal : noise [N, T']; argsort(noise) over time slices, the first T' - int(r*T') slices
+    temporal : optimized-stmae's: no noise; the first K = int(L*(1-r)) tokens in token (= time) order are
+               visible, every later one removed (the past predicts the future).
+    boundary : optimized-stmae's: no noise; the first K - K//2 and the last K//2 tokens (K = int(L*(1-r)))
+               are visible — both ends of the clip — and the middle is removed.
+    time_slice: noise [N, T']; argsort(noise) over time slices, the first T' - int(r*T') slices
                are visible in full, the others removed in full (paper's "time-only" masking).
-    boundary : noise [N, 1] in [0, 1); project-defined (NOT in mae_st): one contiguous window of
+    window   : noise [N, 1] in [0, 1); project-defined: one contiguous window of
                k = T' - int(r*T') visible time slices starting at
                start = min(floor(noise * (T' - k + 1)), T' - k); every slice outside it (towards
                both clip boundaries) is removed.
-    For tube/temporal/boundary the kept (and removed) ids are in ascending token order
+    For all but random the kept (and removed) ids are in ascending token order
     (t-major), i.e. ids_shuffle = stable argsort of the mask.
     """
     n = noise.shape[0]
@@ -212,13 +217,17 @@ def masking(mask_type: str, noise: torch.Tensor, mask_ratio: float, t_grid: int,
         sm = torch.ones(n, s_grid, device=dev)
         sm.scatter_(1, order[:, :s_keep], 0.0)
         mask = sm.repeat(1, t_grid)                     # token t*S+s -> sm[s]
-    elif mask_type == "temporal":
+    elif mask_type in ("temporal", "boundary"):
+        head = keep if mask_type == "temporal" else keep - keep // 2
+        pos = torch.arange(L, device=dev)[None, :].expand(n, L)
+        mask = ((pos >= head) & (pos < L - (keep - head))).float()
+    elif mask_type == "time_slice":
         t_keep = keep // s_grid
         order = torch.argsort(noise, dim=1)
         tm = torch.ones(n, t_grid, device=dev)
         tm.scatter_(1, order[:, :t_keep], 0.0)
         mask = torch.repeat_interleave(tm, s_grid, dim=1)  # token t*S+s -> tm[t]
-    elif mask_type == "boundary":
+    elif mask_type == "window":
         t_keep = keep // s_grid
         start = torch.clamp(torch.floor(noise[:, 0] * (t_grid - t_keep + 1)).long(), 0, t_grid - t_keep)
         t_idx = torch.arange(t_grid, device=dev)[None, :]

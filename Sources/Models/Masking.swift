@@ -1,32 +1,39 @@
 import Torch
 
-/// How tokens are removed for MAE pre-training; every decision is a function of a `noise` tensor (uniform [0, 1)).
-/// Mask convention: 1 = removed. See reference/README.md for the definitions.
+/// How tokens are removed for MAE pre-training; every random decision is a function of a `noise` tensor (uniform
+/// [0, 1)). Mask convention: 1 = removed. See reference/README.md for the definitions.
 public enum MaskType: String, CaseIterable, Sendable {
     /// Per-token (MAE-ST): keep the `int(L·(1−r))` tokens of smallest noise. noise [N, L].
     case random
     /// VideoMAE tube: one spatial mask repeated over time; `int(r·S)` positions masked. noise [N, S].
     case tube
-    /// Whole time slices ("time-only"); `int(r·T')` slices masked. noise [N, T'].
+    /// optimized-stmae's `temporal`: the first `int(L·(1−r))` tokens in time order are visible, the future is
+    /// masked. No noise ([N, 0]).
     case temporal
-    /// One contiguous window of visible time slices, everything towards both clip boundaries masked. noise [N, 1].
+    /// optimized-stmae's `boundary`: of K = `int(L·(1−r))` visible tokens, the first K − K/2 and the last K/2 in time
+    /// order (both ends of the clip); the middle is masked. No noise ([N, 0]).
     case boundary
+    /// Whole random time slices (the paper's "time-only"); `int(r·T')` slices masked. noise [N, T'].
+    case timeSlice = "time_slice"
+    /// One random contiguous window of visible time slices, everything towards both clip ends masked. noise [N, 1].
+    case window
 
     public func noiseShape(batch n: Int, tGrid: Int, sGrid: Int) -> [Int] {
         switch self {
         case .random: [n, tGrid * sGrid]
         case .tube: [n, sGrid]
-        case .temporal: [n, tGrid]
-        case .boundary: [n, 1]
+        case .temporal, .boundary: [n, 0]
+        case .timeSlice: [n, tGrid]
+        case .window: [n, 1]
         }
     }
 
     /// Visible tokens per sample.
     public func numKept(ratio r: Double, tGrid: Int, sGrid: Int) -> Int {
         switch self {
-        case .random: Int(Double(tGrid * sGrid) * (1 - r))
+        case .random, .temporal, .boundary: Int(Double(tGrid * sGrid) * (1 - r))
         case .tube: (sGrid - Int(r * Double(sGrid))) * tGrid
-        case .temporal, .boundary: (tGrid - Int(r * Double(tGrid))) * sGrid
+        case .timeSlice, .window: (tGrid - Int(r * Double(tGrid))) * sGrid
         }
     }
 }
@@ -57,10 +64,14 @@ public func masking(_ type: MaskType, noise: Tensor, ratio: Double, tGrid: Int, 
         let sKeep = keep / tGrid
         let rank = try noise.argsort(dim: 1).argsort(dim: 1)  // rank of each spatial position
         mask = try rank.ge(Double(sKeep)).to(.float32).repeat([1, tGrid])
-    case .temporal:
+    case .temporal, .boundary:
+        let head = type == .temporal ? keep : keep - keep / 2
+        let pos = try Tensor.arange(0, Double(l), dtype: .float32).unsqueeze(0).expand([n, l])
+        mask = try pos.ge(Double(head)).logicalAnd(pos.lt(Double(l - (keep - head)))).to(.float32)
+    case .timeSlice:
         let rank = try noise.argsort(dim: 1).argsort(dim: 1)
         mask = try rank.ge(Double(keep / sGrid)).to(.float32).repeatInterleave(sGrid, dim: 1)
-    case .boundary:
+    case .window:
         let tKeep = keep / sGrid
         let start = try (noise.select(dim: 1, index: 0) * Double(tGrid - tKeep + 1)).floor().clamp(min: 0, max: Double(tGrid - tKeep))
             .unsqueeze(1)

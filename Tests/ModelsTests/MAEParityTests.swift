@@ -35,7 +35,7 @@ struct Case {
 /// MaskedAutoencoderViT against the PyTorch reference (reference/models_mae_st.py): loss, pred, mask, ids, latent and
 /// every parameter gradient within 1e-4 relative (fp32).
 struct MAEParityTests {
-    static let cases = ["mae_random", "mae_random_normpix", "mae_tube", "mae_temporal", "mae_boundary", "mae_sincos",
+    static let cases = ["mae_random", "mae_random_normpix", "mae_tube", "mae_temporal", "mae_boundary", "mae_time_slice", "mae_window", "mae_sincos",
                         "mae_pred8_f16_cls", "mae_pred16_f16"]
 
     @Test(arguments: cases)
