@@ -198,3 +198,59 @@ let tinyCLIFlags = ["--img_size", "32", "--patch_size", "8", "--num_frames", "4"
         }
     }
 }
+
+/// Every `--flag` that the binary's strings (error messages, help) or the README name is a flag of some subcommand:
+/// the union of every (also hidden) subcommand's `--help`, with `--no_X` for a boolean `--X` of the settings flags.
+@Suite struct NamedFlagsTests {
+    /// `--word` tokens of a text (two characters at least; a token ending in `_`/`-` is the head of an interpolated
+    /// name, e.g. "--no_\\(name)", and is skipped).
+    static func flags(in bytes: [UInt8]) -> Set<String> {
+        func word(_ c: UInt8) -> Bool { (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c == 95 || c == 45 }
+        var out = Set<String>(), i = 0
+        while i + 2 < bytes.count {
+            if bytes[i] == 45, bytes[i + 1] == 45, bytes[i + 2] >= 97, bytes[i + 2] <= 122, i == 0 || bytes[i - 1] != 45 {
+                var j = i + 2
+                while j < bytes.count, word(bytes[j]) { j += 1 }
+                let token = String(decoding: bytes[i ..< j], as: UTF8.self)
+                if j - i >= 4, !token.hasSuffix("_"), !token.hasSuffix("-") { out.insert(token) }
+                i = j
+            } else {
+                i += 1
+            }
+        }
+        return out
+    }
+
+    /// Not stmae flags, each named for a reason: ArgumentParser's own, the placeholder of a usage message, arguments
+    /// of the Python reference scripts that `bench` runs, pip's option in the README's set-up text.
+    static let foreign: Set<String> = ["--generate-completion-script", "--experimental-dump-help", "--completion", "--tokens-raw",
+                                       "--name", "--shape", "--target"]
+
+    @Test func everyNamedFlagExists() throws {
+        var known = Set<String>(), todo: [[String]] = [[], ["dist-worker"]]
+        while let args = todo.popLast() {
+            let r = try runSTMAE(args + ["--help"], timeout: 60)
+            #expect(r.status == 0, "\(args) --help: \(r.stderr)")
+            known.formUnion(Self.flags(in: Array(r.stderr.utf8)))
+            var inList = false
+            for line in r.stderr.split(separator: "\n", omittingEmptySubsequences: false) {
+                if line.hasPrefix("SUBCOMMANDS") { inList = true; continue }
+                guard inList else { continue }
+                if !line.hasPrefix(" ") && !line.isEmpty { inList = false; continue }
+                let name = line.dropFirst(2).prefix { $0 != " " }
+                guard line.hasPrefix("  "), !line.hasPrefix("   "), let c = name.first, c.isLowercase, name != "help" else { continue }
+                todo.append(args + [String(name)])
+            }
+        }
+        #expect(known.contains("--batch_size_per_gpu") && known.contains("--layer_decay") && known.contains("--nproc_per_node"))
+        func exists(_ f: String) -> Bool {
+            known.contains(f) || Self.foreign.contains(f) || (f.hasPrefix("--no_") && known.contains("--" + f.dropFirst(5)))
+        }
+        let binary = try [UInt8](Data(contentsOf: URL(fileURLWithPath: try stmaeBinary())))
+        let inBinary = Self.flags(in: binary).filter { !exists($0) }
+        #expect(inBinary.isEmpty, "flags named by stmae's strings that no subcommand accepts: \(inBinary.sorted())")
+        let readme = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../README.md")
+        let inReadme = Self.flags(in: Array(try String(contentsOf: readme, encoding: .utf8).utf8)).filter { !exists($0) }
+        #expect(inReadme.isEmpty, "flags the README names that no subcommand accepts: \(inReadme.sorted())")
+    }
+}
