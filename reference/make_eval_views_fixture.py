@@ -37,6 +37,7 @@ CASES = [
     ("l171x128_s128", 171, 128, 1, 128, 112, [1]),    # short side already right: no resize, crop offset 29.5
     ("sq64_s40", 64, 64, 1, 40, 40, [0, 2]),          # square: spatial index moves along x
     ("l300x10_s16", 300, 10, 1, 16, 16, [0, 2]),      # extreme aspect, 30x upscaling of the short side
+    ("l640x360_s40", 640, 360, 2, 40, 32, [1]),       # 9x shrinking: PIL's filter spans 19 taps, torch's 2
 ]
 
 

@@ -11,7 +11,7 @@ let evalTolerance: Float = 1e-5
 
 @Suite struct EvalViewTests {
     @Test func fixtureFramesAreRebuiltExactly() {
-        #expect(EvalFixture.cases.count == 7)
+        #expect(EvalFixture.cases.count == 8)
         for c in EvalFixture.cases {
             #expect(c.clip.pixels.reduce(Int64(0)) { $0 + Int64($1) } == c.inputSum, "\(c.name)")
         }
