@@ -30,3 +30,4 @@ fixtures: setup
 	PYTHONPATH=.torch:reference python3 reference/make_finetune_fixtures.py
 	PYTHONPATH=.torch:reference python3 reference/make_recipe_fixtures.py
 	PYTHONPATH=.torch:reference:.pylibs python3 reference/make_family_fixtures.py
+	PYTHONPATH=.torch:.pylibs:reference python3 reference/make_eval_views_fixture.py

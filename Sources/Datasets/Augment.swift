@@ -62,13 +62,15 @@ public enum Augment {
 
     /// Source taps of bilinear resampling `input → output` (PyTorch `interpolate`,
     /// `align_corners=False`, no antialias): for each output position the two source indices
-    /// and their weights.
+    /// and their weights. The source position `scale · (o + 0.5) − 0.5` is one fused multiply-add in Float32,
+    /// as PyTorch's AVX2/AVX-512 CPU kernels (and CUDA's) compute it; its baseline (`ATEN_CPU_CAPABILITY=default`)
+    /// kernel rounds twice, which moves its outputs by up to ≈ 0.003 of a pixel level.
     static func taps(input: Int, output: Int) -> (i0: [Int], i1: [Int], w0: [Float], w1: [Float]) {
         let scale = Float(input) / Float(output)
         var i0 = [Int](repeating: 0, count: output), i1 = i0
         var w0 = [Float](repeating: 1, count: output), w1 = [Float](repeating: 0, count: output)
         for o in 0 ..< output {
-            let src = max(scale * (Float(o) + 0.5) - 0.5, 0)
+            let src = max((-0.5 as Float).addingProduct(scale, Float(o) + 0.5), 0)
             let lo = min(Int(src), input - 1)
             i0[o] = lo
             i1[o] = min(lo + 1, input - 1)
@@ -85,18 +87,32 @@ public enum Augment {
     ///   `[3, T, outHeight, outWidth]`.
     public static func resizeNormalize(_ clip: VideoClip, frames: [Int], box: CropBox, outWidth: Int, outHeight: Int,
                                        flip: Bool, mean: [Float], std: [Float], into out: UnsafeMutableBufferPointer<Float>) {
-        let plane = outWidth * outHeight, t = frames.count
-        precondition(out.count >= 3 * t * plane, "resizeNormalize: output buffer too small")
         precondition(box.x >= 0 && box.y >= 0 && box.width > 0 && box.height > 0
             && box.x + box.width <= clip.width && box.y + box.height <= clip.height, "resizeNormalize: box outside frame")
-        precondition(mean.count == 3 && std.count == 3, "resizeNormalize: need 3 means and 3 stds")
         var cols = taps(input: box.width, output: outWidth)
-        let rows = taps(input: box.height, output: outHeight)
+        var rows = taps(input: box.height, output: outHeight)
         if flip {
             cols.i0.reverse(); cols.i1.reverse(); cols.w0.reverse(); cols.w1.reverse()
         }
+        cols.i0 = cols.i0.map { $0 + box.x }; cols.i1 = cols.i1.map { $0 + box.x }
+        rows.i0 = rows.i0.map { $0 + box.y }; rows.i1 = rows.i1.map { $0 + box.y }
+        bilinearNormalize(clip, frames: frames, cols: cols, rows: rows, mean: mean, std: std, into: out)
+    }
+
+    /// The gather kernel behind `resizeNormalize`: output pixel `(oy, ox)` of each of `frames` blends the four
+    /// source pixels `rows.i0/i1[oy] × cols.i0/i1[ox]` (absolute indices into the frame) with weights
+    /// `rows.w · cols.w`, then writes `(value/255 − mean[c]) / std[c]` to `out` as `[3, T, rows.count, cols.count]`.
+    static func bilinearNormalize(_ clip: VideoClip, frames: [Int], cols: (i0: [Int], i1: [Int], w0: [Float], w1: [Float]),
+                                  rows: (i0: [Int], i1: [Int], w0: [Float], w1: [Float]), mean: [Float], std: [Float],
+                                  into out: UnsafeMutableBufferPointer<Float>) {
+        let outWidth = cols.i0.count, outHeight = rows.i0.count
+        let plane = outWidth * outHeight, t = frames.count
+        precondition(out.count >= 3 * t * plane, "resizeNormalize: output buffer too small")
+        precondition(mean.count == 3 && std.count == 3, "resizeNormalize: need 3 means and 3 stds")
+        precondition((cols.i0 + cols.i1).allSatisfy { (0 ..< clip.width).contains($0) }
+            && (rows.i0 + rows.i1).allSatisfy { (0 ..< clip.height).contains($0) }, "resizeNormalize: tap outside frame")
         // Byte offsets of the column taps within a row.
-        let c0 = cols.i0.map { ($0 + box.x) * 3 }, c1 = cols.i1.map { ($0 + box.x) * 3 }
+        let c0 = cols.i0.map { $0 * 3 }, c1 = cols.i1.map { $0 * 3 }
         let gain = (0 ..< 3).map { 1 / (255 * std[$0]) }, bias = (0 ..< 3).map { -mean[$0] / std[$0] }
         let (g0, g1, g2) = (gain[0], gain[1], gain[2]), (b0, b1, b2) = (bias[0], bias[1], bias[2])
         let rowBytes = clip.width * 3, frameBytes = clip.frameSize
@@ -109,8 +125,8 @@ public enum Augment {
                     let frame = base + f * frameBytes
                     let r = dst + k * plane, g = r + t * plane, b = g + t * plane
                     for oy in 0 ..< outHeight {
-                        let top = frame + (rows.i0[oy] + box.y) * rowBytes
-                        let bottom = frame + (rows.i1[oy] + box.y) * rowBytes
+                        let top = frame + rows.i0[oy] * rowBytes
+                        let bottom = frame + rows.i1[oy] * rowBytes
                         let wy0 = rows.w0[oy], wy1 = rows.w1[oy]
                         let o = oy * outWidth
                         for ox in 0 ..< outWidth {

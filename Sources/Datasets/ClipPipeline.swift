@@ -14,8 +14,10 @@ public struct ClipConfig: Sendable, Equatable {
     public var imgSize: Int
     /// Frames are decoded with this short side before cropping (0 = native resolution).
     public var shortSide: Int
-    /// Short side for the evaluation resize before the `imgSize` crop (mae_st: the crop size).
+    /// Short side for the evaluation resize before the `imgSize` crop (mae_st: the crop size); at least `imgSize`.
     public var evalShortSide: Int
+    /// Whose evaluation resize/crop to reproduce on the natively decoded frames (`EvalResize`; default mae_st's).
+    public var evalResize: EvalResize
     /// Independently augmented clips per decoded video (mae_st `repeat_aug`).
     public var repeatAug: Int
     public var mean: [Float]
@@ -43,13 +45,14 @@ public struct ClipConfig: Sendable, Equatable {
                 scales: ClosedRange<Double> = 0.5 ... 1.0, aspects: ClosedRange<Double> = 0.75 ... 1.3333,
                 flipProbability: Double = 0.5, train: Bool = true,
                 temporalIndex: Int = 0, numTemporalViews: Int = 1, spatialIndex: Int = 1,
-                randAugment: RandAugment? = nil, reprob: Double = 0) {
+                randAugment: RandAugment? = nil, reprob: Double = 0, evalResize: EvalResize = .maeSt) {
         self.numFrames = numFrames
         self.samplingRate = samplingRate
         self.targetFps = targetFps
         self.imgSize = imgSize
         self.shortSide = shortSide ?? Int((Double(imgSize) * 256 / 224).rounded())
         self.evalShortSide = evalShortSide ?? imgSize
+        self.evalResize = evalResize
         self.repeatAug = repeatAug
         self.mean = mean
         self.std = std
@@ -76,6 +79,7 @@ public struct ClipConfig: Sendable, Equatable {
         try check(targetFps > 0 && targetFps.isFinite, "targetFps must be positive")
         try check((1 ... 8192).contains(imgSize), "imgSize must be 1...8192, got \(imgSize)")
         try check((0 ... 16384).contains(shortSide) && (1 ... 16384).contains(evalShortSide), "invalid short side")
+        try check(train || evalShortSide >= imgSize, "evalShortSide \(evalShortSide) is smaller than imgSize \(imgSize)")
         try check(repeatAug > 0, "repeatAug must be positive")
         try check(mean.count == 3 && std.count == 3 && std.allSatisfy { $0 > 0 }, "need 3 means and 3 positive stds")
         try check(scales.lowerBound > 0 && scales.upperBound <= 1, "scales must lie in (0, 1]")
@@ -110,7 +114,8 @@ public struct ClipPipeline: Sendable {
         if VideoList.isImage(path) { return try loadImage(path: path, rngs: rngs, into: out) }
         let reader = try VideoReader(path: path, threads: 1)
         guard reader.frameCount > 0 else { throw MediaError(path, .corrupt, "no frames") }
-        let side = c.train ? (c.shortSide > 0 ? c.shortSide : nil) : c.evalShortSide
+        // Evaluation resizes the natively decoded frames itself (EvalView), as mae_st and transformers do.
+        let side = c.train && c.shortSide > 0 ? c.shortSide : nil
         let (width, height) = reader.outputSize(shortSide: side)
 
         // Per repeat: frame indices, crop box, flip, and the generator left for RandAugment / erasing.
@@ -126,8 +131,8 @@ public struct ClipPipeline: Sendable {
                 let indices = ClipSampling.viewIndices(frameCount: reader.frameCount, fps: reader.fps, numFrames: c.numFrames,
                                                        samplingRate: c.samplingRate, targetFps: c.targetFps,
                                                        temporalIndex: c.temporalIndex, numTemporalViews: c.numTemporalViews)
-                plans.append(Plan(indices: indices, box: Augment.uniformCrop(width: width, height: height, size: c.imgSize,
-                                                                             spatialIndex: c.spatialIndex), flip: false, rng: rngs[r]))
+                let whole = CropBox(x: 0, y: 0, width: width, height: height)  // unused: EvalView crops
+                plans.append(Plan(indices: indices, box: whole, flip: false, rng: rngs[r]))
             }
         }
         let union = Array(Set(plans.flatMap(\.indices))).sorted()
@@ -149,11 +154,16 @@ public struct ClipPipeline: Sendable {
         var rng: SampleRNG
     }
 
-    /// Crop/resize/flip/normalise one repeat, with RandAugment before and random erasing after (training only).
+    /// Crop/resize/flip/normalise one repeat, with RandAugment before and random erasing after (training only);
+    /// evaluation: the `EvalView` of `evalResize` (short side `evalShortSide`, `imgSize` crop at `spatialIndex`).
     func render(_ clip: VideoClip, frames: [Int], plan: Plan, into dst: UnsafeMutableBufferPointer<Float>) {
         let c = config
+        guard c.train else {
+            return EvalView.render(clip, frames: frames, mode: c.evalResize, shortSide: c.evalShortSide, crop: c.imgSize,
+                                   spatialIndex: c.spatialIndex, mean: c.mean, std: c.std, into: dst)
+        }
         var rng = plan.rng, source = clip, frames = frames
-        if c.train, let aug = c.randAugment {
+        if let aug = c.randAugment {
             let steps = aug.plan(rng: &rng)
             if !steps.isEmpty {
                 // Only the distinct frames this repeat uses, augmented with the one plan.
@@ -169,13 +179,13 @@ public struct ClipPipeline: Sendable {
         }
         Augment.resizeNormalize(source, frames: frames, box: plan.box, outWidth: c.imgSize, outHeight: c.imgSize,
                                 flip: plan.flip, mean: c.mean, std: c.std, into: dst)
-        if c.train && c.reprob > 0 {
+        if c.reprob > 0 {
             RandomErasing(probability: c.reprob).apply(dst, frames: c.numFrames, height: c.imgSize, width: c.imgSize, rng: &rng)
         }
     }
 
     /// A still image as a static clip (the image repeated `numFrames` times). Training: random resized crop + flip
-    /// (`scales`, `aspects`); evaluation: resize to short side `evalShortSide`, then the `imgSize` crop.
+    /// (`scales`, `aspects`); evaluation: the `EvalView` (short side `evalShortSide`, then the `imgSize` crop).
     func loadImage(path: String, rngs: [SampleRNG], into out: UnsafeMutableBufferPointer<Float>) throws {
         let c = config
         let image = try Image.load(path: path)
@@ -189,14 +199,7 @@ public struct ClipPipeline: Sendable {
                 let box = Augment.randomResizedCrop(width: image.width, height: image.height, scales: c.scales, aspects: c.aspects, rng: &rng)
                 plan = Plan(indices: frames, box: box, flip: rng.bernoulli(c.flipProbability), rng: rng)
             } else {
-                // The crop of the resized image, mapped back to source pixels (one resampling instead of two).
-                let scale = Double(min(image.width, image.height)) / Double(c.evalShortSide)
-                let rw = max(Int((Double(image.width) / scale).rounded()), 1), rh = max(Int((Double(image.height) / scale).rounded()), 1)
-                let b = Augment.uniformCrop(width: rw, height: rh, size: c.imgSize, spatialIndex: c.spatialIndex)
-                let x = min(Int((Double(b.x) * scale).rounded()), image.width - 1), y = min(Int((Double(b.y) * scale).rounded()), image.height - 1)
-                let box = CropBox(x: x, y: y, width: max(min(Int((Double(b.width) * scale).rounded()), image.width - x), 1),
-                                  height: max(min(Int((Double(b.height) * scale).rounded()), image.height - y), 1))
-                plan = Plan(indices: frames, box: box, flip: false, rng: rng)
+                plan = Plan(indices: frames, box: CropBox(x: 0, y: 0, width: image.width, height: image.height), flip: false, rng: rng)
             }
             render(clip, frames: frames, plan: plan, into: UnsafeMutableBufferPointer(rebasing: out[r * c.clipCount ..< (r + 1) * c.clipCount]))
         }

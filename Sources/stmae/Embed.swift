@@ -13,7 +13,8 @@ struct Embed: ParsableCommand {
             CKPT: .pth / .safetensors / stmae checkpoint .json / Hugging Face directory (pre-trained MAE or fine-tuned classifier). A classifier \
             embeds with its own pooling (the input of its head); an MAE encoder applies its final norm and averages the \
             patch tokens (--pool mean) or takes the cls token (--pool cls). Clips: the evaluation view (centre clip, \
-            short-side resize, centre crop), frames and size from the checkpoint.
+            short-side resize, centre crop: as transformers' VideoMAEImageProcessor for a Hugging Face directory, as \
+            mae_st's test transform otherwise), frames and size from the checkpoint.
             OUT.safetensors holds `embeddings` [M, D], `labels` [M] and the paths (JSON) in the metadata key `paths`; \
             OUT.npy holds the [M, D] array, OUT.npz `embeddings` and `labels` (as optimized-stmae's embed.py), both with \
             OUT.paths.txt listing the paths. Videos that cannot be decoded are skipped and listed.
@@ -51,7 +52,8 @@ struct Embed: ParsableCommand {
         let pre = m.preprocessing
         let clip = ClipConfig(numFrames: c.numFrames, samplingRate: samplingRate, targetFps: targetFps, imgSize: c.imgSize,
                               mean: mean.isEmpty ? pre.map { $0.mean.map(Float.init) } ?? [0.45, 0.45, 0.45] : mean,
-                              std: std.isEmpty ? pre.map { $0.std.map(Float.init) } ?? [0.225, 0.225, 0.225] : std, train: false)
+                              std: std.isEmpty ? pre.map { $0.std.map(Float.init) } ?? [0.225, 0.225, 0.225] : std, train: false,
+                              evalResize: pre == nil ? .maeSt : .huggingFace)  // HF checkpoints: VideoMAEImageProcessor's view
         let samples = try VideoList.samples(from: data)
         let loader = try VideoLoader(samples: samples, config: clip, batchSize: batchSize, shuffle: false, numWorkers: numWorkers,
                                      dropLast: false, log: { line in FileHandle.standardError.write(Data("stmae embed: \(line)\n".utf8)) })
