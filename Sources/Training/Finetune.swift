@@ -35,15 +35,27 @@ public func classifierConfig(_ c: FinetuneConfig, numClasses: Int) throws -> ViT
 /// Loads pre-trained weights (`--finetune`) with `VisionTransformer.loadPretrained` (Models): an stmae checkpoint
 /// (.json sidecar or .safetensors), a mae_st / PyTorch `.pth`, or a Hugging Face VideoMAE directory. Decoder, mask token
 /// and unused norms are dropped, positions resized to the grid, a head of another size replaced by a fresh one
-/// (trunc-normal `headInitStd`); any other mismatch is an error naming the file.
+/// (trunc-normal `headInitStd`); any other mismatch is an error naming the file. The weights do not fix the head count:
+/// when the checkpoint records one (`Weights.settings`) or its sizes are a standard model's, a model with another
+/// count is an error that names `--num_heads`.
 /// `normAsFcNorm` (linear probe): the encoder's trained final `norm` becomes the post-pool `fc_norm`, so the frozen
 /// features are the pre-trained encoder's own normalised output, mean-pooled.
 public func loadPretrained(_ path: String, into model: VisionTransformer, headInitStd: Double,
                            normAsFcNorm: Bool = false) throws -> PretrainedLoadReport {
     guard FileManager.default.fileExists(atPath: path) else { throw ConfigError("--finetune \(path): no such file or directory") }
+    let state: [(String, Tensor)], recorded: Int?
     do {
-        return try model.loadPretrained(try Weights.read(path), source: "--finetune \(path)", headInitStd: headInitStd,
-                                        normAsFcNorm: normAsFcNorm)
+        state = try Weights.read(path)
+        recorded = try Weights.settings(path).numHeads
+    } catch { throw ConfigError("--finetune \(path): \(error)") }
+    let c = model.config
+    let source = try? ViTConfig.inferred(from: state, numHeads: recorded, source: path)
+    if let source, source.embedDim == c.embedDim, source.numHeads != c.numHeads {
+        throw ConfigError("--finetune \(path): the checkpoint's encoder has \(source.numHeads) attention heads "
+            + "(\(recorded != nil ? "recorded" : "its standard size's")), the model \(c.numHeads): pass --num_heads \(source.numHeads)")
+    }
+    do {
+        return try model.loadPretrained(state, source: "--finetune \(path)", headInitStd: headInitStd, normAsFcNorm: normAsFcNorm)
     } catch { throw ConfigError("--finetune \(path): \(error)") }
 }
 
