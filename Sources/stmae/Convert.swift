@@ -20,7 +20,8 @@ struct Convert: ParsableCommand {
             Heads not recorded anywhere come from the standard size with the weights' embed_dim and depth (ViT-S 384/12: 6, \
             ViT-B 768/12: 12, ViT-L 1024/24: 16, ViT-H 1280/32: 16; stmae's mae_vit_tiny 192/4: 3); any other size needs --num_heads for Hugging Face \
             output (.pth/.safetensors output then records none, and says so). An unrecorded eps is mae_st's 1e-6 and an \
-            unrecorded input size of a model without learned positions 224 × 16 frames; both are reported.
+            unrecorded input size of a model without learned positions 224 × 16 frames, and unrecorded mean/std ImageNet's \
+            in preprocessor_config.json; each is reported.
             To Hugging Face the model must have VideoMAE's layout (fixed sinusoid positions, no cls token): a classifier \
             (fc_norm + head) becomes VideoMAEForVideoClassification, a pre-trained encoder VideoMAEModel; the pre-training \
             decoder is left out and attn.k.bias dropped (softmax ignores it).
@@ -33,6 +34,8 @@ struct Convert: ParsableCommand {
     @Option(name: .customLong("img_size"), help: "Input size (default: recorded in IN or fixed by learned positions, else 224).") var imgSize: Int?
     @Option(name: .customLong("num_frames"), help: "Frames (default: recorded in IN or fixed by learned positions, else 16).") var numFrames: Int?
     @Option(name: .customLong("norm_eps"), help: "Block LayerNorm eps (default: recorded in IN, else mae_st's 1e-6; VideoMAE: 1e-12).") var normEps: Double?
+    @Option(name: .customLong("mean"), parsing: .upToNextOption, help: "Input mean, 3 values (default: recorded in IN, else ImageNet's for Hugging Face output).") var mean: [Double] = []
+    @Option(name: .customLong("std"), parsing: .upToNextOption, help: "Input std, 3 values (default: recorded in IN, else ImageNet's for Hugging Face output).") var std: [Double] = []
     @Option(name: .customLong("labels"), help: "Class names, one per line (Hugging Face id2label).") var labels: String?
     @Flag(name: .customLong("force"), help: "Replace an existing OUT.") var force = false
 
@@ -67,6 +70,16 @@ struct Convert: ParsableCommand {
             throw ValidationError("--num_heads \(numHeads) does not divide embed_dim \(d)")
         }
         settings = ModelSettings(numHeads: numHeads, imgSize: imgSize, numFrames: numFrames, normEps: normEps).filled(from: settings)
+        for (flag, v) in [("--mean", mean), ("--std", std)] where !v.isEmpty && v.count != 3 {
+            throw ValidationError("\(flag): expected 3 values, got \(v.count)")
+        }
+        if !mean.isEmpty || !std.isEmpty {
+            let p = settings.preprocessing
+            guard let m = mean.isEmpty ? p?.mean : mean, let s = std.isEmpty ? p?.std : std else {
+                throw ValidationError("IN records no input mean/std: pass both --mean and --std")
+            }
+            settings.preprocessing = .init(mean: m, std: s, processorConfig: p?.processorConfig)
+        }
         if let labels {
             guard let text = try? String(contentsOfFile: labels, encoding: .utf8) else { throw ValidationError("--labels '\(labels)': cannot read") }
             settings.labels = text.split(whereSeparator: \.isNewline).map(String.init)
@@ -94,6 +107,9 @@ struct Convert: ParsableCommand {
                 if !state.contains(where: { $0.0.hasPrefix("pos_embed") }), settings.imgSize == nil || settings.numFrames == nil {
                     notes.append("input size not recorded in IN: wrote \(cfg.imgSize) px × \(cfg.numFrames) frames (pass --img_size / --num_frames to change)")
                 }
+            }
+            if settings.preprocessing == nil {
+                notes.append("input mean/std not recorded in IN: wrote ImageNet's to preprocessor_config.json (pass --mean / --std to change; mae_st trains with 0.45 / 0.225)")
             }
             settings.apply(to: &cfg)
             guard cfg.embedDim % cfg.numHeads == 0 else { throw ValidationError("--num_heads \(cfg.numHeads) does not divide embed_dim \(cfg.embedDim)") }

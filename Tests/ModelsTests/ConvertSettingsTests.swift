@@ -86,8 +86,13 @@ extension InteropTests {
         #expect(s2 == 0 && t2.contains("OUT records none (pass --num_heads to record it)"), "\(t2)")
         #expect(try Weights.settings(tmp.path + "/t.safetensors").numHeads == nil)
         try convert(tmp.path, ["t.pth", "t2.safetensors", "--num_heads", "2", "--img_size", "8", "--num_frames", "4"])
-        try convert(tmp.path, ["t2.safetensors", "t_hf"])
-        let (_, back, _, _) = try HFVideoMAE.read(tmp.path + "/t_hf")
-        #expect((back.numHeads, back.imgSize, back.numFrames) == (2, 8, 4))
+        let (s3, t3) = try stmae(["convert", tmp.path + "/t2.safetensors", tmp.path + "/t_hf"])
+        #expect(s3 == 0 && t3.contains("input mean/std not recorded in IN: wrote ImageNet's") && t3.contains("norm eps not recorded"), "\(t3)")
+        let (_, back, pre, _) = try HFVideoMAE.read(tmp.path + "/t_hf")
+        #expect((back.numHeads, back.imgSize, back.numFrames) == (2, 8, 4) && pre.mean == HFVideoMAE.Preprocessing.imagenet.mean)
+        try convert(tmp.path, ["t2.safetensors", "t_hf2", "--mean", "0.45", "0.45", "0.45", "--std", "0.225", "0.225", "0.225"])
+        #expect(HFVideoMAE.preprocessing(tmp.path + "/t_hf2").std == [0.225, 0.225, 0.225])
+        let (s4, t4) = try stmae(["convert", tmp.path + "/t2.safetensors", tmp.path + "/t_hf3", "--mean", "0.45", "0.45"])
+        #expect(s4 != 0 && t4.contains("--mean: expected 3 values, got 2"), "\(t4)")
     }
 }
