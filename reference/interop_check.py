@@ -15,6 +15,16 @@
   check_hf_encoder <hf_dir> <x.safetensors> <out_dir>
                    loads <hf_dir> with transformers.VideoMAEModel, writes <out_dir>/hf_hidden.safetensors, and saves
                    it inside VideoMAEForPreTraining to <out_dir>/pretraining (decoder keys to be skipped on read).
+  make_hf <dir>    writes Hugging Face sources as transformers saves them: <dir>/cls (VideoMAEForVideoClassification,
+                   16 heads of 4 channels, layer_norm_eps 1e-12, 5 named labels) and <dir>/pretraining
+                   (VideoMAEForPreTraining with 10 id2label entries), each with a preprocessor_config.json of Kinetics
+                   mean/std and non-default size/resample; <dir>/ref.safetensors: x, the classifier's logits and the
+                   pre-training encoder's last_hidden_state.
+  hf_summary <ref.safetensors> <dir>...
+                   loads each directory with transformers (a classifier with VideoMAEForVideoClassification, otherwise
+                   VideoMAEModel) and prints, per directory name, its config's heads / eps / sizes / labels, the
+                   processor's mean / std / size / resample, and the largest |logits − ref logits| (or hidden state).
+  load_pth <file>  prints the "args" entry of a .pth loaded with torch.load(weights_only=True) as JSON.
 
 Run with PYTHONPATH=.torch:.pylibs:reference HF_HUB_OFFLINE=1.
 """
@@ -135,6 +145,61 @@ def check_hf_encoder(hf_dir, x_path, out):
     print(json.dumps({"use_mean_pooling": model.config.use_mean_pooling, "has_layernorm": model.layernorm is not None}))
 
 
+HF_SIZES = dict(image_size=8, patch_size=2, num_frames=4, tubelet_size=2, hidden_size=64, num_hidden_layers=2,
+                num_attention_heads=16, intermediate_size=256, decoder_hidden_size=32, decoder_num_hidden_layers=1,
+                decoder_num_attention_heads=2, decoder_intermediate_size=64)
+HF_PROC = {"image_processor_type": "VideoMAEImageProcessor", "do_resize": True, "size": {"shortest_edge": 10},
+           "do_center_crop": True, "crop_size": {"height": 8, "width": 8}, "do_rescale": True, "rescale_factor": 1 / 255,
+           "do_normalize": True, "image_mean": [0.45, 0.45, 0.45], "image_std": [0.225, 0.225, 0.225], "resample": 3}
+
+
+def make_hf(out):
+    from transformers import VideoMAEConfig, VideoMAEForPreTraining, VideoMAEForVideoClassification, VideoMAEModel
+    torch.manual_seed(31)
+    gen = torch.Generator().manual_seed(32)
+    names = ["run", "jump", "swim", "sit", "wave"]
+    cfg = VideoMAEConfig(**HF_SIZES, id2label=dict(enumerate(names)), label2id={n: i for i, n in enumerate(names)})
+    assert cfg.layer_norm_eps == 1e-12, cfg.layer_norm_eps
+    cls = VideoMAEForVideoClassification(cfg).eval()
+    perturb(cls, gen)
+    pre = VideoMAEForPreTraining(VideoMAEConfig(**HF_SIZES, id2label={i: f"class {i}" for i in range(10)})).eval()
+    perturb(pre, gen)
+    for name, model in (("cls", cls), ("pretraining", pre)):
+        model.save_pretrained(os.path.join(out, name))
+        with open(os.path.join(out, name, "preprocessor_config.json"), "w") as f:
+            json.dump(HF_PROC, f, indent=2)
+    x = torch.randn(2, 3, 4, 8, 8, generator=gen)
+    with torch.no_grad():
+        logits = cls(pixel_values=x.permute(0, 2, 1, 3, 4)).logits
+        hidden = VideoMAEModel.from_pretrained(os.path.join(out, "pretraining")).eval()(
+            pixel_values=x.permute(0, 2, 1, 3, 4)).last_hidden_state
+    st_io.save({"x": x, "logits": logits.contiguous(), "hidden": hidden.contiguous()}, os.path.join(out, "ref.safetensors"))
+    print(json.dumps({"num_labels": cls.config.num_labels, "pretraining_labels": len(pre.config.id2label)}))
+
+
+def hf_summary(ref_path, *dirs):
+    from transformers import VideoMAEForVideoClassification, VideoMAEModel
+    from transformers.image_processing_base import ImageProcessingMixin
+    ref = st_io.load(ref_path)
+    x = ref["x"].permute(0, 2, 1, 3, 4)
+    out = {}
+    for d in dirs:
+        with open(os.path.join(d, "config.json")) as f:
+            classifier = "VideoMAEForVideoClassification" in json.load(f).get("architectures", [])
+        model = (VideoMAEForVideoClassification if classifier else VideoMAEModel).from_pretrained(d).eval()
+        with torch.no_grad():
+            y = model(pixel_values=x).logits if classifier else model(pixel_values=x).last_hidden_state
+        diff = float((y - ref["logits" if classifier else "hidden"]).abs().max())
+        proc, _ = ImageProcessingMixin.get_image_processor_dict(d)
+        c = model.config
+        out[os.path.basename(d)] = {
+            "heads": c.num_attention_heads, "layer_norm_eps": c.layer_norm_eps, "image_size": c.image_size,
+            "num_frames": c.num_frames, "labels": [c.id2label[i] for i in range(c.num_labels)] if classifier else None,
+            "image_mean": proc["image_mean"], "image_std": proc["image_std"], "size": proc.get("size"),
+            "resample": proc.get("resample"), "max_abs_diff": diff}
+    print(json.dumps(out))
+
+
 if __name__ == "__main__":
     torch.set_num_threads(1)
     cmd = sys.argv[1]
@@ -144,5 +209,11 @@ if __name__ == "__main__":
         check_hf(*sys.argv[2:5])
     elif cmd == "check_hf_encoder":
         check_hf_encoder(*sys.argv[2:5])
+    elif cmd == "make_hf":
+        make_hf(sys.argv[2])
+    elif cmd == "load_pth":
+        print(json.dumps(torch.load(sys.argv[2], weights_only=True)["args"]))
+    elif cmd == "hf_summary":
+        hf_summary(*sys.argv[2:])
     else:
         sys.exit(f"unknown command {cmd}")

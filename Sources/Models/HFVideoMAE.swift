@@ -14,9 +14,14 @@ import Torch
 /// (use_mean_pooling false) → `norm`; `fc_norm` → `fc_norm`; `classifier` → `head`. The positional table is a fixed
 /// sinusoid (not stored); the pre-training decoder (`encoder_to_decoder`, `decoder.*`, `mask_token`) is dropped.
 public enum HFVideoMAE {
-    /// Normalisation of the inputs (`preprocessor_config.json`: image_mean / image_std).
+    /// Normalisation of the inputs (`preprocessor_config.json`: image_mean / image_std) and, when it came from a
+    /// Hugging Face directory, that whole file's JSON text (written back with `mean`/`std` as image_mean/image_std).
     public struct Preprocessing: Equatable, Sendable {
         public var mean: [Double], std: [Double]
+        public var processorConfig: String?
+        public init(mean: [Double], std: [Double], processorConfig: String? = nil) {
+            (self.mean, self.std, self.processorConfig) = (mean, std, processorConfig)
+        }
         public static let imagenet = Preprocessing(mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225])
     }
 
@@ -117,21 +122,38 @@ public enum HFVideoMAE {
                 throw TorchError("\(dir): unknown VideoMAE key '\(k)'")
             }
         }
-        var pre = Preprocessing.imagenet
-        if let p = try? json(dir + "/preprocessor_config.json"), let m = p["image_mean"] as? [Double], let s = p["image_std"] as? [Double],
-           m.count == 3, s.count == 3 {
-            pre = Preprocessing(mean: m, std: s)
-        }
+        // transformers writes id2label into every config (2 placeholder labels by default): names only with a head.
         var labels: [String] = []
-        if let l = cj["id2label"] as? [String: String] { labels = (0..<l.count).map { l[String($0)] ?? "LABEL_\($0)" } }
-        return (state, cfg, pre, labels)
+        if raw.contains(where: { $0.0 == "classifier.weight" }), let l = cj["id2label"] as? [String: String] {
+            labels = (0..<l.count).map { l[String($0)] ?? "LABEL_\($0)" }
+        }
+        return (state, cfg, preprocessing(dir), labels)
+    }
+
+    /// `dir/preprocessor_config.json`'s normalisation and text; ImageNet's (no text) when it is missing or has none.
+    public static func preprocessing(_ dir: String) -> Preprocessing {
+        let path = dir + "/preprocessor_config.json"
+        guard let data = FileManager.default.contents(atPath: path), let p = try? json(path),
+              let m = p["image_mean"] as? [Double], let s = p["image_std"] as? [Double], m.count == 3, s.count == 3 else {
+            return .imagenet
+        }
+        return Preprocessing(mean: m, std: s, processorConfig: String(decoding: data, as: UTF8.self))
+    }
+
+    /// What `dir` records besides its weights (`config.json`, `preprocessor_config.json`; labels are left out: they
+    /// need the weights to tell a classifier, see `read`).
+    public static func settings(_ dir: String) throws -> ModelSettings {
+        let c = try config(fromJSON: try json(dir + "/config.json"), path: dir + "/config.json")
+        return ModelSettings(config: c, preprocessing: preprocessing(dir))
     }
 
     /// Writes `state` (our keys) of a model with `config` as an HF VideoMAE directory that
     /// `VideoMAEForVideoClassification.from_pretrained` loads (a classifier: `fc_norm` + `head`), or `VideoMAEModel`
     /// (an encoder with its final `norm`: `use_mean_pooling` false). The model must have the HF layout: fixed sinusoid
     /// positions, no cls token. An `attn.k.bias` is dropped: it adds q·b_k to every score of a query, which softmax
-    /// ignores, so outputs are unchanged. Returns the keys left out (k biases, a pre-training decoder).
+    /// ignores, so outputs are unchanged. `preprocessing`: its `processorConfig` (a Hugging Face source's
+    /// `preprocessor_config.json`) is written as it was, else one for `config`'s input size; image_mean/image_std are
+    /// `mean`/`std`. Returns the keys left out (k biases, a pre-training decoder).
     @discardableResult
     public static func write(_ state: [(String, Tensor)], config c: ViTConfig, to dir: String, labels: [String] = [],
                              preprocessing: Preprocessing = .imagenet) throws -> [String] {
@@ -165,12 +187,16 @@ public enum HFVideoMAE {
             "label2id": Dictionary(names.enumerated().map { ($0.element, $0.offset) }, uniquingKeysWith: { a, _ in a }),
             "torch_dtype": "float32",
         ]
-        let pre: [String: Any] = [
+        var pre: [String: Any] = [
             "image_processor_type": "VideoMAEImageProcessor", "do_resize": true, "size": ["shortest_edge": c.imgSize],
             "do_center_crop": true, "crop_size": ["height": c.imgSize, "width": c.imgSize], "do_rescale": true,
-            "rescale_factor": 1.0 / 255, "do_normalize": true, "image_mean": preprocessing.mean, "image_std": preprocessing.std,
-            "resample": 2,
+            "rescale_factor": 1.0 / 255, "do_normalize": true, "resample": 2,
         ]
+        if let text = preprocessing.processorConfig,
+           let source = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] {
+            pre = source  // a Hugging Face source's processor, kept as it was
+        }
+        (pre["image_mean"], pre["image_std"]) = (preprocessing.mean, preprocessing.std)
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         try TensorFile.save(out, metadata: ["format": "pt"], to: dir + "/model.safetensors")
         for (name, obj) in [("config.json", cfg), ("preprocessor_config.json", pre)] {

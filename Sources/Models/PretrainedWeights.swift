@@ -53,33 +53,48 @@ public enum Weights {
         return w.hasPrefix("/") ? w : (json as NSString).deletingLastPathComponent + "/" + w
     }
 
-    /// The attention head count a checkpoint records besides its weights (which do not fix it): mae_st / stmae
-    /// `.pth` files' `args.model` (e.g. `mae_vit_base_patch16`) or `args.num_heads`; for `x.safetensors`, the stmae
-    /// training sidecar `x.json` (`config.model`). nil if there is none.
-    public static func numHeadsHint(_ path: String) -> Int? {
-        func heads(model: String) -> Int? {
-            (try? MAEConfig.named(model).numHeads) ?? (try? ViTConfig.named(model).numHeads)
-        }
+    /// What the checkpoint at `path` records besides its weights (see `ModelSettings`): a `.pth`'s `args`; a
+    /// `.safetensors` file's metadata, then its stmae training sidecar (`x.json` next to `x.safetensors`, or the
+    /// `.json` given); a Hugging Face directory's config. Empty when there is none.
+    public static func settings(_ path: String) throws -> ModelSettings {
         switch WeightsFormat.detect(path) {
         case .torch:
-            guard let v = try? TorchCheckpoint.load(path: path) else { return nil }
-            if let n = v.value(at: ["args", "num_heads"])?.intValue { return n }
-            return v.value(at: ["args", "model"])?.stringValue.flatMap(heads)
+            guard let args = try TorchCheckpoint.load(path: path).value(at: ["args"]), args.dictValue != nil else { return ModelSettings() }
+            return ModelSettings(args: args)
         case .safetensors:
             let sidecar = path.hasSuffix(".json") ? path : String(path.dropLast(".safetensors".count)) + ".json"
-            guard let data = FileManager.default.contents(atPath: sidecar),
-                  let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-                  let model = (obj["config"] as? [String: Any])?["model"] as? String else { return nil }
-            return heads(model: model)
-        case .huggingFace: return nil
+            let weights = path.hasSuffix(".json") ? try sidecarWeights(path) : path
+            let meta = try ModelSettings(metadata: SafeTensors.readHeader(path: weights).metadata, source: weights)
+            return meta.filled(from: sidecarSettings(sidecar))
+        case .huggingFace: return try HFVideoMAE.settings(path)
         }
     }
 
-    /// Writes mae_st-keyed tensors as safetensors, or as a torch.save `{"model": OrderedDict}` (mae_st layout).
-    public static func write(_ state: [(String, Tensor)], to path: String, format: WeightsFormat, metadata: [String: String] = [:]) throws {
+    /// An stmae training sidecar's `config`: `num_heads` (0: the model's), else `model`'s heads; `img_size`,
+    /// `num_frames`, `mean`, `std`; the eps of a named model (`videomae_*`: 1e-12, fc_norm 1e-5; others 1e-6).
+    static func sidecarSettings(_ json: String) -> ModelSettings {
+        guard let data = FileManager.default.contents(atPath: json),
+              let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let c = obj["config"] as? [String: Any] else { return ModelSettings() }
+        let model = c["model"] as? String
+        var s = ModelSettings()
+        s.numHeads = (c["num_heads"] as? Int).flatMap { $0 > 0 ? $0 : nil } ?? model.flatMap { ViTConfig.standardNumHeads(model: $0) }
+        (s.imgSize, s.numFrames) = (c["img_size"] as? Int, c["num_frames"] as? Int)
+        if let model, let named = try? ViTConfig.named(model.hasPrefix("mae_") ? String(model.dropFirst(4)) : model) {
+            (s.normEps, s.fcNormEps) = (named.normEps, named.fcNormEps)
+        }
+        if let m = c["mean"] as? [Double], let sd = c["std"] as? [Double] { s.preprocessing = .init(mean: m, std: sd) }
+        return s
+    }
+
+    /// Writes mae_st-keyed tensors as safetensors (`settings` in its metadata), or as a torch.save
+    /// `{"model": OrderedDict, "args": {…}}` (mae_st layout; `args` only when `settings` holds something).
+    public static func write(_ state: [(String, Tensor)], to path: String, format: WeightsFormat, settings: ModelSettings = ModelSettings()) throws {
         switch format {
-        case .safetensors: try TensorFile.save(state, metadata: metadata.merging(["format": "pt"]) { a, _ in a }, to: path)
-        case .torch: try TorchCheckpoint.save(stateDict: state.map { ($0.0, try $0.1.contiguous().rawTensor()) }, to: path)
+        case .safetensors: try TensorFile.save(state, metadata: settings.metadata.merging(["format": "pt"]) { a, _ in a }, to: path)
+        case .torch:
+            try TorchCheckpoint.save(stateDict: state.map { ($0.0, try $0.1.contiguous().rawTensor()) },
+                                     extra: settings.isEmpty ? [] : [("args", settings.pickleArgs)], to: path)
         case .huggingFace: throw TorchError("writing a Hugging Face directory needs a model config: use HFVideoMAE.write")
         }
     }
@@ -177,7 +192,9 @@ extension ViTConfig {
     /// The classifier/encoder config a state dict (mae_st keys) describes: sizes from `patch_embed.proj.weight`
     /// [D, 3, t, p, p], block count, MLP width, biases, cls token, positions (the grid from `pos_embed_*`; without
     /// learned positions `imgSize`/`numFrames` are needed), pooling (`fc_norm` → global pool, `norm` alone → cls) and
-    /// `head`. Weights do not fix the head count: `numHeads` (default D/64, as every standard ViT) and the norm eps.
+    /// `head`. Weights do not fix the head count: `numHeads`, else the standard size's with this embed dim and depth
+    /// (`standardSizes`); for any other size it is an error naming `source` and `--num_heads`. Nor the norm eps (the
+    /// caller sets it, see `ModelSettings`).
     public static func inferred(from state: [(String, Tensor)], numHeads: Int? = nil, imgSize: Int? = nil,
                                 numFrames: Int? = nil, source: String = "checkpoint") throws -> ViTConfig {
         let d = Dictionary(state, uniquingKeysWith: { a, _ in a })
@@ -191,7 +208,12 @@ extension ViTConfig {
         }).count
         guard c.depth > 0, let fc1 = d["blocks.0.mlp.fc1.weight"] else { throw TorchError("\(source): no 'blocks.0.*' keys") }
         c.mlpRatio = Double(fc1.size(0)) / Double(c.embedDim)
-        c.numHeads = numHeads ?? max(1, c.embedDim / 64)
+        guard let heads = numHeads ?? standardNumHeads(embedDim: c.embedDim, depth: c.depth) else {
+            throw TorchError("\(source): the attention head count is not recorded, and embed_dim \(c.embedDim) with depth \(c.depth) "
+                + "is no standard size (\(standardSizesText)); pass --num_heads")
+        }
+        guard heads > 0, c.embedDim % heads == 0 else { throw TorchError("\(source): \(heads) attention heads do not divide embed_dim \(c.embedDim); pass --num_heads") }
+        c.numHeads = heads
         c.qkvBias = d["blocks.0.attn.q.bias"] != nil
         c.kBias = (d["blocks.0.attn.k.bias"] != nil) == c.qkvBias ? nil : d["blocks.0.attn.k.bias"] != nil
         c.clsEmbed = d["cls_token"] != nil

@@ -12,25 +12,30 @@ public final class EmbeddingModel {
     /// The pre-trained encoder's final `norm` when the checkpoint has no `fc_norm` (an MAE rather than a classifier).
     public let finalNorm: LayerNorm?
     public let pool: Pool
-    /// Input normalisation from a Hugging Face `preprocessor_config.json`, if the checkpoint came with one.
+    /// Input normalisation the checkpoint records (a Hugging Face `preprocessor_config.json`, stmae metadata / args).
     public let preprocessing: HFVideoMAE.Preprocessing?
 
     /// Loads any checkpoint `Weights.read` / `HFVideoMAE.read` understands. A fine-tuned classifier embeds with its
     /// own pooling (the input of `head`): with `fc_norm`, mean → `fc_norm`; with only `norm`, `pool` mean is mae_st's
     /// mean → `norm` and `pool` cls is `norm` → cls token. A pre-trained MAE encoder applies its `norm`, then averages
-    /// the patch tokens (mean) or takes the cls token (cls). The config comes from the weights (`ViTConfig.inferred`).
+    /// the patch tokens (mean) or takes the cls token (cls). The config comes from the weights (`ViTConfig.inferred`)
+    /// and what the checkpoint records (`Weights.settings`: heads, input size, eps, mean/std); arguments override it;
+    /// an unrecorded eps is mae_st's 1e-6.
     public init(checkpoint path: String, pool: Pool = .mean, numHeads: Int? = nil, imgSize: Int? = nil, numFrames: Int? = nil,
-                normEps: Double = 1e-6) throws {
+                normEps: Double? = nil) throws {
         var state: [(String, Tensor)], cfg: ViTConfig
         if WeightsFormat.detect(path) == .huggingFace {
             let r = try HFVideoMAE.read(path)
             (state, cfg, preprocessing) = (r.state, r.config, r.preprocessing)
         } else {
             state = try Weights.read(path)
-            cfg = try ViTConfig.inferred(from: state, numHeads: numHeads ?? Weights.numHeadsHint(path), imgSize: imgSize, numFrames: numFrames, source: path)
-            cfg.normEps = normEps
-            preprocessing = nil
+            let s = ModelSettings(numHeads: numHeads, imgSize: imgSize, numFrames: numFrames, normEps: normEps)
+                .filled(from: try Weights.settings(path))
+            cfg = try ViTConfig.inferred(from: state, numHeads: s.numHeads, imgSize: s.imgSize, numFrames: s.numFrames, source: path)
+            s.apply(to: &cfg)
+            preprocessing = s.preprocessing
         }
+        if let normEps { cfg.normEps = normEps }
         let keys = Set(state.map(\.0))
         guard pool == .mean || cfg.clsEmbed else { throw TorchError("\(path): --pool cls needs a cls token; this model has none") }
         let classifier = keys.contains("head.weight") || keys.contains("fc_norm.weight")

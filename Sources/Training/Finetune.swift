@@ -43,7 +43,9 @@ public func readPretrained(_ path: String) throws -> [(String, Tensor)] {
 /// Loads pre-trained weights (`--finetune`) with `VisionTransformer.loadPretrained` (Models): decoder, mask token
 /// and unused norms are dropped, positions resized to the grid, a head of another size replaced by a fresh one
 /// (trunc-normal `headInitStd`, from libtorch's default generator, which `Finetuner` seeds); any other mismatch is an
-/// error naming the file. `normAsFcNorm`: the checkpoint's `norm` becomes `fc_norm` (see `loadPretrained`).
+/// error naming the file. The weights do not fix the head count: when the checkpoint records one (`Weights.settings`)
+/// or its sizes are a standard model's, a model with another count is an error that names `--num_heads`.
+/// `normAsFcNorm`: the checkpoint's `norm` becomes `fc_norm` (see `loadPretrained`).
 public func loadPretrained(_ path: String, into model: VisionTransformer, headInitStd: Double,
                            normAsFcNorm: Bool = false) throws -> PretrainedLoadReport {
     try loadPretrained(readPretrained(path), path: path, into: model, headInitStd: headInitStd, normAsFcNorm: normAsFcNorm)
@@ -51,6 +53,14 @@ public func loadPretrained(_ path: String, into model: VisionTransformer, headIn
 
 func loadPretrained(_ state: [(String, Tensor)], path: String, into model: VisionTransformer, headInitStd: Double,
                     normAsFcNorm: Bool = false) throws -> PretrainedLoadReport {
+    let recorded: Int?
+    do { recorded = try Weights.settings(path).numHeads } catch { throw ConfigError("--finetune \(path): \(error)") }
+    let c = model.config
+    let source = try? ViTConfig.inferred(from: state, numHeads: recorded, source: path)
+    if let source, source.embedDim == c.embedDim, source.numHeads != c.numHeads {
+        throw ConfigError("--finetune \(path): the checkpoint's encoder has \(source.numHeads) attention heads "
+            + "(\(recorded != nil ? "recorded" : "its standard size's")), the model \(c.numHeads): pass --num_heads \(source.numHeads)")
+    }
     do {
         return try model.loadPretrained(state, source: "--finetune \(path)", headInitStd: headInitStd, normAsFcNorm: normAsFcNorm)
     } catch { throw ConfigError("--finetune \(path): \(error)") }

@@ -10,8 +10,18 @@ struct Convert: ParsableCommand {
         discussion: """
             IN: a torch.save file (.pth/.pt/.bin; {"model": …}, {"model_state": …} or a bare state dict), a .safetensors \
             file, an stmae training checkpoint's .json, or a Hugging Face VideoMAE directory (config.json + model.safetensors / pytorch_model.bin).
-            OUT: .pth (torch.save {"model": OrderedDict}, loadable by mae_st), .safetensors, or a directory (Hugging Face; \
+            OUT: .pth (torch.save {"model": OrderedDict, "args": {…}}, loadable by mae_st), .safetensors, or a directory (Hugging Face; \
             also any path without one of those extensions). .pth ⇄ .safetensors keeps every tensor (decoder included).
+            Settings the weights do not fix travel with them: attention heads, input size, frames, LayerNorm eps, input \
+            mean/std (with a Hugging Face processor config) and class names. .safetensors keeps them in its metadata, .pth \
+            in "args" (a plain dict with mae_st's field names: num_heads, input_size, num_frames, plus norm_eps, \
+            fc_norm_eps, mean, std, labels), Hugging Face in config.json and preprocessor_config.json; an stmae \
+            checkpoint's .json sidecar and mae_st's args.model are read too. Flags override what IN records.
+            Heads not recorded anywhere come from the standard size with the weights' embed_dim and depth (ViT-S 384/12: 6, \
+            ViT-B 768/12: 12, ViT-L 1024/24: 16, ViT-H 1280/32: 16; stmae's mae_vit_tiny 192/4: 3); any other size needs --num_heads for Hugging Face \
+            output (.pth/.safetensors output then records none, and says so). An unrecorded eps is mae_st's 1e-6 and an \
+            unrecorded input size of a model without learned positions 224 × 16 frames, and unrecorded mean/std ImageNet's \
+            in preprocessor_config.json; each is reported.
             To Hugging Face the model must have VideoMAE's layout (fixed sinusoid positions, no cls token): a classifier \
             (fc_norm + head) becomes VideoMAEForVideoClassification, a pre-trained encoder VideoMAEModel; the pre-training \
             decoder is left out and attn.k.bias dropped (softmax ignores it).
@@ -20,10 +30,12 @@ struct Convert: ParsableCommand {
     @Argument(help: "Input checkpoint file or Hugging Face directory.") var input: String
     @Argument(help: "Output path (.pth, .safetensors, or a directory for Hugging Face).") var output: String
     @Option(name: .customLong("to"), help: "Output format: pth, safetensors or hf (default: from OUT's extension).") var to: String?
-    @Option(name: .customLong("num_heads"), help: "Attention heads for Hugging Face output (default: the checkpoint's args.model / stmae sidecar, else embed_dim / 64).") var numHeads: Int?
-    @Option(name: .customLong("img_size"), help: "Input size when the checkpoint has no learned positions (Hugging Face output).") var imgSize: Int?
-    @Option(name: .customLong("num_frames"), help: "Frames when the checkpoint has no learned positions (Hugging Face output).") var numFrames: Int?
-    @Option(name: .customLong("norm_eps"), help: "Block LayerNorm eps written to config.json (mae_st: 1e-6, VideoMAE: 1e-12).") var normEps: Double = 1e-6
+    @Option(name: .customLong("num_heads"), help: "Attention heads (default: recorded in IN, else the standard size's; required for other sizes to Hugging Face).") var numHeads: Int?
+    @Option(name: .customLong("img_size"), help: "Input size (default: recorded in IN or fixed by learned positions, else 224).") var imgSize: Int?
+    @Option(name: .customLong("num_frames"), help: "Frames (default: recorded in IN or fixed by learned positions, else 16).") var numFrames: Int?
+    @Option(name: .customLong("norm_eps"), help: "Block LayerNorm eps (default: recorded in IN, else mae_st's 1e-6; VideoMAE: 1e-12).") var normEps: Double?
+    @Option(name: .customLong("mean"), parsing: .upToNextOption, help: "Input mean, 3 values (default: recorded in IN, else ImageNet's for Hugging Face output).") var mean: [Double] = []
+    @Option(name: .customLong("std"), parsing: .upToNextOption, help: "Input std, 3 values (default: recorded in IN, else ImageNet's for Hugging Face output).") var std: [Double] = []
     @Option(name: .customLong("labels"), help: "Class names, one per line (Hugging Face id2label).") var labels: String?
     @Flag(name: .customLong("force"), help: "Replace an existing OUT.") var force = false
 
@@ -45,29 +57,67 @@ struct Convert: ParsableCommand {
         let outFormat = try outputFormat()
         if fm.fileExists(atPath: output), !force { throw ValidationError("OUT '\(output)' exists; pass --force to replace it") }
         let inFormat = WeightsFormat.detect(input)
-        var state: [(String, Tensor)], hfConfig: ViTConfig?, classNames: [String] = []
+        var state: [(String, Tensor)], hfConfig: ViTConfig?, settings: ModelSettings
         if inFormat == .huggingFace {
             let r = try HFVideoMAE.read(input)
-            (state, hfConfig, classNames) = (r.state, r.config, r.labels)
+            (state, hfConfig) = (r.state, r.config)
+            settings = ModelSettings(config: r.config, preprocessing: r.preprocessing, labels: r.labels)
         } else {
             state = try Weights.read(input, format: inFormat)
+            settings = try Weights.settings(input)
+        }
+        if let numHeads, let d = state.first(where: { $0.0 == "patch_embed.proj.weight" })?.1.size(0), numHeads <= 0 || d % numHeads != 0 {
+            throw ValidationError("--num_heads \(numHeads) does not divide embed_dim \(d)")
+        }
+        settings = ModelSettings(numHeads: numHeads, imgSize: imgSize, numFrames: numFrames, normEps: normEps).filled(from: settings)
+        for (flag, v) in [("--mean", mean), ("--std", std)] where !v.isEmpty && v.count != 3 {
+            throw ValidationError("\(flag): expected 3 values, got \(v.count)")
+        }
+        if !mean.isEmpty || !std.isEmpty {
+            let p = settings.preprocessing
+            guard let m = mean.isEmpty ? p?.mean : mean, let s = std.isEmpty ? p?.std : std else {
+                throw ValidationError("IN records no input mean/std: pass both --mean and --std")
+            }
+            settings.preprocessing = .init(mean: m, std: s, processorConfig: p?.processorConfig)
         }
         if let labels {
             guard let text = try? String(contentsOfFile: labels, encoding: .utf8) else { throw ValidationError("--labels '\(labels)': cannot read") }
-            classNames = text.split(whereSeparator: \.isNewline).map(String.init)
+            settings.labels = text.split(whereSeparator: \.isNewline).map(String.init)
         }
-        var note = ""
+        var notes: [String] = []
         switch outFormat {
         case .torch, .safetensors:
-            try Weights.write(state, to: output, format: outFormat)
+            // Record what the weights fix, or the standard size's heads, unless IN or the flags already say.
+            if hfConfig == nil, let c = try? ViTConfig.inferred(from: state, numHeads: settings.numHeads, source: input) {
+                settings.numHeads = c.numHeads
+                if state.contains(where: { $0.0.hasPrefix("pos_embed") }) {
+                    settings = settings.filled(from: ModelSettings(imgSize: c.imgSize, numFrames: c.numFrames))
+                }
+            }
+            if settings.numHeads == nil, state.first(where: { $0.0 == "patch_embed.proj.weight" })?.1.rank == 5 {
+                notes.append("the attention head count is not recorded in IN and its sizes are no standard model's: "
+                    + "OUT records none (pass --num_heads to record it)")
+            }
+            try Weights.write(state, to: output, format: outFormat, settings: settings)
         case .huggingFace:
-            var cfg = try hfConfig ?? ViTConfig.inferred(from: state, numHeads: numHeads ?? Weights.numHeadsHint(input), imgSize: imgSize, numFrames: numFrames, source: input)
-            if hfConfig == nil { cfg.normEps = normEps }
-            if let numHeads { cfg.numHeads = numHeads }
+            var cfg = try hfConfig ?? ViTConfig.inferred(from: state, numHeads: settings.numHeads, imgSize: settings.imgSize,
+                                                         numFrames: settings.numFrames, source: input)
+            if hfConfig == nil {
+                if settings.normEps == nil { notes.append("norm eps not recorded in IN: wrote mae_st's 1e-6 (pass --norm_eps to change)") }
+                if !state.contains(where: { $0.0.hasPrefix("pos_embed") }), settings.imgSize == nil || settings.numFrames == nil {
+                    notes.append("input size not recorded in IN: wrote \(cfg.imgSize) px × \(cfg.numFrames) frames (pass --img_size / --num_frames to change)")
+                }
+            }
+            if settings.preprocessing == nil {
+                notes.append("input mean/std not recorded in IN: wrote ImageNet's to preprocessor_config.json (pass --mean / --std to change; mae_st trains with 0.45 / 0.225)")
+            }
+            settings.apply(to: &cfg)
             guard cfg.embedDim % cfg.numHeads == 0 else { throw ValidationError("--num_heads \(cfg.numHeads) does not divide embed_dim \(cfg.embedDim)") }
-            let skipped = try HFVideoMAE.write(state, config: cfg, to: output, labels: classNames)
-            if !skipped.isEmpty { note = ", left out \(skipped.count) (decoder / k bias)" }
+            let skipped = try HFVideoMAE.write(state, config: cfg, to: output, labels: settings.labels,
+                                               preprocessing: settings.preprocessing ?? .imagenet)
+            if !skipped.isEmpty { notes.append("left out \(skipped.count) (decoder / k bias)") }
         }
-        print("stmae convert: \(input) (\(inFormat.rawValue), \(state.count) tensors) → \(output) (\(outFormat.rawValue)\(note))")
+        print("stmae convert: \(input) (\(inFormat.rawValue), \(state.count) tensors) → \(output) (\(outFormat.rawValue))")
+        for n in notes { print("stmae convert: note: \(n)") }
     }
 }

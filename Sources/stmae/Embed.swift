@@ -14,7 +14,9 @@ struct Embed: ParsableCommand {
             embeds with its own pooling (the input of its head); an MAE encoder applies its final norm and averages the \
             patch tokens (--pool mean) or takes the cls token (--pool cls). Clips: the evaluation view (centre clip, \
             short-side resize, centre crop: as transformers' VideoMAEImageProcessor for a Hugging Face directory, as \
-            mae_st's test transform otherwise), frames and size from the checkpoint.
+            mae_st's test transform otherwise), frames and size from the checkpoint. Heads, eps, input size and mean/std \
+            come from what the checkpoint records (see stmae convert --help); heads not recorded from the standard size \
+            with the weights' embed_dim and depth, else --num_heads is required.
             OUT.safetensors holds `embeddings` [M, D], `labels` [M] and the paths (JSON) in the metadata key `paths`; \
             OUT.npy holds the [M, D] array, OUT.npz `embeddings` and `labels` (as optimized-stmae's embed.py), both with \
             OUT.paths.txt listing the paths. Videos that cannot be decoded are skipped and listed.
@@ -24,14 +26,14 @@ struct Embed: ParsableCommand {
     @Option(name: .customLong("data"), help: "Videos: a folder (scanned recursively, class = sub-folder) or a CSV/list file of 'path, label'.") var data: String
     @Option(name: .customLong("output"), help: "Output file (.safetensors, .npy or .npz).") var output: String
     @Option(name: .customLong("pool"), help: "Pooling for MAE encoders: mean or cls.") var pool: String = "mean"
-    @Option(name: .customLong("num_heads"), help: "Attention heads (default: from the checkpoint's args.model / stmae sidecar, else embed_dim / 64).") var numHeads: Int?
+    @Option(name: .customLong("num_heads"), help: "Attention heads (default: recorded in the checkpoint, else the standard size's; required for other sizes).") var numHeads: Int?
     @Option(name: .customLong("img_size"), help: "Input size for checkpoints without learned positions.") var imgSize: Int?
     @Option(name: .customLong("num_frames"), help: "Frames for checkpoints without learned positions.") var numFrames: Int?
-    @Option(name: .customLong("norm_eps"), help: "Block LayerNorm eps (mae_st 1e-6; Hugging Face directories carry their own).") var normEps: Double = 1e-6
+    @Option(name: .customLong("norm_eps"), help: "Block LayerNorm eps (default: recorded in the checkpoint, else mae_st's 1e-6).") var normEps: Double?
     @Option(name: .customLong("sampling_rate"), help: "Frame stride at --target_fps (mae_st sampling_rate).") var samplingRate: Int = 4
     @Option(name: .customLong("target_fps"), help: "Frame rate the sampling rate refers to.") var targetFps: Double = 30
-    @Option(name: .customLong("mean"), parsing: .upToNextOption, help: "Per-channel mean (3 values; default Kinetics 0.45, or the Hugging Face preprocessor's).") var mean: [Float] = []
-    @Option(name: .customLong("std"), parsing: .upToNextOption, help: "Per-channel std (3 values; default 0.225, or the Hugging Face preprocessor's).") var std: [Float] = []
+    @Option(name: .customLong("mean"), parsing: .upToNextOption, help: "Per-channel mean (3 values; default: recorded in the checkpoint, else Kinetics 0.45).") var mean: [Float] = []
+    @Option(name: .customLong("std"), parsing: .upToNextOption, help: "Per-channel std (3 values; default: recorded in the checkpoint, else 0.225).") var std: [Float] = []
     @Option(name: .customLong("batch_size"), help: "Clips per batch.") var batchSize: Int = 8
     @Option(name: .customLong("num_workers"), help: "Decoding threads.") var numWorkers: Int = 2
     @Flag(name: .customLong("force"), help: "Replace an existing output.") var force = false

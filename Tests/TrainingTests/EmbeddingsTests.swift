@@ -22,7 +22,10 @@ struct EmbeddingsTests {
         var mae = try MAEConfig.named("mae_vit_tiny")
         (mae.embedDim, mae.depth, mae.numHeads, mae.imgSize, mae.patchSize, mae.numFrames, mae.predTDim) = (64, 2, 1, 32, 8, 4, 4)
         let encoder = try MaskedAutoencoderViT(mae, generator: Generator(seed: 2))
-        try Weights.write(encoder.stateDict(), to: dir + "/mae.pth", format: .torch)
+        try Weights.write(encoder.stateDict(), to: dir + "/mae.pth", format: .torch, settings: ModelSettings(numHeads: 1))
+        // 64 × 2 is no standard size: without recorded heads the checkpoint needs --num_heads.
+        try Weights.write(encoder.stateDict(), to: dir + "/bare.pth", format: .torch)
+        #expect { try EmbeddingModel(checkpoint: dir + "/bare.pth") } throws: { "\($0)".contains(dir + "/bare.pth") && "\($0)".contains("--num_heads") }
 
         let m = try EmbeddingModel(checkpoint: dir + "/mae.pth")
         #expect(m.finalNorm != nil && m.dim == 64 && m.model.config.numFrames == 4 && m.model.config.imgSize == 32)
@@ -90,13 +93,13 @@ struct EmbeddingsTests {
         let x = try Tensor.randn([2, 3, 4, 16, 16], generator: Generator(seed: 1))
         let gp = try VisionTransformer(c, generator: Generator(seed: 2))
         gp.eval()
-        try Weights.write(gp.stateDict(), to: dir + "/gp.pth", format: .torch)
+        try Weights.write(gp.stateDict(), to: dir + "/gp.pth", format: .torch, settings: ModelSettings(numHeads: 1))
         let maeSt = try gp.stateDict().map { ($0.0.hasPrefix("fc_norm.") ? String($0.0.dropFirst(3)) : $0.0, $0.1) }
-        try Weights.write(maeSt, to: dir + "/maest.pth", format: .torch)
+        try Weights.write(maeSt, to: dir + "/maest.pth", format: .torch, settings: ModelSettings(numHeads: 1))
         c.globalPool = false
         let cls = try VisionTransformer(c, generator: Generator(seed: 3))
         cls.eval()
-        try Weights.write(cls.stateDict(), to: dir + "/cls.pth", format: .torch)
+        try Weights.write(cls.stateDict(), to: dir + "/cls.pth", format: .torch, settings: ModelSettings(numHeads: 1))
         let want = try gp.forwardFeatures(x)
         for (file, pool, ref) in [("gp.pth", EmbeddingModel.Pool.mean, want), ("maest.pth", .mean, want), ("cls.pth", .cls, try cls.forwardFeatures(x))] {
             let m = try EmbeddingModel(checkpoint: dir + "/" + file, pool: pool)
@@ -111,7 +114,7 @@ struct EmbeddingsTests {
         defer { try? FileManager.default.removeItem(atPath: out) }
         var mae = try MAEConfig.named("mae_vit_tiny")
         (mae.embedDim, mae.depth, mae.numHeads, mae.imgSize, mae.patchSize, mae.numFrames, mae.predTDim) = (64, 1, 1, 32, 8, 4, 4)
-        try Weights.write(MaskedAutoencoderViT(mae, generator: Generator(seed: 4)).stateDict(), to: out + "/mae.pth", format: .torch)
+        try Weights.write(MaskedAutoencoderViT(mae, generator: Generator(seed: 4)).stateDict(), to: out + "/mae.pth", format: .torch, settings: ModelSettings(numHeads: 1))
         let run = try runSTMAE(["embed", "--checkpoint", out + "/mae.pth", "--data", data, "--output", out + "/e.safetensors",
                                 "--sampling_rate", "2", "--target_fps", "10", "--batch_size", "5", "--num_workers", "2"])
         #expect(run.status == 0, "\(run.stderr)")
