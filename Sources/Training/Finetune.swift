@@ -18,7 +18,7 @@ public struct FinetuneCheckpointState: CheckpointSidecar {
 /// The classifier a config describes: `vit_tiny` (the encoder of `mae_vit_tiny`), mae_st / HF-VideoMAE names otherwise.
 public func classifierConfig(_ c: FinetuneConfig, numClasses: Int) throws -> ViTConfig {
     var v = c.model == "vit_tiny" || c.model == "mae_vit_tiny"
-        ? ViTConfig.encoder(of: try MAEConfig.named("mae_vit_tiny")) : try ViTConfig.named(c.model.replacingOccurrences(of: "mae_", with: ""))
+        ? ViTConfig.encoder(of: try MAEConfig.named("mae_vit_tiny")) : try ViTConfig.named(c.model.hasPrefix("mae_") ? String(c.model.dropFirst(4)) : c.model)
     v.numFrames = c.numFrames; v.imgSize = c.imgSize; v.tPatchSize = c.tPatchSize
     if c.patchSize > 0 { v.patchSize = c.patchSize }
     if c.embedDim > 0 { v.embedDim = c.embedDim }
