@@ -26,7 +26,7 @@ public func classifierConfig(_ c: FinetuneConfig, numClasses: Int) throws -> ViT
     if c.numHeads > 0 { v.numHeads = c.numHeads }
     try checkModelSizes(embedDim: v.embedDim, numHeads: v.numHeads, imgSize: c.imgSize, patchSize: v.patchSize,
                         numFrames: c.numFrames, tPatchSize: v.tPatchSize)
-    if !c.model.hasPrefix("videomae_") { v.clsEmbed = c.clsEmbed; v.sepPosEmbed = c.sepPosEmbed }
+    if !c.model.hasPrefix("videomae_") { (v.clsEmbed, v.sepPosEmbed, v.sincosPosEmbed) = (c.clsEmbed, c.sepPosEmbed, c.sincosPosEmbed) }
     v.globalPool = c.globalPool || !v.clsEmbed
     v.numClasses = numClasses; v.dropPathRate = c.dropPathRate; v.dropout = c.dropout
     return v

@@ -17,6 +17,8 @@ struct PretrainCommand: ParsableCommand {
         "mask_type": "random | tube | temporal | boundary",
         "decoder_mask_ratio": "dual masking (VideoMAE V2, random over the masked tokens): the decoder sees the visible tokens and 1 − this share of the masked ones; loss on those",
         "lr": "0 = blr × batch_size_per_gpu × accum_iter × world_size × repeat_aug / 256",
+        "sep_pos_embed": "true: learned pos_embed_spatial + pos_embed_temporal; false (--no_sep_pos_embed): one learned joint pos_embed (mae_st)",
+        "sincos_pos_embed": "fixed VideoMAE 1-D sinusoid positions, not stored (overrides sep_pos_embed)",
         "pred_t_dim": "0 = num_frames", "short_side": "0 = img_size × 256/224", "clip_grad": "0 = off",
         "num_checkpoint_del": "keep the last N epoch checkpoints (0 = all)", "max_steps": "stop after N steps (0 = no limit)",
         "threads": "0 = libtorch default", "resume": "a checkpoint .json or .safetensors",
