@@ -167,4 +167,27 @@ struct JointPosEmbedTests {
             for ((k, a), (_, b)) in zip(back, state) { #expect(try maxRel(a, b) == 0, "\(name): \(k)") }
         }
     }
+
+    /// ViViT (joint space-time) from a joint-table MAE-ST encoder computes that encoder exactly (all tokens kept); the
+    /// factorised encoder, which needs separable positions, says so.
+    @Test func vivitFromAJointTableMAE() throws {
+        let c = try Case("mae_joint_cls")  // cls + joint pos_embed [1, 65, 32], T 8, img 8, patch 2: T' 4, S 16
+        let mae = try MaskedAutoencoderViT(MAEConfig().updating(c.kwargs))
+        try mae.loadStateDict(c.params)
+        func vivit(_ model: String) throws -> ViViT {
+            try ViViT(ViViTConfig().updating(["img_size": 8, "patch_size": 2, "embed_dim": 32, "depth": 2, "num_heads": 2,
+                                              "num_frames": 8, "model": model, "num_classes": 3]))
+        }
+        let v = try vivit("joint_space_time")
+        let r = try v.initialise(fromVideo: c.params)
+        #expect(Set(r.missing) == ["head.weight", "head.bias"] && r.unexpected.isEmpty, "\(r)")
+        let x = c.t["input.x"]!
+        let all = try Tensor.arange(0, 64).unsqueeze(0).repeat([x.size(0), 1])
+        let tokens = try v.jointTokens(v.patchEmbed(x)).slice(dim: 1, start: 1)
+        #expect(try maxRel(tokens, mae.forwardEncoder(x, idsKeep: all)) < 1e-4)
+        let divided = try vivit("divided_space_time")
+        #expect(try divided.initialise(fromVideo: c.params).unexpected.isEmpty)
+        #expect(try maxRel(divided.posEmbed, c.params["pos_embed"]!.slice(dim: 1, start: 1)) == 0)
+        #expect { try vivit("fact_encoder").initialise(fromVideo: c.params) } throws: { "\($0)".contains("no spatial/temporal split") }
+    }
 }
