@@ -78,7 +78,8 @@ public enum Checkpoint {
             var data = data
             if var obj = try JSONSerialization.jsonObject(with: data) as? [String: Any], let cfg = obj["config"] as? [String: Any] {
                 var merged = S.configDefaults.merging(cfg) { _, saved in saved }
-                if legacySinusoid(cfg, weights: (obj["weights"] as? String).map { (json as NSString).deletingLastPathComponent + "/" + $0 }) {
+                let weights = (obj["weights"] as? String).map { $0.hasPrefix("/") ? $0 : (json as NSString).deletingLastPathComponent + "/" + $0 }
+                if legacySinusoid(cfg, weights: weights) {
                     merged["sincos_pos_embed"] = true
                 }
                 obj["config"] = merged
