@@ -8,6 +8,12 @@
                    classifier's features/logits after mae_st-style loading (strict=False, decoder dropped) for the
                    same grid ("same.*") and a bigger grid ("big.*": positions resized bicubic spatial /
                    linear temporal, align_corners=False).
+  make_mae_joint <dir>
+                   the same for mae_st's sep_pos_embed=False (learned joint pos_embed / decoder_pos_embed, cls token):
+                   <dir>/mae_joint.pth and <dir>/expected_joint.safetensors with the MAE's loss/pred for an input and
+                   noise ("mae.*"), and the classifier's features/logits after loading the encoder for the same grid
+                   ("same.*"), a bigger image ("wide.*": 6x6 x 2) and more frames ("long.*": 4x4 x 4), the joint
+                   table resized per axis (`resize_joint`: stmae's rule; mae_st has none for video grids).
   check_hf <hf_dir> <x.safetensors> <out_dir>
                    loads <hf_dir> with transformers.VideoMAEForVideoClassification, writes <out_dir>/hf_logits.safetensors,
                    re-saves the model with save_pretrained (transformers' own key layout) to <out_dir>/resaved and as
@@ -104,6 +110,53 @@ def make_mae(out):
                 t["big.pos_embed_spatial"] = src["pos_embed_spatial"].contiguous()
                 t["big.pos_embed_temporal"] = src["pos_embed_temporal"].contiguous()
     st_io.save(t, os.path.join(out, "expected.safetensors"))
+    print(json.dumps({"keys": len(sd)}))
+
+
+def resize_joint(pe, t0, g0, t1, g1, cls):
+    """Joint [1, cls + t0*g0*g0, D] -> [1, cls + t1*g1*g1, D]: cls rows kept, bicubic over each frame's grid, then
+    linear over time (align_corners=False)."""
+    d = pe.shape[-1]
+    x = pe[:, cls:].reshape(t0, g0, g0, d).permute(0, 3, 1, 2)
+    x = F.interpolate(x, size=(g1, g1), mode="bicubic", align_corners=False)
+    x = x.permute(2, 3, 1, 0).reshape(g1 * g1, d, t0)
+    x = F.interpolate(x, size=t1, mode="linear", align_corners=False)
+    return torch.cat([pe[:, :cls], x.permute(2, 0, 1).reshape(1, t1 * g1 * g1, d)], dim=1)
+
+
+def make_mae_joint(out):
+    from models_mae_st import masking, noise_shape
+    torch.manual_seed(11)
+    mae = MaskedAutoencoderViT(**dict(MAE, sep_pos_embed=False, mask_ratio=0.75))
+    gen = torch.Generator().manual_seed(12)
+    perturb(mae, gen)
+    sd = mae.state_dict()
+    assert "pos_embed" in sd and "decoder_pos_embed" in sd and not any("pos_embed_" in k for k in sd)
+    args = argparse.Namespace(model="mae_vit_tiny", num_heads=MAE["num_heads"], sep_pos_embed=False)
+    torch.save({"model": sd, "epoch": 3, "args": args}, os.path.join(out, "mae_joint.pth"))
+    t = {}
+    x = torch.randn(2, 3, MAE["num_frames"], MAE["img_size"], MAE["img_size"], generator=gen)
+    noise = torch.rand(noise_shape("random", 2, mae.t_grid, mae.s_grid), generator=gen)
+    with torch.no_grad():
+        loss, pred, mask = mae(x, noise)
+    t.update({"mae.x": x, "mae.noise": noise, "mae.loss": loss, "mae.pred": pred, "mae.mask": mask})
+    head_w = 0.3 * torch.randn(5, 32, generator=gen)
+    head_b, fcw, fcb = 0.1 * torch.randn(5, generator=gen), 1 + 0.1 * torch.randn(32, generator=gen), 0.1 * torch.randn(32, generator=gen)
+    t.update({"head.weight": head_w, "head.bias": head_b, "fc_norm.weight": fcw, "fc_norm.bias": fcb})
+    for tag, img, nf in (("same", 8, 4), ("wide", 12, 4), ("long", 8, 8)):
+        model = classifier(img_size=img, num_frames=nf, sep_pos_embed=False)
+        src = dict(sd)
+        if tag != "same":
+            src["pos_embed"] = resize_joint(sd["pos_embed"], 2, 4, model.t_grid, model.patch_embed.grid_size, 1)
+            t[f"{tag}.pos_embed"] = src["pos_embed"].contiguous()
+        msg = model.load_state_dict(src, strict=False)
+        assert sorted(msg.missing_keys) == ["fc_norm.bias", "fc_norm.weight", "head.bias", "head.weight"], msg
+        with torch.no_grad():
+            model.head.weight.copy_(head_w); model.head.bias.copy_(head_b)
+            model.fc_norm.weight.copy_(fcw); model.fc_norm.bias.copy_(fcb)
+            x = torch.randn(2, 3, nf, img, img, generator=gen)
+            t[f"{tag}.x"], t[f"{tag}.features"], t[f"{tag}.logits"] = x, model.forward_features(x), model(x)
+    st_io.save(t, os.path.join(out, "expected_joint.safetensors"))
     print(json.dumps({"keys": len(sd)}))
 
 
@@ -205,6 +258,8 @@ if __name__ == "__main__":
     cmd = sys.argv[1]
     if cmd == "make_mae":
         make_mae(sys.argv[2])
+    elif cmd == "make_mae_joint":
+        make_mae_joint(sys.argv[2])
     elif cmd == "check_hf":
         check_hf(*sys.argv[2:5])
     elif cmd == "check_hf_encoder":

@@ -2,10 +2,11 @@
 
     PYTHONPATH=.torch:reference python3 reference/make_model_fixtures.py          # write fixtures
     PYTHONPATH=.torch:reference python3 reference/make_model_fixtures.py --check  # self-checks + verify files
+    PYTHONPATH=.torch:reference python3 reference/make_model_fixtures.py --only mae_joint vit_joint_cls  # some cases
 
 One file per case.  Key naming (see reference/README.md):
   param.<state_dict key>      every parameter (after init + perturbation, see `perturb`)
-  buffer.<name>               fixed sinusoid tables (sep_pos_embed=False only; not in state_dict)
+  buffer.<name>               fixed sinusoid tables (sincos_pos_embed=True only; not in state_dict)
   input.x [N,3,T,H,W]         input.noise (MAE; shape depends on mask_type)
   input.label [N] int64, input.soft_target [N,C] (classifier)
   out.*                       outputs; grad.<key> = d loss / d param (MAE: out.loss;
@@ -48,7 +49,10 @@ MAE_CASES = {
     "mae_boundary": dict(mask_type="boundary", mask_ratio=0.7, cls_embed=True),
     "mae_time_slice": dict(mask_type="time_slice", mask_ratio=0.5, qkv_bias=False),
     "mae_window": dict(mask_type="window", mask_ratio=0.5),
-    "mae_sincos": dict(sep_pos_embed=False),
+    "mae_sincos": dict(sep_pos_embed=False, sincos_pos_embed=True),
+    # mae_st sep_pos_embed=False: learned joint pos_embed / decoder_pos_embed (row 0 = cls with cls_embed)
+    "mae_joint": dict(sep_pos_embed=False),
+    "mae_joint_cls": dict(sep_pos_embed=False, cls_embed=True, mask_type="tube"),
     # T = 16 cases on 4x4 pixels (S = 4, T' = 8, L = 32) to stay inside the size budget
     "mae_pred8_f16_cls": dict(num_frames=16, pred_t_dim=8, img_size=4, cls_embed=True, decoder_depth=2),
     "mae_pred16_f16": dict(num_frames=16, pred_t_dim=16, img_size=4),
@@ -61,7 +65,8 @@ VIT_BASE = dict(num_frames=4, t_patch_size=2, img_size=8, patch_size=2, in_chans
 VIT_CASES = {
     "vit_global_pool": dict(cls_embed=True),
     "vit_cls_pool": dict(cls_embed=True, global_pool=False),
-    "vit_videomae_hf": dict(sep_pos_embed=False, cls_embed=False, global_pool=True, k_bias=False,
+    "vit_joint_cls": dict(sep_pos_embed=False, cls_embed=True),
+    "vit_videomae_hf": dict(sep_pos_embed=False, sincos_pos_embed=True, cls_embed=False, global_pool=True, k_bias=False,
                             norm_eps=1e-12, fc_norm_eps=1e-5),
 }
 
@@ -166,7 +171,7 @@ def run_vit(model, x, label, soft, attn="sdpa"):
 def mae_tensors(name, attn="sdpa"):
     cfg, model, x, noise = build_mae(name)
     t = {f"param.{k}": v.detach().clone() for k, v in model.state_dict().items()}
-    if not cfg["sep_pos_embed"]:
+    if cfg.get("sincos_pos_embed"):
         t["buffer.pos_embed"] = model.pos_embed
         t["buffer.decoder_pos_embed"] = model.decoder_pos_embed
     t["input.x"], t["input.noise"] = x, noise
@@ -177,7 +182,7 @@ def mae_tensors(name, attn="sdpa"):
 def vit_tensors(name, attn="sdpa"):
     cfg, model, x, label, soft = build_vit(name)
     t = {f"param.{k}": v.detach().clone() for k, v in model.state_dict().items()}
-    if not cfg["sep_pos_embed"]:
+    if cfg.get("sincos_pos_embed"):
         t["buffer.pos_embed"] = model.pos_embed
     t["input.x"], t["input.label"], t["input.soft_target"] = x, label, soft
     t.update(run_vit(model, x, label, soft, attn))
@@ -191,10 +196,12 @@ def metadata(name, model_name, cfg, batch, extra=None):
     return md
 
 
-def write_all():
+def write_all(only=None):
     os.makedirs(OUT_DIR, exist_ok=True)
     total = 0
     for name in MAE_CASES:
+        if only and name not in only:
+            continue
         cfg, t = mae_tensors(name)
         path = os.path.join(OUT_DIR, f"{name}.safetensors")
         st_io.save(t, path, metadata(name, "MaskedAutoencoderViT", cfg, BATCH, {
@@ -205,6 +212,8 @@ def write_all():
         total += size
         print(f"{name:22s} {size / 1024:7.1f} KB  loss={t['out.loss'].item():.6f}  tensors={len(t)}")
     for name in VIT_CASES:
+        if only and name not in only:
+            continue
         cfg, t = vit_tensors(name)
         path = os.path.join(OUT_DIR, f"{name}.safetensors")
         st_io.save(t, path, metadata(name, "VisionTransformer", cfg, VIT_BATCH, {
@@ -311,6 +320,7 @@ def check_files():
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--check", action="store_true", help="run self-checks and verify existing fixtures")
+    ap.add_argument("--only", nargs="+", metavar="CASE", help="write only these cases")
     args = ap.parse_args()
     torch.set_num_threads(1)
     t0 = time.time()
@@ -322,7 +332,10 @@ def main():
             check_files()
         print(f"all checks passed ({time.time() - t0:.1f}s)")
     else:
-        write_all()
+        unknown = set(args.only or []) - set(MAE_CASES) - set(VIT_CASES)
+        if unknown:
+            ap.error(f"unknown cases: {sorted(unknown)}")
+        write_all(args.only)
         print(f"done ({time.time() - t0:.1f}s)")
 
 

@@ -271,12 +271,16 @@ class MaskedAutoencoderViT(nn.Module):
                  decoder_embed_dim=512, decoder_depth=8, decoder_num_heads=16, mlp_ratio=4.0,
                  norm_pix_loss=False, num_frames=16, t_patch_size=2, pred_t_dim=8, cls_embed=True,
                  sep_pos_embed=True, qkv_bias=True, mask_type="random", mask_ratio=0.9, norm_eps=1e-6,
-                 trunc_init=False, decoder_mask_ratio=0.0):
+                 trunc_init=False, decoder_mask_ratio=0.0, sincos_pos_embed=False):
         super().__init__()
         assert mask_type in MASK_TYPES
         assert in_chans == 3, "patchify assumes 3 channels (as mae_st)"
         assert (t_patch_size * pred_t_dim) % num_frames == 0
-        self.cls_embed, self.sep_pos_embed = cls_embed, sep_pos_embed
+        # positions: sincos_pos_embed -> fixed sinusoid (VideoMAE), else sep_pos_embed -> learned separable,
+        # else learned joint `pos_embed` over space-time (mae_st sep_pos_embed=False)
+        self.cls_embed, self.sincos_pos_embed = cls_embed, sincos_pos_embed
+        self.sep_pos_embed = sep_pos_embed and not sincos_pos_embed
+        self.joint_pos_embed = not sep_pos_embed and not sincos_pos_embed
         self.norm_pix_loss, self.mask_type, self.mask_ratio = norm_pix_loss, mask_type, mask_ratio
         assert 0.0 <= decoder_mask_ratio < 1.0
         self.decoder_mask_ratio = decoder_mask_ratio
@@ -293,11 +297,14 @@ class MaskedAutoencoderViT(nn.Module):
         if cls_embed:
             self.cls_token = nn.Parameter(torch.zeros(1, 1, D))
             self.decoder_cls_token = nn.Parameter(torch.zeros(1, 1, Dd))
-        if sep_pos_embed:
+        if self.sep_pos_embed:
             self.pos_embed_spatial = nn.Parameter(torch.zeros(1, self.s_grid, D))
             self.pos_embed_temporal = nn.Parameter(torch.zeros(1, self.t_grid, D))
             if cls_embed:
                 self.pos_embed_class = nn.Parameter(torch.zeros(1, 1, D))
+        elif self.joint_pos_embed:
+            # mae_st sep_pos_embed=False: one learned table over (cls +) the L patch tokens
+            self.pos_embed = nn.Parameter(torch.zeros(1, L + int(cls_embed), D))
         else:
             # fixed VideoMAE 1-D sinusoid over the L patch tokens (cls token gets none);
             # non-persistent: not in state_dict (fixtures store it as `buffer.pos_embed`).
@@ -309,11 +316,13 @@ class MaskedAutoencoderViT(nn.Module):
 
         self.decoder_embed = nn.Linear(D, Dd)
         self.mask_token = nn.Parameter(torch.zeros(1, 1, Dd))
-        if sep_pos_embed:
+        if self.sep_pos_embed:
             self.decoder_pos_embed_spatial = nn.Parameter(torch.zeros(1, self.s_grid, Dd))
             self.decoder_pos_embed_temporal = nn.Parameter(torch.zeros(1, self.t_grid, Dd))
             if cls_embed:
                 self.decoder_pos_embed_class = nn.Parameter(torch.zeros(1, 1, Dd))
+        elif self.joint_pos_embed:
+            self.decoder_pos_embed = nn.Parameter(torch.zeros(1, L + int(cls_embed), Dd))
         else:
             self.register_buffer("decoder_pos_embed", sinusoid_table(L, Dd), persistent=False)
         self.decoder_blocks = nn.ModuleList(
@@ -326,7 +335,8 @@ class MaskedAutoencoderViT(nn.Module):
     # -- init (MAE / mae_st) ------------------------------------------------------------------
     def initialize_weights(self):
         for name in ("cls_token", "pos_embed_spatial", "pos_embed_temporal", "pos_embed_class",
-                     "decoder_pos_embed_spatial", "decoder_pos_embed_temporal", "decoder_pos_embed_class"):
+                     "decoder_pos_embed_spatial", "decoder_pos_embed_temporal", "decoder_pos_embed_class",
+                     "pos_embed", "decoder_pos_embed"):
             p = getattr(self, name, None)
             if isinstance(p, nn.Parameter):
                 nn.init.trunc_normal_(p, std=0.02)  # truncation at +-2 (absolute), as timm/torch default
@@ -364,15 +374,24 @@ class MaskedAutoencoderViT(nn.Module):
 
     # -- positional embeddings -------------------------------------------------------------------
     def _patch_pos(self):
+        """[1, L, D]: positions of the patch tokens (joint: the rows after the cls row)."""
         if self.sep_pos_embed:
             return separable_pos_embed(self.pos_embed_spatial, self.pos_embed_temporal, self.t_grid, self.s_grid)
-        return self.pos_embed
+        return self.pos_embed[:, int(self.cls_embed):] if self.joint_pos_embed else self.pos_embed
 
     def _decoder_patch_pos(self):
         if self.sep_pos_embed:
             return separable_pos_embed(self.decoder_pos_embed_spatial, self.decoder_pos_embed_temporal,
                                        self.t_grid, self.s_grid)
-        return self.decoder_pos_embed
+        return self.decoder_pos_embed[:, int(self.cls_embed):] if self.joint_pos_embed else self.decoder_pos_embed
+
+    def _cls_pos(self, decoder=False):
+        """[1, 1, D] position of the cls token, or None (sinusoid: none)."""
+        if self.sep_pos_embed:
+            return self.decoder_pos_embed_class if decoder else self.pos_embed_class
+        if self.joint_pos_embed:
+            return (self.decoder_pos_embed if decoder else self.pos_embed)[:, :1]
+        return None
 
     # -- forward -----------------------------------------------------------------------------------
     def forward_encoder(self, x, ids_keep):
@@ -383,8 +402,8 @@ class MaskedAutoencoderViT(nn.Module):
         x = gather_tokens(x, ids_keep) + gather_tokens(pos, ids_keep)
         if self.cls_embed:
             cls = self.cls_token.expand(n, -1, -1)
-            if self.sep_pos_embed:
-                cls = cls + self.pos_embed_class
+            if self._cls_pos() is not None:
+                cls = cls + self._cls_pos()
             x = torch.cat([cls, x], dim=1)
         for blk in self.blocks:
             x = blk(x)
@@ -395,8 +414,8 @@ class MaskedAutoencoderViT(nn.Module):
         if not self.cls_embed:
             return x
         cls = self.decoder_cls_token.expand(x.shape[0], -1, -1)
-        if self.sep_pos_embed:
-            cls = cls + self.decoder_pos_embed_class
+        if self._cls_pos(decoder=True) is not None:
+            cls = cls + self._cls_pos(decoder=True)
         return torch.cat([cls, x], dim=1)
 
     def forward_decoder(self, x, ids_restore):

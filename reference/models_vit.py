@@ -10,6 +10,9 @@ Pooling:
   * global_pool=False: requires cls_embed; final `norm` over all tokens, take token 0.
 Then head dropout (`dropout`, mae_st default 0.5) -> `head` Linear.
 
+Positions: learned separable (`sep_pos_embed=True`, mae_st default), learned joint `pos_embed`
+[1, (1 +) L, D] (`sep_pos_embed=False`, as mae_st), or a fixed sinusoid (`sincos_pos_embed=True`).
+
 HF-VideoMAE-style variant (`videomae_vit_*` / `hf_videomae=True`): fixed sinusoid pos-embed over
 the L patch tokens (non-persistent buffer), no cls token, q and v biases only (`attn.k` has no
 bias), mean pool + fc_norm, block LayerNorm eps 1e-12 and fc_norm eps 1e-5 (HF defaults).
@@ -26,21 +29,25 @@ class VisionTransformer(nn.Module):
     def __init__(self, num_frames=16, t_patch_size=2, img_size=224, patch_size=16, in_chans=3, num_classes=400,
                  embed_dim=768, depth=12, num_heads=12, mlp_ratio=4.0, qkv_bias=True, k_bias=None,
                  drop_rate=0.0, drop_path_rate=0.0, dropout=0.5, sep_pos_embed=True, cls_embed=False,
-                 global_pool=True, norm_eps=1e-6, fc_norm_eps=None):
+                 global_pool=True, norm_eps=1e-6, fc_norm_eps=None, sincos_pos_embed=False):
         super().__init__()
         assert global_pool or cls_embed, "cls pooling needs cls_embed=True"
-        self.sep_pos_embed, self.cls_embed, self.global_pool = sep_pos_embed, cls_embed, global_pool
+        self.cls_embed, self.global_pool = cls_embed, global_pool
+        self.sep_pos_embed = sep_pos_embed and not sincos_pos_embed
+        self.joint_pos_embed = not sep_pos_embed and not sincos_pos_embed
         self.patch_embed = PatchEmbed(img_size, patch_size, in_chans, embed_dim, num_frames, t_patch_size)
         self.t_grid = self.patch_embed.t_grid_size
         self.s_grid = self.patch_embed.grid_size ** 2
         L, D = self.patch_embed.num_patches, embed_dim
         if cls_embed:
             self.cls_token = nn.Parameter(torch.zeros(1, 1, D))
-        if sep_pos_embed:
+        if self.sep_pos_embed:
             self.pos_embed_spatial = nn.Parameter(torch.zeros(1, self.s_grid, D))
             self.pos_embed_temporal = nn.Parameter(torch.zeros(1, self.t_grid, D))
             if cls_embed:
                 self.pos_embed_class = nn.Parameter(torch.zeros(1, 1, D))
+        elif self.joint_pos_embed:
+            self.pos_embed = nn.Parameter(torch.zeros(1, L + int(cls_embed), D))
         else:
             self.register_buffer("pos_embed", sinusoid_table(L, D), persistent=False)
         dpr = [v.item() for v in torch.linspace(0, drop_path_rate, depth)]  # stochastic depth decay rule
@@ -56,7 +63,7 @@ class VisionTransformer(nn.Module):
         self.initialize_weights()
 
     def initialize_weights(self):
-        for name in ("cls_token", "pos_embed_spatial", "pos_embed_temporal", "pos_embed_class"):
+        for name in ("cls_token", "pos_embed_spatial", "pos_embed_temporal", "pos_embed_class", "pos_embed"):
             p = getattr(self, name, None)
             if isinstance(p, nn.Parameter):
                 nn.init.trunc_normal_(p, std=0.02)
@@ -70,14 +77,17 @@ class VisionTransformer(nn.Module):
         x = self.patch_embed(x)
         n, t, s, d = x.shape
         x = x.reshape(n, t * s, d)
+        c = int(self.cls_embed and self.joint_pos_embed)  # joint: row 0 is the cls token's
         if self.sep_pos_embed:
             x = x + separable_pos_embed(self.pos_embed_spatial, self.pos_embed_temporal, self.t_grid, self.s_grid)
         else:
-            x = x + self.pos_embed
+            x = x + self.pos_embed[:, c:]
         if self.cls_embed:
             cls = self.cls_token.expand(n, -1, -1)
             if self.sep_pos_embed:
                 cls = cls + self.pos_embed_class
+            elif self.joint_pos_embed:
+                cls = cls + self.pos_embed[:, :1]
             x = torch.cat([cls, x], dim=1)
         for blk in self.blocks:
             x = blk(x)
@@ -94,7 +104,7 @@ def _factory(embed_dim, depth, num_heads, patch_size, hf=False):
     def make(**kw):
         kw.setdefault("patch_size", patch_size)
         if hf:
-            kw.update(sep_pos_embed=False, cls_embed=False, global_pool=True, k_bias=False)
+            kw.update(sep_pos_embed=False, sincos_pos_embed=True, cls_embed=False, global_pool=True, k_bias=False)
             kw.setdefault("norm_eps", 1e-12)
             kw.setdefault("fc_norm_eps", 1e-5)
         return VisionTransformer(embed_dim=embed_dim, depth=depth, num_heads=num_heads, **kw)
@@ -113,7 +123,7 @@ videomae_vit_huge_patch16 = _factory(1280, 32, 16, 16, hf=True)
 
 def videomae_variant(**kw):
     """HF-VideoMAE-style classifier with arbitrary (e.g. tiny) dims."""
-    kw.update(sep_pos_embed=False, cls_embed=False, global_pool=True, k_bias=False)
+    kw.update(sep_pos_embed=False, sincos_pos_embed=True, cls_embed=False, global_pool=True, k_bias=False)
     kw.setdefault("norm_eps", 1e-12)
     kw.setdefault("fc_norm_eps", 1e-5)
     return VisionTransformer(**kw)

@@ -157,9 +157,11 @@ public enum HFVideoMAE {
     @discardableResult
     public static func write(_ state: [(String, Tensor)], config c: ViTConfig, to dir: String, labels: [String] = [],
                              preprocessing: Preprocessing = .imagenet) throws -> [String] {
-        guard !c.sepPosEmbed, !c.clsEmbed else {
-            throw TorchError("Hugging Face VideoMAE has fixed sinusoid positions and no cls token; this model has "
-                + "sep_pos_embed \(c.sepPosEmbed), cls_embed \(c.clsEmbed) — it cannot be expressed as VideoMAE")
+        guard c.posEmbedType == .sinusoid, !c.clsEmbed else {
+            let pos = ["separable": "learned separable positions (pos_embed_spatial/temporal)",
+                       "joint": "a learned joint position table (pos_embed)", "sinusoid": "sinusoid positions"][c.posEmbedType.rawValue]!
+            throw TorchError("Hugging Face VideoMAE has a fixed sinusoid position table (not stored, not learnable) and no cls "
+                + "token; this model has \(pos)\(c.clsEmbed ? " and a cls token" : "") — it cannot be expressed as VideoMAE")
         }
         let keys = Set(state.map(\.0))
         let meanPooling = keys.contains("fc_norm.weight") || !keys.contains("norm.weight")

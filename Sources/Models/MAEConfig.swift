@@ -15,7 +15,10 @@ public struct MAEConfig: Codable, Equatable, Sendable {
     public var tPatchSize = 2
     public var predTDim = 8
     public var clsEmbed = true
+    /// Learned separable positions (mae_st default); false: one learned joint table (see `posEmbedType`).
     public var sepPosEmbed = true
+    /// Fixed VideoMAE sinusoid positions (overrides `sepPosEmbed`).
+    public var sincosPosEmbed = false
     public var qkvBias = true
     public var maskType = "random"
     public var maskRatio = 0.9
@@ -25,6 +28,8 @@ public struct MAEConfig: Codable, Equatable, Sendable {
     public var decoderMaskRatio = 0.0
 
     public init() {}
+
+    public var posEmbedType: PosEmbedType { PosEmbedType(sepPosEmbed: sepPosEmbed, sincosPosEmbed: sincosPosEmbed) }
 
     /// Encoder sizes by model name: `mae_vit_{small,base,large}_patch16`, `mae_vit_huge_patch14`, `mae_vit_tiny` (tests)
     /// — the `vit_*` forms are accepted too.

@@ -3,7 +3,9 @@ import NN
 import Torch
 
 /// Spatiotemporal masked autoencoder (Feichtenhofer et al. 2022) with mae_st's state-dict keys.
-/// Input x: [N, 3, T, H, W]; tokens t-major; separable learned or fixed sinusoidal positions; optional cls token.
+/// Input x: [N, 3, T, H, W]; tokens t-major; optional cls token. Positions (`MAEConfig.posEmbedType`): learned
+/// separable (mae_st default), learned joint `pos_embed` [1, (1 +) L, D] / `decoder_pos_embed` [1, (1 +) L, Dd]
+/// (mae_st `sep_pos_embed` false; row 0 is the cls token's), or a fixed sinusoid (VideoMAE).
 public final class MaskedAutoencoderViT: Module {
     public var training = true
     public let config: MAEConfig
@@ -13,16 +15,20 @@ public final class MaskedAutoencoderViT: Module {
     public let patchEmbed: PatchEmbed
     public let clsToken: Tensor?, decoderClsToken: Tensor?
     public let posEmbedSpatial: Tensor?, posEmbedTemporal: Tensor?, posEmbedClass: Tensor?
+    /// Learned joint table [1, (1 +) L, D] (`.joint`).
+    public let posEmbed: Tensor?
     public let blocks: [Block]
     public let norm: LayerNorm
     public let decoderEmbed: Linear
     public let maskToken: Tensor
     public let decoderPosEmbedSpatial: Tensor?, decoderPosEmbedTemporal: Tensor?, decoderPosEmbedClass: Tensor?
+    /// Learned joint table [1, (1 +) L, Dd] (`.joint`).
+    public let decoderPosEmbed: Tensor?
     public let decoderBlocks: [Block]
     public let decoderNorm: LayerNorm
     public let decoderPred: Linear
-    /// Fixed sinusoid tables (sep_pos_embed = false); not in the state dict.
-    let posEmbed: Constant?, decoderPosEmbed: Constant?
+    /// Fixed sinusoid tables [1, L, D], [1, L, Dd] (`.sinusoid`); not in the state dict.
+    let sincosPosEmbed: Constant?, decoderSincosPosEmbed: Constant?
 
     public var tGrid: Int { patchEmbed.tGridSize }
     public var sGrid: Int { patchEmbed.spatialTokens }
@@ -44,18 +50,17 @@ public final class MaskedAutoencoderViT: Module {
         func param(_ shape: [Int]) throws -> Tensor { try Tensor.zeros(shape).requiresGrad(true) }
         clsToken = c.clsEmbed ? try param([1, 1, d]) : nil
         decoderClsToken = c.clsEmbed ? try param([1, 1, dd]) : nil
-        if c.sepPosEmbed {
-            posEmbedSpatial = try param([1, s, d]); posEmbedTemporal = try param([1, t, d])
-            posEmbedClass = c.clsEmbed ? try param([1, 1, d]) : nil
-            decoderPosEmbedSpatial = try param([1, s, dd]); decoderPosEmbedTemporal = try param([1, t, dd])
-            decoderPosEmbedClass = c.clsEmbed ? try param([1, 1, dd]) : nil
-            posEmbed = nil; decoderPosEmbed = nil
-        } else {
-            posEmbedSpatial = nil; posEmbedTemporal = nil; posEmbedClass = nil
-            decoderPosEmbedSpatial = nil; decoderPosEmbedTemporal = nil; decoderPosEmbedClass = nil
-            posEmbed = Constant(try sinusoidTable(positions: l, dim: d))
-            decoderPosEmbed = Constant(try sinusoidTable(positions: l, dim: dd))
-        }
+        let (type, sep, rows) = (c.posEmbedType, c.posEmbedType == .separable, l + (c.clsEmbed ? 1 : 0))
+        posEmbedSpatial = sep ? try param([1, s, d]) : nil
+        posEmbedTemporal = sep ? try param([1, t, d]) : nil
+        posEmbedClass = sep && c.clsEmbed ? try param([1, 1, d]) : nil
+        decoderPosEmbedSpatial = sep ? try param([1, s, dd]) : nil
+        decoderPosEmbedTemporal = sep ? try param([1, t, dd]) : nil
+        decoderPosEmbedClass = sep && c.clsEmbed ? try param([1, 1, dd]) : nil
+        posEmbed = type == .joint ? try param([1, rows, d]) : nil
+        decoderPosEmbed = type == .joint ? try param([1, rows, dd]) : nil
+        sincosPosEmbed = type == .sinusoid ? Constant(try sinusoidTable(positions: l, dim: d)) : nil
+        decoderSincosPosEmbed = type == .sinusoid ? Constant(try sinusoidTable(positions: l, dim: dd)) : nil
         blocks = try (0..<c.depth).map { _ in try Block(dim: d, heads: c.numHeads, mlpRatio: c.mlpRatio, qkvBias: c.qkvBias, eps: c.normEps) }
         norm = try LayerNorm(d, eps: c.normEps)
         decoderEmbed = try Linear(d, dd)
@@ -74,7 +79,7 @@ public final class MaskedAutoencoderViT: Module {
         // The conv bias keeps PyTorch's default init (as mae_st); redraw it from `g` so init depends on `g` alone.
         try Init.torchDefault(weight: patchEmbed.proj.weight, bias: patchEmbed.proj.bias, generator: g)
         for p in [clsToken, posEmbedSpatial, posEmbedTemporal, posEmbedClass, decoderPosEmbedSpatial, decoderPosEmbedTemporal,
-                  decoderPosEmbedClass].compactMap({ $0 }) {
+                  decoderPosEmbedClass, posEmbed, decoderPosEmbed].compactMap({ $0 }) {
             try Init.truncNormal(p, std: 0.02, generator: g)
         }
         if config.truncInit {
@@ -96,14 +101,30 @@ public final class MaskedAutoencoderViT: Module {
 
     // MARK: forward
 
-    /// Positions of the patch tokens [1, L, D] (encoder) or [1, L, Dd] (decoder).
+    /// Positions of the patch tokens [1, L, D] (encoder) or [1, L, Dd] (decoder); joint: the table's rows after the
+    /// cls row.
     func patchPos(decoder: Bool) throws -> Tensor {
-        if config.sepPosEmbed {
+        switch config.posEmbedType {
+        case .separable:
             return try decoder
                 ? separablePosEmbed(spatial: decoderPosEmbedSpatial!, temporal: decoderPosEmbedTemporal!, tGrid: tGrid, sGrid: sGrid)
                 : separablePosEmbed(spatial: posEmbedSpatial!, temporal: posEmbedTemporal!, tGrid: tGrid, sGrid: sGrid)
+        case .joint:
+            return try (decoder ? decoderPosEmbed! : posEmbed!).slice(dim: 1, start: config.clsEmbed ? 1 : 0)
+        case .sinusoid:
+            return decoder ? decoderSincosPosEmbed!.value : sincosPosEmbed!.value
         }
-        return decoder ? decoderPosEmbed!.value : posEmbed!.value
+    }
+
+    /// The cls token's position [1, 1, D] / [1, 1, Dd]: `pos_embed_class`, or row 0 of the joint table; nil for the
+    /// sinusoid (the cls token gets none) or without a cls token.
+    func clsPos(decoder: Bool) throws -> Tensor? {
+        guard config.clsEmbed else { return nil }
+        switch config.posEmbedType {
+        case .separable: return decoder ? decoderPosEmbedClass : posEmbedClass
+        case .joint: return try (decoder ? decoderPosEmbed! : posEmbed!).slice(dim: 1, start: 0, end: 1)
+        case .sinusoid: return nil
+        }
     }
 
     /// x: [N, 3, T, H, W], idsKeep: [N, K] → latent [N, K, D] (after `norm`, cls removed).
@@ -112,7 +133,7 @@ public final class MaskedAutoencoderViT: Module {
         var h = try patchEmbed(x, keeping: idsKeep) + gatherTokens(patchPos(decoder: false).expand([n, tGrid * sGrid, d]), idsKeep)
         if let clsToken {
             var cls = try clsToken.expand([n, 1, d])
-            if let posEmbedClass { cls = try cls + posEmbedClass }
+            if let pos = try clsPos(decoder: false) { cls = try cls + pos }
             h = try Tensor.cat([cls, h], dim: 1)
         }
         for b in blocks { h = try b(h) }
@@ -124,7 +145,7 @@ public final class MaskedAutoencoderViT: Module {
     func prependDecoderCls(_ h: Tensor) throws -> Tensor {
         guard let decoderClsToken else { return h }
         var cls = try decoderClsToken.expand([h.size(0), 1, h.size(2)])
-        if let decoderPosEmbedClass { cls = try cls + decoderPosEmbedClass }
+        if let pos = try clsPos(decoder: true) { cls = try cls + pos }
         return try Tensor.cat([cls.to(h.dtype), h], dim: 1)
     }
 

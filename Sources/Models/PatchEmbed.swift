@@ -49,6 +49,22 @@ public final class PatchEmbed: Module {
     }
 }
 
+/// The three positional layouts of the MAE encoder/decoder and the classifier.
+public enum PosEmbedType: String, Sendable {
+    /// mae_st default (`sep_pos_embed` true): learned `pos_embed_spatial` [1, S, D] + `pos_embed_temporal` [1, T', D]
+    /// (+ `pos_embed_class` [1, 1, D] with a cls token).
+    case separable
+    /// mae_st `sep_pos_embed` false: one learned `pos_embed` [1, (1 +) L, D] over space-time, row 0 the cls token's.
+    case joint
+    /// VideoMAE (`sincos_pos_embed` true): a fixed 1-D sinusoid over the L patch tokens, not in the state dict.
+    case sinusoid
+
+    /// `sincos_pos_embed` wins over `sep_pos_embed`.
+    public init(sepPosEmbed: Bool, sincosPosEmbed: Bool) {
+        self = sincosPosEmbed ? .sinusoid : sepPosEmbed ? .separable : .joint
+    }
+}
+
 /// VideoMAE's 1-D sinusoid table [1, n, dim]: angle(pos, j) = pos / 10000^(2⌊j/2⌋/dim); sin on even j, cos on odd.
 public func sinusoidTable(positions n: Int, dim: Int) throws -> Tensor {
     var v = [Float](repeating: 0, count: n * dim)

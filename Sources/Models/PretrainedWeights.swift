@@ -122,7 +122,8 @@ extension VisionTransformer {
     /// Loads a pre-trained MAE or MaskFeat (or a fine-tuned classifier) as mae_st's fine-tuning does: decoder keys,
     /// `mask_token` and MaskFeat's `pred_head` are dropped, `norm.*` too with global pool; a head of another shape is dropped; missing `head`/`fc_norm` are
     /// initialised fresh (`head.weight` trunc-normal(`headInitStd`), mae_st: 2e-5); `pos_embed_spatial` is resized
-    /// bicubically over the 2-D grid and `pos_embed_temporal` linearly (align_corners false) when the grid differs.
+    /// bicubically over the 2-D grid and `pos_embed_temporal` linearly (align_corners false) when the grid differs, a
+    /// joint `pos_embed` per axis the same way (see `resizeJointPosEmbed`).
     /// `strict`: any other missing, unexpected or shape-mismatched key is an error listing them all; otherwise they are
     /// skipped and listed in the report. `source` names the file in errors.
     ///
@@ -152,6 +153,12 @@ extension VisionTransformer {
             report.interpolated.append("\(key): \(t.shape) → \(resized.shape) (\(grid.count == 2 ? "bicubic" : "linear"))")
             kept[key] = resized
         }
+        if let t = kept["pos_embed"], let want = own["pos_embed"], t.shape != want, t.rank == 3, t.size(0) == 1, t.size(2) == want[2],
+           (kept["cls_token"] != nil) == (clsToken != nil) {  // a cls mismatch is reported by the load below
+            let resized = try resizeJointPosEmbed(t, source: source)
+            report.interpolated.append("pos_embed: \(t.shape) → \(resized.shape) (bicubic over H×W, linear over T)")
+            kept["pos_embed"] = resized
+        }
         let fresh = ["head.weight", "head.bias", "fc_norm.weight", "fc_norm.bias"].filter { own[$0] != nil && kept[$0] == nil }
         report.load = try loadStateDict(kept, strict: false)
         report.load.missing.removeAll { fresh.contains($0) }
@@ -170,9 +177,35 @@ extension VisionTransformer {
             if let fcNorm, fresh.contains("fc_norm.bias") { try Init.constant(fcNorm.bias, 0) }
         }
         if strict, !report.load.isClean {
-            throw TorchError("\(source) does not match the classifier (strict loading; does --model match the checkpoint?):\n\(report.load)")
+            let pos = (report.load.missing + report.load.unexpected).contains { $0.hasPrefix("pos_embed") }
+                ? "\n(positions: `pos_embed_spatial`/`_temporal` are sep_pos_embed true, one `pos_embed` is sep_pos_embed false "
+                    + "(--no_sep_pos_embed), none is the fixed sinusoid (--sincos_pos_embed))" : ""
+            throw TorchError("\(source) does not match the classifier (strict loading; does --model match the checkpoint?):\n\(report.load)\(pos)")
         }
         return report
+    }
+
+    /// A joint table [1, (1 +) L', D] of another grid → this model's [1, (1 +) T'·g·g, D]: the cls row kept, the patch
+    /// rows resized per axis, bicubic over each frame's g'×g' grid, then linear over T' (align_corners false) — the
+    /// separable resize applied to a joint table (mae_st resizes it as one square 2-D grid, which a video grid is not).
+    /// The source grid: this model's T' with a square g' (a new resolution), else this g with another T'.
+    func resizeJointPosEmbed(_ t: Tensor, source: String = "checkpoint") throws -> Tensor {
+        let (c, d, g, tg) = (clsToken == nil ? 0 : 1, t.size(2), patchEmbed.gridSize, tGrid)
+        let l = t.size(1) - c
+        func square(_ n: Int) -> Int? { let r = Int(Double(n).squareRoot().rounded()); return r * r == n ? r : nil }
+        let (t0, g0): (Int, Int)
+        if l % tg == 0, let r = square(l / tg) { (t0, g0) = (tg, r) }
+        else if l % (g * g) == 0 { (t0, g0) = (l / (g * g), g) }
+        else {
+            throw TorchError("\(source): pos_embed has \(l) patch positions, not \(tg)×g'×g' nor T'×\(g)×\(g): "
+                + "cannot tell its grid to resize it to \(tg)×\(g)×\(g) (set --num_frames/--img_size to the checkpoint's)")
+        }
+        var x = try t.slice(dim: 1, start: c).reshape([t0, g0, g0, d]).permute(0, 3, 1, 2).to(.float32)  // [T0, D, g0, g0]
+        if g0 != g { x = try interpolate(x, size: [g, g], mode: .bicubic) }
+        x = try x.permute(2, 3, 1, 0).reshape([g * g, d, t0])  // [g·g, D, T0]
+        if t0 != tg { x = try interpolate(x, size: [tg], mode: .linear) }
+        let patches = try x.permute(2, 0, 1).reshape([1, tg * g * g, d]).to(t.dtype)
+        return c == 0 ? patches : try Tensor.cat([t.slice(dim: 1, end: c), patches], dim: 1)
     }
 
     /// [1, n, D] on a grid of `from` → [1, Π grid, D]: 2-D grids bicubic, 1-D linear (align_corners false, as DeiT/MAE).
@@ -223,13 +256,41 @@ extension ViTConfig {
             c.sepPosEmbed = true
             let g = Int(Double(s.size(1)).squareRoot().rounded())
             (c.imgSize, c.numFrames) = (g * c.patchSize, t.size(1) * c.tPatchSize)
-        } else {
+        } else if let pe = d["pos_embed"] {  // learned joint table [1, (1 +) T'·g·g, D]
             c.sepPosEmbed = false
+            try c.inferJointGrid(positions: pe.size(1) - (c.clsEmbed ? 1 : 0), imgSize: imgSize, numFrames: numFrames, source: source)
+        } else {  // no stored positions: the fixed sinusoid (HF VideoMAE; stmae checkpoints with sep_pos_embed false before the joint table)
+            (c.sepPosEmbed, c.sincosPosEmbed) = (false, true)
             if let imgSize { c.imgSize = imgSize }
             if let numFrames { c.numFrames = numFrames }
         }
-        if let imgSize, c.sepPosEmbed, imgSize != c.imgSize { c.imgSize = imgSize }  // positions get resized on load
-        if let numFrames, c.sepPosEmbed, numFrames != c.numFrames { c.numFrames = numFrames }
+        if let imgSize, c.posEmbedType != .sinusoid, imgSize != c.imgSize { c.imgSize = imgSize }  // positions get resized on load
+        if let numFrames, c.posEmbedType != .sinusoid, numFrames != c.numFrames { c.numFrames = numFrames }
         return c
+    }
+}
+
+extension ViTConfig {
+    /// `imgSize`/`numFrames` of a joint table with `l` patch positions (T'·g·g): from the given sizes (both must agree
+    /// with `l`; one alone fixes the other), else from this config's when they agree, else an error asking for them.
+    mutating func inferJointGrid(positions l: Int, imgSize: Int?, numFrames: Int?, source: String) throws {
+        let (p, u) = (patchSize, tPatchSize)
+        func grid(img: Int?, frames: Int?) -> (Int, Int)? {
+            if let img {
+                let s = (img / p) * (img / p)
+                guard img % p == 0, s > 0, l % s == 0, frames == nil || frames! == l / s * u else { return nil }
+                return (img, l / s * u)
+            }
+            guard let frames, frames % u == 0, frames > 0, l % (frames / u) == 0 else { return nil }
+            let g = Int(Double(l / (frames / u)).squareRoot().rounded())
+            return g * g == l / (frames / u) ? (g * p, frames) : nil
+        }
+        let tries: [(Int?, Int?)] = imgSize != nil || numFrames != nil
+            ? [(imgSize, numFrames), (imgSize, nil), (nil, numFrames)] : [(self.imgSize, self.numFrames)]
+        for (img, frames) in tries where img != nil || frames != nil {
+            if let (i, f) = grid(img: img, frames: frames) { (self.imgSize, self.numFrames) = (i, f); return }
+        }
+        throw TorchError("\(source): the joint pos_embed has \(l) patch positions (T'·g·g, patch \(p), t_patch \(u)); pass the "
+            + "clip size it was trained with (--img_size / --num_frames)")
     }
 }

@@ -20,7 +20,10 @@ public struct ViTConfig: Codable, Equatable, Sendable {
     public var dropPathRate = 0.0
     /// Dropout before `head`.
     public var dropout = 0.5
+    /// Learned separable positions (mae_st default); false: one learned joint table (see `posEmbedType`).
     public var sepPosEmbed = true
+    /// Fixed VideoMAE sinusoid positions (overrides `sepPosEmbed`).
+    public var sincosPosEmbed = false
     public var clsEmbed = true
     /// Mean over patch tokens → post-pool norm (true), or cls token after `norm` (false, needs cls_embed).
     public var globalPool = true
@@ -32,6 +35,8 @@ public struct ViTConfig: Codable, Equatable, Sendable {
     public var fcNormEps: Double? = nil
 
     public init() {}
+
+    public var posEmbedType: PosEmbedType { PosEmbedType(sepPosEmbed: sepPosEmbed, sincosPosEmbed: sincosPosEmbed) }
 
     /// The model names of mae_st (`vit_{small,base,large}_patch16`, `vit_huge_patch14`) and the HF-VideoMAE layout
     /// (`videomae_vit_{small,base,large,huge}_patch16`: sinusoid positions, no cls token, q/v bias, mean pool).
@@ -56,7 +61,7 @@ public struct ViTConfig: Codable, Equatable, Sendable {
 
     /// Switches to the HF VideoMAE layout (keeps the sizes).
     public mutating func makeVideoMAE() {
-        sepPosEmbed = false; clsEmbed = false; globalPool = true; kBias = false
+        sepPosEmbed = false; sincosPosEmbed = true; clsEmbed = false; globalPool = true; kBias = false
         normEps = 1e-12; fcNormEps = 1e-5
     }
 
@@ -65,7 +70,7 @@ public struct ViTConfig: Codable, Equatable, Sendable {
         var c = ViTConfig()
         (c.numFrames, c.tPatchSize, c.imgSize, c.patchSize, c.inChans) = (m.numFrames, m.tPatchSize, m.imgSize, m.patchSize, m.inChans)
         (c.embedDim, c.depth, c.numHeads, c.mlpRatio, c.qkvBias) = (m.embedDim, m.depth, m.numHeads, m.mlpRatio, m.qkvBias)
-        (c.sepPosEmbed, c.clsEmbed, c.normEps) = (m.sepPosEmbed, m.clsEmbed, m.normEps)
+        (c.sepPosEmbed, c.sincosPosEmbed, c.clsEmbed, c.normEps) = (m.sepPosEmbed, m.sincosPosEmbed, m.clsEmbed, m.normEps)
         return c
     }
 }

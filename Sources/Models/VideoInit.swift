@@ -70,9 +70,11 @@ extension ViViT {
     /// Initialises from a video MAE encoder (MAE-ST or VideoMAE; see `videoEncoderState`): tubelet conv, cls token,
     /// blocks (q/k/v fused into `attn.qkv`, a missing k bias as 0), `norm`. Positions: MAE-ST's separable ones —
     /// joint: `[class, spatial[s] + temporal[t]]`; fact_encoder: `[class, spatial]` for the spatial encoder and
-    /// `[0, temporal]` for `temporal_pos_embed`; divided: `spatial[s] + temporal[t]`. A VideoMAE checkpoint has no
-    /// positions (fixed sinusoid): ours get VideoMAE's 1-D table over the T'·S tokens (fact_encoder: its first S rows),
-    /// class position 0. The temporal transformer (FE) and temporal attention (FSA) keep their init.
+    /// `[0, temporal]` for `temporal_pos_embed`; divided: `spatial[s] + temporal[t]`. MAE-ST's joint `pos_embed`
+    /// (`sep_pos_embed` false, [1, (1 +) T'·S, D]) is taken as it is (fact_encoder, which needs a spatial/temporal
+    /// split, refuses it). A VideoMAE checkpoint has no positions (fixed sinusoid): ours get VideoMAE's 1-D table over
+    /// the T'·S tokens (fact_encoder: its first S rows), class position 0. The temporal transformer (FE) and temporal
+    /// attention (FSA) keep their init.
     @discardableResult
     public func initialise(fromVideo state: [String: Tensor]) throws -> LoadReport {
         let st = try videoEncoderState(state)
@@ -88,11 +90,20 @@ extension ViViT {
         }
         for (k, v) in st where k.hasPrefix("blocks.") && !k.contains(".attn.q.") && !k.contains(".attn.k.") && !k.contains(".attn.v.") { out[k] = v }
         let d = config.embedDim
-        let cls = try st["pos_embed_class"] ?? Tensor.zeros([1, 1, d])
+        var cls = try st["pos_embed_class"] ?? Tensor.zeros([1, 1, d])
         let spatial: Tensor, temporal: Tensor, patches: Tensor
         if let sp = st["pos_embed_spatial"], let tp = st["pos_embed_temporal"] {
             (spatial, temporal) = (sp, tp)
             patches = try separablePosEmbed(spatial: sp, temporal: tp, tGrid: tGrid, sGrid: sGrid)
+        } else if let joint = st["pos_embed"], joint.rank == 3 {
+            let extra = joint.size(1) - tGrid * sGrid
+            guard extra == 0 || extra == 1, config.model != "fact_encoder" else {
+                throw TorchError("a joint pos_embed \(joint.shape) (mae_st sep_pos_embed false) does not fit \(config.model) over "
+                    + "\(tGrid)×\(sGrid) tokens" + (config.model == "fact_encoder" ? ": it has no spatial/temporal split" : ""))
+            }
+            if extra == 1 { cls = try joint.slice(dim: 1, end: 1) }
+            patches = try joint.slice(dim: 1, start: extra)
+            (spatial, temporal) = (patches, patches)  // unused: not fact_encoder
         } else {
             patches = try sinusoidTable(positions: tGrid * sGrid, dim: d)
             (spatial, temporal) = (try patches.slice(dim: 1, end: sGrid), try Tensor.zeros([1, tGrid, d]))

@@ -3,9 +3,11 @@ import NN
 import Torch
 
 /// Video ViT classifier for fine-tuning (mae_st `models_vit`), with the MAE encoder's backbone and state-dict keys
-/// (`patch_embed.proj`, `cls_token`, `pos_embed_{spatial,temporal,class}`, `blocks.i.*`), so a pre-trained encoder
-/// loads directly. Pooling: mean over patch tokens → `fc_norm` (global_pool), or → `norm` (global pool, mae_st's
-/// layout: `fcNorm` false), or `norm` → cls token. Then `dropout` → `head`. x: [N, 3, T, H, W] → logits [N, num_classes].
+/// (`patch_embed.proj`, `cls_token`, `pos_embed_{spatial,temporal,class}` or the joint `pos_embed`, `blocks.i.*`), so a
+/// pre-trained encoder loads directly. Positions as `ViTConfig.posEmbedType`: learned separable, learned joint
+/// [1, (1 +) L, D] (row 0 the cls token's), or a fixed sinusoid. Pooling: mean over patch tokens → `fc_norm`
+/// (global_pool), or → `norm` (global pool, mae_st's layout: `fcNorm` false), or `norm` → cls
+/// token. Then `dropout` → `head`. Input x: [N, 3, T, H, W] → logits [N, num_classes].
 public final class VisionTransformer: Module {
     public var training = true
     public let config: ViTConfig
@@ -13,8 +15,10 @@ public final class VisionTransformer: Module {
     public let patchEmbed: PatchEmbed
     public let clsToken: Tensor?
     public let posEmbedSpatial: Tensor?, posEmbedTemporal: Tensor?, posEmbedClass: Tensor?
-    /// Fixed sinusoid table [1, L, D] (sep_pos_embed = false); not in the state dict.
-    public let posEmbed: Constant?
+    /// Learned joint table [1, (1 +) L, D] (`.joint`).
+    public let posEmbed: Tensor?
+    /// Fixed sinusoid table [1, L, D] (`.sinusoid`); not in the state dict.
+    public let sincosPosEmbed: Constant?
     public let blocks: [Block]
     public let norm: LayerNorm?
     public let fcNorm: LayerNorm?
@@ -37,14 +41,12 @@ public final class VisionTransformer: Module {
         let (t, s, l) = (patchEmbed.tGridSize, patchEmbed.spatialTokens, patchEmbed.numPatches)
         func param(_ shape: [Int]) throws -> Tensor { try Tensor.zeros(shape).requiresGrad(true) }
         clsToken = c.clsEmbed ? try param([1, 1, d]) : nil
-        if c.sepPosEmbed {
-            posEmbedSpatial = try param([1, s, d]); posEmbedTemporal = try param([1, t, d])
-            posEmbedClass = c.clsEmbed ? try param([1, 1, d]) : nil
-            posEmbed = nil
-        } else {
-            posEmbedSpatial = nil; posEmbedTemporal = nil; posEmbedClass = nil
-            posEmbed = Constant(try sinusoidTable(positions: l, dim: d))
-        }
+        let (type, sep) = (c.posEmbedType, c.posEmbedType == .separable)
+        posEmbedSpatial = sep ? try param([1, s, d]) : nil
+        posEmbedTemporal = sep ? try param([1, t, d]) : nil
+        posEmbedClass = sep && c.clsEmbed ? try param([1, 1, d]) : nil
+        posEmbed = type == .joint ? try param([1, l + (c.clsEmbed ? 1 : 0), d]) : nil
+        sincosPosEmbed = type == .sinusoid ? Constant(try sinusoidTable(positions: l, dim: d)) : nil
         // Stochastic depth decay rule: linspace(0, rate, depth).
         let dpr = (0..<c.depth).map { c.depth == 1 ? 0 : c.dropPathRate * Double($0) / Double(c.depth - 1) }
         blocks = try dpr.map {
@@ -63,7 +65,7 @@ public final class VisionTransformer: Module {
     /// positions and cls); `head.weight` trunc-normal(.02), `head.bias` 0.
     func initializeWeights(_ g: Generator?) throws {
         try Init.torchDefault(weight: patchEmbed.proj.weight, bias: patchEmbed.proj.bias, generator: g)
-        for p in [clsToken, posEmbedSpatial, posEmbedTemporal, posEmbedClass].compactMap({ $0 }) {
+        for p in [clsToken, posEmbedSpatial, posEmbedTemporal, posEmbedClass, posEmbed].compactMap({ $0 }) {
             try Init.truncNormal(p, std: 0.02, generator: g)
         }
         try Init.xavierUniform(patchEmbed.proj.weight, generator: g)
@@ -86,12 +88,20 @@ public final class VisionTransformer: Module {
         if let fcNorm { try Init.constant(fcNorm.weight, 1); try Init.constant(fcNorm.bias, 0) }
     }
 
-    /// Positions of the patch tokens [1, L, D].
+    /// Positions of the patch tokens [1, L, D] (joint: the table's rows after the cls row).
     func patchPos() throws -> Tensor {
         if let posEmbedSpatial, let posEmbedTemporal {
             return try separablePosEmbed(spatial: posEmbedSpatial, temporal: posEmbedTemporal, tGrid: tGrid, sGrid: sGrid)
         }
-        return posEmbed!.value
+        if let posEmbed { return try posEmbed.slice(dim: 1, start: clsToken == nil ? 0 : 1) }
+        return sincosPosEmbed!.value
+    }
+
+    /// The cls token's position [1, 1, D]: `pos_embed_class` or row 0 of the joint table (nil: sinusoid, no cls).
+    func clsPos() throws -> Tensor? {
+        guard clsToken != nil else { return nil }
+        if let posEmbed { return try posEmbed.slice(dim: 1, start: 0, end: 1) }
+        return posEmbedClass
     }
 
     /// x: [N, 3, T, H, W] → tokens after the last block [N, (1 +) L, D] (cls first when cls_embed).
@@ -101,7 +111,7 @@ public final class VisionTransformer: Module {
         h = try h.reshape([n, tGrid * sGrid, d]) + patchPos()
         if let clsToken {
             var cls = try clsToken.expand([n, 1, d])
-            if let posEmbedClass { cls = try cls + posEmbedClass }
+            if let pos = try clsPos() { cls = try cls + pos }
             h = try Tensor.cat([cls, h], dim: 1)
         }
         for b in blocks { h = try b(h) }

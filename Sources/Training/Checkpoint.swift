@@ -77,7 +77,12 @@ public enum Checkpoint {
         do {
             var data = data
             if var obj = try JSONSerialization.jsonObject(with: data) as? [String: Any], let cfg = obj["config"] as? [String: Any] {
-                obj["config"] = S.configDefaults.merging(cfg) { _, saved in saved }
+                var merged = S.configDefaults.merging(cfg) { _, saved in saved }
+                let weights = (obj["weights"] as? String).map { $0.hasPrefix("/") ? $0 : (json as NSString).deletingLastPathComponent + "/" + $0 }
+                if legacySinusoid(cfg, weights: weights) {
+                    merged["sincos_pos_embed"] = true
+                }
+                obj["config"] = merged
                 data = try JSONSerialization.data(withJSONObject: obj)
             }
             let s = try JSONDecoder().decode(S.self, from: data)
@@ -85,6 +90,14 @@ public enum Checkpoint {
         } catch {
             throw TorchError("\(path): \(json) is not an stmae checkpoint (\(error))")
         }
+    }
+
+    /// Before the learned joint table, stmae wrote `"sep_pos_embed": false` (no `sincos_pos_embed`) for the fixed
+    /// sinusoid, which the weights do not hold: such a config with no `pos_embed` in its weights is the sinusoid.
+    static func legacySinusoid(_ saved: [String: Any], weights: String?) -> Bool {
+        guard saved["sincos_pos_embed"] == nil, (saved["sep_pos_embed"] as? Bool) == false, let weights,
+              let header = try? SafeTensors.readHeader(path: weights) else { return false }
+        return !header.entries.contains { $0.name == "pos_embed" }
     }
 
     /// The pre-trained model of a checkpoint (.json or .safetensors path) and the settings it was trained with.

@@ -19,7 +19,7 @@ public struct FinetuneCheckpointState: CheckpointSidecar {
 /// `fcNorm`: see `ViTConfig.fcNorm` (`Finetuner` picks it from the weights it starts from).
 public func classifierConfig(_ c: FinetuneConfig, numClasses: Int, fcNorm: Bool = true) throws -> ViTConfig {
     var v = c.model == "vit_tiny" || c.model == "mae_vit_tiny"
-        ? ViTConfig.encoder(of: try MAEConfig.named("mae_vit_tiny")) : try ViTConfig.named(c.model.replacingOccurrences(of: "mae_", with: ""))
+        ? ViTConfig.encoder(of: try MAEConfig.named("mae_vit_tiny")) : try ViTConfig.named(c.model.hasPrefix("mae_") ? String(c.model.dropFirst(4)) : c.model)
     v.numFrames = c.numFrames; v.imgSize = c.imgSize; v.tPatchSize = c.tPatchSize
     if c.patchSize > 0 { v.patchSize = c.patchSize }
     if c.embedDim > 0 { v.embedDim = c.embedDim }
@@ -27,7 +27,7 @@ public func classifierConfig(_ c: FinetuneConfig, numClasses: Int, fcNorm: Bool 
     if c.numHeads > 0 { v.numHeads = c.numHeads }
     try checkModelSizes(embedDim: v.embedDim, numHeads: v.numHeads, imgSize: c.imgSize, patchSize: v.patchSize,
                         numFrames: c.numFrames, tPatchSize: v.tPatchSize)
-    if !c.model.hasPrefix("videomae_") { v.clsEmbed = c.clsEmbed; v.sepPosEmbed = c.sepPosEmbed }
+    if !c.model.hasPrefix("videomae_") { (v.clsEmbed, v.sepPosEmbed, v.sincosPosEmbed) = (c.clsEmbed, c.sepPosEmbed, c.sincosPosEmbed) }
     v.globalPool = c.globalPool || !v.clsEmbed
     v.numClasses = numClasses; v.dropPathRate = c.dropPathRate; v.dropout = c.dropout; v.fcNorm = fcNorm
     return v

@@ -44,7 +44,8 @@ public struct FinetuneConfig: Codable, Equatable, Sendable {
     public var tPatchSize = 2
     public var globalPool = true
     public var clsEmbed = true
-    public var sepPosEmbed = true
+    public var sepPosEmbed = true                // false: one learned joint pos_embed (mae_st); see sincos_pos_embed
+    public var sincosPosEmbed = false            // fixed VideoMAE sinusoid positions (overrides sep_pos_embed)
     public var finetune = ""                     // pre-trained checkpoint (encoder keys; head re-initialised)
     public var inflation = "centre"              // TimeSformer/ViViT from an image ViT: Conv2d → Conv3d, centre | average
     public var temporalInit = "copy"             // … temporal attention: copy (of the spatial) | zero
@@ -155,7 +156,7 @@ public struct FinetuneConfig: Codable, Equatable, Sendable {
         case randAug = "rand_aug", reprob, mixup, cutmix, mixupProb = "mixup_prob", mixupSwitchProb = "mixup_switch_prob"
         case smoothing, dropPathRate = "drop_path_rate", dropout, model, numClasses = "num_classes"
         case patchSize = "patch_size", embedDim = "embed_dim", depth, numHeads = "num_heads", tPatchSize = "t_patch_size", globalPool = "global_pool", clsEmbed = "cls_embed"
-        case sepPosEmbed = "sep_pos_embed", finetune, inflation, temporalInit = "temporal_init", linearProbe = "linear_probe", batchSize = "batch_size"
+        case sepPosEmbed = "sep_pos_embed", sincosPosEmbed = "sincos_pos_embed", finetune, inflation, temporalInit = "temporal_init", linearProbe = "linear_probe", batchSize = "batch_size"
         case accumIter = "accum_iter", epochs, lr, blr, layerDecay = "layer_decay", minLr = "min_lr"
         case warmupEpochs = "warmup_epochs", weightDecay = "weight_decay", clipGrad = "clip_grad", bf16
         case numTemporalViews = "num_temporal_views", numSpatialCrops = "num_spatial_crops", evalOnly = "eval"

@@ -36,7 +36,8 @@ public struct PretrainConfig: Codable, Equatable, Sendable {
     public var predTDim = 0                      // 0: num_frames
     public var normPixLoss = false
     public var clsEmbed = true
-    public var sepPosEmbed = true
+    public var sepPosEmbed = true                // false: one learned joint pos_embed (mae_st); see sincos_pos_embed
+    public var sincosPosEmbed = false            // fixed VideoMAE sinusoid positions (overrides sep_pos_embed)
     public var truncInit = false
     public var initFrom = ""                     // MaskFeat: start from an image ViT or a video MAE encoder
     // optimisation
@@ -88,6 +89,7 @@ public struct PretrainConfig: Codable, Equatable, Sendable {
         c.normPixLoss = normPixLoss
         c.clsEmbed = clsEmbed
         c.sepPosEmbed = sepPosEmbed
+        c.sincosPosEmbed = sincosPosEmbed
         c.truncInit = truncInit
         return c
     }
@@ -135,7 +137,7 @@ public struct PretrainConfig: Codable, Equatable, Sendable {
         case patchSize = "patch_size", embedDim = "embed_dim", depth, numHeads = "num_heads", tPatchSize = "t_patch_size", decoderEmbedDim = "decoder_embed_dim"
         case decoderDepth = "decoder_depth", decoderNumHeads = "decoder_num_heads", maskRatio = "mask_ratio"
         case maskType = "mask_type", decoderMaskRatio = "decoder_mask_ratio", predTDim = "pred_t_dim", normPixLoss = "norm_pix_loss", clsEmbed = "cls_embed"
-        case sepPosEmbed = "sep_pos_embed", truncInit = "trunc_init", initFrom = "init_from", batchSizePerGpu = "batch_size_per_gpu"
+        case sepPosEmbed = "sep_pos_embed", sincosPosEmbed = "sincos_pos_embed", truncInit = "trunc_init", initFrom = "init_from", batchSizePerGpu = "batch_size_per_gpu"
         case accumIter = "accum_iter", epochs, lr, blr, minLr = "min_lr", warmupEpochs = "warmup_epochs"
         case weightDecay = "weight_decay", biasWd = "bias_wd", noWdPosEmbed = "no_wd_pos_embed", beta1, beta2, clipGrad = "clip_grad", bf16, outputDir = "output_dir"
         case savePrefix = "save_prefix", resume, seed, checkpointPeriod = "checkpoint_period"

@@ -29,7 +29,8 @@ extension PretrainConfig {
                  "--model \(model) is a video classifier (TimeSformer/ViViT), not a pre-training model: fine-tune it with `stmae finetune --model \(model)`")
         let maeOnly = [("--decoder_embed_dim", decoderEmbedDim > 0), ("--decoder_depth", decoderDepth > 0),
                        ("--decoder_num_heads", decoderNumHeads > 0), ("--pred_t_dim", predTDim > 0),
-                       ("--norm_pix_loss", normPixLoss), ("--decoder_mask_ratio", decoderMaskRatio > 0), ("--mask_type", maskType != "random"), ("--no_sep_pos_embed", !sepPosEmbed)]
+                       ("--norm_pix_loss", normPixLoss), ("--decoder_mask_ratio", decoderMaskRatio > 0), ("--mask_type", maskType != "random"), ("--no_sep_pos_embed", !sepPosEmbed),
+                       ("--sincos_pos_embed", sincosPosEmbed)]
         let set = maeOnly.filter(\.1).map(\.0)
         try need(initFrom.isEmpty || FileManager.default.fileExists(atPath: initFrom), "--init_from \(initFrom): no such file or directory")
         try need(set.isEmpty, "\(set.joined(separator: ", ")) apply to MAE models (mae_vit_*) only, not --model \(model) (MaskFeat uses cube masking and HOG targets)")

@@ -44,6 +44,12 @@ struct FinetuneOptions: ParsableArguments {
     @Flag(name: .customLong("cls_token"), help: "Classify from the cls token (default: global average pool).") var clsToken = false
     @Flag(name: .customLong("global_pool"), help: "Mean over the patch tokens, then the post-pool norm (the default; MAE's spelling).")
     var globalPool = false
+    @Option(name: .customLong("sep_pos_embed"), help: "Learned separable positions (true, mae_st default) or one learned joint pos_embed (false).")
+    var sepPosEmbed: Bool?
+    @Flag(name: .customLong("no_sep_pos_embed"), help: "One learned joint pos_embed over space-time (mae_st sep_pos_embed false).")
+    var noSepPosEmbed = false
+    @Flag(name: .customLong("sincos_pos_embed"), help: "Fixed VideoMAE sinusoid positions (videomae_* models have them).")
+    var sincosPosEmbed = false
     @Option(help: "Pre-trained checkpoint (stmae .json/.safetensors or PyTorch .pth); the head is re-initialised.")
     var finetune: String?
     @Option(help: "TimeSformer/ViViT from an image ViT (--finetune): patch kernel inflation, centre | average.") var inflation: String?
@@ -89,6 +95,9 @@ struct FinetuneOptions: ParsableArguments {
         set(resume, \.resume); set(seed, \.seed); set(threads, \.threads); set(logEvery, \.logEvery); set(maxSteps, \.maxSteps)
         if clsToken { c.globalPool = false }
         if globalPool { c.globalPool = true }
+        set(sepPosEmbed, \.sepPosEmbed)
+        if noSepPosEmbed { c.sepPosEmbed = false }
+        if sincosPosEmbed { c.sincosPosEmbed = true }
         if bf16 { c.bf16 = true }
         if evalOnly { c.evalOnly = true }
         return c

@@ -20,6 +20,8 @@ struct PretrainCommand: ParsableCommand {
         "weight_decay": "mae_st add_weight_decay: every parameter with > 1 dimension not ending in .bias, positions, cls_token and mask_token included",
         "bias_wd": "also decay 1-D weights (norms); .bias never (mae_st --bias_wd)",
         "no_wd_pos_embed": "exempt pos_embed*, cls_token and mask_token from weight decay (MaskFeat models always do)",
+        "sep_pos_embed": "true: learned pos_embed_spatial + pos_embed_temporal; false (--no_sep_pos_embed): one learned joint pos_embed (mae_st)",
+        "sincos_pos_embed": "fixed VideoMAE 1-D sinusoid positions, not stored (overrides sep_pos_embed)",
         "pred_t_dim": "0 = num_frames", "short_side": "0 = img_size × 256/224", "clip_grad": "0 = off",
         "num_checkpoint_del": "keep the last N epoch checkpoints (0 = all)", "max_steps": "stop after N steps (0 = no limit)",
         "threads": "0 = libtorch default", "resume": "a checkpoint .json or .safetensors",

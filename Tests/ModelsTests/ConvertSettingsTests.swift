@@ -77,7 +77,7 @@ extension InteropTests {
         #expect(cj?["num_attention_heads"] as? Int == 16 && cj?["image_size"] as? Int == 224 && cj?["num_frames"] as? Int == 16)
 
         var cfg = tinyClassifier()
-        (cfg.sepPosEmbed, cfg.clsEmbed) = (false, false)
+        (cfg.sincosPosEmbed, cfg.clsEmbed) = (true, false)  // VideoMAE's layout
         try Weights.write(VisionTransformer(cfg).stateDict(), to: tmp.path + "/t.pth", format: .torch)
         let (status, text) = try stmae(["convert", tmp.path + "/t.pth", tmp.path + "/t_hf"])
         #expect(status != 0 && text.contains("t.pth") && text.contains("--num_heads") && text.contains("embed_dim 32 with depth 2"), "\(text)")

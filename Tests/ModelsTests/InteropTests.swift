@@ -146,7 +146,7 @@ func tinyClassifier(img: Int = 8, frames: Int = 4) -> ViTConfig {
     func huggingFaceDirectoryMatchesTransformers() throws {
         let tmp = try TempDir()
         var cfg = tinyClassifier()
-        (cfg.sepPosEmbed, cfg.clsEmbed, cfg.normEps, cfg.fcNormEps) = (false, false, 1e-12, 1e-5)  // k bias kept: it must not matter
+        (cfg.sepPosEmbed, cfg.sincosPosEmbed, cfg.clsEmbed, cfg.normEps, cfg.fcNormEps) = (false, true, false, 1e-12, 1e-5)  // k bias kept: it must not matter
         let model = try VisionTransformer(cfg, generator: Generator(seed: 11))
         try withNoGrad {  // move norms and zero biases off their init
             for (_, t) in model.namedTensors() { try t.add_(Tensor.randn(t.shape, generator: Generator(seed: UInt64(t.count))) * 0.05) }
@@ -167,7 +167,7 @@ func tinyClassifier(img: Int = 8, frames: Int = 4) -> ViTConfig {
         // Back: our own directory, transformers' save_pretrained (its key layout) and a pytorch_model.bin.
         for dir in [hf, tmp.path + "/resaved", tmp.path + "/bin"] {
             let (state, c, pre, labels) = try HFVideoMAE.read(dir)
-            #expect(c.kBias == false && !c.sepPosEmbed && !c.clsEmbed && c.globalPool && c.numClasses == 5 && c.normEps == 1e-12)
+            #expect(c.kBias == false && c.posEmbedType == .sinusoid && !c.clsEmbed && c.globalPool && c.numClasses == 5 && c.normEps == 1e-12)
             #expect((c.imgSize, c.numFrames, c.tPatchSize, c.embedDim, c.depth, c.numHeads) == (8, 4, 2, 32, 2, 2) && c.mlpRatio == 4)
             #expect(labels == ["a", "b", "c", "d", "e"])
             if dir == hf { #expect(pre.mean == HFVideoMAE.Preprocessing.imagenet.mean && pre.std == HFVideoMAE.Preprocessing.imagenet.std) }
@@ -178,7 +178,7 @@ func tinyClassifier(img: Int = 8, frames: Int = 4) -> ViTConfig {
         }
         // The mae_st layout (learned separable positions, cls token) has no VideoMAE equivalent.
         #expect { try HFVideoMAE.write(VisionTransformer(tinyClassifier()).stateDict(), config: tinyClassifier(), to: tmp.path + "/no") } throws: {
-            "\($0)".contains("sep_pos_embed true")
+            "\($0)".contains("learned separable positions") && "\($0)".contains("cannot be expressed as VideoMAE")
         }
     }
 }
@@ -191,13 +191,13 @@ extension InteropTests {
         let tmp = try TempDir()
         var mae = try MAEConfig.named("mae_vit_tiny")
         (mae.embedDim, mae.depth, mae.numHeads, mae.imgSize, mae.patchSize, mae.numFrames, mae.predTDim) = (64, 2, 1, 8, 2, 4, 4)
-        (mae.sepPosEmbed, mae.clsEmbed, mae.normEps) = (false, false, 1e-12)
+        (mae.sepPosEmbed, mae.sincosPosEmbed, mae.clsEmbed, mae.normEps) = (false, true, false, 1e-12)
         let model = try MaskedAutoencoderViT(mae, generator: Generator(seed: 5))
         try withNoGrad { for (_, t) in model.namedTensors() { try t.add_(Tensor.randn(t.shape, generator: Generator(seed: 9)) * 0.05) } }
         let state = try model.stateDict()
         var cfg = try ViTConfig.inferred(from: state, numHeads: 1, imgSize: 8, numFrames: 4)
         #expect((cfg.embedDim, cfg.depth, cfg.numHeads, cfg.patchSize, cfg.tPatchSize, cfg.imgSize) == (64, 2, 1, 2, 2, 8))
-        #expect(!cfg.sepPosEmbed && !cfg.clsEmbed && cfg.globalPool && cfg.qkvBias && cfg.kBias == nil && cfg.mlpRatio == 4)
+        #expect(cfg.posEmbedType == .sinusoid && !cfg.clsEmbed && cfg.globalPool && cfg.qkvBias && cfg.kBias == nil && cfg.mlpRatio == 4)
         // 64 × 2 is no standard size: nothing tells the heads.
         #expect { try ViTConfig.inferred(from: state, source: "mae.pth") } throws: { "\($0)".contains("mae.pth") && "\($0)".contains("--num_heads") }
         #expect { try ViTConfig.inferred(from: [("x", Tensor.zeros([1]))], source: "x.pth") } throws: { "\($0)".contains("x.pth") }
@@ -243,7 +243,7 @@ extension InteropTests {
     func convertCommandRoundTrips() throws {
         let tmp = try TempDir()
         var cfg = tinyClassifier()
-        (cfg.sepPosEmbed, cfg.clsEmbed, cfg.normEps, cfg.fcNormEps) = (false, false, 1e-12, 1e-12)
+        (cfg.sepPosEmbed, cfg.sincosPosEmbed, cfg.clsEmbed, cfg.normEps, cfg.fcNormEps) = (false, true, false, 1e-12, 1e-12)
         let model = try VisionTransformer(cfg, generator: Generator(seed: 21))
         try withNoGrad { for (_, t) in model.namedTensors() { try t.add_(Tensor.randn(t.shape, generator: Generator(seed: 22)) * 0.05) } }
         model.eval()

@@ -35,16 +35,16 @@ struct Case {
 /// MaskedAutoencoderViT against the PyTorch reference (reference/models_mae_st.py): loss, pred, mask, ids, latent and
 /// every parameter gradient within 1e-4 relative (fp32).
 struct MAEParityTests {
-    static let cases = ["mae_random", "mae_random_normpix", "mae_tube", "mae_temporal", "mae_boundary", "mae_time_slice", "mae_window", "mae_sincos",
-                        "mae_pred8_f16_cls", "mae_pred16_f16"]
+    static let cases = ["mae_random", "mae_random_normpix", "mae_tube", "mae_temporal", "mae_boundary", "mae_time_slice",
+                        "mae_window", "mae_sincos", "mae_joint", "mae_joint_cls", "mae_pred8_f16_cls", "mae_pred16_f16"]
 
     @Test(arguments: cases)
     func parity(_ name: String) throws {
         let c = try Case(name)
         let model = try MaskedAutoencoderViT(MAEConfig().updating(c.kwargs))
         try model.loadStateDict(c.params)  // strict: key sets must be identical
-        if let pe = c.t["buffer.pos_embed"] { #expect(try maxRel(model.posEmbed!.value, pe) < 1e-6) }
-        if let pe = c.t["buffer.decoder_pos_embed"] { #expect(try maxRel(model.decoderPosEmbed!.value, pe) < 1e-6) }
+        if let pe = c.t["buffer.pos_embed"] { #expect(try maxRel(model.sincosPosEmbed!.value, pe) < 1e-6) }
+        if let pe = c.t["buffer.decoder_pos_embed"] { #expect(try maxRel(model.decoderSincosPosEmbed!.value, pe) < 1e-6) }
         let x = c.t["input.x"]!, noise = c.t["input.noise"]!
         let m = try masking(model.maskType, noise: noise, ratio: model.config.maskRatio, tGrid: model.tGrid, sGrid: model.sGrid)
         #expect(try m.idsKeep.toArray(Int64.self) == c.t["out.ids_keep"]!.toArray(Int64.self), "\(name): ids_keep")

@@ -13,7 +13,7 @@ func softTargetCE(_ logits: Tensor, _ target: Tensor) throws -> Tensor {
 /// soft-target (mixup) losses, d loss / d logits of both, every parameter gradient of the CE loss and the head
 /// gradients of the soft loss, within 1e-4 relative (fp32).
 struct ViTParityTests {
-    static let cases = ["vit_global_pool", "vit_cls_pool", "vit_videomae_hf"]
+    static let cases = ["vit_global_pool", "vit_cls_pool", "vit_joint_cls", "vit_videomae_hf"]
 
     @Test(arguments: cases)
     func parity(_ name: String) throws {
