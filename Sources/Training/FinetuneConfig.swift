@@ -134,11 +134,19 @@ public struct FinetuneConfig: Codable, Equatable, Sendable {
         return c.enabled ? c : nil
     }
 
+    /// The short side of evaluation views, as mae_st `Kinetics.__getitem__` in test mode: with 3 spatial crops the
+    /// crop size (the crops slide along the long side), with one centre crop `train_jitter_scales[0]` (here
+    /// `--short_side`, default img_size·256/224: 256 at 224). Images (finetune-image): img_size + 32.
+    public var evalShortSide: Int {
+        if images { return imgSize + 32 }
+        return numSpatialCrops == 1 ? (shortSide > 0 ? shortSide : Int((Double(imgSize) * 256 / 224).rounded())) : imgSize
+    }
+
     /// Clip sampling for training or for evaluation view (temporal `t`, spatial `s`).
     public func clipConfig(train: Bool, temporalIndex: Int = 0, spatialIndex: Int = 1) throws -> ClipConfig {
         let f = mean.map(Float.init), s = std.map(Float.init)
         return ClipConfig(numFrames: numFrames, samplingRate: samplingRate, targetFps: targetFps, imgSize: imgSize,
-                          shortSide: shortSide > 0 ? shortSide : nil, evalShortSide: images ? imgSize + 32 : nil,
+                          shortSide: shortSide > 0 ? shortSide : nil, evalShortSide: evalShortSide,
                           repeatAug: train ? repeatAug : 1, mean: f, std: s,
                           scales: jitterScalesRelative[0] ... jitterScalesRelative[1],
                           aspects: jitterAspectRelative[0] ... jitterAspectRelative[1], flipProbability: flipProb < 0 ? 0.5 : flipProb,

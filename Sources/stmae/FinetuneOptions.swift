@@ -18,7 +18,7 @@ struct FinetuneOptions: ParsableArguments {
     @Option(name: .customLong("target_fps")) var targetFps: Double?
     @Option(name: .customLong("input_size"), help: "Crop size (alias --img_size).") var inputSize: Int?
     @Option(name: .customLong("img_size")) var imgSize: Int?
-    @Option(name: .customLong("short_side"), help: "Training decode short side (0: img_size·256/224).") var shortSide: Int?
+    @Option(name: .customLong("short_side"), help: "Training decode short side, and the short side of the single-crop test view (mae_st train_jitter_scales[0]) (0: img_size·256/224).") var shortSide: Int?
     @Option(name: .customLong("repeat_aug"), help: "Augmented clips per decoded video.") var repeatAug: Int?
     @Option(name: .customLong("num_workers")) var numWorkers: Int?
     // augmentation

@@ -42,6 +42,21 @@ final class CachedFeed: LabeledFeed {
 }
 
 struct FinetuneTests {
+    /// mae_st `Kinetics.__getitem__` (test mode): one centre crop after resizing the short side to
+    /// `train_jitter_scales[0]` (256 at 224), three crops after resizing it to the crop size.
+    @Test func evalViewShortSideFollowsMaeSt() throws {
+        var c = FinetuneConfig()
+        c.imgSize = 224
+        c.numSpatialCrops = 1
+        #expect(try c.clipConfig(train: false).evalShortSide == 256)
+        c.shortSide = 288
+        #expect(try c.clipConfig(train: false).evalShortSide == 288)
+        c.numSpatialCrops = 3
+        #expect(try c.clipConfig(train: false, spatialIndex: 0).evalShortSide == 224)
+        c.images = true
+        #expect(try c.clipConfig(train: false).evalShortSide == 256)  // finetune-image: resize(img_size + 32), centre crop
+    }
+
     /// Hand-computed: video 0 has views [.6 .4], [.1 .9], [.3 .7] → mean [.333 .667] → class 1 (the single first view says 0).
     @Test func multiViewAveragesSoftmaxPerVideo() throws {
         var a = ViewAggregator(numClasses: 2)
