@@ -1,131 +1,152 @@
 import Foundation
 import Models
 
-/// mae_st-style flags over a settings struct: every stored property `fooBar` is the flag `--foo_bar`
-/// (the struct's JSON key), typed by its default. nanoGPT-like: the defaults live in the struct, nowhere else.
-///
-/// `--flag value`, `--flag=value`; Bool: `--flag`, `--flag true|false`, `--no_flag`; lists: `--flag v1 v2 …`.
-public struct ConfigFlags<Config: Codable> {
-    enum Kind { case bool, int, double, string, doubles, strings }
-    struct Field { let key: String; let kind: Kind; let value: Any }
+/// A value a flag can carry: parsed from the words after `--name`, shown in `--help`.
+public protocol FlagValue {
+    /// `words`: what followed the flag up to the next `--flag` (or its `=value`); errors name `flag`.
+    static func parse(_ words: [String], flag: String) throws -> Self
+    var shown: String { get }
+}
 
-    let fields: [String: Field]
-    let order: [String]
-    let aliases: [String: String]
-    let defaults: Config
-
-    public init(_ defaults: Config, aliases: [String: String] = [:]) {
-        var fields: [String: Field] = [:], order: [String] = []
-        for child in Mirror(reflecting: defaults).children {
-            guard let label = child.label, let kind = Self.kind(of: child.value) else { continue }
-            let key = Self.snakeCase(label)
-            fields[key] = Field(key: key, kind: kind, value: child.value)
-            order.append(key)
+extension Bool: FlagValue {
+    public static func parse(_ words: [String], flag: String) throws -> Bool {
+        if words.isEmpty { return true }
+        guard words.count == 1, let b = ["true": true, "1": true, "false": false, "0": false][words[0].lowercased()] else {
+            throw ConfigError("\(flag) expects true or false, got '\(words.joined(separator: " "))'")
         }
-        self.fields = fields
-        self.order = order
-        self.aliases = aliases
-        self.defaults = defaults
+        return b
+    }
+    public var shown: String { "\(self)" }
+}
+
+extension Int: FlagValue {
+    public static func parse(_ words: [String], flag: String) throws -> Int {
+        let w = try one(words, flag)
+        guard let n = Int(w) else { throw ConfigError("\(flag) expects an integer, got '\(w)'") }
+        return n
+    }
+    public var shown: String { "\(self)" }
+}
+
+extension Double: FlagValue {
+    public static func parse(_ words: [String], flag: String) throws -> Double {
+        let w = try one(words, flag)
+        guard let d = Double(w), d.isFinite else { throw ConfigError("\(flag) expects a number, got '\(w)'") }
+        return d
+    }
+    public var shown: String { "\(self)" }
+}
+
+extension String: FlagValue {
+    public static func parse(_ words: [String], flag: String) throws -> String { try one(words, flag) }
+    public var shown: String { isEmpty ? "\"\"" : self }
+}
+
+extension Array: FlagValue where Element: FlagValue {
+    public static func parse(_ words: [String], flag: String) throws -> [Element] {
+        do { return try words.map { try Element.parse([$0], flag: flag) } } catch {
+            throw ConfigError("\(flag) expects \(Element.self == Double.self ? "numbers" : "values"), got '\(words.joined(separator: " "))'")
+        }
+    }
+    public var shown: String { isEmpty ? "(none)" : map(\.shown).joined(separator: " ") }
+}
+
+private func one(_ words: [String], _ flag: String) throws -> String {
+    guard words.count == 1 else { throw ConfigError("\(flag) expects one value, got \(words.count)") }
+    return words[0]
+}
+
+/// One command-line setting: `--name` (or an alias) writes one stored property of the settings struct, typed.
+public struct ConfigFlag<Config> {
+    public let name: String
+    public let aliases: [String]
+    public let help: String
+    let isBool: Bool
+    let apply: (inout Config, [String], String) throws -> Void
+    let show: (Config) -> String
+
+    /// `--name value`, written to `keyPath`. Bool settings: `--name`, `--name true|false`, `--no_name`.
+    public static func option<T: FlagValue>(_ name: String, _ keyPath: WritableKeyPath<Config, T>, _ help: String = "",
+                                            aliases: [String] = []) -> ConfigFlag {
+        ConfigFlag(name: name, aliases: aliases, help: help, isBool: T.self == Bool.self,
+             apply: { c, words, flag in c[keyPath: keyPath] = try T.parse(words, flag: flag) }, show: { $0[keyPath: keyPath].shown })
     }
 
-    static func kind(of v: Any) -> Kind? {
-        // exact types: `is` would also accept an empty [String] as [Double]
-        let t = type(of: v)
-        let kinds: [(Any.Type, Kind)] = [(Bool.self, .bool), (Int.self, .int), (Double.self, .double), (String.self, .string),
-                                         ([Double].self, .doubles), ([String].self, .strings)]
-        return kinds.first { $0.0 == t }?.1
-    }
-
-    static func snakeCase(_ s: String) -> String {
-        s.reduce(into: "") { out, ch in out += ch.isUppercase ? "_" + ch.lowercased() : String(ch) }
-    }
-
-    /// `defaults` with `args` applied. Errors name the flag and what was expected.
-    public func parse(_ args: [String]) throws -> Config {
-        var overrides: [String: Any] = [:]
-        var i = 0
-        func values(after start: Int) -> [String] {
-            var j = start, out: [String] = []
-            while j < args.count, !args[j].hasPrefix("--") { out.append(args[j]); j += 1 }
-            return out
-        }
-        while i < args.count {
-            let arg = args[i]
-            guard arg.hasPrefix("--"), arg.count > 2 else { throw ConfigError("unexpected argument '\(arg)' (flags look like --name value)") }
-            var name = String(arg.dropFirst(2))
-            var inline: String?
-            if let eq = name.firstIndex(of: "=") { inline = String(name[name.index(after: eq)...]); name = String(name[..<eq]) }
-            name = name.replacingOccurrences(of: "-", with: "_")
-            name = aliases[name] ?? name
-            var negated = false
-            if fields[name] == nil, name.hasPrefix("no_"), fields[String(name.dropFirst(3))]?.kind == .bool {
-                name = String(name.dropFirst(3)); negated = true
-            }
-            guard let field = fields[name] else { throw ConfigError("--\(name): unknown flag\(suggestion(for: name))") }
-            var vals = inline.map { [$0] } ?? values(after: i + 1)
-            i += 1 + (inline == nil ? vals.count : 0)
-            let flag = "--\(name)"
-            switch field.kind {
-            case .bool:
-                if negated {
-                    guard vals.isEmpty else { throw ConfigError("--no_\(name) takes no value") }
-                    overrides[name] = false
-                } else if vals.isEmpty {
-                    overrides[name] = true
-                } else {
-                    guard vals.count == 1, let b = ["true": true, "1": true, "false": false, "0": false][vals[0].lowercased()] else {
-                        throw ConfigError("\(flag) expects true or false, got '\(vals.joined(separator: " "))'")
-                    }
-                    overrides[name] = b
-                }
-            case .int, .double, .string:
-                guard vals.count == 1 else { throw ConfigError("\(flag) expects one value, got \(vals.count)") }
-                let v = vals.removeFirst()
-                if field.kind == .string { overrides[name] = v; continue }
-                if field.kind == .int {
-                    guard let n = Int(v) else { throw ConfigError("\(flag) expects an integer, got '\(v)'") }
-                    overrides[name] = n
-                } else {
-                    guard let d = Double(v), d.isFinite else { throw ConfigError("\(flag) expects a number, got '\(v)'") }
-                    overrides[name] = d
-                }
-            case .strings:
-                overrides[name] = vals
-            case .doubles:
-                let ds = vals.map { Double($0) }
-                guard ds.allSatisfy({ $0 != nil }) else { throw ConfigError("\(flag) expects numbers, got '\(vals.joined(separator: " "))'") }
-                overrides[name] = ds.map { $0! }
-            }
-        }
-        guard var json = try JSONSerialization.jsonObject(with: JSONEncoder().encode(defaults)) as? [String: Any] else {
-            throw ConfigError("internal: settings do not encode to a JSON object")
-        }
-        for (k, v) in overrides {
-            guard json[k] != nil else { throw ConfigError("--\(k): not a setting of this command") }
-            json[k] = v
-        }
-        return try JSONDecoder().decode(Config.self, from: JSONSerialization.data(withJSONObject: json))
-    }
-
-    private func suggestion(for name: String) -> String {
-        let close = order.filter { $0.contains(name) || name.contains($0) }
-        return close.isEmpty ? " (see --help)" : " (did you mean --\(close[0])?)"
-    }
-
-    /// One line per flag with its default, for `--help`.
-    public func usage(notes: [String: String] = [:]) -> String {
-        order.map { key in
-            let v = fields[key]!.value
-            let shown: String
-            switch v {
-            case let a as [String]: shown = a.isEmpty ? "(none)" : a.joined(separator: " ")
-            case let a as [Double]: shown = a.map { "\($0)" }.joined(separator: " ")
-            case let s as String: shown = s.isEmpty ? "\"\"" : s
-            default: shown = "\(v)"
-            }
-            let note = notes[key].map { "  — " + $0 } ?? ""
-            return "  --\(key) \(shown)\(note)"
-        }.joined(separator: "\n")
+    /// A switch that takes no value and sets `keyPath` to `value` (e.g. mae's `--cls_token`: global_pool false).
+    public static func setting<T: FlagValue>(_ name: String, _ keyPath: WritableKeyPath<Config, T>, to value: T, _ help: String) -> ConfigFlag {
+        ConfigFlag(name: name, aliases: [], help: help, isBool: false, apply: { c, words, flag in
+            guard words.isEmpty else { throw ConfigError("\(flag) takes no value") }
+            c[keyPath: keyPath] = value
+        }, show: { _ in "" })
     }
 }
 
+/// mae_st-style flags over a settings struct: one typed `ConfigFlag` per setting (`--snake_case` names, the struct's JSON
+/// keys), applied onto a base value (the defaults, or a checkpoint's settings). nanoGPT-like: the defaults live in the
+/// struct, nowhere else; `--help` shows them from it.
+///
+/// `--flag value`, `--flag=value`; Bool: `--flag`, `--flag true|false`, `--no_flag`; lists: `--flag v1 v2 …`;
+/// `-` in a name reads as `_`; negative numbers after a space (`--seed -1`).
+public struct ConfigFlags<Config> {
+    public let fields: [ConfigFlag<Config>]
+    let byName: [String: Int]
+
+    public init(_ fields: [ConfigFlag<Config>]) {
+        self.fields = fields
+        var byName: [String: Int] = [:]
+        for (i, f) in fields.enumerated() {
+            for n in [f.name] + f.aliases {
+                precondition(byName[n] == nil, "flag --\(n) declared twice")
+                byName[n] = i
+            }
+        }
+        self.byName = byName
+    }
+
+    /// `base` with `args` applied. Errors name the flag and what was expected.
+    public func parse(_ args: [String], onto base: Config) throws -> Config { try parseNamingGiven(args, onto: base).config }
+
+    /// `base` with `args` applied, and the names of the settings the arguments gave (for logging overrides).
+    public func parseNamingGiven(_ args: [String], onto base: Config) throws -> (config: Config, given: [String]) {
+        var c = base, given: [String] = [], i = 0
+        while i < args.count {
+            let arg = args[i]
+            guard arg.hasPrefix("--"), arg.count > 2 else { throw ConfigError("unexpected argument '\(arg)' (flags look like --name value)") }
+            var name = String(arg.dropFirst(2)), inline: String?
+            if let eq = name.firstIndex(of: "=") { inline = String(name[name.index(after: eq)...]); name = String(name[..<eq]) }
+            name = name.replacingOccurrences(of: "-", with: "_")
+            var negated = false
+            if byName[name] == nil, name.hasPrefix("no_"), let j = byName[String(name.dropFirst(3))], fields[j].isBool {
+                name = String(name.dropFirst(3)); negated = true
+            }
+            guard let j = byName[name] else { throw ConfigError("--\(name): unknown flag\(suggestion(for: name))") }
+            var words = inline.map { [$0] } ?? []
+            if inline == nil { while i + 1 + words.count < args.count, !args[i + 1 + words.count].hasPrefix("--") { words.append(args[i + 1 + words.count]) } }
+            i += 1 + (inline == nil ? words.count : 0)
+            let f = fields[j]
+            if negated {
+                guard words.isEmpty else { throw ConfigError("--no_\(name) takes no value") }
+                words = ["false"]
+            }
+            try f.apply(&c, words, "--" + name)
+            given.append(f.name)
+        }
+        return (c, given)
+    }
+
+    private func suggestion(for name: String) -> String {
+        let close = fields.map(\.name).filter { $0.contains(name) || name.contains($0) }
+        return close.isEmpty ? " (see --help)" : " (did you mean --\(close[0])?)"
+    }
+
+    /// One line per flag: name, default (from `defaults`), help and aliases, for `--help`.
+    public func usage(defaults: Config) -> String {
+        fields.map { f in
+            let shown = f.show(defaults)
+            let alias = f.aliases.isEmpty ? "" : "(also " + f.aliases.map { "--" + $0 }.joined(separator: ", ") + ")"
+            let text = [f.help, alias].filter { !$0.isEmpty }.joined(separator: " ")
+            let help = text.isEmpty ? "" : "  — " + text
+            return "  --\(f.name)\(shown.isEmpty ? "" : " " + shown)\(help)"
+        }.joined(separator: "\n")
+    }
+}

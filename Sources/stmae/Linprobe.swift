@@ -2,15 +2,17 @@ import ArgumentParser
 import Training
 
 /// `stmae linprobe`: frozen pre-trained encoder, plain linear head on the pooled features (no BatchNorm).
-struct LinprobeCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "linprobe",
-        abstract: "Linear probing: frozen encoder, a plain linear head on pooled features (AdamW, no weight decay).")
-    @OptionGroup var options: FinetuneOptions
-    func run() throws {
-        var base = FinetuneConfig()
-        // MAE linprobe: no mixup/smoothing/drop path, larger base lr, no weight decay, no layer decay.
-        base.linearProbe = true; base.smoothing = 0; base.dropPathRate = 0; base.dropout = 0; base.blr = 0.1
-        base.weightDecay = 0; base.layerDecay = 1; base.outputDir = "output_linprobe"
-        try runFinetune(options.config(base))
+struct LinprobeCommand: FinetuneFamilyCommand {
+    /// MAE linprobe: no mixup/smoothing/drop path, larger base lr, no weight decay, no layer decay.
+    static var base: FinetuneConfig {
+        var b = FinetuneConfig()
+        b.linearProbe = true; b.smoothing = 0; b.dropPathRate = 0; b.dropout = 0; b.blr = 0.1
+        b.weightDecay = 0; b.layerDecay = 1; b.outputDir = "output_linprobe"
+        return b
     }
+    static let configuration = CommandConfiguration(commandName: "linprobe",
+        abstract: "Linear probing: frozen encoder, a plain linear head on pooled features (AdamW, no weight decay).",
+        discussion: discussion(), helpNames: [])
+    @Argument(parsing: .captureForPassthrough, help: "--flag value … (see the list below)") var arguments: [String] = []
+    func run() throws { try runFinetune(settings()) }
 }

@@ -5,32 +5,10 @@ import Training
 
 /// `stmae pretrain`: MAE-ST pre-training (mae_st `main_pretrain.py` / optimized-stmae `pretrain.py` flags).
 struct PretrainCommand: ParsableCommand {
-    static let flags = ConfigFlags(PretrainConfig(), aliases: [
-        "batch_size": "batch_size_per_gpu", "path_to_data_dir": "data_dirs", "data_dir": "data_dirs",
-        "num_checkpoint_keep": "num_checkpoint_del",
-    ])
-    static let notes = [
-        "data_dirs": "folders searched recursively for .mp4/.mkv/.webm/.avi; none = built-in synthetic videos",
-        "model": "mae_vit_tiny | mae_vit_small_patch16 | mae_vit_base_patch16 | mae_vit_large_patch16 | mae_vit_huge_patch14 (MAE-ST); maskfeat_vit_tiny | maskfeat_vit_base | maskfeat_vit_large (MaskFeat: HOG targets, cube masking)",
-        "mask_ratio": "0 = the model's (MAE 0.9, MaskFeat 0.4)",
-        "init_from": "MaskFeat: start from an image ViT (timm/HF safetensors, centre-frame inflation) or a video MAE encoder (mae_st/VideoMAE)", "embed_dim": "0 = the model's (also depth, num_heads)",
-        "mask_type": "random (mae_st) | tube (VideoMAE) | temporal (optimized-stmae: first int(L·(1−r)) tokens visible, the future masked) | boundary (optimized-stmae: tokens at both clip ends visible, the middle masked) | time_slice (random whole time slices) | window (one random visible window of time slices)",
-        "decoder_mask_ratio": "dual masking (VideoMAE V2, random over the masked tokens): the decoder sees the visible tokens and 1 − this share of the masked ones; loss on those",
-        "lr": "0 = blr × batch_size_per_gpu × accum_iter × world_size / 256 (mae_st pre-training: repeat_aug is not a factor)",
-        "weight_decay": "mae_st add_weight_decay: every parameter with > 1 dimension not ending in .bias, positions, cls_token and mask_token included",
-        "bias_wd": "also decay 1-D weights (norms); .bias never (mae_st --bias_wd)",
-        "no_wd_pos_embed": "exempt pos_embed*, cls_token and mask_token from weight decay (MaskFeat models always do)",
-        "sep_pos_embed": "true: learned pos_embed_spatial + pos_embed_temporal; false (--no_sep_pos_embed): one learned joint pos_embed (mae_st)",
-        "sincos_pos_embed": "fixed VideoMAE 1-D sinusoid positions, not stored (overrides sep_pos_embed)",
-        "pred_t_dim": "0 = num_frames", "short_side": "0 = img_size × 256/224", "clip_grad": "0 = off",
-        "num_checkpoint_del": "keep the last N epoch checkpoints (0 = all)", "max_steps": "stop after N steps (0 = no limit)",
-        "threads": "0 = libtorch default", "resume": "a checkpoint .json or .safetensors",
-        "distributed": "require a launcher environment (data parallel runs whenever one is set); also --dist_timeout SECONDS (1800)",
-    ]
     static let configuration = CommandConfiguration(
         commandName: "pretrain",
         abstract: "Pre-train a video MAE (MAE-ST) by masked reconstruction, or MaskFeat by HOG prediction.",
-        discussion: "Flags (mae_st / optimized-stmae spellings) and defaults:\n" + flags.usage(notes: notes),
+        discussion: "Flags (mae_st / optimized-stmae spellings) and defaults:\n" + PretrainConfig.flags.usage(defaults: PretrainConfig()),
         helpNames: [])
 
     @Argument(parsing: .captureForPassthrough, help: "--flag value … (see the list below)")
@@ -43,7 +21,7 @@ struct PretrainCommand: ParsableCommand {
         }
         let (distTimeout, flagArgs) = try takeDistTimeout(arguments)
         let config: PretrainConfig
-        do { config = try Self.flags.parse(flagArgs) } catch { throw ValidationError("\(error)") }
+        do { config = try PretrainConfig.flags.parse(flagArgs, onto: PretrainConfig()) } catch { throw ValidationError("\(error)") }
         installStopHandlers()
         // Data parallel when launched by `stmae launch`, torchrun or Slurm; rank 0 prepares the video list first.
         let pg = try ProcessGroup.fromEnvironment(timeout: distTimeout)

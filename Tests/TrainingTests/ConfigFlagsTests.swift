@@ -3,19 +3,19 @@ import Testing
 @testable import Training
 
 struct ConfigFlagsTests {
-    let flags = ConfigFlags(PretrainConfig(), aliases: ["batch_size": "batch_size_per_gpu"])
+    let flags = PretrainConfig.flags
 
     @Test func everyKindOfFlag() throws {
         let c = try flags.parse(["--model", "mae_vit_base_patch16", "--batch_size", "3", "--blr=2.5e-4", "--norm_pix_loss",
                                  "--no_cls_embed", "--bf16", "false", "--data_dirs", "/a", "/b", "--jitter_scales_relative", "0.3", "1",
-                                 "--mask-type", "tube", "--mean", "0.5", "0.5", "0.5"])
+                                 "--mask-type", "tube", "--mean", "0.5", "0.5", "0.5"], onto: PretrainConfig())
         #expect(c.model == "mae_vit_base_patch16" && c.batchSizePerGpu == 3 && c.blr == 2.5e-4)
         #expect(c.normPixLoss && !c.clsEmbed && !c.bf16 && c.sepPosEmbed)
         #expect(c.dataDirs == ["/a", "/b"] && c.jitterScalesRelative == [0.3, 1.0] && c.maskType == "tube")
         #expect(c.mean == [0.5, 0.5, 0.5])
         var expected = PretrainConfig()
         expected.epochs = 7
-        #expect(try flags.parse(["--epochs", "7"]) == expected, "untouched settings keep their defaults")
+        #expect(try flags.parse(["--epochs", "7"], onto: PretrainConfig()) == expected, "untouched settings keep their defaults")
     }
 
     @Test func errorsNameTheFlag() {
@@ -29,13 +29,38 @@ struct ConfigFlagsTests {
             (["epochs"], "unexpected argument 'epochs'"),
         ]
         for (args, message) in cases {
-            #expect { try flags.parse(args) } throws: { "\($0)".contains(message) }
+            #expect { try flags.parse(args, onto: PretrainConfig()) } throws: { "\($0)".contains(message) }
         }
     }
 
     @Test func usageListsEveryFlagWithItsDefault() {
-        let text = flags.usage(notes: ["mask_type": "random | tube"])
-        #expect(text.contains("--batch_size_per_gpu 4") && text.contains("--mask_type random  — random | tube"))
+        let text = flags.usage(defaults: PretrainConfig())
+        #expect(text.contains("--batch_size_per_gpu 4") && text.contains("--mask_type random  — random (mae_st) | tube"))
         #expect(text.split(separator: "\n").count == flags.fields.count)
+    }
+
+    /// One flag per setting: every JSON key of the settings (what a checkpoint stores) is a flag of its command,
+    /// but for the ones a subcommand fixes.
+    @Test func everySettingIsAFlag() throws {
+        func keys<C: Encodable>(_ c: C) throws -> Set<String> {
+            Set((try JSONSerialization.jsonObject(with: JSONEncoder().encode(c)) as! [String: Any]).keys)
+        }
+        let pretrain = Set(PretrainConfig.flags.fields.map(\.name)), finetune = Set(FinetuneConfig.flags.fields.map(\.name))
+        let unflagged = try keys(PretrainConfig()).subtracting(pretrain)
+        #expect(unflagged.isEmpty, "\(unflagged)")
+        let missing = try keys(FinetuneConfig()).subtracting(finetune).subtracting(FinetuneConfig.fixedBySubcommand)
+        #expect(missing.isEmpty, "\(missing)")
+    }
+
+    /// The fine-tuning flags write typed values onto any base (a subcommand's defaults, a checkpoint's settings).
+    @Test func finetuneFlagsApplyOntoABase() throws {
+        var base = FinetuneConfig()
+        base.blr = 0.1; base.numFrames = 16
+        let (c, given) = try FinetuneConfig.flags.parseNamingGiven(
+            ["--cls_token", "--eval", "--input_size", "96", "--seed", "-1", "--no_sep_pos_embed", "--mean", "0.5", "0.4", "0.3"], onto: base)
+        #expect(!c.globalPool && c.evalOnly && c.imgSize == 96 && c.seed == -1 && !c.sepPosEmbed && c.mean == [0.5, 0.4, 0.3])
+        #expect(c.blr == 0.1 && c.numFrames == 16, "settings not given keep the base's")
+        #expect(given == ["cls_token", "eval", "img_size", "seed", "sep_pos_embed", "mean"])
+        #expect { try FinetuneConfig.flags.parse(["--cls_token", "yes"], onto: base) } throws: { "\($0)".contains("--cls_token takes no value") }
     }
 }

@@ -8,14 +8,14 @@ import Torch
 /// table, `--sincos_pos_embed` the fixed VideoMAE sinusoid; stmae checkpoints written before the joint table
 /// (`"sep_pos_embed": false` for the sinusoid) still load as the sinusoid.
 @Suite(.serialized) struct PosEmbedTrainingTests {
-    let flags = ConfigFlags(PretrainConfig())
+    let flags = PretrainConfig.flags
 
     @Test func flagsSelectTheLayout() throws {
-        #expect(try flags.parse([]).maeConfig().posEmbedType == .separable)
-        #expect(try flags.parse(["--no_sep_pos_embed"]).maeConfig().posEmbedType == .joint)
-        #expect(try flags.parse(["--sep_pos_embed", "false"]).maeConfig().posEmbedType == .joint)
-        #expect(try flags.parse(["--sincos_pos_embed"]).maeConfig().posEmbedType == .sinusoid)
-        #expect { try flags.parse(["--model", "maskfeat_vit_tiny", "--sincos_pos_embed"]).validate() } throws: {
+        #expect(try flags.parse([], onto: PretrainConfig()).maeConfig().posEmbedType == .separable)
+        #expect(try flags.parse(["--no_sep_pos_embed"], onto: PretrainConfig()).maeConfig().posEmbedType == .joint)
+        #expect(try flags.parse(["--sep_pos_embed", "false"], onto: PretrainConfig()).maeConfig().posEmbedType == .joint)
+        #expect(try flags.parse(["--sincos_pos_embed"], onto: PretrainConfig()).maeConfig().posEmbedType == .sinusoid)
+        #expect { try flags.parse(["--model", "maskfeat_vit_tiny", "--sincos_pos_embed"], onto: PretrainConfig()).validate() } throws: {
             "\($0)".contains("--sincos_pos_embed")
         }
         var f = FinetuneConfig()

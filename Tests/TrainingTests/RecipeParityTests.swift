@@ -60,7 +60,7 @@ struct RecipeParityTests {
         let f = Dictionary(uniqueKeysWithValues: t)
         let dir = try tempDir("recipe-pt")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        var c = try ConfigFlags(PretrainConfig()).parse(recipeFlags(meta))
+        var c = try PretrainConfig.flags.parse(recipeFlags(meta), onto: PretrainConfig())
         c.outputDir = dir; c.logEvery = 1000; c.checkpointPeriod = 100
         let trainer = try Pretrainer(c)
         // mae_st `add_weight_decay`: positions, cls and mask tokens are decayed

@@ -1,0 +1,78 @@
+/// The flags of `stmae finetune`, `linprobe`, `finetune-image` and `evaluate`: one line per `FinetuneConfig` setting
+/// (the name is its JSON key; mae_st `main_finetune` spellings and their aliases). Defaults are the struct's (or the
+/// subcommand's base, or the `--resume` checkpoint's settings for `evaluate`).
+extension FinetuneConfig {
+    /// Settings no flag sets: the subcommand fixes them (`finetune-image`, `linprobe`).
+    public static let fixedBySubcommand: Set<String> = ["images", "linear_probe"]
+
+    public static let flags = ConfigFlags<FinetuneConfig>([
+        // data
+        .option("train_dir", \.trainDir, "class folders (sorted folder index = label) or a `path, label` list",
+                aliases: ["train_data_path"]),
+        .option("val_dir", \.valDir, "validation data (same forms); with neither: the built-in synthetic set", aliases: ["val_data_path"]),
+        .option("frac_retained", \.fracRetained, "few-shot: fraction of training samples kept per class (seeded)"),
+        .option("num_frames", \.numFrames),
+        .option("sampling_rate", \.samplingRate),
+        .option("target_fps", \.targetFps),
+        .option("img_size", \.imgSize, "crop size", aliases: ["input_size"]),
+        .option("short_side", \.shortSide, "training decode short side, and the short side of the single-crop test view "
+                + "(mae_st train_jitter_scales[0]) (0 = img_size·256/224)"),
+        .option("repeat_aug", \.repeatAug, "augmented clips per decoded video"),
+        .option("jitter_scales_relative", \.jitterScalesRelative),
+        .option("jitter_aspect_relative", \.jitterAspectRelative),
+        .option("mean", \.mean),
+        .option("std", \.std),
+        .option("num_workers", \.numWorkers),
+        // augmentation
+        .option("flip_prob", \.flipProb, "horizontal flip probability (-1: 0.5, but 0 on the built-in left/right data)"),
+        .option("rand_aug", \.randAug, "RandAugment config, e.g. rand-m7-mstd0.5-inc1 (\"\" = off)"),
+        .option("reprob", \.reprob, "random-erasing probability ('pixel' mode)"),
+        .option("mixup", \.mixup, "Mixup Beta α (0 = off)"),
+        .option("cutmix", \.cutmix, "CutMix Beta α (0 = off)"),
+        .option("mixup_prob", \.mixupProb),
+        .option("mixup_switch_prob", \.mixupSwitchProb),
+        .option("smoothing", \.smoothing, "label smoothing"),
+        .option("drop_path_rate", \.dropPathRate),
+        .option("dropout", \.dropout, "head dropout"),
+        // model
+        .option("model", \.model, "vit_tiny, vit_{small,base,large}_patch16, vit_huge_patch14, videomae_vit_*_patch16, "
+                + "timesformer_base_patch16_224[_joint|_space_only], timesformer_tiny, vivit_base_{fe,st,fsa}, vivit_tiny_fe"),
+        .option("num_classes", \.numClasses, "0 = number of class folders"),
+        .option("patch_size", \.patchSize, "0 = the model's"),
+        .option("embed_dim", \.embedDim, "model size override (0 = the model's; also depth, num_heads)"),
+        .option("depth", \.depth),
+        .option("num_heads", \.numHeads),
+        .option("t_patch_size", \.tPatchSize),
+        .option("global_pool", \.globalPool, "mean over the patch tokens, then the post-pool norm (false: the cls token)"),
+        .setting("cls_token", \.globalPool, to: false, "classify from the cls token (MAE's spelling of --global_pool false)"),
+        .option("cls_embed", \.clsEmbed),
+        .option("sep_pos_embed", \.sepPosEmbed, "learned separable positions (true, mae_st default) or one learned joint pos_embed (false)"),
+        .option("sincos_pos_embed", \.sincosPosEmbed, "fixed VideoMAE sinusoid positions (videomae_* models have them)"),
+        .option("finetune", \.finetune, "pre-trained checkpoint (stmae .json/.safetensors, PyTorch .pth, Hugging Face folder); "
+                + "the head is re-initialised"),
+        .option("inflation", \.inflation, "TimeSformer/ViViT from an image ViT (--finetune): patch kernel inflation, centre | average"),
+        .option("temporal_init", \.temporalInit, "TimeSformer/ViViT from an image ViT: temporal attention copy | zero"),
+        // optimisation
+        .option("batch_size", \.batchSize),
+        .option("accum_iter", \.accumIter),
+        .option("epochs", \.epochs),
+        .option("lr", \.lr, "0 = blr × batch_size × accum_iter × world_size × repeat_aug / 256 (mae_st fine-tuning)"),
+        .option("blr", \.blr),
+        .option("layer_decay", \.layerDecay),
+        .option("min_lr", \.minLr),
+        .option("warmup_epochs", \.warmupEpochs),
+        .option("weight_decay", \.weightDecay),
+        .option("clip_grad", \.clipGrad, "gradient-norm clip (0 = off)"),
+        .option("bf16", \.bf16, "bfloat16 autocast"),
+        // evaluation / run
+        .option("num_temporal_views", \.numTemporalViews),
+        .option("num_spatial_crops", \.numSpatialCrops, "1 (centre) or 3 (left/centre/right)"),
+        .option("eval", \.evalOnly, "only evaluate (the --resume checkpoint)"),
+        .option("output_dir", \.outputDir),
+        .option("resume", \.resume, "checkpoint (.json) to resume from"),
+        .option("seed", \.seed),
+        .option("threads", \.threads, "0 = libtorch default"),
+        .option("log_every", \.logEvery, "steps between progress lines"),
+        .option("max_steps", \.maxSteps, "stop after this many optimizer steps (checkpoint-last is written; 0 = no limit)"),
+    ])
+}
