@@ -56,7 +56,35 @@ private func one(_ words: [String], _ flag: String) throws -> String {
     return words[0]
 }
 
-/// One command-line setting: `--name` (or an alias) writes one stored property of the settings struct, typed.
+/// The values a setting accepts: a test and its wording for the error ("--epochs must be > 0, got 0").
+public struct Valid<T> {
+    let test: (T) -> Bool
+    let wording: String
+    public init(_ wording: String, _ test: @escaping (T) -> Bool) { self.wording = wording; self.test = test }
+}
+
+extension Valid where T: Comparable & FlagValue {
+    public static func atLeast(_ v: T) -> Valid { Valid("≥ \(v.shown)") { $0 >= v } }
+    public static func above(_ v: T) -> Valid { Valid("> \(v.shown)") { $0 > v } }
+    /// [a, b]
+    public static func within(_ r: ClosedRange<T>) -> Valid { Valid("in [\(r.lowerBound.shown), \(r.upperBound.shown)]") { r.contains($0) } }
+    /// [a, b)
+    public static func within(_ r: Range<T>) -> Valid { Valid("in [\(r.lowerBound.shown), \(r.upperBound.shown))") { r.contains($0) } }
+    /// (a, b]
+    public static func above(_ a: T, upTo b: T) -> Valid { Valid("in (\(a.shown), \(b.shown)]") { $0 > a && $0 <= b } }
+}
+
+extension Valid where T == [Double] {
+    /// `count` values, each > 0.
+    public static func positives(_ count: Int) -> Valid { Valid("\(count) values > 0") { $0.count == count && $0.allSatisfy { $0 > 0 } } }
+    /// A range `lo hi` with 0 < lo ≤ hi.
+    public static var interval: Valid { Valid("two values lo hi with 0 < lo ≤ hi") { $0.count == 2 && $0[0] > 0 && $0[0] <= $0[1] } }
+    /// `count` values.
+    public static func count(_ n: Int) -> Valid { Valid("\(n) values") { $0.count == n } }
+}
+
+/// One command-line setting: `--name` (or an alias) writes one stored property of the settings struct, typed, and
+/// says which values it accepts.
 public struct ConfigFlag<Config> {
     public let name: String
     public let aliases: [String]
@@ -64,12 +92,27 @@ public struct ConfigFlag<Config> {
     let isBool: Bool
     let apply: (inout Config, [String], String) throws -> Void
     let show: (Config) -> String
+    /// nil if the setting's value in `Config` is acceptable, else why not.
+    let check: (Config) -> String?
 
-    /// `--name value`, written to `keyPath`. Bool settings: `--name`, `--name true|false`, `--no_name`.
+    /// `--name value`, written to `keyPath`, accepted when `valid` (default: any). Bool settings: `--name`,
+    /// `--name true|false`, `--no_name`.
+    public static func option<T: FlagValue>(_ name: String, _ keyPath: WritableKeyPath<Config, T>, _ valid: Valid<T>?,
+                                            _ help: String = "", aliases: [String] = []) -> ConfigFlag {
+        ConfigFlag(name: name, aliases: aliases, help: help, isBool: T.self == Bool.self,
+                   apply: { c, words, flag in c[keyPath: keyPath] = try T.parse(words, flag: flag) },
+                   show: { $0[keyPath: keyPath].shown },
+                   check: { c in
+                       let v = c[keyPath: keyPath]
+                       guard let valid, !valid.test(v) else { return nil }
+                       return "--\(name) must be \(valid.wording), got \(v.shown)"
+                   })
+    }
+
+    /// `option` without a constraint.
     public static func option<T: FlagValue>(_ name: String, _ keyPath: WritableKeyPath<Config, T>, _ help: String = "",
                                             aliases: [String] = []) -> ConfigFlag {
-        ConfigFlag(name: name, aliases: aliases, help: help, isBool: T.self == Bool.self,
-             apply: { c, words, flag in c[keyPath: keyPath] = try T.parse(words, flag: flag) }, show: { $0[keyPath: keyPath].shown })
+        option(name, keyPath, nil, help, aliases: aliases)
     }
 
     /// A switch that takes no value and sets `keyPath` to `value` (e.g. mae's `--cls_token`: global_pool false).
@@ -77,7 +120,7 @@ public struct ConfigFlag<Config> {
         ConfigFlag(name: name, aliases: [], help: help, isBool: false, apply: { c, words, flag in
             guard words.isEmpty else { throw ConfigError("\(flag) takes no value") }
             c[keyPath: keyPath] = value
-        }, show: { _ in "" })
+        }, show: { _ in "" }, check: { _ in nil })
     }
 }
 
@@ -132,6 +175,11 @@ public struct ConfigFlags<Config> {
             given.append(f.name)
         }
         return (c, given)
+    }
+
+    /// Every setting's value against what its flag accepts; the first violation is an error naming the flag.
+    public func validate(_ c: Config) throws {
+        if let why = fields.lazy.compactMap({ $0.check(c) }).first { throw ConfigError(why) }
     }
 
     private func suggestion(for name: String) -> String {

@@ -83,36 +83,13 @@ public struct FinetuneConfig: Codable, Equatable, Sendable {
                note: "mae_st fine-tuning")
     }
 
-    /// Checks values a user can get wrong; errors name the flag.
+    /// Checks values a user can get wrong, before any work: each flag's range (`flags`), then the settings together;
+    /// errors name the flag.
     public func validate() throws {
         func need(_ ok: Bool, _ msg: String) throws { if !ok { throw ConfigError(msg) } }
-        try need(batchSize > 0, "--batch_size must be positive, got \(batchSize)")
-        try need(accumIter > 0, "--accum_iter must be positive, got \(accumIter)")
-        try need(epochs > 0, "--epochs must be positive, got \(epochs)")
-        try need(numFrames > 0 && imgSize > 0, "--num_frames and --img_size must be positive")
-        try need(samplingRate > 0, "--sampling_rate must be positive, got \(samplingRate)")
-        try need(repeatAug > 0, "--repeat_aug must be positive, got \(repeatAug)")
-        try need(numWorkers >= 0, "--num_workers must be ≥ 0, got \(numWorkers)")
-        try need(fracRetained > 0 && fracRetained <= 1, "--frac_retained must be in (0, 1], got \(fracRetained)")
-        try need(mixup >= 0 && cutmix >= 0, "--mixup and --cutmix must be ≥ 0 (Beta α; 0 = off)")
-        try need((0 ... 1).contains(mixupProb), "--mixup_prob must be in [0, 1], got \(mixupProb)")
-        try need((0 ... 1).contains(mixupSwitchProb), "--mixup_switch_prob must be in [0, 1], got \(mixupSwitchProb)")
-        try need(smoothing >= 0 && smoothing < 1, "--smoothing must be in [0, 1), got \(smoothing)")
-        try need(dropPathRate >= 0 && dropPathRate < 1, "--drop_path_rate must be in [0, 1), got \(dropPathRate)")
-        try need(dropout >= 0 && dropout < 1, "--dropout must be in [0, 1), got \(dropout)")
-        try need(flipProb == -1 || (0 ... 1).contains(flipProb), "--flip_prob must be in [0, 1], got \(flipProb)")
-        try need((0 ... 1).contains(reprob), "--reprob must be in [0, 1], got \(reprob)")
-        try need(layerDecay > 0 && layerDecay <= 1, "--layer_decay must be in (0, 1], got \(layerDecay)")
-        try need(blr > 0 || lr > 0, "--blr must be positive, got \(blr)")
-        try need(warmupEpochs >= 0, "--warmup_epochs must be ≥ 0, got \(warmupEpochs)")
-        try need(clipGrad >= 0, "--clip_grad must be ≥ 0 (0 = off), got \(clipGrad)")
-        try need(numClasses >= 0, "--num_classes must be positive, got \(numClasses)")
-        try need(embedDim >= 0 && depth >= 0 && numHeads >= 0 && patchSize >= 0, "--embed_dim/--depth/--num_heads/--patch_size must be ≥ 0 (0: the model's)")
-        try need(numTemporalViews > 0, "--num_temporal_views must be positive, got \(numTemporalViews)")
-        try need([1, 3].contains(numSpatialCrops), "--num_spatial_crops must be 1 or 3, got \(numSpatialCrops)")
+        try Self.flags.validate(self)  // each flag's own range
+        try need(blr > 0 || lr > 0, "--blr must be > 0 (or give --lr), got \(blr)")
         try need(globalPool || clsEmbed, "--cls_token pooling needs a model with a cls token (cls_embed; videomae_* models have none)")
-        try need(jitterScalesRelative.count == 2 && jitterAspectRelative.count == 2, "jitter ranges need two values")
-        try need(mean.count == 3 && std.count == 3 && std.allSatisfy { $0 > 0 }, "--mean/--std need three values (std > 0)")
         if (mixup > 0 || cutmix > 0) && mixupProb > 0 {
             try need(batchSize % 2 == 0, "--batch_size must be even with --mixup/--cutmix (pairs are mixed), got \(batchSize)")
         }

@@ -102,21 +102,12 @@ public struct PretrainConfig: Codable, Equatable, Sendable {
                note: "mae_st pre-training; repeat_aug \(repeatAug) is not a factor")
     }
 
-    /// Checks values a user can get wrong; errors name the flag.
+    /// Checks values a user can get wrong, before any work: each flag's range (`flags`), then the settings together;
+    /// errors name the flag.
     public func validate() throws {
         func need(_ ok: Bool, _ msg: String) throws { if !ok { throw ConfigError(msg) } }
-        try need(batchSizePerGpu > 0, "--batch_size_per_gpu must be positive, got \(batchSizePerGpu)")
-        try need(accumIter > 0, "--accum_iter must be positive, got \(accumIter)")
-        try need(epochs > 0, "--epochs must be positive, got \(epochs)")
-        try need(maskRatio == 0 || (maskRatio > 0 && maskRatio < 1), "--mask_ratio must be in (0, 1) (0: the model's), got \(maskRatio)")
-        try need(embedDim >= 0 && depth >= 0 && numHeads >= 0 && patchSize >= 0, "--embed_dim/--depth/--num_heads/--patch_size must be ≥ 0 (0: the model's)")
-        try need(decoderMaskRatio >= 0 && decoderMaskRatio < 1, "--decoder_mask_ratio must be in [0, 1), got \(decoderMaskRatio)")
-        try need(repeatAug > 0, "--repeat_aug must be positive, got \(repeatAug)")
-        try need(samplingRate > 0, "--sampling_rate must be positive, got \(samplingRate)")
-        try need(dataFrac > 0 && dataFrac <= 1, "--data_frac must be in (0, 1], got \(dataFrac)")
-        try need(numWorkers >= 0, "--num_workers must be ≥ 0")
-        try need(jitterScalesRelative.count == 2 && jitterAspectRelative.count == 2, "jitter ranges need two values")
-        try need(mean.count == 3 && std.count == 3 && std.allSatisfy { $0 > 0 }, "mean/std need three values (std > 0)")
+        try Self.flags.validate(self)  // each flag's own range
+        try need(blr > 0 || lr > 0, "--blr must be > 0 (or give --lr), got \(blr)")
         if !isMAE { return try validateFamily() }
         try need(initFrom.isEmpty, "--init_from (an image ViT or video MAE to start from) is for MaskFeat models; an MAE starts from --resume or its init")
         let m = try maeConfig()

@@ -21,7 +21,10 @@ struct PretrainCommand: ParsableCommand {
         }
         let (distTimeout, flagArgs) = try takeDistTimeout(arguments)
         let config: PretrainConfig
-        do { config = try PretrainConfig.flags.parse(flagArgs, onto: PretrainConfig()) } catch { throw ValidationError("\(error)") }
+        do {
+            config = try PretrainConfig.flags.parse(flagArgs, onto: PretrainConfig())
+            try config.validate()  // every value before any work
+        } catch { throw ValidationError("\(error)") }
         installStopHandlers()
         // Data parallel when launched by `stmae launch`, torchrun or Slurm; rank 0 prepares the video list first.
         let pg = try ProcessGroup.fromEnvironment(timeout: distTimeout)

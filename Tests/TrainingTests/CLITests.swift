@@ -190,6 +190,9 @@ let tinyCLIFlags = ["--img_size", "32", "--patch_size", "8", "--num_frames", "4"
             (["pretrain", "--epochs", "zero"], "--epochs expects an integer"),
             (["pretrain", "--data_dirs", "/nonexistent/videos"], "--data_dirs /nonexistent/videos: no such directory"),
             (["pretrain", "--mask_ratio", "1.5"], "--mask_ratio"),
+            (["pretrain", "--seed", "-1"], "--seed must be ≥ 0"),  // was SIGILL
+            (["pretrain", "--jitter_scales_relative", "1.0", "0.5"], "--jitter_scales_relative"),  // was SIGILL
+            (["finetune", "--seed", "-1"], "--seed must be ≥ 0"),
             (["visualize", "--checkpoint", "/nonexistent/ck.json", "--video", "/x.mp4"], "/nonexistent/ck.json"),
         ]
         for (args, message) in cases {

@@ -63,4 +63,30 @@ struct ConfigFlagsTests {
         #expect(given == ["cls_token", "eval", "img_size", "seed", "sep_pos_embed", "mean"])
         #expect { try FinetuneConfig.flags.parse(["--cls_token", "yes"], onto: base) } throws: { "\($0)".contains("--cls_token takes no value") }
     }
+
+    /// Every numeric setting is checked against its flag's range before any work, and the error names the flag
+    /// (these crashed with SIGILL or trained silently before).
+    @Test func valuesOutOfRangeNameTheFlag() throws {
+        let pretrain: [([String], String)] = [
+            (["--seed", "-1"], "--seed must be ≥ 0, got -1"),
+            (["--jitter_scales_relative", "1.0", "0.5"], "--jitter_scales_relative must be two values lo hi with 0 < lo ≤ hi"),
+            (["--blr", "-1"], "--blr must be ≥ 0.0, got -1.0"), (["--lr", "-0.1"], "--lr must be ≥ 0.0"),
+            (["--warmup_epochs", "-1"], "--warmup_epochs"), (["--clip_grad", "-1"], "--clip_grad"), (["--threads", "-1"], "--threads"),
+            (["--checkpoint_period", "0"], "--checkpoint_period must be > 0"), (["--beta2", "1"], "--beta2"),
+            (["--blr", "0"], "--blr must be > 0 (or give --lr)"), (["--std", "0.2", "0", "0.2"], "--std"),
+        ]
+        for (args, message) in pretrain {
+            #expect { try PretrainConfig.flags.parse(args, onto: PretrainConfig()).validate() } throws: { "\($0)".contains(message) }
+        }
+        let finetune: [([String], String)] = [
+            (["--seed", "-3"], "--seed"), (["--num_spatial_crops", "2"], "--num_spatial_crops must be 1 or 3, got 2"),
+            (["--flip_prob", "2"], "--flip_prob must be -1 or in [0, 1]"), (["--layer_decay", "0"], "--layer_decay must be in (0.0, 1.0]"),
+        ]
+        for (args, message) in finetune {
+            #expect { try FinetuneConfig.flags.parse(args, onto: FinetuneConfig()).validate() } throws: { "\($0)".contains(message) }
+        }
+        #expect { try FinetuneConfig.flags.parse(["--lr", "nan"], onto: FinetuneConfig()) } throws: { "\($0)".contains("--lr expects a number") }
+        try PretrainConfig().validate()
+        try FinetuneConfig().validate()
+    }
 }
