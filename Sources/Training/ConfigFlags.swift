@@ -177,6 +177,23 @@ public struct ConfigFlags<Config> {
         return (c, given)
     }
 
+    /// `--name value (was old)` for each setting in `given` whose value in `config` differs from `base`'s.
+    public func changes(_ given: [String], from base: Config, to config: Config) -> [String] {
+        fields.filter { given.contains($0.name) && $0.show(base) != $0.show(config) }.map {
+            "--\($0.name) \($0.show(config)) (was \($0.show(base)))"
+        }
+    }
+
+    /// `args` over `saved`, the settings a checkpoint was trained with, so that `--resume` alone continues the run;
+    /// the flags given that change a setting are logged.
+    public func resuming(_ args: [String], saved: Config, from path: String) throws -> Config {
+        let (config, given) = try parseNamingGiven(args, onto: saved)
+        let changed = changes(given.filter { $0 != "resume" }, from: saved, to: config)
+        RunLog.info("--resume \(path): continuing with the checkpoint's settings"
+            + (changed.isEmpty ? "" : "; overridden: " + changed.joined(separator: ", ")))
+        return config
+    }
+
     /// Every setting's value against what its flag accepts; the first violation is an error naming the flag.
     public func validate(_ c: Config) throws {
         if let why = fields.lazy.compactMap({ $0.check(c) }).first { throw ConfigError(why) }

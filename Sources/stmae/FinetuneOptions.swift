@@ -23,9 +23,14 @@ extension FinetuneFamilyCommand {
             return nil
         }
         do {
-            let c = try FinetuneConfig.flags.parse(arguments, onto: Self.base)
-            guard evaluate || c.evalOnly else { return c }
-            return try FinetuneConfig.flags.parse(arguments, onto: checkpointBase(resume: c.resume))
+            let flags = FinetuneConfig.flags
+            let c = try flags.parse(arguments, onto: Self.base)
+            if evaluate || c.evalOnly { return try flags.parse(arguments, onto: checkpointBase(resume: c.resume)) }
+            guard !c.resume.isEmpty else { return c }
+            // `--resume` alone continues the same run: the checkpoint's settings, flags given over them (logged)
+            var base = try Checkpoint.loadSidecar(c.resume, as: FinetuneCheckpointState.self).state.config
+            base.maxSteps = FinetuneConfig().maxSteps  // a limit of one invocation
+            return try flags.resuming(arguments, saved: base, from: c.resume)
         } catch let e as ValidationError { throw e } catch { throw ValidationError("\(error)") }
     }
 }

@@ -22,7 +22,7 @@ struct PretrainCommand: ParsableCommand {
         let (distTimeout, flagArgs) = try takeDistTimeout(arguments)
         let config: PretrainConfig
         do {
-            config = try PretrainConfig.flags.parse(flagArgs, onto: PretrainConfig())
+            config = try resumableSettings(flagArgs)
             try config.validate()  // every value before any work
         } catch { throw ValidationError("\(error)") }
         installStopHandlers()
@@ -48,4 +48,17 @@ struct PretrainCommand: ParsableCommand {
         }
         RunLog.info("done: \(state.step) steps; outputs in \(config.outputDir) (log.jsonl, loss_curve.png, checkpoints)")
     }
+}
+
+/// The flags over the defaults — or, with `--resume CHECKPOINT`, over the settings the checkpoint was trained with, so
+/// that `--resume` alone continues the same run (data, model, schedule, output); flags given override and are logged.
+/// `--max_steps` limits one invocation and is not inherited.
+func resumableSettings(_ args: [String]) throws -> PretrainConfig {
+    let flags = PretrainConfig.flags
+    let first = try flags.parse(args, onto: PretrainConfig())
+    guard !first.resume.isEmpty else { return first }
+    var base: PretrainConfig
+    do { base = try Checkpoint.load(first.resume).state.config } catch { throw ValidationError("--resume \(first.resume): \(error)") }
+    base.maxSteps = PretrainConfig().maxSteps
+    return try flags.resuming(args, saved: base, from: first.resume)
 }

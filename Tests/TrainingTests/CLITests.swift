@@ -93,6 +93,23 @@ let tinyCLIFlags = ["--img_size", "32", "--patch_size", "8", "--num_frames", "4"
         #expect(resumed.stderr.contains("resumed from") && resumed.stderr.contains("step \(state.step + 2)"))
     }
 
+    /// `--resume` alone continues the same run: the checkpoint's data, model, schedule and output folder (not the
+    /// defaults: 12 epochs, the built-in data, ./output_pretrain); a flag given overrides and is logged.
+    @Test(.timeLimit(.minutes(5))) func resumeAloneContinuesTheRun() throws {
+        let data = try tinyVideoSet(), out = try tempDir("cli-resume-alone")
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let first = try runSTMAE(["pretrain", "--data_dirs", data, "--output_dir", out, "--epochs", "2", "--max_steps", "3"] + tinyCLIFlags)
+        #expect(first.status == 0, "\(first.stderr)")
+        let resumed = try runSTMAE(["pretrain", "--resume", out + "/checkpoint-last.json"])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        #expect(resumed.stderr.contains("continuing with the checkpoint's settings") && resumed.stderr.contains("resumed from"))
+        #expect(resumed.stderr.contains("17 videos") && resumed.stderr.contains("outputs in \(out)"), "\(resumed.stderr)")
+        let (done, _) = try Checkpoint.load(out + "/checkpoint-00001.json")  // the run's last epoch (of 2)
+        #expect(done.epoch == 2 && done.config.epochs == 2 && done.config.dataDirs == [data])
+        let more = try runSTMAE(["pretrain", "--resume", out + "/checkpoint-00001.json", "--epochs", "3", "--max_steps", "1"])
+        #expect(more.status == 0 && more.stderr.contains("overridden: --epochs 3 (was 2)"), "\(more.stderr)")
+    }
+
     /// bf16 steps run their linears on the library --bf16-linear names (OpenBLAS's sgemm of widened values is recorded as
     /// `stmae::openblas_sgemm`; libtorch's bf16 GEMM is not), and no convolution: the kept patches are embedded by a
     /// linear (`PatchEmbed.callAsFunction(_:keeping:)`); `onednn` is rejected, naming the flag.

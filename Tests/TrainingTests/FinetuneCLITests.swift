@@ -72,6 +72,20 @@ let tinyFinetuneFlags = ["--img_size", "32", "--patch_size", "8", "--num_frames"
         #expect(try a.weights["head.weight"]!.toArray(Float.self) != c.weights["head.weight"]!.toArray(Float.self))
     }
 
+    /// `finetune --resume` alone trains on the checkpoint's data with its settings (not the built-in set).
+    @Test(.timeLimit(.minutes(5))) func resumeAloneKeepsTheRunsData() throws {
+        let data = try tinyVideoSet(), out = try tempDir("cli-ft-resume")
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let first = try runSTMAE(["finetune", "--train_dir", data, "--output_dir", out, "--epochs", "2", "--max_steps", "2",
+                                  "--model", "vit_tiny"] + tinyFinetuneFlags)
+        #expect(first.status == 0, "\(first.stderr)")
+        let resumed = try runSTMAE(["finetune", "--resume", out + "/checkpoint-last.json", "--max_steps", "1"])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        #expect(resumed.stderr.contains("continuing with the checkpoint's settings") && resumed.stderr.contains("data: 17 training"),
+                "\(resumed.stderr)")
+        #expect(resumed.stderr.contains("resumed from") && resumed.stderr.contains("step 3"))
+    }
+
     @Test func badFlagsNameTheFlag() throws {
         let cases: [([String], String)] = [
             (["finetune", "--layer_decay", "2"], "--layer_decay"),
