@@ -16,8 +16,10 @@ public struct VideoSample: Sendable, Hashable, CustomStringConvertible {
 
 /// Building and persisting lists of `VideoSample`s.
 public enum VideoList {
-    /// Extensions recognised as videos (compared case-insensitively).
-    public static let videoExtensions: Set<String> = ["mp4", "mkv", "webm", "avi"]
+    /// Extensions recognised as videos (compared case-insensitively): the containers FFmpeg demuxes that video is kept
+    /// in — MP4/QuickTime family, Matroska/WebM, AVI, MPEG program/transport streams, Flash, ASF, Ogg, 3GPP, MXF.
+    public static let videoExtensions: Set<String> = ["mp4", "m4v", "mov", "qt", "mkv", "webm", "avi", "mpg", "mpeg", "m2v",
+                                                      "vob", "ts", "m2ts", "mts", "flv", "wmv", "asf", "ogv", "3gp", "3g2", "mxf"]
 
     /// Extensions recognised as still images (JPEG, PNG).
     public static let imageExtensions: Set<String> = ["jpg", "jpeg", "png"]
@@ -164,7 +166,8 @@ public enum VideoList {
         }
         let baseDir = base ?? (path as NSString).deletingLastPathComponent
         var samples: [VideoSample] = []
-        for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // `isNewline`: "\r\n" is one Character in Swift, so splitting on "\n" alone leaves CRLF files one line
+        for (n, raw) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let line = raw.trimmingCharacters(in: .whitespacesAndNewlines)
             if line.isEmpty || line.hasPrefix("#") { continue }
             guard let (file, label) = parseLine(line) else {

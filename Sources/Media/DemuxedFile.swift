@@ -9,11 +9,16 @@ final class DemuxedFile {
 
     init(path: String) throws {
         _ = ffmpegQuietLogging
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
-            throw MediaError(path, .notFound, "no such file")
+        var st = stat()
+        guard stat(path, &st) == 0 else { throw MediaError(path, .notFound, "no such file") }
+        switch st.st_mode & S_IFMT {
+        case S_IFREG: break
+        case S_IFDIR: throw MediaError(path, .invalidArgument, "is a directory, expected a video file")
+        // opening a FIFO or a device would block (or read forever): not a video file
+        case S_IFIFO: throw MediaError(path, .invalidArgument, "is a FIFO (named pipe), expected a regular video file")
+        case S_IFCHR, S_IFBLK: throw MediaError(path, .invalidArgument, "is a device, expected a regular video file")
+        default: throw MediaError(path, .invalidArgument, "is not a regular file, expected a video file")
         }
-        guard !isDir.boolValue else { throw MediaError(path, .invalidArgument, "is a directory, expected a video file") }
         var ctx: UnsafeMutablePointer<AVFormatContext>?
         var rc = avformat_open_input(&ctx, path, nil, nil)
         guard rc >= 0, let opened = ctx else {

@@ -45,7 +45,7 @@ public func pretrainSamples(_ config: PretrainConfig) throws -> [VideoSample] {
     }
     let found = try VideoList.scan(dirs: dirs)
     guard !found.isEmpty else {
-        throw ConfigError("--data_dirs \(dirs.joined(separator: " ")): no .mp4/.mkv/.webm/.avi files found")
+        throw ConfigError("--data_dirs \(dirs.joined(separator: " ")): no video files (\(VideoList.videoExtensions.sorted().map { "." + $0 }.joined(separator: " "))) found")
     }
     let listDir = config.datafileDir.isEmpty ? config.outputDir : config.datafileDir
     try FileManager.default.createDirectory(atPath: listDir, withIntermediateDirectories: true)

@@ -57,6 +57,23 @@ import Datasets
         #expect(throws: DatasetError.self) { try VideoList.samples(from: tmp.sub("none")) }
     }
 
+    /// Lists written on Windows (CRLF) parse line by line ("\r\n" is one Swift Character: it was one row).
+    @Test func csvWithCRLFLineEnds() throws {
+        let tmp = TempDir()
+        let csv = tmp.sub("win.csv")
+        try "/v/a.mp4, 1\r\n/v/b b.mp4,2\r\n\r\n# note\r\n/v/c.mp4 3\r\n".write(toFile: csv, atomically: true, encoding: .utf8)
+        #expect(try VideoList.readCSV(path: csv) == [VideoSample(path: "/v/a.mp4", label: 1), VideoSample(path: "/v/b b.mp4", label: 2),
+                                                      VideoSample(path: "/v/c.mp4", label: 3)])
+    }
+
+    /// Folder scans take the containers users keep video in, QuickTime and MPEG streams included.
+    @Test func scanTakesEveryVideoContainer() throws {
+        let tmp = TempDir()
+        let names = ["a.mov", "b.M4V", "c.mpg", "d.ts", "e.m2ts", "f.flv", "g.wmv", "h.ogv", "i.3gp", "j.mpeg", "k.mxf", "l.txt", "m.srt"]
+        for n in names { _ = FileManager.default.createFile(atPath: tmp.sub(n), contents: Data()) }
+        #expect(try VideoList.scan(dirs: [tmp.path]).map { ($0.path as NSString).lastPathComponent } == Array(names.prefix(11)))
+    }
+
     @Test func csvMalformedLineNamesFileAndLine() throws {
         let tmp = TempDir()
         let bad = tmp.sub("bad.csv")

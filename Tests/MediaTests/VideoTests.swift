@@ -108,6 +108,17 @@ import Testing
         #expect(throws: MediaError.self) { _ = try VideoReader(path: dir.url.path) }
     }
 
+    /// A FIFO (or device) named like a video is refused at once instead of blocking the reader forever.
+    @Test(.timeLimit(.minutes(1))) func nonRegularFilesAreRefused() throws {
+        let dir = TempDir()
+        let fifo = dir.path("pipe.mp4")
+        #expect(mkfifo(fifo, 0o600) == 0)
+        for path in [fifo, "/dev/zero"] {
+            let error = #expect(throws: MediaError.self) { _ = try VideoReader(path: path) }
+            #expect(error?.description.contains(path == fifo ? "FIFO" : "device") == true, "\(String(describing: error))")
+        }
+    }
+
     @Test func writerRejectsBadInput() throws {
         let dir = TempDir()
         #expect(throws: MediaError.self) { _ = try VideoWriter(path: dir.path("odd.mp4"), width: 91, height: 60, fps: 10) }
