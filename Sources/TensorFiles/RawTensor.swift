@@ -137,11 +137,20 @@ func checkView(storageBytes: Int, elementSize es: Int, offset: Int, shape: [Int]
     return (numel, total)
 }
 
+/// The most bytes an overlapping view (more elements than its storage holds) may expand to.
+let maxExpandedViewBytes = 1 << 30
+
 /// Gathers a strided view of `storage` into contiguous bytes.
 /// Offsets and strides are in elements; the view is bounds-checked against the storage first.
+/// A view with more elements than its storage (zero or overlapping strides, e.g. `expand`) is materialised only up to
+/// `maxExpandedViewBytes`: a 1.7 KB hostile `.pth` must not make stmae allocate 40 GB.
 func gatherStrided(storage: UnsafeRawBufferPointer, elementSize es: Int, offset: Int, shape: [Int], strides: [Int], path: String, what: () -> String) throws -> [UInt8] {
     let (numel, total) = try checkView(storageBytes: storage.count, elementSize: es, offset: offset, shape: shape, strides: strides, path: path, what: what)
     if numel == 0 { return [] }
+    guard total <= storage.count || total <= maxExpandedViewBytes else {
+        throw TensorFileError(path, "\(what()): a view of shape \(shape), stride \(strides) repeats a storage of \(storage.count / Swift.max(es, 1)) "
+            + "elements into \(total) bytes (overlapping strides; at most \(maxExpandedViewBytes >> 20) MiB is materialised): refusing it as corrupt or hostile")
+    }
     if strides == RawTensor.contiguousStrides(shape) || numel == 1 {
         return copyBytes(UnsafeRawBufferPointer(rebasing: storage[(offset * es)..<(offset * es + total)]))
     }

@@ -191,4 +191,19 @@ import Testing
         expectError("exceeds") { _ = try TensorRef(storage: storage, shape: [2, 2], strides: [Int.max / 2, 1]).materialize() }
         #expect(try TensorRef(storage: storage, storageOffset: 99, shape: [0, 3]).materialize().bytes.isEmpty)
     }
+
+    /// A tiny checkpoint holding a zero-stride 100000×100000 view (40 GB when materialised) is an error naming the tensor,
+    /// not an allocation failure (it aborted convert/finetune/embed with SIGABRT); a small expanded view still loads.
+    @Test func overlappingViewsAreBounded() throws {
+        let one = TensorStorage(dtype: .float32, bytes: [0, 0, 128, 63])  // 1.0
+        var model = PickleDict(isOrderedDict: true)
+        model["huge"] = .tensor(TensorRef(storage: one, shape: [100_000, 100_000], strides: [0, 0]))
+        let path = tmp.path + "/hostile.pth"
+        try TorchCheckpoint.save(.dict(["model": .dict(model)]), to: path)
+        let size = (try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? .max
+        #expect(size < 4096)
+        expectError("repeats a storage of 1 elements into 40000000000 bytes") { _ = try TorchCheckpoint.loadStateDict(path: path) }
+        let small = try TensorRef(storage: one, shape: [3, 2], strides: [0, 0]).materialize()
+        #expect(small.shape == [3, 2] && small.bytes == Array(repeating: [0, 0, 128, 63], count: 6).flatMap { $0 })
+    }
 }
