@@ -43,14 +43,20 @@ public enum VideoList {
     /// videos in other directories get label 0. Hidden files and folders are ignored.
     /// - Throws: `DatasetError` naming a directory that is missing or not a directory.
     /// With `images`, JPEG/PNG files are listed instead of videos (image class folders).
-    public static func scan(dirs: [String], images: Bool = false) throws -> [VideoSample] {
+    /// `classes`: the class list that fixes the labels (training's, for validation and evaluation folders); a class
+    /// folder not in it is an error. Default: the folders' own sorted class names.
+    public static func scan(dirs: [String], images: Bool = false, classes fixed: [String]? = nil) throws -> [VideoSample] {
         let accept: (String) -> Bool = images ? isImage : isVideo
-        let classes = try classNames(dirs: dirs, images: images)
-        let labelOf = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, $0) })
+        let classes = try fixed ?? classNames(dirs: dirs, images: images)
+        let labelOf = Dictionary(classes.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
         var samples: [VideoSample] = []
         for dir in dirs {
             let root = normalized(dir)
             let layout = try classFolders(root, accept)
+            if let layout, fixed != nil, let unknown = layout.first(where: { labelOf[$0] == nil }) {
+                throw DatasetError("\(root): class folder '\(unknown)' is not one of the \(classes.count) training classes "
+                    + "(\(classes.prefix(8).joined(separator: ", "))\(classes.count > 8 ? ", …" : ""))")
+            }
             for relative in try mediaFiles(under: root, accept) {
                 let label = layout == nil ? 0 : labelOf[String(relative.split(separator: "/")[0])] ?? 0
                 samples.append(VideoSample(path: root + "/" + relative, label: label))
@@ -118,13 +124,14 @@ public enum VideoList {
         return d
     }
 
-    /// Samples from `source`: a list file (`readCSV`) or a directory (`scan`; images with `images`).
-    public static func samples(from source: String, images: Bool = false) throws -> [VideoSample] {
+    /// Samples from `source`: a list file (`readCSV`) or a directory (`scan`; images with `images`); `classes` fixes
+    /// a folder's labels (see `scan`).
+    public static func samples(from source: String, images: Bool = false, classes: [String]? = nil) throws -> [VideoSample] {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: source, isDirectory: &isDir) else {
             throw DatasetError("\(source): no such file or directory")
         }
-        return isDir.boolValue ? try scan(dirs: [source], images: images) : try readCSV(path: source)
+        return isDir.boolValue ? try scan(dirs: [source], images: images, classes: classes) : try readCSV(path: source)
     }
 
     // MARK: - List files

@@ -9,6 +9,8 @@ public struct FinetuneCheckpointState: CheckpointSidecar {
     public var format = "stmae-finetune-checkpoint-v1"
     public var config: FinetuneConfig
     public var numClasses: Int
+    /// The class list the run was trained with (label i = classNames[i]); nil in checkpoints from before it was kept.
+    public var classNames: [String]?
     public var state: FinetuneState
     public var weights = ""
     public var optimizer = ""
@@ -71,6 +73,8 @@ func loadPretrained(_ state: [(String, Tensor)], path: String, into model: Visio
 public final class Finetuner {
     public let config: FinetuneConfig
     public let numClasses: Int
+    /// Label i's name (from the training data), saved in every checkpoint.
+    public let classNames: [String]
     /// A ViT (`VisionTransformer`) or a TimeSformer / ViViT, by `--model`.
     public let model: any ClipClassifier
     public let optimizer: AdamW
@@ -81,11 +85,12 @@ public final class Finetuner {
     public private(set) var state = FinetuneState()
     public var onEpoch: ((FinetuneState, EvalResult?) -> Void)?
 
-    public init(_ config: FinetuneConfig, numClasses: Int) throws {
+    public init(_ config: FinetuneConfig, numClasses: Int, classNames: [String] = []) throws {
         try config.validate()
         guard numClasses > 0 else { throw ConfigError("--num_classes must be positive, got \(numClasses)") }
         self.config = config
         self.numClasses = numClasses
+        self.classNames = classNames
         if config.threads > 0 { try Runtime.setNumThreads(config.threads) }
         // mae_st `main_finetune.main`: torch.manual_seed(seed + rank) first; dropout, drop path and the fresh head draw
         // from libtorch's default generator, the model's init from its own seeded one.
@@ -191,7 +196,8 @@ public final class Finetuner {
     /// Writes checkpoint `name` (weights, optimizer, sidecar) into the output directory; returns the JSON path.
     @discardableResult
     public func save(name: String) throws -> String {
-        let s = FinetuneCheckpointState(config: config, numClasses: numClasses, state: state)
+        let s = FinetuneCheckpointState(config: config, numClasses: numClasses, classNames: classNames.isEmpty ? nil : classNames,
+                                        state: state)
         return try Checkpoint.save(dir: config.outputDir, name: name, model: model, optimizer: optimizer, state: s)
     }
 }

@@ -13,7 +13,11 @@ public struct FinetuneData {
 
     /// Sources: `--train_dir` / `--val_dir` (class folders, sorted folder index = label, or `path, label` lists);
     /// neither given: the built-in synthetic set (its middle frames as PNGs for `images`; no flips unless `--flip_prob`).
-    public init(_ config: FinetuneConfig, needTrain: Bool = true, log: @escaping @Sendable (String) -> Void = { RunLog.info($0) }) throws {
+    /// The class list (names → labels) is fixed by the training folders — or by `classNames`, the list a checkpoint was
+    /// trained with — and labels every other folder: a validation folder with a subset of the classes keeps their
+    /// indices, an unknown class is an error.
+    public init(_ config: FinetuneConfig, needTrain: Bool = true, classNames saved: [String]? = nil,
+                log: @escaping @Sendable (String) -> Void = { RunLog.info($0) }) throws {
         var c = config
         var (trainSrc, valSrc) = (c.trainDir, c.valDir)
         if trainSrc.isEmpty && valSrc.isEmpty {
@@ -21,9 +25,15 @@ public struct FinetuneData {
             let d = try DefaultData.ensure()
             (trainSrc, valSrc) = c.images ? try Self.defaultImages(train: d.train, val: d.val) : d
         }
+        func isDir(_ src: String) -> Bool {
+            var d: ObjCBool = false
+            return FileManager.default.fileExists(atPath: src, isDirectory: &d) && d.boolValue
+        }
+        let trainClasses = needTrain && isDir(trainSrc) ? try? VideoList.classNames(dirs: [trainSrc], images: c.images) : nil
+        let classes = saved.flatMap { $0.isEmpty ? nil : $0 } ?? trainClasses.flatMap { $0.isEmpty ? nil : $0 }
         func load(_ src: String, _ flag: String) throws -> [VideoSample] {
             do {
-                let s = try VideoList.samples(from: src, images: c.images)
+                let s = try VideoList.samples(from: src, images: c.images, classes: classes)
                 guard !s.isEmpty else { throw DatasetError("no \(c.images ? "images (jpg/png)" : "videos") found") }
                 return s
             } catch { throw ConfigError("\(flag) \(src): \(error)") }
@@ -34,13 +44,13 @@ public struct FinetuneData {
             trainSamples = try VideoList.retainPerClass(try load(trainSrc, "--train_dir"), c.fracRetained, seed: UInt64(c.seed))
         }
         let valSamples = valSrc.isEmpty ? [] : try load(valSrc, "--val_dir")
-        var dirs: [String] = []
-        for src in [trainSrc, valSrc] where !src.isEmpty {
-            var isDir: ObjCBool = false
-            if FileManager.default.fileExists(atPath: src, isDirectory: &isDir), isDir.boolValue { dirs.append(src) }
-        }
-        classNames = try VideoList.classNames(dirs: dirs, images: c.images)
+        classNames = try classes ?? VideoList.classNames(dirs: [valSrc].filter { !$0.isEmpty && isDir($0) }, images: c.images)
         let maxLabel = (trainSamples + valSamples).map(\.label).max() ?? 0
+        // mae_st sizes the head by --num_classes; without it the data does, but a stray label must not make a huge head
+        guard c.numClasses > 0 || maxLabel < Self.maxInferredClasses else {
+            throw ConfigError("label \(maxLabel) in the data: pass --num_classes if \(maxLabel + 1) classes are meant "
+                + "(without it at most \(Self.maxInferredClasses) are inferred)")
+        }
         numClasses = c.numClasses > 0 ? c.numClasses : max(classNames.count, maxLabel + 1)
         guard maxLabel < numClasses else {
             throw ConfigError("--num_classes \(numClasses): the data has label \(maxLabel) (labels must be < num_classes)")
@@ -66,6 +76,9 @@ public struct FinetuneData {
             }
         }
     }
+
+    /// The most classes a run infers from its labels without `--num_classes`.
+    public static let maxInferredClasses = 100_000
 
     /// The built-in set as images: the middle frame of every synthetic video, written once as PNG next to the videos.
     static func defaultImages(train: String, val: String) throws -> (String, String) {

@@ -37,7 +37,7 @@ extension FinetuneConfig {
         // model
         .option("model", \.model, "vit_tiny, vit_{small,base,large}_patch16, vit_huge_patch14, videomae_vit_*_patch16, "
                 + "timesformer_base_patch16_224[_joint|_space_only], timesformer_tiny, vivit_base_{fe,st,fsa}, vivit_tiny_fe"),
-        .option("num_classes", \.numClasses, .atLeast(0), "0 = number of class folders"),
+        .option("num_classes", \.numClasses, .within(0 ... 1_000_000), "0 = number of class folders (at most 100000 inferred from labels)"),
         .option("patch_size", \.patchSize, .atLeast(0), "0 = the model's"),
         .option("embed_dim", \.embedDim, .atLeast(0), "model size override (0 = the model's; also depth, num_heads)"),
         .option("depth", \.depth, .atLeast(0)),

@@ -55,7 +55,7 @@ func runFinetune(_ c: FinetuneConfig?) throws {
     RunLog.info("data: \(data.trainCount) training, \(data.valCount) validation \(c.images ? "images" : "videos"), \(data.numClasses) classes; "
         + "\(data.val.count) test view(s)")
     installStopHandlers()
-    let f = try Finetuner(c, numClasses: data.numClasses)
+    let f = try Finetuner(c, numClasses: data.numClasses, classNames: data.classNames)
     let s = try f.run(train: data.train!, val: data.val)
     if s.bestEpoch >= 0 {
         RunLog.info(String(format: "best val top-1 %.2f%% at epoch %d; checkpoints in %@", s.bestTop1, s.bestEpoch, c.outputDir))
@@ -68,9 +68,11 @@ func runEvaluate(_ c: FinetuneConfig) throws {
     c.evalOnly = true
     guard !c.resume.isEmpty else { throw ValidationError("--resume CHECKPOINT is required for evaluation") }
     try c.validate()
-    let data = try FinetuneData(c, needTrain: false)
+    // the classes the checkpoint was trained with label the evaluation folders
+    let saved = try Checkpoint.loadSidecar(c.resume, as: FinetuneCheckpointState.self).state.classNames
+    let data = try FinetuneData(c, needTrain: false, classNames: saved)
     guard !data.val.isEmpty else { throw ValidationError("--val_dir: no validation data to evaluate") }
-    let f = try Finetuner(c, numClasses: data.numClasses)
+    let f = try Finetuner(c, numClasses: data.numClasses, classNames: data.classNames)
     if c.bf16 { try BF16Weights.convertForInference(f.model) }  // bf16 weights once instead of a cast per batch
     let t0 = Date()
     let r = try evaluateViews(f.model, feeds: data.val, numClasses: data.numClasses, bf16: c.bf16)

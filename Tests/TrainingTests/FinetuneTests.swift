@@ -42,6 +42,35 @@ final class CachedFeed: LabeledFeed {
 }
 
 struct FinetuneTests {
+    /// The training folders fix the class list: a validation folder with a subset of the classes keeps training's
+    /// indices (it was relabelled by its own sorted list), an unknown class and an absurd label are errors, and
+    /// evaluation labels by the list a checkpoint saved.
+    @Test func labelsFollowTheTrainingClasses() throws {
+        let root = try tempDir("labels")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let fm = FileManager.default
+        for (dir, files) in [("train/ant", 2), ("train/bee", 2), ("train/cat", 2), ("val/cat", 3), ("odd/dog", 1)] {
+            try fm.createDirectory(atPath: root + "/" + dir, withIntermediateDirectories: true)
+            for i in 0 ..< files { _ = fm.createFile(atPath: root + "/\(dir)/\(i).mp4", contents: Data()) }
+        }
+        var c = FinetuneConfig()
+        c.trainDir = root + "/train"; c.valDir = root + "/val"; c.numWorkers = 0; c.batchSize = 2
+        let data = try FinetuneData(c, log: { _ in })
+        #expect(data.classNames == ["ant", "bee", "cat"] && data.numClasses == 3)
+        #expect(try data.val[0].loader.samples.map(\.label) == [2, 2, 2], "val/cat is class 2 of training, not 0")
+        c.valDir = root + "/odd"
+        #expect { try FinetuneData(c, log: { _ in }) } throws: { "\($0)".contains("--val_dir") && "\($0)".contains("'dog' is not one of the 3 training classes") }
+        var e = c
+        e.valDir = root + "/val"; e.trainDir = ""
+        let ev = try FinetuneData(e, needTrain: false, classNames: ["ant", "bee", "cat"], log: { _ in })
+        #expect(try ev.val[0].loader.samples.map(\.label) == [2, 2, 2] && ev.numClasses == 3)
+        let list = root + "/list.csv"
+        try "\(root)/train/ant/0.mp4, 0\n\(root)/train/bee/0.mp4, 100000000\n".write(toFile: list, atomically: true, encoding: .utf8)
+        var l = FinetuneConfig()
+        l.trainDir = list; l.numWorkers = 0; l.batchSize = 1
+        #expect { try FinetuneData(l, log: { _ in }) } throws: { "\($0)".contains("label 100000000") && "\($0)".contains("--num_classes") }
+    }
+
     /// mae_st `Kinetics.__getitem__` (test mode): one centre crop after resizing the short side to
     /// `train_jitter_scales[0]` (256 at 224), three crops after resizing it to the crop size.
     @Test func evalViewShortSideFollowsMaeSt() throws {
