@@ -1,6 +1,7 @@
 // swift-tools-version:6.0
 // stmae — spatiotemporal masked autoencoders in Swift on libtorch.
-// Layers: CTorch (C ABI shim over libtorch) → Torch (Swift tensors) → NN → Models → Media/Datasets → Training → stmae CLI.
+// Layers: CPUKernels (AVX2/AVX-512 and OpenBLAS kernels, CPU-only) → CTorch (C ABI shim over libtorch) → Torch
+// (Swift tensors) → NN → Models → Media/Datasets → Training → stmae CLI.
 import PackageDescription
 import Foundation
 
@@ -8,10 +9,16 @@ import Foundation
 let torchRoot = Context.packageDirectory + "/.torch/torch"
 /// OpenBLAS (the scipy-openblas32 wheel, symbols prefixed `scipy_`) for fp32 linears, installed beside it.
 let blasRoot = Context.packageDirectory + "/.torch/scipy_openblas32"
+/// C++ flags of the targets compiled against libtorch: its headers and C++11 ABI, -O2.
+let torchCxx = ["-isystem", "\(torchRoot)/include", "-isystem", "\(torchRoot)/include/torch/csrc/api/include",
+                "-D_GLIBCXX_USE_CXX11_ABI=1", "-O2", "-Wno-deprecated-declarations"]
 let torchLinker: [LinkerSetting] = [
-    .unsafeFlags(["-L\(torchRoot)/lib", "-Xlinker", "-rpath", "-Xlinker", "\(torchRoot)/lib",
-                  "-L\(blasRoot)/lib", "-Xlinker", "-rpath", "-Xlinker", "\(blasRoot)/lib"]),
-    .linkedLibrary("torch_cpu"), .linkedLibrary("c10"), .linkedLibrary("scipy_openblas"),
+    .unsafeFlags(["-L\(torchRoot)/lib", "-Xlinker", "-rpath", "-Xlinker", "\(torchRoot)/lib"]),
+    .linkedLibrary("torch_cpu"), .linkedLibrary("c10"),
+]
+let blasLinker: [LinkerSetting] = [
+    .unsafeFlags(["-L\(blasRoot)/lib", "-Xlinker", "-rpath", "-Xlinker", "\(blasRoot)/lib"]),
+    .linkedLibrary("scipy_openblas"),
 ]
 
 let package = Package(
@@ -24,14 +31,16 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
-        // Engine binding: C ABI over libtorch, then the Swift Tensor.
+        // Engine binding: CPU kernels (fused attention, OpenBLAS/oneDNN linears, bf16 conversions; per-function
+        // target attributes pick AVX2/AVX-512), the C ABI over libtorch that routes CPU tensors to them, the Swift Tensor.
+        .target(
+            name: "CPUKernels",
+            cxxSettings: [.unsafeFlags(torchCxx + ["-isystem", "\(blasRoot)/include"])],
+            linkerSettings: torchLinker + blasLinker),
         .target(
             name: "CTorch",
-            cxxSettings: [
-                .unsafeFlags(["-isystem", "\(torchRoot)/include", "-isystem", "\(torchRoot)/include/torch/csrc/api/include",
-                              "-isystem", "\(blasRoot)/include",
-                              "-D_GLIBCXX_USE_CXX11_ABI=1", "-O2", "-Wno-deprecated-declarations"]),
-            ],
+            dependencies: ["CPUKernels"],
+            cxxSettings: [.unsafeFlags(torchCxx)],
             linkerSettings: torchLinker),
         .target(name: "TensorFiles"),
         .target(name: "Torch", dependencies: ["CTorch", "TensorFiles"]),

@@ -46,6 +46,8 @@ inline at::ScalarType dtype(int code) {
 inline at::TensorOptions options(int dt, int dev_type, int dev_index) {
   return at::TensorOptions().dtype(dtype(dt)).device(device(dev_type, dev_index));
 }
+/// Whether an op over (x, w, b) computes in bf16: all bf16, or autocast to bf16 with fp32/bf16 inputs (linear.cpp).
+bool computes_in_bf16(const at::Tensor &x, const at::Tensor &w, const std::optional<at::Tensor> &b);
 }  // namespace ct
 
 /// Runs the body; converts any C++ exception into a non-zero return code and the thread's last error.

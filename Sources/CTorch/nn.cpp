@@ -1,5 +1,5 @@
 // Linear algebra and the nn functional ops the models use.
-#include "bf16_convert.h"
+#include "cpu_kernels.h"
 #include "internal.h"
 #include <c10/core/impl/LocalDispatchKeySet.h>
 
@@ -7,20 +7,13 @@ using ct::T;
 using ct::ints;
 
 namespace {
-/// Whether at::convolution in bf16 reaches oneDNN: libtorch requires AVX-512 (BW, VL, DQ) for it and otherwise takes
-/// `slow_conv3d` (a ViT-B video patch embedding: 1.96 s forward+backward on a 2-core AVX2 EPYC, 0.08 s in fp32).
-bool native_bf16_conv() {
-  static const bool has = __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
-                          __builtin_cpu_supports("avx512dq");
-  return has;
-}
-
-/// `conv(x, w, b)` of a bf16 convolution: on CPUs without oneDNN's bf16 path, the fp32 convolution of the operands
-/// rounded to bf16 (differentiable casts, as autocast's), output rounded to bf16 — what a bf16 convolution with fp32
-/// accumulation computes. Otherwise `conv` as given.
+/// `conv(x, w, b)` of a bf16 convolution: on CPUs without oneDNN's bf16 path (`stmae::cpu::native_bf16_conv`; else
+/// libtorch takes `slow_conv3d`: a ViT-B video patch embedding, 1.96 s forward+backward on a 2-core AVX2 EPYC, 0.08 s
+/// in fp32), the fp32 convolution of the operands rounded to bf16 (differentiable casts, as autocast's), output
+/// rounded to bf16 — what a bf16 convolution with fp32 accumulation computes. Otherwise `conv` as given.
 template <class Conv>
 at::Tensor conv_bf16_aware(const at::Tensor &x, const at::Tensor &w, const std::optional<at::Tensor> &b, Conv conv) {
-  if (native_bf16_conv() || !x.device().is_cpu() || !ct::bf16::computes_in_bf16(x, w, b)) return conv(x, w, b);
+  if (!x.device().is_cpu() || stmae::cpu::native_bf16_conv() || !ct::computes_in_bf16(x, w, b)) return conv(x, w, b);
   const auto widen = [](const at::Tensor &t) { return t.to(at::kBFloat16).to(at::kFloat); };
   const c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::DispatchKey::AutocastCPU);
   return conv(widen(x), widen(w), b ? std::optional<at::Tensor>(widen(*b)) : std::nullopt).to(at::kBFloat16);

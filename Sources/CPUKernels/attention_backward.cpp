@@ -9,7 +9,7 @@
 #include <cstring>
 #include <vector>
 
-namespace ct::attn {
+namespace stmae::cpu::attn {
 namespace {
 
 template <int D>
@@ -197,4 +197,4 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> fused_backward(const at::Tensor &
   }
   return {dq, dk, dv};
 }
-}  // namespace ct::attn
+}  // namespace stmae::cpu::attn

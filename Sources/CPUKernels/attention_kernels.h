@@ -1,13 +1,13 @@
 // Shared parts of the fused attention kernels (attention.cpp forward, attention_backward.cpp backward: bf16;
 // attention_fp32.cpp: fp32).
 #pragma once
-#include "internal.h"
-#include <functional>
+#include "parallel.h"
+#include <ATen/ATen.h>
 #include <immintrin.h>
 
 #define CT_AVX512BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,fma")))
 
-namespace ct::attn {
+namespace stmae::cpu::attn {
 
 inline bool cpu_has_avx512bf16() {
   static const bool has = __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512bw");
@@ -70,12 +70,6 @@ CT_AVX512BF16 inline __m512 dp(__m512 acc, uint32_t pair, __m512i v) {
   return _mm512_dpbf16_ps(acc, (__m512bh)_mm512_set1_epi32(static_cast<int>(pair)), (__m512bh)v);
 }
 
-
-/// f(begin, end) over [0, n) split statically across libtorch's intra-op threads. The shim is compiled without
-/// -fopenmp, so `at::parallel_for` (an inline `#pragma omp parallel` template) runs serially in it; this calls the
-/// entry point gcc emits for that pragma, `GOMP_parallel`, of the libgomp libtorch loaded (its thread pool).
-void parallel_range(int64_t n, const std::function<void(int64_t, int64_t)> &f);
-
 /// Whether this CPU runs the fp32 kernels (attention_fp32.cpp).
 bool cpu_has_avx2_fma();
 /// fp32 forward into out [B, H, Lq, D], lse [B, H, Lq] (allocated by the caller); head dims 32/64/80/128.
@@ -91,4 +85,4 @@ void backward_fp32(const at::Tensor &go, const at::Tensor &q, const at::Tensor &
 std::tuple<at::Tensor, at::Tensor, at::Tensor> fused_backward(const at::Tensor &grad_out, const at::Tensor &q,
                                                               const at::Tensor &k, const at::Tensor &v,
                                                               const at::Tensor &out, const at::Tensor &lse, double scale);
-}  // namespace ct::attn
+}  // namespace stmae::cpu::attn

@@ -1,12 +1,9 @@
-// bf16 on CPUs without bf16 dot products (bf16_convert.cpp): which ops compute in bf16, and the bf16 ⇄ fp32
-// conversions of the widened linears. Results are contiguous; values match
-// libtorch's `.to()` bit for bit (NaN: some NaN).
+// bf16 on CPUs without bf16 dot products (bf16_convert.cpp): the bf16 ⇄ fp32 conversions of the widened linears.
+// Results are contiguous; values match libtorch's `.to()` bit for bit (NaN: some NaN).
 #pragma once
 #include <ATen/ATen.h>
 
-namespace ct::bf16 {
-/// Whether an op over (x, w, b) computes in bf16: all bf16, or autocast to bf16 with fp32/bf16 inputs.
-bool computes_in_bf16(const at::Tensor &x, const at::Tensor &w, const std::optional<at::Tensor> &b);
+namespace stmae::cpu::bf16 {
 /// bf16 → fp32 (exact). The fp32 results go into `into` when given (contiguous fp32 of at least t.numel() elements;
 /// the result is a view of its start with t's shape), else into a new tensor.
 at::Tensor widen(const at::Tensor &t, const at::Tensor &into = {});
@@ -18,4 +15,4 @@ at::Tensor rounded_copy(const at::Tensor &t, const at::Tensor &into = {});
 at::Tensor &round_(at::Tensor &t);
 /// The bf16 values of t as fp32: `widen` for bf16, `rounded_copy` for fp32.
 at::Tensor values(const at::Tensor &t, const at::Tensor &into = {});
-}  // namespace ct::bf16
+}  // namespace stmae::cpu::bf16

@@ -1,9 +1,9 @@
-// Which ops compute in bf16, and the bf16 ⇄ fp32 conversions of the widened bf16 linears (linear.cpp): one pass
-// each, split across libtorch's threads, AVX2 where the CPU has it. Rounding is libtorch's (c10::BFloat16): round to
-// nearest even, NaN → 0x7FC0.
+// The bf16 ⇄ fp32 conversions of the widened bf16 linears (linear.cpp): one pass each, split across libtorch's
+// threads, AVX2 where the CPU has it. Rounding is libtorch's (c10::BFloat16): round to nearest even, NaN → 0x7FC0.
+// Also the CPU check of the shim's bf16 convolutions (native_bf16_conv).
 #include "bf16_convert.h"
-#include "attention_kernels.h"
-#include <ATen/autocast_mode.h>
+#include "cpu_kernels.h"
+#include "parallel.h"
 #include <atomic>
 #include <immintrin.h>
 
@@ -51,7 +51,7 @@ CT_AVX2 void narrow_avx2(const uint32_t *s, uint16_t *d, int64_t n) {
 }
 
 std::atomic<bool> g_simd{true};
-/// Whether the AVX2 kernels run: the CPU has AVX2 and ct_set_bf16_convert_simd has not turned them off.
+/// Whether the AVX2 kernels run: the CPU has AVX2 and set_convert_simd has not turned them off.
 bool has_avx2() {
   static const bool has = __builtin_cpu_supports("avx2");
   return has && g_simd.load(std::memory_order_relaxed);
@@ -68,7 +68,7 @@ at::Tensor destination(const at::Tensor &t, const at::Tensor &into) {
 /// f(begin, end) over [0, n) in chunks split across libtorch's threads.
 template <class F>
 void chunked(int64_t n, F f) {
-  ct::attn::parallel_range((n + kChunk - 1) / kChunk, [&](int64_t c0, int64_t c1) {
+  stmae::cpu::parallel_range((n + kChunk - 1) / kChunk, [&](int64_t c0, int64_t c1) {
     const int64_t lo = c0 * kChunk, hi = std::min(c1 * kChunk, n);
     f(lo, hi - lo);
   });
@@ -86,16 +86,7 @@ void convert(const at::Tensor &src, const at::Tensor &out, void (*avx)(const S *
 }
 }  // namespace
 
-namespace ct::bf16 {
-bool computes_in_bf16(const at::Tensor &x, const at::Tensor &w, const std::optional<at::Tensor> &b) {
-  const bool autocast = at::autocast::is_autocast_enabled(at::kCPU);
-  if (autocast && at::autocast::get_autocast_dtype(at::kCPU) != at::kBFloat16) return false;
-  const auto ok = [autocast](const at::Tensor &t) {
-    return t.scalar_type() == at::kBFloat16 || (autocast && t.scalar_type() == at::kFloat);
-  };
-  return ok(x) && ok(w) && (!b || ok(*b));
-}
-
+namespace stmae::cpu::bf16 {
 at::Tensor widen(const at::Tensor &t, const at::Tensor &into) {
   TORCH_CHECK(t.scalar_type() == at::kBFloat16, "widen: expected bf16, got ", t.scalar_type());
   const auto src = t.contiguous();
@@ -131,9 +122,13 @@ at::Tensor narrow(const at::Tensor &t, const at::Tensor &into) {
 at::Tensor values(const at::Tensor &t, const at::Tensor &into) {
   return t.scalar_type() == at::kBFloat16 ? widen(t, into) : rounded_copy(t, into);
 }
-}  // namespace ct::bf16
+}  // namespace stmae::cpu::bf16
 
-extern "C" {
-int ct_set_bf16_convert_simd(int on) { return g_simd.exchange(on != 0) ? 1 : 0; }
-int ct_bf16_convert_simd(void) { return has_avx2() ? 1 : 0; }
+bool stmae::cpu::set_convert_simd(bool on) { return g_simd.exchange(on); }
+bool stmae::cpu::convert_simd() { return has_avx2(); }
+
+bool stmae::cpu::native_bf16_conv() {
+  static const bool has = __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+                          __builtin_cpu_supports("avx512dq");
+  return has;
 }

@@ -12,7 +12,7 @@
 
 #define CT_AVX2 __attribute__((target("avx2,fma")))
 
-namespace ct::attn {
+namespace stmae::cpu::attn {
 
 bool cpu_has_avx2_fma() {
   static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
@@ -296,4 +296,4 @@ void backward_fp32(const at::Tensor &go, const at::Tensor &q, const at::Tensor &
     default: backward_heads<128>(go, q, k, v, out, lse, scale, dq, dk, dv); break;
   }
 }
-}  // namespace ct::attn
+}  // namespace stmae::cpu::attn
