@@ -1,5 +1,6 @@
 import Foundation
 import Models
+import NN
 
 /// mae_st-style flags over a settings struct: every stored property `fooBar` is the flag `--foo_bar`
 /// (the struct's JSON key), typed by its default. nanoGPT-like: the defaults live in the struct, nowhere else.
@@ -36,9 +37,7 @@ public struct ConfigFlags<Config: Codable> {
         return kinds.first { $0.0 == t }?.1
     }
 
-    static func snakeCase(_ s: String) -> String {
-        s.reduce(into: "") { out, ch in out += ch.isUppercase ? "_" + ch.lowercased() : String(ch) }
-    }
+    static func snakeCase(_ s: String) -> String { NN.snakeCase(s) }
 
     /// `defaults` with `args` applied. Errors name the flag and what was expected.
     public func parse(_ args: [String]) throws -> Config {
