@@ -43,18 +43,20 @@ let package = Package(
             cxxSettings: [.unsafeFlags(torchCxx)],
             linkerSettings: torchLinker),
         .target(name: "TensorFiles"),
+        // One seeded generator (SplitMix64) for synthetic videos, mask sampling and augmentation: no dependencies.
+        .target(name: "SeededRandom"),
         .target(name: "Torch", dependencies: ["CTorch", "TensorFiles"]),
         // nn: modules, initialisers, optimiser, schedules.
         .target(name: "NN", dependencies: ["Torch"]),
         // models: MAE-ST, video ViT classifiers.
-        .target(name: "Models", dependencies: ["NN", "TensorFiles"]),
+        .target(name: "Models", dependencies: ["NN", "TensorFiles", "SeededRandom"]),
         // Media: FFmpeg video decode/encode, JPEG/PNG, synthetic videos.
         .systemLibrary(name: "CFFmpeg", path: "Sources/CFFmpeg", pkgConfig: "libavformat"),
         .systemLibrary(name: "CTurboJPEG", path: "Sources/CTurboJPEG", pkgConfig: "libturbojpeg"),
         .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng"),
-        .target(name: "Media", dependencies: ["CFFmpeg", "CTurboJPEG", "CPNG"]),
+        .target(name: "Media", dependencies: ["CFFmpeg", "CTurboJPEG", "CPNG", "SeededRandom"]),
         // data: file lists, clip sampling, augmentation, threaded loader (no engine dependency).
-        .target(name: "Datasets", dependencies: ["Media"]),
+        .target(name: "Datasets", dependencies: ["Media", "SeededRandom"]),
         // training: one-epoch engines, runners, checkpoints, logs.
         .target(name: "Training", dependencies: ["Models", "Datasets", "Media"]),
         // distributed: c10d process groups (TCPStore + Gloo), data parallelism, launcher environment.

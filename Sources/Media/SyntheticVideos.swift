@@ -1,6 +1,7 @@
 // The built-in default data set: labelled clips of moving shapes, rendered in Swift, encoded to mp4.
 import Dispatch
 import Foundation
+import SeededRandom
 
 /// Deterministic synthetic video classification data.
 ///
@@ -199,25 +200,6 @@ public enum SyntheticVideos {
         } catch {
             throw MediaError(path, .io, "cannot write file: \(error.localizedDescription)")
         }
-    }
-}
-
-/// SplitMix64: small, fast, deterministic across platforms.
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform in [lo, hi).
-    mutating func uniform(_ lo: Double, _ hi: Double) -> Double {
-        lo + (hi - lo) * Double(next() >> 11) / Double(1 << 53)
     }
 }
 

@@ -57,6 +57,7 @@ public struct ConfigError: Error, CustomStringConvertible {
 }
 
 import Foundation
+import NN
 
 extension Encodable where Self: Decodable {
     /// The config with snake_case keys (mae_st's argument names).
@@ -70,7 +71,7 @@ extension Encodable where Self: Decodable {
     public func updating(_ kw: [String: Any]) throws -> Self {
         var d = try kwargs()
         // Every stored property (nil optionals are not encoded, so also ask the mirror).
-        let known = Set(d.keys).union(Mirror(reflecting: self).children.compactMap { $0.label.map(snakeCased) })
+        let known = Set(d.keys).union(Mirror(reflecting: self).children.compactMap { $0.label.map(snakeCase) })
         let unknown = kw.keys.filter { !known.contains($0) }.sorted()
         guard unknown.isEmpty else { throw ConfigError("unknown config keys: \(unknown.joined(separator: ", "))") }
         for (k, v) in kw where !(v is NSNull) { d[k] = v }
@@ -82,9 +83,4 @@ extension Encodable where Self: Decodable {
             throw ConfigError("config values have the wrong type: \(error)")
         }
     }
-}
-
-/// `tPatchSize` → `t_patch_size` (JSONEncoder's convertToSnakeCase for names without acronyms).
-func snakeCased(_ s: String) -> String {
-    s.reduce(into: "") { out, ch in out += ch.isUppercase ? "_" + ch.lowercased() : String(ch) }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import NN
+import SeededRandom
 import Torch
 
 /// MaskFeat hyper-parameters (defaults: ViT-B/16 video backbone, 16 frames, t_patch 2, mask ratio 0.4, HOG 9 × 8×8).
@@ -113,18 +114,6 @@ public final class MaskFeat: Module {
     }
 }
 
-/// SplitMix64: a small seeded generator for mask sampling.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// MaskFeat cube masking: BEiT's block-wise masking extended in time. Each sample draws spatiotemporal cubes — a
 /// time extent `1…T'`, a spatial area `U(minArea, remaining / extent)` with aspect ratio log-uniform in
 /// [0.3, 1/0.3], a uniform position — keeping a cube when it masks new tokens without exceeding the target
@@ -136,7 +125,7 @@ public func cubeMask(batch n: Int, tGrid: Int, hGrid: Int, wGrid: Int, ratio: Do
     guard ratio >= 0, ratio < 1, target < l else { throw ConfigError("mask_ratio \(ratio) must be in [0, 1) (masks \(target) of \(l) tokens)") }
     var out = [Float](repeating: 0, count: n * l)
     for i in 0..<n {
-        var rng = SplitMix64(state: seed &+ UInt64(i) &* 0x2545_F491_4F6C_DD1D)
+        var rng = SplitMix64(seed: seed &+ UInt64(i) &* 0x2545_F491_4F6C_DD1D)
         var m = [Bool](repeating: false, count: l)
         var count = 0, fails = 0
         while count < target, fails < 10 {

@@ -22,8 +22,9 @@ public struct Constant {
     public init(_ value: Tensor) { self.value = value }
 }
 
-/// `posEmbedSpatial` → `pos_embed_spatial`; `fc1` stays `fc1`.
-func snakeCase(_ s: String) -> String {
+/// `posEmbedSpatial` → `pos_embed_spatial`; `fc1` stays `fc1` (JSONEncoder's convertToSnakeCase for names without
+/// acronyms): state-dict keys, config JSON keys and command-line flags.
+public func snakeCase(_ s: String) -> String {
     var out = ""
     for c in s {
         if c.isUppercase { out += "_" + c.lowercased() } else { out.append(c) }

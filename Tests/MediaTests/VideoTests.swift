@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Media
+import SeededRandom
 
 @Suite struct VideoTests {
     @Test func selectiveDecodeMatchesSequential() throws {
