@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Models
 import NN
 import Training
 
@@ -34,7 +35,7 @@ struct FinetuneOptions: ParsableArguments {
     @Option(name: .customLong("drop_path_rate")) var dropPathRate: Double?
     @Option(help: "Head dropout.") var dropout: Double?
     // model
-    @Option(help: "vit_tiny, vit_{small,base,large}_patch16, vit_huge_patch14, videomae_vit_*_patch16, timesformer_base_patch16_224[_joint|_space_only], timesformer_tiny, vivit_base_{fe,st,fsa}, vivit_tiny_fe.") var model: String?
+    @Option(help: ArgumentHelp(ModelCatalog.helpText(kind: .classifier) + ".")) var model: String?
     @Option(name: .customLong("num_classes"), help: "Classes (default: number of class folders).") var numClasses: Int?
     @Option(name: .customLong("patch_size")) var patchSize: Int?
     @Option(name: .customLong("embed_dim"), help: "Model size override (0: the model's).") var embedDim: Int?

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Distributed
 import Foundation
+import Models
 import Training
 
 /// `stmae pretrain`: MAE-ST pre-training (mae_st `main_pretrain.py` / optimized-stmae `pretrain.py` flags).
@@ -11,7 +12,7 @@ struct PretrainCommand: ParsableCommand {
     ])
     static let notes = [
         "data_dirs": "folders searched recursively for .mp4/.mkv/.webm/.avi; none = built-in synthetic videos",
-        "model": "mae_vit_tiny | mae_vit_small_patch16 | mae_vit_base_patch16 | mae_vit_large_patch16 | mae_vit_huge_patch14 (MAE-ST); maskfeat_vit_tiny | maskfeat_vit_base | maskfeat_vit_large (MaskFeat: HOG targets, cube masking)",
+        "model": ModelCatalog.helpText(kind: .pretrainer) + "; MaskFeat: HOG targets, cube masking",
         "mask_ratio": "0 = the model's (MAE 0.9, MaskFeat 0.4)",
         "init_from": "MaskFeat: start from an image ViT (timm/HF safetensors, centre-frame inflation) or a video MAE encoder (mae_st/VideoMAE)", "embed_dim": "0 = the model's (also depth, num_heads)",
         "mask_type": "random (mae_st) | tube (VideoMAE) | temporal (optimized-stmae: first int(L·(1−r)) tokens visible, the future masked) | boundary (optimized-stmae: tokens at both clip ends visible, the middle masked) | time_slice (random whole time slices) | window (one random visible window of time slices)",
