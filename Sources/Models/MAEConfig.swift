@@ -30,25 +30,6 @@ public struct MAEConfig: Codable, Equatable, Sendable {
     public init() {}
 
     public var posEmbedType: PosEmbedType { PosEmbedType(sepPosEmbed: sepPosEmbed, sincosPosEmbed: sincosPosEmbed) }
-
-    /// Encoder sizes by model name: `mae_vit_{small,base,large}_patch16`, `mae_vit_huge_patch14`, `mae_vit_tiny` (tests)
-    /// — the `vit_*` forms are accepted too.
-    public static func named(_ name: String) throws -> MAEConfig {
-        var c = MAEConfig()
-        let key = name.replacingOccurrences(of: "mae_", with: "")
-        switch key {
-        case "vit_small_patch16": (c.embedDim, c.depth, c.numHeads) = (384, 12, 6)
-        case "vit_base_patch16": (c.embedDim, c.depth, c.numHeads) = (768, 12, 12)
-        case "vit_large_patch16": (c.embedDim, c.depth, c.numHeads) = (1024, 24, 16)
-        case "vit_huge_patch14": (c.embedDim, c.depth, c.numHeads, c.patchSize) = (1280, 32, 16, 14)
-        case "vit_tiny":
-            (c.embedDim, c.depth, c.numHeads, c.imgSize, c.patchSize, c.numFrames) = (192, 4, 3, 64, 16, 8)
-            (c.decoderEmbedDim, c.decoderDepth, c.decoderNumHeads, c.predTDim) = (128, 2, 4, 8)
-        default:
-            throw ConfigError("unknown model '\(name)': expected mae_vit_small_patch16, mae_vit_base_patch16, mae_vit_large_patch16, mae_vit_huge_patch14 or mae_vit_tiny")
-        }
-        return c
-    }
 }
 
 public struct ConfigError: Error, CustomStringConvertible {

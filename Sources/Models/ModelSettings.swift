@@ -154,26 +154,18 @@ public struct ModelSettings: Equatable, Sendable {
 }
 
 extension ViTConfig {
-    /// The standard sizes (mae_st / VideoMAE / timm) and stmae's `mae_vit_tiny`: (name, embed dim, depth, heads).
+    /// The head count of the standard size (`ModelSize.standard`) with this embed dim and depth; nil for any other size.
     /// Embed dim and depth together identify one; the head count does not follow from them by a rule (ViT-H: 1280 / 80).
-    public static let standardSizes: [(name: String, embedDim: Int, depth: Int, numHeads: Int)] = [
-        ("ViT-S", 384, 12, 6), ("ViT-B", 768, 12, 12), ("ViT-L", 1024, 24, 16), ("ViT-H", 1280, 32, 16),
-        ("mae_vit_tiny", 192, 4, 3),
-    ]
-
-    /// The head count of the standard size with this embed dim and depth; nil for any other size.
     public static func standardNumHeads(embedDim: Int, depth: Int) -> Int? {
-        standardSizes.first { $0.embedDim == embedDim && $0.depth == depth }?.numHeads
+        ModelSize.standard(embedDim: embedDim, depth: depth)?.numHeads
     }
 
-    /// The head count of a mae_st / VideoMAE / stmae model name (`mae_vit_large_patch16`, `vit_huge_patch14`,
-    /// `videomae_vit_base_patch16`, …); nil for other names.
+    /// The head count of a mae_st / VideoMAE / stmae ViT or MAE-ST model name (`mae_vit_large_patch16`,
+    /// `vit_huge_patch14`, `videomae_vit_base_patch16`, …) from the catalogue; nil for other names.
     public static func standardNumHeads(model: String) -> Int? {
-        (try? MAEConfig.named(model).numHeads) ?? (try? ViTConfig.named(model).numHeads)
+        ModelCatalog.entry(model).flatMap { $0.isMAE || $0.isViT ? $0.size.numHeads : nil }
     }
 
-    /// `standardSizes` as text for messages.
-    static var standardSizesText: String {
-        standardSizes.map { "\($0.name) \($0.embedDim)/\($0.depth)/\($0.numHeads)" }.joined(separator: ", ")
-    }
+    /// The standard sizes as text for messages (`ViT-H 1280/32/16`).
+    static var standardSizesText: String { ModelSize.standard.map(\.sizesText).joined(separator: ", ") }
 }

@@ -80,7 +80,7 @@ public enum Weights {
         var s = ModelSettings()
         s.numHeads = (c["num_heads"] as? Int).flatMap { $0 > 0 ? $0 : nil } ?? model.flatMap { ViTConfig.standardNumHeads(model: $0) }
         (s.imgSize, s.numFrames) = (c["img_size"] as? Int, c["num_frames"] as? Int)
-        if let model, let named = try? ViTConfig.named(model.hasPrefix("mae_") ? String(model.dropFirst(4)) : model) {
+        if let model, let named = try? ViTConfig.named(model) {
             (s.normEps, s.fcNormEps) = (named.normEps, named.fcNormEps)
         }
         if let m = c["mean"] as? [Double], let sd = c["std"] as? [Double] { s.preprocessing = .init(mean: m, std: sd) }
@@ -226,7 +226,7 @@ extension ViTConfig {
     /// [D, 3, t, p, p], block count, MLP width, biases, cls token, positions (the grid from `pos_embed_*`; without
     /// learned positions `imgSize`/`numFrames` are needed), pooling (`fc_norm` → global pool, `norm` alone → cls) and
     /// `head`. Weights do not fix the head count: `numHeads`, else the standard size's with this embed dim and depth
-    /// (`standardSizes`); for any other size it is an error naming `source` and `--num_heads`. Nor the norm eps (the
+    /// (`ModelSize.standard`); for any other size it is an error naming `source` and `--num_heads`. Nor the norm eps (the
     /// caller sets it, see `ModelSettings`).
     public static func inferred(from state: [(String, Tensor)], numHeads: Int? = nil, imgSize: Int? = nil,
                                 numFrames: Int? = nil, source: String = "checkpoint") throws -> ViTConfig {

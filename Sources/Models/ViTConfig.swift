@@ -38,27 +38,6 @@ public struct ViTConfig: Codable, Equatable, Sendable {
 
     public var posEmbedType: PosEmbedType { PosEmbedType(sepPosEmbed: sepPosEmbed, sincosPosEmbed: sincosPosEmbed) }
 
-    /// The model names of mae_st (`vit_{small,base,large}_patch16`, `vit_huge_patch14`) and the HF-VideoMAE layout
-    /// (`videomae_vit_{small,base,large,huge}_patch16`: sinusoid positions, no cls token, q/v bias, mean pool).
-    public static func named(_ name: String) throws -> ViTConfig {
-        var c = ViTConfig()
-        var key = name
-        let hf = key.hasPrefix("videomae_")
-        if hf { key.removeFirst("videomae_".count) }
-        switch key {
-        case "vit_small_patch16": (c.embedDim, c.depth, c.numHeads) = (384, 12, 6)
-        case "vit_base_patch16": (c.embedDim, c.depth, c.numHeads) = (768, 12, 12)
-        case "vit_large_patch16": (c.embedDim, c.depth, c.numHeads) = (1024, 24, 16)
-        case "vit_huge_patch14" where !hf: (c.embedDim, c.depth, c.numHeads, c.patchSize) = (1280, 32, 16, 14)
-        case "vit_huge_patch16" where hf: (c.embedDim, c.depth, c.numHeads) = (1280, 32, 16)
-        default:
-            throw ConfigError("unknown model '\(name)': expected vit_small_patch16, vit_base_patch16, vit_large_patch16, "
-                + "vit_huge_patch14, or videomae_vit_{small,base,large,huge}_patch16")
-        }
-        if hf { c.makeVideoMAE() }
-        return c
-    }
-
     /// Switches to the HF VideoMAE layout (keeps the sizes).
     public mutating func makeVideoMAE() {
         sepPosEmbed = false; sincosPosEmbed = true; clsEmbed = false; globalPool = true; kBias = false

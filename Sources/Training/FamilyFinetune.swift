@@ -35,33 +35,29 @@ extension ViViT: ClipClassifier {
     public var noWeightDecay: Set<String> { ["cls_token", "pos_embed", "temporal_cls_token", "temporal_pos_embed"] }
 }
 
-/// The classifier `--model` names: a family model (`timesformer_*`, `vivit_*`) or a ViT (`classifierConfig`).
+/// The classifier `--model` names (`ModelCatalog`): a ViT (`classifierConfig`; unknown names are its error) or a
+/// family model (`timesformer_*`, `vivit_*`).
 public func makeClassifier(_ c: FinetuneConfig, numClasses: Int, fcNorm: Bool = true, generator: Generator?) throws -> any ClipClassifier {
-    switch FamilyRegistry.kind(of: c.model) {
-    case nil:
+    guard let entry = ModelCatalog.entry(c.model, for: .classifier), !entry.isViT else {
         return try VisionTransformer(classifierConfig(c, numClasses: numClasses, fcNorm: fcNorm), generator: generator)
-    case .pretrainer:
+    }
+    guard entry.kind == .classifier else {
         throw ConfigError("--model \(c.model) is a pre-training model: pre-train it with `stmae pretrain --model \(c.model)`, then "
                           + "fine-tune its encoder with `stmae finetune --model vit_base_patch16 --finetune CHECKPOINT` (same sizes)")
-    case .classifier:
-        guard c.dropout == 0 else { throw ConfigError("--dropout (head dropout) is defined for the ViT classifiers, not --model \(c.model)") }
-        var kw: [String: Any] = ["num_classes": numClasses, "num_frames": c.numFrames, "img_size": c.imgSize,
-                                 "drop_path_rate": c.dropPathRate]
-        if c.patchSize > 0 { kw["patch_size"] = c.patchSize }
-        if c.embedDim > 0 { kw["embed_dim"] = c.embedDim }
-        if c.depth > 0 { kw["depth"] = c.depth }
-        if c.numHeads > 0 { kw["num_heads"] = c.numHeads }
-        if c.model.hasPrefix("vivit") { kw["t_patch_size"] = c.tPatchSize }
-        let cfg = try FamilyRegistry.config(c.model, overrides: kw)
-        let (d, h, p, t): (Int, Int, Int, Int)
-        switch cfg {
-        case .timesformer(let s): (d, h, p, t) = (s.embedDim, s.numHeads, s.patchSize, 1)
-        case .vivit(let s): (d, h, p, t) = (s.embedDim, s.numHeads, s.patchSize, s.tPatchSize)
-        case .maskfeat: throw ConfigError("--model \(c.model) is not a classifier")
-        }
-        try checkModelSizes(embedDim: d, numHeads: h, imgSize: c.imgSize, patchSize: p, numFrames: c.numFrames, tPatchSize: t)
-        return try FamilyRegistry.make(c.model, overrides: kw, generator: generator) as! any ClipClassifier
     }
+    guard c.dropout == 0 else { throw ConfigError("--dropout (head dropout) is defined for the ViT classifiers, not --model \(c.model)") }
+    var kw: [String: Any] = ["num_classes": numClasses, "num_frames": c.numFrames, "img_size": c.imgSize,
+                             "drop_path_rate": c.dropPathRate]
+    if c.patchSize > 0 { kw["patch_size"] = c.patchSize }
+    if c.embedDim > 0 { kw["embed_dim"] = c.embedDim }
+    if c.depth > 0 { kw["depth"] = c.depth }
+    if c.numHeads > 0 { kw["num_heads"] = c.numHeads }
+    if entry.family == .vivit { kw["t_patch_size"] = c.tPatchSize }
+    let cfg = try entry.config(overrides: kw)
+    let s = cfg.sized
+    try checkModelSizes(embedDim: s.embedDim, numHeads: s.numHeads, imgSize: c.imgSize, patchSize: s.patchSize,
+                        numFrames: c.numFrames, tPatchSize: entry.family == .vivit ? c.tPatchSize : 1)
+    return try cfg.make(generator: generator) as! any ClipClassifier
 }
 
 /// `--finetune PATH` for a TimeSformer / ViViT, by what the file holds:

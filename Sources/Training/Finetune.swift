@@ -17,11 +17,11 @@ public struct FinetuneCheckpointState: CheckpointSidecar {
     public static var configDefaults: [String: Any] { jsonObject(FinetuneConfig()) }
 }
 
-/// The classifier a config describes: `vit_tiny` (the encoder of `mae_vit_tiny`), mae_st / HF-VideoMAE names otherwise.
-/// `fcNorm`: see `ViTConfig.fcNorm` (`Finetuner` picks it from the weights it starts from).
+/// The ViT classifier a config describes (a catalogue name: mae_st's `vit_*` / `mae_vit_*`, HF-VideoMAE's
+/// `videomae_vit_*`) with its size flags. `fcNorm`: see `ViTConfig.fcNorm` (`Finetuner` picks it from the weights it
+/// starts from).
 public func classifierConfig(_ c: FinetuneConfig, numClasses: Int, fcNorm: Bool = true) throws -> ViTConfig {
-    var v = c.model == "vit_tiny" || c.model == "mae_vit_tiny"
-        ? ViTConfig.encoder(of: try MAEConfig.named("mae_vit_tiny")) : try ViTConfig.named(c.model.hasPrefix("mae_") ? String(c.model.dropFirst(4)) : c.model)
+    var v = try ViTConfig.named(c.model)
     v.numFrames = c.numFrames; v.imgSize = c.imgSize; v.tPatchSize = c.tPatchSize
     if c.patchSize > 0 { v.patchSize = c.patchSize }
     if c.embedDim > 0 { v.embedDim = c.embedDim }
@@ -29,7 +29,7 @@ public func classifierConfig(_ c: FinetuneConfig, numClasses: Int, fcNorm: Bool 
     if c.numHeads > 0 { v.numHeads = c.numHeads }
     try checkModelSizes(embedDim: v.embedDim, numHeads: v.numHeads, imgSize: c.imgSize, patchSize: v.patchSize,
                         numFrames: c.numFrames, tPatchSize: v.tPatchSize)
-    if !c.model.hasPrefix("videomae_") { (v.clsEmbed, v.sepPosEmbed, v.sincosPosEmbed) = (c.clsEmbed, c.sepPosEmbed, c.sincosPosEmbed) }
+    if ModelCatalog.entry(c.model, for: .classifier)?.family != .videoMAE { (v.clsEmbed, v.sepPosEmbed, v.sincosPosEmbed) = (c.clsEmbed, c.sepPosEmbed, c.sincosPosEmbed) }
     v.globalPool = c.globalPool || !v.clsEmbed
     v.numClasses = numClasses; v.dropPathRate = c.dropPathRate; v.dropout = c.dropout; v.fcNorm = fcNorm
     return v
@@ -105,7 +105,7 @@ public final class Finetuner {
             }
             resumed = (s, try TensorFile.loadOrdered(dir + "/" + s.weights).tensors, dir)
         }
-        let isViT = FamilyRegistry.kind(of: config.model) == nil
+        let isViT = (ModelCatalog.entry(config.model, for: .classifier)?.loading ?? .vitEncoder) == .vitEncoder
         let pretrained = resumed == nil && isViT && !config.finetune.isEmpty ? try readPretrained(config.finetune) : nil
         // mae_st's classifier pools and then applies `norm`, which its fine-tuning loads from the MAE encoder's `norm`;
         // a `fc_norm` (image MAE, HF, stmae before this layout) only where the starting weights carry one.

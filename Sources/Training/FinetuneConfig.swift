@@ -94,7 +94,7 @@ public struct FinetuneConfig: Codable, Equatable, Sendable {
             try need(batchSize % 2 == 0, "--batch_size must be even with --mixup/--cutmix (pairs are mixed), got \(batchSize)")
         }
         if !randAug.isEmpty { _ = try RandAugment(randAug) }
-        try need(FamilyRegistry.kind(of: model) != .pretrainer,
+        try need(ModelCatalog.entry(model, for: .classifier)?.kind != .pretrainer,
                  "--model \(model) is a pre-training model: pre-train it with `stmae pretrain --model \(model)`, then fine-tune its encoder with `--model vit_base_patch16 --finetune CHECKPOINT` (same sizes)")
         try need(PatchInflation(rawValue: inflation) != nil, "--inflation must be one of \(PatchInflation.allCases.map(\.rawValue)), got '\(inflation)'")
         try need(TemporalInit(rawValue: temporalInit) != nil, "--temporal_init must be one of \(TemporalInit.allCases.map(\.rawValue)), got '\(temporalInit)'")

@@ -1,3 +1,5 @@
+import Models
+
 /// The flags of `stmae finetune`, `linprobe`, `finetune-image` and `evaluate`: one line per `FinetuneConfig` setting
 /// (the name is its JSON key; mae_st `main_finetune` spellings and their aliases). Defaults are the struct's (or the
 /// subcommand's base, or the `--resume` checkpoint's settings for `evaluate`).
@@ -35,8 +37,7 @@ extension FinetuneConfig {
         .option("drop_path_rate", \.dropPathRate, .within(0 ..< 1)),
         .option("dropout", \.dropout, .within(0 ..< 1), "head dropout"),
         // model
-        .option("model", \.model, "vit_tiny, vit_{small,base,large}_patch16, vit_huge_patch14, videomae_vit_*_patch16, "
-                + "timesformer_base_patch16_224[_joint|_space_only], timesformer_tiny, vivit_base_{fe,st,fsa}, vivit_tiny_fe"),
+        .option("model", \.model, ModelCatalog.helpText(kind: .classifier)),
         .option("num_classes", \.numClasses, .within(0 ... 1_000_000), "0 = number of class folders (at most 100000 inferred from labels)"),
         .option("patch_size", \.patchSize, .atLeast(0), "0 = the model's"),
         .option("embed_dim", \.embedDim, .atLeast(0), "model size override (0 = the model's; also depth, num_heads)"),

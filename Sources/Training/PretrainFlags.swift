@@ -1,3 +1,5 @@
+import Models
+
 /// `stmae pretrain`'s flags: one line per `PretrainConfig` setting (the name is its JSON key; mae_st /
 /// optimized-stmae spellings and their aliases). Defaults are the struct's.
 extension PretrainConfig {
@@ -19,8 +21,7 @@ extension PretrainConfig {
         .option("std", \.std, .positives(3)),
         .option("num_workers", \.numWorkers, .atLeast(0)),
         // model
-        .option("model", \.model, "mae_vit_tiny | mae_vit_small_patch16 | mae_vit_base_patch16 | mae_vit_large_patch16 | "
-                + "mae_vit_huge_patch14 (MAE-ST); maskfeat_vit_tiny | maskfeat_vit_base | maskfeat_vit_large (MaskFeat: HOG targets, cube masking)"),
+        .option("model", \.model, ModelCatalog.helpText(kind: .pretrainer) + " (MaskFeat: HOG targets, cube masking)"),
         .option("patch_size", \.patchSize, .atLeast(0), "0 = the model's"),
         .option("embed_dim", \.embedDim, .atLeast(0), "0 = the model's (also depth, num_heads)"),
         .option("depth", \.depth, .atLeast(0)),

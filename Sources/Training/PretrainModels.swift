@@ -5,8 +5,8 @@ import Torch
 /// `--model` of `stmae pretrain`: an MAE (`mae_vit_*`, mae_st) or a family pre-training model (`maskfeat_vit_*`).
 /// TimeSformer / ViViT names are classifiers and belong to `stmae finetune`.
 extension PretrainConfig {
-    /// True for the MAE names (everything `FamilyRegistry` does not know).
-    public var isMAE: Bool { FamilyRegistry.kind(of: model) == nil }
+    /// True for the MAE-ST names (and unknown ones, which `maeConfig` reports).
+    public var isMAE: Bool { ModelCatalog.entry(model, for: .pretrainer)?.isMAE ?? true }
 
     /// The MaskFeat configuration of a `maskfeat_*` model with these settings' data and size overrides.
     public func maskFeatConfig() throws -> MaskFeatConfig {
@@ -16,7 +16,7 @@ extension PretrainConfig {
         if depth > 0 { kw["depth"] = depth }
         if numHeads > 0 { kw["num_heads"] = numHeads }
         if maskRatio > 0 { kw["mask_ratio"] = maskRatio }
-        guard case .maskfeat(let c) = try FamilyRegistry.config(model, overrides: kw) else {
+        guard case .maskfeat(let c) = try ModelCatalog.named(model, for: .pretrainer).config(overrides: kw) else {
             throw ConfigError("--model \(model) is not a pre-training model")
         }
         return c
@@ -25,7 +25,7 @@ extension PretrainConfig {
     /// Checks the settings of a family model (`validate` calls this for non-MAE names).
     func validateFamily() throws {
         func need(_ ok: Bool, _ msg: String) throws { if !ok { throw ConfigError(msg) } }
-        try need(FamilyRegistry.kind(of: model) == .pretrainer,
+        try need(ModelCatalog.entry(model, for: .pretrainer)?.kind == .pretrainer,
                  "--model \(model) is a video classifier (TimeSformer/ViViT), not a pre-training model: fine-tune it with `stmae finetune --model \(model)`")
         let maeOnly = [("--decoder_embed_dim", decoderEmbedDim > 0), ("--decoder_depth", decoderDepth > 0),
                        ("--decoder_num_heads", decoderNumHeads > 0), ("--pred_t_dim", predTDim > 0),

@@ -10,7 +10,7 @@ struct BenchInfer: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "infer",
         abstract: "Classifier inference s/step and peak RSS vs PyTorch eager (JSON lines).")
 
-    @Option(help: "Classifier name (ViTConfig.named).") var model = "vit_base_patch16"
+    @Option(help: ArgumentHelp(ModelCatalog.entries.filter(\.isViT).map(\.name).joined(separator: ", ") + ".")) var model = "vit_base_patch16"
     @Option(parsing: .upToNextOption, help: "Batch sizes.") var batches: [Int] = [1]
     @Option(parsing: .upToNextOption, help: "Precisions: fp32, bf16.") var precisions: [String] = ["fp32"]
     @Option(help: "Warm-up steps (not timed).") var warmup = 2

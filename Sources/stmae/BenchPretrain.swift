@@ -12,7 +12,7 @@ struct BenchPretrain: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "pretrain",
         abstract: "MAE pre-training step s/step, peak RSS and MFU vs PyTorch eager (JSON lines).")
 
-    @Option(help: "Model name.") var model = "mae_vit_base_patch16"
+    @Option(help: ArgumentHelp(ModelCatalog.names(family: .maeST).joined(separator: ", ") + ".")) var model = "mae_vit_base_patch16"
     @Option(parsing: .upToNextOption, help: "Batch sizes.") var batches: [Int] = [1, 2]
     @Option(parsing: .upToNextOption, help: "Precisions: fp32, bf16.") var precisions: [String] = ["fp32", "bf16"]
     @Option(help: "Image size.") var imgSize = 224

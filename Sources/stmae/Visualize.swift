@@ -1,6 +1,7 @@
 import ArgumentParser
 import Datasets
 import Foundation
+import Models
 import Torch
 import Training
 
@@ -13,7 +14,7 @@ struct VisualizeCommand: ParsableCommand {
     @Option(name: .customLong("checkpoint"), help: "An stmae pre-training checkpoint (.json or .safetensors); with --attention: an stmae finetune checkpoint (.json) of a TimeSformer/ViViT, or model weights (.safetensors).")
     var checkpoint: String?
     @Flag(name: .customLong("attention"), help: "Draw the last block's attention (cls→patches) of --model instead.") var attention = false
-    @Option(name: .customLong("model"), help: "With --attention: timesformer_*, vivit_* (see FamilyRegistry).")
+    @Option(name: .customLong("model"), help: ArgumentHelp("With --attention: " + ModelCatalog.entries.filter(\.hasAttentionMap).map(\.name).joined(separator: ", ") + "."))
     var model = "timesformer_base_patch16_224"
     @Option(name: .customLong("image_init"), help: "With --attention: initialise --model from an image ViT (safetensors, timm/HF keys).")
     var imageInit: String?

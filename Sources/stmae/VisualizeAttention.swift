@@ -13,21 +13,21 @@ import Training
 /// (random init: shows the mechanics only).
 func visualizeAttention(model name: String, video: String, output: String, checkpoint: String?, imageInit: String?,
                         alpha: Double, fps: Double) throws {
-    let classifiers = FamilyRegistry.names.filter { FamilyRegistry.kind(of: $0) == .classifier }
+    let classifiers = ModelCatalog.entries.filter(\.hasAttentionMap).map(\.name)
     var name = name
     let m: Module, frames: Int, size: Int
     if let checkpoint, let (s, dir) = try? Checkpoint.loadSidecar(checkpoint, as: FinetuneCheckpointState.self) {
-        guard FamilyRegistry.kind(of: s.config.model) == .classifier else {
+        guard ModelCatalog.entry(s.config.model)?.hasAttentionMap == true else {
             throw ValidationError("--checkpoint \(checkpoint): a \(s.config.model) checkpoint; attention maps need one of \(classifiers.joined(separator: ", "))")
         }
         let c = try makeClassifier(s.config, numClasses: s.numClasses, generator: nil)
         do { try c.loadStateDict(TensorFile.load(dir + "/" + s.weights)) } catch { throw ValidationError("--checkpoint \(checkpoint): \(error)") }
         (m, name, frames, size) = (c, s.config.model, s.config.numFrames, s.config.imgSize)
     } else {
-        guard FamilyRegistry.kind(of: name) == .classifier else {
+        guard let entry = ModelCatalog.entry(name), entry.hasAttentionMap else {
             throw ValidationError("--model '\(name)': attention maps need one of \(classifiers.joined(separator: ", "))")
         }
-        m = try FamilyRegistry.make(name)
+        m = try entry.make()
         if let checkpoint {
             var state: [String: Tensor] = [:]
             for (k, v) in try TensorFile.load(checkpoint) {
@@ -39,11 +39,7 @@ func visualizeAttention(model name: String, video: String, output: String, check
         } else if let imageInit {
             try FamilyRegistry.initialiseFromImage(m, state: loadImageViT(path: imageInit))
         }
-        (frames, size) = switch try FamilyRegistry.config(name) {
-        case .timesformer(let c): (c.numFrames, c.imgSize)
-        case .vivit(let c): (c.numFrames, c.imgSize)
-        case .maskfeat(let c): (c.numFrames, c.imgSize)
-        }
+        (frames, size) = (entry.size.numFrames, entry.size.imgSize)
     }
     m.eval()
     // frames spread over the whole video, short side resized to the model's size, centre crop
