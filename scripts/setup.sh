@@ -33,7 +33,7 @@ if ! ls -d .torch/torch-"$TORCH_VERSION"+cpu.dist-info >/dev/null 2>&1; then
   [ -d .torch/nvidia/cuda_cupti ] || pip_target nvidia-cuda-cupti
 fi
 
-# OpenBLAS for fp32 linears (Sources/CTorch/linear.cpp): the wheel's library and cblas.h, linked by Package.swift.
+# OpenBLAS for fp32 linears (Sources/CPUKernels/linear.cpp): the wheel's library and cblas.h, linked by Package.swift.
 OPENBLAS_VERSION=0.3.34.481.3
 if ! ls -d .torch/scipy_openblas32-"$OPENBLAS_VERSION".dist-info >/dev/null 2>&1; then
   echo "setup: installing scipy-openblas32==$OPENBLAS_VERSION into .torch/"

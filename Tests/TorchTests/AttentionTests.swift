@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import Torch
 
-/// stmae's fused attention kernels (Sources/CTorch/attention.cpp: bf16; attention_fp32.cpp: fp32) against attention
+/// stmae's fused attention kernels (Sources/CPUKernels/attention.cpp: bf16; attention_fp32.cpp: fp32) against attention
 /// written out in fp32 (softmax(q kᵀ · scale) v) on the same inputs, forward and gradients. q, k, v are slices of one
 /// qkv tensor, as in the models. bf16 on a CPU without AVX-512 BF16 runs the fp32 kernel on widened copies; where the CPU
 /// lacks a kernel's instructions the same calls run libtorch's SDPA and are checked the same way.

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import Torch
 
-/// fp32 `linear` on each GEMM library (Sources/CTorch/linear.cpp) against x·wᵀ + b written with `matmul` (MKL),
+/// fp32 `linear` on each GEMM library (Sources/CPUKernels/linear.cpp) against x·wᵀ + b written with `matmul` (MKL),
 /// forward and the three gradients, which are also checked against their formulas (dx = g·w, dw = gᵀ·x, db = Σ g).
 /// The shapes take OpenBLAS's split by rows (narrow outputs), by 16-column groups with a tail, and one group.
 struct LinearTests {

@@ -139,7 +139,7 @@ int ct_baddbmm(ct_tensor self, ct_tensor a, ct_tensor b, double beta, double alp
 int ct_linear(ct_tensor x, ct_tensor w, ct_tensor b, ct_tensor *out);
 /// The GEMM library of fp32 ct_linear outside autocast: 0 libtorch (`at::linear`, MKL), 1 oneDNN (forward and input
 /// gradient; weight gradient `mm`; the default on AVX-512 CPUs), 2 OpenBLAS (all three; the default on others).
-/// Returns the previous one, -1 for an unknown code (linear.cpp).
+/// Returns the previous one, -1 for an unknown code (CPUKernels/linear.cpp).
 int ct_set_fp32_linear(int backend);
 int ct_fp32_linear(void);
 /// The library of bf16 ct_linear (bf16 inputs, or autocast to bf16): 0 libtorch (`at::linear`, oneDNN; the default
@@ -147,7 +147,7 @@ int ct_fp32_linear(void);
 /// on others). Returns the previous one, -1 for an unknown code.
 int ct_set_bf16_linear(int backend);
 int ct_bf16_linear(void);
-/// The bf16 ⇄ fp32 conversions of those linears (bf16_convert.cpp) run AVX2 code where the CPU has it; 0 here runs
+/// The bf16 ⇄ fp32 conversions of those linears (CPUKernels/bf16_convert.cpp) run AVX2 code where the CPU has it; 0 here runs
 /// their scalar code (that of CPUs without AVX2) instead, with the same results. Returns the previous setting;
 /// ct_bf16_convert_simd is 1 if the AVX2 code runs.
 int ct_set_bf16_convert_simd(int on);
@@ -166,7 +166,7 @@ int ct_dropout(ct_tensor x, double p, int train, ct_tensor *out);
 int ct_sdpa(ct_tensor q, ct_tensor k, ct_tensor v, ct_tensor mask, double dropout_p, int is_causal, double scale,
             int has_scale, ct_tensor *out);
 /// ct_sdpa without mask, dropout or causal masking runs stmae's fused kernels unless turned off here: bf16
-/// [B, H, L, 32|64|128] inputs on AVX-512 BF16 CPUs (attention.cpp), fp32 [B, H, L, 32|64|80|128] on AVX2/FMA CPUs
+/// [B, H, L, 32|64|128] inputs on AVX-512 BF16 CPUs (CPUKernels/attention.cpp), fp32 [B, H, L, 32|64|80|128] on AVX2/FMA CPUs
 /// (attention_fp32.cpp). Returns the previous setting.
 int ct_set_fused_attention(int enabled);
 int ct_fused_attention_enabled(void);
