@@ -50,7 +50,7 @@ public struct ClipConfig: Sendable, Equatable {
         self.samplingRate = samplingRate
         self.targetFps = targetFps
         self.imgSize = imgSize
-        self.shortSide = shortSide ?? Int((Double(imgSize) * 256 / 224).rounded())
+        self.shortSide = shortSide ?? Self.defaultShortSide(imgSize: imgSize)
         self.evalShortSide = evalShortSide ?? imgSize
         self.evalResize = evalResize
         self.repeatAug = repeatAug
@@ -66,6 +66,9 @@ public struct ClipConfig: Sendable, Equatable {
         self.randAugment = randAugment
         self.reprob = reprob
     }
+
+    /// The training decode short side when none is given: img_size·256/224 (mae_st's `train_jitter_scales[0]`, 256 at 224).
+    public static func defaultShortSide(imgSize: Int) -> Int { Int((Double(imgSize) * 256 / 224).rounded()) }
 
     /// Floats in one clip: `3 · numFrames · imgSize²`.
     public var clipCount: Int { 3 * numFrames * imgSize * imgSize }

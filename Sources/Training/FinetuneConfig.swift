@@ -116,7 +116,7 @@ public struct FinetuneConfig: Codable, Equatable, Sendable {
     /// `--short_side`, default img_size·256/224: 256 at 224). Images (finetune-image): img_size + 32.
     public var evalShortSide: Int {
         if images { return imgSize + 32 }
-        return numSpatialCrops == 1 ? (shortSide > 0 ? shortSide : Int((Double(imgSize) * 256 / 224).rounded())) : imgSize
+        return numSpatialCrops == 1 ? (shortSide > 0 ? shortSide : ClipConfig.defaultShortSide(imgSize: imgSize)) : imgSize
     }
 
     /// Clip sampling for training or for evaluation view (temporal `t`, spatial `s`).

@@ -13,18 +13,8 @@ extension FinetuneConfig {
                 aliases: ["train_data_path"]),
         .option("val_dir", \.valDir, "validation data (same forms); with neither: the built-in synthetic set", aliases: ["val_data_path"]),
         .option("frac_retained", \.fracRetained, .above(0, upTo: 1), "few-shot: fraction of training samples kept per class (seeded)"),
-        .option("num_frames", \.numFrames, .above(0)),
-        .option("sampling_rate", \.samplingRate, .above(0)),
-        .option("target_fps", \.targetFps, .above(0)),
-        .option("img_size", \.imgSize, .above(0), "crop size", aliases: ["input_size"]),
-        .option("short_side", \.shortSide, .atLeast(0), "training decode short side, and the short side of the single-crop test view "
-                + "(mae_st train_jitter_scales[0]) (0 = img_size·256/224)"),
-        .option("repeat_aug", \.repeatAug, .above(0), "augmented clips per decoded video"),
-        .option("jitter_scales_relative", \.jitterScalesRelative, .interval),
-        .option("jitter_aspect_relative", \.jitterAspectRelative, .interval),
-        .option("mean", \.mean, .count(3)),
-        .option("std", \.std, .positives(3)),
-        .option("num_workers", \.numWorkers, .atLeast(0)),
+    ] + ConfigFlag.clipSampling(shortSide: "training decode short side, and the short side of the single-crop test view "
+            + "(mae_st train_jitter_scales[0]) (0 = img_size·256/224)") + [
         // augmentation
         .option("flip_prob", \.flipProb, Valid("-1 or in [0, 1]") { $0 == -1 || (0 ... 1).contains($0) }, "horizontal flip probability (-1: 0.5, but 0 on the built-in left/right data)"),
         .option("rand_aug", \.randAug, "RandAugment config, e.g. rand-m7-mstd0.5-inc1 (\"\" = off)"),

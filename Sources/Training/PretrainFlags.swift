@@ -9,17 +9,7 @@ extension PretrainConfig {
                 aliases: ["path_to_data_dir", "data_dir"]),
         .option("datafile_dir", \.datafileDir, "where train.csv is written (\"\" = output_dir)"),
         .option("data_frac", \.dataFrac, .above(0, upTo: 1), "fraction of the videos used (seeded)"),
-        .option("num_frames", \.numFrames, .above(0)),
-        .option("sampling_rate", \.samplingRate, .above(0)),
-        .option("target_fps", \.targetFps, .above(0)),
-        .option("img_size", \.imgSize, .above(0), "crop size", aliases: ["input_size"]),
-        .option("short_side", \.shortSide, .atLeast(0), "0 = img_size × 256/224"),
-        .option("repeat_aug", \.repeatAug, .above(0), "augmented clips per decoded video"),
-        .option("jitter_scales_relative", \.jitterScalesRelative, .interval),
-        .option("jitter_aspect_relative", \.jitterAspectRelative, .interval),
-        .option("mean", \.mean, .count(3)),
-        .option("std", \.std, .positives(3)),
-        .option("num_workers", \.numWorkers, .atLeast(0)),
+    ] + ConfigFlag.clipSampling(shortSide: "0 = img_size × 256/224") + [
         // model
         .option("model", \.model, ModelCatalog.helpText(kind: .pretrainer) + " (MaskFeat: HOG targets, cube masking)"),
         .option("patch_size", \.patchSize, .atLeast(0), "0 = the model's"),
