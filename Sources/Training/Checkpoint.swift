@@ -29,10 +29,13 @@ public protocol CheckpointSidecar: Codable {
     var optimizer: String { get set }
     /// The current settings' defaults as JSON: a sidecar written before a setting existed gets its default.
     static var configDefaults: [String: Any] { get }
+    static func upgradeSaved(_ config: [String: Any]) -> [String: Any]
 }
 
 extension CheckpointSidecar {
     public static var configDefaults: [String: Any] { [:] }
+    /// Settings saved by an older stmae, in today's keys and types (default: as saved).
+    public static func upgradeSaved(_ config: [String: Any]) -> [String: Any] { config }
 }
 
 /// `value` encoded as a JSON object ([:] if it is not one).
@@ -77,7 +80,7 @@ public enum Checkpoint {
         do {
             var data = data
             if var obj = try JSONSerialization.jsonObject(with: data) as? [String: Any], let cfg = obj["config"] as? [String: Any] {
-                var merged = S.configDefaults.merging(cfg) { _, saved in saved }
+                var merged = S.configDefaults.merging(S.upgradeSaved(cfg)) { _, saved in saved }
                 let weights = (obj["weights"] as? String).map { $0.hasPrefix("/") ? $0 : (json as NSString).deletingLastPathComponent + "/" + $0 }
                 if legacySinusoid(cfg, weights: weights) {
                     merged["sincos_pos_embed"] = true

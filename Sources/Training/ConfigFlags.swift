@@ -124,6 +124,16 @@ public struct ConfigFlag<Config> {
     }
 }
 
+extension ConfigFlag {
+    /// A switch that upstream command lines pass and that changes nothing here (mae_st `--no_env`: skip its cluster
+    /// set-up), accepted so that those lines run verbatim; `--help` says why it does nothing.
+    public static func noOp(_ name: String, _ help: String) -> ConfigFlag {
+        ConfigFlag(name: name, aliases: [], help: help, isBool: false, apply: { _, words, flag in
+            guard words.isEmpty else { throw ConfigError("\(flag) takes no value") }
+        }, show: { _ in "" }, check: { _ in nil })
+    }
+}
+
 /// mae_st-style flags over a settings struct: one typed `ConfigFlag` per setting (`--snake_case` names, the struct's JSON
 /// keys), applied onto a base value (the defaults, or a checkpoint's settings). nanoGPT-like: the defaults live in the
 /// struct, nowhere else; `--help` shows them from it.

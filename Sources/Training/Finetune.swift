@@ -15,6 +15,14 @@ public struct FinetuneCheckpointState: CheckpointSidecar {
     public var weights = ""
     public var optimizer = ""
     public static var configDefaults: [String: Any] { jsonObject(FinetuneConfig()) }
+    /// Before mae_st's `--rand_aug` switch, `rand_aug` held the policy ("" = off): now `rand_aug` + `aa`.
+    public static func upgradeSaved(_ config: [String: Any]) -> [String: Any] {
+        guard let policy = config["rand_aug"] as? String else { return config }
+        var c = config
+        c["rand_aug"] = !policy.isEmpty
+        if !policy.isEmpty { c["aa"] = policy }
+        return c
+    }
 }
 
 /// The ViT classifier a config describes (a catalogue name: mae_st's `vit_*` / `mae_vit_*`, HF-VideoMAE's
@@ -95,7 +103,7 @@ public final class Finetuner {
         // mae_st `main_finetune.main`: torch.manual_seed(seed + rank) first; dropout, drop path and the fresh head draw
         // from libtorch's default generator, the model's init from its own seeded one.
         try Runtime.manualSeed(UInt64(config.seed))
-        log = try RunLog(dir: config.outputDir, enabled: !config.evalOnly)
+        log = try RunLog(dir: config.logDirectory, enabled: !config.evalOnly)
         // The weights this run starts from: the checkpoint to resume, else the pre-trained `--finetune` one.
         var resumed: (state: FinetuneCheckpointState, weights: [(String, Tensor)], dir: String)? = nil
         if !config.resume.isEmpty {
@@ -162,7 +170,7 @@ public final class Finetuner {
             if c.linearProbe { model.eval() }  // frozen encoder: no drop path / dropout in the features
             let t0 = DispatchTime.now()
             guard try trainOneEpochFinetune(ctx, feed: train, state: &state) else {
-                let path = try save(name: "checkpoint-last")
+                let path = try save(name: c.savePrefix + "checkpoint-last")
                 RunLog.info("\nstopped at epoch \(state.epoch) batch \(state.nextBatch) (step \(state.step)); continue with --resume \(path)")
                 return state
             }
@@ -184,10 +192,10 @@ public final class Finetuner {
             let improved = result != nil && state.bestEpoch == state.epoch
             state.epoch += 1
             state.nextBatch = 0
-            try save(name: "checkpoint-last")
-            if improved { try save(name: "checkpoint-best") }
-            if let result { try? ConfusionPlot.write(result, to: c.outputDir + "/confusion_val.png") }
-            try? LossCurve.write(state.lossHistory, to: c.outputDir + "/loss_curve.png")
+            try save(name: c.savePrefix + "checkpoint-last")
+            if improved { try save(name: c.savePrefix + "checkpoint-best") }
+            if let result { try? ConfusionPlot.write(result, to: c.logDirectory + "/confusion_val.png") }
+            try? LossCurve.write(state.lossHistory, to: c.logDirectory + "/loss_curve.png")
             onEpoch?(state, result)
         }
         return state

@@ -10,6 +10,8 @@ public struct FinetuneConfig: Codable, Equatable, Sendable {
     // data
     public var trainDir = ""                     // class folders or a `path, label` list; empty: built-in data
     public var valDir = ""
+    public var pathToDataDir = ""                // mae_st: a folder holding train.csv and val.csv (`path label` lines)
+    public var datafileDir = ""                  // optimized-stmae: where train.csv / val.csv are written ("" = output_dir)
     public var images = false                    // image class folders (finetune-image): static clips
     public var fracRetained = 1.0                // few-shot: fraction kept per class (seeded)
     public var numFrames = 8
@@ -25,8 +27,9 @@ public struct FinetuneConfig: Codable, Equatable, Sendable {
     public var numWorkers = 2
     // augmentation
     public var flipProb = -1.0                   // -1: 0.5, but 0 on the built-in data (its classes are left/right motions) / regularisation
-    public var randAug = ""                      // e.g. rand-m7-mstd0.5-inc1 (mae_st: rand-m7-n4-mstd0.5-inc1); "": off
-    public var reprob = 0.0                      // random erasing probability (mae_st 0.25)
+    public var randAug = false                   // mae_st --rand_aug: RandAugment (policy --aa) and random erasing (--reprob)
+    public var aa = "rand-m7-mstd0.5-inc1"       // mae_st's RandAugment policy
+    public var reprob = 0.25                     // random erasing probability, with --rand_aug (mae_st Kinetics._aug_frame)
     public var mixup = 0.0                       // Beta α (mae_st 0.8)
     public var cutmix = 0.0                      // Beta α (mae_st 1.0)
     public var mixupProb = 1.0
@@ -73,6 +76,11 @@ public struct FinetuneConfig: Codable, Equatable, Sendable {
     public var threads = 0
     public var logEvery = 10
     public var maxSteps = 0                      // stop after this many optimizer steps in this run (0: no limit)
+    public var savePrefix = ""                   // prefix of checkpoint names
+    public var pinMem = true                     // mae_st/optimized-stmae --pin_mem: page-locked batches for GPU copies
+    public var logDir = ""                       // mae_st --log_dir: where log.jsonl and the plots go ("" = output_dir)
+    public var distributed = false               // require a launcher environment
+    public var distEval = false                  // mae_st --dist_eval: each rank evaluates a shard (one process: all)
 
     public init() {}
 
@@ -93,11 +101,22 @@ public struct FinetuneConfig: Codable, Equatable, Sendable {
         if (mixup > 0 || cutmix > 0) && mixupProb > 0 {
             try need(batchSize % 2 == 0, "--batch_size must be even with --mixup/--cutmix (pairs are mixed), got \(batchSize)")
         }
-        if !randAug.isEmpty { _ = try RandAugment(randAug) }
+        if randAug { do { _ = try RandAugment(aa) } catch { throw ConfigError("--aa '\(aa)': \(error)") } }
         try need(ModelCatalog.entry(model, for: .classifier)?.kind != .pretrainer,
                  "--model \(model) is a pre-training model: pre-train it with `stmae pretrain --model \(model)`, then fine-tune its encoder with `--model vit_base_patch16 --finetune CHECKPOINT` (same sizes)")
         try need(PatchInflation(rawValue: inflation) != nil, "--inflation must be one of \(PatchInflation.allCases.map(\.rawValue)), got '\(inflation)'")
         try need(TemporalInit(rawValue: temporalInit) != nil, "--temporal_init must be one of \(TemporalInit.allCases.map(\.rawValue)), got '\(temporalInit)'")
+    }
+
+    /// The training and validation sources: `--train_dir` / `--val_dir`, or mae_st's `--path_to_data_dir` lists
+    /// (`DIR/train.csv`, `DIR/val.csv` when present: `Kinetics` modes "finetune" and "val").
+    public func dataSources() throws -> (train: String, val: String) {
+        guard !pathToDataDir.isEmpty else { return (trainDir, valDir) }
+        guard trainDir.isEmpty && valDir.isEmpty else {
+            throw ConfigError("--path_to_data_dir \(pathToDataDir): give it or --train_dir/--val_dir, not both")
+        }
+        let val = pathToDataDir + "/val.csv"
+        return (try upstreamList(pathToDataDir, "train"), FileManager.default.fileExists(atPath: val) ? val : "")
     }
 
     /// `--inflation` / `--temporal_init` (validated).
@@ -130,7 +149,7 @@ public struct FinetuneConfig: Codable, Equatable, Sendable {
                           train: train,
                           temporalIndex: temporalIndex, numTemporalViews: train ? 1 : numTemporalViews,
                           spatialIndex: numSpatialCrops == 1 ? 1 : spatialIndex,
-                          randAugment: train && !randAug.isEmpty ? try RandAugment(randAug) : nil, reprob: train ? reprob : 0)
+                          randAugment: train && randAug ? try RandAugment(aa) : nil, reprob: train && randAug ? reprob : 0)
     }
 
     enum CodingKeys: String, CodingKey {
@@ -146,5 +165,7 @@ public struct FinetuneConfig: Codable, Equatable, Sendable {
         case warmupEpochs = "warmup_epochs", weightDecay = "weight_decay", clipGrad = "clip_grad", bf16
         case numTemporalViews = "num_temporal_views", numSpatialCrops = "num_spatial_crops", evalOnly = "eval"
         case outputDir = "output_dir", resume, seed, threads, logEvery = "log_every", maxSteps = "max_steps"
+        case pathToDataDir = "path_to_data_dir", datafileDir = "datafile_dir", aa, savePrefix = "save_prefix"
+        case pinMem = "pin_mem", logDir = "log_dir", distEval = "dist_eval", distributed
     }
 }

@@ -19,7 +19,7 @@ public struct FinetuneData {
     public init(_ config: FinetuneConfig, needTrain: Bool = true, classNames saved: [String]? = nil,
                 log: @escaping @Sendable (String) -> Void = { RunLog.info($0) }) throws {
         var c = config
-        var (trainSrc, valSrc) = (c.trainDir, c.valDir)
+        var (trainSrc, valSrc) = try c.dataSources()
         if trainSrc.isEmpty && valSrc.isEmpty {
             if c.flipProb < 0 { c.flipProb = 0 }  // left/right motion classes: a mirrored clip has the other label
             let d = try DefaultData.ensure()
@@ -56,6 +56,12 @@ public struct FinetuneData {
             throw ConfigError("--num_classes \(numClasses): the data has label \(maxLabel) (labels must be < num_classes)")
         }
         if classNames.count != numClasses { classNames = (0 ..< numClasses).map(String.init) }
+        if needTrain {  // the lists the run reads, as optimized-stmae's finetune.py writes them
+            let listDir = c.datafileDir.isEmpty ? c.outputDir : c.datafileDir
+            try FileManager.default.createDirectory(atPath: listDir, withIntermediateDirectories: true)
+            try VideoList.writeCSV(trainSamples, to: listDir + "/train.csv")
+            if !valSamples.isEmpty { try VideoList.writeCSV(valSamples, to: listDir + "/val.csv") }
+        }
         trainCount = trainSamples.count
         valCount = valSamples.count
         if needTrain {

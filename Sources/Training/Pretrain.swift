@@ -43,7 +43,7 @@ public final class Pretrainer {
         self.config = config
         if config.threads > 0 { try Runtime.setNumThreads(config.threads) }
         isMain = rank == 0
-        log = try RunLog(dir: config.outputDir, enabled: rank == 0)
+        log = try RunLog(dir: config.logDirectory, enabled: rank == 0)
         try Runtime.manualSeed(UInt64(config.seed + rank))  // mae_st `main_pretrain.main`: torch.manual_seed(seed + rank)
         let initGen = try Generator(seed: UInt64(config.seed))
         model = try config.makeModel(generator: initGen)
@@ -105,7 +105,7 @@ public final class Pretrainer {
                 try save(name: c.savePrefix + String(format: "checkpoint-%05d", finished))
                 Checkpoint.prune(dir: c.outputDir, prefix: c.savePrefix, keep: c.numCheckpointDel)
             }
-            if isMain { try? LossCurve.write(state.lossHistory, to: c.outputDir + "/loss_curve.png") }
+            if isMain { try? LossCurve.write(state.lossHistory, to: c.logDirectory + "/loss_curve.png") }
         }
         return state
     }

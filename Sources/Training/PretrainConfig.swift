@@ -8,6 +8,7 @@ public struct PretrainConfig: Codable, Equatable, Sendable {
     // data
     public var dataDirs: [String] = []           // empty: the built-in synthetic data set
     public var datafileDir: String = ""          // where train.csv is written (default: output_dir)
+    public var pathToDataDir = ""                // mae_st: a folder holding train.csv (`path label` lines) instead of data_dirs
     public var dataFrac = 1.0
     public var numFrames = 8
     public var samplingRate = 2
@@ -66,6 +67,8 @@ public struct PretrainConfig: Codable, Equatable, Sendable {
     public var threads = 0                       // 0: libtorch default
     public var logEvery = 10
     public var distributed = false
+    public var pinMem = true                     // mae_st/optimized-stmae --pin_mem: page-locked batches for GPU copies
+    public var logDir = ""                       // mae_st --log_dir: where log.jsonl and loss_curve.png go ("" = output_dir)
 
     public init() {}
 
@@ -108,6 +111,7 @@ public struct PretrainConfig: Codable, Equatable, Sendable {
         func need(_ ok: Bool, _ msg: String) throws { if !ok { throw ConfigError(msg) } }
         try Self.flags.validate(self)  // each flag's own range
         try need(blr > 0 || lr > 0, "--blr must be > 0 (or give --lr), got \(blr)")
+        try need(pathToDataDir.isEmpty || dataDirs.isEmpty, "--path_to_data_dir \(pathToDataDir): give it or --data_dirs, not both")
         if !isMAE { return try validateFamily() }
         try need(initFrom.isEmpty, "--init_from (an image ViT or video MAE to start from) is for MaskFeat models; an MAE starts from --resume or its init")
         let m = try maeConfig()
@@ -133,6 +137,6 @@ public struct PretrainConfig: Codable, Equatable, Sendable {
         case weightDecay = "weight_decay", biasWd = "bias_wd", noWdPosEmbed = "no_wd_pos_embed", beta1, beta2, clipGrad = "clip_grad", bf16, outputDir = "output_dir"
         case savePrefix = "save_prefix", resume, seed, checkpointPeriod = "checkpoint_period"
         case numCheckpointDel = "num_checkpoint_del", maxSteps = "max_steps", threads, logEvery = "log_every"
-        case distributed
+        case distributed, pathToDataDir = "path_to_data_dir", pinMem = "pin_mem", logDir = "log_dir"
     }
 }

@@ -6,7 +6,7 @@ extension PretrainConfig {
     public static let flags = ConfigFlags<PretrainConfig>([
         // data
         .option("data_dirs", \.dataDirs, "folders searched recursively for videos; none = built-in synthetic videos",
-                aliases: ["path_to_data_dir", "data_dir"]),
+                aliases: ["data_dir"]),
         .option("datafile_dir", \.datafileDir, "where train.csv is written (\"\" = output_dir)"),
         .option("data_frac", \.dataFrac, .above(0, upTo: 1), "fraction of the videos used (seeded)"),
     ] + ConfigFlag.clipSampling(shortSide: "0 = img_size × 256/224") + [
@@ -61,6 +61,7 @@ extension PretrainConfig {
         .option("max_steps", \.maxSteps, .atLeast(0), "stop after N steps (0 = no limit)"),
         .option("threads", \.threads, .atLeast(0), "0 = libtorch default"),
         .option("log_every", \.logEvery, .above(0), "steps between progress lines"),
+    ] + ConfigFlag.upstreamRun(lists: "train.csv") + [
         .option("distributed", \.distributed, "require a launcher environment (data parallel runs whenever one is set); "
                 + "also --dist_timeout SECONDS (1800)"),
     ])

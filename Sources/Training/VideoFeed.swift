@@ -35,7 +35,12 @@ public struct VideoFeed: ClipFeed {
 
 /// The pre-training video list, as optimized-stmae builds it: scan `--data_dirs` (or the built-in synthetic data set),
 /// write `DATAFILE_DIR/train.csv` (`path, label` lines), read it back, keep `--data_frac`.
+/// `--path_to_data_dir DIR` instead reads mae_st's `DIR/train.csv` (`Kinetics._construct_loader`, mode "pretrain").
 public func pretrainSamples(_ config: PretrainConfig) throws -> [VideoSample] {
+    if !config.pathToDataDir.isEmpty {
+        let list = try upstreamList(config.pathToDataDir, "train")
+        return try VideoList.dataFrac(VideoList.readCSV(path: list), config.dataFrac, seed: UInt64(config.seed))
+    }
     let dirs = config.dataDirs.isEmpty ? [try DefaultData.ensure().train] : config.dataDirs
     for d in dirs {
         var isDir: ObjCBool = false
@@ -65,4 +70,14 @@ extension PretrainConfig {
                    aspects: jitterAspectRelative[0] ... jitterAspectRelative[1], train: train,
                    temporalIndex: temporalIndex, numTemporalViews: numTemporalViews)
     }
+}
+
+/// mae_st's list `DIR/{split}.csv` (`Kinetics._construct_loader`); errors name `--path_to_data_dir`.
+func upstreamList(_ dir: String, _ split: String) throws -> String {
+    let path = dir + "/" + split + ".csv"
+    guard FileManager.default.fileExists(atPath: path) else {
+        throw ConfigError("--path_to_data_dir \(dir): no \(split).csv in it (mae_st reads DIR/train.csv, DIR/val.csv: "
+            + "one `path label` per line)")
+    }
+    return path
 }

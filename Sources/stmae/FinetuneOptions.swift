@@ -1,4 +1,5 @@
 import ArgumentParser
+import Distributed
 import Foundation
 import NN
 import Training
@@ -51,6 +52,14 @@ func runFinetune(_ c: FinetuneConfig?) throws {
     guard let c else { return }
     if c.evalOnly { return try runEvaluate(c) }
     try c.validate()
+    let env = try DistEnvironment.detect()
+    if env.isDistributed {  // every rank would train the whole set and write the same files
+        throw ValidationError("data-parallel fine-tuning is not implemented: run `stmae finetune` as one process "
+            + "(this one is rank \(env.rank) of \(env.worldSize) under a launcher)")
+    }
+    if c.distributed {
+        throw ValidationError("--distributed: no launcher environment (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT or SLURM_*)")
+    }
     let data = try FinetuneData(c)
     RunLog.info("data: \(data.trainCount) training, \(data.valCount) validation \(c.images ? "images" : "videos"), \(data.numClasses) classes; "
         + "\(data.val.count) test view(s)")

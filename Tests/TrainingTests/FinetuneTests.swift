@@ -188,8 +188,8 @@ struct FinetuneTests {
             c[keyPath: path] = value
             #expect { try Finetuner(c, numClasses: 8) } throws: { "\($0)".contains(flag) }
         }
-        var c = base; c.randAug = "rand-q3"
-        #expect { try c.validate() } throws: { "\($0)".contains("--rand_aug") }
+        var c = base; c.randAug = true; c.aa = "rand-q3"
+        #expect { try c.validate() } throws: { "\($0)".contains("--aa") && "\($0)".contains("rand-q3") }
         c = base; c.mixup = 0.8; c.batchSize = 7
         #expect { try c.validate() } throws: { "\($0)".contains("--batch_size") && "\($0)".contains("even") }
         c = base; c.numSpatialCrops = 2
