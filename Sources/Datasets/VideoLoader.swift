@@ -122,7 +122,7 @@ public final class VideoLoader: @unchecked Sendable {
             failureList.append((path, reason))
             return true
         }
-        if isNew { log("skipping unreadable video \(path): \(reason)") }
+        if isNew { log("skipping unreadable \(VideoList.isImage(path) ? "image" : "video") \(path): \(reason)") }
     }
 
     /// Directory shared by all sample paths (for messages).
@@ -138,11 +138,12 @@ public final class VideoLoader: @unchecked Sendable {
 
     private func exhaustedError(from index: Int) -> DatasetError {
         let (count, first) = lock.withLock { (failedPaths.count, failureList.prefix(3)) }
+        let what = samples.allSatisfy { VideoList.isImage($0.path) } ? "image" : "video"
         let errors = first.map { "\(($0.path as NSString).lastPathComponent): \($0.reason)" }.joined(separator: "; ")
         if count >= uniquePaths {
-            return DatasetError("no readable videos among \(uniquePaths) files in \(commonDirectory); first errors: \(errors)")
+            return DatasetError("no readable \(what)s among \(uniquePaths) files in \(commonDirectory); first errors: \(errors)")
         }
-        return DatasetError("no readable video within \(maxAttempts) attempts from \(samples[index].path) "
+        return DatasetError("no readable \(what) within \(maxAttempts) attempts from \(samples[index].path) "
             + "(\(count) of \(uniquePaths) files in \(commonDirectory) failed); first errors: \(errors)")
     }
 

@@ -100,11 +100,15 @@ public struct Image: Sendable, Equatable {
             throw MediaError(path, .corrupt, "invalid JPEG header: \(String(cString: tjGetErrorStr2(handle)))")
         }
         guard Int(w) * Int(h) <= 1 << 28 else { throw MediaError(path, .corrupt, "implausible JPEG size \(w)x\(h)") }
-        var pixels = [UInt8](repeating: 0, count: Int(w) * Int(h) * 3)
+        // CMYK and YCCK JPEGs (Photoshop, print pipelines) decode to CMYK as stored: Adobe's inverted convention,
+        // so R = c·k/255 (as Pillow's CMYK → RGB of the inverted values).
+        let cmyk = colorspace == Int32(TJCS_CMYK.rawValue) || colorspace == Int32(TJCS_YCCK.rawValue)
+        let channels = cmyk ? 4 : 3
+        var pixels = [UInt8](repeating: 0, count: Int(w) * Int(h) * channels)
         let rc = bytes.withUnsafeBufferPointer { src in
             pixels.withUnsafeMutableBufferPointer { dst in
                 tjDecompress2(handle, src.baseAddress, UInt(src.count), dst.baseAddress, w, 0, h,
-                              Int32(TJPF_RGB.rawValue), 0)
+                              Int32((cmyk ? TJPF_CMYK : TJPF_RGB).rawValue), 0)
             }
         }
         if rc != 0 {
@@ -115,7 +119,17 @@ public struct Image: Sendable, Equatable {
                 throw MediaError(path, .corrupt, "JPEG decode failed: \(message)")
             }
         }
-        return Image(width: Int(w), height: Int(h), pixels: pixels)
+        return Image(width: Int(w), height: Int(h), pixels: cmyk ? rgb(fromInvertedCMYK: pixels) : pixels)
+    }
+
+    /// `[c, m, y, k]` per pixel (Adobe-inverted, as JPEGs store them) → RGB: `r = c·k/255`, rounded.
+    static func rgb(fromInvertedCMYK p: [UInt8]) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: p.count / 4 * 3)
+        for i in 0 ..< p.count / 4 {
+            let k = UInt32(p[4 * i + 3])
+            for c in 0 ..< 3 { out[3 * i + c] = UInt8((UInt32(p[4 * i + c]) * k + 127) / 255) }
+        }
+        return out
     }
 
     private static func decodePNG(_ bytes: [UInt8], path: String) throws -> Image {
@@ -130,6 +144,9 @@ public struct Image: Sendable, Equatable {
             let (w, h) = (Int(image.width), Int(image.height))
             guard w > 0, h > 0, w * h <= 1 << 28 else { throw MediaError(path, .corrupt, "invalid PNG size \(w)x\(h)") }
             image.format = UInt32(PNG_FORMAT_RGB)
+            // 16-bit channels hold the same (sRGB-encoded) values as 8-bit ones, scaled: libpng would otherwise take
+            // them as linear light and gamma-encode them (a brighter picture) unless the file says so (gAMA/sRGB)
+            image.flags |= UInt32(PNG_IMAGE_FLAG_16BIT_sRGB)
             // Zero-filled buffer: alpha is composited onto black.
             var pixels = [UInt8](repeating: 0, count: w * h * 3)
             let ok = pixels.withUnsafeMutableBytes { png_image_finish_read(&image, nil, $0.baseAddress, Int32(w * 3), nil) }

@@ -85,6 +85,18 @@ import Datasets
         #expect(log.all.count == 3 && log.all.allSatisfy { $0.contains("skipping") })
     }
 
+    /// Messages about image data sets say "image" (issue 24 item 5).
+    @Test(.timeLimit(.minutes(1))) func unreadableImagesAreCalledImages() throws {
+        let tmp = TempDir()
+        try FileManager.default.createDirectory(atPath: tmp.sub("img"), withIntermediateDirectories: true)
+        let bad = (0 ..< 2).map { tmp.sub("img/bad\($0).png") }
+        for p in bad { try Data("not a png".utf8).write(to: URL(fileURLWithPath: p)) }
+        let log = LogLines()
+        let l = try loader(bad.map { VideoSample(path: $0, label: 0) }, batchSize: 1, workers: 0, log: { log.append($0) })
+        #expect { _ = try collect(l, epoch: 0) } throws: { "\($0)".contains("no readable images among 2 files") }
+        #expect(log.all.count == 2 && log.all.allSatisfy { $0.contains("skipping unreadable image ") }, "\(log.all)")
+    }
+
     @Test(.timeLimit(.minutes(1))) func allCorruptSetStopsWithClearError() throws {
         let tmp = TempDir()
         let bad = try writeBadVideos(in: tmp.sub("bad"), from: Fixture.samples[0].path)

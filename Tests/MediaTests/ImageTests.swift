@@ -1,4 +1,5 @@
 import CPNG
+import CTurboJPEG
 import Foundation
 import Testing
 @testable import Media
@@ -122,5 +123,77 @@ import Testing
         }
         #expect(mismatches == 0)
         #expect(GIFWriter.lzw([]).count > 0)
+    }
+}
+
+/// Hostile-input images (issue 24 item 5): 16-bit PNGs from other tools (no gAMA chunk) and CMYK/YCCK JPEGs.
+@Suite struct ImageColourTests {
+    /// A 16-bit RGB PNG with no colour chunks, as scanners and many tools write it: IHDR, one stored-deflate IDAT, IEND.
+    static func png16(width: Int, height: Int, samples: [UInt16]) -> [UInt8] {
+        func be32(_ v: UInt32) -> [UInt8] { [24, 16, 8, 0].map { UInt8(truncatingIfNeeded: v >> $0) } }
+        func crc32(_ bytes: [UInt8]) -> UInt32 {
+            var c: UInt32 = 0xFFFF_FFFF
+            for b in bytes {
+                c ^= UInt32(b)
+                for _ in 0 ..< 8 { c = c & 1 != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
+            }
+            return ~c
+        }
+        func chunk(_ type: String, _ data: [UInt8]) -> [UInt8] {
+            let body = Array(type.utf8) + data
+            return be32(UInt32(data.count)) + body + be32(crc32(body))
+        }
+        var raw: [UInt8] = []
+        for y in 0 ..< height {
+            raw.append(0)  // filter: none
+            for v in samples[(y * width * 3) ..< ((y + 1) * width * 3)] { raw += [UInt8(v >> 8), UInt8(v & 0xFF)] }
+        }
+        var (a, b): (UInt32, UInt32) = (1, 0)
+        for x in raw { a = (a + UInt32(x)) % 65521; b = (b + a) % 65521 }
+        let n = UInt16(raw.count)  // one stored block (small images only)
+        let zlib: [UInt8] = [0x78, 0x01, 1, UInt8(n & 0xFF), UInt8(n >> 8), UInt8(~n & 0xFF), UInt8(~n >> 8)] + raw + be32(b << 16 | a)
+        return [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + chunk("IHDR", be32(UInt32(width)) + be32(UInt32(height)) + [16, 2, 0, 0, 0])
+            + chunk("IDAT", zlib) + chunk("IEND", [])
+    }
+
+    /// 16-bit values read as their 8-bit values (v/257), not as linear light brightened by a gamma curve
+    /// (mid grey 0x8080 became ≈ 188 before).
+    @Test func sixteenBitPNGKeepsItsValues() throws {
+        let dir = TempDir()
+        let values: [UInt16] = [0, 0x1010, 0x4040, 0x8080, 0xC0C0, 0xFFFF, 0x2000, 0x7FFF, 0x9abc, 0x0101, 0xFEFE, 0x3333]
+        let path = dir.path("deep.png")
+        try Data(Self.png16(width: 2, height: 2, samples: values)).write(to: URL(fileURLWithPath: path))
+        let img = try Image.load(path: path)
+        #expect(img.width == 2 && img.height == 2)
+        for (got, v) in zip(img.pixels, values) {
+            #expect(abs(Int(got) - Int((Double(v) / 257).rounded())) <= 1, "\(v) → \(got)")
+        }
+    }
+
+    /// CMYK JPEGs (TurboJPEG writes YCCK from CMYK pixels, with Adobe's marker) decode instead of failing:
+    /// R = c·k/255 on the stored (inverted) values.
+    @Test func cmykJPEGDecodes() throws {
+        let (w, h) = (16, 8)
+        var cmyk = [UInt8](repeating: 0, count: w * h * 4)
+        for i in 0 ..< w * h { cmyk[4 * i ..< 4 * i + 4] = [UInt8(40 + i), 255, UInt8(200 - i), i < 64 ? 255 : 128][...] }
+        guard let handle = tjInitCompress() else { Issue.record("TurboJPEG"); return }
+        defer { tjDestroy(handle) }
+        var jpeg: UnsafeMutablePointer<UInt8>?
+        var size: UInt = 0
+        defer { tjFree(jpeg) }
+        let rc = cmyk.withUnsafeBufferPointer {
+            tjCompress2(handle, $0.baseAddress, Int32(w), 0, Int32(h), Int32(TJPF_CMYK.rawValue), &jpeg, &size,
+                        Int32(TJSAMP_444.rawValue), 100, 0)
+        }
+        #expect(rc == 0)
+        let dir = TempDir()
+        let path = dir.path("print.jpg")
+        try Data(bytes: jpeg!, count: Int(size)).write(to: URL(fileURLWithPath: path))
+        let img = try Image.load(path: path)
+        #expect(img.width == w && img.height == h)
+        let expected = Image.rgb(fromInvertedCMYK: cmyk)
+        let diff = zip(img.pixels, expected).map { abs(Int($0) - Int($1)) }
+        #expect(diff.max()! <= 6, "max diff \(diff.max()!)")
+        #expect(img.pixels[0] == UInt8((40 * 255 + 127) / 255) || diff[0] <= 6)
     }
 }
