@@ -110,11 +110,13 @@ public struct ClipPipeline: Sendable {
 
     /// Decodes `path` once (the union of the frames all repeats need) and writes `repeatAug`
     /// augmented clips into `out` (`repeatAug · config.clipCount` floats, `[R, 3, T, H, W]`).
-    /// Clip `r` draws its randomness from `rngs[r]`; evaluation uses none.
-    public func load(path: String, rngs: [SampleRNG], into out: UnsafeMutableBufferPointer<Float>) throws {
+    /// Clip `r` draws its randomness from `rngs[r]`; evaluation uses none. Returns the damaged packets and frames the
+    /// decoder met on the way (concealed; see `VideoReader.decodeErrors`).
+    @discardableResult
+    public func load(path: String, rngs: [SampleRNG], into out: UnsafeMutableBufferPointer<Float>) throws -> Int {
         let c = config
         precondition(rngs.count >= c.repeatAug && out.count >= c.repeatAug * c.clipCount, "ClipPipeline.load: buffers too small")
-        if VideoList.isImage(path) { return try loadImage(path: path, rngs: rngs, into: out) }
+        if VideoList.isImage(path) { try loadImage(path: path, rngs: rngs, into: out); return 0 }
         let reader = try VideoReader(path: path, threads: 1)
         guard reader.frameCount > 0 else { throw MediaError(path, .corrupt, "no frames") }
         // Evaluation resizes the natively decoded frames itself (EvalView), as mae_st and transformers do.
@@ -148,6 +150,7 @@ public struct ClipPipeline: Sendable {
             render(clip, frames: plan.indices.map { position[$0]! }, plan: plan,
                    into: UnsafeMutableBufferPointer(rebasing: out[r * c.clipCount ..< (r + 1) * c.clipCount]))
         }
+        return reader.decodeErrors
     }
 
     struct Plan {

@@ -44,6 +44,7 @@ public final class VideoLoader: @unchecked Sendable {
     private let uniquePaths: Int
     private var failedPaths: [String: String] = [:]
     private var failureList: [(path: String, reason: String)] = []
+    private var damage: [String: Int] = [:], damageOrder: [String] = []
     private var workersRunning = 0
 
     /// - Parameters:
@@ -111,6 +112,19 @@ public final class VideoLoader: @unchecked Sendable {
     func workerStarted() { lock.withLock { workersRunning += 1 } }
     func workerFinished() { lock.withLock { workersRunning -= 1 } }
 
+    /// Files that decoded with damaged packets or frames (concealed by the decoder), with the most met in one read.
+    public var decodeErrors: [(path: String, count: Int)] { lock.withLock { damageOrder.map { ($0, damage[$0]!) } } }
+
+    private func recordDecodeErrors(_ path: String, _ count: Int) {
+        let isNew: Bool = lock.withLock {
+            defer { damage[path] = max(damage[path] ?? 0, count) }
+            guard damage[path] == nil else { return false }
+            damageOrder.append(path)
+            return true
+        }
+        if isNew { log("decode errors in \(path): \(count) damaged packet(s)/frame(s), concealed") }
+    }
+
     private func knownFailure(_ index: Int) -> Bool { lock.withLock { failedPaths[samples[index].path] != nil } }
 
     private func recordFailure(_ index: Int, _ error: Error) {
@@ -172,7 +186,8 @@ public final class VideoLoader: @unchecked Sendable {
                     let candidate = (order[position] + step) % n
                     if knownFailure(candidate) { continue }
                     do {
-                        try pipeline.load(path: samples[candidate].path, rngs: rngs, into: out)
+                        let damaged = try pipeline.load(path: samples[candidate].path, rngs: rngs, into: out)
+                        if damaged > 0 { recordDecodeErrors(samples[candidate].path, damaged) }
                         chosen = candidate
                         break
                     } catch {

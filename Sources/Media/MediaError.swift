@@ -27,6 +27,8 @@ public struct MediaError: Error, CustomStringConvertible, Sendable, Equatable {
 let averrorEAGAIN: Int32 = -11
 /// `AVERROR_EOF` = `-MKTAG('E','O','F',' ')`.
 let averrorEOF: Int32 = -0x2046_4F45
+/// AVERROR_INVALIDDATA (FFERRTAG("INDA")): damaged input.
+let averrorInvalidData: Int32 = -0x4144_4E49
 /// `AV_NOPTS_VALUE`.
 let avNoPTS = Int64.min
 /// `AV_TIME_BASE`.

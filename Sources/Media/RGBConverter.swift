@@ -15,8 +15,11 @@ final class RGBConverter {
         av_frame_free(&rgb)
     }
 
+    /// `width` × `height`: the output, after a clockwise `rotation` (0, 90, 180, 270) of the scaled frame.
     func convert(_ src: UnsafeMutablePointer<AVFrame>, into out: UnsafeMutablePointer<UInt8>,
-                 width: Int, height: Int, path: String) throws {
+                 width outW: Int, height outH: Int, rotation: Int = 0, path: String) throws {
+        let quarter = rotation == 90 || rotation == 270
+        let (width, height) = quarter ? (outH, outW) : (outW, outH)
         let f = src.pointee
         guard f.width > 0, f.height > 0, f.format >= 0 else {
             throw MediaError(path, .corrupt, "decoded frame has no size or pixel format")
@@ -46,9 +49,18 @@ final class RGBConverter {
         guard rows == Int32(height) else {
             throw MediaError(path, .corrupt, "pixel conversion failed (\(rows) of \(height) rows)")
         }
-        let rowBytes = width * 3
-        for y in 0 ..< height {
-            (out + y * rowBytes).update(from: dst.data.0! + y * Int(dst.linesize.0), count: rowBytes)
+        let rowBytes = width * 3, line = Int(dst.linesize.0), base = dst.data.0!
+        if rotation == 0 {
+            for y in 0 ..< height { (out + y * rowBytes).update(from: base + y * line, count: rowBytes) }
+            return
+        }
+        // out[y][x] = scaled[sy][sx]: 90° clockwise takes column y from the bottom up, 270° row x from the right.
+        for y in 0 ..< outH {
+            for x in 0 ..< outW {
+                let (sy, sx) = rotation == 90 ? (height - 1 - x, y) : rotation == 180 ? (height - 1 - y, width - 1 - x) : (x, width - 1 - y)
+                let s = base + sy * line + sx * 3, d = out + (y * outW + x) * 3
+                d[0] = s[0]; d[1] = s[1]; d[2] = s[2]
+            }
         }
     }
 

@@ -45,8 +45,13 @@ public final class VideoReader {
     public let path: String
     public let fps: Double
     public let frameCount: Int
+    /// The size frames are shown at: the coded size, sides swapped when `rotation` is 90 or 270.
     public let width: Int
     public let height: Int
+    /// Clockwise degrees the container's display matrix rotates the coded frames by (phone videos); applied.
+    public let rotation: Int
+    /// Packets and frames the decoder reported as damaged so far (concealed or dropped; the file stays readable).
+    public private(set) var decodeErrors = 0
     /// Seconds.
     public let duration: Double
 
@@ -85,8 +90,9 @@ public final class VideoReader {
         streamIndex = input.streamIndex
         let stream = input.ctx.pointee.streams[Int(streamIndex)]!
         let par = stream.pointee.codecpar!
-        width = Int(par.pointee.width)
-        height = Int(par.pointee.height)
+        let (codedWidth, codedHeight) = (Int(par.pointee.width), Int(par.pointee.height))
+        rotation = Int(stmae_stream_rotation(stream))
+        (width, height) = rotation % 180 == 0 ? (codedWidth, codedHeight) : (codedHeight, codedWidth)
 
         let scan = try Self.scanPackets(input.ctx, streamIndex, path: path)
         framePTS = scan.pts
@@ -114,8 +120,8 @@ public final class VideoReader {
             rc = avcodec_open2(codec, decoder, nil)
         }
         if rc < 0 { throw MediaError(path, .unsupported, "cannot open decoder: \(avErrorString(rc))") }
-        guard (1 ... 16384).contains(width), (1 ... 16384).contains(height) else {
-            throw MediaError(path, .corrupt, "invalid frame size \(width)x\(height)")
+        guard (1 ... 16384).contains(codedWidth), (1 ... 16384).contains(codedHeight) else {
+            throw MediaError(path, .corrupt, "invalid frame size \(codedWidth)x\(codedHeight)")
         }
     }
 
@@ -133,9 +139,9 @@ public final class VideoReader {
         let scan = try scanPackets(file.ctx, file.streamIndex, path: path)
         let fps = frameRate(stream, pts: scan.pts)
         let d = file.ctx.pointee.duration
-        return VideoInfo(fps: fps, frameCount: scan.pts.count,
-                         width: Int(stream.pointee.codecpar.pointee.width),
-                         height: Int(stream.pointee.codecpar.pointee.height),
+        let (w, h) = (Int(stream.pointee.codecpar.pointee.width), Int(stream.pointee.codecpar.pointee.height))
+        let turned = stmae_stream_rotation(stream) % 180 != 0
+        return VideoInfo(fps: fps, frameCount: scan.pts.count, width: turned ? h : w, height: turned ? w : h,
                          duration: d > 0 ? Double(d) / Double(avTimeBase) : Double(scan.pts.count) / max(fps, 1e-9))
     }
 
@@ -173,7 +179,8 @@ public final class VideoReader {
         try pixels.withUnsafeMutableBufferPointer { out in
             func store(_ f: UnsafeMutablePointer<AVFrame>, for target: Int) throws {
                 let first = slots[target]![0] * frameBytes
-                try converter.convert(f, into: out.baseAddress! + first, width: outW, height: outH, path: path)
+                try converter.convert(f, into: out.baseAddress! + first, width: outW, height: outH, rotation: rotation,
+                                      path: path)
                 for slot in slots[target]!.dropFirst() {
                     (out.baseAddress! + slot * frameBytes).update(from: out.baseAddress! + first, count: frameBytes)
                 }
@@ -273,6 +280,7 @@ public final class VideoReader {
             let rc = avcodec_receive_frame(codec, frame)
             if rc == 0 {
                 let f = frame!.pointee
+                if f.decode_error_flags != 0 || f.flags & AV_FRAME_FLAG_CORRUPT != 0 { decodeErrors += 1 }
                 let ts = f.best_effort_timestamp != avNoPTS ? f.best_effort_timestamp : f.pts
                 let i = frameIndex(pts: ts) ?? min(position + 1, frameCount - 1)
                 position = i
@@ -283,6 +291,7 @@ public final class VideoReader {
                 return i
             }
             if rc == averrorEOF { position = frameCount; return nil }
+            if rc == averrorInvalidData { decodeErrors += 1; continue }  // a damaged frame: the next may decode
             if rc != averrorEAGAIN {
                 throw MediaError(path, .corrupt, "decode failed at frame \(position + 1): \(avErrorString(rc))")
             }
@@ -307,6 +316,10 @@ public final class VideoReader {
             let index = frameIndex(pts: ts)
             codec!.pointee.skip_frame = index.map { needed.contains($0) } == false ? AVDISCARD_NONREF : AVDISCARD_DEFAULT
             let rc = avcodec_send_packet(codec, packet)
+            if rc == averrorInvalidData {  // a damaged packet: counted, decoding goes on with the next one
+                decodeErrors += 1
+                continue
+            }
             if rc < 0 && rc != averrorEAGAIN {
                 let at = index.map(String.init) ?? "\(position + 1)"
                 throw MediaError(path, .corrupt, "decode failed at frame \(at): \(avErrorString(rc))")
