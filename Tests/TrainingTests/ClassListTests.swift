@@ -12,7 +12,7 @@ import Torch
         let data = try tinyVideoSet(), out = try tempDir("class-list")
         defer { try? FileManager.default.removeItem(atPath: out) }
         let ft = try runSTMAE(["finetune", "--model", "vit_tiny", "--train_dir", data, "--output_dir", out + "/ft", "--epochs", "1",
-                               "--max_steps", "1"] + tinyFinetuneFlags)
+                               "--max_steps", "1", "--sincos_pos_embed", "--no_cls_embed"] + tinyFinetuneFlags)  // VideoMAE's layout
         #expect(ft.status == 0, "\(ft.stderr)")
         let ck = out + "/ft/checkpoint-last.json"
         let classes = try #require(try Checkpoint.loadSidecar(ck, as: FinetuneCheckpointState.self).state.classNames)
