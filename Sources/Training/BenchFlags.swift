@@ -7,7 +7,8 @@ import Torch
 extension LinearBackend: FlagValue {
     public static func parse(_ words: [String], flag: String) throws -> LinearBackend {
         guard words.count == 1, let b = LinearBackend(name: words[0]) else {
-            throw ConfigError("\(flag): expected \(allCases.map(\.name).joined(separator: ", ")), got '\(words.joined(separator: " "))'")
+            let names = allCases.map(\.name).joined(separator: ", ")
+            throw ConfigError("\(flag): expected \(names), got '\(words.joined(separator: " "))'")
         }
         return b
     }
@@ -40,23 +41,24 @@ extension KernelSettings {
     public func kernelJSON(bf16: Bool) -> [String: Any] {
         // bf16 without AVX-512 BF16 runs the fp32 kernel on widened copies.
         let fused = Runtime.fusedAttentionAvailable(.float32) || bf16 && Runtime.fusedAttentionAvailable(.bfloat16)
-        return ["fused_attention": Runtime.fusedAttention && fused, "linear": (bf16 ? Runtime.bf16Linear : Runtime.fp32Linear).name]
+        return ["fused_attention": Runtime.fusedAttention && fused,
+                "linear": (bf16 ? Runtime.bf16Linear : Runtime.fp32Linear).name]
     }
 }
 
 extension ConfigFlag where Config: KernelSettings {
     static var kernels: [ConfigFlag] {
         [
-            .option("fused_attention", \.fusedAttention, "attention in stmae's fused kernels (bf16: head dims 32/64/128 on "
-                    + "AVX-512 BF16 CPUs, and 32/64/80/128 widened to fp32 on other AVX2/FMA CPUs; fp32: 32/64/80/128 on "
-                    + "AVX2/FMA) instead of libtorch's flash kernel"),
-            .option("fp32_linear", \.fp32Linear, .oneOf(["", "openblas", "onednn", "libtorch"]), "GEMM library of fp32 "
-                    + "linears: openblas (all three products), onednn (forward and input gradient; weight gradient on MKL) or "
-                    + "libtorch (MKL); \"\" = onednn on AVX-512 CPUs, openblas on others"),
+            .option("fused_attention", \.fusedAttention, "attention in stmae's fused kernels (bf16: head dims "
+                    + "32/64/128 on AVX-512 BF16 CPUs, and 32/64/80/128 widened to fp32 on other AVX2/FMA CPUs; fp32: "
+                    + "32/64/80/128 on AVX2/FMA) instead of libtorch's flash kernel"),
+            .option("fp32_linear", \.fp32Linear, .oneOf(["", "openblas", "onednn", "libtorch"]), "GEMM library of "
+                    + "fp32 linears: openblas (all three products), onednn (forward and input gradient; weight "
+                    + "gradient on MKL) or libtorch (MKL); \"\" = onednn on AVX-512 CPUs, openblas on others"),
             // libtorch's bf16 linear is oneDNN's: it is named `libtorch`
-            .option("bf16_linear", \.bf16Linear, .oneOf(["", "libtorch", "openblas"]), "GEMM library of bf16 linears: "
-                    + "libtorch (oneDNN's bf16 GEMM) or openblas (fp32 sgemm on the bf16 values widened, rounded to bf16); "
-                    + "\"\" = libtorch on CPUs with AVX-512 BF16 or AMX, openblas on others"),
+            .option("bf16_linear", \.bf16Linear, .oneOf(["", "libtorch", "openblas"]), "GEMM library of bf16 "
+                    + "linears: libtorch (oneDNN's bf16 GEMM) or openblas (fp32 sgemm on the bf16 values widened, "
+                    + "rounded to bf16); \"\" = libtorch on CPUs with AVX-512 BF16 or AMX, openblas on others"),
         ]
     }
 }
@@ -70,7 +72,8 @@ extension ConfigFlag {
 }
 
 let precisionHelp = "fp32, bf16 (bf16 needs AVX-512 BF16/AMX to be fast; elsewhere it is emulated)"
-let roundsHelp = "alternate stmae and PyTorch this many times per configuration; medians and the median ratio are printed"
+let roundsHelp = "alternate stmae and PyTorch this many times per configuration; medians and the median ratio are "
+    + "printed"
 
 /// `stmae bench engine`: the ViT-B block stack forward+backward.
 public struct BenchEngineSettings: FlagSettings, Sendable {
@@ -114,11 +117,13 @@ public struct BenchPretrainSettings: FlagSettings, KernelSettings, Sendable {
     ] + ConfigFlag.timing(\.warmup, \.steps) + [
         .option("no_reference", \.noReference, "skip the PyTorch reference"),
         .option("rounds", \.rounds, .above(0), roundsHelp),
-        .option("weight_copies", \.weightCopies, "bf16: matmuls on bf16 weight copies refreshed after each step (as `stmae "
+        .option("weight_copies", \.weightCopies,
+                "bf16: matmuls on bf16 weight copies refreshed after each step (as `stmae "
                 + "pretrain`; none with --bf16_linear openblas, which rounds the fp32 weights at use)"),
     ] + ConfigFlag.kernels + [
         .option("single", \.single, "BATCH,fp32|bf16: one configuration in this process (what the comparison runs)"),
-        .option("trace", \.trace, "with --single: write a Chrome trace of the timed steps (every op, CPU time) to this file"),
+        .option("trace", \.trace,
+                "with --single: write a Chrome trace of the timed steps (every op, CPU time) to this file"),
     ])
 }
 
@@ -170,19 +175,21 @@ public struct BenchAttentionSettings: FlagSettings, Sendable {
         .option("shapes", \.shapes, "shapes B,H,L,D (defaults: MAE decoder, ViT-B on 1569 tokens, MAE encoder)"),
         .option("precisions", \.precisions, "bf16 (AVX-512 BF16 CPUs), fp32 (AVX2/FMA); none = those this CPU runs"),
         .option("steps", \.steps, .above(0), "timed calls per round (median reported)"),
-        .option("rounds", \.rounds, .above(0), "rounds alternating the two kernels; the median of the per-round ratios is printed"),
+        .option("rounds", \.rounds, .above(0),
+                "rounds alternating the two kernels; the median of the per-round ratios is printed"),
     ])
 }
 
 /// `stmae bench linear`: fp32 `linear` on each GEMM library.
 public struct BenchLinearSettings: FlagSettings, Sendable {
-    public var shapes = ["1568,512,1536", "1568,512,2048", "1568,2048,512", "157,768,2304", "157,768,3072", "157,3072,768",
-                         "1569,768,2304", "1569,3072,768"]
+    public var shapes = ["1568,512,1536", "1568,512,2048", "1568,2048,512", "157,768,2304", "157,768,3072",
+                         "157,3072,768", "1569,768,2304", "1569,3072,768"]
     public var backends = LinearBackend.allCases
     public var steps = 5, rounds = 3
     public init() {}
     public static let flags = ConfigFlags<BenchLinearSettings>([
-        .option("shapes", \.shapes, "shapes M,K,N: tokens, in, out features (defaults: MAE decoder, encoder, ViT-B on 1569 tokens)"),
+        .option("shapes", \.shapes,
+                "shapes M,K,N: tokens, in, out features (defaults: MAE decoder, encoder, ViT-B on 1569 tokens)"),
         .option("backends", \.backends, "backends to compare"),
         .option("steps", \.steps, .above(0), "timed calls per round (median reported)"),
         .option("rounds", \.rounds, .above(0), "rounds alternating the backends"),

@@ -119,8 +119,8 @@ public func requireFinite(_ tensors: [(String, Tensor)], source: String) throws 
     for (name, t) in tensors where t.dtype.isFloatingPoint {
         // finite × 0 = 0, NaN or ±inf × 0 = NaN: one reduction in the tensor's own dtype
         guard try (t.detach() * 0.0).sum().item().isFinite else {
-            throw TorchError("\(source): tensor '\(name)' holds non-finite values (NaN or ±inf): the checkpoint is not usable "
-                + "(a diverged run?); pick an earlier one")
+            throw TorchError("\(source): tensor '\(name)' holds non-finite values (NaN or ±inf): the checkpoint is "
+                + "not usable (a diverged run?); pick an earlier one")
         }
     }
 }

@@ -17,19 +17,27 @@ public struct ConvertSettings: FlagSettings, Equatable, Sendable {
     public init() {}
 
     public static let flags = ConfigFlags<ConvertSettings>([
-        .option("input", \.input, "IN (also the first word): a .pth/.pt/.bin, .safetensors, stmae .json or Hugging Face directory"),
+        .option("input", \.input,
+                "IN (also the first word): a .pth/.pt/.bin, .safetensors, stmae .json or Hugging Face directory"),
         .option("output", \.output, "OUT (also the second word): .pth, .safetensors, or a directory (Hugging Face)"),
         .option("to", \.to, .oneOf(["", "pth", "pt", "torch", "safetensors", "hf", "huggingface"]),
                 "output format: pth, safetensors or hf (\"\" = from OUT's extension)"),
         .option("num_heads", \.numHeads, .atLeast(0),
-                "attention heads (0 = recorded in IN, else the standard size's; required for other sizes to Hugging Face)"),
-        .option("img_size", \.imgSize, .atLeast(0), "input size (0 = recorded in IN or fixed by learned positions, else 224)",
+                "attention heads (0 = recorded in IN, else the standard size's; required for other sizes to "
+                + "Hugging Face)"),
+        .option("img_size", \.imgSize, .atLeast(0),
+                "input size (0 = recorded in IN or fixed by learned positions, else 224)",
                 aliases: ["input_size"]),
-        .option("num_frames", \.numFrames, .atLeast(0), "frames (0 = recorded in IN or fixed by learned positions, else 16)"),
-        .option("norm_eps", \.normEps, .atLeast(0), "block LayerNorm eps (0 = recorded in IN, else mae_st's 1e-6; VideoMAE: 1e-12)"),
-        .option("mean", \.mean, "input mean, 3 values (none = recorded in IN, else ImageNet's for Hugging Face output)"),
-        .option("std", \.std, .allPositive, "input std, 3 values (none = recorded in IN, else ImageNet's for Hugging Face output)"),
-        .option("labels", \.labels, "class names, one per line (Hugging Face id2label; default: the checkpoint's class list)"),
+        .option("num_frames", \.numFrames, .atLeast(0),
+                "frames (0 = recorded in IN or fixed by learned positions, else 16)"),
+        .option("norm_eps", \.normEps, .atLeast(0),
+                "block LayerNorm eps (0 = recorded in IN, else mae_st's 1e-6; VideoMAE: 1e-12)"),
+        .option("mean", \.mean,
+                "input mean, 3 values (none = recorded in IN, else ImageNet's for Hugging Face output)"),
+        .option("std", \.std, .allPositive,
+                "input std, 3 values (none = recorded in IN, else ImageNet's for Hugging Face output)"),
+        .option("labels", \.labels,
+                "class names, one per line (Hugging Face id2label; default: the checkpoint's class list)"),
         .option("force", \.force, "replace an existing OUT"),
     ])
 
@@ -44,7 +52,9 @@ public struct ConvertSettings: FlagSettings, Equatable, Sendable {
     }
 
     public func checkCombination() throws {
-        guard !input.isEmpty, !output.isEmpty else { throw ConfigError("expected `stmae convert IN OUT [--flag value …]`") }
+        guard !input.isEmpty, !output.isEmpty else {
+            throw ConfigError("expected `stmae convert IN OUT [--flag value …]`")
+        }
         try checkThreeValues(mean: mean, std: std)
     }
 }
@@ -78,14 +88,18 @@ public struct EmbedSettings: FlagSettings, Equatable, Sendable {
         .option("pool", \.pool, .oneOf(["mean", "cls"]), "pooling for MAE encoders: mean or cls"),
         .option("num_heads", \.numHeads, .atLeast(0),
                 "attention heads (0 = recorded in the checkpoint, else the standard size's; required for other sizes)"),
-        .option("img_size", \.imgSize, .atLeast(0), "input size for checkpoints without learned positions (0 = recorded)",
+        .option("img_size", \.imgSize, .atLeast(0),
+                "input size for checkpoints without learned positions (0 = recorded)",
                 aliases: ["input_size"]),
-        .option("num_frames", \.numFrames, .atLeast(0), "frames for checkpoints without learned positions (0 = recorded)"),
-        .option("norm_eps", \.normEps, .atLeast(0), "block LayerNorm eps (0 = recorded in the checkpoint, else mae_st's 1e-6)"),
+        .option("num_frames", \.numFrames, .atLeast(0),
+                "frames for checkpoints without learned positions (0 = recorded)"),
+        .option("norm_eps", \.normEps, .atLeast(0),
+                "block LayerNorm eps (0 = recorded in the checkpoint, else mae_st's 1e-6)"),
         .option("sampling_rate", \.samplingRate, .above(0), "frame stride at --target_fps (mae_st sampling_rate)"),
         .option("target_fps", \.targetFps, .above(0), "frame rate the sampling rate refers to"),
         .option("mean", \.mean, "per-channel mean, 3 values (none = recorded in the checkpoint, else Kinetics 0.45)"),
-        .option("std", \.std, .allPositive, "per-channel std, 3 values (none = recorded in the checkpoint, else 0.225)"),
+        .option("std", \.std, .allPositive,
+                "per-channel std, 3 values (none = recorded in the checkpoint, else 0.225)"),
         .option("batch_size", \.batchSize, .above(0), "clips per batch"),
         .option("num_workers", \.numWorkers, .atLeast(0), "decoding threads"),
         .option("force", \.force, "replace an existing output"),
@@ -119,12 +133,14 @@ public struct VisualizeSettings: FlagSettings, Equatable, Sendable {
     public init() {}
 
     public static let flags = ConfigFlags<VisualizeSettings>([
-        .option("checkpoint", \.checkpoint, "an stmae pre-training checkpoint (.json or .safetensors); with --attention: an stmae "
+        .option("checkpoint", \.checkpoint,
+                "an stmae pre-training checkpoint (.json or .safetensors); with --attention: an stmae "
                 + "finetune checkpoint (.json) of a TimeSformer/ViViT, or model weights (.safetensors)"),
         .option("attention", \.attention, "draw the last block's attention (cls→patches) of --model instead"),
         .option("model", \.model, "with --attention: "
                 + ModelCatalog.entries.filter(\.hasAttentionMap).map(\.name).joined(separator: ", ")),
-        .option("image_init", \.imageInit, "with --attention: initialise --model from an image ViT (safetensors, timm/HF keys)"),
+        .option("image_init", \.imageInit,
+                "with --attention: initialise --model from an image ViT (safetensors, timm/HF keys)"),
         .option("alpha", \.alpha, .within(0 ... 1), "with --attention: overlay opacity"),
         .option("video", \.video, "required: the video to show"),
         .option("output", \.output, "output .png (grid) or .gif (animation)"),
@@ -140,7 +156,8 @@ public struct VisualizeSettings: FlagSettings, Equatable, Sendable {
     public func checkCombination() throws {
         guard !video.isEmpty else { throw ConfigError("--video is required") }
         guard temporalIndex < numTemporalViews else {
-            throw ConfigError("--temporal_index must be < --num_temporal_views (\(numTemporalViews)), got \(temporalIndex)")
+            throw ConfigError("--temporal_index must be < --num_temporal_views (\(numTemporalViews)), "
+                + "got \(temporalIndex)")
         }
     }
 }
@@ -165,7 +182,9 @@ public struct LaunchSettings: FlagSettings, Equatable, Sendable {
     ])
 
     public func checkCombination() throws {
-        guard nodeRank < nnodes else { throw ConfigError("--node_rank must be < --nnodes (\(nnodes)), got \(nodeRank)") }
+        guard nodeRank < nnodes else {
+            throw ConfigError("--node_rank must be < --nnodes (\(nnodes)), got \(nodeRank)")
+        }
     }
 
     /// The flags (before `--`) and the command each process runs (after it).

@@ -16,7 +16,8 @@ struct BenchEngine: FlagCommand {
         abstract: "ViT-B block stack (12×768, 12 heads, MLP 3072) forward+backward, fp32 and bf16 autocast.",
         discussion: flagList(), helpNames: [])
     typealias Settings = BenchEngineSettings
-    @Argument(parsing: .captureForPassthrough, help: "--flag value … (see the list below)") var arguments: [String] = []
+    @Argument(parsing: .captureForPassthrough, help: "--flag value … (see the list below)")
+    var arguments: [String] = []
 
     func run() throws {
         guard let s = try settings() else { return }
@@ -27,8 +28,9 @@ struct BenchEngine: FlagCommand {
                 var line: [String: Any] = ["bench": "engine_block_stack", "impl": "stmae", "shape": shape, "bf16": bf16,
                                            "depth": s.depth, "s_per_step": ours, "threads": Runtime.numThreads]
                 if !s.noReference {
-                    let ref = try runReference("bench_engine.py", ["--shape", shapeText, "--depth", "\(s.depth)", "--heads", "\(s.heads)",
-                                                                   "--warmup", "\(s.warmup)", "--steps", "\(s.steps)"] + (bf16 ? ["--bf16"] : []))
+                    let args = ["--shape", shapeText, "--depth", "\(s.depth)", "--heads", "\(s.heads)",
+                                "--warmup", "\(s.warmup)", "--steps", "\(s.steps)"] + (bf16 ? ["--bf16"] : [])
+                    let ref = try runReference("bench_engine.py", args)
                     if let r = ref["s_per_step"] as? Double {
                         line["pytorch_s_per_step"] = r
                         line["ratio_vs_pytorch"] = r / ours
@@ -101,10 +103,10 @@ func packageRoot() -> URL? {
     return nil
 }
 
-/// For every (batch, precision; both validated by the flag tables): this executable's measurement in a child process (`ownArgs`), then the PyTorch
-/// script's (`referenceArgs`), `rounds` times alternately (a shared machine drifts: each round's ratio compares two
-/// neighbouring runs), printed as one JSON line: the medians, `pytorch_s_per_step`, `pytorch_peak_rss_mb`,
-/// `ratio_vs_pytorch` (median of the rounds' ratios) and `ratios`.
+/// For every (batch, precision; both validated by the flag tables): this executable's measurement in a child process
+/// (`ownArgs`), then the PyTorch script's (`referenceArgs`), `rounds` times alternately (a shared machine drifts: each
+/// round's ratio compares two neighbouring runs), printed as one JSON line: the medians, `pytorch_s_per_step`,
+/// `pytorch_peak_rss_mb`, `ratio_vs_pytorch` (median of the rounds' ratios) and `ratios`.
 func compareSideBySide(batches: [Int], precisions: [String], reference script: String, skipReference: Bool, rounds: Int = 1,
                        ownArgs: (Int, String) -> [String], referenceArgs: (Int, String) -> [String]) throws {
     for batch in batches {

@@ -12,7 +12,8 @@ struct BenchAttention: FlagCommand {
         discussion: flagList(), helpNames: [])
 
     typealias Settings = BenchAttentionSettings
-    @Argument(parsing: .captureForPassthrough, help: "--flag value … (see the list below)") var arguments: [String] = []
+    @Argument(parsing: .captureForPassthrough, help: "--flag value … (see the list below)")
+    var arguments: [String] = []
 
     func run() throws {
         guard let s = try settings() else { return }
@@ -21,13 +22,16 @@ struct BenchAttention: FlagCommand {
             throw ValidationError("--precisions: expected bf16 or fp32, got '\(p)'")
         }
         let parsed = try parseShapes(s.shapes, dims: 4, format: "B,H,L,D")
-        let chosen = s.precisions.isEmpty ? all.filter { Runtime.fusedAttentionAvailable($0.1) } : all.filter { s.precisions.contains($0.0) }
+        let chosen = s.precisions.isEmpty ? all.filter { Runtime.fusedAttentionAvailable($0.1) }
+            : all.filter { s.precisions.contains($0.0) }
         for (name, dtype, needs) in chosen where !Runtime.fusedAttentionAvailable(dtype) {
             throw ValidationError("this CPU has no \(needs): the fused \(name) attention kernel is not used here")
         }
         guard !chosen.isEmpty else { throw ValidationError("this CPU has neither AVX-512 BF16 nor AVX2/FMA: no fused attention kernel runs here") }
         for (name, dtype, _) in chosen {
-            for shape in parsed { try Self.compare(shape: shape, precision: name, dtype: dtype, steps: s.steps, rounds: s.rounds) }
+            for shape in parsed {
+                try Self.compare(shape: shape, precision: name, dtype: dtype, steps: s.steps, rounds: s.rounds)
+            }
         }
     }
 

@@ -13,7 +13,8 @@ struct BenchInfer: FlagCommand {
         discussion: flagList(), helpNames: [])
 
     typealias Settings = BenchInferSettings
-    @Argument(parsing: .captureForPassthrough, help: "--flag value … (see the list below)") var arguments: [String] = []
+    @Argument(parsing: .captureForPassthrough, help: "--flag value … (see the list below)")
+    var arguments: [String] = []
 
     func run() throws {
         guard let s = try settings() else { return }
@@ -23,9 +24,10 @@ struct BenchInfer: FlagCommand {
             return try printJSON(Self.measure(s, batch: b, bf16: bf16))
         }
         let (model, warmup, steps) = (s.model, s.warmup, s.steps)
-        try compareSideBySide(batches: s.batches, precisions: s.precisions, reference: "bench_infer.py", skipReference: s.noReference,
-                              rounds: s.rounds,
-            ownArgs: { b, p in ["bench", "infer", "--model", model, "--warmup", "\(warmup)", "--steps", "\(steps)", "--single", "\(b),\(p)"]
+        try compareSideBySide(batches: s.batches, precisions: s.precisions, reference: "bench_infer.py",
+                              skipReference: s.noReference, rounds: s.rounds,
+            ownArgs: { b, p in ["bench", "infer", "--model", model, "--warmup", "\(warmup)", "--steps", "\(steps)",
+                                "--single", "\(b),\(p)"]
                 + (s.weightCopies ? [] : ["--no_weight_copies"]) + s.kernelArgs },
             referenceArgs: { b, _ in ["--model", model, "--batch", "\(b)", "--warmup", "\(warmup)", "--steps", "\(steps)"] })
     }
@@ -49,6 +51,8 @@ struct BenchInfer: FlagCommand {
         getrusage(RUSAGE_SELF.rawValue, &usage)
         let tokens = (cfg.numFrames / cfg.tPatchSize) * (cfg.imgSize / cfg.patchSize) * (cfg.imgSize / cfg.patchSize) + (cfg.clsEmbed ? 1 : 0)
         return ["bench": "vit_inference", "impl": "stmae", "model": model, "batch": batch, "bf16": bf16, "tokens": tokens,
-                "s_per_step": median(times), "peak_rss_mb": Double(usage.ru_maxrss) / 1024, "threads": Runtime.numThreads, "weight_copies": converted > 0].merging(s.kernelJSON(bf16: bf16)) { a, _ in a }
+                "s_per_step": median(times), "peak_rss_mb": Double(usage.ru_maxrss) / 1024,
+                "threads": Runtime.numThreads,
+                "weight_copies": converted > 0].merging(s.kernelJSON(bf16: bf16)) { a, _ in a }
     }
 }

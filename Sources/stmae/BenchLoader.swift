@@ -11,7 +11,8 @@ struct BenchLoader: FlagCommand {
         discussion: flagList(), helpNames: [])
 
     typealias Settings = BenchLoaderSettings
-    @Argument(parsing: .captureForPassthrough, help: "--flag value … (see the list below)") var arguments: [String] = []
+    @Argument(parsing: .captureForPassthrough, help: "--flag value … (see the list below)")
+    var arguments: [String] = []
 
     func run() throws {
         guard let s = try settings() else { return }

@@ -14,7 +14,8 @@ struct BenchPretrain: FlagCommand {
         discussion: flagList(), helpNames: [])
 
     typealias Settings = BenchPretrainSettings
-    @Argument(parsing: .captureForPassthrough, help: "--flag value … (see the list below)") var arguments: [String] = []
+    @Argument(parsing: .captureForPassthrough, help: "--flag value … (see the list below)")
+    var arguments: [String] = []
 
     /// The MAE of `bench pretrain`: mask 0.9, decoder 512×4, 16 heads, t_patch 2.
     static func maeConfig(_ s: Settings) throws -> MAEConfig {
@@ -33,11 +34,12 @@ struct BenchPretrain: FlagCommand {
             return try printJSON(Self.measure(s, batch: b, bf16: bf16))
         }
         let (model, imgSize, numFrames, warmup, steps) = (s.model, s.imgSize, s.numFrames, s.warmup, s.steps)
-        try compareSideBySide(batches: s.batches, precisions: s.precisions, reference: "bench_pretrain.py", skipReference: s.noReference,
-                              rounds: s.rounds,
-            ownArgs: { b, p in ["bench", "pretrain", "--model", model, "--img_size", "\(imgSize)", "--num_frames", "\(numFrames)",
-                                "--warmup", "\(warmup)", "--steps", "\(steps)", "--decoder_mask_ratio", "\(s.decoderMaskRatio)",
-                                "--single", "\(b),\(p)"] + (s.weightCopies ? [] : ["--no_weight_copies"]) + s.kernelArgs },
+        try compareSideBySide(batches: s.batches, precisions: s.precisions, reference: "bench_pretrain.py",
+                              skipReference: s.noReference, rounds: s.rounds,
+            ownArgs: { b, p in ["bench", "pretrain", "--model", model, "--img_size", "\(imgSize)",
+                                "--num_frames", "\(numFrames)", "--warmup", "\(warmup)", "--steps", "\(steps)",
+                                "--decoder_mask_ratio", "\(s.decoderMaskRatio)", "--single", "\(b),\(p)"]
+                + (s.weightCopies ? [] : ["--no_weight_copies"]) + s.kernelArgs },
             referenceArgs: { b, _ in ["--model", model, "--batch", "\(b)", "--img_size", "\(imgSize)", "--num_frames", "\(numFrames)",
                                       "--pred_t_dim", "\(numFrames)", "--warmup", "\(warmup)", "--steps", "\(steps)",
                                       "--decoder_mask_ratio", "\(s.decoderMaskRatio)"] })
@@ -68,7 +70,8 @@ struct BenchPretrain: FlagCommand {
         getrusage(RUSAGE_SELF.rawValue, &usage)
         let secs = median(times), peak = try measurePeakGFLOPs(bf16: bf16)
         let mfu = maeTrainFlopsPerClip(cfg) * Double(batch) / secs / (peak * 1e9)
-        return ["bench": "mae_pretrain_step", "impl": "stmae", "model": model, "batch": batch, "bf16": bf16, "s_per_step": secs,
+        return ["bench": "mae_pretrain_step", "impl": "stmae", "model": model, "batch": batch, "bf16": bf16,
+                "s_per_step": secs,
                 "peak_rss_mb": Double(usage.ru_maxrss) / 1024, "gemm_peak_gflops": peak, "mfu": mfu, "loss_last": loss,
                 "threads": Runtime.numThreads, "weight_copies": (copies?.count ?? 0) > 0,
                 "decoder_mask_ratio": s.decoderMaskRatio].merging(s.kernelJSON(bf16: bf16)) { a, _ in a }

@@ -29,7 +29,8 @@ struct Convert: FlagCommand {
             """ + "\n" + flagList(), helpNames: [])
 
     typealias Settings = ConvertSettings
-    @Argument(parsing: .captureForPassthrough, help: "IN OUT --flag value … (see the list below)") var arguments: [String] = []
+    @Argument(parsing: .captureForPassthrough, help: "IN OUT --flag value … (see the list below)")
+    var arguments: [String] = []
 
     /// `--to`, else from OUT's extension.
     static func outputFormat(_ s: ConvertSettings) -> WeightsFormat {
@@ -49,7 +50,9 @@ struct Convert: FlagCommand {
         let fm = FileManager.default
         guard fm.fileExists(atPath: input) else { throw ValidationError("IN '\(input)': no such file or directory") }
         let outFormat = Self.outputFormat(s)
-        if fm.fileExists(atPath: output), !s.force { throw ValidationError("OUT '\(output)' exists; pass --force to replace it") }
+        if fm.fileExists(atPath: output), !s.force {
+            throw ValidationError("OUT '\(output)' exists; pass --force to replace it")
+        }
         let inFormat = WeightsFormat.detect(input)
         var state: [(String, Tensor)], hfConfig: ViTConfig?, settings: ModelSettings
         if inFormat == .huggingFace {
@@ -61,11 +64,13 @@ struct Convert: FlagCommand {
             settings = try Weights.settings(input)
         }
         let numHeads = s.numHeads > 0 ? s.numHeads : nil, (mean, std) = (s.mean, s.std)
-        if let numHeads, let d = state.first(where: { $0.0 == "patch_embed.proj.weight" })?.1.size(0), d % numHeads != 0 {
+        if let numHeads, let d = state.first(where: { $0.0 == "patch_embed.proj.weight" })?.1.size(0),
+           d % numHeads != 0 {
             throw ValidationError("--num_heads \(numHeads) does not divide embed_dim \(d)")
         }
-        settings = ModelSettings(numHeads: numHeads, imgSize: s.imgSize > 0 ? s.imgSize : nil, numFrames: s.numFrames > 0 ? s.numFrames : nil,
-                                 normEps: s.normEps > 0 ? s.normEps : nil).filled(from: settings)
+        func given<T: Comparable & Numeric>(_ v: T) -> T? { v > 0 ? v : nil }  // 0: what IN records
+        settings = ModelSettings(numHeads: numHeads, imgSize: given(s.imgSize), numFrames: given(s.numFrames),
+                                 normEps: given(s.normEps)).filled(from: settings)
         if !mean.isEmpty || !std.isEmpty {
             let p = settings.preprocessing
             guard let m = mean.isEmpty ? p?.mean : mean, let s = std.isEmpty ? p?.std : std else {

@@ -23,6 +23,8 @@ extension FlagCommand {
             print(Self.helpMessage())
             return nil
         }
-        do { return try parse(args) } catch let e as ValidationError { throw e } catch { throw ValidationError("\(error)") }
+        do { return try parse(args) } catch let e as ValidationError { throw e } catch {
+            throw ValidationError("\(error)")
+        }
     }
 }

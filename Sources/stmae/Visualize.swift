@@ -9,20 +9,27 @@ import Training
 /// block's attention of a TimeSformer / ViViT over the clip's frames.
 struct VisualizeCommand: FlagCommand {
     static let configuration = CommandConfiguration(commandName: "visualize",
-        abstract: "Write original / masked / reconstruction views of a clip, or attention maps (--attention); PNG or GIF.",
+        abstract: "Write original / masked / reconstruction views of a clip, or attention maps (--attention); "
+            + "PNG or GIF.",
         discussion: flagList(), helpNames: [])
 
     typealias Settings = VisualizeSettings
-    @Argument(parsing: .captureForPassthrough, help: "--video VIDEO --checkpoint CKPT … (see the list below)") var arguments: [String] = []
+    @Argument(parsing: .captureForPassthrough, help: "--video VIDEO --checkpoint CKPT … (see the list below)")
+    var arguments: [String] = []
 
     func run() throws {
         guard let s = try settings() else { return }
         if s.attention {
-            return try visualizeAttention(model: s.model, video: s.video, output: s.output, checkpoint: s.checkpoint.isEmpty ? nil : s.checkpoint,
-                                          imageInit: s.imageInit.isEmpty ? nil : s.imageInit, alpha: s.alpha, fps: s.fps)
+            return try visualizeAttention(model: s.model, video: s.video, output: s.output,
+                                          checkpoint: s.checkpoint.isEmpty ? nil : s.checkpoint,
+                                          imageInit: s.imageInit.isEmpty ? nil : s.imageInit, alpha: s.alpha,
+                                          fps: s.fps)
         }
-        guard !s.checkpoint.isEmpty else { throw ValidationError("--checkpoint is required (an stmae pre-training checkpoint)") }
-        let checkpoint = s.checkpoint, stats = DenormStats(rawValue: s.denorm)!, maskRatio = s.maskRatio > 0 ? s.maskRatio : nil
+        guard !s.checkpoint.isEmpty else {
+            throw ValidationError("--checkpoint is required (an stmae pre-training checkpoint)")
+        }
+        let checkpoint = s.checkpoint, stats = DenormStats(rawValue: s.denorm)!
+        let maskRatio = s.maskRatio > 0 ? s.maskRatio : nil  // 0: the checkpoint's
         let (model, c) = try Checkpoint.loadModel(checkpoint)
         let clip = c.clipConfig(train: false, temporalIndex: s.temporalIndex, numTemporalViews: s.numTemporalViews)
         let data = try ClipPipeline(config: clip).load(path: s.video)
@@ -30,6 +37,7 @@ struct VisualizeCommand: FlagCommand {
         let noise = try model.makeNoise(batch: 1, generator: Generator(seed: UInt64(s.seed)))
         let r = try reconstruct(model, clip: x, noise: noise, mean: c.mean, std: c.std, denorm: stats, maskRatio: maskRatio)
         try r.save(to: s.output, fps: s.fps)
-        print(String(format: "%@: %d frames, %.0f%% of pixels masked, loss %.4f", s.output, r.original.frames, r.maskedFraction * 100, r.loss))
+        print(String(format: "%@: %d frames, %.0f%% of pixels masked, loss %.4f", s.output, r.original.frames,
+                     r.maskedFraction * 100, r.loss))
     }
 }

@@ -21,10 +21,11 @@ struct ToolFlagsTests {
     }
 
     static let tables = [
-        Table(["convert"], ConvertSettings.self), Table(["embed"], EmbedSettings.self), Table(["visualize"], VisualizeSettings.self),
-        Table(["launch"], LaunchSettings.self), Table(["bench", "engine"], BenchEngineSettings.self),
-        Table(["bench", "pretrain"], BenchPretrainSettings.self), Table(["bench", "infer"], BenchInferSettings.self),
-        Table(["bench", "loader"], BenchLoaderSettings.self), Table(["bench", "attention"], BenchAttentionSettings.self),
+        Table(["convert"], ConvertSettings.self), Table(["embed"], EmbedSettings.self),
+        Table(["visualize"], VisualizeSettings.self), Table(["launch"], LaunchSettings.self),
+        Table(["bench", "engine"], BenchEngineSettings.self), Table(["bench", "pretrain"], BenchPretrainSettings.self),
+        Table(["bench", "infer"], BenchInferSettings.self), Table(["bench", "loader"], BenchLoaderSettings.self),
+        Table(["bench", "attention"], BenchAttentionSettings.self),
         Table(["bench", "linear"], BenchLinearSettings.self),
     ]
 
@@ -57,7 +58,8 @@ struct ToolFlagsTests {
             #expect(r.status == 0, "\(t.command): \(r.stderr)")
             let text = r.stderr.replacingOccurrences(of: "\n", with: " ")  // long lines are wrapped
             for f in t.flags {
-                #expect(text.contains("  --\(f.name)" + (f.shown.isEmpty ? "" : " " + f.shown)), "\(t.command) --\(f.name) \(f.shown)")
+                let line = "  --\(f.name)" + (f.shown.isEmpty ? "" : " " + f.shown)
+                #expect(text.contains(line), "\(t.command): \(line)")
             }
         }
     }
@@ -65,19 +67,21 @@ struct ToolFlagsTests {
     /// Bad values stop the command before any work (no checkpoint read, no process started), naming the flag; a
     /// negative value follows a space; the spellings of before (`--img-size`) still work.
     @Test func badValuesNameTheFlagBeforeAnyWork() throws {
+        let embed = ["embed", "--checkpoint", "/nonexistent.pth", "--data", "/nonexistent", "--output", "/tmp/e.npy"]
         let cases: [([String], String)] = [
-            (["embed", "--checkpoint", "/nonexistent.pth", "--data", "/nonexistent", "--output", "/tmp/e.npy", "--batch_size", "0"],
-             "--batch_size must be > 0, got 0"),
-            (["embed", "--checkpoint", "/nonexistent.pth", "--data", "/nonexistent", "--output", "/tmp/e.npy", "--num_workers", "-1"],
-             "--num_workers must be ≥ 0, got -1"),
+            (embed + ["--batch_size", "0"], "--batch_size must be > 0, got 0"),
+            (embed + ["--num_workers", "-1"], "--num_workers must be ≥ 0, got -1"),
             (["embed", "--data", "/nonexistent", "--output", "/tmp/e.npy"], "--checkpoint is required"),
-            (["visualize", "--video", "/nonexistent.mp4", "--checkpoint", "/nonexistent.json", "--seed", "-1"], "--seed must be ≥ 0, got -1"),
-            (["visualize", "--video", "/x.mp4", "--temporal_index", "2", "--num_temporal_views", "2"], "--temporal_index must be <"),
+            (["visualize", "--video", "/nonexistent.mp4", "--checkpoint", "/nonexistent.json", "--seed", "-1"],
+             "--seed must be ≥ 0, got -1"),
+            (["visualize", "--video", "/x.mp4", "--temporal_index", "2", "--num_temporal_views", "2"],
+             "--temporal_index must be <"),
             (["visualize", "--video", "/x.mp4", "--denorm", "both"], "--denorm must be visible or own, got both"),
-            (["convert", "/nonexistent.pth", "/tmp/o.safetensors", "--num_heads", "-3"], "--num_heads must be ≥ 0, got -3"),
+            (["convert", "/nonexistent.pth", "/tmp/o.pth", "--num_heads", "-3"], "--num_heads must be ≥ 0, got -3"),
             (["convert", "/nonexistent.pth", "/tmp/o", "--to", "onnx"], "--to must be pth or"),
             (["launch", "--nproc_per_node", "0", "--", "pretrain"], "--nproc_per_node must be in [1, 1024], got 0"),
-            (["launch", "--nnodes", "2", "--node_rank", "2", "--", "pretrain"], "--node_rank must be < --nnodes (2), got 2"),
+            (["launch", "--nnodes", "2", "--node_rank", "2", "--", "pretrain"],
+             "--node_rank must be < --nnodes (2), got 2"),
             (["launch", "--nproc_per_node", "2"], "nothing to run"),
             (["bench", "pretrain", "--img-size", "0", "--single", "1,fp32"], "--img_size must be > 0, got 0"),
             (["bench", "pretrain", "--steps", "0"], "--steps must be > 0, got 0"),
@@ -96,8 +100,9 @@ struct ToolFlagsTests {
     /// `launch` parses its own flags and forwards everything after `--` untouched (here to `convert`, whose error
     /// comes back through the launcher's exit status).
     @Test func launchForwardsTheCommand() throws {
-        let r = try runSTMAE(["launch", "--nproc_per_node", "1", "--master_port", "\(29_000 + Int.random(in: 0 ..< 900))", "--",
-                              "convert", "/nonexistent/in.pth", "/tmp/out.safetensors", "--num_heads", "3"], timeout: 60)
+        let port = 29_000 + Int.random(in: 0 ..< 900)
+        let r = try runSTMAE(["launch", "--nproc_per_node", "1", "--master_port", "\(port)", "--",
+                              "convert", "/nonexistent/in.pth", "/tmp/out.pth", "--num_heads", "3"], timeout: 60)
         #expect(r.status != 0 && r.stderr.contains("IN '/nonexistent/in.pth': no such file"), "\(r.stderr)")
     }
 }
