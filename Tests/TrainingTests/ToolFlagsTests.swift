@@ -1,5 +1,6 @@
 import Foundation
 import Models
+import NN
 import Testing
 import Torch
 @testable import Training
@@ -12,10 +13,13 @@ struct ToolFlagsTests {
     struct Table {
         let command: [String]
         let flags: [(name: String, shown: String)]
+        /// The settings struct's stored properties, snake-cased.
+        let fields: [String]
         let parse: ([String]) throws -> Void
         init<S: FlagSettings>(_ command: [String], _: S.Type) {
             self.command = command
             flags = S.flags.fields.map { ($0.name, $0.show(S())) }
+            fields = Mirror(reflecting: S()).children.compactMap { $0.label.map(snakeCase) }
             parse = { _ = try S.parse($0) }
         }
     }
@@ -28,6 +32,14 @@ struct ToolFlagsTests {
         Table(["bench", "attention"], BenchAttentionSettings.self),
         Table(["bench", "linear"], BenchLinearSettings.self),
     ]
+
+    /// One flag per setting: every stored property of a settings struct is a flag of its table, and no two flags
+    /// write one property.
+    @Test func everySettingIsAFlag() {
+        for t in Self.tables {
+            #expect(t.fields.sorted() == t.flags.map(\.name).sorted(), "\(t.command)")
+        }
+    }
 
     /// Every flag whose default is a number (or a list of integers) rejects a large negative value, naming the flag —
     /// i.e. every numeric flag has a range (`--mean` is any number by design).
