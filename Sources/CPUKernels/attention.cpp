@@ -1,6 +1,6 @@
 // Fused bf16 attention for CPUs with AVX-512 BF16 (vdpbf16ps), head dims 32/64/128, no mask, no dropout.
-// libtorch's CPU flash kernel reaches ≈95 GFLOP/s at head dim 32 (ViT-B MAE decoder: 16 heads × 32, 1569 tokens)
-// against ≈400 GFLOP/s for a large bf16 GEMM. Here each head's K and V are packed once into vdpbf16ps pair layout,
+// libtorch's CPU flash kernel runs far below the bf16 GEMM rate at small head dims (docs/performance.md, "Figures
+// that were in code comments"). Here each head's K and V are packed once into vdpbf16ps pair layout,
 // R query rows share every K/V load, and a row's scores stay in L1 (exact softmax in three passes, not online).
 // The output and the log-sum-exp ([B, L, H] storage) are laid out like `_scaled_dot_product_flash_attention_for_cpu`'s;
 // the backward is attention_backward.cpp; fp32 inputs take attention_fp32.cpp, and so do bf16 ones on AVX2 CPUs without

@@ -1,15 +1,13 @@
 // The linears' GEMMs on OpenBLAS and oneDNN (the shim's linear.cpp picks a library per call, `ct_set_fp32_linear`;
-// the default is the one measured fastest on the CPU's class: docs/performance.md, `stmae bench linear`):
+// the default is the one measured fastest on the CPU's class: `stmae bench linear`, figures in docs/performance.md):
 // - OpenBLAS (AVX2 CPUs; the scipy-openblas32 wheel in .torch/): its single-threaded sgemm on each libtorch thread's
-//   own block of the output reaches 145–177 GFLOP/s on the ViT shapes of a 2-core AVX2 EPYC (FMA peak ≈180), MKL
-//   125–176, oneDNN 118–165. OpenBLAS's own thread pool is not used: beside libtorch's OpenMP workers, which spin
-//   after each parallel region, it measured 12–157.
-// - oneDNN (AVX-512 CPUs; the `mkldnn::_linear_pointwise` op on dense tensors) for the forward and dX, `mm` for dW:
-//   160–200 of ≈210 on an AVX-512 EPYC, where MKL reached 100–180.
+//   own block of the output. OpenBLAS's own thread pool is not used: beside libtorch's OpenMP workers, which spin
+//   after each parallel region, it was slower.
+// - oneDNN (AVX-512 CPUs; the `mkldnn::_linear_pointwise` op on dense tensors) for the forward and dX, `mm` for dW.
 // bf16 linears on OpenBLAS run its sgemm on the bf16 values widened to fp32, output rounded to bf16 (what a bf16 GEMM
 // with fp32 accumulation computes; fp32 weights under autocast are rounded to bf16 as they are widened, so they need
-// no bf16 copy): the default on CPUs without bf16 dot products (AVX-512 BF16 or AMX), where libtorch's bf16 GEMM
-// measured 7–8 GFLOP/s per core on a 2-core AVX2 EPYC against 40–60 for its fp32 one.
+// no bf16 copy): the default on CPUs without bf16 dot products (AVX-512 BF16 or AMX), where libtorch's bf16 GEMM is
+// emulated and several times slower than its fp32 one.
 #include "bf16_convert.h"
 #include "cpu_kernels.h"
 #include "parallel.h"

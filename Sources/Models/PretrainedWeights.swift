@@ -71,7 +71,8 @@ public enum Weights {
     }
 
     /// An stmae training sidecar's `config`: `num_heads` (0: the model's), else `model`'s heads; `img_size`,
-    /// `num_frames`, `mean`, `std`; the eps of a named model (`videomae_*`: 1e-12, fc_norm 1e-5; others 1e-6).
+    /// `num_frames`, `mean`, `std`; the eps of a named model (`videomae_*`: 1e-12, fc_norm 1e-5; others 1e-6); and
+    /// a fine-tuning run's `classNames` as the labels.
     static func sidecarSettings(_ json: String) -> ModelSettings {
         guard let data = FileManager.default.contents(atPath: json),
               let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
@@ -84,6 +85,7 @@ public enum Weights {
             (s.normEps, s.fcNormEps) = (named.normEps, named.fcNormEps)
         }
         if let m = c["mean"] as? [Double], let sd = c["std"] as? [Double] { s.preprocessing = .init(mean: m, std: sd) }
+        s.labels = obj["classNames"] as? [String] ?? []  // a fine-tuning run's class list (label i = classNames[i])
         return s
     }
 

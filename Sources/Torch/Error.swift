@@ -86,7 +86,7 @@ public enum Runtime {
     /// The GEMM library of bf16 `linear` (bf16 inputs, or autocast to bf16): `.libtorch` (oneDNN's bf16 GEMM) or
     /// `.openBLAS` (fp32 sgemm on the bf16 values widened, rounded to bf16; `.oneDNN` is taken as `.libtorch`). By
     /// default `.libtorch` on CPUs with AVX-512 BF16 or AMX, `.openBLAS` on others (where libtorch's bf16 GEMM is
-    /// emulated: 7–8 GFLOP/s per core against 40–60 in fp32 on an AVX2 EPYC).
+    /// emulated, several times slower than fp32: docs/performance.md).
     public static var bf16Linear: LinearBackend {
         get { LinearBackend(code: ct_bf16_linear()) ?? .libtorch }
         set { _ = ct_set_bf16_linear(newValue == .openBLAS ? LinearBackend.openBLAS.code : LinearBackend.libtorch.code) }

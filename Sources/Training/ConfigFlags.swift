@@ -225,3 +225,53 @@ public struct ConfigFlags<Config> {
         }.joined(separator: "\n")
     }
 }
+
+extension Valid where T == String {
+    /// One of `choices` (`""` may be one: "not given").
+    public static func oneOf(_ choices: [String]) -> Valid {
+        let named = choices.filter { !$0.isEmpty }.joined(separator: " or ")
+        return Valid(choices.contains("") ? named + " (or \"\": not given)" : named) { choices.contains($0) }
+    }
+}
+
+extension Valid where T == [String] {
+    /// Each value one of `choices`.
+    public static func each(oneOf choices: [String]) -> Valid {
+        Valid("each \(choices.joined(separator: " or "))") { $0.allSatisfy(choices.contains) }
+    }
+}
+
+extension Valid where T == [Int] {
+    /// At least one value, each accepted by `element` (e.g. `.each(.above(0))`).
+    public static func each(_ element: Valid<Int>) -> Valid {
+        Valid("one or more values, each \(element.wording)") { !$0.isEmpty && $0.allSatisfy(element.test) }
+    }
+}
+
+extension Valid where T == [Double] {
+    /// Every value > 0 (any count: the command checks it).
+    public static var allPositive: Valid { Valid("values > 0") { $0.allSatisfy { $0 > 0 } } }
+}
+
+/// A settings struct of a subcommand whose flags are one `ConfigFlags` table: the defaults are `init()`'s.
+public protocol FlagSettings {
+    init()
+    static var flags: ConfigFlags<Self> { get }
+    /// Checks that involve several settings, after each flag's own range; errors name the flags.
+    func checkCombination() throws
+}
+
+extension FlagSettings {
+    public func checkCombination() throws {}
+
+    /// `args` over the defaults, every value validated (each flag's range, then `checkCombination`) before any work.
+    public static func parse(_ args: [String]) throws -> Self {
+        let s = try flags.parse(args, onto: Self())
+        try flags.validate(s)
+        try s.checkCombination()
+        return s
+    }
+
+    /// `--help`'s list: every flag with its default.
+    public static var usage: String { flags.usage(defaults: Self()) }
+}

@@ -14,6 +14,9 @@ public final class EmbeddingModel {
     public let pool: Pool
     /// Input normalisation the checkpoint records (a Hugging Face `preprocessor_config.json`, stmae metadata / args).
     public let preprocessing: HFVideoMAE.Preprocessing?
+    /// The class list the checkpoint records (a fine-tuning run's `classNames`, `labels` metadata, HF `id2label`);
+    /// empty if none: it labels the class folders of the data embedded.
+    public let classNames: [String]
 
     /// Loads any checkpoint `Weights.read` / `HFVideoMAE.read` understands. A fine-tuned classifier embeds with its
     /// own pooling (the input of `head`): with `fc_norm`, mean → `fc_norm`; with only `norm`, `pool` mean is mae_st's
@@ -27,6 +30,8 @@ public final class EmbeddingModel {
         if WeightsFormat.detect(path) == .huggingFace {
             let r = try HFVideoMAE.read(path)
             (state, cfg, preprocessing) = (r.state, r.config, r.preprocessing)
+            // transformers' placeholder names (LABEL_0, …) are no class list
+            classNames = r.labels.enumerated().allSatisfy { $1 == "LABEL_\($0)" } ? [] : r.labels
         } else {
             state = try Weights.read(path)
             let s = ModelSettings(numHeads: numHeads, imgSize: imgSize, numFrames: numFrames, normEps: normEps)
@@ -34,8 +39,13 @@ public final class EmbeddingModel {
             cfg = try ViTConfig.inferred(from: state, numHeads: s.numHeads, imgSize: s.imgSize, numFrames: s.numFrames, source: path)
             s.apply(to: &cfg)
             preprocessing = s.preprocessing
+            classNames = s.labels
         }
+        try requireFinite(state, source: path)
         if let normEps { cfg.normEps = normEps }
+        guard cfg.embedDim % cfg.numHeads == 0 else {
+            throw TorchError("\(path): --num_heads \(cfg.numHeads) does not divide embed_dim \(cfg.embedDim)")
+        }
         let keys = Set(state.map(\.0))
         guard pool == .mean || cfg.clsEmbed else { throw TorchError("\(path): --pool cls needs a cls token; this model has none") }
         let classifier = keys.contains("head.weight") || keys.contains("fc_norm.weight")

@@ -1,5 +1,6 @@
 import Foundation
 import Media
+import Torch
 
 /// Multi-view testing (mae_st `--num_temporal_views` × `--num_spatial_crops`): the softmax of every view of a video
 /// is summed and averaged, then the video is scored once.
@@ -109,5 +110,17 @@ public enum ConfusionPlot {
         for p in 0 ..< n where size >= 8 || p % 5 == 0 { Glyphs.draw("\(p)", x: left + p * size + 1, y: top - 9, into: &img) }
         Glyphs.draw(String(format: "%.1f", r.top1), x: left, y: 2, into: &img)
         try img.savePNG(path: path)
+    }
+}
+
+/// Refuses weights holding NaN or ±inf (a diverged run's checkpoint would give NaN embeddings or accuracies
+/// silently); the error names `source` and the first offending tensor.
+public func requireFinite(_ tensors: [(String, Tensor)], source: String) throws {
+    for (name, t) in tensors where t.dtype.isFloatingPoint {
+        // finite × 0 = 0, NaN or ±inf × 0 = NaN: one reduction in the tensor's own dtype
+        guard try (t.detach() * 0.0).sum().item().isFinite else {
+            throw TorchError("\(source): tensor '\(name)' holds non-finite values (NaN or ±inf): the checkpoint is "
+                + "not usable (a diverged run?); pick an earlier one")
+        }
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import NN
 import Torch
+import Training
 
 /// `stmae bench …`: benchmarks printed as JSON lines, each beside the PyTorch reference run in the same invocation.
 struct Bench: ParsableCommand {
@@ -10,31 +11,26 @@ struct Bench: ParsableCommand {
         subcommands: [BenchEngine.self, BenchPretrain.self, BenchInfer.self, BenchLoader.self, BenchAttention.self, BenchLinear.self], defaultSubcommand: BenchEngine.self)
 }
 
-struct BenchEngine: ParsableCommand {
+struct BenchEngine: FlagCommand {
     static let configuration = CommandConfiguration(commandName: "engine",
-        abstract: "ViT-B block stack (12×768, 12 heads, MLP 3072) forward+backward, fp32 and bf16 autocast.")
-
-    @Option(parsing: .upToNextOption, help: "Shapes N,L,D to run.") var shapes: [String] = ["4,160,768", "1,1568,768"]
-    @Option(help: "Transformer depth.") var depth = 12
-    @Option(help: "Attention heads.") var heads = 12
-    @Option(help: "Warm-up steps (not timed).") var warmup = 2
-    @Option(help: "Timed steps (median reported).") var steps = 5
-    @Option(parsing: .upToNextOption, help: "Precisions: fp32, bf16 (bf16 needs AVX-512 BF16/AMX to be fast; elsewhere it is emulated).")
-    var precisions: [String] = ["fp32", "bf16"]
-    @Flag(help: "Skip the PyTorch reference.") var noReference = false
+        abstract: "ViT-B block stack (12×768, 12 heads, MLP 3072) forward+backward, fp32 and bf16 autocast.",
+        discussion: flagList(), helpNames: [])
+    typealias Settings = BenchEngineSettings
+    @Argument(parsing: .captureForPassthrough, help: "--flag value … (see the list below)")
+    var arguments: [String] = []
 
     func run() throws {
-        guard precisions.allSatisfy(["fp32", "bf16"].contains) else { throw ValidationError("--precisions: fp32 or bf16, got \(precisions)") }
-        for shapeText in shapes {
-            let shape = shapeText.split(separator: ",").compactMap { Int($0) }
-            guard shape.count == 3 else { throw ValidationError("--shapes: expected N,L,D, got '\(shapeText)'") }
-            for bf16 in precisions.map({ $0 == "bf16" }) {
-                let ours = try benchStack(shape: shape, bf16: bf16)
+        guard let s = try settings() else { return }
+        let shapes = try parseShapes(s.shapes, dims: 3, format: "N,L,D")
+        for (shapeText, shape) in zip(s.shapes, shapes) {
+            for bf16 in s.precisions.map({ $0 == "bf16" }) {
+                let ours = try Self.benchStack(s, shape: shape, bf16: bf16)
                 var line: [String: Any] = ["bench": "engine_block_stack", "impl": "stmae", "shape": shape, "bf16": bf16,
-                                           "depth": depth, "s_per_step": ours, "threads": Runtime.numThreads]
-                if !noReference {
-                    let ref = try runReference("bench_engine.py", ["--shape", shapeText, "--depth", "\(depth)", "--heads", "\(heads)",
-                                                                   "--warmup", "\(warmup)", "--steps", "\(steps)"] + (bf16 ? ["--bf16"] : []))
+                                           "depth": s.depth, "s_per_step": ours, "threads": Runtime.numThreads]
+                if !s.noReference {
+                    let args = ["--shape", shapeText, "--depth", "\(s.depth)", "--heads", "\(s.heads)",
+                                "--warmup", "\(s.warmup)", "--steps", "\(s.steps)"] + (bf16 ? ["--bf16"] : [])
+                    let ref = try runReference("bench_engine.py", args)
                     if let r = ref["s_per_step"] as? Double {
                         line["pytorch_s_per_step"] = r
                         line["ratio_vs_pytorch"] = r / ours
@@ -46,17 +42,17 @@ struct BenchEngine: ParsableCommand {
     }
 
     /// Median seconds of forward + backward through `depth` blocks.
-    func benchStack(shape: [Int], bf16: Bool) throws -> Double {
-        let blocks = try (0..<depth).map { _ in try Block(dim: shape[2], heads: heads) }
+    static func benchStack(_ s: Settings, shape: [Int], bf16: Bool) throws -> Double {
+        let blocks = try (0..<s.depth).map { _ in try Block(dim: shape[2], heads: s.heads) }
         let x = try Tensor.randn(shape)
         var times: [Double] = []
-        for i in 0..<(warmup + steps) {
+        for i in 0..<(s.warmup + s.steps) {
             let t0 = DispatchTime.now()
             let y = try withAutocast(enabled: bf16) { try blocks.reduce(x) { try $1($0) } }
             let loss = try y.to(.float32).pow(2).mean()
             for b in blocks { try b.zeroGrad() }
             try loss.backward()
-            if i >= warmup { times.append(Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9) }
+            if i >= s.warmup { times.append(Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9) }
         }
         return median(times)
     }
@@ -107,16 +103,14 @@ func packageRoot() -> URL? {
     return nil
 }
 
-/// For every (batch, precision): this executable's measurement in a child process (`ownArgs`), then the PyTorch
-/// script's (`referenceArgs`), `rounds` times alternately (a shared machine drifts: each round's ratio compares two
-/// neighbouring runs), printed as one JSON line: the medians, `pytorch_s_per_step`, `pytorch_peak_rss_mb`,
-/// `ratio_vs_pytorch` (median of the rounds' ratios) and `ratios`.
+/// For every (batch, precision; both validated by the flag tables): this executable's measurement in a child process
+/// (`ownArgs`), then the PyTorch script's (`referenceArgs`), `rounds` times alternately (a shared machine drifts: each
+/// round's ratio compares two neighbouring runs), printed as one JSON line: the medians, `pytorch_s_per_step`,
+/// `pytorch_peak_rss_mb`, `ratio_vs_pytorch` (median of the rounds' ratios) and `ratios`.
 func compareSideBySide(batches: [Int], precisions: [String], reference script: String, skipReference: Bool, rounds: Int = 1,
                        ownArgs: (Int, String) -> [String], referenceArgs: (Int, String) -> [String]) throws {
-    guard rounds > 0 else { throw ValidationError("--rounds must be positive, got \(rounds)") }
     for batch in batches {
         for precision in precisions {
-            guard ["fp32", "bf16"].contains(precision) else { throw ValidationError("--precisions: fp32 or bf16, got \(precision)") }
             var line: [String: Any] = [:]
             var own: [Double] = [], ref: [Double] = [], ratios: [Double] = [], rss: [Double] = [], refRSS: [Double] = []
             for _ in 0..<rounds {

@@ -1,38 +1,41 @@
 import ArgumentParser
 import Foundation
 import Torch
+import Training
 
 /// `stmae bench attention`: attention alone, stmae's fused kernels against libtorch's flash kernel (what PyTorch's
 /// `scaled_dot_product_attention` runs on CPU), alternated in one process. q, k, v are slices of one qkv tensor, as in
 /// the models.
-struct BenchAttention: ParsableCommand {
+struct BenchAttention: FlagCommand {
     static let configuration = CommandConfiguration(commandName: "attention",
-        abstract: "Attention forward and forward+backward: fused kernels vs libtorch flash (JSON lines).")
+        abstract: "Attention forward and forward+backward: fused kernels vs libtorch flash (JSON lines).",
+        discussion: flagList(), helpNames: [])
 
-    @Option(parsing: .upToNextOption, help: "Shapes B,H,L,D (defaults: MAE decoder, ViT-B on 1569 tokens, MAE encoder).")
-    var shapes: [String] = ["1,16,1569,32", "1,12,1569,64", "1,12,157,64"]
-    @Option(parsing: .upToNextOption, help: "Precisions: bf16 (AVX-512 BF16 CPUs), fp32 (AVX2/FMA). Default: those this CPU runs.")
-    var precisions: [String] = []
-    @Option(help: "Timed calls per round (median reported).") var steps = 5
-    @Option(help: "Rounds alternating the two kernels; the median of the per-round ratios is printed.") var rounds = 3
+    typealias Settings = BenchAttentionSettings
+    @Argument(parsing: .captureForPassthrough, help: "--flag value … (see the list below)")
+    var arguments: [String] = []
 
     func run() throws {
+        guard let s = try settings() else { return }
         let all: [(String, DType, String)] = [("bf16", .bfloat16, "AVX-512 BF16"), ("fp32", .float32, "AVX2 and FMA")]
-        for p in precisions where !all.contains(where: { $0.0 == p }) {
+        for p in s.precisions where !all.contains(where: { $0.0 == p }) {
             throw ValidationError("--precisions: expected bf16 or fp32, got '\(p)'")
         }
-        let chosen = precisions.isEmpty ? all.filter { Runtime.fusedAttentionAvailable($0.1) } : all.filter { precisions.contains($0.0) }
+        let parsed = try parseShapes(s.shapes, dims: 4, format: "B,H,L,D")
+        let chosen = s.precisions.isEmpty ? all.filter { Runtime.fusedAttentionAvailable($0.1) }
+            : all.filter { s.precisions.contains($0.0) }
         for (name, dtype, needs) in chosen where !Runtime.fusedAttentionAvailable(dtype) {
             throw ValidationError("this CPU has no \(needs): the fused \(name) attention kernel is not used here")
         }
         guard !chosen.isEmpty else { throw ValidationError("this CPU has neither AVX-512 BF16 nor AVX2/FMA: no fused attention kernel runs here") }
-        let parsed = try parseShapes(shapes, dims: 4, format: "B,H,L,D")
         for (name, dtype, _) in chosen {
-            for s in parsed { try compare(shape: s, precision: name, dtype: dtype) }
+            for shape in parsed {
+                try Self.compare(shape: shape, precision: name, dtype: dtype, steps: s.steps, rounds: s.rounds)
+            }
         }
     }
 
-    func compare(shape s: [Int], precision: String, dtype: DType) throws {
+    static func compare(shape s: [Int], precision: String, dtype: DType, steps: Int, rounds: Int) throws {
         let (b, h, l, d) = (s[0], s[1], s[2], s[3])
         let qkv = try Tensor.randn([b, l, 3, h, d]).to(dtype).requiresGrad(true)
         let heads = try qkv.permute(2, 0, 3, 1, 4)

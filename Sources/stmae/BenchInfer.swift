@@ -3,38 +3,37 @@ import Foundation
 import Models
 import NN
 import Torch
+import Training
 
 /// `stmae bench infer`: video ViT classifier inference (ViT-B/16, 16×224 → 1568 patch tokens + cls = 1569) under
 /// no-grad, beside reference/bench_infer.py; each configuration in its own process on both sides.
-struct BenchInfer: ParsableCommand {
+struct BenchInfer: FlagCommand {
     static let configuration = CommandConfiguration(commandName: "infer",
-        abstract: "Classifier inference s/step and peak RSS vs PyTorch eager (JSON lines).")
+        abstract: "Classifier inference s/step and peak RSS vs PyTorch eager (JSON lines).",
+        discussion: flagList(), helpNames: [])
 
-    @Option(help: ArgumentHelp(ModelCatalog.entries.filter(\.isViT).map(\.name).joined(separator: ", ") + ".")) var model = "vit_base_patch16"
-    @Option(parsing: .upToNextOption, help: "Batch sizes.") var batches: [Int] = [1]
-    @Option(parsing: .upToNextOption, help: "Precisions: fp32, bf16.") var precisions: [String] = ["fp32"]
-    @Option(help: "Warm-up steps (not timed).") var warmup = 2
-    @Option(help: "Timed steps (median reported).") var steps = 5
-    @Flag(help: "Skip the PyTorch reference.") var noReference = false
-    @Flag(inversion: .prefixedNo, help: "bf16: Linear weights converted to bf16 once (as `stmae evaluate --bf16`) instead of cast per call.")
-    var weightCopies = true
-    @OptionGroup var kernels: KernelOptions
-    @Option(help: "Alternate stmae and PyTorch this many times per configuration; medians and the median ratio are printed.")
-    var rounds = 1
-    @Option(help: .hidden) var single: String?
+    typealias Settings = BenchInferSettings
+    @Argument(parsing: .captureForPassthrough, help: "--flag value … (see the list below)")
+    var arguments: [String] = []
 
     func run() throws {
-        if let single {
-            let (b, bf16) = try parseSingle(single)
-            kernels.apply()
-            return try printJSON(measure(batch: b, bf16: bf16))
+        guard let s = try settings() else { return }
+        if !s.single.isEmpty {
+            let (b, bf16) = try parseSingle(s.single)
+            s.applyKernels()
+            return try printJSON(Self.measure(s, batch: b, bf16: bf16))
         }
-        try compareSideBySide(batches: batches, precisions: precisions, reference: "bench_infer.py", skipReference: noReference, rounds: rounds,
-            ownArgs: { b, p in ["bench", "infer", "--model", model, "--warmup", "\(warmup)", "--steps", "\(steps)", "--single", "\(b),\(p)"] + (weightCopies ? [] : ["--no-weight-copies"]) + kernels.childArgs },
+        let (model, warmup, steps) = (s.model, s.warmup, s.steps)
+        try compareSideBySide(batches: s.batches, precisions: s.precisions, reference: "bench_infer.py",
+                              skipReference: s.noReference, rounds: s.rounds,
+            ownArgs: { b, p in ["bench", "infer", "--model", model, "--warmup", "\(warmup)", "--steps", "\(steps)",
+                                "--single", "\(b),\(p)"]
+                + (s.weightCopies ? [] : ["--no_weight_copies"]) + s.kernelArgs },
             referenceArgs: { b, _ in ["--model", model, "--batch", "\(b)", "--warmup", "\(warmup)", "--steps", "\(steps)"] })
     }
 
-    func measure(batch: Int, bf16: Bool) throws -> [String: Any] {
+    static func measure(_ s: Settings, batch: Int, bf16: Bool) throws -> [String: Any] {
+        let (model, warmup, steps, weightCopies) = (s.model, s.warmup, s.steps, s.weightCopies)
         let cfg = try ViTConfig.named(model)
         let vit = try VisionTransformer(cfg, generator: Generator(seed: 0))
         vit.eval()
@@ -52,6 +51,8 @@ struct BenchInfer: ParsableCommand {
         getrusage(RUSAGE_SELF.rawValue, &usage)
         let tokens = (cfg.numFrames / cfg.tPatchSize) * (cfg.imgSize / cfg.patchSize) * (cfg.imgSize / cfg.patchSize) + (cfg.clsEmbed ? 1 : 0)
         return ["bench": "vit_inference", "impl": "stmae", "model": model, "batch": batch, "bf16": bf16, "tokens": tokens,
-                "s_per_step": median(times), "peak_rss_mb": Double(usage.ru_maxrss) / 1024, "threads": Runtime.numThreads, "weight_copies": converted > 0].merging(kernels.json(bf16: bf16)) { a, _ in a }
+                "s_per_step": median(times), "peak_rss_mb": Double(usage.ru_maxrss) / 1024,
+                "threads": Runtime.numThreads,
+                "weight_copies": converted > 0].merging(s.kernelJSON(bf16: bf16)) { a, _ in a }
     }
 }

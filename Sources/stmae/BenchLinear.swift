@@ -1,26 +1,27 @@
 import ArgumentParser
 import Foundation
 import Torch
+import Training
 
 /// `stmae bench linear`: fp32 `linear` on each GEMM library (`--fp32-linear`), alternated in one process, on the
 /// ViT-B MAE shapes; shows which library is fastest on this CPU.
-struct BenchLinear: ParsableCommand {
+struct BenchLinear: FlagCommand {
     static let configuration = CommandConfiguration(commandName: "linear",
-        abstract: "fp32 linear forward and forward+backward on OpenBLAS, oneDNN and libtorch (JSON lines).")
+        abstract: "fp32 linear forward and forward+backward on OpenBLAS, oneDNN and libtorch (JSON lines).",
+        discussion: flagList(), helpNames: [])
 
-    @Option(parsing: .upToNextOption, help: "Shapes M,K,N: tokens, in, out features (defaults: MAE decoder, encoder, ViT-B on 1569 tokens).")
-    var shapes: [String] = ["1568,512,1536", "1568,512,2048", "1568,2048,512", "157,768,2304", "157,768,3072", "157,3072,768",
-                            "1569,768,2304", "1569,3072,768"]
-    @Option(parsing: .upToNextOption, help: "Backends to compare.") var backends: [LinearBackend] = LinearBackend.allCases
-    @Option(help: "Timed calls per round (median reported).") var steps = 5
-    @Option(help: "Rounds alternating the backends.") var rounds = 3
+    typealias Settings = BenchLinearSettings
+    @Argument(parsing: .captureForPassthrough, help: "--flag value … (see the list below)")
+    var arguments: [String] = []
 
     func run() throws {
-        let parsed = try parseShapes(shapes, dims: 3, format: "M,K,N")
-        for s in parsed { try compare(m: s[0], k: s[1], n: s[2]) }
+        guard let s = try settings() else { return }
+        let parsed = try parseShapes(s.shapes, dims: 3, format: "M,K,N")
+        for shape in parsed { try Self.compare(m: shape[0], k: shape[1], n: shape[2], s) }
     }
 
-    func compare(m: Int, k: Int, n: Int) throws {
+    static func compare(m: Int, k: Int, n: Int, _ s: Settings) throws {
+        let (backends, steps, rounds) = (s.backends, s.steps, s.rounds)
         let x = try Tensor.randn([m, k]).requiresGrad(true), w = try (Tensor.randn([n, k]) * 0.05).requiresGrad(true)
         let b = try Tensor.zeros([n]).requiresGrad(true), grad = try Tensor.randn([m, n])
         var times: [LinearBackend: [[Double]]] = [:]

@@ -5,25 +5,27 @@ import Training
 
 /// `stmae bench loader`: clips/s of the threaded video loader over the built-in data set (real .mp4 files, FFmpeg
 /// selective decoding, random resized crop, flip, normalise), with `stmae pretrain`'s default clip settings.
-struct BenchLoader: ParsableCommand {
+struct BenchLoader: FlagCommand {
     static let configuration = CommandConfiguration(commandName: "loader",
-        abstract: "Video loader clips/s on the built-in data set (JSON lines).")
+        abstract: "Video loader clips/s on the built-in data set (JSON lines).",
+        discussion: flagList(), helpNames: [])
 
-    @Option(help: "Worker thread counts to measure.") var workers: [Int] = [1, 2]
-    @Option(help: "Videos per batch (× repeat_aug clips).") var batch = 4
-    @Option(help: "Batches to load per measurement.") var batches = 48
+    typealias Settings = BenchLoaderSettings
+    @Argument(parsing: .captureForPassthrough, help: "--flag value … (see the list below)")
+    var arguments: [String] = []
 
     func run() throws {
+        guard let s = try settings() else { return }
         let samples = try VideoList.scan(dirs: [try DefaultData.ensure().train])
-        for w in workers {
+        for w in s.workers {
             var c = PretrainConfig()
             c.numWorkers = w
-            c.batchSizePerGpu = batch
+            c.batchSizePerGpu = s.batch
             let feed = try VideoFeed(c, samples: samples)
             let it = try feed.batches(epoch: 0, startBatch: 0)
             let t0 = DispatchTime.now()
             var clips = 0, n = 0
-            while n < batches, let b = try it.next() { clips += b.shape[0]; n += 1 }
+            while n < s.batches, let b = try it.next() { clips += b.shape[0]; n += 1 }
             let secs = Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9
             printJSON(["bench": "loader", "workers": w, "clips": clips, "clips_per_s": Double(clips) / secs,
                        "clip": [3, c.numFrames, c.imgSize, c.imgSize], "repeat_aug": c.repeatAug, "failures": feed.failures.count])

@@ -8,56 +8,52 @@ import Training
 /// `stmae bench pretrain`: one MAE-ST training step (forward, backward, fused AdamW) of ViT-B 16×224, mask 0.9,
 /// decoder 512×4, beside the PyTorch reference (reference/bench_pretrain.py). Each configuration runs in its own
 /// process on both sides, so peak RSS is per configuration.
-struct BenchPretrain: ParsableCommand {
+struct BenchPretrain: FlagCommand {
     static let configuration = CommandConfiguration(commandName: "pretrain",
-        abstract: "MAE pre-training step s/step, peak RSS and MFU vs PyTorch eager (JSON lines).")
+        abstract: "MAE pre-training step s/step, peak RSS and MFU vs PyTorch eager (JSON lines).",
+        discussion: flagList(), helpNames: [])
 
-    @Option(help: ArgumentHelp(ModelCatalog.names(family: .maeST).joined(separator: ", ") + ".")) var model = "mae_vit_base_patch16"
-    @Option(parsing: .upToNextOption, help: "Batch sizes.") var batches: [Int] = [1, 2]
-    @Option(parsing: .upToNextOption, help: "Precisions: fp32, bf16.") var precisions: [String] = ["fp32", "bf16"]
-    @Option(help: "Image size.") var imgSize = 224
-    @Option(help: "Frames.") var numFrames = 16
-    @Option(help: "Dual masking: share of the masked tokens the decoder skips (both sides).") var decoderMaskRatio = 0.0
-    @Option(help: "Warm-up steps (not timed).") var warmup = 2
-    @Option(help: "Timed steps (median reported).") var steps = 5
-    @Flag(help: "Skip the PyTorch reference.") var noReference = false
-    @Option(help: "Alternate stmae and PyTorch this many times per configuration; medians and the median ratio are printed.")
-    var rounds = 1
-    @Flag(inversion: .prefixedNo, help: "bf16: matmuls on bf16 weight copies refreshed after each step (as `stmae pretrain`; none with --bf16-linear openblas, which rounds the fp32 weights at use).")
-    var weightCopies = true
-    @OptionGroup var kernels: KernelOptions
-    @Option(help: .hidden) var single: String?
-    @Option(help: "With --single: write a Chrome trace of the timed steps (every op, CPU time) to this file.") var trace: String?
+    typealias Settings = BenchPretrainSettings
+    @Argument(parsing: .captureForPassthrough, help: "--flag value … (see the list below)")
+    var arguments: [String] = []
 
-    func settings(batch: Int) throws -> MAEConfig {
-        var c = try MAEConfig.named(model)
-        (c.imgSize, c.numFrames, c.tPatchSize, c.predTDim, c.maskRatio) = (imgSize, numFrames, 2, numFrames, 0.9)
+    /// The MAE of `bench pretrain`: mask 0.9, decoder 512×4, 16 heads, t_patch 2.
+    static func maeConfig(_ s: Settings) throws -> MAEConfig {
+        var c = try MAEConfig.named(s.model)
+        (c.imgSize, c.numFrames, c.tPatchSize, c.predTDim, c.maskRatio) = (s.imgSize, s.numFrames, 2, s.numFrames, 0.9)
         (c.decoderEmbedDim, c.decoderDepth, c.decoderNumHeads) = (512, 4, 16)
-        c.decoderMaskRatio = decoderMaskRatio
+        c.decoderMaskRatio = s.decoderMaskRatio
         return c
     }
 
     func run() throws {
-        if let single {
-            let (b, bf16) = try parseSingle(single)
-            kernels.apply()
-            return try printJSON(measure(batch: b, bf16: bf16))
+        guard let s = try settings() else { return }
+        if !s.single.isEmpty {
+            let (b, bf16) = try parseSingle(s.single)
+            s.applyKernels()
+            return try printJSON(Self.measure(s, batch: b, bf16: bf16))
         }
-        try compareSideBySide(batches: batches, precisions: precisions, reference: "bench_pretrain.py", skipReference: noReference, rounds: rounds,
-            ownArgs: { b, p in ["bench", "pretrain", "--model", model, "--img-size", "\(imgSize)", "--num-frames", "\(numFrames)",
-                                "--warmup", "\(warmup)", "--steps", "\(steps)", "--decoder-mask-ratio", "\(decoderMaskRatio)", "--single", "\(b),\(p)"] + (weightCopies ? [] : ["--no-weight-copies"]) + kernels.childArgs },
+        let (model, imgSize, numFrames, warmup, steps) = (s.model, s.imgSize, s.numFrames, s.warmup, s.steps)
+        try compareSideBySide(batches: s.batches, precisions: s.precisions, reference: "bench_pretrain.py",
+                              skipReference: s.noReference, rounds: s.rounds,
+            ownArgs: { b, p in ["bench", "pretrain", "--model", model, "--img_size", "\(imgSize)",
+                                "--num_frames", "\(numFrames)", "--warmup", "\(warmup)", "--steps", "\(steps)",
+                                "--decoder_mask_ratio", "\(s.decoderMaskRatio)", "--single", "\(b),\(p)"]
+                + (s.weightCopies ? [] : ["--no_weight_copies"]) + s.kernelArgs },
             referenceArgs: { b, _ in ["--model", model, "--batch", "\(b)", "--img_size", "\(imgSize)", "--num_frames", "\(numFrames)",
                                       "--pred_t_dim", "\(numFrames)", "--warmup", "\(warmup)", "--steps", "\(steps)",
-                                      "--decoder_mask_ratio", "\(decoderMaskRatio)"] })
+                                      "--decoder_mask_ratio", "\(s.decoderMaskRatio)"] })
     }
 
     /// Median s/step of one configuration in this process.
-    func measure(batch: Int, bf16: Bool) throws -> [String: Any] {
-        let cfg = try settings(batch: batch)
+    static func measure(_ s: Settings, batch: Int, bf16: Bool) throws -> [String: Any] {
+        let (model, warmup, steps) = (s.model, s.warmup, s.steps)
+        let trace = s.trace.isEmpty ? nil : s.trace
+        let cfg = try maeConfig(s)
         let mae = try MaskedAutoencoderViT(cfg, generator: Generator(seed: 0))
         let opt = AdamW(paramGroups(mae.namedParameters(), weightDecay: 0.05), lr: 1e-4, betas: (0.9, 0.95))  // mae_st's groups
         let x = try Tensor.randn([batch, 3, cfg.numFrames, cfg.imgSize, cfg.imgSize])
-        let copies = bf16 && weightCopies ? try BF16Weights(mae) : nil
+        let copies = bf16 && s.weightCopies ? try BF16Weights(mae) : nil
         var times: [Double] = [], loss = 0.0
         for i in 0 ..< warmup + steps {
             if i == warmup, let trace { try Runtime.startTrace(trace) }
@@ -72,11 +68,12 @@ struct BenchPretrain: ParsableCommand {
         if trace != nil { try Runtime.stopTrace() }
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
-        let s = median(times), peak = try measurePeakGFLOPs(bf16: bf16)
-        let mfu = maeTrainFlopsPerClip(cfg) * Double(batch) / s / (peak * 1e9)
-        return ["bench": "mae_pretrain_step", "impl": "stmae", "model": model, "batch": batch, "bf16": bf16, "s_per_step": s,
+        let secs = median(times), peak = try measurePeakGFLOPs(bf16: bf16)
+        let mfu = maeTrainFlopsPerClip(cfg) * Double(batch) / secs / (peak * 1e9)
+        return ["bench": "mae_pretrain_step", "impl": "stmae", "model": model, "batch": batch, "bf16": bf16,
+                "s_per_step": secs,
                 "peak_rss_mb": Double(usage.ru_maxrss) / 1024, "gemm_peak_gflops": peak, "mfu": mfu, "loss_last": loss,
                 "threads": Runtime.numThreads, "weight_copies": (copies?.count ?? 0) > 0,
-                "decoder_mask_ratio": decoderMaskRatio].merging(kernels.json(bf16: bf16)) { a, _ in a }
+                "decoder_mask_ratio": s.decoderMaskRatio].merging(s.kernelJSON(bf16: bf16)) { a, _ in a }
     }
 }

@@ -2,9 +2,10 @@ import ArgumentParser
 import Foundation
 import Models
 import Torch
+import Training
 
 /// `stmae convert IN OUT`: mae_st / optimized-stmae `.pth` ⇄ stmae `.safetensors` ⇄ Hugging Face VideoMAE directory.
-struct Convert: ParsableCommand {
+struct Convert: FlagCommand {
     static let configuration = CommandConfiguration(
         abstract: "Convert checkpoints: mae_st .pth ⇄ stmae .safetensors ⇄ Hugging Face VideoMAE directory.",
         discussion: """
@@ -25,37 +26,33 @@ struct Convert: ParsableCommand {
             To Hugging Face the model must have VideoMAE's layout (fixed sinusoid positions, no cls token): a classifier \
             (fc_norm + head) becomes VideoMAEForVideoClassification, a pre-trained encoder VideoMAEModel; the pre-training \
             decoder is left out and attn.k.bias dropped (softmax ignores it).
-            """)
+            """ + "\n" + flagList(), helpNames: [])
 
-    @Argument(help: "Input checkpoint file or Hugging Face directory.") var input: String
-    @Argument(help: "Output path (.pth, .safetensors, or a directory for Hugging Face).") var output: String
-    @Option(name: .customLong("to"), help: "Output format: pth, safetensors or hf (default: from OUT's extension).") var to: String?
-    @Option(name: .customLong("num_heads"), help: "Attention heads (default: recorded in IN, else the standard size's; required for other sizes to Hugging Face).") var numHeads: Int?
-    @Option(name: .customLong("img_size"), help: "Input size (default: recorded in IN or fixed by learned positions, else 224).") var imgSize: Int?
-    @Option(name: .customLong("num_frames"), help: "Frames (default: recorded in IN or fixed by learned positions, else 16).") var numFrames: Int?
-    @Option(name: .customLong("norm_eps"), help: "Block LayerNorm eps (default: recorded in IN, else mae_st's 1e-6; VideoMAE: 1e-12).") var normEps: Double?
-    @Option(name: .customLong("mean"), parsing: .upToNextOption, help: "Input mean, 3 values (default: recorded in IN, else ImageNet's for Hugging Face output).") var mean: [Double] = []
-    @Option(name: .customLong("std"), parsing: .upToNextOption, help: "Input std, 3 values (default: recorded in IN, else ImageNet's for Hugging Face output).") var std: [Double] = []
-    @Option(name: .customLong("labels"), help: "Class names, one per line (Hugging Face id2label).") var labels: String?
-    @Flag(name: .customLong("force"), help: "Replace an existing OUT.") var force = false
+    typealias Settings = ConvertSettings
+    @Argument(parsing: .captureForPassthrough, help: "IN OUT --flag value … (see the list below)")
+    var arguments: [String] = []
 
-    func outputFormat() throws -> WeightsFormat {
-        switch to ?? "" {
+    /// `--to`, else from OUT's extension.
+    static func outputFormat(_ s: ConvertSettings) -> WeightsFormat {
+        switch s.to {
         case "pth", "pt", "torch": return .torch
         case "safetensors": return .safetensors
         case "hf", "huggingface": return .huggingFace
-        case "":
-            if output.hasSuffix(".pth") || output.hasSuffix(".pt") || output.hasSuffix(".bin") { return .torch }
-            return output.hasSuffix(".safetensors") ? .safetensors : .huggingFace
-        default: throw ValidationError("--to '\(to!)': expected pth, safetensors or hf")
+        default:  // "" (the flag's range admits nothing else)
+            if [".pth", ".pt", ".bin"].contains(where: s.output.hasSuffix) { return .torch }
+            return s.output.hasSuffix(".safetensors") ? .safetensors : .huggingFace
         }
     }
 
     func run() throws {
+        guard let s = try self.settings(parse: ConvertSettings.parse(commandLine:)) else { return }
+        let (input, output) = (s.input, s.output)
         let fm = FileManager.default
         guard fm.fileExists(atPath: input) else { throw ValidationError("IN '\(input)': no such file or directory") }
-        let outFormat = try outputFormat()
-        if fm.fileExists(atPath: output), !force { throw ValidationError("OUT '\(output)' exists; pass --force to replace it") }
+        let outFormat = Self.outputFormat(s)
+        if fm.fileExists(atPath: output), !s.force {
+            throw ValidationError("OUT '\(output)' exists; pass --force to replace it")
+        }
         let inFormat = WeightsFormat.detect(input)
         var state: [(String, Tensor)], hfConfig: ViTConfig?, settings: ModelSettings
         if inFormat == .huggingFace {
@@ -66,13 +63,14 @@ struct Convert: ParsableCommand {
             state = try Weights.read(input, format: inFormat)
             settings = try Weights.settings(input)
         }
-        if let numHeads, let d = state.first(where: { $0.0 == "patch_embed.proj.weight" })?.1.size(0), numHeads <= 0 || d % numHeads != 0 {
+        let numHeads = s.numHeads > 0 ? s.numHeads : nil, (mean, std) = (s.mean, s.std)
+        if let numHeads, let d = state.first(where: { $0.0 == "patch_embed.proj.weight" })?.1.size(0),
+           d % numHeads != 0 {
             throw ValidationError("--num_heads \(numHeads) does not divide embed_dim \(d)")
         }
-        settings = ModelSettings(numHeads: numHeads, imgSize: imgSize, numFrames: numFrames, normEps: normEps).filled(from: settings)
-        for (flag, v) in [("--mean", mean), ("--std", std)] where !v.isEmpty && v.count != 3 {
-            throw ValidationError("\(flag): expected 3 values, got \(v.count)")
-        }
+        func given<T: Comparable & Numeric>(_ v: T) -> T? { v > 0 ? v : nil }  // 0: what IN records
+        settings = ModelSettings(numHeads: numHeads, imgSize: given(s.imgSize), numFrames: given(s.numFrames),
+                                 normEps: given(s.normEps)).filled(from: settings)
         if !mean.isEmpty || !std.isEmpty {
             let p = settings.preprocessing
             guard let m = mean.isEmpty ? p?.mean : mean, let s = std.isEmpty ? p?.std : std else {
@@ -80,7 +78,8 @@ struct Convert: ParsableCommand {
             }
             settings.preprocessing = .init(mean: m, std: s, processorConfig: p?.processorConfig)
         }
-        if let labels {
+        if !s.labels.isEmpty {
+            let labels = s.labels
             guard let text = try? String(contentsOfFile: labels, encoding: .utf8) else { throw ValidationError("--labels '\(labels)': cannot read") }
             settings.labels = text.split(whereSeparator: \.isNewline).map(String.init)
         }

@@ -6,7 +6,7 @@ import Torch
 import Training
 
 /// `stmae embed --checkpoint CKPT --data DIR|CSV --output OUT`: one pooled encoder embedding per video, in list order.
-struct Embed: ParsableCommand {
+struct Embed: FlagCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write pooled encoder embeddings of videos to .safetensors, .npy or .npz, paths in order.",
         discussion: """
@@ -20,48 +20,45 @@ struct Embed: ParsableCommand {
             OUT.safetensors holds `embeddings` [M, D], `labels` [M] and the paths (JSON) in the metadata key `paths`; \
             OUT.npy holds the [M, D] array, OUT.npz `embeddings` and `labels` (as optimized-stmae's embed.py), both with \
             OUT.paths.txt listing the paths. Videos that cannot be decoded are skipped and listed.
-            """)
+            """ + "\n" + flagList(), helpNames: [])
 
-    @Option(name: .customLong("checkpoint"), help: "Checkpoint (.pth, .safetensors, stmae .json or Hugging Face directory).") var checkpoint: String
-    @Option(name: .customLong("data"), help: "Videos: a folder (scanned recursively, class = sub-folder) or a CSV/list file of 'path, label'.") var data: String
-    @Option(name: .customLong("output"), help: "Output file (.safetensors, .npy or .npz).") var output: String
-    @Option(name: .customLong("pool"), help: "Pooling for MAE encoders: mean or cls.") var pool: String = "mean"
-    @Option(name: .customLong("num_heads"), help: "Attention heads (default: recorded in the checkpoint, else the standard size's; required for other sizes).") var numHeads: Int?
-    @Option(name: .customLong("img_size"), help: "Input size for checkpoints without learned positions.") var imgSize: Int?
-    @Option(name: .customLong("num_frames"), help: "Frames for checkpoints without learned positions.") var numFrames: Int?
-    @Option(name: .customLong("norm_eps"), help: "Block LayerNorm eps (default: recorded in the checkpoint, else mae_st's 1e-6).") var normEps: Double?
-    @Option(name: .customLong("sampling_rate"), help: "Frame stride at --target_fps (mae_st sampling_rate).") var samplingRate: Int = 4
-    @Option(name: .customLong("target_fps"), help: "Frame rate the sampling rate refers to.") var targetFps: Double = 30
-    @Option(name: .customLong("mean"), parsing: .upToNextOption, help: "Per-channel mean (3 values; default: recorded in the checkpoint, else Kinetics 0.45).") var mean: [Float] = []
-    @Option(name: .customLong("std"), parsing: .upToNextOption, help: "Per-channel std (3 values; default: recorded in the checkpoint, else 0.225).") var std: [Float] = []
-    @Option(name: .customLong("batch_size"), help: "Clips per batch.") var batchSize: Int = 8
-    @Option(name: .customLong("num_workers"), help: "Decoding threads.") var numWorkers: Int = 2
-    @Flag(name: .customLong("force"), help: "Replace an existing output.") var force = false
+    typealias Settings = EmbedSettings
+    @Argument(parsing: .captureForPassthrough, help: "--checkpoint CKPT --data DIR|CSV --output OUT … (see below)")
+    var arguments: [String] = []
 
     func run() throws {
-        guard [".safetensors", ".npy", ".npz"].contains(where: output.hasSuffix) else {
-            throw ValidationError("--output '\(output)': expected a .safetensors, .npy or .npz path")
+        guard let s = try settings() else { return }
+        let (mean, std) = (s.mean.map(Float.init), s.std.map(Float.init))
+        if FileManager.default.fileExists(atPath: s.output), !s.force {
+            throw ValidationError("--output '\(s.output)' exists; pass --force")
         }
-        if FileManager.default.fileExists(atPath: output), !force { throw ValidationError("--output '\(output)' exists; pass --force") }
-        guard let p = EmbeddingModel.Pool(rawValue: pool) else { throw ValidationError("--pool '\(pool)': expected mean or cls") }
-        for (flag, v) in [("--mean", mean), ("--std", std)] where !v.isEmpty && v.count != 3 {
-            throw ValidationError("\(flag): expected 3 values, got \(v.count)")
-        }
-        guard batchSize > 0, numWorkers >= 0 else { throw ValidationError("--batch_size must be > 0 and --num_workers >= 0") }
-        let m = try EmbeddingModel(checkpoint: checkpoint, pool: p, numHeads: numHeads, imgSize: imgSize, numFrames: numFrames,
-                                   normEps: normEps)
+        func given<T: Comparable & Numeric>(_ v: T) -> T? { v > 0 ? v : nil }  // 0: what the checkpoint records
+        let m = try EmbeddingModel(checkpoint: s.checkpoint, pool: EmbeddingModel.Pool(rawValue: s.pool)!,
+                                   numHeads: given(s.numHeads), imgSize: given(s.imgSize),
+                                   numFrames: given(s.numFrames), normEps: given(s.normEps))
         let c = m.model.config
         let pre = m.preprocessing
-        let clip = ClipConfig(numFrames: c.numFrames, samplingRate: samplingRate, targetFps: targetFps, imgSize: c.imgSize,
+        let clip = ClipConfig(numFrames: c.numFrames, samplingRate: s.samplingRate, targetFps: s.targetFps,
+                              imgSize: c.imgSize,
                               mean: mean.isEmpty ? pre.map { $0.mean.map(Float.init) } ?? [0.45, 0.45, 0.45] : mean,
                               std: std.isEmpty ? pre.map { $0.std.map(Float.init) } ?? [0.225, 0.225, 0.225] : std, train: false,
                               evalResize: pre == nil ? .maeSt : .huggingFace)  // HF checkpoints: VideoMAEImageProcessor's view
-        let samples = try VideoList.samples(from: data)
-        let loader = try VideoLoader(samples: samples, config: clip, batchSize: batchSize, shuffle: false, numWorkers: numWorkers,
+        // a class-folder data set is labelled by the checkpoint's class list (training's), when it records one
+        let samples: [VideoSample]
+        do { samples = try VideoList.samples(from: s.data, classes: m.classNames.isEmpty ? nil : m.classNames) } catch {
+            let hint = m.classNames.isEmpty ? ""
+                : " (the checkpoint's class list labels the folders; to embed other classes, list the videos in a "
+                + "'path, label' file)"
+            throw ValidationError("--data \(s.data): \(error)\(hint)")
+        }
+        guard !samples.isEmpty else { throw ValidationError("--data \(s.data): no videos found") }
+        let loader = try VideoLoader(samples: samples, config: clip, batchSize: s.batchSize, shuffle: false,
+                                     numWorkers: s.numWorkers,
                                      dropLast: false, log: { line in FileHandle.standardError.write(Data("stmae embed: \(line)\n".utf8)) })
         let r = try Embeddings.extract(m, loader: loader)
-        guard !r.paths.isEmpty else { throw ValidationError("--data '\(data)': no video could be decoded") }
-        try Embeddings.write(r.embeddings, paths: r.paths, labels: r.labels, to: output)
-        print("stmae embed: \(r.paths.count) videos × \(m.dim) → \(output)" + (r.skipped.isEmpty ? "" : " (skipped \(r.skipped.count) unreadable)"))
+        guard !r.paths.isEmpty else { throw ValidationError("--data '\(s.data)': no video could be decoded") }
+        try Embeddings.write(r.embeddings, paths: r.paths, labels: r.labels, to: s.output)
+        print("stmae embed: \(r.paths.count) videos × \(m.dim) → \(s.output)"
+            + (r.skipped.isEmpty ? "" : " (skipped \(r.skipped.count) unreadable)"))
     }
 }

@@ -82,6 +82,7 @@ func runEvaluate(_ c: FinetuneConfig) throws {
     let data = try FinetuneData(c, needTrain: false, classNames: saved)
     guard !data.val.isEmpty else { throw ValidationError("--val_dir: no validation data to evaluate") }
     let f = try Finetuner(c, numClasses: data.numClasses, classNames: data.classNames)
+    try requireFinite(f.model.stateDict(), source: "--resume \(c.resume)")  // no NaN accuracies from a diverged run
     if c.bf16 { try BF16Weights.convertForInference(f.model) }  // bf16 weights once instead of a cast per batch
     let t0 = Date()
     let r = try evaluateViews(f.model, feeds: data.val, numClasses: data.numClasses, bf16: c.bf16)

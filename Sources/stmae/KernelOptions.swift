@@ -6,7 +6,8 @@ extension LinearBackend: ExpressibleByArgument {
     public init?(argument: String) { self.init(name: argument) }
 }
 
-/// The engine's own kernels, switchable for A/B runs of `bench pretrain` and `bench infer`.
+/// The engine's own kernels as ArgumentParser options, for `dist-worker` alone (a test worker leaving the CLI, branch
+/// `support`); the user-facing commands take them from their flag tables (`KernelSettings`, `BenchFlags.swift`).
 struct KernelOptions: ParsableArguments {
     @Flag(inversion: .prefixedNo, help: "Attention in stmae's fused kernels (bf16: head dims 32/64/128 on AVX-512 BF16 CPUs, and 32/64/80/128 widened to fp32 on other AVX2/FMA CPUs; fp32: 32/64/80/128 on AVX2/FMA) instead of libtorch's flash kernel.")
     var fusedAttention = true
@@ -24,16 +25,5 @@ struct KernelOptions: ParsableArguments {
     /// Rejects `--bf16-linear onednn` (libtorch's bf16 linear is oneDNN's: name it `libtorch`).
     func validate() throws {
         if bf16Linear == .oneDNN { throw ValidationError("--bf16-linear: expected libtorch or openblas, got onednn") }
-    }
-    /// The flags that pass these settings on to a child `--single` run.
-    var childArgs: [String] {
-        (fusedAttention ? [] : ["--no-fused-attention"]) + (fp32Linear.map { ["--fp32-linear", $0.name] } ?? [])
-            + (bf16Linear.map { ["--bf16-linear", $0.name] } ?? [])
-    }
-    /// JSON fields: which kernels a run in `bf16` (or fp32) took, read after `apply()`.
-    func json(bf16: Bool) -> [String: Any] {
-        // bf16 without AVX-512 BF16 runs the fp32 kernel on widened copies.
-        ["fused_attention": Runtime.fusedAttention && (Runtime.fusedAttentionAvailable(.float32) || bf16 && Runtime.fusedAttentionAvailable(.bfloat16)),
-         "linear": (bf16 ? Runtime.bf16Linear : Runtime.fp32Linear).name]
     }
 }
