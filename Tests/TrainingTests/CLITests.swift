@@ -34,9 +34,11 @@ func runSTMAE(_ args: [String], timeout: Double = 240, interrupt: ((Process) -> 
     if p.isRunning { p.terminate(); p.waitUntilExit(); throw ConfigError("stmae \(args.first ?? "") did not finish in \(timeout) s") }
     p.waitUntilExit()
     try handle.close()
+    // a process ended by a signal reports 128 + the signal, as shells do (never 0, never an ordinary exit code)
+    let status = p.terminationReason == .uncaughtSignal ? 128 + p.terminationStatus : p.terminationStatus
     let text = (try? String(contentsOf: err, encoding: .utf8)) ?? ""
     try? FileManager.default.removeItem(at: err)
-    return (p.terminationStatus, text)
+    return (status, text)
 }
 
 /// Tiny labelled videos (8 classes × 2, 16 frames of 32×32) plus one corrupt file.
