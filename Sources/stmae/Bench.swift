@@ -11,16 +11,11 @@ struct Bench: ParsableCommand {
         subcommands: [BenchEngine.self, BenchPretrain.self, BenchInfer.self, BenchLoader.self, BenchAttention.self, BenchLinear.self], defaultSubcommand: BenchEngine.self)
 }
 
-struct BenchEngine: FlagCommand {
-    static let configuration = CommandConfiguration(commandName: "engine",
-        abstract: "ViT-B block stack (12×768, 12 heads, MLP 3072) forward+backward, fp32 and bf16 autocast.",
-        discussion: flagList(), helpNames: [])
+struct BenchEngine: SettingsCommand {
+    static let configuration = command("engine", "ViT-B block stack (12×768, 12 heads, MLP 3072) forward+backward, fp32 and bf16 autocast.")
     typealias Settings = BenchEngineSettings
-    @Argument(parsing: .captureForPassthrough, help: "--flag value … (see the list below)")
-    var arguments: [String] = []
-
-    func run() throws {
-        guard let s = try settings() else { return }
+    @Argument(parsing: .captureForPassthrough, help: flagsHelp) var arguments: [String] = []
+    func run(_ s: BenchEngineSettings) throws {
         let shapes = try parseShapes(s.shapes, dims: 3, format: "N,L,D")
         for (shapeText, shape) in zip(s.shapes, shapes) {
             for bf16 in s.precisions.map({ $0 == "bf16" }) {

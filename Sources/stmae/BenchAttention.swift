@@ -6,17 +6,11 @@ import Training
 /// `stmae bench attention`: attention alone, stmae's fused kernels against libtorch's flash kernel (what PyTorch's
 /// `scaled_dot_product_attention` runs on CPU), alternated in one process. q, k, v are slices of one qkv tensor, as in
 /// the models.
-struct BenchAttention: FlagCommand {
-    static let configuration = CommandConfiguration(commandName: "attention",
-        abstract: "Attention forward and forward+backward: fused kernels vs libtorch flash (JSON lines).",
-        discussion: flagList(), helpNames: [])
-
+struct BenchAttention: SettingsCommand {
+    static let configuration = command("attention", "Attention forward and forward+backward: fused kernels vs libtorch flash (JSON lines).")
     typealias Settings = BenchAttentionSettings
-    @Argument(parsing: .captureForPassthrough, help: "--flag value … (see the list below)")
-    var arguments: [String] = []
-
-    func run() throws {
-        guard let s = try settings() else { return }
+    @Argument(parsing: .captureForPassthrough, help: flagsHelp) var arguments: [String] = []
+    func run(_ s: BenchAttentionSettings) throws {
         let all: [(String, DType, String)] = [("bf16", .bfloat16, "AVX-512 BF16"), ("fp32", .float32, "AVX2 and FMA")]
         for p in s.precisions where !all.contains(where: { $0.0 == p }) {
             throw ValidationError("--precisions: expected bf16 or fp32, got '\(p)'")

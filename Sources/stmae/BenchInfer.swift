@@ -7,17 +7,11 @@ import Training
 
 /// `stmae bench infer`: video ViT classifier inference (ViT-B/16, 16×224 → 1568 patch tokens + cls = 1569) under
 /// no-grad, beside reference/bench_infer.py; each configuration in its own process on both sides.
-struct BenchInfer: FlagCommand {
-    static let configuration = CommandConfiguration(commandName: "infer",
-        abstract: "Classifier inference s/step and peak RSS vs PyTorch eager (JSON lines).",
-        discussion: flagList(), helpNames: [])
-
+struct BenchInfer: SettingsCommand {
+    static let configuration = command("infer", "Classifier inference s/step and peak RSS vs PyTorch eager (JSON lines).")
     typealias Settings = BenchInferSettings
-    @Argument(parsing: .captureForPassthrough, help: "--flag value … (see the list below)")
-    var arguments: [String] = []
-
-    func run() throws {
-        guard let s = try settings() else { return }
+    @Argument(parsing: .captureForPassthrough, help: flagsHelp) var arguments: [String] = []
+    func run(_ s: BenchInferSettings) throws {
         if !s.single.isEmpty {
             let (b, bf16) = try parseSingle(s.single)
             s.applyKernels()

@@ -5,17 +5,11 @@ import Training
 
 /// `stmae bench linear`: fp32 `linear` on each GEMM library (`--fp32-linear`), alternated in one process, on the
 /// ViT-B MAE shapes; shows which library is fastest on this CPU.
-struct BenchLinear: FlagCommand {
-    static let configuration = CommandConfiguration(commandName: "linear",
-        abstract: "fp32 linear forward and forward+backward on OpenBLAS, oneDNN and libtorch (JSON lines).",
-        discussion: flagList(), helpNames: [])
-
+struct BenchLinear: SettingsCommand {
+    static let configuration = command("linear", "fp32 linear forward and forward+backward on OpenBLAS, oneDNN and libtorch (JSON lines).")
     typealias Settings = BenchLinearSettings
-    @Argument(parsing: .captureForPassthrough, help: "--flag value … (see the list below)")
-    var arguments: [String] = []
-
-    func run() throws {
-        guard let s = try settings() else { return }
+    @Argument(parsing: .captureForPassthrough, help: flagsHelp) var arguments: [String] = []
+    func run(_ s: BenchLinearSettings) throws {
         let parsed = try parseShapes(s.shapes, dims: 3, format: "M,K,N")
         for shape in parsed { try Self.compare(m: shape[0], k: shape[1], n: shape[2], s) }
     }

@@ -5,17 +5,11 @@ import Training
 
 /// `stmae bench loader`: clips/s of the threaded video loader over the built-in data set (real .mp4 files, FFmpeg
 /// selective decoding, random resized crop, flip, normalise), with `stmae pretrain`'s default clip settings.
-struct BenchLoader: FlagCommand {
-    static let configuration = CommandConfiguration(commandName: "loader",
-        abstract: "Video loader clips/s on the built-in data set (JSON lines).",
-        discussion: flagList(), helpNames: [])
-
+struct BenchLoader: SettingsCommand {
+    static let configuration = command("loader", "Video loader clips/s on the built-in data set (JSON lines).")
     typealias Settings = BenchLoaderSettings
-    @Argument(parsing: .captureForPassthrough, help: "--flag value … (see the list below)")
-    var arguments: [String] = []
-
-    func run() throws {
-        guard let s = try settings() else { return }
+    @Argument(parsing: .captureForPassthrough, help: flagsHelp) var arguments: [String] = []
+    func run(_ s: BenchLoaderSettings) throws {
         let samples = try VideoList.scan(dirs: [try DefaultData.ensure().train])
         for w in s.workers {
             var c = PretrainConfig()

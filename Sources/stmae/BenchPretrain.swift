@@ -8,14 +8,10 @@ import Training
 /// `stmae bench pretrain`: one MAE-ST training step (forward, backward, fused AdamW) of ViT-B 16×224, mask 0.9,
 /// decoder 512×4, beside the PyTorch reference (reference/bench_pretrain.py). Each configuration runs in its own
 /// process on both sides, so peak RSS is per configuration.
-struct BenchPretrain: FlagCommand {
-    static let configuration = CommandConfiguration(commandName: "pretrain",
-        abstract: "MAE pre-training step s/step, peak RSS and MFU vs PyTorch eager (JSON lines).",
-        discussion: flagList(), helpNames: [])
-
+struct BenchPretrain: SettingsCommand {
+    static let configuration = command("pretrain", "MAE pre-training step s/step, peak RSS and MFU vs PyTorch eager (JSON lines).")
     typealias Settings = BenchPretrainSettings
-    @Argument(parsing: .captureForPassthrough, help: "--flag value … (see the list below)")
-    var arguments: [String] = []
+    @Argument(parsing: .captureForPassthrough, help: flagsHelp) var arguments: [String] = []
 
     /// The MAE of `bench pretrain`: mask 0.9, decoder 512×4, 16 heads, t_patch 2.
     static func maeConfig(_ s: Settings) throws -> MAEConfig {
@@ -26,8 +22,7 @@ struct BenchPretrain: FlagCommand {
         return c
     }
 
-    func run() throws {
-        guard let s = try settings() else { return }
+    func run(_ s: BenchPretrainSettings) throws {
         if !s.single.isEmpty {
             let (b, bf16) = try parseSingle(s.single)
             s.applyKernels()

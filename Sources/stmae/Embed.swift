@@ -6,7 +6,7 @@ import Torch
 import Training
 
 /// `stmae embed --checkpoint CKPT --data DIR|CSV --output OUT`: one pooled encoder embedding per video, in list order.
-struct Embed: FlagCommand {
+struct Embed: SettingsCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write pooled encoder embeddings of videos to .safetensors, .npy or .npz, paths in order.",
         discussion: """
@@ -25,9 +25,7 @@ struct Embed: FlagCommand {
     typealias Settings = EmbedSettings
     @Argument(parsing: .captureForPassthrough, help: "--checkpoint CKPT --data DIR|CSV --output OUT … (see below)")
     var arguments: [String] = []
-
-    func run() throws {
-        guard let s = try settings() else { return }
+    func run(_ s: EmbedSettings) throws {
         let (mean, std) = (s.mean.map(Float.init), s.std.map(Float.init))
         if FileManager.default.fileExists(atPath: s.output), !s.force {
             throw ValidationError("--output '\(s.output)' exists; pass --force")

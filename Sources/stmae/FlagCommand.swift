@@ -9,7 +9,15 @@ protocol FlagCommand: ParsableCommand {
     var arguments: [String] { get }
 }
 
+/// The help of a flag command's captured arguments.
+let flagsHelp: ArgumentHelp = "--flag value … (see the list below)"
+
 extension FlagCommand {
+    /// The configuration of a flag command: its name, abstract and `--help` flag list (ArgumentParser's help off).
+    static func command(_ name: String?, _ abstract: String, intro: String = "") -> CommandConfiguration {
+        CommandConfiguration(commandName: name, abstract: abstract, discussion: flagList(intro), helpNames: [])
+    }
+
     /// The `--help` text after the abstract: `intro`, then every flag with its default.
     static func flagList(_ intro: String = "") -> String {
         (intro.isEmpty ? "" : intro + "\n") + "Flags and defaults:\n" + Settings.usage
@@ -26,5 +34,17 @@ extension FlagCommand {
         do { return try parse(args) } catch let e as ValidationError { throw e } catch {
             throw ValidationError("\(error)")
         }
+    }
+}
+
+/// A flag command whose work needs only its validated settings: `run(_:)` gets them (`--help` printed instead).
+protocol SettingsCommand: FlagCommand {
+    func run(_ settings: Settings) throws
+}
+
+extension SettingsCommand {
+    func run() throws {
+        guard let s = try settings() else { return }
+        try run(s)
     }
 }

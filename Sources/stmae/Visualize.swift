@@ -7,18 +7,13 @@ import Training
 
 /// `stmae visualize`: original / masked / reconstruction of one clip by a pre-trained MAE, or (`--attention`) the last
 /// block's attention of a TimeSformer / ViViT over the clip's frames.
-struct VisualizeCommand: FlagCommand {
-    static let configuration = CommandConfiguration(commandName: "visualize",
-        abstract: "Write original / masked / reconstruction views of a clip, or attention maps (--attention); "
-            + "PNG or GIF.",
-        discussion: flagList(), helpNames: [])
-
+struct VisualizeCommand: SettingsCommand {
+    static let configuration = command("visualize", "Write original / masked / reconstruction views of a clip, or "
+        + "attention maps (--attention); PNG or GIF.")
     typealias Settings = VisualizeSettings
     @Argument(parsing: .captureForPassthrough, help: "--video VIDEO --checkpoint CKPT … (see the list below)")
     var arguments: [String] = []
-
-    func run() throws {
-        guard let s = try settings() else { return }
+    func run(_ s: VisualizeSettings) throws {
         if s.attention {
             return try visualizeAttention(model: s.model, video: s.video, output: s.output,
                                           checkpoint: s.checkpoint.isEmpty ? nil : s.checkpoint,
