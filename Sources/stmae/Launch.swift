@@ -4,7 +4,8 @@ import Foundation
 
 /// `stmae launch --nproc_per_node N -- <stmae args>`: torchrun for one host (or one node of several). Starts N copies
 /// of this executable with RANK/WORLD_SIZE/LOCAL_RANK/MASTER_ADDR/MASTER_PORT set, forwards SIGINT/SIGTERM, and when
-/// one child fails stops the others and exits with that child's status.
+/// one child fails stops the others and exits with that child's status. A command starting with a path (`./worker`,
+/// `/abs/prog`) runs that program instead of stmae, like torchrun's `--no-python`.
 struct Launch: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run N data-parallel processes of stmae on this host (torchrun-style environment).")
@@ -15,7 +16,8 @@ struct Launch: ParsableCommand {
     @Option(name: .customLong("master_addr"), help: "Rendezvous host (rank 0's node).") var masterAddr = "127.0.0.1"
     @Option(name: .customLong("master_port"), help: "Rendezvous port.") var masterPort = 29500
     @Option(name: .customLong("grace"), help: "Seconds between SIGTERM and SIGKILL when stopping children.") var grace = 5.0
-    @Argument(parsing: .postTerminator, help: "The stmae command each process runs.") var command: [String] = []
+    @Argument(parsing: .postTerminator, help: "The stmae command each process runs (or a program, named by a path).")
+    var command: [String] = []
 
     func validate() throws {
         guard (1...1024).contains(nprocPerNode) else { throw ValidationError("--nproc_per_node must be in 1...1024, got \(nprocPerNode)") }
@@ -28,7 +30,8 @@ struct Launch: ParsableCommand {
         if nodeRank == 0, let why = portUnavailable(masterAddr, masterPort) {
             throw ValidationError("--master_port \(masterPort) on \(masterAddr) is not usable: \(why); pick another port")
         }
-        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let (exe, argv) = command[0].contains("/") ? (command[0], command) : (me, [me] + command)
         let world = nnodes * nprocPerNode
         var base = ProcessInfo.processInfo.environment
         if base["OMP_NUM_THREADS"] == nil, nprocPerNode > 1 {  // like torchrun: don't oversubscribe the cores
@@ -48,7 +51,7 @@ struct Launch: ParsableCommand {
             env["MASTER_ADDR"] = masterAddr; env["MASTER_PORT"] = "\(masterPort)"
             env["RANK"] = "\(nodeRank * nprocPerNode + local)"; env["WORLD_SIZE"] = "\(world)"
             env["LOCAL_RANK"] = "\(local)"; env["LOCAL_WORLD_SIZE"] = "\(nprocPerNode)"; env["GROUP_RANK"] = "\(nodeRank)"
-            let pid = try spawn(exe, [exe] + command, env: env.map { "\($0.key)=\($0.value)" })
+            let pid = try spawn(exe, argv, env: env.map { "\($0.key)=\($0.value)" })
             launchedPids[local] = pid
             launchedCount = Int32(local + 1)
         }

@@ -1,14 +1,14 @@
 import Distributed
 import Foundation
 import Testing
+import TestSupport
 
 /// The Gloo headers come from Debian's libgloo-dev (an older Gloo than the one inside libtorch). That is sound only
 /// because our shim sees Gloo objects through pointers: the c10d objects it allocates must have libtorch's sizes, and
 /// it must not emit any Gloo code of its own (e.g. `GlooStore`'s vtable, whose virtuals differ between Gloo versions).
 /// The exact all-reduce across processes (DistributedTests) is the behavioural proof.
 struct GlooHeadersTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let libtorch = root.appendingPathComponent(".torch/torch/lib/libtorch_cpu.so").path
+    static let libtorch = packageRoot + "/.torch/torch/lib/libtorch_cpu.so"
 
     static func run(_ tool: String, _ args: [String]) throws -> String {
         let p = Process()
@@ -19,7 +19,7 @@ struct GlooHeadersTests {
         try p.run()
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
-        guard p.terminationStatus == 0 else { throw SpawnError("\(tool) \(args.prefix(3)) failed (\(p.terminationStatus))") }
+        guard p.terminationStatus == 0 else { throw TestSupportError("\(tool) \(args.prefix(3)) failed (\(p.terminationStatus))") }
         return String(decoding: data, as: UTF8.self)
     }
 

@@ -2,42 +2,9 @@ import Foundation
 import Media
 import Models
 import Testing
+import TestSupport
 import Torch
 @testable import Training
-
-/// The built `stmae` executable next to the test bundle (`swift build --build-tests` builds both).
-func stmaeBinary() throws -> String {
-    var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-    for _ in 0 ..< 4 {
-        let candidate = dir.appendingPathComponent("stmae").path
-        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-        dir = dir.deletingLastPathComponent()
-    }
-    throw ConfigError("stmae executable not found near \(CommandLine.arguments[0]); run `swift build --build-tests` first")
-}
-
-/// Runs `stmae args…`; returns exit status and stderr. `interrupt` is called with the running process.
-@discardableResult
-func runSTMAE(_ args: [String], timeout: Double = 240, interrupt: ((Process) -> Void)? = nil) throws -> (status: Int32, stderr: String) {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: try stmaeBinary())
-    p.arguments = args
-    let err = FileManager.default.temporaryDirectory.appendingPathComponent("stmae-cli-\(UUID().uuidString).log")
-    FileManager.default.createFile(atPath: err.path, contents: nil)
-    let handle = try FileHandle(forWritingTo: err)
-    p.standardError = handle
-    p.standardOutput = handle
-    try p.run()
-    interrupt?(p)
-    let deadline = Date().addingTimeInterval(timeout)
-    while p.isRunning && Date() < deadline { usleep(50_000) }
-    if p.isRunning { p.terminate(); p.waitUntilExit(); throw ConfigError("stmae \(args.first ?? "") did not finish in \(timeout) s") }
-    p.waitUntilExit()
-    try handle.close()
-    let text = (try? String(contentsOf: err, encoding: .utf8)) ?? ""
-    try? FileManager.default.removeItem(at: err)
-    return (p.terminationStatus, text)
-}
 
 /// Tiny labelled videos (8 classes × 2, 16 frames of 32×32) plus one corrupt file.
 func tinyVideoSet() throws -> String {
@@ -246,8 +213,15 @@ let tinyCLIFlags = ["--img_size", "32", "--patch_size", "8", "--num_frames", "4"
     static let foreign: Set<String> = ["--generate-completion-script", "--experimental-dump-help", "--completion", "--tokens-raw",
                                        "--name", "--shape", "--target"]
 
+    /// The distributed tests' per-rank worker is a test-only executable beside `stmae`, not a (hidden) subcommand.
+    @Test func distWorkerIsNotAStmaeSubcommand() throws {
+        let r = try runSTMAE(["dist-worker", "allreduce"], timeout: 60)
+        #expect(r.status != 0 && r.stderr.contains("dist-worker"), "\(r.stderr)")
+        #expect(hasProduct("stmae-dist-worker"), "swift build --build-tests builds Tests/DistWorker")
+    }
+
     @Test func everyNamedFlagExists() throws {
-        var known = Set<String>(), todo: [[String]] = [[], ["dist-worker"]]
+        var known = Set<String>(), todo: [[String]] = [[]]
         while let args = todo.popLast() {
             let r = try runSTMAE(args + ["--help"], timeout: 60)
             #expect(r.status == 0, "\(args) --help: \(r.stderr)")
@@ -266,11 +240,11 @@ let tinyCLIFlags = ["--img_size", "32", "--patch_size", "8", "--num_frames", "4"
         func exists(_ f: String) -> Bool {
             known.contains(f) || Self.foreign.contains(f) || (f.hasPrefix("--no_") && known.contains("--" + f.dropFirst(5)))
         }
-        let binary = try [UInt8](Data(contentsOf: URL(fileURLWithPath: try stmaeBinary())))
+        let binary = try [UInt8](Data(contentsOf: URL(fileURLWithPath: try productPath("stmae"))))
         let inBinary = Self.flags(in: binary).filter { !exists($0) }
         #expect(inBinary.isEmpty, "flags named by stmae's strings that no subcommand accepts: \(inBinary.sorted())")
-        let readme = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../README.md")
-        let inReadme = Self.flags(in: Array(try String(contentsOf: readme, encoding: .utf8).utf8)).filter { !exists($0) }
+        let readme = try String(contentsOfFile: packageRoot + "/README.md", encoding: .utf8)
+        let inReadme = Self.flags(in: Array(readme.utf8)).filter { !exists($0) }
         #expect(inReadme.isEmpty, "flags the README names that no subcommand accepts: \(inReadme.sorted())")
     }
 }

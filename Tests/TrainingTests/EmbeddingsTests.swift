@@ -4,6 +4,7 @@ import Media
 import Models
 import TensorFiles
 import Testing
+import TestSupport
 import Torch
 @testable import Training
 
@@ -57,17 +58,9 @@ struct EmbeddingsTests {
         #expect(listed == r.paths)
         // .npz as numpy.load reads it (optimized-stmae's embed.py output).
         try Embeddings.write(r.embeddings, paths: r.paths, labels: r.labels, to: dir + "/e.npz")
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-        let py = Process()
-        py.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        py.arguments = ["python3", "-c", "import numpy as np, sys; d = np.load(sys.argv[1]); e = d['embeddings']; "
-            + "print(e.shape, e.dtype, d['labels'].tolist(), float(np.abs(e - np.load(sys.argv[2])).max()))", dir + "/e.npz", dir + "/e.npy"]
-        py.environment = ProcessInfo.processInfo.environment.merging(["PYTHONPATH": root + "/.torch"]) { _, n in n }
-        let pipe = Pipe()
-        (py.standardOutput, py.standardError) = (pipe, pipe)
-        try py.run()
-        let said = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        py.waitUntilExit()
+        let said = try runPython(["-c", "import numpy as np, sys; d = np.load(sys.argv[1]); e = d['embeddings']; "
+            + "print(e.shape, e.dtype, d['labels'].tolist(), float(np.abs(e - np.load(sys.argv[2])).max()))",
+            dir + "/e.npz", dir + "/e.npy"])
         #expect(said.trimmingCharacters(in: .whitespacesAndNewlines) == "(8, 64) float32 \(r.labels) 0.0", "\(said)")
         try Embeddings.write(r.embeddings, paths: r.paths, labels: r.labels, to: dir + "/e.safetensors")
         let st = try SafeTensors.read(path: dir + "/e.safetensors")

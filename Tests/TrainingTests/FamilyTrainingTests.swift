@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 import Models
 import NN
 import TensorFiles
@@ -40,9 +41,16 @@ func familyFinetuneConfig(_ model: String, _ dir: String) -> FinetuneConfig {
     return c
 }
 
+/// Pre-trains `p` on two random batches of 2 clips (4 frames of `size`×`size`) and returns the trainer.
+@discardableResult
+func pretrainTwoBatches(_ p: PretrainConfig, size: Int = 32) throws -> Pretrainer {
+    let trainer = try Pretrainer(p)
+    try trainer.run(feed: RandomFeed(batchesPerEpoch: 2, shape: [2, 3, 4, size, size]))
+    return trainer
+}
+
 /// The `family_image_vit` fixture of ModelsTests (timm ViT: D 24, depth 2, 2 heads, patch 2, 8×8, 5 classes).
-let imageViTFixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-    .appendingPathComponent("../ModelsTests/Fixtures/family_image_vit.safetensors").standardized.path
+let imageViTFixture = packageRoot + "/Tests/ModelsTests/Fixtures/family_image_vit.safetensors"
 
 struct FamilyTrainingTests {
     /// `stmae pretrain --model maskfeat_*`: MaskFeat trains through the same engine, checkpoints and resumes exactly.
@@ -170,8 +178,7 @@ struct FamilyTrainingTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         var p = tinyConfig(dir)
         (p.imgSize, p.patchSize, p.embedDim, p.depth, p.numHeads, p.epochs, p.maxSteps) = (16, 4, 24, 2, 2, 1, 1)
-        let pre = try Pretrainer(p)
-        try pre.run(feed: RandomFeed(batchesPerEpoch: 2, shape: [2, 3, 4, 16, 16]))
+        let pre = try pretrainTwoBatches(p, size: 16)
         var c = familyFinetuneConfig("vivit_tiny_fe", dir + "/ft")
         c.model = "vivit_base_st"; c.finetune = dir + "/checkpoint-last.json"
         let f = try Finetuner(c, numClasses: 3)
@@ -192,8 +199,7 @@ struct FamilyTrainingTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         var p = tinyMaskFeatConfig(dir)
         (p.epochs, p.maxSteps) = (1, 1)
-        let pre = try Pretrainer(p)
-        try pre.run(feed: RandomFeed(batchesPerEpoch: 2, shape: [2, 3, 4, 32, 32]))
+        let pre = try pretrainTwoBatches(p)
         var c = familyFinetuneConfig("vit_tiny", dir + "/ft")
         (c.imgSize, c.patchSize, c.depth, c.finetune) = (32, 8, 1, dir + "/checkpoint-last.json")
         let f = try Finetuner(c, numClasses: 3)
@@ -211,8 +217,7 @@ struct FamilyTrainingTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         var p = tinyConfig(dir + "/mae")
         (p.embedDim, p.depth, p.numHeads, p.epochs, p.maxSteps) = (24, 1, 2, 1, 1)
-        let mae = try Pretrainer(p)
-        try mae.run(feed: RandomFeed(batchesPerEpoch: 2, shape: [2, 3, 4, 32, 32]))
+        let mae = try pretrainTwoBatches(p)
         var c = tinyMaskFeatConfig(dir + "/mf")
         c.initFrom = dir + "/mae/checkpoint-last.json"
         let mf = try Pretrainer(c)
@@ -232,7 +237,7 @@ struct FamilyTrainingTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         var p = tinyConfig(dir)
         (p.epochs, p.maxSteps) = (1, 1)
-        try Pretrainer(p).run(feed: RandomFeed(batchesPerEpoch: 2, shape: [2, 3, 4, 32, 32]))
+        try pretrainTwoBatches(p)
         let path = dir + "/checkpoint-last.json"
         var obj = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]
         var cfg = obj["config"] as! [String: Any]

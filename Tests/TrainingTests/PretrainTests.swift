@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 import Torch
 @testable import Training
 
@@ -21,12 +22,6 @@ func tinyConfig(_ dir: String) -> PretrainConfig {
     c.batchSizePerGpu = 2; c.accumIter = 2; c.repeatAug = 1; c.epochs = 2; c.warmupEpochs = 1; c.blr = 1e-2
     c.outputDir = dir; c.logEvery = 1000; c.checkpointPeriod = 1; c.numCheckpointDel = 1
     return c
-}
-
-func tempDir(_ tag: String) throws -> String {
-    let d = FileManager.default.temporaryDirectory.appendingPathComponent("stmae-\(tag)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
-    try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
-    return d
 }
 
 struct PretrainTests {

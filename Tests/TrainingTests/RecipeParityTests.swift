@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 import Models
 import NN
 import Torch
@@ -56,7 +57,7 @@ struct RecipeParityTests {
     }
 
     @Test func pretrainMatchesMaeStRecipe() throws {
-        let (t, meta) = try TensorFile.loadOrdered(fixturePath("recipe_pretrain.safetensors"))
+        let (t, meta) = try TensorFile.loadOrdered(fixturePath("recipe_pretrain.safetensors", in: .module))
         let f = Dictionary(uniqueKeysWithValues: t)
         let dir = try tempDir("recipe-pt")
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -83,7 +84,7 @@ struct RecipeParityTests {
     }
 
     @Test func finetuneMatchesMaeStRecipe() throws {
-        let (t, meta) = try TensorFile.loadOrdered(fixturePath("recipe_finetune.safetensors"))
+        let (t, meta) = try TensorFile.loadOrdered(fixturePath("recipe_finetune.safetensors", in: .module))
         let f = Dictionary(uniqueKeysWithValues: t)
         let dir = try tempDir("recipe-ft")
         defer { try? FileManager.default.removeItem(atPath: dir) }

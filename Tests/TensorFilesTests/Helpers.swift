@@ -1,31 +1,16 @@
 import Foundation
+import TestSupport
 import Testing
 @testable import TensorFiles
 
+/// This target's bundled fixtures.
 enum Fixture {
-    static let dir: String = Bundle.module.url(forResource: "Fixtures", withExtension: nil)!.path
-    static func path(_ name: String) -> String { dir + "/" + name }
-
-    /// Package root, found from this source file (Tests/TensorFilesTests/TestSupport.swift).
-    static let packageRoot: String = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-    static var torchDir: String { packageRoot + "/.torch" }
-    static var hasTorch: Bool { FileManager.default.fileExists(atPath: torchDir + "/torch/__init__.py") }
+    static func path(_ name: String) -> String { fixturePath(name, in: .module) }
 
     static func json(_ name: String) throws -> JSON {
         let data = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path(name))))
         return try data.withUnsafeBytes { try JSON.parse($0) }
     }
-}
-
-/// A fresh temporary directory, removed when the owner (one suite instance = one test) goes away.
-final class TempDir {
-    let path: String
-    init() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tensorfiles-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        path = dir.path
-    }
-    deinit { try? FileManager.default.removeItem(atPath: path) }
 }
 
 extension JSON {
