@@ -1,4 +1,5 @@
 import Foundation
+import SeededRandom
 import TestSupport
 import Testing
 @testable import TensorFiles
@@ -56,11 +57,11 @@ func expectError(_ fragments: String..., sourceLocation: SourceLocation = #_sour
 
 /// Deterministic pseudo-random bytes valid for `dtype` (bools are 0/1).
 func sampleTensor(_ dtype: TensorDType, shape: [Int], seed: UInt64 = 1) throws -> RawTensor {
-    var state = seed &* 0x9E37_79B9_7F4A_7C15
+    var rng = SplitMix64(seed: seed)
     let n = shape.reduce(1, *) * dtype.elementSize
     let bytes = (0..<n).map { _ -> UInt8 in
-        state ^= state << 13; state ^= state >> 7; state ^= state << 17
-        return dtype == .bool ? UInt8(state & 1) : UInt8(truncatingIfNeeded: state)
+        let r = rng.next()
+        return dtype == .bool ? UInt8(r & 1) : UInt8(truncatingIfNeeded: r)
     }
     return try RawTensor(dtype: dtype, shape: shape, bytes: bytes)
 }

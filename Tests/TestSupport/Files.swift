@@ -14,17 +14,14 @@ public struct TestSupportError: Error, CustomStringConvertible {
     public init(_ description: String) { self.description = description }
 }
 
-/// Creates a fresh directory `stmae-<tag>-<unique>` under the system temporary directory; the caller removes it.
-public func tempDir(_ tag: String) throws -> String {
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("stmae-\(tag)-\(UUID().uuidString)").path
-    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
-}
-
-/// A fresh temporary directory, removed when the object is released (one per test, or one per process when static).
+/// A fresh directory `stmae-<tag>-<unique>` under the system temporary directory, removed when the object is released
+/// (one per test, or one per process when static).
 public final class TempDir: @unchecked Sendable {
     public let path: String
-    public init(_ tag: String = "test") throws { path = try tempDir(tag) }
+    public init(_ tag: String = "test") throws {
+        path = FileManager.default.temporaryDirectory.appendingPathComponent("stmae-\(tag)-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
     deinit { try? FileManager.default.removeItem(atPath: path) }
     /// `path/name`.
     public func sub(_ name: String) -> String { path + "/" + name }

@@ -1,4 +1,4 @@
-// Child processes of the tests: the built executables (`stmae`, `stmae-dist-worker`) and the Python reference.
+// Child processes of the tests: the built executables (`stmae`, `stmae-dist-worker`), tools and the Python reference.
 import Foundation
 
 /// The built executable `name` next to the test bundle (`swift build --build-tests` builds every executable target).
@@ -41,25 +41,33 @@ public func runSTMAE(_ args: [String], timeout: Double = 240,
     return (p.terminationStatus, (try? String(contentsOf: log, encoding: .utf8)) ?? "")
 }
 
-/// Runs `python3 args…` with `.torch`, `.pylibs` (transformers) and `reference/` on PYTHONPATH and the Hugging Face hub
-/// offline; returns stdout, or throws with stderr when it exits non-zero.
-public func runPython(_ args: [String]) throws -> String {
+/// Runs `tool args…` (found on PATH) with `environment` added to this process's; returns stdout, or throws with stderr
+/// when it exits non-zero.
+public func runTool(_ tool: String, _ args: [String], environment: [String: String] = [:]) throws -> String {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = ["python3"] + args
-    let path = ["/.torch", "/.pylibs", "/reference"].map { packageRoot + $0 }.joined(separator: ":")
-    p.environment = ProcessInfo.processInfo.environment.merging(["PYTHONPATH": path, "HF_HUB_OFFLINE": "1"]) { _, n in n }
-    let out = Pipe(), err = Pipe()
+    p.arguments = [tool] + args
+    p.environment = ProcessInfo.processInfo.environment.merging(environment) { _, n in n }
+    let errLog = FileManager.default.temporaryDirectory.appendingPathComponent("stmae-tool-\(UUID().uuidString).err")
+    _ = FileManager.default.createFile(atPath: errLog.path, contents: nil)
+    defer { try? FileManager.default.removeItem(at: errLog) }
+    let out = Pipe(), err = try FileHandle(forWritingTo: errLog)  // a file: a chatty stderr cannot block the child
     (p.standardOutput, p.standardError) = (out, err)
     try p.run()
     let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    let stderr = err.fileHandleForReading.readDataToEndOfFile()
     p.waitUntilExit()
+    try err.close()
     guard p.terminationStatus == 0 else {
-        let what = args.first == "-c" ? "-c" : args.prefix(2).map { URL(fileURLWithPath: $0).lastPathComponent }
-            .joined(separator: " ")
-        throw TestSupportError("python3 \(what) failed (status \(p.terminationStatus)):\n"
-            + String(decoding: stderr, as: UTF8.self))
+        let what = args.first == "-c" ? ["-c"] : args.prefix(2).map { URL(fileURLWithPath: $0).lastPathComponent }
+        let stderr = (try? String(contentsOf: errLog, encoding: .utf8)) ?? ""
+        throw TestSupportError("\(([tool] + what).joined(separator: " ")) failed (status \(p.terminationStatus)):\n\(stderr)")
     }
     return stdout
+}
+
+/// Runs `python3 args…` with `.torch`, `.pylibs` (transformers) and `reference/` on PYTHONPATH and the Hugging Face hub
+/// offline; returns stdout, or throws with stderr when it exits non-zero.
+public func runPython(_ args: [String]) throws -> String {
+    let path = ["/.torch", "/.pylibs", "/reference"].map { packageRoot + $0 }.joined(separator: ":")
+    return try runTool("python3", args, environment: ["PYTHONPATH": path, "HF_HUB_OFFLINE": "1"])
 }

@@ -12,8 +12,7 @@ import Torch
 /// evaluation clip, unreadable videos skipped, .npy / .safetensors outputs with the paths.
 struct EmbeddingsTests {
     @Test func embeddingsFollowTheListAndMatchTheEncoder() throws {
-        let dir = try tempDir("embed")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let tmp = try TempDir("embed"), dir = tmp.path
         try SyntheticVideos.generate(root: dir + "/videos", trainPerClass: 1, valPerClass: 0, frames: 12, size: 32)
         var samples = try VideoList.scan(dirs: [dir + "/videos/train"])
         #expect(samples.count == 8)
@@ -79,8 +78,7 @@ struct EmbeddingsTests {
     /// Classifier checkpoints: with `fc_norm` the head's input; with only `norm` (mae_st: mean → norm; optimized-stmae:
     /// norm → cls token) as `pool` says.
     @Test func classifierCheckpointsEmbedTheHeadInput() throws {
-        let dir = try tempDir("embed-cls")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let tmp = try TempDir("embed-cls"), dir = tmp.path
         var c = ViTConfig()
         (c.numFrames, c.imgSize, c.patchSize, c.numClasses, c.embedDim, c.depth, c.numHeads, c.dropout) = (4, 16, 8, 3, 64, 1, 1, 0)
         let x = try Tensor.randn([2, 3, 4, 16, 16], generator: Generator(seed: 1))
@@ -103,8 +101,7 @@ struct EmbeddingsTests {
 
     /// `stmae embed` on a folder with a corrupt video: rows for the readable ones, in list order, equal to the library.
     @Test(.timeLimit(.minutes(5))) func embedCommandWritesTheLibraryResult() throws {
-        let data = try tinyVideoSet(), out = try tempDir("embed-cli")
-        defer { try? FileManager.default.removeItem(atPath: out) }
+        let tmp = try TempDir("embed-cli"), (data, out) = try tinyVideoSet(in: tmp)
         var mae = try MAEConfig.named("mae_vit_tiny")
         (mae.embedDim, mae.depth, mae.numHeads, mae.imgSize, mae.patchSize, mae.numFrames, mae.predTDim) = (64, 1, 1, 32, 8, 4, 4)
         try Weights.write(MaskedAutoencoderViT(mae, generator: Generator(seed: 4)).stateDict(), to: out + "/mae.pth", format: .torch, settings: ModelSettings(numHeads: 1))
