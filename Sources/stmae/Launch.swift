@@ -30,7 +30,8 @@ struct Launch: ParsableCommand {
         if nodeRank == 0, let why = portUnavailable(masterAddr, masterPort) {
             throw ValidationError("--master_port \(masterPort) on \(masterAddr) is not usable: \(why); pick another port")
         }
-        let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+            ?? CommandLine.arguments[0]
         let (exe, argv) = command[0].contains("/") ? (command[0], command) : (me, [me] + command)
         let world = nnodes * nprocPerNode
         var base = ProcessInfo.processInfo.environment

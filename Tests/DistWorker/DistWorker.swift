@@ -10,7 +10,8 @@ import Training
 /// from the torchrun/Slurm environment (run it under `stmae launch` or with RANK/WORLD_SIZE/MASTER_* set) and prints
 /// one JSON line on rank 0.
 struct DistWorker: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "stmae-dist-worker", abstract: "Distributed self-checks.")
+    static let configuration = CommandConfiguration(commandName: "stmae-dist-worker",
+                                                    abstract: "Distributed self-checks.")
 
     @Argument(help: "allreduce | bench | ddp | pretrain | die") var check: String
     @Option(name: .customLong("dist_timeout"), help: "Seconds before a collective or the rendezvous fails.") var distTimeout = 60.0

@@ -90,8 +90,9 @@ import Torch
     /// A rank that stops answering (SIGSTOP) makes the other fail once --dist_timeout has passed, not hang.
     @Test func stuckRankTimesOut() throws {
         let port = freePort()
-        let r0 = try Child.worker(["die", "--hang", "--after", "2", "--dist_timeout", "4"], env: rankEnv(0, 2, port: port))
-        let r1 = try Child.worker(["die", "--hang", "--after", "2", "--dist_timeout", "4"], env: rankEnv(1, 2, port: port))
+        let hang = ["die", "--hang", "--after", "2", "--dist_timeout", "4"]
+        let r0 = try Child.worker(hang, env: rankEnv(0, 2, port: port))
+        let r1 = try Child.worker(hang, env: rankEnv(1, 2, port: port))
         defer { kill(r1.process.processIdentifier, SIGKILL) }
         let status = r0.wait(timeout: 40)
         #expect(status != nil && status != 0, "survivor status \(String(describing: status))")
@@ -146,7 +147,8 @@ import Torch
         let k = try Child.worker(["allreduce", "--dist_timeout", "5"], env: rankEnv(0, 1, port: port))
         #expect(k.wait(timeout: 30).map { $0 != 0 } == true)
         #expect(k.stderr.contains("\(port)") && k.stderr.lowercased().contains("address already in use"), "\(k.stderr)")
-        let l = try Child(["launch", "--nproc_per_node", "2", "--master_port", "\(port)", "--", try workerPath(), "allreduce"])
+        let l = try Child(["launch", "--nproc_per_node", "2", "--master_port", "\(port)", "--",
+                           try workerPath(), "allreduce"])
         #expect(l.wait(timeout: 30).map { $0 != 0 } == true)
         #expect(l.stderr.contains("--master_port \(port)") && l.stderr.contains("in use"), "\(l.stderr)")
     }

@@ -68,7 +68,8 @@ struct FamilyParityTests {
     /// HOG vs scikit-image's `hog` (stored in the fixture; per channel, 9 bins, 8×8 cells, 2×2-cell L2 blocks at
     /// patch positions) on 8-bit-valued 32×48 frames.
     @Test func hogMatchesScikitImage() throws {
-        let t = Dictionary(uniqueKeysWithValues: try TensorFile.loadOrdered(fixturePath("family_hog.safetensors", in: .module)).0)
+        let path = fixturePath("family_hog.safetensors", in: .module)
+        let t = Dictionary(uniqueKeysWithValues: try TensorFile.loadOrdered(path).0)
         let frames = t["input.frames"]!
         let h = try HOG()(frames)
         #expect(h.shape == [2, 6, 108])

@@ -9,14 +9,16 @@ public func productPath(_ name: String) throws -> String {
         if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
         dir = dir.deletingLastPathComponent()
     }
-    throw TestSupportError("\(name) executable not found near \(CommandLine.arguments[0]); run `swift build --build-tests` first")
+    throw TestSupportError("\(name) executable not found near \(CommandLine.arguments[0]); "
+        + "run `swift build --build-tests` first")
 }
 
 /// Whether `productPath(name)` finds the executable (for `.enabled(if:)`).
 public func hasProduct(_ name: String) -> Bool { (try? productPath(name)) != nil }
 
-/// Runs the built `stmae args…`; returns its exit status and its output (stdout and stderr interleaved, as a terminal
-/// shows them). `interrupt` is called with the running process; past `timeout` seconds it is terminated and this throws.
+/// Runs the built `stmae args…`; returns its exit status and its output (stdout and stderr interleaved, as a
+/// terminal shows them). `interrupt` is called with the running process; past `timeout` seconds it is terminated and
+/// this throws.
 @discardableResult
 public func runSTMAE(_ args: [String], timeout: Double = 240,
                      interrupt: ((Process) -> Void)? = nil) throws -> (status: Int32, stderr: String) {
@@ -60,7 +62,8 @@ public func runTool(_ tool: String, _ args: [String], environment: [String: Stri
     guard p.terminationStatus == 0 else {
         let what = args.first == "-c" ? ["-c"] : args.prefix(2).map { URL(fileURLWithPath: $0).lastPathComponent }
         let stderr = (try? String(contentsOf: errLog, encoding: .utf8)) ?? ""
-        throw TestSupportError("\(([tool] + what).joined(separator: " ")) failed (status \(p.terminationStatus)):\n\(stderr)")
+        let command = ([tool] + what).joined(separator: " ")
+        throw TestSupportError("\(command) failed (status \(p.terminationStatus)):\n\(stderr)")
     }
     return stdout
 }

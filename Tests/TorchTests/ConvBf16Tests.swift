@@ -26,6 +26,7 @@ struct ConvBf16Tests {
         let (x, w, b) = (try leaf(x32), try leaf(w32), try leaf(b32))
         let y = try withAutocast(enabled: autocast) { try c.conv(x, w, b) }
         try y.backward(gradient: gy)
-        try expectBF16Step(y, ref, leaves: (x, w, b), rounded: (xr, wr, br), autocast: autocast, "\(c.name) autocast \(autocast)")
+        try expectBF16Step(y, ref, leaves: (x, w, b), rounded: (xr, wr, br), autocast: autocast,
+                           "\(c.name) autocast \(autocast)")
     }
 }
