@@ -26,7 +26,7 @@ import torch  # noqa: E402
 import eval_views_ref as R  # noqa: E402
 import st_io  # noqa: E402
 
-OUT = os.path.join(os.path.dirname(__file__), "..", "Tests", "DatasetsTests", "Fixtures", "eval_views.safetensors")
+OUT = os.path.join(st_io.fixtures_dir("DatasetsTests"), "eval_views.safetensors")
 MEAN, STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
 # name, W, H, T, short side, crop, mae_st spatial indices
 CASES = [

@@ -11,7 +11,7 @@ and grad.<key> = d out.loss / d param, out.attn_map [N, T', S] (last block's att
 patch-aligned positions), also checked here against reference HOG (models_maskfeat.hog) to 1e-6 (~5e-8 observed).
 `family_image_vit`: a tiny timm-layout image ViT (`param.*` only: what a user's checkpoint holds), one frame, the image
 ViT's logits and final normed tokens `out.tokens` [2, 1+S, D] (computed by a plain image-ViT forward below), to test TimeSformer/ViViT initialisation from it.
-scikit-image is needed only to write (not to check) the HOG fixture: pip install --target .pylibs scikit-image.
+scikit-image is needed for the HOG fixture (write and check): `make fixtures` installs it into .pylibs.
 """
 from __future__ import annotations
 
@@ -30,8 +30,7 @@ from models_maskfeat import MaskFeat, hog, num_masked  # noqa: E402
 from models_timesformer import Block as TSBlock, TimeSformer, cls_attention_map  # noqa: E402
 from models_vivit import ViViT, attention_map  # noqa: E402
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-OUT_DIR = os.path.join(ROOT, "Tests", "ModelsTests", "Fixtures")
+OUT_DIR = st_io.fixtures_dir("ModelsTests")
 SEED = 4321
 BATCH = 2
 LABELS = [1, 3]
@@ -114,22 +113,23 @@ def hog_case():
     t = {"input.frames": frames, "out.hog_torch": ref.to(torch.float32)}
     try:
         from skimage.feature import hog as sk_hog
-        sk = []
-        for n in range(frames.shape[0]):
-            per_c = []
-            for c in range(3):
-                h = sk_hog(frames[n, c].double().numpy(), orientations=9, pixels_per_cell=(8, 8),
-                           cells_per_block=(2, 2), block_norm="L2", feature_vector=False)
-                per_c.append(torch.from_numpy(h[::2, ::2]))  # patch-aligned blocks [Hp, Wp, 2, 2, 9]
-            v = torch.stack(per_c, 2)  # [Hp, Wp, C, 2, 2, 9]
-            sk.append(v.reshape(v.shape[0] * v.shape[1], -1))
-        sk = torch.stack(sk)
-        d = (sk - ref).abs().max().item()
-        # skimage accumulates in single precision in places: ~5e-8 observed; a different bin would be ~1e-1
-        assert d < 1e-6, f"reference HOG differs from scikit-image by {d}"
-        t["out.hog"] = sk.to(torch.float32)
     except ImportError:
-        return None
+        sys.exit("family_hog needs scikit-image: python3 -m pip install --target .pylibs scikit-image "
+                 "(`make fixtures` installs it)")
+    sk = []
+    for n in range(frames.shape[0]):
+        per_c = []
+        for c in range(3):
+            h = sk_hog(frames[n, c].double().numpy(), orientations=9, pixels_per_cell=(8, 8),
+                       cells_per_block=(2, 2), block_norm="L2", feature_vector=False)
+            per_c.append(torch.from_numpy(h[::2, ::2]))  # patch-aligned blocks [Hp, Wp, 2, 2, 9]
+        v = torch.stack(per_c, 2)  # [Hp, Wp, C, 2, 2, 9]
+        sk.append(v.reshape(v.shape[0] * v.shape[1], -1))
+    sk = torch.stack(sk)
+    d = (sk - ref).abs().max().item()
+    # skimage accumulates in single precision in places: ~5e-8 observed; a different bin would be ~1e-1
+    assert d < 1e-6, f"reference HOG differs from scikit-image by {d}"
+    t["out.hog"] = sk.to(torch.float32)
     return t, {"case": "hog", "sklearn_equiv": "skimage.feature.hog per channel, L2 blocks 2x2 at even cells",
                "torch": torch.__version__}
 
@@ -163,9 +163,7 @@ def image_vit_case():
 
 def all_fixtures():
     out = {name: run_case(name) for name in CASES}
-    h = hog_case()
-    if h is not None:
-        out["hog"] = h
+    out["hog"] = hog_case()
     out["image_vit"] = image_vit_case()
     return out
 
@@ -188,7 +186,7 @@ def main():
         else:
             st_io.save(t, path, meta)
         total += os.path.getsize(path)
-        print(f"{'checked' if args.check else 'wrote'} {os.path.relpath(path, ROOT)} ({os.path.getsize(path) // 1024} KB)")
+        print(f"{'checked' if args.check else 'wrote'} {os.path.normpath(path)} ({os.path.getsize(path) // 1024} KB)")
     print(f"total {total // 1024} KB")
 
 

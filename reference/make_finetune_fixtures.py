@@ -25,8 +25,7 @@ from finetune_ref import mix_batch, param_groups_lrd  # noqa: E402
 from make_model_fixtures import VIT_BASE, perturb  # noqa: E402
 from models_vit import VisionTransformer, mixup_soft_targets, soft_target_cross_entropy  # noqa: E402
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-OUT_DIR = os.path.join(ROOT, "Tests", "TrainingTests", "Fixtures")
+OUT_DIR = st_io.fixtures_dir("TrainingTests")
 NUM_CLASSES, SMOOTHING = 5, 0.1
 
 MIX_CASES = {

@@ -31,8 +31,7 @@ from models_mae_st import (MASK_TYPES, MaskedAutoencoderViT, gather_tokens, mask
                            num_kept, set_attn_impl)
 from models_vit import VisionTransformer, mixup_soft_targets, soft_target_cross_entropy  # noqa: E402
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-OUT_DIR = os.path.join(ROOT, "Tests", "ModelsTests", "Fixtures")
+OUT_DIR = st_io.fixtures_dir("ModelsTests")
 
 # Tiny shared MAE config: 8x8 pixels, patch 2 -> S = 16, T = 8, t_patch 2 -> T' = 4, L = 64 tokens.
 # Sizes are bounded by the fixture budget (each file <= ~300 KB incl. params + grads, total <= 3 MB).

@@ -26,8 +26,7 @@ from models_mae_st import MaskedAutoencoderViT, noise_shape  # noqa: E402
 from recipe_ref import (MaeStClassifier, add_weight_decay, adjust_learning_rate, cross_entropy,  # noqa: E402
                         decayed_names, finetune_groups, finetune_lr, load_for_finetune, pretrain_lr, train_loop)
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-OUT_DIR = os.path.join(ROOT, "Tests", "TrainingTests", "Fixtures")
+OUT_DIR = st_io.fixtures_dir("TrainingTests")
 BATCH_SEED = 1000
 
 # One tiny MAE-ST: 8x8 pixels, patch 2, 4 frames, t_patch 2 -> L = 32 tokens.

@@ -1,5 +1,6 @@
 """Minimal safetensors writer/reader for fixtures (own code; format: u64 header length, JSON header, raw bytes)."""
 import json
+import os
 import struct
 
 import torch
@@ -7,6 +8,15 @@ import torch
 _DT = {torch.float32: "F32", torch.float64: "F64", torch.float16: "F16", torch.bfloat16: "BF16",
        torch.int64: "I64", torch.int32: "I32", torch.int16: "I16", torch.int8: "I8", torch.uint8: "U8", torch.bool: "BOOL"}
 _TD = {v: k for k, v in _DT.items()}
+
+
+def fixtures_dir(target: str) -> str:
+    """`Tests/<target>/Fixtures` (created if missing) under the checkout, or under $STMAE_FIXTURES_ROOT when set
+    (`make fixtures-check` regenerates into a temporary tree and compares it with the committed files)."""
+    root = os.environ.get("STMAE_FIXTURES_ROOT") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+    path = os.path.normpath(os.path.join(root, "Tests", target, "Fixtures"))
+    os.makedirs(path, exist_ok=True)
+    return path
 
 
 def save(tensors: dict, path: str, metadata: dict | None = None) -> None:

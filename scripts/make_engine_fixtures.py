@@ -16,7 +16,6 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "reference"))
 import st_io  # noqa: E402
 
-ROOT = os.path.join(os.path.dirname(__file__), "..")
 torch.manual_seed(0)
 
 
@@ -110,7 +109,7 @@ def main():
             for i, x in enumerate(xs):
                 if x.grad is not None:
                     out[f"{name}.grad{i}"] = x.grad
-    st_io.save(out, os.path.join(ROOT, "Tests/TorchTests/Fixtures/ops.safetensors"), {"torch": torch.__version__})
+    st_io.save(out, os.path.join(st_io.fixtures_dir("TorchTests"), "ops.safetensors"), {"torch": torch.__version__})
     adamw_fixture()
 
 
@@ -150,7 +149,7 @@ def adamw_fixture():
     out["lrs"] = torch.tensor(lrs, dtype=torch.float64)
     out["losses"] = torch.tensor(losses, dtype=torch.float64)
     out["grad_norms"] = torch.tensor(norms, dtype=torch.float64)
-    st_io.save(out, os.path.join(ROOT, "Tests/NNTests/Fixtures/adamw.safetensors"),
+    st_io.save(out, os.path.join(st_io.fixtures_dir("NNTests"), "adamw.safetensors"),
                {"steps_per_epoch": steps_per_epoch, "epochs": epochs, "warmup_epochs": warmup, "blr": base_lr,
                 "min_lr": min_lr, "clip_grad": 0.5, "betas": "0.9,0.95", "weight_decay": 0.05})
 

@@ -31,7 +31,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "reference"))
 import st_io  # noqa: E402
 
-OUT = os.path.join(ROOT, "Tests", "TensorFilesTests", "Fixtures")
+OUT = st_io.fixtures_dir("TensorFilesTests")
 
 
 def model_state():

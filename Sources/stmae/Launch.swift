@@ -5,7 +5,8 @@ import Training
 
 /// `stmae launch --nproc_per_node N -- <stmae args>`: torchrun for one host (or one node of several). Starts N copies
 /// of this executable with RANK/WORLD_SIZE/LOCAL_RANK/MASTER_ADDR/MASTER_PORT set, forwards SIGINT/SIGTERM, and when
-/// one child fails stops the others and exits with that child's status.
+/// one child fails stops the others and exits with that child's status. A command starting with a path (`./worker`,
+/// `/abs/prog`) runs that program instead of stmae, like torchrun's `--no-python`.
 struct Launch: FlagCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run N data-parallel processes of stmae on this host (torchrun-style environment).",
@@ -25,7 +26,9 @@ struct Launch: FlagCommand {
         if nodeRank == 0, let why = portUnavailable(masterAddr, masterPort) {
             throw ValidationError("--master_port \(masterPort) on \(masterAddr) is not usable: \(why); pick another port")
         }
-        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+            ?? CommandLine.arguments[0]
+        let (exe, argv) = command[0].contains("/") ? (command[0], command) : (me, [me] + command)
         let world = nnodes * nprocPerNode
         var base = ProcessInfo.processInfo.environment
         if base["OMP_NUM_THREADS"] == nil, nprocPerNode > 1 {  // like torchrun: don't oversubscribe the cores
@@ -45,7 +48,7 @@ struct Launch: FlagCommand {
             env["MASTER_ADDR"] = masterAddr; env["MASTER_PORT"] = "\(masterPort)"
             env["RANK"] = "\(nodeRank * nprocPerNode + local)"; env["WORLD_SIZE"] = "\(world)"
             env["LOCAL_RANK"] = "\(local)"; env["LOCAL_WORLD_SIZE"] = "\(nprocPerNode)"; env["GROUP_RANK"] = "\(nodeRank)"
-            let pid = try spawn(exe, [exe] + command, env: env.map { "\($0.key)=\($0.value)" })
+            let pid = try spawn(exe, argv, env: env.map { "\($0.key)=\($0.value)" })
             launchedPids[local] = pid
             launchedCount = Int32(local + 1)
         }

@@ -7,7 +7,7 @@ struct STMAE: ParsableCommand {
         commandName: "stmae",
         abstract: "Spatiotemporal masked autoencoders (video MAE) in Swift on libtorch.",
         subcommands: [PretrainCommand.self, FinetuneCommand.self, EvaluateCommand.self, LinprobeCommand.self, FinetuneImageCommand.self,
-                      VisualizeCommand.self, Bench.self, Convert.self, Embed.self, Launch.self, DistWorker.self])
+                      VisualizeCommand.self, Bench.self, Convert.self, Embed.self, Launch.self])
 
     static func main() {
         tuneAllocator()

@@ -1,10 +1,11 @@
 import Foundation
+import TestSupport
 import Testing
 import Datasets
 
 @Suite struct DefaultDataTests {
     @Test func ensureGeneratesOnceAndScansAsClasses() throws {
-        let tmp = TempDir()
+        let tmp = try TempDir("data")
         let start = Date()
         let (train, val) = try DefaultData.ensure(root: tmp.sub("data"))
         let generated = Date().timeIntervalSince(start)

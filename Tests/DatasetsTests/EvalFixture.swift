@@ -2,6 +2,7 @@
 import Foundation
 import Media
 import TensorFiles
+import TestSupport
 import Testing
 
 /// One case of `Fixtures/eval_views.safetensors`.
@@ -24,8 +25,7 @@ struct EvalCase: CustomTestStringConvertible, Sendable {
 }
 
 enum EvalFixture {
-    static let file = try! SafeTensors.read(path: Bundle.module.path(forResource: "eval_views", ofType: "safetensors",
-                                                                     inDirectory: "Fixtures")!)
+    static let file = try! SafeTensors.read(path: fixturePath("eval_views.safetensors", in: .module))
     static var tensors: [String: RawTensor] { file.tensors }
     static let mean: [Float] = file.metadata["mean"]!.split(separator: ",").map { Float(String($0))! }
     static let std: [Float] = file.metadata["std"]!.split(separator: ",").map { Float(String($0))! }

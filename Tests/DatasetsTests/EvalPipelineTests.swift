@@ -2,13 +2,14 @@
 // videos against EvalView on their natively decoded frames.
 import Foundation
 import Media
+import TestSupport
 import Testing
 @testable import Datasets
 
 @Suite struct EvalPipelineTests {
     /// Frame 0 of `c` as a PNG, loaded as a `numFrames`-frame static clip by the evaluation pipeline.
     static func loadStill(_ c: EvalCase, spatialIndex: Int, mode: EvalResize, numFrames: Int = 2) throws -> [Float] {
-        let tmp = TempDir()
+        let tmp = try TempDir("data")
         let px = Array(c.clip.frame(0))
         try Image(width: c.width, height: c.height, pixels: px).savePNG(path: tmp.sub("f.png"))
         let cfg = ClipConfig(numFrames: numFrames, samplingRate: 1, imgSize: c.crop, evalShortSide: c.shortSide, mean: EvalFixture.mean,

@@ -1,6 +1,7 @@
 // RandAugment, random erasing, mixup statistics, image class folders and few-shot subsets.
 import Foundation
 import Media
+import TestSupport
 import Testing
 @testable import Datasets
 
@@ -158,7 +159,7 @@ func texture(width w: Int, height h: Int, seed: Int = 0) -> [UInt8] {
     }
 
     @Test func imageFolderStaticClipsAndFewShot() throws {
-        let tmp = TempDir()
+        let tmp = try TempDir("data")
         var written: [String] = []
         for (ci, cls) in ["cat", "dog"].enumerated() {
             try FileManager.default.createDirectory(atPath: tmp.sub("img/\(cls)"), withIntermediateDirectories: true)

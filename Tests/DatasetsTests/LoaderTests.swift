@@ -1,5 +1,6 @@
 import Foundation
 import Media
+import TestSupport
 import Testing
 import Datasets
 
@@ -65,7 +66,7 @@ import Datasets
     }
 
     @Test func unreadableFilesAreSkippedAndCounted() throws {
-        let tmp = TempDir()
+        let tmp = try TempDir("data")
         let good = Fixture.samples.prefix(5).map(\.path)
         let bad = try writeBadVideos(in: tmp.sub("bad"), from: good[0])
         // The truncated file is listed twice: still one failure.
@@ -87,7 +88,7 @@ import Datasets
 
     /// Messages about image data sets say "image" (issue 24 item 5).
     @Test(.timeLimit(.minutes(1))) func unreadableImagesAreCalledImages() throws {
-        let tmp = TempDir()
+        let tmp = try TempDir()
         try FileManager.default.createDirectory(atPath: tmp.sub("img"), withIntermediateDirectories: true)
         let bad = (0 ..< 2).map { tmp.sub("img/bad\($0).png") }
         for p in bad { try Data("not a png".utf8).write(to: URL(fileURLWithPath: p)) }
@@ -98,7 +99,7 @@ import Datasets
     }
 
     @Test(.timeLimit(.minutes(1))) func allCorruptSetStopsWithClearError() throws {
-        let tmp = TempDir()
+        let tmp = try TempDir("data")
         let bad = try writeBadVideos(in: tmp.sub("bad"), from: Fixture.samples[0].path)
         let samples = bad.map { VideoSample(path: $0, label: 0) }
         for workers in [0, 2] {
@@ -142,7 +143,7 @@ import Datasets
 
     @Test func throughputOnBuiltInSizedClips() throws {
         // Same clip format as DefaultData (32 frames, 96 px, 10 fps), fewer files.
-        let tmp = TempDir()
+        let tmp = try TempDir("data")
         try SyntheticVideos.generate(root: tmp.path, trainPerClass: 3, valPerClass: 0, seed: 1,
                                      frames: DefaultData.frames, size: DefaultData.size, fps: DefaultData.fps)
         let samples = try VideoList.scan(dirs: [tmp.sub("train")])

@@ -1,10 +1,11 @@
 import Foundation
+import TestSupport
 import Testing
 import Datasets
 
 @Suite struct VideoListTests {
     @Test func scanFindsNestedVideosWithMixedCaseExtensions() throws {
-        let tmp = TempDir()
+        let tmp = try TempDir("data")
         let fm = FileManager.default
         for d in ["flat/a/b", "classes/dog/deep", "classes/cat", "classes/.hidden"] {
             try fm.createDirectory(atPath: tmp.sub(d), withIntermediateDirectories: true)
@@ -29,7 +30,7 @@ import Datasets
     }
 
     @Test func scanNamesMissingDirectory() throws {
-        let tmp = TempDir()
+        let tmp = try TempDir("data")
         let missing = tmp.sub("nope")
         #expect { try VideoList.scan(dirs: [tmp.path, missing]) } throws: { error in
             "\(error)".contains(missing) && "\(error)".contains("no such directory")
@@ -37,7 +38,7 @@ import Datasets
     }
 
     @Test func csvRoundTripAndSeparators() throws {
-        let tmp = TempDir()
+        let tmp = try TempDir("data")
         let samples = [VideoSample(path: "/data/a b/clip 1.mp4", label: 3), VideoSample(path: "/data/x.mkv", label: 0)]
         let csv = tmp.sub("train.csv")
         try VideoList.writeCSV(samples, to: csv)
@@ -59,7 +60,7 @@ import Datasets
 
     /// Lists written on Windows (CRLF) parse line by line ("\r\n" is one Swift Character: it was one row).
     @Test func csvWithCRLFLineEnds() throws {
-        let tmp = TempDir()
+        let tmp = try TempDir("data")
         let csv = tmp.sub("win.csv")
         try "/v/a.mp4, 1\r\n/v/b b.mp4,2\r\n\r\n# note\r\n/v/c.mp4 3\r\n".write(toFile: csv, atomically: true, encoding: .utf8)
         #expect(try VideoList.readCSV(path: csv) == [VideoSample(path: "/v/a.mp4", label: 1), VideoSample(path: "/v/b b.mp4", label: 2),
@@ -68,14 +69,14 @@ import Datasets
 
     /// Folder scans take the containers users keep video in, QuickTime and MPEG streams included.
     @Test func scanTakesEveryVideoContainer() throws {
-        let tmp = TempDir()
+        let tmp = try TempDir("data")
         let names = ["a.mov", "b.M4V", "c.mpg", "d.ts", "e.m2ts", "f.flv", "g.wmv", "h.ogv", "i.3gp", "j.mpeg", "k.mxf", "l.txt", "m.srt"]
         for n in names { _ = FileManager.default.createFile(atPath: tmp.sub(n), contents: Data()) }
         #expect(try VideoList.scan(dirs: [tmp.path]).map { ($0.path as NSString).lastPathComponent } == Array(names.prefix(11)))
     }
 
     @Test func csvMalformedLineNamesFileAndLine() throws {
-        let tmp = TempDir()
+        let tmp = try TempDir("data")
         let bad = tmp.sub("bad.csv")
         try "/v/a.mp4, 1\n/v/b.mp4, cat\n".write(toFile: bad, atomically: true, encoding: .utf8)
         #expect { try VideoList.readCSV(path: bad) } throws: { "\($0)".contains("\(bad):2") && "\($0)".contains("cat") }

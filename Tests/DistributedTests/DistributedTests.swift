@@ -3,11 +3,11 @@ import Foundation
 import Testing
 import Torch
 
-/// Multi-process checks on loopback: each test spawns 1–2 `stmae dist-worker` processes, every one bounded in time.
+/// Multi-process checks on loopback: each test spawns 1–2 `stmae-dist-worker` processes, every one bounded in time.
 @Suite(.serialized) struct DistributedTests {
     /// Every rank's values are integers / dyadic fractions, so the sums are exact in float32/float64/int64.
     @Test func allReduceIsExactAcrossProcesses() throws {
-        let kids = try runRanks(2, ["dist-worker", "allreduce", "--dist_timeout", "60"])
+        let kids = try runRanks(2, ["allreduce", "--dist_timeout", "60"])
         for k in kids { #expect(k.status == 0, "rank exited \(String(describing: k.status)): \(k.stderr)") }
         let r = kids[0].json
         #expect(r["world_size"] as? Int == 2)
@@ -27,7 +27,7 @@ import Torch
         // Splitting the batch changes the order of dW's sums over tokens; AdamW's normalisation amplifies that roundoff.
         // Measured max |Δparam| after 3 steps: oneDNN 2.6e-6, MKL 1.9e-5, OpenBLAS 3.5e-5–1.1e-4 (lr 1e-3). The check is
         // of DDP's math, so it runs on the library with the least order noise and keeps the 1e-5 bound.
-        let common = ["dist-worker", "ddp", "--steps", "3", "--accum", "\(accum)", "--fp32-linear", "onednn"] + mode
+        let common = ["ddp", "--steps", "3", "--accum", "\(accum)", "--fp32-linear", "onednn"] + mode
         let single = try runRanks(1, common + ["--batch", "4", "--out", one])
         #expect(single[0].status == 0, "\(single[0].stderr)")
         let pair = try runRanks(2, common + ["--batch", "2", "--out", two])
@@ -50,7 +50,7 @@ import Torch
         let dir = FileManager.default.temporaryDirectory.path + "/stmae-ddp-ckpt-\(getpid())"
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let k = try Child(["launch", "--nproc_per_node", "2", "--master_port", "\(freePort())", "--",
-                           "dist-worker", "pretrain", "--steps", "2", "--batch", "2", "--out", dir])
+                           try workerPath(), "pretrain", "--steps", "2", "--batch", "2", "--out", dir])
         #expect(k.wait(timeout: 300) == 0, "\(k.stderr)")
         let r0 = (try? FileManager.default.contentsOfDirectory(atPath: dir + "/rank0")) ?? []
         let r1 = (try? FileManager.default.contentsOfDirectory(atPath: dir + "/rank1")) ?? []
@@ -80,7 +80,7 @@ import Torch
 
     /// A rank killed mid-training makes the other fail with a clear error well within --dist_timeout.
     @Test func killedRankMakesTheOtherFail() throws {
-        let kids = try runRanks(2, ["dist-worker", "die", "--after", "3", "--dist_timeout", "20"], timeout: 60)
+        let kids = try runRanks(2, ["die", "--after", "3", "--dist_timeout", "20"], timeout: 60)
         #expect(kids[1].status == nil || kids[1].status == 9 || kids[1].status != 0)
         #expect(kids[0].status != nil && kids[0].status != 0, "survivor status \(String(describing: kids[0].status))")
         #expect(kids[0].seconds < 30, "took \(kids[0].seconds) s")
@@ -90,8 +90,9 @@ import Torch
     /// A rank that stops answering (SIGSTOP) makes the other fail once --dist_timeout has passed, not hang.
     @Test func stuckRankTimesOut() throws {
         let port = freePort()
-        let r0 = try Child(["dist-worker", "die", "--hang", "--after", "2", "--dist_timeout", "4"], env: rankEnv(0, 2, port: port))
-        let r1 = try Child(["dist-worker", "die", "--hang", "--after", "2", "--dist_timeout", "4"], env: rankEnv(1, 2, port: port))
+        let hang = ["die", "--hang", "--after", "2", "--dist_timeout", "4"]
+        let r0 = try Child.worker(hang, env: rankEnv(0, 2, port: port))
+        let r1 = try Child.worker(hang, env: rankEnv(1, 2, port: port))
         defer { kill(r1.process.processIdentifier, SIGKILL) }
         let status = r0.wait(timeout: 40)
         #expect(status != nil && status != 0, "survivor status \(String(describing: status))")
@@ -102,7 +103,7 @@ import Torch
     /// SIGTERM to `stmae launch` reaches every child; the launcher exits non-zero and leaves none behind.
     @Test func launchForwardsSIGTERM() throws {
         let k = try Child(["launch", "--nproc_per_node", "2", "--master_port", "\(freePort())", "--",
-                           "dist-worker", "die", "--die-rank", "7", "--dist_timeout", "30"])
+                           try workerPath(), "die", "--die-rank", "7", "--dist_timeout", "30"])
         var kids: [Int32] = []
         for _ in 0..<200 where kids.count < 2 {  // the launcher's children, from /proc
             usleep(50_000)
@@ -122,7 +123,7 @@ import Torch
     /// `stmae launch`: one child dies, the launcher stops the other and exits non-zero.
     @Test func launchStopsTheRestWhenOneFails() throws {
         let k = try Child(["launch", "--nproc_per_node", "2", "--master_port", "\(freePort())", "--",
-                           "dist-worker", "die", "--after", "2", "--dist_timeout", "20"])
+                           try workerPath(), "die", "--after", "2", "--dist_timeout", "20"])
         let status = k.wait(timeout: 60)
         #expect(status != nil && status != 0)
         #expect(k.stderr.contains("local rank 1 failed"), "\(k.stderr)")
@@ -131,7 +132,7 @@ import Torch
 
     /// A rank that never joins: the rendezvous fails after --dist_timeout with a message naming it.
     @Test func missingRankTimesOut() throws {
-        let k = try Child(["dist-worker", "allreduce", "--dist_timeout", "3"], env: rankEnv(0, 2, port: freePort()))
+        let k = try Child.worker(["allreduce", "--dist_timeout", "3"], env: rankEnv(0, 2, port: freePort()))
         let status = k.wait(timeout: 30)
         #expect(status != nil && status != 0)
         #expect(k.seconds < 20, "took \(k.seconds) s")
@@ -143,10 +144,11 @@ import Torch
     @Test func portInUseIsAClearError() throws {
         let (fd, port) = occupyPort()
         defer { close(fd) }
-        let k = try Child(["dist-worker", "allreduce", "--dist_timeout", "5"], env: rankEnv(0, 1, port: port))
+        let k = try Child.worker(["allreduce", "--dist_timeout", "5"], env: rankEnv(0, 1, port: port))
         #expect(k.wait(timeout: 30).map { $0 != 0 } == true)
         #expect(k.stderr.contains("\(port)") && k.stderr.lowercased().contains("address already in use"), "\(k.stderr)")
-        let l = try Child(["launch", "--nproc_per_node", "2", "--master_port", "\(port)", "--", "dist-worker", "allreduce"])
+        let l = try Child(["launch", "--nproc_per_node", "2", "--master_port", "\(port)", "--",
+                           try workerPath(), "allreduce"])
         #expect(l.wait(timeout: 30).map { $0 != 0 } == true)
         #expect(l.stderr.contains("--master_port \(port)") && l.stderr.contains("in use"), "\(l.stderr)")
     }

@@ -1,35 +1,22 @@
 import Distributed
 import Foundation
 import Testing
+import TestSupport
 
 /// The Gloo headers come from Debian's libgloo-dev (an older Gloo than the one inside libtorch). That is sound only
 /// because our shim sees Gloo objects through pointers: the c10d objects it allocates must have libtorch's sizes, and
 /// it must not emit any Gloo code of its own (e.g. `GlooStore`'s vtable, whose virtuals differ between Gloo versions).
 /// The exact all-reduce across processes (DistributedTests) is the behavioural proof.
 struct GlooHeadersTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let libtorch = root.appendingPathComponent(".torch/torch/lib/libtorch_cpu.so").path
-
-    static func run(_ tool: String, _ args: [String]) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = [tool] + args
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        try p.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else { throw SpawnError("\(tool) \(args.prefix(3)) failed (\(p.terminationStatus))") }
-        return String(decoding: data, as: UTF8.self)
-    }
+    static let libtorch = packageRoot + "/.torch/torch/lib/libtorch_cpu.so"
 
     /// The byte count libtorch passes to `operator new` right before calling constructor `ctor` inside `function`.
     static func allocationSize(in function: String, before ctor: String) throws -> Int? {
-        let syms = try run("nm", ["-DS", libtorch])
+        let syms = try runTool("nm", ["-DS", libtorch])
         guard let line = syms.split(separator: "\n").first(where: { $0.hasSuffix(" " + function) }) else { return nil }
         let f = line.split(separator: " ")
         guard let start = UInt64(f[0], radix: 16), let size = UInt64(f[1], radix: 16) else { return nil }
-        let asm = try run("objdump", ["-d", "--no-show-raw-insn", "--start-address=0x" + String(start, radix: 16),
+        let asm = try runTool("objdump", ["-d", "--no-show-raw-insn", "--start-address=0x" + String(start, radix: 16),
                                       "--stop-address=0x" + String(start + size, radix: 16), libtorch]).split(separator: "\n")
         guard let call = asm.firstIndex(where: { $0.contains("call") && $0.contains(ctor) }) else { return nil }
         guard let new = asm[..<call].lastIndex(where: { $0.contains("<_Znwm@plt>") }),
@@ -55,7 +42,7 @@ struct GlooHeadersTests {
         let build = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         let obj = build.appendingPathComponent("CTorch.build/" + file).path
         try #require(FileManager.default.fileExists(atPath: obj), "no \(obj)")
-        let defined = try Self.run("nm", ["-C", "--defined-only", obj]).split(separator: "\n").map { $0.split(separator: " ", maxSplits: 2).last.map(String.init) ?? "" }
+        let defined = try runTool("nm", ["-C", "--defined-only", obj]).split(separator: "\n").map { $0.split(separator: " ", maxSplits: 2).last.map(String.init) ?? "" }
         let gloo = defined.filter { s in
             s.hasPrefix("gloo::") || s.contains("for gloo::") || s.contains("GlooStore") || s.contains("AsyncWork")
                 || (s.contains("ProcessGroupGloo::") && !s.hasPrefix("c10::intrusive_ptr<") && !s.hasPrefix("std::"))

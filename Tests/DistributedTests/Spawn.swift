@@ -1,19 +1,10 @@
 import Foundation
+import TestSupport
 
-/// The built `stmae` executable next to the test bundle (`swift build --build-tests` builds it too).
-func stmaeExecutable() throws -> String {
-    var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-    for _ in 0..<4 {
-        let p = dir.appendingPathComponent("stmae").path
-        if FileManager.default.isExecutableFile(atPath: p) { return p }
-        dir.deleteLastPathComponent()
-    }
-    throw SpawnError("stmae executable not found near \(CommandLine.arguments[0]); run `swift build --build-tests` first")
-}
+/// The test-only per-rank worker (Tests/DistWorker), built beside `stmae`.
+func workerPath() throws -> String { try productPath("stmae-dist-worker") }
 
-struct SpawnError: Error, CustomStringConvertible { let description: String; init(_ d: String) { description = d } }
-
-/// A child process with captured output, killed if it outlives `timeout`.
+/// A child process (`stmae` or the built executable `program`) with captured output, killed if it outlives `timeout`.
 final class Child {
     let process = Process()
     let outFile: URL, errFile: URL
@@ -21,13 +12,13 @@ final class Child {
     var seconds = 0.0
     var status: Int32?
 
-    init(_ args: [String], env: [String: String] = [:]) throws {
+    init(_ args: [String], program: String = "stmae", env: [String: String] = [:]) throws {
         let tmp = FileManager.default.temporaryDirectory
         let tag = "stmae-dist-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         outFile = tmp.appendingPathComponent(tag + ".out"); errFile = tmp.appendingPathComponent(tag + ".err")
         FileManager.default.createFile(atPath: outFile.path, contents: nil)
         FileManager.default.createFile(atPath: errFile.path, contents: nil)
-        process.executableURL = URL(fileURLWithPath: try stmaeExecutable())
+        process.executableURL = URL(fileURLWithPath: try productPath(program))
         process.arguments = args
         var e = ProcessInfo.processInfo.environment
         for k in ["RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT", "SLURM_PROCID", "SLURM_NTASKS"] { e[k] = nil }
@@ -70,6 +61,13 @@ final class Child {
     }
 }
 
+extension Child {
+    /// `stmae-dist-worker args…` with `env` added to this process's environment.
+    static func worker(_ args: [String], env: [String: String]) throws -> Child {
+        try Child(args, program: "stmae-dist-worker", env: env)
+    }
+}
+
 /// A TCP port on loopback nobody listens on right now.
 func freePort() -> Int {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -106,10 +104,10 @@ func rankEnv(_ r: Int, _ w: Int, port: Int) -> [String: String] {
      "MASTER_PORT": "\(port)"]
 }
 
-/// Runs `args` as `w` ranks (spawned directly, no launcher); returns the children after they end.
+/// Runs `stmae-dist-worker args…` as `w` ranks (spawned directly, no launcher); returns the children after they end.
 func runRanks(_ w: Int, _ args: [String], timeout: Double = 120) throws -> [Child] {
     let port = freePort()
-    let kids = try (0..<w).map { try Child(args, env: rankEnv($0, w, port: port)) }
+    let kids = try (0..<w).map { try Child.worker(args, env: rankEnv($0, w, port: port)) }
     for k in kids { k.wait(timeout: timeout) }
     return kids
 }

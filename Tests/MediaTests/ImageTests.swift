@@ -1,6 +1,7 @@
 import CPNG
 import CTurboJPEG
 import Foundation
+import TestSupport
 import Testing
 @testable import Media
 
@@ -20,20 +21,20 @@ import Testing
     }
 
     @Test func pngRoundTripIsExact() throws {
-        let dir = TempDir()
+        let dir = try TempDir("media")
         let image = Self.gradient()
-        try image.savePNG(path: dir.path("a.png"))
-        #expect(try Image.load(path: dir.path("a.png")) == image)
+        try image.savePNG(path: dir.sub("a.png"))
+        #expect(try Image.load(path: dir.sub("a.png")) == image)
         // Format comes from the content, not the name.
-        try FileManager.default.moveItem(atPath: dir.path("a.png"), toPath: dir.path("a.jpg"))
-        #expect(try Image.load(path: dir.path("a.jpg")) == image)
+        try FileManager.default.moveItem(atPath: dir.sub("a.png"), toPath: dir.sub("a.jpg"))
+        #expect(try Image.load(path: dir.sub("a.jpg")) == image)
     }
 
     @Test func jpegRoundTripWithinTolerance() throws {
-        let dir = TempDir()
+        let dir = try TempDir("media")
         let image = Self.gradient()
-        try image.saveJPEG(path: dir.path("a.jpg"), quality: 95)
-        let back = try Image.load(path: dir.path("a.jpg"))
+        try image.saveJPEG(path: dir.sub("a.jpg"), quality: 95)
+        let back = try Image.load(path: dir.sub("a.jpg"))
         #expect(back.width == image.width && back.height == image.height)
         let diff = zip(back.pixels, image.pixels).map { abs(Int($0) - Int($1)) }
         #expect(Double(diff.reduce(0, +)) / Double(diff.count) < 4, "mean abs error")
@@ -41,43 +42,43 @@ import Testing
     }
 
     @Test func greyAndAlphaPNGBecomeRGB() throws {
-        let dir = TempDir()
+        let dir = try TempDir("media")
         func write(_ name: String, format: Int32, channels: Int, bytes: [UInt8]) {
             var img = png_image()
             img.version = UInt32(PNG_IMAGE_VERSION)
             img.width = 2
             img.height = 1
             img.format = UInt32(format)
-            _ = bytes.withUnsafeBytes { png_image_write_to_file(&img, dir.path(name), 0, $0.baseAddress, Int32(2 * channels), nil) }
+            _ = bytes.withUnsafeBytes { png_image_write_to_file(&img, dir.sub(name), 0, $0.baseAddress, Int32(2 * channels), nil) }
             png_image_free(&img)
         }
         write("grey.png", format: Int32(PNG_FORMAT_GRAY), channels: 1, bytes: [10, 250])
-        #expect(try Image.load(path: dir.path("grey.png")).pixels == [10, 10, 10, 250, 250, 250])
+        #expect(try Image.load(path: dir.sub("grey.png")).pixels == [10, 10, 10, 250, 250, 250])
         write("rgba.png", format: 0x03 /* PNG_FORMAT_RGBA */, channels: 4, bytes: [255, 0, 0, 255, 0, 255, 0, 0])
         // Opaque red stays red; fully transparent green composites onto black.
-        #expect(try Image.load(path: dir.path("rgba.png")).pixels == [255, 0, 0, 0, 0, 0])
+        #expect(try Image.load(path: dir.sub("rgba.png")).pixels == [255, 0, 0, 0, 0, 0])
     }
 
     @Test func corruptImagesThrowWithPath() throws {
-        let dir = TempDir()
+        let dir = try TempDir("media")
         let image = Self.gradient()
-        try image.savePNG(path: dir.path("ok.png"))
-        try image.saveJPEG(path: dir.path("ok.jpg"))
-        let png = try Data(contentsOf: URL(fileURLWithPath: dir.path("ok.png")))
-        let jpg = try Data(contentsOf: URL(fileURLWithPath: dir.path("ok.jpg")))
-        try png.prefix(png.count / 2).write(to: URL(fileURLWithPath: dir.path("cut.png")))
-        try jpg.prefix(jpg.count / 2).write(to: URL(fileURLWithPath: dir.path("cut.jpg")))
-        try Data().write(to: URL(fileURLWithPath: dir.path("empty.png")))
-        try "hello".write(toFile: dir.path("text.jpg"), atomically: true, encoding: .utf8)
+        try image.savePNG(path: dir.sub("ok.png"))
+        try image.saveJPEG(path: dir.sub("ok.jpg"))
+        let png = try Data(contentsOf: URL(fileURLWithPath: dir.sub("ok.png")))
+        let jpg = try Data(contentsOf: URL(fileURLWithPath: dir.sub("ok.jpg")))
+        try png.prefix(png.count / 2).write(to: URL(fileURLWithPath: dir.sub("cut.png")))
+        try jpg.prefix(jpg.count / 2).write(to: URL(fileURLWithPath: dir.sub("cut.jpg")))
+        try Data().write(to: URL(fileURLWithPath: dir.sub("empty.png")))
+        try "hello".write(toFile: dir.sub("text.jpg"), atomically: true, encoding: .utf8)
         for name in ["cut.png", "cut.jpg", "empty.png", "text.jpg", "missing.png"] {
-            let error = #expect(throws: MediaError.self) { _ = try Image.load(path: dir.path(name)) }
-            #expect(error?.description.hasPrefix(dir.path(name) + ": ") == true, "\(String(describing: error))")
+            let error = #expect(throws: MediaError.self) { _ = try Image.load(path: dir.sub(name)) }
+            #expect(error?.description.hasPrefix(dir.sub(name) + ": ") == true, "\(String(describing: error))")
         }
     }
 
     @Test func gifDecodesWithFFmpeg() throws {
-        let dir = TempDir()
-        let path = dir.path("anim.gif")
+        let dir = try TempDir("media")
+        let path = dir.sub("anim.gif")
         let (w, h) = (30, 20)
         let gif = try GIFWriter(path: path, width: w, height: h, fps: 10)
         for t in 0 ..< 6 {
@@ -102,8 +103,8 @@ import Testing
 
     @Test func lzwHandlesLongAndEmptyInputs() throws {
         // Long, high-entropy input forces table resets; decoding checks the bitstream.
-        let dir = TempDir()
-        let path = dir.path("big.gif")
+        let dir = try TempDir("media")
+        let path = dir.sub("big.gif")
         let (w, h) = (200, 150)
         var state: UInt64 = 42
         let px = (0 ..< w * h * 3).map { _ -> UInt8 in
@@ -159,9 +160,9 @@ import Testing
     /// 16-bit values read as their 8-bit values (v/257), not as linear light brightened by a gamma curve
     /// (mid grey 0x8080 became ≈ 188 before).
     @Test func sixteenBitPNGKeepsItsValues() throws {
-        let dir = TempDir()
+        let dir = try TempDir()
         let values: [UInt16] = [0, 0x1010, 0x4040, 0x8080, 0xC0C0, 0xFFFF, 0x2000, 0x7FFF, 0x9abc, 0x0101, 0xFEFE, 0x3333]
-        let path = dir.path("deep.png")
+        let path = dir.sub("deep.png")
         try Data(Self.png16(width: 2, height: 2, samples: values)).write(to: URL(fileURLWithPath: path))
         let img = try Image.load(path: path)
         #expect(img.width == 2 && img.height == 2)
@@ -186,8 +187,8 @@ import Testing
                         Int32(TJSAMP_444.rawValue), 100, 0)
         }
         #expect(rc == 0)
-        let dir = TempDir()
-        let path = dir.path("print.jpg")
+        let dir = try TempDir()
+        let path = dir.sub("print.jpg")
         try Data(bytes: jpeg!, count: Int(size)).write(to: URL(fileURLWithPath: path))
         let img = try Image.load(path: path)
         #expect(img.width == w && img.height == h)

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 @testable import Media
 
@@ -30,8 +31,8 @@ import Testing
     }
 
     @Test func generatesDecodableTreeIdempotently() throws {
-        let dir = TempDir()
-        let root = dir.path("synthetic")
+        let dir = try TempDir("media")
+        let root = dir.sub("synthetic")
         let result = try SyntheticVideos.generate(root: root, trainPerClass: 2, valPerClass: 1, seed: 3, frames: 16, size: 64)
         #expect(result.classes == SyntheticVideos.classNames && result.classes.count == 8)
         #expect(result.files == 24)
@@ -60,7 +61,7 @@ import Testing
         #expect(try SyntheticVideos.generate(root: root, trainPerClass: 2, valPerClass: 1, seed: 3, frames: 16, size: 64).files == 24)
         #expect(try fm.attributesOfItem(atPath: sample)[.modificationDate] as? Date == before)
         // Same seed elsewhere gives identical bytes.
-        let other = dir.path("again")
+        let other = dir.sub("again")
         try SyntheticVideos.generate(root: other, trainPerClass: 2, valPerClass: 1, seed: 3, frames: 16, size: 64)
         #expect(fm.contentsEqual(atPath: sample, andPath: other + "/train/cross_right/cross_right_001.mp4"))
     }
@@ -69,16 +70,16 @@ import Testing
 /// Timing of the default data set; run with STMAE_MEDIA_BENCH=1.
 @Test(.enabled(if: ProcessInfo.processInfo.environment["STMAE_MEDIA_BENCH"] != nil))
 func benchmarkDefaultSyntheticDataSet() throws {
-    let dir = TempDir()
+    let dir = try TempDir("media")
     var start = Date()
-    let result = try SyntheticVideos.generate(root: dir.path("syn"))
+    let result = try SyntheticVideos.generate(root: dir.sub("syn"))
     print("generate \(result.files) clips: \(Date().timeIntervalSince(start)) s")
-    let files = try FileManager.default.subpathsOfDirectory(atPath: dir.path("syn/train")).filter { $0.hasSuffix(".mp4") }
+    let files = try FileManager.default.subpathsOfDirectory(atPath: dir.sub("syn/train")).filter { $0.hasSuffix(".mp4") }
     start = Date()
     for f in files {
-        _ = try VideoReader(path: dir.path("syn/train/" + f)).decodeFrames(at: [1, 5, 9, 13, 17, 21, 25, 29], shortSide: 96)
+        _ = try VideoReader(path: dir.sub("syn/train/" + f)).decodeFrames(at: [1, 5, 9, 13, 17, 21, 25, 29], shortSide: 96)
     }
     print("decode 8 frames from \(files.count) clips: \(Date().timeIntervalSince(start)) s")
-    let sizes = try files.map { try FileManager.default.attributesOfItem(atPath: dir.path("syn/train/" + $0))[.size] as! Int }
+    let sizes = try files.map { try FileManager.default.attributesOfItem(atPath: dir.sub("syn/train/" + $0))[.size] as! Int }
     print("mean file size \(sizes.reduce(0, +) / sizes.count) bytes")
 }

@@ -1,6 +1,7 @@
 import CFFmpeg
 import Foundation
 import Testing
+import TestSupport
 @testable import Media
 
 /// Phone-style rotation and damage inside a file (issue 24 item 4).
@@ -33,10 +34,10 @@ import Testing
 
     /// The display matrix is applied as ffmpeg's autorotate does: 90° clockwise puts the left half on top.
     @Test func displayMatrixRotationIsApplied() throws {
-        let dir = TempDir()
+        let dir = try TempDir()
         for (rotation, topLeft, bottomRight, size) in [(0, 0, 2, (32, 16)), (90, 0, 2, (16, 32)), (180, 2, 0, (32, 16)),
                                                         (270, 2, 0, (16, 32))] {
-            let path = dir.path("r\(rotation).mp4")
+            let path = dir.sub("r\(rotation).mp4")
             try halves(path, rotation: rotation)
             let reader = try VideoReader(path: path)
             #expect(reader.rotation == rotation && reader.width == size.0 && reader.height == size.1, "\(rotation) read \(reader.rotation)")
@@ -52,8 +53,8 @@ import Testing
 
     /// Packets overwritten with garbage inside a file are counted, and the file still decodes.
     @Test func damagedPacketsAreCountedNotFatal() throws {
-        let dir = TempDir()
-        let path = try writeIndexVideo(dir.path("good.mp4"), frames: 24, gop: 8)
+        let dir = try TempDir()
+        let path = try writeIndexVideo(dir.sub("good.mp4"), frames: 24, gop: 8)
         // Where the video packets of frames 10 and 11 lie in the file (demux only).
         var ctx: UnsafeMutablePointer<AVFormatContext>?
         #expect(avformat_open_input(&ctx, path, nil, nil) == 0)
@@ -69,7 +70,7 @@ import Testing
         av_packet_free(&p)
         var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
         for (pos, size) in spans[10 ... 11] { for i in pos ..< pos + size { bytes[i] = UInt8(truncatingIfNeeded: i &* 131 &+ 7) } }
-        let bad = dir.path("damaged.mp4")
+        let bad = dir.sub("damaged.mp4")
         try Data(bytes).write(to: URL(fileURLWithPath: bad))
         let reader = try VideoReader(path: bad)
         let clip = try reader.decodeAll()

@@ -1,12 +1,13 @@
 import Foundation
+import TestSupport
 import Testing
 @testable import Media
 import SeededRandom
 
 @Suite struct VideoTests {
     @Test func selectiveDecodeMatchesSequential() throws {
-        let dir = TempDir()
-        let path = try writeIndexVideo(dir.path("clip.mp4"))
+        let dir = try TempDir("media")
+        let path = try writeIndexVideo(dir.sub("clip.mp4"))
         let reader = try VideoReader(path: path)
         #expect(reader.frameCount == 32)
         #expect(abs(reader.fps - 10) < 1e-6)
@@ -30,8 +31,8 @@ import SeededRandom
     }
 
     @Test func shortSideResize() throws {
-        let dir = TempDir()
-        let path = try writeIndexVideo(dir.path("clip.mp4"), frames: 8)
+        let dir = try TempDir("media")
+        let path = try writeIndexVideo(dir.sub("clip.mp4"), frames: 8)
         let reader = try VideoReader(path: path)
         let clip = try reader.decodeFrames(at: [0, 7], shortSide: 32)
         #expect(clip.width == 48 && clip.height == 32)
@@ -42,8 +43,8 @@ import SeededRandom
     }
 
     @Test func lastColumnsAreNotBlack() throws {
-        let dir = TempDir()
-        let path = try writeIndexVideo(dir.path("narrow.mp4"), frames: 4, width: 90, height: 60)
+        let dir = try TempDir("media")
+        let path = try writeIndexVideo(dir.sub("narrow.mp4"), frames: 4, width: 90, height: 60)
         let clip = try VideoReader(path: path).decodeAll()
         #expect(clip.width == 90)
         for t in 0 ..< 4 {
@@ -70,8 +71,8 @@ import SeededRandom
 
     @Test(arguments: formats)
     func containersAndCodecs(ext: String, codec: VideoCodec) throws {
-        let dir = TempDir()
-        let path = try writeIndexVideo(dir.path("clip.\(ext)"), frames: 20, codec: codec, gop: 6)
+        let dir = try TempDir("media")
+        let path = try writeIndexVideo(dir.sub("clip.\(ext)"), frames: 20, codec: codec, gop: 6)
         let info = try VideoReader.probe(path: path)
         #expect(info.frameCount == 20 && info.width == 96 && info.height == 64)
         #expect(abs(info.fps - 10) < 0.01)
@@ -91,28 +92,28 @@ import SeededRandom
     }
 
     @Test func corruptAndMissingFilesThrow() throws {
-        let dir = TempDir()
-        let good = try writeIndexVideo(dir.path("good.mp4"), frames: 16)
+        let dir = try TempDir("media")
+        let good = try writeIndexVideo(dir.sub("good.mp4"), frames: 16)
         let data = try Data(contentsOf: URL(fileURLWithPath: good))
-        let truncated = dir.path("truncated.mp4")
+        let truncated = dir.sub("truncated.mp4")
         try data.prefix(data.count / 2).write(to: URL(fileURLWithPath: truncated))
-        let empty = dir.path("empty.mp4")
+        let empty = dir.sub("empty.mp4")
         try Data().write(to: URL(fileURLWithPath: empty))
-        let text = dir.path("notes.mp4")
+        let text = dir.sub("notes.mp4")
         try "this is not a video\n".write(toFile: text, atomically: true, encoding: .utf8)
-        let missing = dir.path("missing.mp4")
+        let missing = dir.sub("missing.mp4")
         for path in [truncated, empty, text, missing] {
             let error = #expect(throws: MediaError.self) { _ = try VideoReader(path: path).decodeFrames(at: [0, 15]) }
             #expect(error?.description.hasPrefix(path + ": ") == true, "\(String(describing: error))")
             #expect(throws: MediaError.self) { _ = try VideoReader.probe(path: path) }
         }
-        #expect(throws: MediaError.self) { _ = try VideoReader(path: dir.url.path) }
+        #expect(throws: MediaError.self) { _ = try VideoReader(path: dir.path) }
     }
 
     /// A FIFO (or device) named like a video is refused at once instead of blocking the reader forever.
     @Test(.timeLimit(.minutes(1))) func nonRegularFilesAreRefused() throws {
-        let dir = TempDir()
-        let fifo = dir.path("pipe.mp4")
+        let dir = try TempDir("media")
+        let fifo = dir.sub("pipe.mp4")
         #expect(mkfifo(fifo, 0o600) == 0)
         for path in [fifo, "/dev/zero"] {
             let error = #expect(throws: MediaError.self) { _ = try VideoReader(path: path) }
@@ -121,24 +122,24 @@ import SeededRandom
     }
 
     @Test func writerRejectsBadInput() throws {
-        let dir = TempDir()
-        #expect(throws: MediaError.self) { _ = try VideoWriter(path: dir.path("odd.mp4"), width: 91, height: 60, fps: 10) }
-        #expect(throws: MediaError.self) { _ = try VideoWriter(path: dir.path("x.unknownext"), width: 90, height: 60, fps: 10) }
-        #expect(throws: MediaError.self) { _ = try VideoWriter(path: dir.path("x.gif"), width: 90, height: 60, fps: 10) }
-        #expect(throws: MediaError.self) { _ = try VideoWriter(path: dir.path("no/such/dir/x.mp4"), width: 90, height: 60, fps: 10) }
-        let w = try VideoWriter(path: dir.path("a.mp4"), width: 16, height: 16, fps: 10)
+        let dir = try TempDir("media")
+        #expect(throws: MediaError.self) { _ = try VideoWriter(path: dir.sub("odd.mp4"), width: 91, height: 60, fps: 10) }
+        #expect(throws: MediaError.self) { _ = try VideoWriter(path: dir.sub("x.unknownext"), width: 90, height: 60, fps: 10) }
+        #expect(throws: MediaError.self) { _ = try VideoWriter(path: dir.sub("x.gif"), width: 90, height: 60, fps: 10) }
+        #expect(throws: MediaError.self) { _ = try VideoWriter(path: dir.sub("no/such/dir/x.mp4"), width: 90, height: 60, fps: 10) }
+        let w = try VideoWriter(path: dir.sub("a.mp4"), width: 16, height: 16, fps: 10)
         #expect(throws: MediaError.self) { try w.append(rgb: [0, 1, 2]) }
         // Abandoned writers leave no files behind.
-        _ = try VideoWriter(path: dir.path("abandoned.mp4"), width: 16, height: 16, fps: 10)
-        let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir.url.path)
+        _ = try VideoWriter(path: dir.sub("abandoned.mp4"), width: 16, height: 16, fps: 10)
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir.path)
         #expect(leftovers.filter { !$0.hasPrefix(".a.mp4") }.isEmpty, "\(leftovers)")
     }
 }
 
 @Suite struct SelectiveDecodingTests {
     @Test func decodesOnlyTheNeededGOPs() throws {
-        let dir = TempDir()
-        let path = try writeIndexVideo(dir.path("gop.mp4"), frames: 64, gop: 8)
+        let dir = try TempDir("media")
+        let path = try writeIndexVideo(dir.sub("gop.mp4"), frames: 64, gop: 8)
         let reader = try VideoReader(path: path)
         let (d0, s0) = (reader.framesDecoded, reader.seeks)
         let clip = try reader.decodeFrames(at: [60])
@@ -158,8 +159,8 @@ import SeededRandom
     /// crash, hang or other error type.
     @Test(arguments: ["mp4", "webm", "avi"])
     func damagedFilesFailCleanly(ext: String) throws {
-        let dir = TempDir()
-        let good = try writeIndexVideo(dir.path("good.\(ext)"), frames: 24, width: 64, height: 48, gop: 6)
+        let dir = try TempDir("media")
+        let good = try writeIndexVideo(dir.sub("good.\(ext)"), frames: 24, width: 64, height: 48, gop: 6)
         let original = [UInt8](try Data(contentsOf: URL(fileURLWithPath: good)))
         var rng = SplitMix64(seed: UInt64(ext.utf8.reduce(0) { $0 &* 31 &+ UInt64($1) }))
         let seed = ProcessInfo.processInfo.environment["STMAE_FUZZ_SEED"].flatMap(UInt64.init)
@@ -173,7 +174,7 @@ import SeededRandom
                 for k in at ..< min(bytes.count, at + 1 + Int(rng.next() % 64)) { bytes[k] = UInt8(truncatingIfNeeded: rng.next()) }
             }
             if round % 4 == 3 { bytes.removeLast(Int(rng.next() % UInt64(bytes.count / 2))) }
-            let path = dir.path("bad\(round).\(ext)")
+            let path = dir.sub("bad\(round).\(ext)")
             try Data(bytes).write(to: URL(fileURLWithPath: path))
             do {
                 let reader = try VideoReader(path: path)

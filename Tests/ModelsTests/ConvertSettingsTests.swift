@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 import TensorFiles
 import Torch
 @testable import Models
@@ -8,11 +9,11 @@ import Torch
 /// `stmae convert` carries what the weights do not fix (heads, input size, eps, processor, labels) through every
 /// format, checked with transformers on the Hugging Face ends (reference/interop_check.py make_hf / hf_summary).
 extension InteropTests {
-    static var canConvert: Bool { Env.hasTorch && FileManager.default.isExecutableFile(atPath: stmaeBinary) }
+    static var canConvert: Bool { hasTorch && hasProduct("stmae") }
 
     /// Runs `stmae convert` on paths inside `dir` (the first two arguments) and expects success.
     func convert(_ dir: String, _ args: [String]) throws {
-        let (status, text) = try stmae(["convert"] + args.enumerated().map { $0.offset < 2 ? dir + "/" + $0.element : $0.element })
+        let (status, text) = try runSTMAE(["convert"] + args.enumerated().map { $0.offset < 2 ? dir + "/" + $0.element : $0.element })
         #expect(status == 0, "convert \(args): \(text)")
     }
 
@@ -22,13 +23,13 @@ extension InteropTests {
     @Test(.enabled(if: InteropTests.canConvert, "needs .torch and the stmae binary"))
     func huggingFaceRoundTripsKeepTheSettings() throws {
         let tmp = try TempDir()
-        _ = try Env.python(["make_hf", tmp.path])
+        _ = try runPython([interopCheck, "make_hf", tmp.path])
         for step in [["cls", "hf_hf"], ["cls", "a.safetensors"], ["a.safetensors", "hf_st"], ["cls", "a.pth"], ["a.pth", "hf_pth"],
                      ["pretraining", "pre_hf"], ["pretraining", "pre.pth"], ["pre.pth", "pre_pth_hf"]] {
             try convert(tmp.path, step)
         }
         let dirs = ["hf_hf", "hf_st", "hf_pth", "pre_hf", "pre_pth_hf"]
-        let out = try Env.python(["hf_summary", tmp.path + "/ref.safetensors"] + dirs.map { tmp.path + "/" + $0 })
+        let out = try runPython([interopCheck, "hf_summary", tmp.path + "/ref.safetensors"] + dirs.map { tmp.path + "/" + $0 })
         let summary = try #require(try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: [String: Any]], "\(out)")
         for d in dirs {
             let s = try #require(summary[d], "\(d): \(out)")
@@ -57,7 +58,7 @@ extension InteropTests {
             #expect(try maxRel(model(ref["x"]!), ref["logits"]!) < 1e-4, "\(file)")
         }
         // mae_st reads the .pth as it reads its own: torch.load(weights_only=True), args a dict of mae_st's names.
-        let args = try Env.python(["load_pth", tmp.path + "/a.pth"])
+        let args = try runPython([interopCheck, "load_pth", tmp.path + "/a.pth"])
         #expect(args.contains("\"num_heads\": 16") && args.contains("\"input_size\": 8") && args.contains("\"norm_eps\": 1e-12"), "\(args)")
     }
 
@@ -79,20 +80,20 @@ extension InteropTests {
         var cfg = tinyClassifier()
         (cfg.sincosPosEmbed, cfg.clsEmbed) = (true, false)  // VideoMAE's layout
         try Weights.write(VisionTransformer(cfg).stateDict(), to: tmp.path + "/t.pth", format: .torch)
-        let (status, text) = try stmae(["convert", tmp.path + "/t.pth", tmp.path + "/t_hf"])
+        let (status, text) = try runSTMAE(["convert", tmp.path + "/t.pth", tmp.path + "/t_hf"])
         #expect(status != 0 && text.contains("t.pth") && text.contains("--num_heads") && text.contains("embed_dim 32 with depth 2"), "\(text)")
         #expect(!FileManager.default.fileExists(atPath: tmp.path + "/t_hf"))
-        let (s2, t2) = try stmae(["convert", tmp.path + "/t.pth", tmp.path + "/t.safetensors"])
+        let (s2, t2) = try runSTMAE(["convert", tmp.path + "/t.pth", tmp.path + "/t.safetensors"])
         #expect(s2 == 0 && t2.contains("OUT records none (pass --num_heads to record it)"), "\(t2)")
         #expect(try Weights.settings(tmp.path + "/t.safetensors").numHeads == nil)
         try convert(tmp.path, ["t.pth", "t2.safetensors", "--num_heads", "2", "--img_size", "8", "--num_frames", "4"])
-        let (s3, t3) = try stmae(["convert", tmp.path + "/t2.safetensors", tmp.path + "/t_hf"])
+        let (s3, t3) = try runSTMAE(["convert", tmp.path + "/t2.safetensors", tmp.path + "/t_hf"])
         #expect(s3 == 0 && t3.contains("input mean/std not recorded in IN: wrote ImageNet's") && t3.contains("norm eps not recorded"), "\(t3)")
         let (_, back, pre, _) = try HFVideoMAE.read(tmp.path + "/t_hf")
         #expect((back.numHeads, back.imgSize, back.numFrames) == (2, 8, 4) && pre.mean == HFVideoMAE.Preprocessing.imagenet.mean)
         try convert(tmp.path, ["t2.safetensors", "t_hf2", "--mean", "0.45", "0.45", "0.45", "--std", "0.225", "0.225", "0.225"])
         #expect(HFVideoMAE.preprocessing(tmp.path + "/t_hf2").std == [0.225, 0.225, 0.225])
-        let (s4, t4) = try stmae(["convert", tmp.path + "/t2.safetensors", tmp.path + "/t_hf3", "--mean", "0.45", "0.45"])
+        let (s4, t4) = try runSTMAE(["convert", tmp.path + "/t2.safetensors", tmp.path + "/t_hf3", "--mean", "0.45", "0.45"])
         #expect(s4 != 0 && t4.contains("--mean: expected 3 values, got 2"), "\(t4)")
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 import Torch
 @testable import Models
 @testable import NN
@@ -27,23 +28,21 @@ func expectGradients(_ model: Module, _ c: Case, _ name: String) throws {
 struct FamilyParityTests {
     @Test(arguments: ["ts_divided", "ts_joint", "ts_space_only"])
     func timesformer(_ name: String) throws {
-        let c = try Case("family_" + name)
-        let model = try TimeSformer(TimeSformerConfig().updating(c.kwargs))
-        try model.loadStateDict(c.params)
-        #expect(try maxRel(model.attentionMap(c.t["input.x"]!), c.t["out.attn_map"]!) < 1e-4, "\(name): attention map")
-        try expectClassifier(model, c, name) { try model($0) }
+        let c = try Case("family_" + name), model = try TimeSformer(TimeSformerConfig().updating(c.kwargs))
+        try expectClassifier(model, c, name, attentionMap: model.attentionMap) { try model($0) }
     }
 
     @Test(arguments: ["vivit_fe", "vivit_joint", "vivit_fsa"])
     func vivit(_ name: String) throws {
-        let c = try Case("family_" + name)
-        let model = try ViViT(ViViTConfig().updating(c.kwargs))
-        try model.loadStateDict(c.params)
-        #expect(try maxRel(model.attentionMap(c.t["input.x"]!), c.t["out.attn_map"]!) < 1e-4, "\(name): attention map")
-        try expectClassifier(model, c, name) { try model($0) }
+        let c = try Case("family_" + name), model = try ViViT(ViViTConfig().updating(c.kwargs))
+        try expectClassifier(model, c, name, attentionMap: model.attentionMap) { try model($0) }
     }
 
-    func expectClassifier(_ model: Module, _ c: Case, _ name: String, _ forward: (Tensor) throws -> Tensor) throws {
+    /// Loads the fixture's weights, then checks the last block's attention map, logits, loss and every gradient.
+    func expectClassifier(_ model: Module, _ c: Case, _ name: String, attentionMap: (Tensor) throws -> Tensor,
+                          _ forward: (Tensor) throws -> Tensor) throws {
+        try model.loadStateDict(c.params)
+        #expect(try maxRel(attentionMap(c.t["input.x"]!), c.t["out.attn_map"]!) < 1e-4, "\(name): attention map")
         let logits = try forward(c.t["input.x"]!)
         #expect(try maxRel(logits, c.t["out.logits"]!) < 1e-4, "\(name): logits")
         let loss = try crossEntropy(logits, c.t["input.label"]!)
@@ -69,7 +68,8 @@ struct FamilyParityTests {
     /// HOG vs scikit-image's `hog` (stored in the fixture; per channel, 9 bins, 8×8 cells, 2×2-cell L2 blocks at
     /// patch positions) on 8-bit-valued 32×48 frames.
     @Test func hogMatchesScikitImage() throws {
-        let t = Dictionary(uniqueKeysWithValues: try TensorFile.loadOrdered(fixturePath("family_hog")).0)
+        let path = fixturePath("family_hog.safetensors", in: .module)
+        let t = Dictionary(uniqueKeysWithValues: try TensorFile.loadOrdered(path).0)
         let frames = t["input.frames"]!
         let h = try HOG()(frames)
         #expect(h.shape == [2, 6, 108])

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 import Torch
 @testable import Models
 @testable import NN
@@ -11,7 +12,8 @@ struct ImageInitTests {
     let image: [String: Tensor]
     let frame: Tensor, logits: Tensor, tokens: Tensor
     init() throws {
-        let t = Dictionary(uniqueKeysWithValues: try TensorFile.loadOrdered(fixturePath("family_image_vit")).0)
+        let path = fixturePath("family_image_vit.safetensors", in: .module)
+        let t = Dictionary(uniqueKeysWithValues: try TensorFile.loadOrdered(path).0)
         image = Dictionary(uniqueKeysWithValues: t.compactMap { k, v in k.hasPrefix("param.") ? (String(k.dropFirst(6)), v) : nil })
         (frame, logits, tokens) = (t["input.frame"]!, t["out.logits"]!, t["out.tokens"]!)
     }

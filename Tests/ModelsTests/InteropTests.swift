@@ -1,40 +1,12 @@
 import Foundation
 import Testing
+import TestSupport
 import Torch
 @testable import Models
 @testable import NN
 
-enum Env {
-    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().path
-    static var hasTorch: Bool { FileManager.default.fileExists(atPath: packageRoot + "/.torch/torch/__init__.py") }
-
-    /// Runs reference/interop_check.py with .torch, .pylibs (transformers) and reference/ on the path; returns stdout.
-    static func python(_ args: [String]) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", packageRoot + "/reference/interop_check.py"] + args
-        let path = ["/.torch", "/.pylibs", "/reference"].map { packageRoot + $0 }.joined(separator: ":")
-        p.environment = ProcessInfo.processInfo.environment.merging(["PYTHONPATH": path, "HF_HUB_OFFLINE": "1"]) { _, n in n }
-        let out = Pipe(), err = Pipe()
-        (p.standardOutput, p.standardError) = (out, err)
-        try p.run()
-        let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else { throw TorchError("interop_check.py \(args.first ?? "") failed:\n\(stderr)") }
-        return stdout
-    }
-}
-
-final class TempDir {
-    let path: String
-    init() throws {
-        path = FileManager.default.temporaryDirectory.appendingPathComponent("stmae-interop-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-}
+/// reference/interop_check.py: builds and checks mae_st / transformers models for these tests (run with `runPython`).
+let interopCheck = packageRoot + "/reference/interop_check.py"
 
 /// The tiny encoder of interop_check.py's MAE as a classifier config.
 func tinyClassifier(img: Int = 8, frames: Int = 4) -> ViTConfig {
@@ -47,10 +19,10 @@ func tinyClassifier(img: Int = 8, frames: Int = 4) -> ViTConfig {
 /// Loading mae_st / optimized-stmae / HF checkpoints into the classifier, and writing them back, checked against
 /// PyTorch (reference/models_vit.py) and transformers' `VideoMAEForVideoClassification`.
 @Suite struct InteropTests {
-    @Test(.enabled(if: Env.hasTorch, "needs .torch (scripts/setup.sh)"))
+    @Test(.enabled(if: hasTorch, "needs .torch (scripts/setup.sh)"))
     func maeStCheckpointLoadsLikeTheReference() throws {
         let tmp = try TempDir()
-        _ = try Env.python(["make_mae", tmp.path])
+        _ = try runPython([interopCheck, "make_mae", tmp.path])
         let exp = try TensorFile.load(tmp.path + "/expected.safetensors")
         for file in ["mae.pth", "mae_release.pth"] {
             for (tag, cfg) in [("same", tinyClassifier()), ("big", tinyClassifier(img: 12, frames: 8))] {
@@ -142,7 +114,7 @@ func tinyClassifier(img: Int = 8, frames: Int = 4) -> ViTConfig {
         #expect(try Weights.read(tmp.path + "/ddp.pth").map(\.0) == fine.stateDict().map(\.0))  // + torch.compile's prefix
     }
 
-    @Test(.enabled(if: Env.hasTorch, "needs .torch (scripts/setup.sh)"))
+    @Test(.enabled(if: hasTorch, "needs .torch (scripts/setup.sh)"))
     func huggingFaceDirectoryMatchesTransformers() throws {
         let tmp = try TempDir()
         var cfg = tinyClassifier()
@@ -157,7 +129,7 @@ func tinyClassifier(img: Int = 8, frames: Int = 4) -> ViTConfig {
         let hf = tmp.path + "/hf"
         try HFVideoMAE.write(model.stateDict(), config: cfg, to: hf, labels: ["a", "b", "c", "d", "e"])
         try TensorFile.save([("x", x)], to: tmp.path + "/x.safetensors")
-        let summary = try Env.python(["check_hf", hf, tmp.path + "/x.safetensors", tmp.path])
+        let summary = try runPython([interopCheck, "check_hf", hf, tmp.path + "/x.safetensors", tmp.path])
         #expect(summary.contains("\"num_labels\": 5") && summary.contains("\"fc_norm_eps\": 1e-05"), "\(summary)")
         #expect(summary.contains("\"image_mean\": [0.485, 0.456, 0.406]") && summary.contains("\"image_std\": [0.229, 0.224, 0.225]"))
         #expect(summary.contains("\"labels\": [\"a\", \"b\", \"c\", \"d\", \"e\"]") && summary.contains("\"height\": 8"), "\(summary)")
@@ -186,7 +158,7 @@ func tinyClassifier(img: Int = 8, frames: Int = 4) -> ViTConfig {
 extension InteropTests {
     /// A VideoMAE-style pre-trained MAE (sinusoid positions, no cls): its config is recovered from the weights, and the
     /// encoder exported as `VideoMAEModel` gives transformers the same hidden states as our encoder (all tokens kept).
-    @Test(.enabled(if: Env.hasTorch, "needs .torch (scripts/setup.sh)"))
+    @Test(.enabled(if: hasTorch, "needs .torch (scripts/setup.sh)"))
     func pretrainedEncoderToHuggingFace() throws {
         let tmp = try TempDir()
         var mae = try MAEConfig.named("mae_vit_tiny")
@@ -206,7 +178,7 @@ extension InteropTests {
         #expect(skipped.count == state.filter { $0.0.hasPrefix("decoder") || $0.0 == "mask_token" }.count + 2)  // + 2 k biases
         let x = try Tensor.randn([2, 3, 4, 8, 8], generator: Generator(seed: 6))
         try TensorFile.save([("x", x)], to: tmp.path + "/x.safetensors")
-        let summary = try Env.python(["check_hf_encoder", tmp.path + "/hf", tmp.path + "/x.safetensors", tmp.path])
+        let summary = try runPython([interopCheck, "check_hf_encoder", tmp.path + "/hf", tmp.path + "/x.safetensors", tmp.path])
         #expect(summary.contains("\"use_mean_pooling\": false") && summary.contains("\"has_layernorm\": true"), "\(summary)")
         let ids = try Tensor.arange(0, 32, dtype: .int64).unsqueeze(0).expand([2, 32]).contiguous()
         let ours = try model.forwardEncoder(x, idsKeep: ids)
@@ -223,23 +195,8 @@ extension InteropTests {
 }
 
 extension InteropTests {
-    static var stmaeBinary: String { Env.packageRoot + "/.build/debug/stmae" }
-
-    /// Runs the built `stmae` CLI; returns (exit status, stdout + stderr).
-    func stmae(_ args: [String]) throws -> (Int32, String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: Self.stmaeBinary)
-        p.arguments = args
-        let out = Pipe()
-        (p.standardOutput, p.standardError) = (out, out)
-        try p.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        return (p.terminationStatus, text)
-    }
-
     /// `stmae convert`: .pth → .safetensors → Hugging Face → .pth keeps the classifier's function.
-    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: stmaeBinary), "needs the stmae binary (swift build)"))
+    @Test(.enabled(if: hasProduct("stmae"), "needs the stmae binary (swift build)"))
     func convertCommandRoundTrips() throws {
         let tmp = try TempDir()
         var cfg = tinyClassifier()
@@ -256,7 +213,7 @@ extension InteropTests {
             ["hf", "back.pth"],
         ]
         for s in steps {
-            let (status, text) = try stmae(["convert"] + s.enumerated().map { $0.offset < 2 ? tmp.path + "/" + $0.element : $0.element })
+            let (status, text) = try runSTMAE(["convert"] + s.enumerated().map { $0.offset < 2 ? tmp.path + "/" + $0.element : $0.element })
             #expect(status == 0, "convert \(s): \(text)")
         }
         #expect(try Weights.read(tmp.path + "/c.safetensors").map(\.0) == model.stateDict().map(\.0))
@@ -267,9 +224,9 @@ extension InteropTests {
         try m2.loadPretrained(Weights.read(tmp.path + "/back.pth"))  // strict: k biases gone, nothing else missing
         m2.eval()
         #expect(try maxRel(m2(x), logits) < 1e-5)
-        let (status, text) = try stmae(["convert", tmp.path + "/c.pth", tmp.path + "/c.safetensors"])
+        let (status, text) = try runSTMAE(["convert", tmp.path + "/c.pth", tmp.path + "/c.safetensors"])
         #expect(status != 0 && text.contains("--force"), "\(text)")
-        let (s2, t2) = try stmae(["convert", tmp.path + "/c.pth", tmp.path + "/hf2", "--num_heads", "3"])
+        let (s2, t2) = try runSTMAE(["convert", tmp.path + "/c.pth", tmp.path + "/hf2", "--num_heads", "3"])
         #expect(s2 != 0 && t2.contains("--num_heads 3"), "\(t2)")
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 import Torch
 @testable import Models
 @testable import NN
@@ -132,10 +133,10 @@ struct JointPosEmbedTests {
     /// the reference's loss and prediction; the classifier loads its encoder (decoder dropped) for the same grid and,
     /// resized per axis, for a wider image and more frames, with the reference's features and logits; `.pth` ⇄
     /// `.safetensors` keeps both tables bit for bit.
-    @Test(.enabled(if: Env.hasTorch, "needs .torch (scripts/setup.sh)"))
+    @Test(.enabled(if: hasTorch, "needs .torch (scripts/setup.sh)"))
     func maeStJointCheckpoint() throws {
         let tmp = try TempDir()
-        _ = try Env.python(["make_mae_joint", tmp.path])
+        _ = try runPython([interopCheck, "make_mae_joint", tmp.path])
         let exp = try TensorFile.load(tmp.path + "/expected_joint.safetensors")
         let state = try Weights.read(tmp.path + "/mae_joint.pth")
         var cfg = try Self.tinyMAE(.joint)

@@ -1,17 +1,9 @@
 import Foundation
 import Testing
+import TestSupport
 import Torch
 @testable import Models
 @testable import NN
-
-func fixturePath(_ name: String) -> String { Bundle.module.path(forResource: name, ofType: "safetensors", inDirectory: "Fixtures")! }
-
-func maxRel(_ a: Tensor, _ b: Tensor) throws -> Double {
-    let x = try a.to(.float64).toArray(Double.self), y = try b.to(.float64).toArray(Double.self)
-    var num = 0.0, den = 1e-6
-    for (p, q) in zip(x, y) { num = max(num, abs(p - q)); den = max(den, abs(q)) }
-    return num / den
-}
 
 func maxAbs(_ a: Tensor) throws -> Double { try a.to(.float64).toArray(Double.self).map(abs).max() ?? 0 }
 
@@ -21,7 +13,7 @@ struct Case {
     let meta: [String: String]
     let kwargs: [String: Any]
     init(_ name: String) throws {
-        let (ts, meta) = try TensorFile.loadOrdered(fixturePath(name))
+        let (ts, meta) = try TensorFile.loadOrdered(fixturePath(name + ".safetensors", in: .module))
         t = Dictionary(uniqueKeysWithValues: ts)
         self.meta = meta
         kwargs = try JSONSerialization.jsonObject(with: Data(meta["config"]!.utf8)) as! [String: Any]

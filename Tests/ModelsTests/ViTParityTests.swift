@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 import Torch
 @testable import Models
 @testable import NN

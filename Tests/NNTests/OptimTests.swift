@@ -1,16 +1,8 @@
 import Foundation
 import Testing
+import TestSupport
 import Torch
 @testable import NN
-
-func fixture(_ name: String) -> String { Bundle.module.path(forResource: name, ofType: nil, inDirectory: "Fixtures")! }
-
-func maxRel(_ a: Tensor, _ b: Tensor) throws -> Double {
-    let x = try a.to(.float64).toArray(Double.self), y = try b.to(.float64).toArray(Double.self)
-    var num = 0.0, den = 1e-6
-    for (p, q) in zip(x, y) { num = max(num, abs(p - q)); den = max(den, abs(q)) }
-    return num / den
-}
 
 /// Two-layer MLP with the fixture's weights, as the Python side builds it.
 final class TinyMLP: Module {
@@ -29,7 +21,7 @@ final class TinyMLP: Module {
 struct OptimTests {
     /// 10 steps: MAE schedule, clip_grad_norm, fused AdamW with two groups == torch.optim.AdamW(fused=True).
     @Test func adamWScheduleClippingMatchPyTorch() throws {
-        let f = try TensorFile.load(fixture("adamw.safetensors"))
+        let f = try TensorFile.load(fixturePath("adamw.safetensors", in: .module))
         let model = try TinyMLP(f)
         let groups = paramGroups(model.namedParameters(), weightDecay: 0.05)
         #expect(groups.map(\.names) == [["fc1.weight", "fc2.weight"], ["fc1.bias", "fc2.bias"]])

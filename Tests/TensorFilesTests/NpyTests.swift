@@ -1,11 +1,9 @@
 import Foundation
+import TestSupport
 import Testing
 @testable import TensorFiles
 
-@Suite final class NpyTests {
-    private let tmp: TempDir
-    init() throws { tmp = try TempDir() }
-
+struct NpyTests {
     @Test func readsNumpyFiles() throws {
         let e = try Npy.read(path: Fixture.path("embeddings.npy"))
         #expect(e.dtype == .float32 && e.shape == [3, 4])
@@ -17,7 +15,7 @@ import Testing
 
     @Test(arguments: TensorDType.allCases.filter { $0.numpyDescr != nil })
     func roundTrip(_ dtype: TensorDType) throws {
-        let dir = tmp.path
+        let tmp = try TempDir("npy"), dir = tmp.path
         for shape in [[5, 7], [4], [], [0, 3]] {
             let t = try sampleTensor(dtype, shape: shape)
             try Npy.write(t, to: dir + "/x.npy")
@@ -28,7 +26,7 @@ import Testing
     }
 
     @Test func rejectsBadInput() throws {
-        let dir = tmp.path
+        let tmp = try TempDir("npy"), dir = tmp.path
         expectError("numpy has no bfloat16") { try Npy.write(try sampleTensor(.bfloat16, shape: [2]), to: dir + "/b.npy") }
         try Data([0x93] + Array("NUMPY".utf8) + [1, 0, 200, 0]).write(to: URL(fileURLWithPath: dir + "/t.npy"))
         expectError("t.npy", "header length 200 exceeds") { _ = try Npy.read(path: dir + "/t.npy") }

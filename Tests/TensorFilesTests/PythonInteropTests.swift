@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 @testable import TensorFiles
 
@@ -7,7 +8,7 @@ import Testing
     private let tmp: TempDir
     init() throws { tmp = try TempDir() }
 
-    @Test(.enabled(if: Fixture.hasTorch, "skipped: no .torch/ (PyTorch) at the package root, so Python interop is not checked"))
+    @Test(.enabled(if: hasTorch, "skipped: no .torch/ (PyTorch) at the package root, so Python interop is not checked"))
     func swiftWrittenCheckpointLoadsInTorch() throws {
         let dir = tmp.path
         let base = try RawTensor((0..<12).map { Float($0) * 0.5 }, shape: [3, 4])
@@ -35,19 +36,8 @@ import Testing
         try TorchCheckpoint.save(value, to: dir + "/zip64.pth", forceZip64: true)
         try SafeTensors.write(expected, to: st)
 
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", Fixture.path("check_swift_checkpoint.py"), ckpt, st, resave, dir + "/zip64.pth"]
-        process.environment = ProcessInfo.processInfo.environment.merging(["PYTHONPATH": Fixture.torchDir + ":" + Fixture.packageRoot + "/reference"]) { _, new in new }
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        try #require(process.terminationStatus == 0, "python failed: \(stderr)")
-        let summary = try [UInt8](stdout).withUnsafeBytes { try JSON.parse($0) }
+        let stdout = try runPython([Fixture.path("check_swift_checkpoint.py"), ckpt, st, resave, dir + "/zip64.pth"])
+        let summary = try [UInt8](stdout.utf8).withUnsafeBytes { try JSON.parse($0) }
         #expect(summary["ordered"] == .bool(true))
         #expect(summary["mismatched"] == .array([]), "tensors differing in torch: \(summary["mismatched"]!.text)")
         #expect(summary["model_keys"]?.array?.compactMap(\.string) == expected.map(\.0))

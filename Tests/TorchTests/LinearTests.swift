@@ -115,13 +115,8 @@ struct LinearTests {
                 return try linear(x, weight: w, bias: b, backend: backend)
             }
             try y.backward(gradient: gy)
-            let what = "\(c) \(backend) autocast \(autocast)"
-            #expect(y.dtype == .bfloat16, "\(what)")
-            #expect(try #require(w.grad).dtype == (autocast ? .float32 : .bfloat16), "\(what)")
-            try expectClose(y, ref, tol: 4e-3, "output \(what)")
-            try expectClose(try #require(x.grad), try #require(xr.grad), tol: 4e-3, "dx \(what)")
-            try expectClose(try #require(w.grad), try #require(wr.grad), tol: 4e-3, "dw \(what)")
-            if let b, let br { try expectClose(try #require(b.grad), try #require(br.grad), tol: 4e-3, "db \(what)") }
+            try expectBF16Step(y, ref, leaves: (x, w, b), rounded: (xr, wr, br), autocast: autocast,
+                               "\(c) \(backend) autocast \(autocast)")
         }
     }
 }

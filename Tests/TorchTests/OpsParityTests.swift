@@ -1,3 +1,4 @@
+import TestSupport
 import Testing
 @testable import Torch
 
@@ -41,7 +42,7 @@ struct OpsParityTests {
         "argsort": { try $0[0].argsort(dim: 1) }, "erfinv": { try $0[0].erfinv() },
     ]
 
-    static let fixtures: [String: Tensor] = try! TensorFile.load(fixture("ops.safetensors"))
+    static let fixtures: [String: Tensor] = try! TensorFile.load(fixturePath("ops.safetensors", in: .module))
     static var caseNames: [String] { Set(fixtures.keys.compactMap { $0.hasSuffix(".out") ? String($0.dropLast(4)) : nil }).sorted() }
 
     @Test func everyFixtureCaseHasASwiftOp() {

@@ -2,6 +2,7 @@ import Foundation
 import Media
 import Models
 import Testing
+import TestSupport
 import Torch
 @testable import Training
 

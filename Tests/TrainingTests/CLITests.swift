@@ -2,61 +2,31 @@ import Foundation
 import Media
 import Models
 import Testing
+import TestSupport
 import Torch
 @testable import Training
 
-/// The built `stmae` executable next to the test bundle (`swift build --build-tests` builds both).
-func stmaeBinary() throws -> String {
-    var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-    for _ in 0 ..< 4 {
-        let candidate = dir.appendingPathComponent("stmae").path
-        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-        dir = dir.deletingLastPathComponent()
-    }
-    throw ConfigError("stmae executable not found near \(CommandLine.arguments[0]); run `swift build --build-tests` first")
-}
-
-/// Runs `stmae args…`; returns exit status and stderr. `interrupt` is called with the running process.
-@discardableResult
-func runSTMAE(_ args: [String], timeout: Double = 240, interrupt: ((Process) -> Void)? = nil) throws -> (status: Int32, stderr: String) {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: try stmaeBinary())
-    p.arguments = args
-    let err = FileManager.default.temporaryDirectory.appendingPathComponent("stmae-cli-\(UUID().uuidString).log")
-    FileManager.default.createFile(atPath: err.path, contents: nil)
-    let handle = try FileHandle(forWritingTo: err)
-    p.standardError = handle
-    p.standardOutput = handle
-    try p.run()
-    interrupt?(p)
-    let deadline = Date().addingTimeInterval(timeout)
-    while p.isRunning && Date() < deadline { usleep(50_000) }
-    if p.isRunning { p.terminate(); p.waitUntilExit(); throw ConfigError("stmae \(args.first ?? "") did not finish in \(timeout) s") }
-    p.waitUntilExit()
-    try handle.close()
-    // a process ended by a signal reports 128 + the signal, as shells do (never 0, never an ordinary exit code)
-    let status = p.terminationReason == .uncaughtSignal ? 128 + p.terminationStatus : p.terminationStatus
-    let text = (try? String(contentsOf: err, encoding: .utf8)) ?? ""
-    try? FileManager.default.removeItem(at: err)
-    return (status, text)
-}
-
-/// Tiny labelled videos (8 classes × 2, 16 frames of 32×32) plus one corrupt file.
-func tinyVideoSet() throws -> String {
-    let root = try tempDir("videos")
+/// Tiny labelled videos (8 classes × 2, 16 frames of 32×32) plus one corrupt file in `tmp`/videos, and an empty
+/// output folder `tmp`/out; returns (data: the train folder, out).
+func tinyVideoSet(in tmp: TempDir) throws -> (data: String, out: String) {
+    let root = tmp.sub("videos"), out = tmp.sub("out")
     try SyntheticVideos.generate(root: root, trainPerClass: 2, valPerClass: 0, seed: 3, frames: 16, size: 32)
     try Data("not a video".utf8).write(to: URL(fileURLWithPath: root + "/train/circle_left/broken.mp4"))
-    return root + "/train"
+    try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+    return (root + "/train", out)
 }
 
 let tinyCLIFlags = ["--img_size", "32", "--patch_size", "8", "--num_frames", "4", "--sampling_rate", "2",
                     "--batch_size_per_gpu", "2", "--repeat_aug", "2", "--decoder_depth", "1", "--warmup_epochs", "1",
                     "--num_workers", "2", "--threads", "1", "--log_every", "1"]
 
+let tinyFinetuneFlags = ["--img_size", "32", "--patch_size", "8", "--num_frames", "4", "--sampling_rate", "2",
+                         "--embed_dim", "64", "--depth", "2", "--num_heads", "2", "--batch_size", "4",
+                         "--num_workers", "1", "--threads", "1", "--log_every", "1"]
+
 @Suite(.serialized) struct CLITests {
     @Test(.timeLimit(.minutes(5))) func pretrainThenVisualize() throws {
-        let data = try tinyVideoSet(), out = try tempDir("cli-out")
-        defer { try? FileManager.default.removeItem(atPath: out) }
+        let tmp = try TempDir("cli-out"), (data, out) = try tinyVideoSet(in: tmp)
         let run = try runSTMAE(["pretrain", "--data_dirs", data, "--output_dir", out, "--epochs", "2", "--checkpoint_period", "1",
                                 "--num_checkpoint_del", "1"] + tinyCLIFlags)
         #expect(run.status == 0, "\(run.stderr)")
@@ -78,8 +48,7 @@ let tinyCLIFlags = ["--img_size", "32", "--patch_size", "8", "--num_frames", "4"
     }
 
     @Test(.timeLimit(.minutes(5))) func sigintSavesACheckpointThatResumes() throws {
-        let data = try tinyVideoSet(), out = try tempDir("cli-int")
-        defer { try? FileManager.default.removeItem(atPath: out) }
+        let tmp = try TempDir("cli-int"), (data, out) = try tinyVideoSet(in: tmp)
         let run = try runSTMAE(["pretrain", "--data_dirs", data, "--output_dir", out, "--epochs", "500"] + tinyCLIFlags) { p in
             let deadline = Date().addingTimeInterval(120)
             while Date() < deadline, ((try? String(contentsOfFile: out + "/log.jsonl", encoding: .utf8)) ?? "").count < 10 { usleep(20_000) }
@@ -98,8 +67,7 @@ let tinyCLIFlags = ["--img_size", "32", "--patch_size", "8", "--num_frames", "4"
     /// `--resume` alone continues the same run: the checkpoint's data, model, schedule and output folder (not the
     /// defaults: 12 epochs, the built-in data, ./output_pretrain); a flag given overrides and is logged.
     @Test(.timeLimit(.minutes(5))) func resumeAloneContinuesTheRun() throws {
-        let data = try tinyVideoSet(), out = try tempDir("cli-resume-alone")
-        defer { try? FileManager.default.removeItem(atPath: out) }
+        let tmp = try TempDir("cli-resume-alone"), (data, out) = try tinyVideoSet(in: tmp)
         let first = try runSTMAE(["pretrain", "--data_dirs", data, "--output_dir", out, "--epochs", "2", "--max_steps", "3"] + tinyCLIFlags)
         #expect(first.status == 0, "\(first.stderr)")
         let resumed = try runSTMAE(["pretrain", "--resume", out + "/checkpoint-last.json"])
@@ -116,8 +84,7 @@ let tinyCLIFlags = ["--img_size", "32", "--patch_size", "8", "--num_frames", "4"
     /// `stmae::openblas_sgemm`; libtorch's bf16 GEMM is not), and no convolution: the kept patches are embedded by a
     /// linear (`PatchEmbed.callAsFunction(_:keeping:)`); `onednn` is rejected, naming the flag.
     @Test func benchTraceRecordsTheBf16Linears() throws {
-        let out = try tempDir("trace-bf16")
-        defer { try? FileManager.default.removeItem(atPath: out) }
+        let tmp = try TempDir("trace-bf16"), out = tmp.path
         for backend in ["openblas", "libtorch"] {
             let run = try runSTMAE(["bench", "pretrain", "--model", "mae_vit_tiny", "--img-size", "64", "--num-frames", "4",
                                     "--warmup", "1", "--steps", "1", "--single", "1,bf16", "--trace", out + "/t.json", "--bf16-linear", backend])
@@ -129,14 +96,13 @@ let tinyCLIFlags = ["--img_size", "32", "--patch_size", "8", "--num_frames", "4"
             #expect(!names.contains { $0.contains("conv") }, "pre-training ran a convolution: \(names.filter { $0.contains("conv") })")
         }
         let bad = try runSTMAE(["bench", "pretrain", "--single", "1,bf16", "--bf16-linear", "onednn"])
-        #expect(bad.status != 0 && bad.stderr.contains("--bf16_linear must be libtorch or openblas"), "\(bad.stderr)")
+        #expect(bad.status != 0 && bad.stderr.contains("--bf16-linear: expected libtorch or openblas"), "\(bad.stderr)")
     }
 
     /// `bench pretrain --single … --trace` writes a Chrome trace of the timed steps (in its own process: the
     /// recorder sees every thread of the process, so it must not run beside other tests).
     @Test func benchTraceRecordsTheStep() throws {
-        let out = try tempDir("trace")
-        defer { try? FileManager.default.removeItem(atPath: out) }
+        let tmp = try TempDir("trace"), out = tmp.path
         // fp32 linears run the library --fp32-linear names (OpenBLAS's sgemm is recorded as `stmae::openblas_sgemm`,
         // oneDNN's matmul as `mkldnn::_linear_pointwise`, libtorch's as `aten::addmm`); attention the fused fp32 kernel
         // on AVX2/FMA CPUs (forward recorded as `stmae::fused_attention`, backward as its autograd node), or libtorch's
@@ -248,8 +214,15 @@ let tinyCLIFlags = ["--img_size", "32", "--patch_size", "8", "--num_frames", "4"
     static let foreign: Set<String> = ["--generate-completion-script", "--experimental-dump-help", "--completion", "--tokens-raw",
                                        "--name", "--shape", "--target"]
 
+    /// The distributed tests' per-rank worker is a test-only executable beside `stmae`, not a (hidden) subcommand.
+    @Test func distWorkerIsNotAStmaeSubcommand() throws {
+        let r = try runSTMAE(["dist-worker", "allreduce"], timeout: 60)
+        #expect(r.status != 0 && r.stderr.contains("dist-worker"), "\(r.stderr)")
+        #expect(hasProduct("stmae-dist-worker"), "swift build --build-tests builds Tests/DistWorker")
+    }
+
     @Test func everyNamedFlagExists() throws {
-        var known = Set<String>(), todo: [[String]] = [[], ["dist-worker"]]
+        var known = Set<String>(), todo: [[String]] = [[]]
         while let args = todo.popLast() {
             let r = try runSTMAE(args + ["--help"], timeout: 60)
             #expect(r.status == 0, "\(args) --help: \(r.stderr)")
@@ -268,11 +241,11 @@ let tinyCLIFlags = ["--img_size", "32", "--patch_size", "8", "--num_frames", "4"
         func exists(_ f: String) -> Bool {
             known.contains(f) || Self.foreign.contains(f) || (f.hasPrefix("--no_") && known.contains("--" + f.dropFirst(5)))
         }
-        let binary = try [UInt8](Data(contentsOf: URL(fileURLWithPath: try stmaeBinary())))
+        let binary = try [UInt8](Data(contentsOf: URL(fileURLWithPath: try productPath("stmae"))))
         let inBinary = Self.flags(in: binary).filter { !exists($0) }
         #expect(inBinary.isEmpty, "flags named by stmae's strings that no subcommand accepts: \(inBinary.sorted())")
-        let readme = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../README.md")
-        let inReadme = Self.flags(in: Array(try String(contentsOf: readme, encoding: .utf8).utf8)).filter { !exists($0) }
+        let readme = try String(contentsOfFile: packageRoot + "/README.md", encoding: .utf8)
+        let inReadme = Self.flags(in: Array(readme.utf8)).filter { !exists($0) }
         #expect(inReadme.isEmpty, "flags the README names that no subcommand accepts: \(inReadme.sorted())")
     }
 }

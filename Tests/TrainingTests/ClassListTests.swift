@@ -2,6 +2,7 @@ import Foundation
 import Models
 import TensorFiles
 import Testing
+import TestSupport
 import Torch
 @testable import Training
 
@@ -9,8 +10,8 @@ import Torch
 /// names `convert`'s Hugging Face classes; a checkpoint with non-finite weights is refused by `embed` and `evaluate`.
 @Suite(.serialized) struct ClassListTests {
     @Test(.timeLimit(.minutes(5))) func checkpointClassListAndFiniteWeights() throws {
-        let data = try tinyVideoSet(), out = try tempDir("class-list")
-        defer { try? FileManager.default.removeItem(atPath: out) }
+        let tmp = try TempDir("class-list")
+        let (data, out) = try tinyVideoSet(in: tmp)
         let ft = try runSTMAE(["finetune", "--model", "vit_tiny", "--train_dir", data, "--output_dir", out + "/ft",
                                "--epochs", "1", "--max_steps", "1",
                                "--sincos_pos_embed", "--no_cls_embed"] + tinyFinetuneFlags)  // VideoMAE's layout

@@ -4,6 +4,7 @@ import Media
 import Models
 import TensorFiles
 import Testing
+import TestSupport
 import Torch
 @testable import Training
 
@@ -11,8 +12,7 @@ import Torch
 /// evaluation clip, unreadable videos skipped, .npy / .safetensors outputs with the paths.
 struct EmbeddingsTests {
     @Test func embeddingsFollowTheListAndMatchTheEncoder() throws {
-        let dir = try tempDir("embed")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let tmp = try TempDir("embed"), dir = tmp.path
         try SyntheticVideos.generate(root: dir + "/videos", trainPerClass: 1, valPerClass: 0, frames: 12, size: 32)
         var samples = try VideoList.scan(dirs: [dir + "/videos/train"])
         #expect(samples.count == 8)
@@ -57,17 +57,9 @@ struct EmbeddingsTests {
         #expect(listed == r.paths)
         // .npz as numpy.load reads it (optimized-stmae's embed.py output).
         try Embeddings.write(r.embeddings, paths: r.paths, labels: r.labels, to: dir + "/e.npz")
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-        let py = Process()
-        py.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        py.arguments = ["python3", "-c", "import numpy as np, sys; d = np.load(sys.argv[1]); e = d['embeddings']; "
-            + "print(e.shape, e.dtype, d['labels'].tolist(), float(np.abs(e - np.load(sys.argv[2])).max()))", dir + "/e.npz", dir + "/e.npy"]
-        py.environment = ProcessInfo.processInfo.environment.merging(["PYTHONPATH": root + "/.torch"]) { _, n in n }
-        let pipe = Pipe()
-        (py.standardOutput, py.standardError) = (pipe, pipe)
-        try py.run()
-        let said = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        py.waitUntilExit()
+        let said = try runPython(["-c", "import numpy as np, sys; d = np.load(sys.argv[1]); e = d['embeddings']; "
+            + "print(e.shape, e.dtype, d['labels'].tolist(), float(np.abs(e - np.load(sys.argv[2])).max()))",
+            dir + "/e.npz", dir + "/e.npy"])
         #expect(said.trimmingCharacters(in: .whitespacesAndNewlines) == "(8, 64) float32 \(r.labels) 0.0", "\(said)")
         try Embeddings.write(r.embeddings, paths: r.paths, labels: r.labels, to: dir + "/e.safetensors")
         let st = try SafeTensors.read(path: dir + "/e.safetensors")
@@ -86,8 +78,7 @@ struct EmbeddingsTests {
     /// Classifier checkpoints: with `fc_norm` the head's input; with only `norm` (mae_st: mean → norm; optimized-stmae:
     /// norm → cls token) as `pool` says.
     @Test func classifierCheckpointsEmbedTheHeadInput() throws {
-        let dir = try tempDir("embed-cls")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let tmp = try TempDir("embed-cls"), dir = tmp.path
         var c = ViTConfig()
         (c.numFrames, c.imgSize, c.patchSize, c.numClasses, c.embedDim, c.depth, c.numHeads, c.dropout) = (4, 16, 8, 3, 64, 1, 1, 0)
         let x = try Tensor.randn([2, 3, 4, 16, 16], generator: Generator(seed: 1))
@@ -110,8 +101,7 @@ struct EmbeddingsTests {
 
     /// `stmae embed` on a folder with a corrupt video: rows for the readable ones, in list order, equal to the library.
     @Test(.timeLimit(.minutes(5))) func embedCommandWritesTheLibraryResult() throws {
-        let data = try tinyVideoSet(), out = try tempDir("embed-cli")
-        defer { try? FileManager.default.removeItem(atPath: out) }
+        let tmp = try TempDir("embed-cli"), (data, out) = try tinyVideoSet(in: tmp)
         var mae = try MAEConfig.named("mae_vit_tiny")
         (mae.embedDim, mae.depth, mae.numHeads, mae.imgSize, mae.patchSize, mae.numFrames, mae.predTDim) = (64, 1, 1, 32, 8, 4, 4)
         try Weights.write(MaskedAutoencoderViT(mae, generator: Generator(seed: 4)).stateDict(), to: out + "/mae.pth", format: .torch, settings: ModelSettings(numHeads: 1))

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 import Models
 import NN
 import TensorFiles
@@ -40,16 +41,22 @@ func familyFinetuneConfig(_ model: String, _ dir: String) -> FinetuneConfig {
     return c
 }
 
+/// Pre-trains `p` on two random batches of 2 clips (4 frames of `size`×`size`) and returns the trainer.
+@discardableResult
+func pretrainTwoBatches(_ p: PretrainConfig, size: Int = 32) throws -> Pretrainer {
+    let trainer = try Pretrainer(p)
+    try trainer.run(feed: RandomFeed(batchesPerEpoch: 2, shape: [2, 3, 4, size, size]))
+    return trainer
+}
+
 /// The `family_image_vit` fixture of ModelsTests (timm ViT: D 24, depth 2, 2 heads, patch 2, 8×8, 5 classes).
-let imageViTFixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-    .appendingPathComponent("../ModelsTests/Fixtures/family_image_vit.safetensors").standardized.path
+let imageViTFixture = packageRoot + "/Tests/ModelsTests/Fixtures/family_image_vit.safetensors"
 
 struct FamilyTrainingTests {
     /// `stmae pretrain --model maskfeat_*`: MaskFeat trains through the same engine, checkpoints and resumes exactly.
     @Test func maskFeatPretrainResumesExactly() throws {
         let feed = RandomFeed(batchesPerEpoch: 6, shape: [2, 3, 4, 32, 32])
-        let d1 = try tempDir("mf-full"), d2 = try tempDir("mf-resume")
-        defer { try? FileManager.default.removeItem(atPath: d1); try? FileManager.default.removeItem(atPath: d2) }
+        let t1 = try TempDir("mf-full"), t2 = try TempDir("mf-resume"), d1 = t1.path, d2 = t2.path
         let p = try Pretrainer(tinyMaskFeatConfig(d1))
         let mf = try #require(p.model as? MaskFeat)
         #expect(mf.config.maskRatio == 0.4 && mf.config.embedDim == 24 && mf.blocks.count == 1 && mf.numTokens == 32)
@@ -71,8 +78,8 @@ struct FamilyTrainingTests {
     }
 
     @Test func maskFeatLossFallsOnAFixedBatch() throws {
-        var c = tinyMaskFeatConfig(try tempDir("mf-fall"))
-        defer { try? FileManager.default.removeItem(atPath: c.outputDir) }
+        let tmp = try TempDir("mf-fall")
+        var c = tinyMaskFeatConfig(tmp.path)
         c.accumIter = 1; c.epochs = 1; c.warmupEpochs = 0; c.blr = 0.2; c.clipGrad = 0; c.weightDecay = 0
         struct Same: ClipFeed {
             let batchesPerEpoch = 40
@@ -113,8 +120,7 @@ struct FamilyTrainingTests {
     /// `stmae finetune --model timesformer_* | vivit_*`: both train (loss falls on a learnable toy task) with
     /// layer-wise lr decay over their own layers, and a checkpoint resumes for evaluation.
     @Test(arguments: ["timesformer_tiny", "vivit_tiny_fe"]) func familyFinetunes(_ model: String) throws {
-        let dir = try tempDir("fam-ft")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let tmp = try TempDir("fam-ft"), dir = tmp.path
         var c = familyFinetuneConfig(model, dir)
         c.epochs = 6
         let f = try Finetuner(c, numClasses: 3)
@@ -148,8 +154,7 @@ struct FamilyTrainingTests {
 
     /// `--finetune` of an image ViT into a TimeSformer: the image weights land (temporal attention copied).
     @Test func timesformerFromAnImageViT() throws {
-        let dir = try tempDir("fam-img")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let tmp = try TempDir("fam-img"), dir = tmp.path
         let fixture = try TensorFile.load(imageViTFixture)
         let img = Dictionary(uniqueKeysWithValues: fixture.compactMap { k, v in k.hasPrefix("param.") ? (String(k.dropFirst(6)), v) : nil })
         try TensorFile.save(img.map { ($0.key, $0.value) }, to: dir + "/vit.safetensors")
@@ -166,12 +171,10 @@ struct FamilyTrainingTests {
 
     /// An MAE-ST pre-training checkpoint initialises a ViViT (joint) encoder: q/k/v fused into qkv.
     @Test func vivitFromAnMAECheckpoint() throws {
-        let dir = try tempDir("fam-mae")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let tmp = try TempDir("fam-mae"), dir = tmp.path
         var p = tinyConfig(dir)
         (p.imgSize, p.patchSize, p.embedDim, p.depth, p.numHeads, p.epochs, p.maxSteps) = (16, 4, 24, 2, 2, 1, 1)
-        let pre = try Pretrainer(p)
-        try pre.run(feed: RandomFeed(batchesPerEpoch: 2, shape: [2, 3, 4, 16, 16]))
+        let pre = try pretrainTwoBatches(p, size: 16)
         var c = familyFinetuneConfig("vivit_tiny_fe", dir + "/ft")
         c.model = "vivit_base_st"; c.finetune = dir + "/checkpoint-last.json"
         let f = try Finetuner(c, numClasses: 3)
@@ -188,12 +191,10 @@ struct FamilyTrainingTests {
 
     /// A MaskFeat pre-training checkpoint fine-tunes as a ViT (mae_st layout): `mask_token` and `pred_head` dropped.
     @Test func vitFromAMaskFeatCheckpoint() throws {
-        let dir = try tempDir("fam-mf")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let tmp = try TempDir("fam-mf"), dir = tmp.path
         var p = tinyMaskFeatConfig(dir)
         (p.epochs, p.maxSteps) = (1, 1)
-        let pre = try Pretrainer(p)
-        try pre.run(feed: RandomFeed(batchesPerEpoch: 2, shape: [2, 3, 4, 32, 32]))
+        let pre = try pretrainTwoBatches(p)
         var c = familyFinetuneConfig("vit_tiny", dir + "/ft")
         (c.imgSize, c.patchSize, c.depth, c.finetune) = (32, 8, 1, dir + "/checkpoint-last.json")
         let f = try Finetuner(c, numClasses: 3)
@@ -207,12 +208,10 @@ struct FamilyTrainingTests {
 
     /// `pretrain --model maskfeat_* --init_from` an MAE-ST checkpoint: the MaskFeat encoder starts from its weights.
     @Test func maskFeatInitFromAnMAE() throws {
-        let dir = try tempDir("fam-init")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let tmp = try TempDir("fam-init"), dir = tmp.path
         var p = tinyConfig(dir + "/mae")
         (p.embedDim, p.depth, p.numHeads, p.epochs, p.maxSteps) = (24, 1, 2, 1, 1)
-        let mae = try Pretrainer(p)
-        try mae.run(feed: RandomFeed(batchesPerEpoch: 2, shape: [2, 3, 4, 32, 32]))
+        let mae = try pretrainTwoBatches(p)
         var c = tinyMaskFeatConfig(dir + "/mf")
         c.initFrom = dir + "/mae/checkpoint-last.json"
         let mf = try Pretrainer(c)
@@ -228,11 +227,10 @@ struct FamilyTrainingTests {
 
     /// A sidecar written before a setting existed loads with that setting's default.
     @Test func oldSidecarsGetNewDefaults() throws {
-        let dir = try tempDir("fam-old")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let tmp = try TempDir("fam-old"), dir = tmp.path
         var p = tinyConfig(dir)
         (p.epochs, p.maxSteps) = (1, 1)
-        try Pretrainer(p).run(feed: RandomFeed(batchesPerEpoch: 2, shape: [2, 3, 4, 32, 32]))
+        try pretrainTwoBatches(p)
         let path = dir + "/checkpoint-last.json"
         var obj = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]
         var cfg = obj["config"] as! [String: Any]
@@ -248,8 +246,7 @@ struct FamilyTrainingTests {
     /// `pretrain --model maskfeat_vit_tiny`, `finetune --model timesformer_tiny`, then `visualize --attention` of that
     /// fine-tuning checkpoint; and the wrong command for a family name is an error that says which command to use.
     @Test(.timeLimit(.minutes(5))) func pretrainFinetuneVisualizeFamily() throws {
-        let data = try tinyVideoSet(), out = try tempDir("cli-family")
-        defer { try? FileManager.default.removeItem(atPath: out) }
+        let tmp = try TempDir("cli-family"), (data, out) = try tinyVideoSet(in: tmp)
         let sizes = ["--img_size", "32", "--patch_size", "8", "--num_frames", "4", "--sampling_rate", "2", "--embed_dim", "24",
                      "--depth", "1", "--num_heads", "2", "--num_workers", "1", "--threads", "1", "--log_every", "1"]
         let pre = try runSTMAE(["pretrain", "--model", "maskfeat_vit_tiny", "--data_dirs", data, "--output_dir", out + "/pre",

@@ -1,18 +1,14 @@
 import Foundation
 import Media
 import Testing
+import TestSupport
 import Torch
 @testable import Training
-
-let tinyFinetuneFlags = ["--img_size", "32", "--patch_size", "8", "--num_frames", "4", "--sampling_rate", "2",
-                         "--embed_dim", "64", "--depth", "2", "--num_heads", "2", "--batch_size", "4",
-                         "--num_workers", "1", "--threads", "1", "--log_every", "1"]
 
 @Suite(.serialized) struct FinetuneCLITests {
     /// pretrain → finetune --finetune (mixup, cutmix, RandAugment, erasing) → evaluate (2×3 views) → linprobe.
     @Test(.timeLimit(.minutes(5))) func pretrainFinetuneEvaluateLinprobe() throws {
-        let data = try tinyVideoSet(), out = try tempDir("cli-ft")
-        defer { try? FileManager.default.removeItem(atPath: out) }
+        let tmp = try TempDir("cli-ft"), (data, out) = try tinyVideoSet(in: tmp)
         let pre = try runSTMAE(["pretrain", "--data_dirs", data, "--output_dir", out + "/pre", "--epochs", "1", "--max_steps", "2",
                                 "--img_size", "32", "--patch_size", "8", "--num_frames", "4", "--sampling_rate", "2", "--model", "mae_vit_tiny",
                                 "--batch_size_per_gpu", "2", "--decoder_depth", "1", "--threads", "1", "--num_workers", "1"])
@@ -47,8 +43,7 @@ let tinyFinetuneFlags = ["--img_size", "32", "--patch_size", "8", "--num_frames"
     /// Same `--seed`, same run (mae_st seeds torch before building the model): the fresh head, drop path, dropout and
     /// mixup draw the same numbers, so the logged losses and the saved weights agree exactly; another seed differs.
     @Test(.timeLimit(.minutes(5))) func sameSeedSameRun() throws {
-        let data = try tinyVideoSet(), out = try tempDir("cli-seed")
-        defer { try? FileManager.default.removeItem(atPath: out) }
+        let tmp = try TempDir("cli-seed"), (data, out) = try tinyVideoSet(in: tmp)
         let pre = try runSTMAE(["pretrain", "--data_dirs", data, "--output_dir", out + "/pre", "--epochs", "1", "--max_steps", "1",
                                 "--model", "mae_vit_tiny", "--embed_dim", "64", "--depth", "2", "--num_heads", "2",
                                 "--decoder_depth", "1", "--batch_size_per_gpu", "2", "--img_size", "32", "--patch_size", "8",
@@ -74,8 +69,7 @@ let tinyFinetuneFlags = ["--img_size", "32", "--patch_size", "8", "--num_frames"
 
     /// `finetune --resume` alone trains on the checkpoint's data with its settings (not the built-in set).
     @Test(.timeLimit(.minutes(5))) func resumeAloneKeepsTheRunsData() throws {
-        let data = try tinyVideoSet(), out = try tempDir("cli-ft-resume")
-        defer { try? FileManager.default.removeItem(atPath: out) }
+        let tmp = try TempDir("cli-ft-resume"), (data, out) = try tinyVideoSet(in: tmp)
         let first = try runSTMAE(["finetune", "--train_dir", data, "--output_dir", out, "--epochs", "2", "--max_steps", "2",
                                   "--model", "vit_tiny"] + tinyFinetuneFlags)
         #expect(first.status == 0, "\(first.stderr)")

@@ -1,25 +1,16 @@
 import Foundation
 import Testing
+import TestSupport
 import Datasets
 import Models
 import NN
 import Torch
 @testable import Training
 
-func fixturePath(_ name: String) -> String { Bundle.module.path(forResource: name, ofType: nil, inDirectory: "Fixtures")! }
-
-/// max |a − b| / max(max |b|, 1e-6).
-func maxRel(_ a: Tensor, _ b: Tensor) throws -> Double {
-    let x = try a.to(.float64).toArray(Double.self), y = try b.to(.float64).toArray(Double.self)
-    var num = 0.0, den = 1e-6
-    for (p, q) in zip(x, y) { num = max(num, abs(p - q)); den = max(den, abs(q)) }
-    return num / den
-}
-
 /// Mixup/CutMix and one fine-tuning step against reference/make_finetune_fixtures.py.
 struct FinetuneParityTests {
     @Test func mixupAndCutmixMatchReference() throws {
-        let (t, meta) = try TensorFile.loadOrdered(fixturePath("mixup.safetensors"))
+        let (t, meta) = try TensorFile.loadOrdered(fixturePath("mixup.safetensors", in: .module))
         let f = Dictionary(uniqueKeysWithValues: t)
         let cases = try JSONSerialization.jsonObject(with: Data(meta["cases"]!.utf8)) as! [String: [String: Any]]
         let x = f["input.x"]!, labels = try f["input.label"]!.toArray(Int64.self).map(Int.init)
@@ -37,7 +28,7 @@ struct FinetuneParityTests {
 
     /// Cutmix batch → soft-target CE → grads → clip_grad → AdamW with MAE layer-decay groups == PyTorch.
     @Test func finetuneStepMatchesReference() throws {
-        let (t, meta) = try TensorFile.loadOrdered(fixturePath("finetune_step.safetensors"))
+        let (t, meta) = try TensorFile.loadOrdered(fixturePath("finetune_step.safetensors", in: .module))
         let f = Dictionary(uniqueKeysWithValues: t)
         let kwargs = try JSONSerialization.jsonObject(with: Data(meta["config"]!.utf8)) as! [String: Any]
         let model = try VisionTransformer(ViTConfig().updating(kwargs))

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 import Datasets
 import Media
 import Models
@@ -46,8 +47,7 @@ struct FinetuneTests {
     /// indices (it was relabelled by its own sorted list), an unknown class and an absurd label are errors, and
     /// evaluation labels by the list a checkpoint saved.
     @Test func labelsFollowTheTrainingClasses() throws {
-        let root = try tempDir("labels")
-        defer { try? FileManager.default.removeItem(atPath: root) }
+        let tmp = try TempDir("labels"), root = tmp.path
         let fm = FileManager.default
         for (dir, files) in [("train/ant", 2), ("train/bee", 2), ("train/cat", 2), ("val/cat", 3), ("odd/dog", 1)] {
             try fm.createDirectory(atPath: root + "/" + dir, withIntermediateDirectories: true)
@@ -102,8 +102,7 @@ struct FinetuneTests {
         b.add(probs: [0.6, 0.4, 0, 0.1, 0.2, 0.7], samples: [0, 1], labels: [1, 1])
         let rb = b.result()
         #expect(rb.top1 == 0 && rb.top5 == 100 && rb.confusion[1] == [1, 0, 1] && rb.perClass[1] == 0 && rb.perClass[0].isNaN)
-        let dir = try tempDir("confusion")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let tmp = try TempDir("confusion"), dir = tmp.path
         try ConfusionPlot.write(rb, to: dir + "/c.png", cell: 20)
         let img = try Image.load(path: dir + "/c.png")
         #expect(img.width == 30 + 3 * 20 + 10 && img.height == 24 + 3 * 20 + 10)
@@ -114,8 +113,7 @@ struct FinetuneTests {
 
     /// From scratch on the built-in 8-class videos: validation top-1 clearly above chance (12.5 %).
     @Test func tinyFinetuneLearnsBuiltInData() throws {
-        let dir = try tempDir("ft")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let tmp = try TempDir("ft"), dir = tmp.path
         var c = try tinyFinetuneConfig(dir)
         c.epochs = 16; c.warmupEpochs = 2; c.blr = 0.03
         let threads = Runtime.numThreads
@@ -151,8 +149,7 @@ struct FinetuneTests {
 
     /// Linear probe: only head.* changes; the encoder is frozen. Resume continues at the saved position.
     @Test func linearProbeTrainsOnlyTheHeadAndResumes() throws {
-        let dir = try tempDir("lp")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let tmp = try TempDir("lp"), dir = tmp.path
         let threads = Runtime.numThreads
         defer { try? Runtime.setNumThreads(threads) }
         var c = try tinyFinetuneConfig(dir)
@@ -175,8 +172,7 @@ struct FinetuneTests {
     }
 
     @Test func badSettingsNameTheFlag() throws {
-        let dir = try tempDir("bad")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let tmp = try TempDir("bad"), dir = tmp.path
         let base = try tinyFinetuneConfig(dir)
         let cases: [(WritableKeyPath<FinetuneConfig, Double>, Double, String)] = [
             (\.layerDecay, 1.5, "--layer_decay"), (\.smoothing, 1, "--smoothing"), (\.mixupProb, 2, "--mixup_prob"),

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 import Datasets
 import TensorFiles
 @testable import Training
@@ -10,8 +11,8 @@ import TensorFiles
 @Suite(.serialized) struct HostileCorpusTests {
     /// tinyVideoSet (8 classes × 2 good clips + a text file named .mp4) plus: truncated, empty and byte-damaged copies,
     /// a FIFO, a directory named `.mp4`, a `.mov` copy, an upper-case extension.
-    static func corpus() throws -> (videos: String, broken: [String]) {
-        let videos = try tinyVideoSet(), dir = videos + "/circle_left"
+    static func corpus(in tmp: TempDir) throws -> (videos: String, broken: [String]) {
+        let videos = try tinyVideoSet(in: tmp).data, dir = videos + "/circle_left"
         let fm = FileManager.default
         let good = try fm.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".mp4") && $0 != "broken.mp4" }.sorted()[0]
         let bytes = try Data(contentsOf: URL(fileURLWithPath: dir + "/" + good))
@@ -28,9 +29,9 @@ import TensorFiles
     }
 
     @Test(.timeLimit(.minutes(3))) func corpusTrainsEmbedsAndRefusesHostileCheckpoints() throws {
-        let (videos, broken) = try Self.corpus()
-        let out = try tempDir("hostile")
-        defer { try? FileManager.default.removeItem(atPath: (videos as NSString).deletingLastPathComponent); try? FileManager.default.removeItem(atPath: out) }
+        let tmp = try TempDir("hostile")
+        let (videos, broken) = try Self.corpus(in: tmp)
+        let out = tmp.sub("out")
 
         // pre-training: the unreadable files are skipped with reasons, the rest (incl. .mov, .MP4) trains
         let pre = try runSTMAE(["pretrain", "--data_dirs", videos, "--output_dir", out + "/pre", "--epochs", "1",

@@ -1,6 +1,7 @@
 import Foundation
 import Models
 import Testing
+import TestSupport
 import Torch
 @testable import Training
 
@@ -32,8 +33,7 @@ import Torch
     /// model reloads as joint, and a classifier fine-tunes from it.
     @Test func pretrainJointResumeAndFinetune() throws {
         let feed = RandomFeed(batchesPerEpoch: 3, shape: [2, 3, 4, 32, 32])
-        let d1 = try tempDir("joint-full"), d2 = try tempDir("joint-resume")
-        defer { try? FileManager.default.removeItem(atPath: d1); try? FileManager.default.removeItem(atPath: d2) }
+        let t1 = try TempDir("joint-full"), t2 = try TempDir("joint-resume"), d1 = t1.path, d2 = t2.path
         var c = tinyConfig(d1)
         (c.sepPosEmbed, c.epochs, c.accumIter) = (false, 1, 1)
         let full = try Pretrainer(c).run(feed: feed)
@@ -62,8 +62,7 @@ import Torch
     @Test func checkpointsFromBeforeTheJointTable() throws {
         let feed = RandomFeed(batchesPerEpoch: 1, shape: [2, 3, 4, 32, 32])
         for (type, flag) in [(PosEmbedType.sinusoid, "sincos"), (.joint, "joint")] {
-            let d = try tempDir("legacy-\(flag)")
-            defer { try? FileManager.default.removeItem(atPath: d) }
+            let tmp = try TempDir("legacy-\(flag)"), d = tmp.path
             var c = tinyConfig(d)
             (c.sepPosEmbed, c.sincosPosEmbed, c.epochs, c.accumIter) = (false, type == .sinusoid, 1, 1)
             try Pretrainer(c).run(feed: feed)
@@ -83,8 +82,7 @@ import Torch
     /// The CLI: `pretrain --no_sep_pos_embed`, `finetune --sep_pos_embed false` from it (without the flag: an error
     /// naming it), `convert` to `.pth` and back keeping both tables, and to Hugging Face refused.
     @Test(.timeLimit(.minutes(5))) func commandLine() throws {
-        let data = try tinyVideoSet(), out = try tempDir("cli-joint")
-        defer { try? FileManager.default.removeItem(atPath: out) }
+        let tmp = try TempDir("cli-joint"), (data, out) = try tinyVideoSet(in: tmp)
         let sizes = ["--img_size", "32", "--patch_size", "8", "--num_frames", "4", "--sampling_rate", "2", "--threads", "1",
                      "--num_workers", "1"]
         let pre = try runSTMAE(["pretrain", "--no_sep_pos_embed", "--data_dirs", data, "--output_dir", out + "/pre", "--epochs", "1",

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 import Torch
 @testable import Training
 
@@ -23,18 +24,11 @@ func tinyConfig(_ dir: String) -> PretrainConfig {
     return c
 }
 
-func tempDir(_ tag: String) throws -> String {
-    let d = FileManager.default.temporaryDirectory.appendingPathComponent("stmae-\(tag)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
-    try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
-    return d
-}
-
 struct PretrainTests {
     /// A run stopped after k optimizer steps and resumed gives the same losses as an uninterrupted run.
     @Test func resumeIsExact() throws {
         let feed = RandomFeed(batchesPerEpoch: 6, shape: [2, 3, 4, 32, 32])
-        let d1 = try tempDir("full"), d2 = try tempDir("resume")
-        defer { try? FileManager.default.removeItem(atPath: d1); try? FileManager.default.removeItem(atPath: d2) }
+        let t1 = try TempDir("full"), t2 = try TempDir("resume"), d1 = t1.path, d2 = t2.path
         let full = try Pretrainer(tinyConfig(d1)).run(feed: feed)
         #expect(full.step == 6 && full.lossHistory.count == 6)
 
@@ -64,8 +58,7 @@ struct PretrainTests {
     /// step's FLOP estimate drops with the decoded share.
     @Test func decoderMaskingResumesExactly() throws {
         let feed = RandomFeed(batchesPerEpoch: 4, shape: [2, 3, 4, 32, 32])
-        let d1 = try tempDir("dm-full"), d2 = try tempDir("dm-resume")
-        defer { try? FileManager.default.removeItem(atPath: d1); try? FileManager.default.removeItem(atPath: d2) }
+        let t1 = try TempDir("dm-full"), t2 = try TempDir("dm-resume"), d1 = t1.path, d2 = t2.path
         var c = tinyConfig(d1)
         (c.accumIter, c.decoderMaskRatio) = (1, 0.5)
         let full = try Pretrainer(c).run(feed: feed)
@@ -84,8 +77,7 @@ struct PretrainTests {
     /// afresh from the loaded weights) repeats the uninterrupted one.
     @Test func bf16ResumesExactly() throws {
         let feed = RandomFeed(batchesPerEpoch: 4, shape: [2, 3, 4, 32, 32])
-        let d1 = try tempDir("bf-full"), d2 = try tempDir("bf-resume")
-        defer { try? FileManager.default.removeItem(atPath: d1); try? FileManager.default.removeItem(atPath: d2) }
+        let t1 = try TempDir("bf-full"), t2 = try TempDir("bf-resume"), d1 = t1.path, d2 = t2.path
         var c = tinyConfig(d1)
         (c.accumIter, c.bf16) = (2, true)
         let p = try Pretrainer(c)
@@ -101,7 +93,8 @@ struct PretrainTests {
     }
 
     @Test func lossFallsOnAFixedBatch() throws {
-        var c = tinyConfig(try tempDir("fall"))
+        let tmp = try TempDir("fall")
+        var c = tinyConfig(tmp.path)
         c.accumIter = 1; c.epochs = 1; c.warmupEpochs = 0; c.blr = 0.05; c.clipGrad = 0
         defer { try? FileManager.default.removeItem(atPath: c.outputDir) }
         struct Same: ClipFeed {

@@ -1,6 +1,7 @@
 import Foundation
 import Models
 import Testing
+import TestSupport
 import Torch
 @testable import Training
 
@@ -8,8 +9,7 @@ import Torch
 /// records another count is refused rather than loaded into the wrong attention.
 struct PretrainedHeadsTests {
     @Test func finetuneRefusesAnotherHeadCount() throws {
-        let dir = try tempDir("ft-heads")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let tmp = try TempDir("ft-heads"), dir = tmp.path
         var c = ViTConfig()
         (c.numFrames, c.imgSize, c.patchSize, c.numClasses, c.embedDim, c.depth, c.numHeads, c.dropout) = (4, 16, 8, 3, 64, 1, 2, 0)
         let src = try VisionTransformer(c, generator: Generator(seed: 1))

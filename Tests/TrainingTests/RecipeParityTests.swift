@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 import Models
 import NN
 import Torch
@@ -56,10 +57,9 @@ struct RecipeParityTests {
     }
 
     @Test func pretrainMatchesMaeStRecipe() throws {
-        let (t, meta) = try TensorFile.loadOrdered(fixturePath("recipe_pretrain.safetensors"))
+        let (t, meta) = try TensorFile.loadOrdered(fixturePath("recipe_pretrain.safetensors", in: .module))
         let f = Dictionary(uniqueKeysWithValues: t)
-        let dir = try tempDir("recipe-pt")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let tmp = try TempDir("recipe-pt"), dir = tmp.path
         var c = try PretrainConfig.flags.parse(recipeFlags(meta), onto: PretrainConfig())
         c.outputDir = dir; c.logEvery = 1000; c.checkpointPeriod = 100
         let trainer = try Pretrainer(c)
@@ -83,10 +83,9 @@ struct RecipeParityTests {
     }
 
     @Test func finetuneMatchesMaeStRecipe() throws {
-        let (t, meta) = try TensorFile.loadOrdered(fixturePath("recipe_finetune.safetensors"))
+        let (t, meta) = try TensorFile.loadOrdered(fixturePath("recipe_finetune.safetensors", in: .module))
         let f = Dictionary(uniqueKeysWithValues: t)
-        let dir = try tempDir("recipe-ft")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let tmp = try TempDir("recipe-ft"), dir = tmp.path
         let mae = t.filter { $0.0.hasPrefix("mae.") }.map { (String($0.0.dropFirst(4)), $0.1) }
         try TensorFile.save(mae, to: dir + "/mae.safetensors")
         // the fixture's settings over the defaults, by the JSON keys a checkpoint's settings use

@@ -2,6 +2,7 @@ import Foundation
 import Models
 import NN
 import Testing
+import TestSupport
 import Torch
 @testable import Training
 

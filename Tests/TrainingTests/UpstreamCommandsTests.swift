@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 import Datasets
 @testable import Training
 
@@ -97,8 +98,7 @@ struct UpstreamCommandsTests {
         #expect(try !flags.parse(["--no_rand_aug"], onto: old).randAug)
         #expect(try flags.parse(["--rand_aug", "true"], onto: FinetuneConfig()).randAug)
 
-        let dir = try tempDir("randaug")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let tmp = try TempDir("randaug"), dir = tmp.path
         for (saved, on, aa) in [("rand-m9-n2-mstd0.5-inc1", true, "rand-m9-n2-mstd0.5-inc1"), ("", false, FinetuneConfig().aa)] {
             var cfg = jsonObject(FinetuneConfig())
             cfg["rand_aug"] = saved
@@ -115,8 +115,7 @@ struct UpstreamCommandsTests {
 
     /// `--path_to_data_dir DIR`: mae_st's `DIR/train.csv` (and `DIR/val.csv`) lists, `path label` per line.
     @Test func pathToDataDirReadsMaeSTLists() throws {
-        let dir = try tempDir("kinetics")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let tmp = try TempDir("kinetics"), dir = tmp.path
         var p = PretrainConfig()
         p.pathToDataDir = dir
         #expect { try pretrainSamples(p) } throws: { "\($0)".contains("--path_to_data_dir") && "\($0)".contains("train.csv") }
@@ -135,8 +134,7 @@ struct UpstreamCommandsTests {
 
     /// Fine-tuning writes the lists it reads (optimized-stmae `finetune.py`: `DATAFILE_DIR/{train,val}.csv`).
     @Test func finetuneWritesItsListsToDatafileDir() throws {
-        let dir = try tempDir("datafiles")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let tmp = try TempDir("datafiles"), dir = tmp.path
         var c = FinetuneConfig()
         c.datafileDir = dir + "/lists"
         c.outputDir = dir + "/out"
@@ -148,8 +146,7 @@ struct UpstreamCommandsTests {
 
     /// `--log_dir`: log.jsonl and the loss curve go there; checkpoints stay in `--output_dir`.
     @Test func logDirHoldsTheLogs() throws {
-        let out = try tempDir("out"), logs = try tempDir("logs")
-        defer { try? FileManager.default.removeItem(atPath: out); try? FileManager.default.removeItem(atPath: logs) }
+        let tmp = try TempDir("logdir"), out = tmp.sub("out"), logs = tmp.sub("logs")
         var c = tinyConfig(out)
         c.logDir = logs; c.epochs = 1
         _ = try Pretrainer(c).run(feed: RandomFeed(batchesPerEpoch: 2, shape: [2, 3, 4, 32, 32]))
@@ -161,7 +158,7 @@ struct UpstreamCommandsTests {
 
     /// mae_st's `--distributed` needs a launcher; fine-tuning says so instead of training one process as if it were many.
     @Test func finetuneDistributedNeedsALauncher() throws {
-        let r = try runSTMAE(["finetune", "--distributed", "--max_steps", "1", "--output_dir", try tempDir("dist")])
+        let r = try runSTMAE(["finetune", "--distributed", "--max_steps", "1", "--output_dir", try TempDir("dist").path])
         #expect(r.status != 0 && r.stderr.contains("--distributed: no launcher environment"), "\(r.stderr)")
     }
 }

@@ -6,12 +6,12 @@ import NN
 import Torch
 import Training
 
-/// `stmae dist-worker <check>` (hidden): the per-process side of the distributed tests and benchmarks. Reads its rank
+/// `stmae-dist-worker <check>`: the per-process side of the distributed tests and benchmarks. Reads its rank
 /// from the torchrun/Slurm environment (run it under `stmae launch` or with RANK/WORLD_SIZE/MASTER_* set) and prints
 /// one JSON line on rank 0.
 struct DistWorker: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "dist-worker", abstract: "Distributed self-checks.",
-                                                    shouldDisplay: false)
+    static let configuration = CommandConfiguration(commandName: "stmae-dist-worker",
+                                                    abstract: "Distributed self-checks.")
 
     @Argument(help: "allreduce | bench | ddp | pretrain | die") var check: String
     @Option(name: .customLong("dist_timeout"), help: "Seconds before a collective or the rendezvous fails.") var distTimeout = 60.0

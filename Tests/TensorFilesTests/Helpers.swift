@@ -1,31 +1,17 @@
 import Foundation
+import SeededRandom
+import TestSupport
 import Testing
 @testable import TensorFiles
 
+/// This target's bundled fixtures.
 enum Fixture {
-    static let dir: String = Bundle.module.url(forResource: "Fixtures", withExtension: nil)!.path
-    static func path(_ name: String) -> String { dir + "/" + name }
-
-    /// Package root, found from this source file (Tests/TensorFilesTests/TestSupport.swift).
-    static let packageRoot: String = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-    static var torchDir: String { packageRoot + "/.torch" }
-    static var hasTorch: Bool { FileManager.default.fileExists(atPath: torchDir + "/torch/__init__.py") }
+    static func path(_ name: String) -> String { fixturePath(name, in: .module) }
 
     static func json(_ name: String) throws -> JSON {
         let data = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path(name))))
         return try data.withUnsafeBytes { try JSON.parse($0) }
     }
-}
-
-/// A fresh temporary directory, removed when the owner (one suite instance = one test) goes away.
-final class TempDir {
-    let path: String
-    init() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tensorfiles-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        path = dir.path
-    }
-    deinit { try? FileManager.default.removeItem(atPath: path) }
 }
 
 extension JSON {
@@ -71,11 +57,11 @@ func expectError(_ fragments: String..., sourceLocation: SourceLocation = #_sour
 
 /// Deterministic pseudo-random bytes valid for `dtype` (bools are 0/1).
 func sampleTensor(_ dtype: TensorDType, shape: [Int], seed: UInt64 = 1) throws -> RawTensor {
-    var state = seed &* 0x9E37_79B9_7F4A_7C15
+    var rng = SplitMix64(seed: seed)
     let n = shape.reduce(1, *) * dtype.elementSize
     let bytes = (0..<n).map { _ -> UInt8 in
-        state ^= state << 13; state ^= state >> 7; state ^= state << 17
-        return dtype == .bool ? UInt8(state & 1) : UInt8(truncatingIfNeeded: state)
+        let r = rng.next()
+        return dtype == .bool ? UInt8(r & 1) : UInt8(truncatingIfNeeded: r)
     }
     return try RawTensor(dtype: dtype, shape: shape, bytes: bytes)
 }

@@ -1,22 +1,12 @@
-// Helpers shared by the Datasets tests: temp dirs, a small generated video set, bad files.
+// Helpers shared by the Datasets tests: a small generated video set, bad files, threads.
 import Foundation
 import Media
 import Datasets
-
-/// A fresh temporary directory, removed when released.
-final class TempDir: @unchecked Sendable {
-    let path: String
-    init() {
-        path = FileManager.default.temporaryDirectory.appendingPathComponent("stmae-data-\(UUID().uuidString)").path
-        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-    func sub(_ name: String) -> String { path + "/" + name }
-}
+import TestSupport
 
 /// A tiny labelled set (8 classes × 2 clips, 16 frames of 32×32 at 10 fps), generated once per test process.
 enum Fixture {
-    static let dir = TempDir()
+    static let dir = try! TempDir("data")
     static let root: String = {
         try! SyntheticVideos.generate(root: dir.sub("syn"), trainPerClass: 2, valPerClass: 0, seed: 7, frames: 16, size: 32)
         return dir.sub("syn")

@@ -1,17 +1,6 @@
-// Helpers shared by the Media tests: temp dirs and index-encoding synthetic frames.
+// Helpers shared by the Media tests: index-encoding synthetic frames.
 import Foundation
 @testable import Media
-
-/// A fresh temporary directory, removed when the returned object is released.
-final class TempDir {
-    let url: URL
-    init() {
-        url = FileManager.default.temporaryDirectory.appendingPathComponent("stmae-media-\(UUID().uuidString)")
-        try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    }
-    deinit { try? FileManager.default.removeItem(at: url) }
-    func path(_ name: String) -> String { url.appendingPathComponent(name).path }
-}
 
 /// Frame `t` (0 ..< 64) encodes its index in the flat colour of its top half: R = 8 (t mod 32) + 4,
 /// G = 64 or 192 for the lower/upper 32 frames, B = 128 (steps of 8 survive YUV 4:2:0).
