@@ -96,7 +96,7 @@ let tinyFinetuneFlags = ["--img_size", "32", "--patch_size", "8", "--num_frames"
             #expect(!names.contains { $0.contains("conv") }, "pre-training ran a convolution: \(names.filter { $0.contains("conv") })")
         }
         let bad = try runSTMAE(["bench", "pretrain", "--single", "1,bf16", "--bf16-linear", "onednn"])
-        #expect(bad.status != 0 && bad.stderr.contains("--bf16-linear: expected libtorch or openblas"), "\(bad.stderr)")
+        #expect(bad.status != 0 && bad.stderr.contains("--bf16_linear must be libtorch or openblas"), "\(bad.stderr)")
     }
 
     /// `bench pretrain --single … --trace` writes a Chrome trace of the timed steps (in its own process: the
