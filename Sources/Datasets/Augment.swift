@@ -20,9 +20,11 @@ public enum Augment {
     /// Up to `tries` times: area fraction `U(scales)`, aspect `exp(U(log aspects))`,
     /// `w = round(√(area·aspect))`, `h = round(√(area/aspect))`; accepted if it fits, with a
     /// uniform position. Otherwise a centre crop clamped to the aspect range.
-    public static func randomResizedCrop(width: Int, height: Int, scales: ClosedRange<Double> = 0.5 ... 1,
-                                         aspects: ClosedRange<Double> = 0.75 ... 4.0 / 3.0, tries: Int = 10,
-                                         rng: inout SampleRNG) -> CropBox {
+    public static func randomResizedCrop(
+        width: Int, height: Int, scales: ClosedRange<Double> = 0.5 ... 1,
+        aspects: ClosedRange<Double> = 0.75 ... 4.0 / 3.0, tries: Int = 10,
+        rng: inout SampleRNG
+    ) -> CropBox {
         let area = Double(width * height)
         let logAspects = (log(aspects.lowerBound), log(aspects.upperBound))
         for _ in 0 ..< tries {
@@ -85,10 +87,14 @@ public enum Augment {
     ///
     /// - Parameter out: destination of `3 · frames.count · outHeight · outWidth` floats laid out
     ///   `[3, T, outHeight, outWidth]`.
-    public static func resizeNormalize(_ clip: VideoClip, frames: [Int], box: CropBox, outWidth: Int, outHeight: Int,
-                                       flip: Bool, mean: [Float], std: [Float], into out: UnsafeMutableBufferPointer<Float>) {
-        precondition(box.x >= 0 && box.y >= 0 && box.width > 0 && box.height > 0
-            && box.x + box.width <= clip.width && box.y + box.height <= clip.height, "resizeNormalize: box outside frame")
+    public static func resizeNormalize(
+        _ clip: VideoClip, frames: [Int], box: CropBox, outWidth: Int, outHeight: Int,
+        flip: Bool, mean: [Float], std: [Float], into out: UnsafeMutableBufferPointer<Float>
+    ) {
+        precondition(
+            box.x >= 0 && box.y >= 0 && box.width > 0 && box.height > 0
+                && box.x + box.width <= clip.width && box.y + box.height <= clip.height,
+            "resizeNormalize: box outside frame")
         var cols = taps(input: box.width, output: outWidth)
         var rows = taps(input: box.height, output: outHeight)
         if flip {
@@ -102,15 +108,19 @@ public enum Augment {
     /// The gather kernel behind `resizeNormalize`: output pixel `(oy, ox)` of each of `frames` blends the four
     /// source pixels `rows.i0/i1[oy] × cols.i0/i1[ox]` (absolute indices into the frame) with weights
     /// `rows.w · cols.w`, then writes `(value/255 − mean[c]) / std[c]` to `out` as `[3, T, rows.count, cols.count]`.
-    static func bilinearNormalize(_ clip: VideoClip, frames: [Int], cols: (i0: [Int], i1: [Int], w0: [Float], w1: [Float]),
-                                  rows: (i0: [Int], i1: [Int], w0: [Float], w1: [Float]), mean: [Float], std: [Float],
-                                  into out: UnsafeMutableBufferPointer<Float>) {
+    static func bilinearNormalize(
+        _ clip: VideoClip, frames: [Int], cols: (i0: [Int], i1: [Int], w0: [Float], w1: [Float]),
+        rows: (i0: [Int], i1: [Int], w0: [Float], w1: [Float]), mean: [Float], std: [Float],
+        into out: UnsafeMutableBufferPointer<Float>
+    ) {
         let outWidth = cols.i0.count, outHeight = rows.i0.count
         let plane = outWidth * outHeight, t = frames.count
         precondition(out.count >= 3 * t * plane, "resizeNormalize: output buffer too small")
         precondition(mean.count == 3 && std.count == 3, "resizeNormalize: need 3 means and 3 stds")
-        precondition((cols.i0 + cols.i1).allSatisfy { (0 ..< clip.width).contains($0) }
-            && (rows.i0 + rows.i1).allSatisfy { (0 ..< clip.height).contains($0) }, "resizeNormalize: tap outside frame")
+        precondition(
+            (cols.i0 + cols.i1).allSatisfy { (0 ..< clip.width).contains($0) }
+                && (rows.i0 + rows.i1).allSatisfy { (0 ..< clip.height).contains($0) },
+            "resizeNormalize: tap outside frame")
         // Byte offsets of the column taps within a row.
         let c0 = cols.i0.map { $0 * 3 }, c1 = cols.i1.map { $0 * 3 }
         let gain = (0 ..< 3).map { 1 / (255 * std[$0]) }, bias = (0 ..< 3).map { -mean[$0] / std[$0] }
@@ -118,32 +128,37 @@ public enum Augment {
         let rowBytes = clip.width * 3, frameBytes = clip.frameSize
 
         clip.pixels.withUnsafeBufferPointer { src in
-            c0.withUnsafeBufferPointer { c0 in c1.withUnsafeBufferPointer { c1 in
-            cols.w0.withUnsafeBufferPointer { wx0 in cols.w1.withUnsafeBufferPointer { wx1 in
-                let base = src.baseAddress!, dst = out.baseAddress!
-                for (k, f) in frames.enumerated() {
-                    let frame = base + f * frameBytes
-                    let r = dst + k * plane, g = r + t * plane, b = g + t * plane
-                    for oy in 0 ..< outHeight {
-                        let top = frame + rows.i0[oy] * rowBytes
-                        let bottom = frame + rows.i1[oy] * rowBytes
-                        let wy0 = rows.w0[oy], wy1 = rows.w1[oy]
-                        let o = oy * outWidth
-                        for ox in 0 ..< outWidth {
-                            let a0 = c0[ox], a1 = c1[ox]
-                            let u0 = wx0[ox] * wy0, u1 = wx1[ox] * wy0, v0 = wx0[ox] * wy1, v1 = wx1[ox] * wy1
-                            @inline(__always) func sample(_ c: Int) -> Float {
-                                u0 * Float(top[a0 + c]) + u1 * Float(top[a1 + c])
-                                    + v0 * Float(bottom[a0 + c]) + v1 * Float(bottom[a1 + c])
+            c0.withUnsafeBufferPointer { c0 in
+                c1.withUnsafeBufferPointer { c1 in
+                    cols.w0.withUnsafeBufferPointer { wx0 in
+                        cols.w1.withUnsafeBufferPointer { wx1 in
+                            let base = src.baseAddress!, dst = out.baseAddress!
+                            for (k, f) in frames.enumerated() {
+                                let frame = base + f * frameBytes
+                                let r = dst + k * plane, g = r + t * plane, b = g + t * plane
+                                for oy in 0 ..< outHeight {
+                                    let top = frame + rows.i0[oy] * rowBytes
+                                    let bottom = frame + rows.i1[oy] * rowBytes
+                                    let wy0 = rows.w0[oy], wy1 = rows.w1[oy]
+                                    let o = oy * outWidth
+                                    for ox in 0 ..< outWidth {
+                                        let a0 = c0[ox], a1 = c1[ox]
+                                        let u0 = wx0[ox] * wy0, u1 = wx1[ox] * wy0, v0 = wx0[ox] * wy1,
+                                            v1 = wx1[ox] * wy1
+                                        @inline(__always) func sample(_ c: Int) -> Float {
+                                            u0 * Float(top[a0 + c]) + u1 * Float(top[a1 + c])
+                                                + v0 * Float(bottom[a0 + c]) + v1 * Float(bottom[a1 + c])
+                                        }
+                                        r[o + ox] = sample(0) * g0 + b0
+                                        g[o + ox] = sample(1) * g1 + b1
+                                        b[o + ox] = sample(2) * g2 + b2
+                                    }
+                                }
                             }
-                            r[o + ox] = sample(0) * g0 + b0
-                            g[o + ox] = sample(1) * g1 + b1
-                            b[o + ox] = sample(2) * g2 + b2
                         }
                     }
                 }
-            }}
-            }}
+            }
         }
     }
 }

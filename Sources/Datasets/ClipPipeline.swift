@@ -39,13 +39,15 @@ public struct ClipConfig: Sendable, Equatable {
     /// Training only: random-erasing probability on the normalised clip (`--reprob`, 0 = off).
     public var reprob: Double
 
-    public init(numFrames: Int = 16, samplingRate: Int = 4, targetFps: Double = 30, imgSize: Int = 224,
-                shortSide: Int? = nil, evalShortSide: Int? = nil, repeatAug: Int = 1,
-                mean: [Float] = [0.45, 0.45, 0.45], std: [Float] = [0.225, 0.225, 0.225],
-                scales: ClosedRange<Double> = 0.5 ... 1.0, aspects: ClosedRange<Double> = 0.75 ... 1.3333,
-                flipProbability: Double = 0.5, train: Bool = true,
-                temporalIndex: Int = 0, numTemporalViews: Int = 1, spatialIndex: Int = 1,
-                randAugment: RandAugment? = nil, reprob: Double = 0, evalResize: EvalResize = .maeSt) {
+    public init(
+        numFrames: Int = 16, samplingRate: Int = 4, targetFps: Double = 30, imgSize: Int = 224,
+        shortSide: Int? = nil, evalShortSide: Int? = nil, repeatAug: Int = 1,
+        mean: [Float] = [0.45, 0.45, 0.45], std: [Float] = [0.225, 0.225, 0.225],
+        scales: ClosedRange<Double> = 0.5 ... 1.0, aspects: ClosedRange<Double> = 0.75 ... 1.3333,
+        flipProbability: Double = 0.5, train: Bool = true,
+        temporalIndex: Int = 0, numTemporalViews: Int = 1, spatialIndex: Int = 1,
+        randAugment: RandAugment? = nil, reprob: Double = 0, evalResize: EvalResize = .maeSt
+    ) {
         self.numFrames = numFrames
         self.samplingRate = samplingRate
         self.targetFps = targetFps
@@ -82,12 +84,14 @@ public struct ClipConfig: Sendable, Equatable {
         try check(targetFps > 0 && targetFps.isFinite, "targetFps must be positive")
         try check((1 ... 8192).contains(imgSize), "imgSize must be 1...8192, got \(imgSize)")
         try check((0 ... 16384).contains(shortSide) && (1 ... 16384).contains(evalShortSide), "invalid short side")
-        try check(train || evalShortSide >= imgSize, "evalShortSide \(evalShortSide) is smaller than imgSize \(imgSize)")
+        try check(
+            train || evalShortSide >= imgSize, "evalShortSide \(evalShortSide) is smaller than imgSize \(imgSize)")
         try check(repeatAug > 0, "repeatAug must be positive")
         try check(mean.count == 3 && std.count == 3 && std.allSatisfy { $0 > 0 }, "need 3 means and 3 positive stds")
         try check(scales.lowerBound > 0 && scales.upperBound <= 1, "scales must lie in (0, 1]")
         try check(aspects.lowerBound > 0, "aspects must be positive")
-        try check(numTemporalViews > 0 && (0 ..< numTemporalViews).contains(temporalIndex), "temporalIndex out of range")
+        try check(
+            numTemporalViews > 0 && (0 ..< numTemporalViews).contains(temporalIndex), "temporalIndex out of range")
         try check((0 ... 2).contains(spatialIndex), "spatialIndex must be 0, 1 or 2")
         try check((0 ... 1).contains(reprob), "--reprob must be in [0, 1], got \(reprob)")
         if let a = randAugment { try check(a.numOps > 0 && (0 ... 10).contains(a.magnitude), "--rand_aug: bad n or m") }
@@ -115,7 +119,8 @@ public struct ClipPipeline: Sendable {
     @discardableResult
     public func load(path: String, rngs: [SampleRNG], into out: UnsafeMutableBufferPointer<Float>) throws -> Int {
         let c = config
-        precondition(rngs.count >= c.repeatAug && out.count >= c.repeatAug * c.clipCount, "ClipPipeline.load: buffers too small")
+        precondition(
+            rngs.count >= c.repeatAug && out.count >= c.repeatAug * c.clipCount, "ClipPipeline.load: buffers too small")
         if VideoList.isImage(path) { try loadImage(path: path, rngs: rngs, into: out); return 0 }
         let reader = try VideoReader(path: path, threads: 1)
         guard reader.frameCount > 0 else { throw MediaError(path, .corrupt, "no frames") }
@@ -128,14 +133,17 @@ public struct ClipPipeline: Sendable {
         for r in 0 ..< c.repeatAug {
             if c.train {
                 var rng = rngs[r]
-                let indices = ClipSampling.randomIndices(frameCount: reader.frameCount, fps: reader.fps, numFrames: c.numFrames,
-                                                         samplingRate: c.samplingRate, targetFps: c.targetFps, rng: &rng)
-                let box = Augment.randomResizedCrop(width: width, height: height, scales: c.scales, aspects: c.aspects, rng: &rng)
+                let indices = ClipSampling.randomIndices(
+                    frameCount: reader.frameCount, fps: reader.fps, numFrames: c.numFrames,
+                    samplingRate: c.samplingRate, targetFps: c.targetFps, rng: &rng)
+                let box = Augment.randomResizedCrop(
+                    width: width, height: height, scales: c.scales, aspects: c.aspects, rng: &rng)
                 plans.append(Plan(indices: indices, box: box, flip: rng.bernoulli(c.flipProbability), rng: rng))
             } else {
-                let indices = ClipSampling.viewIndices(frameCount: reader.frameCount, fps: reader.fps, numFrames: c.numFrames,
-                                                       samplingRate: c.samplingRate, targetFps: c.targetFps,
-                                                       temporalIndex: c.temporalIndex, numTemporalViews: c.numTemporalViews)
+                let indices = ClipSampling.viewIndices(
+                    frameCount: reader.frameCount, fps: reader.fps, numFrames: c.numFrames,
+                    samplingRate: c.samplingRate, targetFps: c.targetFps,
+                    temporalIndex: c.temporalIndex, numTemporalViews: c.numTemporalViews)
                 let whole = CropBox(x: 0, y: 0, width: width, height: height)  // unused: EvalView crops
                 plans.append(Plan(indices: indices, box: whole, flip: false, rng: rngs[r]))
             }
@@ -147,8 +155,9 @@ public struct ClipPipeline: Sendable {
             throw MediaError(path, .corrupt, "decoded \(clip.width)x\(clip.height), expected \(width)x\(height)")
         }
         for (r, plan) in plans.enumerated() {
-            render(clip, frames: plan.indices.map { position[$0]! }, plan: plan,
-                   into: UnsafeMutableBufferPointer(rebasing: out[r * c.clipCount ..< (r + 1) * c.clipCount]))
+            render(
+                clip, frames: plan.indices.map { position[$0]! }, plan: plan,
+                into: UnsafeMutableBufferPointer(rebasing: out[r * c.clipCount ..< (r + 1) * c.clipCount]))
         }
         return reader.decodeErrors
     }
@@ -165,8 +174,9 @@ public struct ClipPipeline: Sendable {
     func render(_ clip: VideoClip, frames: [Int], plan: Plan, into dst: UnsafeMutableBufferPointer<Float>) {
         let c = config
         guard c.train else {
-            return EvalView.render(clip, frames: frames, mode: c.evalResize, shortSide: c.evalShortSide, crop: c.imgSize,
-                                   spatialIndex: c.spatialIndex, mean: c.mean, std: c.std, into: dst)
+            return EvalView.render(
+                clip, frames: frames, mode: c.evalResize, shortSide: c.evalShortSide, crop: c.imgSize,
+                spatialIndex: c.spatialIndex, mean: c.mean, std: c.std, into: dst)
         }
         var rng = plan.rng, source = clip, frames = frames
         if let aug = c.randAugment {
@@ -183,10 +193,12 @@ public struct ClipPipeline: Sendable {
                 frames = frames.map { at[$0]! }
             }
         }
-        Augment.resizeNormalize(source, frames: frames, box: plan.box, outWidth: c.imgSize, outHeight: c.imgSize,
-                                flip: plan.flip, mean: c.mean, std: c.std, into: dst)
+        Augment.resizeNormalize(
+            source, frames: frames, box: plan.box, outWidth: c.imgSize, outHeight: c.imgSize,
+            flip: plan.flip, mean: c.mean, std: c.std, into: dst)
         if c.reprob > 0 {
-            RandomErasing(probability: c.reprob).apply(dst, frames: c.numFrames, height: c.imgSize, width: c.imgSize, rng: &rng)
+            RandomErasing(probability: c.reprob).apply(
+                dst, frames: c.numFrames, height: c.imgSize, width: c.imgSize, rng: &rng)
         }
     }
 
@@ -202,12 +214,17 @@ public struct ClipPipeline: Sendable {
             var rng = rngs[r]
             let plan: Plan
             if c.train {
-                let box = Augment.randomResizedCrop(width: image.width, height: image.height, scales: c.scales, aspects: c.aspects, rng: &rng)
+                let box = Augment.randomResizedCrop(
+                    width: image.width, height: image.height, scales: c.scales, aspects: c.aspects, rng: &rng)
                 plan = Plan(indices: frames, box: box, flip: rng.bernoulli(c.flipProbability), rng: rng)
             } else {
-                plan = Plan(indices: frames, box: CropBox(x: 0, y: 0, width: image.width, height: image.height), flip: false, rng: rng)
+                plan = Plan(
+                    indices: frames, box: CropBox(x: 0, y: 0, width: image.width, height: image.height), flip: false,
+                    rng: rng)
             }
-            render(clip, frames: frames, plan: plan, into: UnsafeMutableBufferPointer(rebasing: out[r * c.clipCount ..< (r + 1) * c.clipCount]))
+            render(
+                clip, frames: frames, plan: plan,
+                into: UnsafeMutableBufferPointer(rebasing: out[r * c.clipCount ..< (r + 1) * c.clipCount]))
         }
     }
 

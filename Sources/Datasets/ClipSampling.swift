@@ -23,8 +23,10 @@ public enum ClipSampling {
     /// mae_st's default: `delta · index / views` with `delta = max(frameCount − span, 0)`.
     /// With `useOffset` the views span the whole video (`index · ⌊delta / (views − 1)⌋`,
     /// a single view is centred).
-    public static func viewStart(frameCount: Int, span: Double, temporalIndex: Int, numTemporalViews: Int,
-                                 useOffset: Bool = false) -> Double {
+    public static func viewStart(
+        frameCount: Int, span: Double, temporalIndex: Int, numTemporalViews: Int,
+        useOffset: Bool = false
+    ) -> Double {
         let delta = max(Double(frameCount) - span, 0)
         let views = max(numTemporalViews, 1)
         let index = min(max(temporalIndex, 0), views - 1)
@@ -51,20 +53,25 @@ public enum ClipSampling {
     }
 
     /// A random training clip: `numFrames` indices into a video of `frameCount` frames at `fps`.
-    public static func randomIndices(frameCount: Int, fps: Double, numFrames: Int, samplingRate: Int,
-                                     targetFps: Double = 30, rng: inout SampleRNG) -> [Int] {
+    public static func randomIndices(
+        frameCount: Int, fps: Double, numFrames: Int, samplingRate: Int,
+        targetFps: Double = 30, rng: inout SampleRNG
+    ) -> [Int] {
         let s = span(numFrames: numFrames, samplingRate: samplingRate, targetFps: targetFps, fps: fps)
         let start = randomStart(frameCount: frameCount, span: s, rng: &rng)
         return indices(start: start, span: s, count: numFrames, frameCount: frameCount)
     }
 
     /// The deterministic clip of view `temporalIndex` of `numTemporalViews` (evaluation).
-    public static func viewIndices(frameCount: Int, fps: Double, numFrames: Int, samplingRate: Int,
-                                   targetFps: Double = 30, temporalIndex: Int = 0, numTemporalViews: Int = 1,
-                                   useOffset: Bool = false) -> [Int] {
+    public static func viewIndices(
+        frameCount: Int, fps: Double, numFrames: Int, samplingRate: Int,
+        targetFps: Double = 30, temporalIndex: Int = 0, numTemporalViews: Int = 1,
+        useOffset: Bool = false
+    ) -> [Int] {
         let s = span(numFrames: numFrames, samplingRate: samplingRate, targetFps: targetFps, fps: fps)
-        let start = viewStart(frameCount: frameCount, span: s, temporalIndex: temporalIndex,
-                              numTemporalViews: numTemporalViews, useOffset: useOffset)
+        let start = viewStart(
+            frameCount: frameCount, span: s, temporalIndex: temporalIndex,
+            numTemporalViews: numTemporalViews, useOffset: useOffset)
         return indices(start: start, span: s, count: numFrames, frameCount: frameCount)
     }
 }

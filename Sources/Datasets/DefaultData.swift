@@ -39,8 +39,9 @@ public enum DefaultData {
         } catch {
             throw DatasetError("\(root): cannot create directory: \(error.localizedDescription)")
         }
-        try SyntheticVideos.generate(root: root, trainPerClass: trainPerClass, valPerClass: valPerClass, seed: seed,
-                                     frames: frames, size: size, fps: fps)
+        try SyntheticVideos.generate(
+            root: root, trainPerClass: trainPerClass, valPerClass: valPerClass, seed: seed,
+            frames: frames, size: size, fps: fps)
         return (root + "/train", root + "/val")
     }
 }

@@ -32,7 +32,9 @@ public enum EvalView {
     }
 
     /// Top-left corner of the `size × size` crop of a `width × height` (resized) frame.
-    public static func cropOrigin(_ mode: EvalResize, width: Int, height: Int, size: Int, spatialIndex: Int) -> (x: Int, y: Int) {
+    public static func cropOrigin(_ mode: EvalResize, width: Int, height: Int, size: Int, spatialIndex: Int) -> (
+        x: Int, y: Int
+    ) {
         switch mode {
         case .maeSt:
             let b = Augment.uniformCrop(width: width, height: height, size: size, spatialIndex: spatialIndex)
@@ -46,18 +48,26 @@ public enum EvalView {
     /// (`spatialIndex` 0/1/2, mae_st only) and writes `(pixel/255 − mean[c]) / std[c]` as `[3, T, crop, crop]`.
     ///
     /// Requires `shortSide ≥ crop` (both upstreams' evaluation settings; mae_st fails otherwise).
-    public static func render(_ clip: VideoClip, frames: [Int], mode: EvalResize, shortSide: Int, crop: Int,
-                              spatialIndex: Int = 1, mean: [Float], std: [Float], into out: UnsafeMutableBufferPointer<Float>) {
+    public static func render(
+        _ clip: VideoClip, frames: [Int], mode: EvalResize, shortSide: Int, crop: Int,
+        spatialIndex: Int = 1, mean: [Float], std: [Float], into out: UnsafeMutableBufferPointer<Float>
+    ) {
         precondition(shortSide >= crop && crop > 0, "EvalView.render: need shortSide >= crop > 0")
         switch mode {
         case .maeSt:
             let (w, h) = maeStSize(width: clip.width, height: clip.height, shortSide: shortSide)
             let (x0, y0) = cropOrigin(.maeSt, width: w, height: h, size: crop, spatialIndex: spatialIndex)
             let cols = Augment.taps(input: clip.width, output: w), rows = Augment.taps(input: clip.height, output: h)
-            func slice(_ t: (i0: [Int], i1: [Int], w0: [Float], w1: [Float]), _ a: Int) -> (i0: [Int], i1: [Int], w0: [Float], w1: [Float]) {
-                (Array(t.i0[a ..< a + crop]), Array(t.i1[a ..< a + crop]), Array(t.w0[a ..< a + crop]), Array(t.w1[a ..< a + crop]))
+            func slice(_ t: (i0: [Int], i1: [Int], w0: [Float], w1: [Float]), _ a: Int) -> (
+                i0: [Int], i1: [Int], w0: [Float], w1: [Float]
+            ) {
+                (
+                    Array(t.i0[a ..< a + crop]), Array(t.i1[a ..< a + crop]), Array(t.w0[a ..< a + crop]),
+                    Array(t.w1[a ..< a + crop])
+                )
             }
-            Augment.bilinearNormalize(clip, frames: frames, cols: slice(cols, x0), rows: slice(rows, y0), mean: mean, std: std, into: out)
+            Augment.bilinearNormalize(
+                clip, frames: frames, cols: slice(cols, x0), rows: slice(rows, y0), mean: mean, std: std, into: out)
         case .huggingFace:
             let (w, h) = hfSize(width: clip.width, height: clip.height, shortSide: shortSide)
             let (x0, y0) = cropOrigin(.huggingFace, width: w, height: h, size: crop, spatialIndex: spatialIndex)
@@ -66,12 +76,15 @@ public enum EvalView {
             let at = Dictionary(uniqueKeysWithValues: distinct.enumerated().map { ($1, $0) })
             var pixels = [UInt8](repeating: 0, count: distinct.count * n)
             for (k, f) in distinct.enumerated() {
-                PILResize.bilinear(clip, frame: f, width: w, height: h, x0: x0, y0: y0, crop: crop, into: &pixels[k * n ..< (k + 1) * n])
+                PILResize.bilinear(
+                    clip, frame: f, width: w, height: h, x0: x0, y0: y0, crop: crop,
+                    into: &pixels[k * n ..< (k + 1) * n])
             }
             let view = VideoClip(frames: distinct.count, height: crop, width: crop, pixels: pixels)
             let identity = Augment.taps(input: crop, output: crop)
-            Augment.bilinearNormalize(view, frames: frames.map { at[$0]! }, cols: identity, rows: identity,
-                                      mean: mean, std: std, into: out)
+            Augment.bilinearNormalize(
+                view, frames: frames.map { at[$0]! }, cols: identity, rows: identity,
+                mean: mean, std: std, into: out)
         }
     }
 }

@@ -17,8 +17,10 @@ public struct MixupConfig: Sendable, Equatable {
     /// Recompute λ from the clipped box area (timm `correct_lam`).
     public var correctLam: Bool
 
-    public init(mixupAlpha: Double = 0.8, cutmixAlpha: Double = 1.0, prob: Double = 1.0, switchProb: Double = 0.5,
-                labelSmoothing: Double = 0.1, numClasses: Int, correctLam: Bool = true) {
+    public init(
+        mixupAlpha: Double = 0.8, cutmixAlpha: Double = 1.0, prob: Double = 1.0, switchProb: Double = 0.5,
+        labelSmoothing: Double = 0.1, numClasses: Int, correctLam: Bool = true
+    ) {
         self.mixupAlpha = mixupAlpha
         self.cutmixAlpha = cutmixAlpha
         self.prob = prob
@@ -51,15 +53,21 @@ public enum Mixup {
     public static func decide(_ c: MixupConfig, height: Int, width: Int, rng: inout SampleRNG) -> MixDecision {
         guard c.enabled, rng.uniform() < c.prob else { return MixDecision(lam: 1, useCutmix: false) }
         let useCutmix: Bool
-        if c.mixupAlpha > 0 && c.cutmixAlpha > 0 { useCutmix = rng.uniform() < c.switchProb }
-        else { useCutmix = c.cutmixAlpha > 0 }
+        if c.mixupAlpha > 0 && c.cutmixAlpha > 0 {
+            useCutmix = rng.uniform() < c.switchProb
+        } else {
+            useCutmix = c.cutmixAlpha > 0
+        }
         let lam = beta(useCutmix ? c.cutmixAlpha : c.mixupAlpha, rng: &rng)
         guard useCutmix else { return MixDecision(lam: lam, useCutmix: false) }
-        return MixDecision(lam: lam, useCutmix: true, cy: rng.int(in: 0 ... height - 1), cx: rng.int(in: 0 ... width - 1))
+        return MixDecision(
+            lam: lam, useCutmix: true, cy: rng.int(in: 0 ... height - 1), cx: rng.int(in: 0 ... width - 1))
     }
 
     /// timm `rand_bbox`: side `int(s·√(1−λ))`, centred at (cy, cx), half-size `side / 2`, clipped → (yl, yh, xl, xh).
-    public static func box(height h: Int, width w: Int, lam: Double, cy: Int, cx: Int) -> (yl: Int, yh: Int, xl: Int, xh: Int) {
+    public static func box(height h: Int, width w: Int, lam: Double, cy: Int, cx: Int) -> (
+        yl: Int, yh: Int, xl: Int, xh: Int
+    ) {
         let ratio = (1 - lam).squareRoot()
         let cutH = Int(Double(h) * ratio), cutW = Int(Double(w) * ratio)
         func clip(_ v: Int, _ hi: Int) -> Int { min(max(v, 0), hi) }
@@ -71,7 +79,9 @@ public enum Mixup {
     /// - Parameter data: `[N, C, T, H, W]` (or `[N, C, H, W]`) row-major with `shape`; N must be even (pairs are
     ///   sample i and N−1−i, `x.flip(0)`). Cutmix pastes the same box on every frame and channel.
     @discardableResult
-    public static func mix(_ data: inout [Float], shape: [Int], decision d: MixDecision, correctLam: Bool = true) -> Double {
+    public static func mix(_ data: inout [Float], shape: [Int], decision d: MixDecision, correctLam: Bool = true)
+        -> Double
+    {
         guard d.lam != 1, let n = shape.first, n > 0 else { return 1 }
         let h = shape[shape.count - 2], w = shape[shape.count - 1]
         let per = data.count / n, planes = per / (h * w)
@@ -116,8 +126,10 @@ public enum Mixup {
 
     /// Decides, mixes `data` in place and returns the soft targets `[N, C]` and the effective λ.
     /// - Throws: `DatasetError` for an odd batch (timm requires pairs) or a label outside `0 ..< numClasses`.
-    public static func apply(_ c: MixupConfig, data: inout [Float], shape: [Int], labels: [Int],
-                             rng: inout SampleRNG) throws -> (targets: [Float], lam: Double) {
+    public static func apply(
+        _ c: MixupConfig, data: inout [Float], shape: [Int], labels: [Int],
+        rng: inout SampleRNG
+    ) throws -> (targets: [Float], lam: Double) {
         guard labels.count == shape[0], labels.count % 2 == 0 else {
             throw DatasetError("mixup/cutmix needs an even batch size, got \(labels.count)")
         }
@@ -149,7 +161,9 @@ public enum Mixup {
             } while v <= 0
             v = v * v * v
             let u = rng.uniform()
-            if u < 1 - 0.0331 * x * x * x * x || log(max(u, 1e-300)) < 0.5 * x * x + d * (1 - v + log(v)) { return d * v }
+            if u < 1 - 0.0331 * x * x * x * x || log(max(u, 1e-300)) < 0.5 * x * x + d * (1 - v + log(v)) {
+                return d * v
+            }
         }
     }
 

@@ -53,10 +53,13 @@ enum PILResize {
     /// The `crop × crop` window at `(x0, y0)` of frame `frame` of `clip` resized to `width × height`, as RGB bytes
     /// `[crop, crop, 3]` into `out`. Equal to resizing the whole frame and then cropping (each output pixel only
     /// depends on its own coefficients); only the rows and columns the window needs are computed.
-    static func bilinear(_ clip: VideoClip, frame: Int, width: Int, height: Int, x0: Int, y0: Int, crop: Int,
-                         into out: inout ArraySlice<UInt8>) {
-        precondition(x0 >= 0 && y0 >= 0 && x0 + crop <= width && y0 + crop <= height && out.count == crop * crop * 3,
-                     "PILResize.bilinear: window outside the resized frame")
+    static func bilinear(
+        _ clip: VideoClip, frame: Int, width: Int, height: Int, x0: Int, y0: Int, crop: Int,
+        into out: inout ArraySlice<UInt8>
+    ) {
+        precondition(
+            x0 >= 0 && y0 >= 0 && x0 + crop <= width && y0 + crop <= height && out.count == crop * crop * 3,
+            "PILResize.bilinear: window outside the resized frame")
         let horizontal = width != clip.width ? coeffs(input: clip.width, output: width) : nil
         let vertical = height != clip.height ? coeffs(input: clip.height, output: height) : nil
         // Source rows the window's output rows read.
@@ -81,7 +84,8 @@ enum PILResize {
                         let p = line + (start + x) * 3, wt = Int(h.weights[k + x])
                         s0 += Int(p[0]) * wt; s1 += Int(p[1]) * wt; s2 += Int(p[2]) * wt
                     }
-                    temp[dst + ox * 3] = clip8(s0); temp[dst + ox * 3 + 1] = clip8(s1); temp[dst + ox * 3 + 2] = clip8(s2)
+                    temp[dst + ox * 3] = clip8(s0); temp[dst + ox * 3 + 1] = clip8(s1);
+                    temp[dst + ox * 3 + 2] = clip8(s2)
                 }
             }
         }

@@ -51,18 +51,26 @@ public struct RandAugment: Sendable, Equatable {
         self.init(magnitude: 9, numOps: 2, magnitudeStd: 0, increasing: false)
         for p in parts.dropFirst() {
             func value(_ key: String) throws -> Double {
-                guard let v = Double(p.dropFirst(key.count)), v.isFinite, v >= 0 else { throw bad("bad value in '\(p)'") }
+                guard let v = Double(p.dropFirst(key.count)), v.isFinite, v >= 0 else {
+                    throw bad("bad value in '\(p)'")
+                }
                 return v
             }
-            if p.hasPrefix("mstd") { magnitudeStd = try value("mstd") }
-            else if p.hasPrefix("mmax") { throw bad("'mmax' is not supported") }
-            else if p.hasPrefix("m") { magnitude = try value("m") }
-            else if p.hasPrefix("n") {
+            if p.hasPrefix("mstd") {
+                magnitudeStd = try value("mstd")
+            } else if p.hasPrefix("mmax") {
+                throw bad("'mmax' is not supported")
+            } else if p.hasPrefix("m") {
+                magnitude = try value("m")
+            } else if p.hasPrefix("n") {
                 let n = try value("n")
                 guard n == n.rounded(), n >= 1 else { throw bad("n must be a positive integer") }
                 numOps = Int(n)
-            } else if p.hasPrefix("inc") { increasing = try value("inc") != 0 }
-            else { throw bad("unknown part '\(p)'") }
+            } else if p.hasPrefix("inc") {
+                increasing = try value("inc") != 0
+            } else {
+                throw bad("unknown part '\(p)'")
+            }
         }
         guard magnitude <= 10 else { throw bad("magnitude above 10") }
     }
@@ -119,7 +127,9 @@ public struct RandAugment: Sendable, Equatable {
         case .invert: lut(&p) { 255 - $0 }
         case .posterize:
             let bits = Int(s.arg)
-            if bits < 8 { let mask = UInt8(truncatingIfNeeded: ~((1 << (8 - max(bits, 0))) - 1)); lut(&p) { $0 & mask } }
+            if bits < 8 {
+                let mask = UInt8(truncatingIfNeeded: ~((1 << (8 - max(bits, 0))) - 1)); lut(&p) { $0 & mask }
+            }
         case .solarize: let t = Int(s.arg); lut(&p) { Int($0) < t ? $0 : 255 - $0 }
         case .solarizeAdd: let a = Int(s.arg); lut(&p) { $0 < 128 ? UInt8(min(Int($0) + a, 255)) : $0 }
         case .brightness: blend(&p, degenerate: [UInt8](repeating: 0, count: p.count), factor: s.arg)
@@ -211,8 +221,10 @@ public struct RandAugment: Sendable, Equatable {
 
     /// PIL `Image.transform(AFFINE, (a, b, c, d, e, f))`: output pixel (x, y) samples the input at
     /// (a·x + b·y + c, d·x + e·y + f) (pixel centres), bilinear, `fill` outside.
-    static func affine(_ p: inout [UInt8], _ w: Int, _ h: Int, _ fill: UInt8,
-                       _ m: (Double, Double, Double, Double, Double, Double)) {
+    static func affine(
+        _ p: inout [UInt8], _ w: Int, _ h: Int, _ fill: UInt8,
+        _ m: (Double, Double, Double, Double, Double, Double)
+    ) {
         let src = p
         for y in 0 ..< h {
             for x in 0 ..< w {

@@ -39,8 +39,10 @@ public struct RandomErasing: Sendable, Equatable {
     }
 
     /// Erases in place. `clip`: `[channels, frames, height, width]`.
-    public func apply(_ clip: UnsafeMutableBufferPointer<Float>, channels: Int = 3, frames: Int, height: Int, width: Int,
-                      rng: inout SampleRNG) {
+    public func apply(
+        _ clip: UnsafeMutableBufferPointer<Float>, channels: Int = 3, frames: Int, height: Int, width: Int,
+        rng: inout SampleRNG
+    ) {
         let plane = height * width
         precondition(clip.count >= channels * frames * plane, "RandomErasing: buffer too small")
         for b in boxes(height: height, width: width, rng: &rng) {

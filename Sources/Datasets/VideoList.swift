@@ -18,8 +18,10 @@ public struct VideoSample: Sendable, Hashable, CustomStringConvertible {
 public enum VideoList {
     /// Extensions recognised as videos (compared case-insensitively): the containers FFmpeg demuxes that video is kept
     /// in — MP4/QuickTime family, Matroska/WebM, AVI, MPEG program/transport streams, Flash, ASF, Ogg, 3GPP, MXF.
-    public static let videoExtensions: Set<String> = ["mp4", "m4v", "mov", "qt", "mkv", "webm", "avi", "mpg", "mpeg", "m2v",
-                                                      "vob", "ts", "m2ts", "mts", "flv", "wmv", "asf", "ogv", "3gp", "3g2", "mxf"]
+    public static let videoExtensions: Set<String> = [
+        "mp4", "m4v", "mov", "qt", "mkv", "webm", "avi", "mpg", "mpeg", "m2v",
+        "vob", "ts", "m2ts", "mts", "flv", "wmv", "asf", "ogv", "3gp", "3g2", "mxf"
+    ]
 
     /// Extensions recognised as still images (JPEG, PNG).
     public static let imageExtensions: Set<String> = ["jpg", "jpeg", "png"]
@@ -45,7 +47,9 @@ public enum VideoList {
     /// With `images`, JPEG/PNG files are listed instead of videos (image class folders).
     /// `classes`: the class list that fixes the labels (training's, for validation and evaluation folders); a class
     /// folder not in it is an error. Default: the folders' own sorted class names.
-    public static func scan(dirs: [String], images: Bool = false, classes fixed: [String]? = nil) throws -> [VideoSample] {
+    public static func scan(dirs: [String], images: Bool = false, classes fixed: [String]? = nil) throws
+        -> [VideoSample]
+    {
         let accept: (String) -> Bool = images ? isImage : isVideo
         let classes = try fixed ?? classNames(dirs: dirs, images: images)
         let labelOf = Dictionary(classes.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
@@ -54,8 +58,9 @@ public enum VideoList {
             let root = normalized(dir)
             let layout = try classFolders(root, accept)
             if let layout, fixed != nil, let unknown = layout.first(where: { labelOf[$0] == nil }) {
-                throw DatasetError("\(root): class folder '\(unknown)' is not one of the \(classes.count) training classes "
-                    + "(\(classes.prefix(8).joined(separator: ", "))\(classes.count > 8 ? ", …" : ""))")
+                throw DatasetError(
+                    "\(root): class folder '\(unknown)' is not one of the \(classes.count) training classes "
+                        + "(\(classes.prefix(8).joined(separator: ", "))\(classes.count > 8 ? ", …" : ""))")
             }
             for relative in try mediaFiles(under: root, accept) {
                 let label = layout == nil ? 0 : labelOf[String(relative.split(separator: "/")[0])] ?? 0
@@ -126,7 +131,9 @@ public enum VideoList {
 
     /// Samples from `source`: a list file (`readCSV`) or a directory (`scan`; images with `images`); `classes` fixes
     /// a folder's labels (see `scan`).
-    public static func samples(from source: String, images: Bool = false, classes: [String]? = nil) throws -> [VideoSample] {
+    public static func samples(from source: String, images: Bool = false, classes: [String]? = nil) throws
+        -> [VideoSample]
+    {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: source, isDirectory: &isDir) else {
             throw DatasetError("\(source): no such file or directory")
@@ -145,7 +152,9 @@ public enum VideoList {
             text += "\(s.path), \(s.label)\n"
         }
         let dir = (path as NSString).deletingLastPathComponent
-        let temp = (dir.isEmpty ? "" : dir + "/") + ".\((path as NSString).lastPathComponent).\(getpid()).\(UInt32.random(in: 0 ... .max)).tmp"
+        let temp =
+            (dir.isEmpty ? "" : dir + "/")
+            + ".\((path as NSString).lastPathComponent).\(getpid()).\(UInt32.random(in: 0 ... .max)).tmp"
         do {
             try Data(text.utf8).write(to: URL(fileURLWithPath: temp))
         } catch {
@@ -204,8 +213,12 @@ public enum VideoList {
 
     /// Few-shot subset (`--frac_retained`): per class, the first ⌈frac·n_c⌉ (at least 1) of a permutation seeded by
     /// (`seed`, class), returned in the original order.
-    public static func retainPerClass(_ samples: [VideoSample], _ frac: Double, seed: UInt64 = 0) throws -> [VideoSample] {
-        guard frac > 0, frac <= 1, frac.isFinite else { throw DatasetError("--frac_retained must be in (0, 1], got \(frac)") }
+    public static func retainPerClass(_ samples: [VideoSample], _ frac: Double, seed: UInt64 = 0) throws
+        -> [VideoSample]
+    {
+        guard frac > 0, frac <= 1, frac.isFinite else {
+            throw DatasetError("--frac_retained must be in (0, 1], got \(frac)")
+        }
         if frac >= 1 { return samples }
         var keep = Set<Int>()
         let byClass = Dictionary(grouping: samples.indices, by: { samples[$0].label })

@@ -18,8 +18,10 @@ public struct DistEnvironment: Equatable, Sendable {
     public var masterPort: Int
     public var isDistributed: Bool { worldSize > 1 }
 
-    public init(source: Source = .single, rank: Int = 0, worldSize: Int = 1, localRank: Int = 0, localWorldSize: Int = 1,
-                masterAddr: String = "127.0.0.1", masterPort: Int = 29500) {
+    public init(
+        source: Source = .single, rank: Int = 0, worldSize: Int = 1, localRank: Int = 0, localWorldSize: Int = 1,
+        masterAddr: String = "127.0.0.1", masterPort: Int = 29500
+    ) {
         self.source = source; self.rank = rank; self.worldSize = worldSize; self.localRank = localRank
         self.localWorldSize = localWorldSize; self.masterAddr = masterAddr; self.masterPort = masterPort
     }
@@ -35,31 +37,37 @@ public struct DistEnvironment: Equatable, Sendable {
         }
         func port() throws -> Int {
             let p = try int("MASTER_PORT") ?? 29500
-            guard (1...65535).contains(p) else { throw DistError("MASTER_PORT=\(p) must be in 1...65535") }
+            guard (1 ... 65535).contains(p) else { throw DistError("MASTER_PORT=\(p) must be in 1...65535") }
             return p
         }
         var e: DistEnvironment
         if let rank = try int("RANK"), let world = try int("WORLD_SIZE") {
             guard let addr = env["MASTER_ADDR"], !addr.isEmpty else {
-                throw DistError("RANK and WORLD_SIZE are set but MASTER_ADDR is not (expected the rank-0 host, as torchrun sets it)")
+                throw DistError(
+                    "RANK and WORLD_SIZE are set but MASTER_ADDR is not (expected the rank-0 host, as torchrun sets it)"
+                )
             }
-            e = DistEnvironment(source: .torchrun, rank: rank, worldSize: world, localRank: try int("LOCAL_RANK") ?? 0,
-                                localWorldSize: try int("LOCAL_WORLD_SIZE") ?? world, masterAddr: addr, masterPort: try port())
+            e = DistEnvironment(
+                source: .torchrun, rank: rank, worldSize: world, localRank: try int("LOCAL_RANK") ?? 0,
+                localWorldSize: try int("LOCAL_WORLD_SIZE") ?? world, masterAddr: addr, masterPort: try port())
         } else if let rank = try int("SLURM_PROCID"), let world = try int("SLURM_NTASKS") {
             let addr = env["MASTER_ADDR"].flatMap { $0.isEmpty ? nil : $0 } ?? env["SLURM_LAUNCH_NODE_IPADDR"] ?? ""
             guard !addr.isEmpty else {
-                throw DistError("Slurm job (SLURM_PROCID=\(rank)) without MASTER_ADDR or SLURM_LAUNCH_NODE_IPADDR: set MASTER_ADDR to the first node")
+                throw DistError(
+                    "Slurm job (SLURM_PROCID=\(rank)) without MASTER_ADDR or SLURM_LAUNCH_NODE_IPADDR: set MASTER_ADDR to the first node"
+                )
             }
             // SLURM_NTASKS_PER_NODE may read "2(x3)"; the leading number is this node's count.
             let perNode = env["SLURM_NTASKS_PER_NODE"].flatMap { Int($0.prefix { $0.isNumber }) } ?? world
-            e = DistEnvironment(source: .slurm, rank: rank, worldSize: world, localRank: try int("SLURM_LOCALID") ?? 0,
-                                localWorldSize: perNode, masterAddr: addr, masterPort: try port())
+            e = DistEnvironment(
+                source: .slurm, rank: rank, worldSize: world, localRank: try int("SLURM_LOCALID") ?? 0,
+                localWorldSize: perNode, masterAddr: addr, masterPort: try port())
         } else {
             return DistEnvironment()
         }
         guard e.worldSize >= 1 else { throw DistError("world size must be ≥ 1, got \(e.worldSize)") }
-        guard (0..<e.worldSize).contains(e.rank) else { throw DistError("rank \(e.rank) outside 0..<\(e.worldSize)") }
-        guard (0..<max(e.localWorldSize, 1)).contains(e.localRank) else {
+        guard (0 ..< e.worldSize).contains(e.rank) else { throw DistError("rank \(e.rank) outside 0..<\(e.worldSize)") }
+        guard (0 ..< max(e.localWorldSize, 1)).contains(e.localRank) else {
             throw DistError("local rank \(e.localRank) outside 0..<\(e.localWorldSize)")
         }
         return e

@@ -24,7 +24,9 @@ public final class GIFWriter {
         guard (1 ... 65535).contains(width), (1 ... 65535).contains(height) else {
             throw MediaError(path, .invalidArgument, "GIF size must be 1...65535, got \(width)x\(height)")
         }
-        guard fps.isFinite, fps > 0 else { throw MediaError(path, .invalidArgument, "fps must be positive, got \(fps)") }
+        guard fps.isFinite, fps > 0 else {
+            throw MediaError(path, .invalidArgument, "fps must be positive, got \(fps)")
+        }
         delay = UInt16(max(1, min(65535, (100 / fps).rounded())))
         bytes += Array("GIF89a".utf8)
         put16(width)
@@ -43,7 +45,9 @@ public final class GIFWriter {
     public func append(rgb: [UInt8]) throws {
         guard !finished else { throw MediaError(path, .invalidArgument, "append after finish") }
         guard rgb.count == width * height * 3 else {
-            throw MediaError(path, .invalidArgument, "expected \(width * height * 3) RGB bytes (\(width)x\(height)x3), got \(rgb.count)")
+            throw MediaError(
+                path, .invalidArgument,
+                "expected \(width * height * 3) RGB bytes (\(width)x\(height)x3), got \(rgb.count)")
         }
         var indices = [UInt8](repeating: 0, count: width * height)
         for i in 0 ..< indices.count {
@@ -150,7 +154,9 @@ extension VideoClip {
     /// Saves the clip as a video (container from the extension; width and height must be even).
     public func saveVideo(path: String, fps: Double, codec: VideoCodec = .automatic) throws {
         let writer = try VideoWriter(path: path, width: width, height: height, fps: fps, codec: codec)
-        for t in 0 ..< frames { try pixels[t * frameSize ..< (t + 1) * frameSize].withUnsafeBufferPointer { try writer.append(rgb: $0) } }
+        for t in 0 ..< frames {
+            try pixels[t * frameSize ..< (t + 1) * frameSize].withUnsafeBufferPointer { try writer.append(rgb: $0) }
+        }
         try writer.finish()
     }
 }

@@ -34,7 +34,9 @@ public struct Image: Sendable, Equatable {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {
             let missing = !FileManager.default.fileExists(atPath: path)
-            throw MediaError(path, missing ? .notFound : .io, missing ? "no such file" : "cannot read file: \(error.localizedDescription)")
+            throw MediaError(
+                path, missing ? .notFound : .io,
+                missing ? "no such file" : "cannot read file: \(error.localizedDescription)")
         }
         let bytes = [UInt8](data)
         switch format(of: bytes) {
@@ -63,15 +65,18 @@ public struct Image: Sendable, Equatable {
     /// Writes a baseline JPEG with 4:2:0 chroma subsampling; `quality` is 1...100.
     public func saveJPEG(path: String, quality: Int = 90) throws {
         try checkWritable(path)
-        guard (1 ... 100).contains(quality) else { throw MediaError(path, .invalidArgument, "JPEG quality must be 1...100, got \(quality)") }
+        guard (1 ... 100).contains(quality) else {
+            throw MediaError(path, .invalidArgument, "JPEG quality must be 1...100, got \(quality)")
+        }
         guard let handle = tjInitCompress() else { throw MediaError(path, .io, "cannot initialise TurboJPEG") }
         defer { tjDestroy(handle) }
         var jpeg: UnsafeMutablePointer<UInt8>?
         var size: UInt = 0
         defer { tjFree(jpeg) }
         let rc = pixels.withUnsafeBufferPointer { buf in
-            tjCompress2(handle, buf.baseAddress, Int32(width), 0, Int32(height), Int32(TJPF_RGB.rawValue),
-                        &jpeg, &size, Int32(TJSAMP_420.rawValue), Int32(quality), 0)
+            tjCompress2(
+                handle, buf.baseAddress, Int32(width), 0, Int32(height), Int32(TJPF_RGB.rawValue),
+                &jpeg, &size, Int32(TJSAMP_420.rawValue), Int32(quality), 0)
         }
         guard rc == 0, let jpeg else {
             throw MediaError(path, .io, "JPEG encode failed: \(String(cString: tjGetErrorStr2(handle)))")
@@ -86,7 +91,9 @@ public struct Image: Sendable, Equatable {
     // MARK: - Codecs
 
     private func checkWritable(_ path: String) throws {
-        guard width > 0, height > 0 else { throw MediaError(path, .invalidArgument, "cannot save an empty \(width)x\(height) image") }
+        guard width > 0, height > 0 else {
+            throw MediaError(path, .invalidArgument, "cannot save an empty \(width)x\(height) image")
+        }
     }
 
     private static func decodeJPEG(_ bytes: [UInt8], path: String) throws -> Image {
@@ -107,8 +114,9 @@ public struct Image: Sendable, Equatable {
         var pixels = [UInt8](repeating: 0, count: Int(w) * Int(h) * channels)
         let rc = bytes.withUnsafeBufferPointer { src in
             pixels.withUnsafeMutableBufferPointer { dst in
-                tjDecompress2(handle, src.baseAddress, UInt(src.count), dst.baseAddress, w, 0, h,
-                              Int32((cmyk ? TJPF_CMYK : TJPF_RGB).rawValue), 0)
+                tjDecompress2(
+                    handle, src.baseAddress, UInt(src.count), dst.baseAddress, w, 0, h,
+                    Int32((cmyk ? TJPF_CMYK : TJPF_RGB).rawValue), 0)
             }
         }
         if rc != 0 {
@@ -149,7 +157,9 @@ public struct Image: Sendable, Equatable {
             image.flags |= UInt32(PNG_IMAGE_FLAG_16BIT_sRGB)
             // Zero-filled buffer: alpha is composited onto black.
             var pixels = [UInt8](repeating: 0, count: w * h * 3)
-            let ok = pixels.withUnsafeMutableBytes { png_image_finish_read(&image, nil, $0.baseAddress, Int32(w * 3), nil) }
+            let ok = pixels.withUnsafeMutableBytes {
+                png_image_finish_read(&image, nil, $0.baseAddress, Int32(w * 3), nil)
+            }
             guard ok != 0 else { throw MediaError(path, .corrupt, "PNG decode failed: \(pngMessage(&image))") }
             return Image(width: w, height: h, pixels: pixels)
         }

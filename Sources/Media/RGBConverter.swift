@@ -16,8 +16,10 @@ final class RGBConverter {
     }
 
     /// `width` × `height`: the output, after a clockwise `rotation` (0, 90, 180, 270) of the scaled frame.
-    func convert(_ src: UnsafeMutablePointer<AVFrame>, into out: UnsafeMutablePointer<UInt8>,
-                 width outW: Int, height outH: Int, rotation: Int = 0, path: String) throws {
+    func convert(
+        _ src: UnsafeMutablePointer<AVFrame>, into out: UnsafeMutablePointer<UInt8>,
+        width outW: Int, height outH: Int, rotation: Int = 0, path: String
+    ) throws {
         let quarter = rotation == 90 || rotation == 270
         let (width, height) = quarter ? (outH, outW) : (outW, outH)
         let f = src.pointee
@@ -29,18 +31,22 @@ final class RGBConverter {
         let (format, jRange) = Self.normalise(rawFormat)
         let fullRange = jRange || f.color_range == AVCOL_RANGE_JPEG
         let flags = (Int(f.width) > width || Int(f.height) > height) ? SWS_AREA : SWS_BILINEAR
-        sws = sws_getCachedContext(sws, f.width, f.height, format, Int32(width), Int32(height),
-                                   AV_PIX_FMT_RGB24, flags | SWS_ACCURATE_RND, nil, nil, nil)
+        sws = sws_getCachedContext(
+            sws, f.width, f.height, format, Int32(width), Int32(height),
+            AV_PIX_FMT_RGB24, flags | SWS_ACCURATE_RND, nil, nil, nil)
         guard let sws else {
             let name = av_get_pix_fmt_name(rawFormat).map { String(cString: $0) } ?? "\(f.format)"
             throw MediaError(path, .unsupported, "cannot convert pixel format \(name) to RGB")
         }
         let space = f.colorspace == AVCOL_SPC_BT709 ? SWS_CS_ITU709 : SWS_CS_DEFAULT
-        _ = sws_setColorspaceDetails(sws, sws_getCoefficients(space), fullRange ? 1 : 0,
-                                     sws_getCoefficients(SWS_CS_DEFAULT), 1, 0, 1 << 16, 1 << 16)
+        _ = sws_setColorspaceDetails(
+            sws, sws_getCoefficients(space), fullRange ? 1 : 0,
+            sws_getCoefficients(SWS_CS_DEFAULT), 1, 0, 1 << 16, 1 << 16)
         try ensureTarget(width: width, height: height, path: path)
 
-        var srcData: [UnsafePointer<UInt8>?] = [f.data.0, f.data.1, f.data.2, f.data.3].map { $0.map { UnsafePointer($0) } }
+        var srcData: [UnsafePointer<UInt8>?] = [f.data.0, f.data.1, f.data.2, f.data.3].map {
+            $0.map { UnsafePointer($0) }
+        }
         var srcLines: [Int32] = [f.linesize.0, f.linesize.1, f.linesize.2, f.linesize.3]
         let dst = rgb!.pointee
         var dstData: [UnsafeMutablePointer<UInt8>?] = [dst.data.0, nil, nil, nil]
@@ -57,7 +63,9 @@ final class RGBConverter {
         // out[y][x] = scaled[sy][sx]: 90° clockwise takes column y from the bottom up, 270° row x from the right.
         for y in 0 ..< outH {
             for x in 0 ..< outW {
-                let (sy, sx) = rotation == 90 ? (height - 1 - x, y) : rotation == 180 ? (height - 1 - y, width - 1 - x) : (x, width - 1 - y)
+                let (sy, sx) =
+                    rotation == 90
+                    ? (height - 1 - x, y) : rotation == 180 ? (height - 1 - y, width - 1 - x) : (x, width - 1 - y)
                 let s = base + sy * line + sx * 3, d = out + (y * outW + x) * 3
                 d[0] = s[0]; d[1] = s[1]; d[2] = s[2]
             }

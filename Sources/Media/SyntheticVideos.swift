@@ -23,14 +23,17 @@ public enum SyntheticVideos {
     /// Generates the data set under `root` unless it is already complete with the same parameters.
     /// Clips are rendered and encoded in parallel; the result depends only on the arguments.
     @discardableResult
-    public static func generate(root: String, trainPerClass: Int = 24, valPerClass: Int = 8, seed: UInt64 = 0,
-                                frames: Int = 32, size: Int = 112, fps: Double = 10) throws -> (classes: [String], files: Int) {
+    public static func generate(
+        root: String, trainPerClass: Int = 24, valPerClass: Int = 8, seed: UInt64 = 0,
+        frames: Int = 32, size: Int = 112, fps: Double = 10
+    ) throws -> (classes: [String], files: Int) {
         guard trainPerClass >= 0, valPerClass >= 0, frames > 0, size >= 16, size % 2 == 0 else {
             throw MediaError(root, .invalidArgument, "need counts >= 0, frames > 0 and an even size >= 16")
         }
         let fm = FileManager.default
         let marker = root + "/.complete"
-        let stamp = "stmae-synthetic v1 seed=\(seed) train=\(trainPerClass) val=\(valPerClass) frames=\(frames) size=\(size) fps=\(fps)\n"
+        let stamp =
+            "stmae-synthetic v1 seed=\(seed) train=\(trainPerClass) val=\(valPerClass) frames=\(frames) size=\(size) fps=\(fps)\n"
         let total = classNames.count * (trainPerClass + valPerClass)
         if let existing = try? String(contentsOfFile: marker, encoding: .utf8) {
             if existing == stamp { return (classNames, total) }
@@ -53,8 +56,10 @@ public enum SyntheticVideos {
                 for i in 0 ..< count {
                     let relative = "\(split)/\(name)/\(name)_\(String(format: "%03d", i)).mp4"
                     let clipSeed = mix(seed, split == "train" ? 1 : 2, UInt64(label), UInt64(i))
-                    jobs.append(Job(path: root + "/" + relative, relative: relative, label: label,
-                                    shape: label / motions.count, motion: label % motions.count, seed: clipSeed))
+                    jobs.append(
+                        Job(
+                            path: root + "/" + relative, relative: relative, label: label,
+                            shape: label / motions.count, motion: label % motions.count, seed: clipSeed))
                     lists[split]!.append("\(relative) \(label)")
                 }
             }
@@ -67,8 +72,9 @@ public enum SyntheticVideos {
             let job = jobList[k]
             do {
                 let clip = render(shape: job.shape, motion: job.motion, seed: job.seed, frames: frames, size: size)
-                let writer = try VideoWriter(path: job.path, width: size, height: size, fps: fps, codec: .automatic,
-                                             quality: 20, keyframeInterval: 8, threads: 1)
+                let writer = try VideoWriter(
+                    path: job.path, width: size, height: size, fps: fps, codec: .automatic,
+                    quality: 20, keyframeInterval: 8, threads: 1)
                 for t in 0 ..< frames {
                     try clip.pixels[t * clip.frameSize ..< (t + 1) * clip.frameSize].withUnsafeBufferPointer {
                         try writer.append(rgb: $0)
@@ -90,10 +96,13 @@ public enum SyntheticVideos {
 
     /// URL convenience for `generate(root:…)`.
     @discardableResult
-    public static func generate(root: URL, trainPerClass: Int = 24, valPerClass: Int = 8, seed: UInt64 = 0,
-                                frames: Int = 32, size: Int = 112, fps: Double = 10) throws -> (classes: [String], files: Int) {
-        try generate(root: root.path, trainPerClass: trainPerClass, valPerClass: valPerClass, seed: seed,
-                     frames: frames, size: size, fps: fps)
+    public static func generate(
+        root: URL, trainPerClass: Int = 24, valPerClass: Int = 8, seed: UInt64 = 0,
+        frames: Int = 32, size: Int = 112, fps: Double = 10
+    ) throws -> (classes: [String], files: Int) {
+        try generate(
+            root: root.path, trainPerClass: trainPerClass, valPerClass: valPerClass, seed: seed,
+            frames: frames, size: size, fps: fps)
     }
 
     /// Renders one clip in memory (no encoding): `shape` indexes `shapes`, `motion` indexes `motions`.
@@ -137,7 +146,9 @@ public enum SyntheticVideos {
             let (cosT, sinT) = (cos(theta), sin(theta))
             let base = t * frameSize
             pixels.withUnsafeMutableBufferPointer { out in
-                background.withUnsafeBufferPointer { out.baseAddress!.advanced(by: base).update(from: $0.baseAddress!, count: frameSize) }
+                background.withUnsafeBufferPointer {
+                    out.baseAddress!.advanced(by: base).update(from: $0.baseAddress!, count: frameSize)
+                }
                 let x0 = max(0, Int(cx - r * 1.5)), x1 = min(size - 1, Int(cx + r * 1.5))
                 let y0 = max(0, Int(cy - r * 1.5)), y1 = min(size - 1, Int(cy + r * 1.5))
                 guard x0 <= x1, y0 <= y1 else { return }

@@ -141,8 +141,9 @@ public final class VideoReader {
         let d = file.ctx.pointee.duration
         let (w, h) = (Int(stream.pointee.codecpar.pointee.width), Int(stream.pointee.codecpar.pointee.height))
         let turned = stmae_stream_rotation(stream) % 180 != 0
-        return VideoInfo(fps: fps, frameCount: scan.pts.count, width: turned ? h : w, height: turned ? w : h,
-                         duration: d > 0 ? Double(d) / Double(avTimeBase) : Double(scan.pts.count) / max(fps, 1e-9))
+        return VideoInfo(
+            fps: fps, frameCount: scan.pts.count, width: turned ? h : w, height: turned ? w : h,
+            duration: d > 0 ? Double(d) / Double(avTimeBase) : Double(scan.pts.count) / max(fps, 1e-9))
     }
 
     /// Output size for a short-side resize that keeps the aspect ratio (`nil` keeps the size).
@@ -179,8 +180,9 @@ public final class VideoReader {
         try pixels.withUnsafeMutableBufferPointer { out in
             func store(_ f: UnsafeMutablePointer<AVFrame>, for target: Int) throws {
                 let first = slots[target]![0] * frameBytes
-                try converter.convert(f, into: out.baseAddress! + first, width: outW, height: outH, rotation: rotation,
-                                      path: path)
+                try converter.convert(
+                    f, into: out.baseAddress! + first, width: outW, height: outH, rotation: rotation,
+                    path: path)
                 for slot in slots[target]!.dropFirst() {
                     (out.baseAddress! + slot * frameBytes).update(from: out.baseAddress! + first, count: frameBytes)
                 }
@@ -196,7 +198,8 @@ public final class VideoReader {
                     guard let i = try decodeNextFrame() else {
                         // End of stream: remaining targets get the last decodable frame.
                         guard hasLastFrame else {
-                            throw MediaError(path, .corrupt, "decode failed at frame \(target): no frame could be decoded")
+                            throw MediaError(
+                                path, .corrupt, "decode failed at frame \(target): no frame could be decoded")
                         }
                         for t in targets[ti...] { try store(lastFrame!, for: t) }
                         ti = targets.count
@@ -257,8 +260,10 @@ public final class VideoReader {
     private func seek(toKeyframe slot: Int, reopen: Bool = false) throws {
         let ts = keyframes[slot].seekTS
         position = keyframes[slot].index - 1
-        if reopen || (av_seek_frame(format, streamIndex, ts, AVSEEK_FLAG_BACKWARD) < 0
-            && avformat_seek_file(format, streamIndex, Int64.min, ts, ts, 0) < 0) {
+        if reopen
+            || (av_seek_frame(format, streamIndex, ts, AVSEEK_FLAG_BACKWARD) < 0
+                && avformat_seek_file(format, streamIndex, Int64.min, ts, ts, 0) < 0)
+        {
             // Unseekable input: reopen and decode from the start (the decode loop skips ahead).
             let reopened = try DemuxedFile(path: path)
             guard reopened.streamIndex == streamIndex else {
@@ -314,7 +319,8 @@ public final class VideoReader {
             // skip_frame is read per packet: let the decoder drop unneeded non-reference frames.
             let ts = p.pts != avNoPTS ? p.pts : p.dts
             let index = frameIndex(pts: ts)
-            codec!.pointee.skip_frame = index.map { needed.contains($0) } == false ? AVDISCARD_NONREF : AVDISCARD_DEFAULT
+            codec!.pointee.skip_frame =
+                index.map { needed.contains($0) } == false ? AVDISCARD_NONREF : AVDISCARD_DEFAULT
             let rc = avcodec_send_packet(codec, packet)
             if rc == averrorInvalidData {  // a damaged packet: counted, decoding goes on with the next one
                 decodeErrors += 1
@@ -336,8 +342,10 @@ public final class VideoReader {
     }
 
     /// Reads every packet of the video stream (no decoding), then rewinds.
-    private static func scanPackets(_ ctx: UnsafeMutablePointer<AVFormatContext>, _ stream: Int32,
-                                    path: String) throws -> Scan {
+    private static func scanPackets(
+        _ ctx: UnsafeMutablePointer<AVFormatContext>, _ stream: Int32,
+        path: String
+    ) throws -> Scan {
         var packet = av_packet_alloc()
         defer { av_packet_free(&packet) }
         guard let pkt = packet else { throw MediaError(path, .io, "out of memory") }

@@ -63,8 +63,10 @@ public final class VideoWriter {
     ///     `nil` picks a visually lossless-ish default.
     ///   - keyframeInterval: maximum frames between keyframes (short GOPs make seeking cheap).
     ///   - threads: encoder threads (0 = auto).
-    public init(path: String, width: Int, height: Int, fps: Double, codec: VideoCodec = .automatic,
-                quality: Int? = nil, keyframeInterval: Int = 16, threads: Int = 0) throws {
+    public init(
+        path: String, width: Int, height: Int, fps: Double, codec: VideoCodec = .automatic,
+        quality: Int? = nil, keyframeInterval: Int = 16, threads: Int = 0
+    ) throws {
         _ = ffmpegQuietLogging
         self.path = path
         self.width = width
@@ -77,7 +79,9 @@ public final class VideoWriter {
         guard width > 0, height > 0, width % 2 == 0, height % 2 == 0 else {
             throw MediaError(path, .invalidArgument, "frame size must be positive and even, got \(width)x\(height)")
         }
-        guard fps.isFinite, fps > 0 else { throw MediaError(path, .invalidArgument, "fps must be positive, got \(fps)") }
+        guard fps.isFinite, fps > 0 else {
+            throw MediaError(path, .invalidArgument, "fps must be positive, got \(fps)")
+        }
         guard (path as NSString).pathExtension.lowercased() != "gif" else {
             throw MediaError(path, .unsupported, "use GIFWriter for animated GIFs")
         }
@@ -98,7 +102,9 @@ public final class VideoWriter {
     public func append(rgb: UnsafeBufferPointer<UInt8>) throws {
         guard !finished, output != nil else { throw MediaError(path, .invalidArgument, "append after finish") }
         guard rgb.count == width * height * 3 else {
-            throw MediaError(path, .invalidArgument, "expected \(width * height * 3) RGB bytes (\(width)x\(height)x3), got \(rgb.count)")
+            throw MediaError(
+                path, .invalidArgument,
+                "expected \(width * height * 3) RGB bytes (\(width)x\(height)x3), got \(rgb.count)")
         }
         var rc = av_frame_make_writable(rgbFrame)
         if rc >= 0 { rc = av_frame_make_writable(yuvFrame) }
@@ -206,11 +212,13 @@ public final class VideoWriter {
         }
         yuvFrame.pointee.color_range = encoder.pointee.color_range
         let (swsFormat, _) = RGBConverter.normalise(encFormat)
-        sws = sws_getContext(Int32(width), Int32(height), AV_PIX_FMT_RGB24, Int32(width), Int32(height),
-                             swsFormat, SWS_BILINEAR | SWS_ACCURATE_RND, nil, nil, nil)
+        sws = sws_getContext(
+            Int32(width), Int32(height), AV_PIX_FMT_RGB24, Int32(width), Int32(height),
+            swsFormat, SWS_BILINEAR | SWS_ACCURATE_RND, nil, nil, nil)
         guard sws != nil else { throw MediaError(path, .unsupported, "cannot create RGB to YUV converter") }
-        _ = sws_setColorspaceDetails(sws, sws_getCoefficients(SWS_CS_DEFAULT), 1,
-                                     sws_getCoefficients(SWS_CS_DEFAULT), isJPEG ? 1 : 0, 0, 1 << 16, 1 << 16)
+        _ = sws_setColorspaceDetails(
+            sws, sws_getCoefficients(SWS_CS_DEFAULT), 1,
+            sws_getCoefficients(SWS_CS_DEFAULT), isJPEG ? 1 : 0, 0, 1 << 16, 1 << 16)
 
         rc = avio_open(&output.pointee.pb, tempPath, AVIO_FLAG_WRITE)
         if rc < 0 { throw MediaError(path, .io, "cannot create file: \(avErrorString(rc))") }

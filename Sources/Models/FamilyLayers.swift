@@ -14,7 +14,9 @@ public final class Conv2d: Module {
         self.stride = [stride, stride]
         try Init.torchDefault(weight: weight, bias: self.bias)
     }
-    public func callAsFunction(_ x: Tensor) throws -> Tensor { try conv2d(x, weight: weight, bias: bias, stride: stride) }
+    public func callAsFunction(_ x: Tensor) throws -> Tensor {
+        try conv2d(x, weight: weight, bias: bias, stride: stride)
+    }
 }
 
 /// Per-frame 2-D patch embedding (TimeSformer): x: [N·T, 3, H, W] → [N·T, S, D].
@@ -24,7 +26,9 @@ public final class FramePatchEmbed: Module {
     public let imgSize: Int, patchSize: Int
     public var spatialTokens: Int { (imgSize / patchSize) * (imgSize / patchSize) }
     public init(imgSize: Int, patchSize: Int, inChans: Int, embedDim: Int) throws {
-        guard patchSize > 0, imgSize % patchSize == 0 else { throw ConfigError("img_size \(imgSize) is not divisible by patch_size \(patchSize)") }
+        guard patchSize > 0, imgSize % patchSize == 0 else {
+            throw ConfigError("img_size \(imgSize) is not divisible by patch_size \(patchSize)")
+        }
         self.imgSize = imgSize; self.patchSize = patchSize
         proj = try Conv2d(inChans, embedDim, kernel: patchSize, stride: patchSize)
     }
@@ -70,10 +74,14 @@ public func attentionProbs(_ a: Attention, _ x: Tensor) throws -> Tensor {
     if let qkv = a.qkv {
         var bias = qkv.bias
         if let qb = a.qBias { bias = try Tensor.cat([qb, Tensor.zeros([2 * d], dtype: qb.dtype)]) }
-        let t = try linear(x, weight: qkv.computeWeight, bias: bias).reshape([b, l, 3, a.heads, hd]).permute(2, 0, 3, 1, 4)
+        let t = try linear(x, weight: qkv.computeWeight, bias: bias).reshape([b, l, 3, a.heads, hd]).permute(
+            2, 0, 3, 1, 4)
         (q, k) = (try t.select(dim: 0, index: 0), try t.select(dim: 0, index: 1))
     } else {
-        (q, k) = (try a.q!(x).reshape([b, l, a.heads, hd]).transpose(1, 2), try a.k!(x).reshape([b, l, a.heads, hd]).transpose(1, 2))
+        (q, k) = (
+            try a.q!(x).reshape([b, l, a.heads, hd]).transpose(1, 2),
+            try a.k!(x).reshape([b, l, a.heads, hd]).transpose(1, 2)
+        )
     }
     return try softmax(q.matmul(k.transpose(-2, -1)) * (1 / Double(hd).squareRoot()), dim: -1)
 }

@@ -22,7 +22,9 @@ public enum FamilyRegistry {
         ModelCatalog.entry(name).flatMap { families.contains($0.family) ? $0 : nil }
     }
 
-    public static var names: [String] { ModelCatalog.entries.filter { families.contains($0.family) }.map(\.name).sorted() }
+    public static var names: [String] {
+        ModelCatalog.entries.filter { families.contains($0.family) }.map(\.name).sorted()
+    }
 
     public static func kind(of name: String) -> Kind? { entry(name)?.kind }
 
@@ -40,24 +42,30 @@ public enum FamilyRegistry {
     }
 
     /// Builds `name` (see `config`); cast to `TimeSformer` / `ViViT` / `MaskFeat` or use `classifier(_:)`.
-    public static func make(_ name: String, overrides: [String: Any] = [:], generator: Generator? = nil) throws -> Module {
+    public static func make(_ name: String, overrides: [String: Any] = [:], generator: Generator? = nil) throws
+        -> Module
+    {
         _ = try config(name)
         return try ModelCatalog.named(name).make(overrides: overrides, generator: generator)
     }
 
     /// A classifier as a forward closure `x [N, 3, T, H, W] → logits` plus the module (for parameters / state dict).
     public static func classifier(_ name: String, overrides: [String: Any] = [:], generator: Generator? = nil) throws
-        -> (module: Module, forward: (Tensor) throws -> Tensor) {
+        -> (module: Module, forward: (Tensor) throws -> Tensor)
+    {
         let m = try make(name, overrides: overrides, generator: generator)
         if let t = m as? TimeSformer { return (t, { try t($0) }) }
         if let v = m as? ViViT { return (v, { try v($0) }) }
-        throw ConfigError("'\(name)' is a pre-training model (MaskFeat), not a classifier: use it with `stmae pretrain`")
+        throw ConfigError(
+            "'\(name)' is a pre-training model (MaskFeat), not a classifier: use it with `stmae pretrain`")
     }
 
     /// Initialises any family model from an image ViT checkpoint (timm or HF layout) with each model's default recipe.
     @discardableResult
-    public static func initialiseFromImage(_ model: Module, state: [String: Tensor], inflation: PatchInflation = .centre,
-                                           temporal: TemporalInit = .copy) throws -> LoadReport {
+    public static func initialiseFromImage(
+        _ model: Module, state: [String: Tensor], inflation: PatchInflation = .centre,
+        temporal: TemporalInit = .copy
+    ) throws -> LoadReport {
         switch model {
         case let t as TimeSformer: return try t.initialise(fromImage: state, temporal: temporal)
         case let v as ViViT: return try v.initialise(fromImage: state, inflation: inflation, temporal: temporal)
@@ -74,7 +82,10 @@ extension FamilyRegistry {
         switch model {
         case let v as ViViT: return try v.initialise(fromVideo: state)
         case let m as MaskFeat: return try m.initialise(fromVideo: state)
-        default: throw ConfigError("initialisation from a video MAE encoder is defined for ViViT and MaskFeat (TimeSformer has 2-D patches)")
+        default:
+            throw ConfigError(
+                "initialisation from a video MAE encoder is defined for ViViT and MaskFeat (TimeSformer has 2-D patches)"
+            )
         }
     }
 

@@ -43,8 +43,8 @@ public struct HOG: Sendable {
                 let (img, ch) = (job / c, job % c)
                 let base = (img * c + ch) * h * w
                 var hist = [Double](repeating: 0, count: hc * wc * nb)
-                for r in 0..<h {
-                    for col in 0..<w {  // border rows have no row gradient, border columns no column gradient
+                for r in 0 ..< h {
+                    for col in 0 ..< w {  // border rows have no row gradient, border columns no column gradient
                         let gr = r == 0 || r == h - 1 ? 0 : x[base + (r + 1) * w + col] - x[base + (r - 1) * w + col]
                         let gc = col == 0 || col == w - 1 ? 0 : x[base + r * w + col + 1] - x[base + r * w + col - 1]
                         let mag = (gr * gr + gc * gc).squareRoot()
@@ -58,12 +58,12 @@ public struct HOG: Sendable {
                 }
                 // per patch: cpp × cpp cells × bins, L2-normalised
                 var v = [Double](repeating: 0, count: k * k * nb)
-                for pr in 0..<hp {
-                    for pc in 0..<wp {
+                for pr in 0 ..< hp {
+                    for pc in 0 ..< wp {
                         var ss = 0.0
-                        for cr in 0..<k {
-                            for cc in 0..<k {
-                                for b in 0..<nb {
+                        for cr in 0 ..< k {
+                            for cc in 0 ..< k {
+                                for b in 0 ..< nb {
                                     let e = hist[((pr * k + cr) * wc + pc * k + cc) * nb + b] / area
                                     v[(cr * k + cc) * nb + b] = e
                                     ss += e * e

@@ -32,8 +32,9 @@ public func timmViTState(_ state: [String: Tensor]) throws -> [String: Tensor] {
     }
     guard s.keys.contains(where: { $0.contains("embeddings.patch_embeddings") }) else {
         guard s["patch_embed.proj.weight"] != nil, s.keys.contains(where: { $0.hasPrefix("blocks.0.") }) else {
-            throw ConfigError("not an image ViT checkpoint: expected timm keys (patch_embed.proj.weight, blocks.0.attn.qkv.weight, …) "
-                              + "or Hugging Face ViT keys (vit.embeddings.patch_embeddings.projection.weight, …)")
+            throw ConfigError(
+                "not an image ViT checkpoint: expected timm keys (patch_embed.proj.weight, blocks.0.attn.qkv.weight, …) "
+                    + "or Hugging Face ViT keys (vit.embeddings.patch_embeddings.projection.weight, …)")
         }
         return s
     }
@@ -41,19 +42,25 @@ public func timmViTState(_ state: [String: Tensor]) throws -> [String: Tensor] {
     var qkv: [String: [String: Tensor]] = [:]  // "blocks.i.attn.qkv.weight" → query/key/value
     for (k0, v) in s {
         let k = k0.hasPrefix("vit.") ? String(k0.dropFirst(4)) : k0
-        let map: [(String, String)] = [("embeddings.cls_token", "cls_token"), ("embeddings.position_embeddings", "pos_embed"),
-                                       ("embeddings.patch_embeddings.projection.", "patch_embed.proj."), ("layernorm.", "norm."),
-                                       ("classifier.", "head.")]
+        let map: [(String, String)] = [
+            ("embeddings.cls_token", "cls_token"), ("embeddings.position_embeddings", "pos_embed"),
+            ("embeddings.patch_embeddings.projection.", "patch_embed.proj."), ("layernorm.", "norm."),
+            ("classifier.", "head.")
+        ]
         if let (from, to) = map.first(where: { k.hasPrefix($0.0) }) { out[to + k.dropFirst(from.count)] = v; continue }
         guard k.hasPrefix("encoder.layer.") else { continue }  // pooler etc. are not part of a timm ViT
         let rest = k.dropFirst("encoder.layer.".count)
         guard let dot = rest.firstIndex(of: "."), let i = Int(rest[..<dot]) else { continue }
         let sub = String(rest[rest.index(after: dot)...])
         let b = "blocks.\(i)."
-        let parts: [(String, String)] = [("layernorm_before.", "norm1."), ("layernorm_after.", "norm2."),
-                                         ("attention.output.dense.", "attn.proj."), ("intermediate.dense.", "mlp.fc1."),
-                                         ("output.dense.", "mlp.fc2.")]
-        if let (from, to) = parts.first(where: { sub.hasPrefix($0.0) }) { out[b + to + sub.dropFirst(from.count)] = v; continue }
+        let parts: [(String, String)] = [
+            ("layernorm_before.", "norm1."), ("layernorm_after.", "norm2."),
+            ("attention.output.dense.", "attn.proj."), ("intermediate.dense.", "mlp.fc1."),
+            ("output.dense.", "mlp.fc2.")
+        ]
+        if let (from, to) = parts.first(where: { sub.hasPrefix($0.0) }) {
+            out[b + to + sub.dropFirst(from.count)] = v; continue
+        }
         for which in ["query", "key", "value"] where sub.hasPrefix("attention.attention.\(which).") {
             let leaf = sub.dropFirst("attention.attention.\(which).".count)
             qkv[b + "attn.qkv." + leaf, default: [:]][which] = v
@@ -71,7 +78,9 @@ public func timmViTState(_ state: [String: Tensor]) throws -> [String: Tensor] {
 /// An image ViT safetensors file (timm or HF keys), converted by `timmViTState`.
 public func loadImageViT(path: String) throws -> [String: Tensor] {
     let raw: [String: Tensor]
-    do { raw = try TensorFile.load(path) } catch { throw ConfigError("\(path): cannot read the image checkpoint (safetensors expected): \(error)") }
+    do { raw = try TensorFile.load(path) } catch {
+        throw ConfigError("\(path): cannot read the image checkpoint (safetensors expected): \(error)")
+    }
     do { return try timmViTState(raw) } catch { throw ConfigError("\(path): \(error)") }
 }
 
@@ -80,18 +89,22 @@ public func loadImageViT(path: String) throws -> [String: Tensor] {
 func loadImageState(_ model: Module, _ out: [String: Tensor]) throws -> LoadReport {
     let r = try model.loadStateDict(out, strict: false)
     let bad = r.mismatched.filter { !$0.hasPrefix("head.") }
-    guard bad.isEmpty else { throw ConfigError("image checkpoint does not fit the model: " + bad.joined(separator: "; ")) }
+    guard bad.isEmpty else {
+        throw ConfigError("image checkpoint does not fit the model: " + bad.joined(separator: "; "))
+    }
     return r
 }
 
 /// Conv2d weight [D, C, p, p] → Conv3d weight [D, C, t, p, p].
 public func inflatePatchWeight(_ w: Tensor, frames t: Int, mode: PatchInflation) throws -> Tensor {
-    guard w.rank == 4 else { throw ConfigError("patch_embed.proj.weight: expected a 2-D kernel [D, C, p, p], got \(w.shape)") }
+    guard w.rank == 4 else {
+        throw ConfigError("patch_embed.proj.weight: expected a 2-D kernel [D, C, p, p], got \(w.shape)")
+    }
     switch mode {
     case .average: return try (w.unsqueeze(2).repeat([1, 1, t, 1, 1]) / Double(t)).contiguous()
     case .centre:
         let (z, c) = (try Tensor.zeros(w.shape, dtype: w.dtype).unsqueeze(2), try w.unsqueeze(2))
-        return try Tensor.cat((0..<t).map { $0 == t / 2 ? c : z }, dim: 2)
+        return try Tensor.cat((0 ..< t).map { $0 == t / 2 ? c : z }, dim: 2)
     }
 }
 
@@ -100,7 +113,9 @@ public func resizeSpatialPos(_ pos: Tensor, tokens s: Int) throws -> Tensor {
     let s0 = pos.size(1), d = pos.size(2)
     if s0 == s { return pos }
     let (g0, g) = (Int(Double(s0).squareRoot().rounded()), Int(Double(s).squareRoot().rounded()))
-    guard g0 * g0 == s0, g * g == s else { throw ConfigError("pos_embed: cannot resample \(s0) positions to \(s) (grids must be square)") }
+    guard g0 * g0 == s0, g * g == s else {
+        throw ConfigError("pos_embed: cannot resample \(s0) positions to \(s) (grids must be square)")
+    }
     let grid = try pos.reshape([1, g0, g0, d]).permute(0, 3, 1, 2)
     return try interpolate(grid, size: [g, g], mode: .bicubic).permute(0, 2, 3, 1).reshape([1, s, d])
 }
@@ -113,7 +128,9 @@ func splitImagePos(_ st: [String: Tensor], tokens s: Int) throws -> (cls: Tensor
 
 /// The image blocks' keys for `depth` blocks (and `norm`), copied as they are.
 func imageBlockKeys(_ st: [String: Tensor], into out: inout [String: Tensor]) {
-    for (k, v) in st where k.hasPrefix("blocks.") || k.hasPrefix("norm.") || k.hasPrefix("head.") || k == "cls_token" { out[k] = v }
+    for (k, v) in st where k.hasPrefix("blocks.") || k.hasPrefix("norm.") || k.hasPrefix("head.") || k == "cls_token" {
+        out[k] = v
+    }
 }
 
 extension TimeSformer {
@@ -129,8 +146,9 @@ extension TimeSformer {
         for (i, b) in blocks.enumerated() where b.temporalFc != nil {
             if temporal == .copy {
                 for (k, v) in st where k.hasPrefix("blocks.\(i).attn.") || k.hasPrefix("blocks.\(i).norm1.") {
-                    out[k.replacingOccurrences(of: "blocks.\(i).attn.", with: "blocks.\(i).temporal_attn.")
-                        .replacingOccurrences(of: "blocks.\(i).norm1.", with: "blocks.\(i).temporal_norm1.")] = v
+                    out[
+                        k.replacingOccurrences(of: "blocks.\(i).attn.", with: "blocks.\(i).temporal_attn.")
+                            .replacingOccurrences(of: "blocks.\(i).norm1.", with: "blocks.\(i).temporal_norm1.")] = v
                 }
             }
             try Init.constant(b.temporalFc!.weight, 0); try Init.constant(b.temporalFc!.bias!, 0)
@@ -144,8 +162,10 @@ extension ViViT {
     /// divided) or used per frame (fact_encoder), blocks/norm/head copied; divided: temporal attention per `temporal`.
     /// The fact_encoder's temporal transformer keeps its init.
     @discardableResult
-    public func initialise(fromImage state: [String: Tensor], inflation: PatchInflation = .centre,
-                           temporal: TemporalInit = .zero) throws -> LoadReport {
+    public func initialise(
+        fromImage state: [String: Tensor], inflation: PatchInflation = .centre,
+        temporal: TemporalInit = .zero
+    ) throws -> LoadReport {
         let st = try timmViTState(state)
         var out: [String: Tensor] = [:]
         imageBlockKeys(st, into: &out)
@@ -163,8 +183,9 @@ extension ViViT {
         for (i, b) in blocks.enumerated() where b.temporalAttn != nil {
             if temporal == .copy {
                 for (k, v) in st where k.hasPrefix("blocks.\(i).attn.") || k.hasPrefix("blocks.\(i).norm1.") {
-                    out[k.replacingOccurrences(of: "blocks.\(i).attn.", with: "blocks.\(i).temporal_attn.")
-                        .replacingOccurrences(of: "blocks.\(i).norm1.", with: "blocks.\(i).temporal_norm1.")] = v
+                    out[
+                        k.replacingOccurrences(of: "blocks.\(i).attn.", with: "blocks.\(i).temporal_attn.")
+                            .replacingOccurrences(of: "blocks.\(i).norm1.", with: "blocks.\(i).temporal_norm1.")] = v
                 }
             } else {
                 try Init.constant(b.temporalAttn!.proj.weight, 0); try Init.constant(b.temporalAttn!.proj.bias!, 0)

@@ -51,8 +51,9 @@ public final class MaskFeat: Module {
         }
         config = c
         let d = c.embedDim
-        patchEmbed = try PatchEmbed(imgSize: c.imgSize, patchSize: c.patchSize, inChans: c.inChans, embedDim: d,
-                                    numFrames: c.numFrames, tPatchSize: c.tPatchSize)
+        patchEmbed = try PatchEmbed(
+            imgSize: c.imgSize, patchSize: c.patchSize, inChans: c.inChans, embedDim: d,
+            numFrames: c.numFrames, tPatchSize: c.tPatchSize)
         func param(_ shape: [Int]) throws -> Tensor { try Tensor.zeros(shape).requiresGrad(true) }
         clsToken = c.clsEmbed ? try param([1, 1, d]) : nil
         posEmbedClass = c.clsEmbed ? try param([1, 1, d]) : nil
@@ -67,12 +68,13 @@ public final class MaskFeat: Module {
         predHead = try Linear(d, hog.featureDim(channels: c.inChans))
         try Init.torchDefault(weight: patchEmbed.proj.weight, bias: patchEmbed.proj.bias, generator: generator)
         try Init.xavierUniform(patchEmbed.proj.weight, generator: generator)
-        try vitInit(self, tokens: [clsToken, posEmbedClass, posEmbedSpatial, posEmbedTemporal, maskToken].compactMap { $0 },
-                    generator: generator)
+        try vitInit(
+            self, tokens: [clsToken, posEmbedClass, posEmbedSpatial, posEmbedTemporal, maskToken].compactMap { $0 },
+            generator: generator)
     }
 
     /// Frame index of each cube's centre: t·u + u/2.
-    public var centreFrames: [Int] { (0..<tGrid).map { $0 * config.tPatchSize + config.tPatchSize / 2 } }
+    public var centreFrames: [Int] { (0 ..< tGrid).map { $0 * config.tPatchSize + config.tPatchSize / 2 } }
 
     /// x: [N, 3, T, H, W] → HOG targets [N, T'·S, C·cpp²·9] (t-major tokens).
     public func forwardTarget(_ x: Tensor) throws -> Tensor {
@@ -87,12 +89,16 @@ public final class MaskFeat: Module {
     public func forwardFeatures(_ x: Tensor, mask: Tensor) throws -> Tensor {
         try checkClip(x, model: "MaskFeat", chans: config.inChans, frames: config.numFrames, size: config.imgSize)
         let (n, l, d) = (x.size(0), numTokens, config.embedDim)
-        guard mask.shape == [n, l] else { throw ConfigError("MaskFeat mask must be [\(n), \(l)] (1 = masked), got \(mask.shape)") }
+        guard mask.shape == [n, l] else {
+            throw ConfigError("MaskFeat mask must be [\(n), \(l)] (1 = masked), got \(mask.shape)")
+        }
         var f = try patchEmbed(x).reshape([n, l, d])
         let m = try mask.to(f.dtype).unsqueeze(-1)
         f = try f * (1 - m) + maskToken * m
         f = try f + separablePosEmbed(spatial: posEmbedSpatial, temporal: posEmbedTemporal, tGrid: tGrid, sGrid: sGrid)
-        if let clsToken, let posEmbedClass { f = try Tensor.cat([(clsToken + posEmbedClass).expand([n, 1, d]), f], dim: 1) }
+        if let clsToken, let posEmbedClass {
+            f = try Tensor.cat([(clsToken + posEmbedClass).expand([n, 1, d]), f], dim: 1)
+        }
         for b in blocks { f = try b(f) }
         f = try norm(f)
         return clsToken == nil ? f : try f.slice(dim: 1, start: 1)
@@ -119,40 +125,50 @@ public final class MaskFeat: Module {
 /// [0.3, 1/0.3], a uniform position — keeping a cube when it masks new tokens without exceeding the target
 /// `round(ratio · L)`; after 10 failed draws in a row the remainder is filled with random unmasked tokens (ours, so
 /// every sample masks exactly the target count). → mask [N, T'·H'·W'] float32 (1 = masked), t-major tokens.
-public func cubeMask(batch n: Int, tGrid: Int, hGrid: Int, wGrid: Int, ratio: Double, seed: UInt64, minArea: Int = 4) throws -> Tensor {
+public func cubeMask(batch n: Int, tGrid: Int, hGrid: Int, wGrid: Int, ratio: Double, seed: UInt64, minArea: Int = 4)
+    throws -> Tensor
+{
     let l = tGrid * hGrid * wGrid
     let target = Int((ratio * Double(l)).rounded(.toNearestOrAwayFromZero))
-    guard ratio >= 0, ratio < 1, target < l else { throw ConfigError("mask_ratio \(ratio) must be in [0, 1) (masks \(target) of \(l) tokens)") }
+    guard ratio >= 0, ratio < 1, target < l else {
+        throw ConfigError("mask_ratio \(ratio) must be in [0, 1) (masks \(target) of \(l) tokens)")
+    }
     var out = [Float](repeating: 0, count: n * l)
-    for i in 0..<n {
+    for i in 0 ..< n {
         var rng = SplitMix64(seed: seed &+ UInt64(i) &* 0x2545_F491_4F6C_DD1D)
         var m = [Bool](repeating: false, count: l)
         var count = 0, fails = 0
         while count < target, fails < 10 {
             let remaining = target - count
-            let dt = Int.random(in: 1...tGrid, using: &rng)
+            let dt = Int.random(in: 1 ... tGrid, using: &rng)
             let maxArea = max(Double(minArea), Double(remaining) / Double(dt))
-            let area = Double.random(in: Double(minArea)...maxArea, using: &rng)
-            let ar = exp(Double.random(in: log(0.3)...log(1 / 0.3), using: &rng))
+            let area = Double.random(in: Double(minArea) ... maxArea, using: &rng)
+            let ar = exp(Double.random(in: log(0.3) ... log(1 / 0.3), using: &rng))
             let bh = Int((area * ar).squareRoot().rounded()), bw = Int((area / ar).squareRoot().rounded())
             guard bh >= 1, bw >= 1, bh <= hGrid, bw <= wGrid else { fails += 1; continue }
-            let (t0, h0, w0) = (Int.random(in: 0...(tGrid - dt), using: &rng), Int.random(in: 0...(hGrid - bh), using: &rng),
-                                Int.random(in: 0...(wGrid - bw), using: &rng))
+            let (t0, h0, w0) = (
+                Int.random(in: 0 ... (tGrid - dt), using: &rng), Int.random(in: 0 ... (hGrid - bh), using: &rng),
+                Int.random(in: 0 ... (wGrid - bw), using: &rng)
+            )
             var new: [Int] = []
-            for t in t0..<(t0 + dt) { for h in h0..<(h0 + bh) { for w in w0..<(w0 + bw) {
-                let k = (t * hGrid + h) * wGrid + w
-                if !m[k] { new.append(k) }
-            } } }
+            for t in t0 ..< (t0 + dt) {
+                for h in h0 ..< (h0 + bh) {
+                    for w in w0 ..< (w0 + bw) {
+                        let k = (t * hGrid + h) * wGrid + w
+                        if !m[k] { new.append(k) }
+                    }
+                }
+            }
             guard !new.isEmpty, new.count <= remaining else { fails += 1; continue }
             for k in new { m[k] = true }
             count += new.count; fails = 0
         }
         if count < target {
-            var free = (0..<l).filter { !m[$0] }
+            var free = (0 ..< l).filter { !m[$0] }
             free.shuffle(using: &rng)
             for k in free.prefix(target - count) { m[k] = true }
         }
-        for k in 0..<l where m[k] { out[i * l + k] = 1 }
+        for k in 0 ..< l where m[k] { out[i * l + k] = 1 }
     }
     return try Tensor(out, shape: [n, l])
 }

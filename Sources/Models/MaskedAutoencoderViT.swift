@@ -35,17 +35,21 @@ public final class MaskedAutoencoderViT: Module {
 
     public init(_ c: MAEConfig, generator: Generator? = nil) throws {
         guard let mt = MaskType(rawValue: c.maskType) else {
-            throw ConfigError("--mask_type '\(c.maskType)': expected one of \(MaskType.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw ConfigError(
+                "--mask_type '\(c.maskType)': expected one of \(MaskType.allCases.map(\.rawValue).joined(separator: ", "))"
+            )
         }
         guard c.inChans == 3 else { throw ConfigError("in_chans must be 3 (patchify assumes RGB)") }
         guard c.predTDim > 0, (c.tPatchSize * c.predTDim) % c.numFrames == 0, c.predTDim <= c.numFrames else {
-            throw ConfigError("pred_t_dim \(c.predTDim) must divide into num_frames \(c.numFrames) with t_patch_size \(c.tPatchSize)")
+            throw ConfigError(
+                "pred_t_dim \(c.predTDim) must divide into num_frames \(c.numFrames) with t_patch_size \(c.tPatchSize)")
         }
         config = c; maskType = mt
         tPredPatchSize = c.tPatchSize * c.predTDim / c.numFrames
         let (d, dd) = (c.embedDim, c.decoderEmbedDim)
-        patchEmbed = try PatchEmbed(imgSize: c.imgSize, patchSize: c.patchSize, inChans: c.inChans, embedDim: d,
-                                    numFrames: c.numFrames, tPatchSize: c.tPatchSize)
+        patchEmbed = try PatchEmbed(
+            imgSize: c.imgSize, patchSize: c.patchSize, inChans: c.inChans, embedDim: d,
+            numFrames: c.numFrames, tPatchSize: c.tPatchSize)
         let (t, s, l) = (patchEmbed.tGridSize, patchEmbed.spatialTokens, patchEmbed.numPatches)
         func param(_ shape: [Int]) throws -> Tensor { try Tensor.zeros(shape).requiresGrad(true) }
         clsToken = c.clsEmbed ? try param([1, 1, d]) : nil
@@ -61,11 +65,13 @@ public final class MaskedAutoencoderViT: Module {
         decoderPosEmbed = type == .joint ? try param([1, rows, dd]) : nil
         sincosPosEmbed = type == .sinusoid ? Constant(try sinusoidTable(positions: l, dim: d)) : nil
         decoderSincosPosEmbed = type == .sinusoid ? Constant(try sinusoidTable(positions: l, dim: dd)) : nil
-        blocks = try (0..<c.depth).map { _ in try Block(dim: d, heads: c.numHeads, mlpRatio: c.mlpRatio, qkvBias: c.qkvBias, eps: c.normEps) }
+        blocks = try (0 ..< c.depth).map { _ in
+            try Block(dim: d, heads: c.numHeads, mlpRatio: c.mlpRatio, qkvBias: c.qkvBias, eps: c.normEps)
+        }
         norm = try LayerNorm(d, eps: c.normEps)
         decoderEmbed = try Linear(d, dd)
         maskToken = try param([1, 1, dd])
-        decoderBlocks = try (0..<c.decoderDepth).map { _ in
+        decoderBlocks = try (0 ..< c.decoderDepth).map { _ in
             try Block(dim: dd, heads: c.decoderNumHeads, mlpRatio: c.mlpRatio, qkvBias: c.qkvBias, eps: c.normEps)
         }
         decoderNorm = try LayerNorm(dd, eps: c.normEps)
@@ -78,8 +84,10 @@ public final class MaskedAutoencoderViT: Module {
     func initializeWeights(_ g: Generator?) throws {
         // The conv bias keeps PyTorch's default init (as mae_st); redraw it from `g` so init depends on `g` alone.
         try Init.torchDefault(weight: patchEmbed.proj.weight, bias: patchEmbed.proj.bias, generator: g)
-        for p in [clsToken, posEmbedSpatial, posEmbedTemporal, posEmbedClass, decoderPosEmbedSpatial, decoderPosEmbedTemporal,
-                  decoderPosEmbedClass, posEmbed, decoderPosEmbed].compactMap({ $0 }) {
+        for p in [
+            clsToken, posEmbedSpatial, posEmbedTemporal, posEmbedClass, decoderPosEmbedSpatial, decoderPosEmbedTemporal,
+            decoderPosEmbedClass, posEmbed, decoderPosEmbed
+        ].compactMap({ $0 }) {
             try Init.truncNormal(p, std: 0.02, generator: g)
         }
         if config.truncInit {
@@ -91,7 +99,11 @@ public final class MaskedAutoencoderViT: Module {
         }
         for (_, m) in namedModules() {
             if let lin = m as? Linear {
-                if config.truncInit { try Init.truncNormal(lin.weight, std: 0.02, generator: g) } else { try Init.xavierUniform(lin.weight, generator: g) }
+                if config.truncInit {
+                    try Init.truncNormal(lin.weight, std: 0.02, generator: g)
+                } else {
+                    try Init.xavierUniform(lin.weight, generator: g)
+                }
                 if let b = lin.bias { try Init.constant(b, 0) }
             } else if let ln = m as? LayerNorm {
                 try Init.constant(ln.weight, 1); try Init.constant(ln.bias, 0)
@@ -107,7 +119,8 @@ public final class MaskedAutoencoderViT: Module {
         switch config.posEmbedType {
         case .separable:
             return try decoder
-                ? separablePosEmbed(spatial: decoderPosEmbedSpatial!, temporal: decoderPosEmbedTemporal!, tGrid: tGrid, sGrid: sGrid)
+                ? separablePosEmbed(
+                    spatial: decoderPosEmbedSpatial!, temporal: decoderPosEmbedTemporal!, tGrid: tGrid, sGrid: sGrid)
                 : separablePosEmbed(spatial: posEmbedSpatial!, temporal: posEmbedTemporal!, tGrid: tGrid, sGrid: sGrid)
         case .joint:
             return try (decoder ? decoderPosEmbed! : posEmbed!).slice(dim: 1, start: config.clsEmbed ? 1 : 0)
@@ -130,7 +143,9 @@ public final class MaskedAutoencoderViT: Module {
     /// x: [N, 3, T, H, W], idsKeep: [N, K] → latent [N, K, D] (after `norm`, cls removed).
     public func forwardEncoder(_ x: Tensor, idsKeep: Tensor) throws -> Tensor {
         let (n, d) = (x.size(0), config.embedDim)
-        var h = try patchEmbed(x, keeping: idsKeep) + gatherTokens(patchPos(decoder: false).expand([n, tGrid * sGrid, d]), idsKeep)
+        var h =
+            try patchEmbed(x, keeping: idsKeep)
+            + gatherTokens(patchPos(decoder: false).expand([n, tGrid * sGrid, d]), idsKeep)
         if let clsToken {
             var cls = try clsToken.expand([n, 1, d])
             if let pos = try clsPos(decoder: false) { cls = try cls + pos }
@@ -170,7 +185,9 @@ public final class MaskedAutoencoderViT: Module {
         var h = try decoderEmbed(latent)
         let dd = h.size(2)
         let pos = try patchPos(decoder: true).to(h.dtype).expand([n, tGrid * sGrid, dd])
-        h = try Tensor.cat([h + gatherTokens(pos, idsKeep), maskToken.to(h.dtype).expand([n, m, dd]) + gatherTokens(pos, idsDecode)], dim: 1)
+        h = try Tensor.cat(
+            [h + gatherTokens(pos, idsKeep), maskToken.to(h.dtype).expand([n, m, dd]) + gatherTokens(pos, idsDecode)],
+            dim: 1)
         h = try prependDecoderCls(h)
         for b in decoderBlocks { h = try b(h) }
         return try decoderPred(decoderNorm(h.slice(dim: 1, start: h.size(1) - m)))
@@ -194,7 +211,9 @@ public final class MaskedAutoencoderViT: Module {
     public func unpatchify(_ x: Tensor, frames t2: Int? = nil) throws -> Tensor {
         let (n, p, u, g) = (x.size(0), config.patchSize, tPredPatchSize, patchEmbed.gridSize)
         let t2 = t2 ?? config.predTDim
-        return try x.reshape([n, t2 / u, g, g, u, p, p, 3]).permute(0, 7, 1, 4, 2, 5, 3, 6).reshape([n, 3, t2, g * p, g * p])
+        return try x.reshape([n, t2 / u, g, g, u, p, p, 3]).permute(0, 7, 1, 4, 2, 5, 3, 6).reshape([
+            n, 3, t2, g * p, g * p
+        ])
     }
 
     /// The reconstruction target [N, L, u·p·p·3] (per-patch normalised with `norm_pix_loss`).
@@ -228,7 +247,8 @@ public final class MaskedAutoencoderViT: Module {
     /// x: [N, 3, T, H, W] → (loss, pred [N, L, u·p·p·3], mask [N, L]). With `decoder_mask_ratio` > 0 and
     /// `decoderNoise` [N, L]: pred [N, M, u·p·p·3] of the decoded tokens (`decoderMasking`), and the loss over them.
     public func callAsFunction(_ x: Tensor, noise: Tensor, maskRatio: Double? = nil, decoderNoise: Tensor? = nil) throws
-        -> (loss: Tensor, pred: Tensor, mask: Tensor) {
+        -> (loss: Tensor, pred: Tensor, mask: Tensor)
+    {
         let m = try masking(maskType, noise: noise, ratio: maskRatio ?? config.maskRatio, tGrid: tGrid, sGrid: sGrid)
         let latent = try forwardEncoder(x, idsKeep: m.idsKeep)
         if config.decoderMaskRatio > 0, let decoderNoise {

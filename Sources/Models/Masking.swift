@@ -49,7 +49,8 @@ public struct Masking {
 public func masking(_ type: MaskType, noise: Tensor, ratio: Double, tGrid: Int, sGrid: Int) throws -> Masking {
     let n = noise.size(0), l = tGrid * sGrid
     guard noise.shape == type.noiseShape(batch: n, tGrid: tGrid, sGrid: sGrid) else {
-        throw TorchError("\(type) masking needs noise \(type.noiseShape(batch: n, tGrid: tGrid, sGrid: sGrid)), got \(noise.shape)")
+        throw TorchError(
+            "\(type) masking needs noise \(type.noiseShape(batch: n, tGrid: tGrid, sGrid: sGrid)), got \(noise.shape)")
     }
     let keep = type.numKept(ratio: ratio, tGrid: tGrid, sGrid: sGrid)
     guard keep > 0, keep <= l else { throw TorchError("mask_ratio \(ratio) leaves \(keep) of \(l) tokens visible") }
@@ -73,21 +74,26 @@ public func masking(_ type: MaskType, noise: Tensor, ratio: Double, tGrid: Int, 
         mask = try rank.ge(Double(keep / sGrid)).to(.float32).repeatInterleave(sGrid, dim: 1)
     case .window:
         let tKeep = keep / sGrid
-        let start = try (noise.select(dim: 1, index: 0) * Double(tGrid - tKeep + 1)).floor().clamp(min: 0, max: Double(tGrid - tKeep))
-            .unsqueeze(1)
+        let start = try (noise.select(dim: 1, index: 0) * Double(tGrid - tKeep + 1)).floor().clamp(
+            min: 0, max: Double(tGrid - tKeep)
+        )
+        .unsqueeze(1)
         let t = try Tensor.arange(0, Double(tGrid), dtype: .float32).unsqueeze(0)
         let removed = try t.lt(start).logicalOr(t.ge(start + Double(tKeep)))
         mask = try removed.to(.float32).repeatInterleave(sGrid, dim: 1)
     }
     let idsShuffle = try mask.argsort(dim: 1, stable: true)
-    return Masking(idsKeep: try idsShuffle.slice(dim: 1, end: keep), idsRestore: try idsShuffle.argsort(dim: 1), mask: mask)
+    return Masking(
+        idsKeep: try idsShuffle.slice(dim: 1, end: keep), idsRestore: try idsShuffle.argsort(dim: 1), mask: mask)
 }
 
 /// Dual masking (VideoMAE V2, random rather than its running-cell pattern): of the masked tokens (mask 1, the same
 /// count in every sample), the decoder keeps `int(masked · (1 − ratio))` (at least 1), those of smallest
 /// `decoderNoise` [N, L]. → ids [N, M] int64.
 public func decoderMasking(mask: Tensor, decoderNoise: Tensor, ratio: Double) throws -> Tensor {
-    guard decoderNoise.shape == mask.shape else { throw TorchError("decoder noise must be \(mask.shape), got \(decoderNoise.shape)") }
+    guard decoderNoise.shape == mask.shape else {
+        throw TorchError("decoder noise must be \(mask.shape), got \(decoderNoise.shape)")
+    }
     let masked = Int(try mask.select(dim: 0, index: 0).sum().item())
     let m = max(1, Int(Double(masked) * (1 - ratio)))
     return try (decoderNoise + (1 - mask) * 2).argsort(dim: 1).slice(dim: 1, end: m)

@@ -117,7 +117,9 @@ public struct ModelEntry: Sendable {
     /// What `stmae convert` writes its weights as: `.pth` / `.safetensors` in its own keys; a Hugging Face VideoMAE
     /// directory for the VideoMAE layout only (an MAE-ST pre-trainer's encoder too once it has that layout:
     /// `--sincos_pos_embed --no_cls_token`).
-    public var exports: [WeightsFormat] { family == .videoMAE ? [.torch, .safetensors, .huggingFace] : [.torch, .safetensors] }
+    public var exports: [WeightsFormat] {
+        family == .videoMAE ? [.torch, .safetensors, .huggingFace] : [.torch, .safetensors]
+    }
 }
 
 /// Every accepted `--model` name (MAE-ST pre-trainers, ViT / VideoMAE-layout classifiers, TimeSformer, ViViT,
@@ -126,32 +128,49 @@ public struct ModelEntry: Sendable {
 public enum ModelCatalog {
     public static let entries: [ModelEntry] = {
         var e: [ModelEntry] = []
-        func add(_ name: String, _ kind: ModelKind, _ family: ModelFamily, _ size: ModelSize, aliases: [String] = [],
-                 variant: String = "", _ build: @escaping @Sendable (ModelSize) -> ModelConfig) {
-            e.append(ModelEntry(name: name, kind: kind, family: family, size: size, aliases: aliases, variant: variant, build: build))
+        func add(
+            _ name: String, _ kind: ModelKind, _ family: ModelFamily, _ size: ModelSize, aliases: [String] = [],
+            variant: String = "", _ build: @escaping @Sendable (ModelSize) -> ModelConfig
+        ) {
+            e.append(
+                ModelEntry(
+                    name: name, kind: kind, family: family, size: size, aliases: aliases, variant: variant, build: build
+                ))
         }
         // mae_st's sizes: the MAE-ST pre-trainer and its encoder as a classifier; the VideoMAE layout (ViT-H: patch 16).
-        let vitNames: [(String, ModelSize)] = [("vit_tiny", .tiny), ("vit_small_patch16", .small), ("vit_base_patch16", .base),
-                                               ("vit_large_patch16", .large), ("vit_huge_patch14", .huge)]
+        let vitNames: [(String, ModelSize)] = [
+            ("vit_tiny", .tiny), ("vit_small_patch16", .small), ("vit_base_patch16", .base),
+            ("vit_large_patch16", .large), ("vit_huge_patch14", .huge)
+        ]
         for (vit, size) in vitNames {
             add("mae_" + vit, .pretrainer, .maeST, size, aliases: [vit]) { s in
                 var c = MAEConfig(); c.size = s
-                if vit == "vit_tiny" { (c.decoderEmbedDim, c.decoderDepth, c.decoderNumHeads, c.predTDim) = (128, 2, 4, 8) }
+                if vit == "vit_tiny" {
+                    (c.decoderEmbedDim, c.decoderDepth, c.decoderNumHeads, c.predTDim) = (128, 2, 4, 8)
+                }
                 return .mae(c)
             }
         }
         for (vit, size) in vitNames {
-            add(vit, .classifier, .vit, size, aliases: ["mae_" + vit]) { s in var c = ViTConfig(); c.size = s; return .vit(c) }
+            add(vit, .classifier, .vit, size, aliases: ["mae_" + vit]) { s in
+                var c = ViTConfig(); c.size = s; return .vit(c)
+            }
         }
-        for (n, size) in [("small", ModelSize.small), ("base", .base), ("large", .large), ("huge", .huge.with(patchSize: 16))] {
+        for (n, size) in [
+            ("small", ModelSize.small), ("base", .base), ("large", .large), ("huge", .huge.with(patchSize: 16))
+        ] {
             add("videomae_vit_\(n)_patch16", .classifier, .videoMAE, size) { s in
                 var c = ViTConfig(); c.size = s; c.makeVideoMAE(); return .vit(c)
             }
         }
         // TimeSformer 8×224 and ViViT 32×224 tubelet 2 (the papers' ViT-B/16 defaults), MaskFeat 16×224.
-        for (suffix, type) in [("", "divided_space_time"), ("_joint", "joint_space_time"), ("_space_only", "space_only")] {
-            add("timesformer_base_patch16_224" + suffix, .classifier, .timesformer, .base.with(numFrames: 8),
-                variant: type.replacingOccurrences(of: "_", with: " ")) { s in
+        for (suffix, type) in [
+            ("", "divided_space_time"), ("_joint", "joint_space_time"), ("_space_only", "space_only")
+        ] {
+            add(
+                "timesformer_base_patch16_224" + suffix, .classifier, .timesformer, .base.with(numFrames: 8),
+                variant: type.replacingOccurrences(of: "_", with: " ")
+            ) { s in
                 var c = TimeSformerConfig(); c.size = s; c.attentionType = type; return .timesformer(c)
             }
         }
@@ -159,8 +178,10 @@ public enum ModelCatalog {
             var c = TimeSformerConfig(); c.size = s; c.numClasses = 10; return .timesformer(c)
         }
         for (suffix, model) in [("fe", "fact_encoder"), ("st", "joint_space_time"), ("fsa", "divided_space_time")] {
-            add("vivit_base_" + suffix, .classifier, .vivit, .base.with(numFrames: 32),
-                variant: model.replacingOccurrences(of: "_", with: " ")) { s in
+            add(
+                "vivit_base_" + suffix, .classifier, .vivit, .base.with(numFrames: 32),
+                variant: model.replacingOccurrences(of: "_", with: " ")
+            ) { s in
                 var c = ViViTConfig(); c.size = s; c.model = model; return .vivit(c)
             }
         }
@@ -168,7 +189,9 @@ public enum ModelCatalog {
             var c = ViViTConfig(); c.size = s; (c.temporalDepth, c.numClasses) = (2, 10); return .vivit(c)
         }
         for (n, size) in [("tiny", ModelSize.tiny), ("base", .base), ("large", .large)] {
-            add("maskfeat_vit_" + n, .pretrainer, .maskFeat, size) { s in var c = MaskFeatConfig(); c.size = s; return .maskfeat(c) }
+            add("maskfeat_vit_" + n, .pretrainer, .maskFeat, size) { s in
+                var c = MaskFeatConfig(); c.size = s; return .maskfeat(c)
+            }
         }
         return e
     }()
@@ -210,7 +233,9 @@ extension MAEConfig {
     /// `mae_vit_tiny` (tests) — the `vit_*` forms are accepted too.
     public static func named(_ name: String) throws -> MAEConfig {
         guard case .mae(let c)? = ModelCatalog.entry(name, for: .pretrainer)?.config else {
-            throw ConfigError("unknown model '\(name)': expected one of \(ModelCatalog.names(family: .maeST).joined(separator: ", "))")
+            throw ConfigError(
+                "unknown model '\(name)': expected one of \(ModelCatalog.names(family: .maeST).joined(separator: ", "))"
+            )
         }
         return c
     }

@@ -20,7 +20,8 @@ extension MaskedAutoencoderViT: PretrainModel {
     /// masked-reconstruction loss.
     public func pretrainLoss(_ x: Tensor, generator: Generator?) throws -> Tensor {
         let noise = try makeNoise(batch: x.size(0), generator: generator)
-        let decoderNoise = config.decoderMaskRatio > 0 ? try makeDecoderNoise(batch: x.size(0), generator: generator) : nil
+        let decoderNoise =
+            config.decoderMaskRatio > 0 ? try makeDecoderNoise(batch: x.size(0), generator: generator) : nil
         return try self(x, noise: noise, decoderNoise: decoderNoise).loss
     }
 }

@@ -30,16 +30,19 @@ public struct ModelSettings: Equatable, Sendable {
     /// Class names by index.
     public var labels: [String] = []
 
-    public init(numHeads: Int? = nil, imgSize: Int? = nil, numFrames: Int? = nil, normEps: Double? = nil,
-                fcNormEps: Double? = nil, preprocessing: HFVideoMAE.Preprocessing? = nil, labels: [String] = []) {
+    public init(
+        numHeads: Int? = nil, imgSize: Int? = nil, numFrames: Int? = nil, normEps: Double? = nil,
+        fcNormEps: Double? = nil, preprocessing: HFVideoMAE.Preprocessing? = nil, labels: [String] = []
+    ) {
         (self.numHeads, self.imgSize, self.numFrames, self.normEps) = (numHeads, imgSize, numFrames, normEps)
         (self.fcNormEps, self.preprocessing, self.labels) = (fcNormEps, preprocessing, labels)
     }
 
     /// The settings of a model with config `c` (all of them known).
     public init(config c: ViTConfig, preprocessing: HFVideoMAE.Preprocessing? = nil, labels: [String] = []) {
-        self.init(numHeads: c.numHeads, imgSize: c.imgSize, numFrames: c.numFrames, normEps: c.normEps,
-                  fcNormEps: c.fcNormEps, preprocessing: preprocessing, labels: labels)
+        self.init(
+            numHeads: c.numHeads, imgSize: c.imgSize, numFrames: c.numFrames, normEps: c.normEps,
+            fcNormEps: c.fcNormEps, preprocessing: preprocessing, labels: labels)
     }
 
     public var isEmpty: Bool { self == ModelSettings() }
@@ -89,24 +92,30 @@ public struct ModelSettings: Equatable, Sendable {
     public init(metadata m: [String: String], source: String) throws {
         func int(_ k: String) throws -> Int? {
             guard let s = m[k] else { return nil }
-            guard let v = Int(s), v > 0 else { throw TorchError("\(source): metadata '\(k)' is '\(s)', expected a positive integer") }
+            guard let v = Int(s), v > 0 else {
+                throw TorchError("\(source): metadata '\(k)' is '\(s)', expected a positive integer")
+            }
             return v
         }
         func double(_ k: String) throws -> Double? {
             guard let s = m[k] else { return nil }
-            guard let v = Double(s), v > 0 else { throw TorchError("\(source): metadata '\(k)' is '\(s)', expected a positive number") }
+            guard let v = Double(s), v > 0 else {
+                throw TorchError("\(source): metadata '\(k)' is '\(s)', expected a positive number")
+            }
             return v
         }
         func json<T>(_ k: String, as: T.Type) throws -> T? {
             guard let s = m[k] else { return nil }
-            guard let v = try? JSONSerialization.jsonObject(with: Data(s.utf8), options: [.fragmentsAllowed]) as? T else {
+            guard let v = try? JSONSerialization.jsonObject(with: Data(s.utf8), options: [.fragmentsAllowed]) as? T
+            else {
                 throw TorchError("\(source): metadata '\(k)' is '\(s)', expected a JSON \(T.self)")
             }
             return v
         }
-        self.init(numHeads: try int("num_heads"), imgSize: try int("img_size"), numFrames: try int("num_frames"),
-                  normEps: try double("norm_eps"), fcNormEps: try double("fc_norm_eps"),
-                  labels: try json("labels", as: [String].self) ?? [])
+        self.init(
+            numHeads: try int("num_heads"), imgSize: try int("img_size"), numFrames: try int("num_frames"),
+            normEps: try double("norm_eps"), fcNormEps: try double("fc_norm_eps"),
+            labels: try json("labels", as: [String].self) ?? [])
         if let mean = try json("mean", as: [Double].self), let std = try json("std", as: [Double].self) {
             preprocessing = HFVideoMAE.Preprocessing(mean: mean, std: std, processorConfig: m["hf_preprocessor_config"])
         }
@@ -139,17 +148,22 @@ public struct ModelSettings: Equatable, Sendable {
             let d = a.compactMap(\.doubleValue)
             return d.count == a.count ? d : nil
         }
-        self.init(numHeads: v("num_heads")?.intValue ?? v("model")?.stringValue.flatMap { ViTConfig.standardNumHeads(model: $0) },
-                  imgSize: v("input_size")?.intValue ?? v("img_size")?.intValue, numFrames: v("num_frames")?.intValue,
-                  normEps: v("norm_eps")?.doubleValue, fcNormEps: v("fc_norm_eps")?.doubleValue,
-                  labels: v("labels")?.arrayValue?.compactMap(\.stringValue) ?? [])
+        self.init(
+            numHeads: v("num_heads")?.intValue
+                ?? v("model")?.stringValue.flatMap { ViTConfig.standardNumHeads(model: $0) },
+            imgSize: v("input_size")?.intValue ?? v("img_size")?.intValue, numFrames: v("num_frames")?.intValue,
+            normEps: v("norm_eps")?.doubleValue, fcNormEps: v("fc_norm_eps")?.doubleValue,
+            labels: v("labels")?.arrayValue?.compactMap(\.stringValue) ?? [])
         if let mean = doubles("mean"), let std = doubles("std") {
-            preprocessing = HFVideoMAE.Preprocessing(mean: mean, std: std, processorConfig: v("hf_preprocessor_config")?.stringValue)
+            preprocessing = HFVideoMAE.Preprocessing(
+                mean: mean, std: std, processorConfig: v("hf_preprocessor_config")?.stringValue)
         }
     }
 
     static func jsonText(_ v: Any) -> String {
-        String(decoding: (try? JSONSerialization.data(withJSONObject: v, options: [.fragmentsAllowed])) ?? Data("null".utf8), as: UTF8.self)
+        String(
+            decoding: (try? JSONSerialization.data(withJSONObject: v, options: [.fragmentsAllowed]))
+                ?? Data("null".utf8), as: UTF8.self)
     }
 }
 

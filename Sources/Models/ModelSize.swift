@@ -11,8 +11,10 @@ public struct ModelSize: Equatable, Sendable, CustomStringConvertible {
     public var imgSize: Int
     public var numFrames: Int
 
-    public init(_ name: String, embedDim: Int, depth: Int, numHeads: Int, patchSize: Int = 16, imgSize: Int = 224,
-                numFrames: Int = 16) {
+    public init(
+        _ name: String, embedDim: Int, depth: Int, numHeads: Int, patchSize: Int = 16, imgSize: Int = 224,
+        numFrames: Int = 16
+    ) {
         (self.name, self.embedDim, self.depth, self.numHeads) = (name, embedDim, depth, numHeads)
         (self.patchSize, self.imgSize, self.numFrames) = (patchSize, imgSize, numFrames)
     }
@@ -63,8 +65,10 @@ extension ViTSized {
     /// The config's size (named after the standard size with its embed dim and depth, else `custom`).
     public var size: ModelSize {
         get {
-            ModelSize(ModelSize.standard(embedDim: embedDim, depth: depth)?.name ?? "custom", embedDim: embedDim, depth: depth,
-                      numHeads: numHeads, patchSize: patchSize, imgSize: imgSize, numFrames: numFrames)
+            ModelSize(
+                ModelSize.standard(embedDim: embedDim, depth: depth)?.name ?? "custom", embedDim: embedDim,
+                depth: depth,
+                numHeads: numHeads, patchSize: patchSize, imgSize: imgSize, numFrames: numFrames)
         }
         set {
             (embedDim, depth, numHeads) = (newValue.embedDim, newValue.depth, newValue.numHeads)

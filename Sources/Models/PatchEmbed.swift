@@ -14,12 +14,15 @@ public final class PatchEmbed: Module {
     public var numPatches: Int { tGridSize * spatialTokens }
 
     public init(imgSize: Int, patchSize: Int, inChans: Int = 3, embedDim: Int, numFrames: Int, tPatchSize: Int) throws {
-        guard patchSize > 0, imgSize % patchSize == 0 else { throw TorchError("img_size \(imgSize) is not divisible by patch_size \(patchSize)") }
+        guard patchSize > 0, imgSize % patchSize == 0 else {
+            throw TorchError("img_size \(imgSize) is not divisible by patch_size \(patchSize)")
+        }
         guard tPatchSize > 0, numFrames % tPatchSize == 0 else {
             throw TorchError("num_frames \(numFrames) is not divisible by t_patch_size \(tPatchSize)")
         }
         self.imgSize = imgSize; self.patchSize = patchSize; self.numFrames = numFrames; self.tPatchSize = tPatchSize
-        proj = try Conv3d(inChans, embedDim, kernel: [tPatchSize, patchSize, patchSize], stride: [tPatchSize, patchSize, patchSize])
+        proj = try Conv3d(
+            inChans, embedDim, kernel: [tPatchSize, patchSize, patchSize], stride: [tPatchSize, patchSize, patchSize])
     }
 
     /// Throws unless x is [N, C, T, H, W] of this embedding's frames and size.
@@ -45,7 +48,8 @@ public final class PatchEmbed: Module {
         let (n, c, g, p, u) = (s[0], s[1], gridSize, patchSize, tPatchSize)
         let patches = try x.reshape([n, c, tGridSize, u, g, p, g, p]).permute(0, 2, 4, 6, 1, 3, 5, 7)
             .reshape([n, numPatches, c * u * p * p])  // [N, L, C·u·p·p], the kernel's (c, t, h, w) order
-        return try linear(gatherTokens(patches, ids), weight: proj.weight.reshape([proj.weight.size(0), -1]), bias: proj.bias)
+        return try linear(
+            gatherTokens(patches, ids), weight: proj.weight.reshape([proj.weight.size(0), -1]), bias: proj.bias)
     }
 }
 
@@ -68,8 +72,8 @@ public enum PosEmbedType: String, Sendable {
 /// VideoMAE's 1-D sinusoid table [1, n, dim]: angle(pos, j) = pos / 10000^(2⌊j/2⌋/dim); sin on even j, cos on odd.
 public func sinusoidTable(positions n: Int, dim: Int) throws -> Tensor {
     var v = [Float](repeating: 0, count: n * dim)
-    for pos in 0..<n {
-        for j in 0..<dim {
+    for pos in 0 ..< n {
+        for j in 0 ..< dim {
             let angle = Double(pos) / pow(10000.0, 2.0 * Double(j / 2) / Double(dim))
             v[pos * dim + j] = Float(j % 2 == 0 ? sin(angle) : cos(angle))
         }
@@ -87,4 +91,3 @@ func gatherTokens(_ x: Tensor, _ ids: Tensor) throws -> Tensor {
     let d = x.size(-1)
     return try x.gather(dim: 1, index: ids.unsqueeze(-1).expand([ids.size(0), ids.size(1), d]))
 }
-

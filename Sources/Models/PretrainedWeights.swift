@@ -28,8 +28,11 @@ public enum Weights {
     public static func read(_ path: String, format: WeightsFormat? = nil) throws -> [(String, Tensor)] {
         switch format ?? WeightsFormat.detect(path) {
         case .safetensors:
-            return strippingWrapperPrefixes(try TensorFile.loadOrdered(path.hasSuffix(".json") ? sidecarWeights(path) : path).tensors)
-        case .torch: return try strippingWrapperPrefixes(TorchCheckpoint.loadStateDict(path: path).map { ($0.0, try Tensor($0.1)) })
+            return strippingWrapperPrefixes(
+                try TensorFile.loadOrdered(path.hasSuffix(".json") ? sidecarWeights(path) : path).tensors)
+        case .torch:
+            return try strippingWrapperPrefixes(
+                TorchCheckpoint.loadStateDict(path: path).map { ($0.0, try Tensor($0.1)) })
         case .huggingFace: return try HFVideoMAE.read(path).state
         }
     }
@@ -38,7 +41,8 @@ public enum Weights {
     /// `_orig_mod.` (torch.compile), in any nesting.
     public static func strippingWrapperPrefixes(_ sd: [(String, Tensor)]) -> [(String, Tensor)] {
         var sd = sd
-        while let p = ["module.", "_orig_mod."].first(where: { p in !sd.isEmpty && sd.allSatisfy { $0.0.hasPrefix(p) } }) {
+        while let p = ["module.", "_orig_mod."].first(where: { p in !sd.isEmpty && sd.allSatisfy { $0.0.hasPrefix(p) } }
+        ) {
             sd = sd.map { (String($0.0.dropFirst(p.count)), $0.1) }
         }
         return sd
@@ -47,7 +51,9 @@ public enum Weights {
     /// The weights file an stmae training checkpoint's `.json` sidecar names (`"weights"`, relative to its folder).
     public static func sidecarWeights(_ json: String) throws -> String {
         guard let data = FileManager.default.contents(atPath: json) else { throw TorchError("\(json): file not found") }
-        guard let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let w = obj["weights"] as? String else {
+        guard let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+            let w = obj["weights"] as? String
+        else {
             throw TorchError("\(json): not an stmae checkpoint sidecar (no \"weights\" entry)")
         }
         return w.hasPrefix("/") ? w : (json as NSString).deletingLastPathComponent + "/" + w
@@ -59,7 +65,9 @@ public enum Weights {
     public static func settings(_ path: String) throws -> ModelSettings {
         switch WeightsFormat.detect(path) {
         case .torch:
-            guard let args = try TorchCheckpoint.load(path: path).value(at: ["args"]), args.dictValue != nil else { return ModelSettings() }
+            guard let args = try TorchCheckpoint.load(path: path).value(at: ["args"]), args.dictValue != nil else {
+                return ModelSettings()
+            }
             return ModelSettings(args: args)
         case .safetensors:
             let sidecar = path.hasSuffix(".json") ? path : String(path.dropLast(".safetensors".count)) + ".json"
@@ -75,11 +83,14 @@ public enum Weights {
     /// a fine-tuning run's `classNames` as the labels.
     static func sidecarSettings(_ json: String) -> ModelSettings {
         guard let data = FileManager.default.contents(atPath: json),
-              let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-              let c = obj["config"] as? [String: Any] else { return ModelSettings() }
+            let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+            let c = obj["config"] as? [String: Any]
+        else { return ModelSettings() }
         let model = c["model"] as? String
         var s = ModelSettings()
-        s.numHeads = (c["num_heads"] as? Int).flatMap { $0 > 0 ? $0 : nil } ?? model.flatMap { ViTConfig.standardNumHeads(model: $0) }
+        s.numHeads =
+            (c["num_heads"] as? Int).flatMap { $0 > 0 ? $0 : nil }
+            ?? model.flatMap { ViTConfig.standardNumHeads(model: $0) }
         (s.imgSize, s.numFrames) = (c["img_size"] as? Int, c["num_frames"] as? Int)
         if let model, let named = try? ViTConfig.named(model) {
             (s.normEps, s.fcNormEps) = (named.normEps, named.fcNormEps)
@@ -91,13 +102,18 @@ public enum Weights {
 
     /// Writes mae_st-keyed tensors as safetensors (`settings` in its metadata), or as a torch.save
     /// `{"model": OrderedDict, "args": {…}}` (mae_st layout; `args` only when `settings` holds something).
-    public static func write(_ state: [(String, Tensor)], to path: String, format: WeightsFormat, settings: ModelSettings = ModelSettings()) throws {
+    public static func write(
+        _ state: [(String, Tensor)], to path: String, format: WeightsFormat, settings: ModelSettings = ModelSettings()
+    ) throws {
         switch format {
-        case .safetensors: try TensorFile.save(state, metadata: settings.metadata.merging(["format": "pt"]) { a, _ in a }, to: path)
+        case .safetensors:
+            try TensorFile.save(state, metadata: settings.metadata.merging(["format": "pt"]) { a, _ in a }, to: path)
         case .torch:
-            try TorchCheckpoint.save(stateDict: state.map { ($0.0, try $0.1.contiguous().rawTensor()) },
-                                     extra: settings.isEmpty ? [] : [("args", settings.pickleArgs)], to: path)
-        case .huggingFace: throw TorchError("writing a Hugging Face directory needs a model config: use HFVideoMAE.write")
+            try TorchCheckpoint.save(
+                stateDict: state.map { ($0.0, try $0.1.contiguous().rawTensor()) },
+                extra: settings.isEmpty ? [] : [("args", settings.pickleArgs)], to: path)
+        case .huggingFace:
+            throw TorchError("writing a Hugging Face directory needs a model config: use HFVideoMAE.write")
         }
     }
 }
@@ -113,7 +129,9 @@ public struct PretrainedLoadReport: CustomStringConvertible {
     public var initialized: [String] = []
     public var description: String {
         var lines = [load.description]
-        if !dropped.isEmpty { lines.append("dropped (unused by the classifier) (\(dropped.count)): " + dropped.joined(separator: ", ")) }
+        if !dropped.isEmpty {
+            lines.append("dropped (unused by the classifier) (\(dropped.count)): " + dropped.joined(separator: ", "))
+        }
         if !interpolated.isEmpty { lines.append("interpolated: " + interpolated.joined(separator: "; ")) }
         if !initialized.isEmpty { lines.append("freshly initialised: " + initialized.joined(separator: ", ")) }
         return lines.joined(separator: "\n")
@@ -133,9 +151,11 @@ extension VisionTransformer {
     /// mae_st's own classifier pools `x[:, 1:].mean(1)` and then applies `norm`, so its fine-tuned checkpoints keep
     /// the post-pool norm under `norm.*`, and its fine-tuning starts that norm from the MAE encoder's.
     @discardableResult
-    public func loadPretrained(_ state: [(String, Tensor)], source: String = "checkpoint", strict: Bool = true,
-                               headInitStd: Double = 2e-5, normAsFcNorm: Bool = false,
-                               generator: Generator? = nil) throws -> PretrainedLoadReport {
+    public func loadPretrained(
+        _ state: [(String, Tensor)], source: String = "checkpoint", strict: Bool = true,
+        headInitStd: Double = 2e-5, normAsFcNorm: Bool = false,
+        generator: Generator? = nil
+    ) throws -> PretrainedLoadReport {
         var report = PretrainedLoadReport()
         let own = Dictionary(uniqueKeysWithValues: namedTensors().map { ($0.0, $0.1.shape) })
         var kept: [String: Tensor] = [:]
@@ -144,24 +164,35 @@ extension VisionTransformer {
             state = state.map { $0.0.hasPrefix("norm.") ? ("fc_" + $0.0, $0.1) : $0 }
         }
         for (key, t) in state {
-            let unused = key.hasPrefix("decoder") || key == "mask_token" || key.hasPrefix("pred_head.") || (fcNorm != nil && key.hasPrefix("norm."))
+            let unused =
+                key.hasPrefix("decoder") || key == "mask_token" || key.hasPrefix("pred_head.")
+                || (fcNorm != nil && key.hasPrefix("norm."))
                 || (key.hasPrefix("head.") && own[key] != nil && own[key]! != t.shape)
             if unused { report.dropped.append(key); continue }
             kept[key] = t
         }
-        for (key, grid) in [("pos_embed_spatial", [patchEmbed.gridSize, patchEmbed.gridSize]), ("pos_embed_temporal", [tGrid])] {
-            guard let t = kept[key], let want = own[key], t.shape != want, t.rank == 3, t.size(0) == 1, t.size(2) == want[2] else { continue }
+        for (key, grid) in [
+            ("pos_embed_spatial", [patchEmbed.gridSize, patchEmbed.gridSize]), ("pos_embed_temporal", [tGrid])
+        ] {
+            guard let t = kept[key], let want = own[key], t.shape != want, t.rank == 3, t.size(0) == 1,
+                t.size(2) == want[2]
+            else { continue }
             let resized = try resizePosEmbed(t, to: grid)
-            report.interpolated.append("\(key): \(t.shape) → \(resized.shape) (\(grid.count == 2 ? "bicubic" : "linear"))")
+            report.interpolated.append(
+                "\(key): \(t.shape) → \(resized.shape) (\(grid.count == 2 ? "bicubic" : "linear"))")
             kept[key] = resized
         }
-        if let t = kept["pos_embed"], let want = own["pos_embed"], t.shape != want, t.rank == 3, t.size(0) == 1, t.size(2) == want[2],
-           (kept["cls_token"] != nil) == (clsToken != nil) {  // a cls mismatch is reported by the load below
+        if let t = kept["pos_embed"], let want = own["pos_embed"], t.shape != want, t.rank == 3, t.size(0) == 1,
+            t.size(2) == want[2],
+            (kept["cls_token"] != nil) == (clsToken != nil)
+        {  // a cls mismatch is reported by the load below
             let resized = try resizeJointPosEmbed(t, source: source)
             report.interpolated.append("pos_embed: \(t.shape) → \(resized.shape) (bicubic over H×W, linear over T)")
             kept["pos_embed"] = resized
         }
-        let fresh = ["head.weight", "head.bias", "fc_norm.weight", "fc_norm.bias"].filter { own[$0] != nil && kept[$0] == nil }
+        let fresh = ["head.weight", "head.bias", "fc_norm.weight", "fc_norm.bias"].filter {
+            own[$0] != nil && kept[$0] == nil
+        }
         report.load = try loadStateDict(kept, strict: false)
         report.load.missing.removeAll { fresh.contains($0) }
         if !fresh.isEmpty {
@@ -174,15 +205,20 @@ extension VisionTransformer {
                     try Init.constant(head.bias!, 0)
                 }
             }
-            if fresh.contains("head.weight") { try Init.truncNormal(head.weight, std: headInitStd, generator: generator) }
+            if fresh.contains("head.weight") {
+                try Init.truncNormal(head.weight, std: headInitStd, generator: generator)
+            }
             if let fcNorm, fresh.contains("fc_norm.weight") { try Init.constant(fcNorm.weight, 1) }
             if let fcNorm, fresh.contains("fc_norm.bias") { try Init.constant(fcNorm.bias, 0) }
         }
         if strict, !report.load.isClean {
-            let pos = (report.load.missing + report.load.unexpected).contains { $0.hasPrefix("pos_embed") }
+            let pos =
+                (report.load.missing + report.load.unexpected).contains { $0.hasPrefix("pos_embed") }
                 ? "\n(positions: `pos_embed_spatial`/`_temporal` are sep_pos_embed true, one `pos_embed` is sep_pos_embed false "
                     + "(--no_sep_pos_embed), none is the fixed sinusoid (--sincos_pos_embed))" : ""
-            throw TorchError("\(source) does not match the classifier (strict loading; does --model match the checkpoint?):\n\(report.load)\(pos)")
+            throw TorchError(
+                "\(source) does not match the classifier (strict loading; does --model match the checkpoint?):\n\(report.load)\(pos)"
+            )
         }
         return report
     }
@@ -196,11 +232,15 @@ extension VisionTransformer {
         let l = t.size(1) - c
         func square(_ n: Int) -> Int? { let r = Int(Double(n).squareRoot().rounded()); return r * r == n ? r : nil }
         let (t0, g0): (Int, Int)
-        if l % tg == 0, let r = square(l / tg) { (t0, g0) = (tg, r) }
-        else if l % (g * g) == 0 { (t0, g0) = (l / (g * g), g) }
-        else {
-            throw TorchError("\(source): pos_embed has \(l) patch positions, not \(tg)×g'×g' nor T'×\(g)×\(g): "
-                + "cannot tell its grid to resize it to \(tg)×\(g)×\(g) (set --num_frames/--img_size to the checkpoint's)")
+        if l % tg == 0, let r = square(l / tg) {
+            (t0, g0) = (tg, r)
+        } else if l % (g * g) == 0 {
+            (t0, g0) = (l / (g * g), g)
+        } else {
+            throw TorchError(
+                "\(source): pos_embed has \(l) patch positions, not \(tg)×g'×g' nor T'×\(g)×\(g): "
+                    + "cannot tell its grid to resize it to \(tg)×\(g)×\(g) (set --num_frames/--img_size to the checkpoint's)"
+            )
         }
         var x = try t.slice(dim: 1, start: c).reshape([t0, g0, g0, d]).permute(0, 3, 1, 2).to(.float32)  // [T0, D, g0, g0]
         if g0 != g { x = try interpolate(x, size: [g, g], mode: .bicubic) }
@@ -217,7 +257,9 @@ extension VisionTransformer {
             let g = Int(Double(n).squareRoot().rounded())
             guard g * g == n else { throw TorchError("pos_embed_spatial has \(n) positions: not a square grid") }
             let img = try t.reshape([1, g, g, d]).permute(0, 3, 1, 2).to(.float32)
-            return try interpolate(img, size: grid, mode: .bicubic).permute(0, 2, 3, 1).reshape([1, grid[0] * grid[1], d])
+            return try interpolate(img, size: grid, mode: .bicubic).permute(0, 2, 3, 1).reshape([
+                1, grid[0] * grid[1], d
+            ])
         }
         return try interpolate(t.permute(0, 2, 1).to(.float32), size: grid, mode: .linear).permute(0, 2, 1).contiguous()
     }
@@ -230,24 +272,36 @@ extension ViTConfig {
     /// `head`. Weights do not fix the head count: `numHeads`, else the standard size's with this embed dim and depth
     /// (`ModelSize.standard`); for any other size it is an error naming `source` and `--num_heads`. Nor the norm eps (the
     /// caller sets it, see `ModelSettings`).
-    public static func inferred(from state: [(String, Tensor)], numHeads: Int? = nil, imgSize: Int? = nil,
-                                numFrames: Int? = nil, source: String = "checkpoint") throws -> ViTConfig {
+    public static func inferred(
+        from state: [(String, Tensor)], numHeads: Int? = nil, imgSize: Int? = nil,
+        numFrames: Int? = nil, source: String = "checkpoint"
+    ) throws -> ViTConfig {
         let d = Dictionary(state, uniquingKeysWith: { a, _ in a })
         guard let proj = d["patch_embed.proj.weight"], proj.rank == 5 else {
-            throw TorchError("\(source): no 'patch_embed.proj.weight' [D, 3, t, p, p] — not a ViT/MAE state dict in mae_st keys")
+            throw TorchError(
+                "\(source): no 'patch_embed.proj.weight' [D, 3, t, p, p] — not a ViT/MAE state dict in mae_st keys")
         }
         var c = ViTConfig()
         (c.embedDim, c.inChans, c.tPatchSize, c.patchSize) = (proj.size(0), proj.size(1), proj.size(2), proj.size(3))
-        c.depth = Set(d.keys.compactMap { k -> Int? in
-            k.hasPrefix("blocks.") ? Int(k.split(separator: ".")[1]) : nil
-        }).count
-        guard c.depth > 0, let fc1 = d["blocks.0.mlp.fc1.weight"] else { throw TorchError("\(source): no 'blocks.0.*' keys") }
+        c.depth =
+            Set(
+                d.keys.compactMap { k -> Int? in
+                    k.hasPrefix("blocks.") ? Int(k.split(separator: ".")[1]) : nil
+                }
+            ).count
+        guard c.depth > 0, let fc1 = d["blocks.0.mlp.fc1.weight"] else {
+            throw TorchError("\(source): no 'blocks.0.*' keys")
+        }
         c.mlpRatio = Double(fc1.size(0)) / Double(c.embedDim)
         guard let heads = numHeads ?? standardNumHeads(embedDim: c.embedDim, depth: c.depth) else {
-            throw TorchError("\(source): the attention head count is not recorded, and embed_dim \(c.embedDim) with depth \(c.depth) "
-                + "is no standard size (\(standardSizesText)); pass --num_heads")
+            throw TorchError(
+                "\(source): the attention head count is not recorded, and embed_dim \(c.embedDim) with depth \(c.depth) "
+                    + "is no standard size (\(standardSizesText)); pass --num_heads")
         }
-        guard heads > 0, c.embedDim % heads == 0 else { throw TorchError("\(source): \(heads) attention heads do not divide embed_dim \(c.embedDim); pass --num_heads") }
+        guard heads > 0, c.embedDim % heads == 0 else {
+            throw TorchError(
+                "\(source): \(heads) attention heads do not divide embed_dim \(c.embedDim); pass --num_heads")
+        }
         c.numHeads = heads
         c.qkvBias = d["blocks.0.attn.q.bias"] != nil
         c.kBias = (d["blocks.0.attn.k.bias"] != nil) == c.qkvBias ? nil : d["blocks.0.attn.k.bias"] != nil
@@ -260,7 +314,8 @@ extension ViTConfig {
             (c.imgSize, c.numFrames) = (g * c.patchSize, t.size(1) * c.tPatchSize)
         } else if let pe = d["pos_embed"] {  // learned joint table [1, (1 +) T'·g·g, D]
             c.sepPosEmbed = false
-            try c.inferJointGrid(positions: pe.size(1) - (c.clsEmbed ? 1 : 0), imgSize: imgSize, numFrames: numFrames, source: source)
+            try c.inferJointGrid(
+                positions: pe.size(1) - (c.clsEmbed ? 1 : 0), imgSize: imgSize, numFrames: numFrames, source: source)
         } else {  // no stored positions: the fixed sinusoid (HF VideoMAE; stmae checkpoints with sep_pos_embed false before the joint table)
             (c.sepPosEmbed, c.sincosPosEmbed) = (false, true)
             if let imgSize { c.imgSize = imgSize }
@@ -287,12 +342,14 @@ extension ViTConfig {
             let g = Int(Double(l / (frames / u)).squareRoot().rounded())
             return g * g == l / (frames / u) ? (g * p, frames) : nil
         }
-        let tries: [(Int?, Int?)] = imgSize != nil || numFrames != nil
+        let tries: [(Int?, Int?)] =
+            imgSize != nil || numFrames != nil
             ? [(imgSize, numFrames), (imgSize, nil), (nil, numFrames)] : [(self.imgSize, self.numFrames)]
         for (img, frames) in tries where img != nil || frames != nil {
             if let (i, f) = grid(img: img, frames: frames) { (self.imgSize, self.numFrames) = (i, f); return }
         }
-        throw TorchError("\(source): the joint pos_embed has \(l) patch positions (T'·g·g, patch \(p), t_patch \(u)); pass the "
-            + "clip size it was trained with (--img_size / --num_frames)")
+        throw TorchError(
+            "\(source): the joint pos_embed has \(l) patch positions (T'·g·g, patch \(p), t_patch \(u)); pass the "
+                + "clip size it was trained with (--img_size / --num_frames)")
     }
 }

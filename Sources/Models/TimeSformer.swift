@@ -33,12 +33,15 @@ public final class TimeSformerBlock: Module {
     public let norm2: LayerNorm, mlp: Mlp
     public let dropPath: DropPath
 
-    public init(dim: Int, heads: Int, mlpRatio: Double, qkvBias: Bool, drop: Double, dropPath: Double, eps: Double,
-                divided: Bool) throws {
+    public init(
+        dim: Int, heads: Int, mlpRatio: Double, qkvBias: Bool, drop: Double, dropPath: Double, eps: Double,
+        divided: Bool
+    ) throws {
         norm1 = try LayerNorm(dim, eps: eps)
         attn = try Attention(dim: dim, heads: heads, qkvBias: qkvBias, projection: .fused, projDrop: drop)
         temporalNorm1 = divided ? try LayerNorm(dim, eps: eps) : nil
-        temporalAttn = divided ? try Attention(dim: dim, heads: heads, qkvBias: qkvBias, projection: .fused, projDrop: drop) : nil
+        temporalAttn =
+            divided ? try Attention(dim: dim, heads: heads, qkvBias: qkvBias, projection: .fused, projDrop: drop) : nil
         temporalFc = divided ? try Linear(dim, dim) : nil
         norm2 = try LayerNorm(dim, eps: eps)
         mlp = try Mlp(dim, hidden: Int(Double(dim) * mlpRatio), drop: drop)
@@ -65,14 +68,17 @@ public final class TimeSformerBlock: Module {
 extension TimeSformerBlock {
     /// Divided block up to the spatial attention: (cls [B, 1, D], x after the temporal residual [B, S·T, D],
     /// spatial-attention input per frame with its cls copy [B·T, 1 + S, D]).
-    func temporalStage(_ x: Tensor, frames t: Int, _ tn: LayerNorm, _ ta: Attention, _ fc: Linear) throws -> (Tensor, Tensor, Tensor) {
+    func temporalStage(_ x: Tensor, frames t: Int, _ tn: LayerNorm, _ ta: Attention, _ fc: Linear) throws -> (
+        Tensor, Tensor, Tensor
+    ) {
         let (b, l, d) = (x.size(0), x.size(1), x.size(2))
         let s = (l - 1) / t
         let patches = try x.slice(dim: 1, start: 1)
         let resT = try dropPath(ta(tn(patches.reshape([b * s, t, d])))).reshape([b, s * t, d])
         let xt = try patches + fc(resT)
         let cls0 = try x.slice(dim: 1, end: 1)
-        let xs = try Tensor.cat([cls0.repeatInterleave(t, dim: 0), xt.reshape([b, s, t, d]).transpose(1, 2).reshape([b * t, s, d])], dim: 1)
+        let xs = try Tensor.cat(
+            [cls0.repeatInterleave(t, dim: 0), xt.reshape([b, s, t, d]).transpose(1, 2).reshape([b * t, s, d])], dim: 1)
         return (cls0, xt, xs)
     }
 
@@ -106,7 +112,9 @@ public final class TimeSformer: Module {
 
     public init(_ c: TimeSformerConfig, generator: Generator? = nil) throws {
         guard TimeSformerConfig.attentionTypes.contains(c.attentionType) else {
-            throw ConfigError("attention_type '\(c.attentionType)': expected one of \(TimeSformerConfig.attentionTypes.joined(separator: ", "))")
+            throw ConfigError(
+                "attention_type '\(c.attentionType)': expected one of \(TimeSformerConfig.attentionTypes.joined(separator: ", "))"
+            )
         }
         config = c
         let d = c.embedDim
@@ -117,8 +125,9 @@ public final class TimeSformer: Module {
         posDrop = Dropout(c.dropRate)
         let dpr = try dropPathRates(c.dropPathRate, c.depth)
         blocks = try dpr.map {
-            try TimeSformerBlock(dim: d, heads: c.numHeads, mlpRatio: c.mlpRatio, qkvBias: c.qkvBias, drop: c.dropRate,
-                                 dropPath: $0, eps: c.normEps, divided: c.attentionType == "divided_space_time")
+            try TimeSformerBlock(
+                dim: d, heads: c.numHeads, mlpRatio: c.mlpRatio, qkvBias: c.qkvBias, drop: c.dropRate,
+                dropPath: $0, eps: c.normEps, divided: c.attentionType == "divided_space_time")
         }
         norm = try LayerNorm(d, eps: c.normEps)
         head = try Linear(d, c.numClasses)
@@ -156,7 +165,8 @@ public final class TimeSformer: Module {
             var f = try embed(x)
             for b in blocks.dropLast() { f = try b(f, frames: t) }
             let a = try blocks.last!.clsAttention(f, frames: t)
-            return config.attentionType == "joint_space_time" ? try a.reshape([n, s, t]).transpose(1, 2).contiguous() : try a.reshape([n, t, s])
+            return config.attentionType == "joint_space_time"
+                ? try a.reshape([n, s, t]).transpose(1, 2).contiguous() : try a.reshape([n, t, s])
         }
     }
 

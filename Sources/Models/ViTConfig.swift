@@ -47,9 +47,15 @@ public struct ViTConfig: Codable, Equatable, Sendable {
     /// The classifier matching a pre-training config's encoder.
     public static func encoder(of m: MAEConfig) -> ViTConfig {
         var c = ViTConfig()
-        (c.numFrames, c.tPatchSize, c.imgSize, c.patchSize, c.inChans) = (m.numFrames, m.tPatchSize, m.imgSize, m.patchSize, m.inChans)
-        (c.embedDim, c.depth, c.numHeads, c.mlpRatio, c.qkvBias) = (m.embedDim, m.depth, m.numHeads, m.mlpRatio, m.qkvBias)
-        (c.sepPosEmbed, c.sincosPosEmbed, c.clsEmbed, c.normEps) = (m.sepPosEmbed, m.sincosPosEmbed, m.clsEmbed, m.normEps)
+        (c.numFrames, c.tPatchSize, c.imgSize, c.patchSize, c.inChans) = (
+            m.numFrames, m.tPatchSize, m.imgSize, m.patchSize, m.inChans
+        )
+        (c.embedDim, c.depth, c.numHeads, c.mlpRatio, c.qkvBias) = (
+            m.embedDim, m.depth, m.numHeads, m.mlpRatio, m.qkvBias
+        )
+        (c.sepPosEmbed, c.sincosPosEmbed, c.clsEmbed, c.normEps) = (
+            m.sepPosEmbed, m.sincosPosEmbed, m.clsEmbed, m.normEps
+        )
         return c
     }
 }

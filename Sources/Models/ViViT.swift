@@ -35,12 +35,16 @@ public final class ViViTBlock: Module {
     public let norm2: LayerNorm, mlp: Mlp
     public let dropPath: DropPath
 
-    public init(dim: Int, heads: Int, mlpRatio: Double, qkvBias: Bool, drop: Double, dropPath: Double, eps: Double,
-                factorised: Bool) throws {
+    public init(
+        dim: Int, heads: Int, mlpRatio: Double, qkvBias: Bool, drop: Double, dropPath: Double, eps: Double,
+        factorised: Bool
+    ) throws {
         norm1 = try LayerNorm(dim, eps: eps)
         attn = try Attention(dim: dim, heads: heads, qkvBias: qkvBias, projection: .fused, projDrop: drop)
         temporalNorm1 = factorised ? try LayerNorm(dim, eps: eps) : nil
-        temporalAttn = factorised ? try Attention(dim: dim, heads: heads, qkvBias: qkvBias, projection: .fused, projDrop: drop) : nil
+        temporalAttn =
+            factorised
+            ? try Attention(dim: dim, heads: heads, qkvBias: qkvBias, projection: .fused, projDrop: drop) : nil
         norm2 = try LayerNorm(dim, eps: eps)
         mlp = try Mlp(dim, hidden: Int(Double(dim) * mlpRatio), drop: drop)
         self.dropPath = DropPath(dropPath)
@@ -54,7 +58,9 @@ public final class ViViTBlock: Module {
             let s = l / t
             h = try h + dropPath(attn(norm1(h.reshape([b * t, s, d])))).reshape([b, l, d])
             let ht = try h.reshape([b, t, s, d]).transpose(1, 2).reshape([b * s, t, d])
-            h = try h + dropPath(temporalAttn(temporalNorm1(ht))).reshape([b, s, t, d]).transpose(1, 2).reshape([b, l, d])
+            h =
+                try h
+                + dropPath(temporalAttn(temporalNorm1(ht))).reshape([b, s, t, d]).transpose(1, 2).reshape([b, l, d])
         } else {
             h = try h + dropPath(attn(norm1(h)))
         }
@@ -89,8 +95,9 @@ public final class ViViT: Module {
         }
         config = c
         let d = c.embedDim
-        patchEmbed = try PatchEmbed(imgSize: c.imgSize, patchSize: c.patchSize, inChans: c.inChans, embedDim: d,
-                                    numFrames: c.numFrames, tPatchSize: c.tPatchSize)
+        patchEmbed = try PatchEmbed(
+            imgSize: c.imgSize, patchSize: c.patchSize, inChans: c.inChans, embedDim: d,
+            numFrames: c.numFrames, tPatchSize: c.tPatchSize)
         let (t, s) = (patchEmbed.tGridSize, patchEmbed.spatialTokens)
         func param(_ shape: [Int]) throws -> Tensor { try Tensor.zeros(shape).requiresGrad(true) }
         let fe = c.model == "fact_encoder", fsa = c.model == "divided_space_time"
@@ -98,20 +105,26 @@ public final class ViViT: Module {
         posEmbed = try param([1, fe ? 1 + s : fsa ? t * s : 1 + t * s, d])
         posDrop = Dropout(c.dropRate)
         blocks = try dropPathRates(c.dropPathRate, c.depth).map {
-            try ViViTBlock(dim: d, heads: c.numHeads, mlpRatio: c.mlpRatio, qkvBias: c.qkvBias, drop: c.dropRate,
-                           dropPath: $0, eps: c.normEps, factorised: fsa)
+            try ViViTBlock(
+                dim: d, heads: c.numHeads, mlpRatio: c.mlpRatio, qkvBias: c.qkvBias, drop: c.dropRate,
+                dropPath: $0, eps: c.normEps, factorised: fsa)
         }
         norm = try LayerNorm(d, eps: c.normEps)
         temporalClsToken = fe ? try param([1, 1, d]) : nil
         temporalPosEmbed = fe ? try param([1, 1 + t, d]) : nil
-        temporalBlocks = fe ? try dropPathRates(c.dropPathRate, c.temporalDepth).map {
-            try ViViTBlock(dim: d, heads: c.numHeads, mlpRatio: c.mlpRatio, qkvBias: c.qkvBias, drop: c.dropRate,
-                           dropPath: $0, eps: c.normEps, factorised: false)
-        } : []
+        temporalBlocks =
+            fe
+            ? try dropPathRates(c.dropPathRate, c.temporalDepth).map {
+                try ViViTBlock(
+                    dim: d, heads: c.numHeads, mlpRatio: c.mlpRatio, qkvBias: c.qkvBias, drop: c.dropRate,
+                    dropPath: $0, eps: c.normEps, factorised: false)
+            } : []
         temporalNorm = fe ? try LayerNorm(d, eps: c.normEps) : nil
         head = try Linear(d, c.numClasses)
         try Init.torchDefault(weight: patchEmbed.proj.weight, bias: patchEmbed.proj.bias, generator: generator)
-        try vitInit(self, tokens: [clsToken, posEmbed, temporalClsToken, temporalPosEmbed].compactMap { $0 }, generator: generator)
+        try vitInit(
+            self, tokens: [clsToken, posEmbed, temporalClsToken, temporalPosEmbed].compactMap { $0 },
+            generator: generator)
     }
 
     /// x: [N, 3, T, H, W] → the feature fed to the head, [N, D].

@@ -8,7 +8,8 @@ func splitQKV(_ st: [String: Tensor], into out: inout [String: Tensor]) throws {
         guard k.contains(".attn.qkv.") else { out[k] = v; continue }
         let d = v.size(0) / 3
         for (j, name) in ["q", "k", "v"].enumerated() {
-            out[k.replacingOccurrences(of: ".attn.qkv.", with: ".attn.\(name).")] = try v.slice(dim: 0, start: j * d, end: (j + 1) * d)
+            out[k.replacingOccurrences(of: ".attn.qkv.", with: ".attn.\(name).")] = try v.slice(
+                dim: 0, start: j * d, end: (j + 1) * d)
         }
     }
 }
@@ -41,7 +42,8 @@ extension MaskFeat {
     /// Initialises the backbone from an image ViT (timm or HF layout): patch kernel inflated, cls position and spatial
     /// positions from `pos_embed` (resampled if needed), `pos_embed_temporal` = 0, qkv split into q/k/v, `norm`.
     @discardableResult
-    public func initialise(fromImage state: [String: Tensor], inflation: PatchInflation = .average) throws -> LoadReport {
+    public func initialise(fromImage state: [String: Tensor], inflation: PatchInflation = .average) throws -> LoadReport
+    {
         let st = try timmViTState(state)
         var out: [String: Tensor] = [:]
         try splitQKV(st, into: &out)
@@ -85,10 +87,15 @@ extension ViViT {
             guard let kw = st[base + "k.weight"], let vw = st[base + "v.weight"] else { continue }
             out[base + "qkv.weight"] = try Tensor.cat([w, kw, vw], dim: 0)
             if let qb = st[base + "q.bias"] {
-                out[base + "qkv.bias"] = try Tensor.cat([qb, st[base + "k.bias"] ?? Tensor.zeros(qb.shape), st[base + "v.bias"] ?? Tensor.zeros(qb.shape)])
+                out[base + "qkv.bias"] = try Tensor.cat([
+                    qb, st[base + "k.bias"] ?? Tensor.zeros(qb.shape), st[base + "v.bias"] ?? Tensor.zeros(qb.shape)
+                ])
             }
         }
-        for (k, v) in st where k.hasPrefix("blocks.") && !k.contains(".attn.q.") && !k.contains(".attn.k.") && !k.contains(".attn.v.") { out[k] = v }
+        for (k, v) in st
+        where k.hasPrefix("blocks.") && !k.contains(".attn.q.") && !k.contains(".attn.k.") && !k.contains(".attn.v.") {
+            out[k] = v
+        }
         let d = config.embedDim
         var cls = try st["pos_embed_class"] ?? Tensor.zeros([1, 1, d])
         let spatial: Tensor, temporal: Tensor, patches: Tensor
@@ -98,8 +105,10 @@ extension ViViT {
         } else if let joint = st["pos_embed"], joint.rank == 3 {
             let extra = joint.size(1) - tGrid * sGrid
             guard extra == 0 || extra == 1, config.model != "fact_encoder" else {
-                throw TorchError("a joint pos_embed \(joint.shape) (mae_st sep_pos_embed false) does not fit \(config.model) over "
-                    + "\(tGrid)×\(sGrid) tokens" + (config.model == "fact_encoder" ? ": it has no spatial/temporal split" : ""))
+                throw TorchError(
+                    "a joint pos_embed \(joint.shape) (mae_st sep_pos_embed false) does not fit \(config.model) over "
+                        + "\(tGrid)×\(sGrid) tokens"
+                        + (config.model == "fact_encoder" ? ": it has no spatial/temporal split" : ""))
             }
             if extra == 1 { cls = try joint.slice(dim: 1, end: 1) }
             patches = try joint.slice(dim: 1, start: extra)

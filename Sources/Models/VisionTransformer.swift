@@ -29,15 +29,19 @@ public final class VisionTransformer: Module {
     public var sGrid: Int { patchEmbed.spatialTokens }
 
     public init(_ c: ViTConfig, generator: Generator? = nil) throws {
-        guard c.globalPool || c.clsEmbed else { throw ConfigError("cls-token pooling (global_pool false) needs cls_embed true") }
+        guard c.globalPool || c.clsEmbed else {
+            throw ConfigError("cls-token pooling (global_pool false) needs cls_embed true")
+        }
         guard c.depth > 0, c.numClasses > 0 else { throw ConfigError("depth and num_classes must be positive") }
-        for (name, p) in [("drop_rate", c.dropRate), ("drop_path_rate", c.dropPathRate), ("dropout", c.dropout)] where !(0..<1).contains(p) {
+        for (name, p) in [("drop_rate", c.dropRate), ("drop_path_rate", c.dropPathRate), ("dropout", c.dropout)]
+        where !(0 ..< 1).contains(p) {
             throw ConfigError("\(name) \(p) must be in [0, 1)")
         }
         config = c
         let d = c.embedDim
-        patchEmbed = try PatchEmbed(imgSize: c.imgSize, patchSize: c.patchSize, inChans: c.inChans, embedDim: d,
-                                    numFrames: c.numFrames, tPatchSize: c.tPatchSize)
+        patchEmbed = try PatchEmbed(
+            imgSize: c.imgSize, patchSize: c.patchSize, inChans: c.inChans, embedDim: d,
+            numFrames: c.numFrames, tPatchSize: c.tPatchSize)
         let (t, s, l) = (patchEmbed.tGridSize, patchEmbed.spatialTokens, patchEmbed.numPatches)
         func param(_ shape: [Int]) throws -> Tensor { try Tensor.zeros(shape).requiresGrad(true) }
         clsToken = c.clsEmbed ? try param([1, 1, d]) : nil
@@ -48,10 +52,11 @@ public final class VisionTransformer: Module {
         posEmbed = type == .joint ? try param([1, l + (c.clsEmbed ? 1 : 0), d]) : nil
         sincosPosEmbed = type == .sinusoid ? Constant(try sinusoidTable(positions: l, dim: d)) : nil
         // Stochastic depth decay rule: linspace(0, rate, depth).
-        let dpr = (0..<c.depth).map { c.depth == 1 ? 0 : c.dropPathRate * Double($0) / Double(c.depth - 1) }
+        let dpr = (0 ..< c.depth).map { c.depth == 1 ? 0 : c.dropPathRate * Double($0) / Double(c.depth - 1) }
         blocks = try dpr.map {
-            try Block(dim: d, heads: c.numHeads, mlpRatio: c.mlpRatio, qkvBias: c.qkvBias, kBias: c.kBias, drop: c.dropRate,
-                      dropPath: $0, eps: c.normEps)
+            try Block(
+                dim: d, heads: c.numHeads, mlpRatio: c.mlpRatio, qkvBias: c.qkvBias, kBias: c.kBias, drop: c.dropRate,
+                dropPath: $0, eps: c.normEps)
         }
         let postPool = c.globalPool && c.fcNorm
         norm = postPool ? nil : try LayerNorm(d, eps: c.normEps)
@@ -91,7 +96,8 @@ public final class VisionTransformer: Module {
     /// Positions of the patch tokens [1, L, D] (joint: the table's rows after the cls row).
     func patchPos() throws -> Tensor {
         if let posEmbedSpatial, let posEmbedTemporal {
-            return try separablePosEmbed(spatial: posEmbedSpatial, temporal: posEmbedTemporal, tGrid: tGrid, sGrid: sGrid)
+            return try separablePosEmbed(
+                spatial: posEmbedSpatial, temporal: posEmbedTemporal, tGrid: tGrid, sGrid: sGrid)
         }
         if let posEmbed { return try posEmbed.slice(dim: 1, start: clsToken == nil ? 0 : 1) }
         return sincosPosEmbed!.value
@@ -140,5 +146,7 @@ public final class VisionTransformer: Module {
     }
 
     /// Keys without weight decay besides 1-D tensors and biases (mae_st `no_weight_decay`).
-    public var noWeightDecay: Set<String> { ["cls_token", "pos_embed", "pos_embed_spatial", "pos_embed_temporal", "pos_embed_class"] }
+    public var noWeightDecay: Set<String> {
+        ["cls_token", "pos_embed", "pos_embed_spatial", "pos_embed_temporal", "pos_embed_class"]
+    }
 }

@@ -16,8 +16,10 @@ public struct ParamGroup {
 /// decayed with `decay1D`, mae_st's `bias_wd`), names ending in `.bias`, and `skip` (e.g. a model's
 /// `no_weight_decay`); optionally layer-wise lr decay (`util.lr_decay.param_groups_lrd`):
 /// `lr_scale = decay^(layers − layerId(name))`.
-public func paramGroups(_ named: [(String, Tensor)], weightDecay: Double, skip: Set<String> = [], decay1D: Bool = false,
-                        layerDecay: Double? = nil, numLayers: Int = 0, layerId: ((String) -> Int)? = nil) -> [ParamGroup] {
+public func paramGroups(
+    _ named: [(String, Tensor)], weightDecay: Double, skip: Set<String> = [], decay1D: Bool = false,
+    layerDecay: Double? = nil, numLayers: Int = 0, layerId: ((String) -> Int)? = nil
+) -> [ParamGroup] {
     var groups: [String: ParamGroup] = [:]
     var order: [String] = []
     for (name, p) in named {
@@ -29,7 +31,9 @@ public func paramGroups(_ named: [(String, Tensor)], weightDecay: Double, skip: 
             scale = pow(layerDecay, Double(numLayers - id))
             key = "layer_\(id)_\(key)"
         }
-        if groups[key] == nil { groups[key] = ParamGroup(names: [], params: [], weightDecay: wd, lrScale: scale); order.append(key) }
+        if groups[key] == nil {
+            groups[key] = ParamGroup(names: [], params: [], weightDecay: wd, lrScale: scale); order.append(key)
+        }
         groups[key]!.names.append(name)
         groups[key]!.params.append(p)
     }
@@ -52,7 +56,10 @@ public final class AdamW {
     private func slot(_ p: Tensor) throws -> (expAvg: Tensor, expAvgSq: Tensor, step: Tensor) {
         let id = ObjectIdentifier(p.identity)
         if let s = state[id] { return s }
-        let s = (try Tensor.zeros(p.shape, dtype: p.dtype), try Tensor.zeros(p.shape, dtype: p.dtype), try Tensor.zeros([], dtype: .float32))
+        let s = (
+            try Tensor.zeros(p.shape, dtype: p.dtype), try Tensor.zeros(p.shape, dtype: p.dtype),
+            try Tensor.zeros([], dtype: .float32)
+        )
         state[id] = s
         return s
     }
@@ -65,8 +72,9 @@ public final class AdamW {
                 let s = try slot(p)
                 ps.append(p); gs.append(grad); ms.append(s.expAvg); vs.append(s.expAvgSq); ss.append(s.step)
             }
-            try Kernels.fusedAdamW(params: ps, grads: gs, expAvgs: ms, expAvgSqs: vs, steps: ss, lr: lr * g.lrScale,
-                                   beta1: beta1, beta2: beta2, weightDecay: g.weightDecay, eps: eps)
+            try Kernels.fusedAdamW(
+                params: ps, grads: gs, expAvgs: ms, expAvgSqs: vs, steps: ss, lr: lr * g.lrScale,
+                beta1: beta1, beta2: beta2, weightDecay: g.weightDecay, eps: eps)
         }
     }
 
@@ -92,11 +100,15 @@ public final class AdamW {
     public func loadStateDict(_ d: [String: Tensor]) throws {
         for g in groups {
             for (name, p) in zip(g.names, g.params) {
-                guard let m = d["\(name).exp_avg"], let v = d["\(name).exp_avg_sq"], let st = d["\(name).step"] else { continue }
+                guard let m = d["\(name).exp_avg"], let v = d["\(name).exp_avg_sq"], let st = d["\(name).step"] else {
+                    continue
+                }
                 guard m.shape == p.shape, v.shape == p.shape else {
                     throw TorchError("optimizer state for \(name): shape \(m.shape), parameter \(p.shape)")
                 }
-                state[ObjectIdentifier(p.identity)] = (try m.to(p.dtype).clone(), try v.to(p.dtype).clone(), try st.to(.float32).clone())
+                state[ObjectIdentifier(p.identity)] = (
+                    try m.to(p.dtype).clone(), try v.to(p.dtype).clone(), try st.to(.float32).clone()
+                )
             }
         }
     }

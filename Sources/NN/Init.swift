@@ -20,8 +20,10 @@ public enum Init {
         try withNoGrad { try t.normal_(mean: mean, std: std, generator: generator) }
     }
     /// Normal(mean, std) truncated to [a, b] (absolute bounds, as timm's `trunc_normal_`), by inverse-CDF sampling.
-    public static func truncNormal(_ t: Tensor, mean: Double = 0, std: Double = 0.02, a: Double = -2, b: Double = 2,
-                                   generator: Generator? = nil) throws {
+    public static func truncNormal(
+        _ t: Tensor, mean: Double = 0, std: Double = 0.02, a: Double = -2, b: Double = 2,
+        generator: Generator? = nil
+    ) throws {
         func cdf(_ x: Double) -> Double { (1 + erf(x / 2.0.squareRoot())) / 2 }
         let l = cdf((a - mean) / std), u = cdf((b - mean) / std)
         try withNoGrad {

@@ -53,7 +53,9 @@ extension Module {
         }
     }
 
-    private static func visitValue(_ value: Any, name: String, tensors: inout [(String, Tensor)], modules: inout [(String, Module)]) {
+    private static func visitValue(
+        _ value: Any, name: String, tensors: inout [(String, Tensor)], modules: inout [(String, Module)]
+    ) {
         switch value {
         case let t as Tensor: tensors.append((name, t))
         case let m as Module: m.visit(prefix: name, tensors: &tensors, modules: &modules)
@@ -89,7 +91,9 @@ extension Module {
 
     /// Freezes (or unfreezes) every tensor whose key satisfies `predicate`.
     public func setRequiresGrad(_ flag: Bool, where predicate: (String) -> Bool = { _ in true }) throws {
-        for (k, t) in namedTensors() where predicate(k) && t.dtype.isFloatingPoint && !isBuffer(k) { try t.requiresGrad(flag) }
+        for (k, t) in namedTensors() where predicate(k) && t.dtype.isFloatingPoint && !isBuffer(k) {
+            try t.requiresGrad(flag)
+        }
     }
     func isBuffer(_ key: String) -> Bool { false }
 
@@ -110,7 +114,9 @@ extension Module {
         try withNoGrad {
             for (key, t) in own {
                 guard let src = state[key] else { report.missing.append(key); continue }
-                guard src.shape == t.shape else { report.mismatched.append("\(key): checkpoint \(src.shape), model \(t.shape)"); continue }
+                guard src.shape == t.shape else {
+                    report.mismatched.append("\(key): checkpoint \(src.shape), model \(t.shape)"); continue
+                }
                 try t.copy_(src.to(t.dtype))
                 report.loaded.append(key)
             }
@@ -131,8 +137,12 @@ public struct LoadReport: CustomStringConvertible {
     public var description: String {
         var lines = ["loaded \(loaded.count) tensors"]
         if !missing.isEmpty { lines.append("missing keys (\(missing.count)): " + missing.joined(separator: ", ")) }
-        if !unexpected.isEmpty { lines.append("unexpected keys (\(unexpected.count)): " + unexpected.joined(separator: ", ")) }
-        if !mismatched.isEmpty { lines.append("shape mismatches (\(mismatched.count)): " + mismatched.joined(separator: "; ")) }
+        if !unexpected.isEmpty {
+            lines.append("unexpected keys (\(unexpected.count)): " + unexpected.joined(separator: ", "))
+        }
+        if !mismatched.isEmpty {
+            lines.append("shape mismatches (\(mismatched.count)): " + mismatched.joined(separator: "; "))
+        }
         return lines.joined(separator: "\n")
     }
 }

@@ -22,7 +22,9 @@ public struct CosineSchedule: Sendable {
 public func scaledLR(blr: Double, effectiveBatch: Int) -> Double { blr * Double(effectiveBatch) / 256 }
 
 /// The peak lr: `lr` when set (> 0), else `blr × Π factors / 256`; with the rule and its numbers, for the log.
-public func peakLR(lr: Double, blr: Double, factors: KeyValuePairs<String, Int>, note: String) -> (lr: Double, rule: String) {
+public func peakLR(lr: Double, blr: Double, factors: KeyValuePairs<String, Int>, note: String) -> (
+    lr: Double, rule: String
+) {
     if lr > 0 { return (lr, String(format: "lr %.3e (--lr)", lr)) }
     let v = scaledLR(blr: blr, effectiveBatch: factors.reduce(1) { $0 * $1.value })
     let terms = factors.map { "\($0.key) \($0.value)" }.joined(separator: " × ")

@@ -17,8 +17,10 @@ public final class Attention: Module {
     public var keyNames: [String: String] { ["qBias": "q_bias", "vBias": "v_bias"] }
 
     /// `kBias` overrides `qkvBias` for `k` with separate projections (HF VideoMAE: q and v biased, k not).
-    public init(dim: Int, heads: Int, qkvBias: Bool = true, kBias: Bool? = nil, projection: Projection = .separate,
-                attnDrop: Double = 0, projDrop: Double = 0) throws {
+    public init(
+        dim: Int, heads: Int, qkvBias: Bool = true, kBias: Bool? = nil, projection: Projection = .separate,
+        attnDrop: Double = 0, projDrop: Double = 0
+    ) throws {
         guard dim % heads == 0 else { throw TorchError("Attention: dim \(dim) is not divisible by \(heads) heads") }
         self.heads = heads
         self.attnDrop = attnDrop
@@ -49,8 +51,11 @@ public final class Attention: Module {
             var bias = qkv.bias
             if let qBias, let vBias { bias = try Tensor.cat([qBias, try Tensor.zeros([d], dtype: qBias.dtype), vBias]) }
             // [N, L, 3, H, hd] → [3, N, H, L, hd]
-            let t = try linear(x, weight: qkv.computeWeight, bias: bias).reshape([n, l, 3, heads, hd]).permute(2, 0, 3, 1, 4)
-            (qh, kh, vh) = (try t.select(dim: 0, index: 0), try t.select(dim: 0, index: 1), try t.select(dim: 0, index: 2))
+            let t = try linear(x, weight: qkv.computeWeight, bias: bias).reshape([n, l, 3, heads, hd]).permute(
+                2, 0, 3, 1, 4)
+            (qh, kh, vh) = (
+                try t.select(dim: 0, index: 0), try t.select(dim: 0, index: 1), try t.select(dim: 0, index: 2)
+            )
         } else {
             func split(_ y: Tensor) throws -> Tensor { try y.reshape([n, l, heads, hd]).transpose(1, 2) }
             (qh, kh, vh) = (try split(q!(x)), try split(k!(x)), try split(v!(x)))
@@ -78,10 +83,13 @@ public final class Block: Module {
     public var training = true
     public let norm1: LayerNorm, attn: Attention, norm2: LayerNorm, mlp: Mlp
     public let dropPath: DropPath
-    public init(dim: Int, heads: Int, mlpRatio: Double = 4, qkvBias: Bool = true, kBias: Bool? = nil,
-                projection: Attention.Projection = .separate, drop: Double = 0, dropPath: Double = 0, eps: Double = 1e-6) throws {
+    public init(
+        dim: Int, heads: Int, mlpRatio: Double = 4, qkvBias: Bool = true, kBias: Bool? = nil,
+        projection: Attention.Projection = .separate, drop: Double = 0, dropPath: Double = 0, eps: Double = 1e-6
+    ) throws {
         norm1 = try LayerNorm(dim, eps: eps)
-        attn = try Attention(dim: dim, heads: heads, qkvBias: qkvBias, kBias: kBias, projection: projection, projDrop: drop)
+        attn = try Attention(
+            dim: dim, heads: heads, qkvBias: qkvBias, kBias: kBias, projection: projection, projDrop: drop)
         norm2 = try LayerNorm(dim, eps: eps)
         mlp = try Mlp(dim, hidden: Int(Double(dim) * mlpRatio), drop: drop)
         self.dropPath = DropPath(dropPath)

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 import Foundation
 
@@ -14,10 +14,14 @@ final class MappedFile: @unchecked Sendable {
     init(path: String) throws {
         self.path = path
         let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { throw TensorFileError(path, "cannot open for reading (\(String(cString: strerror(errno))))") }
+        guard fd >= 0 else {
+            throw TensorFileError(path, "cannot open for reading (\(String(cString: strerror(errno))))")
+        }
         defer { close(fd) }
         var st = stat()
-        guard fstat(fd, &st) == 0 else { throw TensorFileError(path, "cannot stat (\(String(cString: strerror(errno))))") }
+        guard fstat(fd, &st) == 0 else {
+            throw TensorFileError(path, "cannot stat (\(String(cString: strerror(errno))))")
+        }
         guard (st.st_mode & S_IFMT) == S_IFREG else { throw TensorFileError(path, "not a regular file") }
         let size = Int(st.st_size)
         if size == 0 {
@@ -51,7 +55,9 @@ final class FileSink {
     init(path: String) throws {
         self.path = path
         fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard fd >= 0 else { throw TensorFileError(path, "cannot open for writing (\(String(cString: strerror(errno))))") }
+        guard fd >= 0 else {
+            throw TensorFileError(path, "cannot open for writing (\(String(cString: strerror(errno))))")
+        }
         buffer.reserveCapacity(1 << 20)
     }
 
@@ -90,19 +96,26 @@ final class FileSink {
         closed = true
         let synced = fsync(fd) == 0 || errno == EINVAL
         let syncError = errno
-        guard posixClose(fd) == 0 else { throw TensorFileError(path, "close failed (\(String(cString: strerror(errno))))") }
+        guard posixClose(fd) == 0 else {
+            throw TensorFileError(path, "close failed (\(String(cString: strerror(errno))))")
+        }
         guard synced else { throw TensorFileError(path, "fsync failed (\(String(cString: strerror(syncError))))") }
     }
 
     /// Writes through a temporary file in the destination directory, then renames it over `path`.
     static func atomicWrite(to path: String, _ body: (FileSink) throws -> Void) throws {
         let url = URL(fileURLWithPath: path)
-        let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
+        let tmp = url.deletingLastPathComponent().appendingPathComponent(
+            ".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        ).path
         let sink = try FileSink(path: tmp)
         do {
             try body(sink)
             try sink.close()
-            guard rename(tmp, path) == 0 else { throw TensorFileError(path, "cannot rename temporary file into place (\(String(cString: strerror(errno))))") }
+            guard rename(tmp, path) == 0 else {
+                throw TensorFileError(
+                    path, "cannot rename temporary file into place (\(String(cString: strerror(errno))))")
+            }
         } catch {
             if !sink.closed { sink.closed = true; _ = posixClose(sink.fd) }
             unlink(tmp)
@@ -124,8 +137,12 @@ private func posixClose(_ fd: Int32) -> Int32 { close(fd) }
 struct ByteWriter {
     var bytes: [UInt8] = []
     mutating func u8(_ v: UInt8) { bytes.append(v) }
-    mutating func u16(_ v: Int) { withUnsafeBytes(of: UInt16(truncatingIfNeeded: v).littleEndian) { bytes.append(contentsOf: $0) } }
-    mutating func u32(_ v: Int) { withUnsafeBytes(of: UInt32(truncatingIfNeeded: v).littleEndian) { bytes.append(contentsOf: $0) } }
+    mutating func u16(_ v: Int) {
+        withUnsafeBytes(of: UInt16(truncatingIfNeeded: v).littleEndian) { bytes.append(contentsOf: $0) }
+    }
+    mutating func u32(_ v: Int) {
+        withUnsafeBytes(of: UInt32(truncatingIfNeeded: v).littleEndian) { bytes.append(contentsOf: $0) }
+    }
     mutating func u64(_ v: Int) { withUnsafeBytes(of: UInt64(v).littleEndian) { bytes.append(contentsOf: $0) } }
     mutating func append<S: Sequence>(_ s: S) where S.Element == UInt8 { bytes.append(contentsOf: s) }
 }

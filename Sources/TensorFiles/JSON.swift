@@ -150,7 +150,7 @@ private struct JSONParser {
             let start = i
             while i < b.count, "+-0123456789.eE".utf8.contains(b[i]) { i += 1 }
             guard i > start else { throw fail("unexpected character") }
-            let s = String(decoding: b[start..<i], as: UTF8.self)
+            let s = String(decoding: b[start ..< i], as: UTF8.self)
             guard Double(s) != nil else { throw fail("invalid number '\(s)'") }
             return .number(s)
         }
@@ -178,11 +178,13 @@ private struct JSONParser {
             case UInt8(ascii: "f"): bytes.append(0x0C)
             case UInt8(ascii: "u"):
                 var code = try hex4()
-                if (0xD800..<0xDC00).contains(code) {
-                    guard i + 1 < b.count, b[i] == UInt8(ascii: "\\"), b[i + 1] == UInt8(ascii: "u") else { throw fail("unpaired surrogate") }
+                if (0xD800 ..< 0xDC00).contains(code) {
+                    guard i + 1 < b.count, b[i] == UInt8(ascii: "\\"), b[i + 1] == UInt8(ascii: "u") else {
+                        throw fail("unpaired surrogate")
+                    }
                     i += 2
                     let low = try hex4()
-                    guard (0xDC00..<0xE000).contains(low) else { throw fail("invalid surrogate pair") }
+                    guard (0xDC00 ..< 0xE000).contains(low) else { throw fail("invalid surrogate pair") }
                     code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
                 }
                 guard let u = Unicode.Scalar(code) else { throw fail("invalid \\u escape") }
@@ -195,7 +197,9 @@ private struct JSONParser {
     }
 
     mutating func hex4() throws(JSONParseError) -> UInt32 {
-        guard i + 4 <= b.count, let v = UInt32(String(decoding: b[i..<(i + 4)], as: UTF8.self), radix: 16) else { throw fail("invalid \\u escape") }
+        guard i + 4 <= b.count, let v = UInt32(String(decoding: b[i ..< (i + 4)], as: UTF8.self), radix: 16) else {
+            throw fail("invalid \\u escape")
+        }
         i += 4
         return v
     }

@@ -1,7 +1,9 @@
 import Foundation
 
 /// A dictionary key as found in checkpoints: strings (state dicts, args) or ints (optimizer state ids).
-public enum PickleKey: Hashable, Sendable, CustomStringConvertible, ExpressibleByStringLiteral, ExpressibleByIntegerLiteral {
+public enum PickleKey: Hashable, Sendable, CustomStringConvertible, ExpressibleByStringLiteral,
+    ExpressibleByIntegerLiteral
+{
     case string(String)
     case int(Int)
 
@@ -81,7 +83,10 @@ public struct TensorRef: Sendable {
     public var strides: [Int]
     public var requiresGrad: Bool
 
-    public init(storage: TensorStorage, dtype: TensorDType? = nil, storageOffset: Int = 0, shape: [Int], strides: [Int]? = nil, requiresGrad: Bool = false) {
+    public init(
+        storage: TensorStorage, dtype: TensorDType? = nil, storageOffset: Int = 0, shape: [Int], strides: [Int]? = nil,
+        requiresGrad: Bool = false
+    ) {
         self.storage = storage
         self.dtype = dtype ?? storage.dtype
         self.storageOffset = storageOffset
@@ -92,7 +97,8 @@ public struct TensorRef: Sendable {
 
     /// Wraps a dense tensor in its own storage.
     public init(_ raw: RawTensor, requiresGrad: Bool = false) {
-        self.init(storage: TensorStorage(dtype: raw.dtype, bytes: raw.bytes), shape: raw.shape, requiresGrad: requiresGrad)
+        self.init(
+            storage: TensorStorage(dtype: raw.dtype, bytes: raw.bytes), shape: raw.shape, requiresGrad: requiresGrad)
     }
 
     public var isContiguous: Bool { strides == RawTensor.contiguousStrides(shape) || shape.contains(0) }
@@ -100,7 +106,10 @@ public struct TensorRef: Sendable {
     /// Copies the view into a contiguous `RawTensor`, bounds-checking it against the storage.
     public func materialize() throws -> RawTensor {
         let bytes = try storage.withUnsafeBytes { buf in
-            try gatherStrided(storage: buf, elementSize: dtype.elementSize, offset: storageOffset, shape: shape, strides: strides, path: storage.sourcePath) {
+            try gatherStrided(
+                storage: buf, elementSize: dtype.elementSize, offset: storageOffset, shape: shape, strides: strides,
+                path: storage.sourcePath
+            ) {
                 "tensor of \(dtype) \(shape)"
             }
         }
@@ -130,7 +139,9 @@ public indirect enum PickleValue: Sendable {
     }
 
     /// An `argparse.Namespace` with the given attributes.
-    public static func namespace(_ attributes: PickleDict) -> PickleValue { .object(name: "argparse.Namespace", state: .dict(attributes)) }
+    public static func namespace(_ attributes: PickleDict) -> PickleValue {
+        .object(name: "argparse.Namespace", state: .dict(attributes))
+    }
 
     /// The attribute dict of a dict or of an `argparse.Namespace`.
     public var dictValue: PickleDict? {
@@ -153,7 +164,9 @@ public indirect enum PickleValue: Sendable {
         return v
     }
 
-    public var intValue: Int? { if case .int(let i) = self { i } else if case .bool(let b) = self { b ? 1 : 0 } else { nil } }
+    public var intValue: Int? {
+        if case .int(let i) = self { i } else if case .bool(let b) = self { b ? 1 : 0 } else { nil }
+    }
     public var doubleValue: Double? { if case .double(let d) = self { d } else { intValue.map(Double.init) } }
     public var stringValue: String? { if case .string(let s) = self { s } else { nil } }
     public var boolValue: Bool? { if case .bool(let b) = self { b } else { nil } }
@@ -170,7 +183,10 @@ public indirect enum PickleValue: Sendable {
     /// state dict), in order, materialised to contiguous bytes. Non-tensor values are skipped.
     public func stateDict(at path: [String] = []) throws -> [(String, RawTensor)] {
         guard let v = value(at: path) else {
-            throw TensorFileError("", "checkpoint has no entry at \(path); top-level keys: \(dictValue?.keys.map(\.description).joined(separator: ", ") ?? "none")")
+            throw TensorFileError(
+                "",
+                "checkpoint has no entry at \(path); top-level keys: \(dictValue?.keys.map(\.description).joined(separator: ", ") ?? "none")"
+            )
         }
         guard let d = v.dictValue else { throw TensorFileError("", "checkpoint entry at \(path) is not a dict") }
         var out: [(String, RawTensor)] = []

@@ -9,7 +9,8 @@ public struct RawTensor: Sendable, Equatable {
     /// Creates a tensor, checking that `bytes.count == numel × elementSize`.
     public init(dtype: TensorDType, shape: [Int], bytes: [UInt8]) throws {
         guard let n = Checked.product(shape), let size = Checked.mul(n, dtype.elementSize) else {
-            throw TensorFileError("", "invalid shape \(shape): dimensions must be non-negative and the size must fit in memory")
+            throw TensorFileError(
+                "", "invalid shape \(shape): dimensions must be non-negative and the size must fit in memory")
         }
         guard size == bytes.count else {
             throw TensorFileError("", "shape \(shape) of \(dtype) needs \(size) bytes, got \(bytes.count)")
@@ -62,13 +63,15 @@ public struct RawTensor: Sendable, Equatable {
         let n = count, es = dtype.elementSize
         var out = [Double](repeating: 0, count: n)
         bytes.withUnsafeBytes { raw in
-            for i in 0..<n {
+            for i in 0 ..< n {
                 let o = i * es
                 switch dtype {
                 case .float64: out[i] = Double(bitPattern: raw.loadUnaligned(fromByteOffset: o, as: UInt64.self))
                 case .float32: out[i] = Double(Float(bitPattern: raw.loadUnaligned(fromByteOffset: o, as: UInt32.self)))
                 case .float16: out[i] = Double(halfToFloat(raw.loadUnaligned(fromByteOffset: o, as: UInt16.self)))
-                case .bfloat16: out[i] = Double(Float(bitPattern: UInt32(raw.loadUnaligned(fromByteOffset: o, as: UInt16.self)) << 16))
+                case .bfloat16:
+                    out[i] = Double(
+                        Float(bitPattern: UInt32(raw.loadUnaligned(fromByteOffset: o, as: UInt16.self)) << 16))
                 case .int64: out[i] = Double(raw.loadUnaligned(fromByteOffset: o, as: Int64.self))
                 case .int32: out[i] = Double(raw.loadUnaligned(fromByteOffset: o, as: Int32.self))
                 case .int16: out[i] = Double(raw.loadUnaligned(fromByteOffset: o, as: Int16.self))
@@ -117,8 +120,12 @@ extension UInt8: RawScalar { public static var dtype: TensorDType { .uint8 } }
 extension Bool: RawScalar { public static var dtype: TensorDType { .bool } }
 
 /// Validates a strided view against a storage of `storageBytes` bytes; returns its element and byte counts.
-func checkView(storageBytes: Int, elementSize es: Int, offset: Int, shape: [Int], strides: [Int], path: String, what: () -> String) throws -> (numel: Int, total: Int) {
-    guard shape.count == strides.count else { throw TensorFileError(path, "\(what()): shape \(shape) and stride \(strides) differ in rank") }
+func checkView(
+    storageBytes: Int, elementSize es: Int, offset: Int, shape: [Int], strides: [Int], path: String, what: () -> String
+) throws -> (numel: Int, total: Int) {
+    guard shape.count == strides.count else {
+        throw TensorFileError(path, "\(what()): shape \(shape) and stride \(strides) differ in rank")
+    }
     guard let numel = Checked.product(shape), let total = Checked.mul(numel, es) else {
         throw TensorFileError(path, "\(what()): invalid shape \(shape)")
     }
@@ -132,7 +139,10 @@ func checkView(storageBytes: Int, elementSize es: Int, offset: Int, shape: [Int]
         last = l
     }
     guard let endByte = Checked.mul(Checked.add(last, 1) ?? .max, es), endByte <= storageBytes else {
-        throw TensorFileError(path, "\(what()): view (offset \(offset), shape \(shape), stride \(strides)) exceeds its storage of \(storageBytes / Swift.max(es, 1)) elements")
+        throw TensorFileError(
+            path,
+            "\(what()): view (offset \(offset), shape \(shape), stride \(strides)) exceeds its storage of \(storageBytes / Swift.max(es, 1)) elements"
+        )
     }
     return (numel, total)
 }
@@ -144,15 +154,23 @@ let maxExpandedViewBytes = 1 << 30
 /// Offsets and strides are in elements; the view is bounds-checked against the storage first.
 /// A view with more elements than its storage (zero or overlapping strides, e.g. `expand`) is materialised only up to
 /// `maxExpandedViewBytes`: a 1.7 KB hostile `.pth` must not make stmae allocate 40 GB.
-func gatherStrided(storage: UnsafeRawBufferPointer, elementSize es: Int, offset: Int, shape: [Int], strides: [Int], path: String, what: () -> String) throws -> [UInt8] {
-    let (numel, total) = try checkView(storageBytes: storage.count, elementSize: es, offset: offset, shape: shape, strides: strides, path: path, what: what)
+func gatherStrided(
+    storage: UnsafeRawBufferPointer, elementSize es: Int, offset: Int, shape: [Int], strides: [Int], path: String,
+    what: () -> String
+) throws -> [UInt8] {
+    let (numel, total) = try checkView(
+        storageBytes: storage.count, elementSize: es, offset: offset, shape: shape, strides: strides, path: path,
+        what: what)
     if numel == 0 { return [] }
     guard total <= storage.count || total <= maxExpandedViewBytes else {
-        throw TensorFileError(path, "\(what()): a view of shape \(shape), stride \(strides) repeats a storage of \(storage.count / Swift.max(es, 1)) "
-            + "elements into \(total) bytes (overlapping strides; at most \(maxExpandedViewBytes >> 20) MiB is materialised): refusing it as corrupt or hostile")
+        throw TensorFileError(
+            path,
+            "\(what()): a view of shape \(shape), stride \(strides) repeats a storage of \(storage.count / Swift.max(es, 1)) "
+                + "elements into \(total) bytes (overlapping strides; at most \(maxExpandedViewBytes >> 20) MiB is materialised): refusing it as corrupt or hostile"
+        )
     }
     if strides == RawTensor.contiguousStrides(shape) || numel == 1 {
-        return copyBytes(UnsafeRawBufferPointer(rebasing: storage[(offset * es)..<(offset * es + total)]))
+        return copyBytes(UnsafeRawBufferPointer(rebasing: storage[(offset * es) ..< (offset * es + total)]))
     }
     // Collapse to (outer dims, innermost run); copy runs with memcpy when the innermost stride is 1.
     let rank = shape.count

@@ -25,7 +25,9 @@ public enum SafeTensors {
     }
 
     /// Reads every tensor of a safetensors file (memory-mapped; each tensor is copied once into its `RawTensor`).
-    public static func read(path: String) throws -> (tensors: [String: RawTensor], order: [String], metadata: [String: String]) {
+    public static func read(path: String) throws -> (
+        tensors: [String: RawTensor], order: [String], metadata: [String: String]
+    ) {
         let f = try readFile(path: path)
         return (f.tensors, f.ordered.map(\.0), f.metadata)
     }
@@ -35,7 +37,8 @@ public enum SafeTensors {
         let map = try MappedFile(path: path)
         let (entries, metadata, dataStart) = try parseHeader(map.bytes, path: path)
         let ordered = entries.map { e in
-            let slice = UnsafeRawBufferPointer(rebasing: map.bytes[(dataStart + e.dataOffsets.lowerBound)..<(dataStart + e.dataOffsets.upperBound)])
+            let slice = UnsafeRawBufferPointer(
+                rebasing: map.bytes[(dataStart + e.dataOffsets.lowerBound) ..< (dataStart + e.dataOffsets.upperBound)])
             return (e.name, RawTensor(unchecked: e.dtype, shape: e.shape, bytes: copyBytes(slice)))
         }
         return File(ordered: ordered, metadata: metadata)
@@ -49,18 +52,24 @@ public enum SafeTensors {
     }
 
     /// Validates the header of a complete safetensors image held in `bytes`.
-    static func parseHeader(_ bytes: UnsafeRawBufferPointer, path: String) throws -> (entries: [Entry], metadata: [String: String], dataStart: Int) {
+    static func parseHeader(_ bytes: UnsafeRawBufferPointer, path: String) throws -> (
+        entries: [Entry], metadata: [String: String], dataStart: Int
+    ) {
         func fail(_ m: String) -> TensorFileError { TensorFileError(path, "invalid safetensors file: \(m)") }
-        guard bytes.count >= 8 else { throw fail("file is \(bytes.count) bytes, expected at least an 8-byte header length") }
+        guard bytes.count >= 8 else {
+            throw fail("file is \(bytes.count) bytes, expected at least an 8-byte header length")
+        }
         let n64 = bytes.loadUnaligned(as: UInt64.self).littleEndian
         guard n64 <= UInt64(bytes.count - 8) else {
             throw fail("header length \(n64) exceeds the \(bytes.count - 8) bytes that follow it")
         }
         let n = Int(n64)
         guard n <= maxHeaderSize else { throw fail("header length \(n) exceeds the \(maxHeaderSize)-byte limit") }
-        guard n >= 2, bytes[8] == UInt8(ascii: "{") else { throw fail("header must be a JSON object starting with '{'") }
+        guard n >= 2, bytes[8] == UInt8(ascii: "{") else {
+            throw fail("header must be a JSON object starting with '{'")
+        }
         let json: JSON
-        do { json = try JSON.parse(UnsafeRawBufferPointer(rebasing: bytes[8..<(8 + n)])) } catch {
+        do { json = try JSON.parse(UnsafeRawBufferPointer(rebasing: bytes[8 ..< (8 + n)])) } catch {
             throw fail("header is not valid JSON (\(error.message))")
         }
         guard case .object(let items) = json else { throw fail("header must be a JSON object") }
@@ -80,15 +89,22 @@ public enum SafeTensors {
             }
             entries.append(try parseEntry(name, value, dataSize: dataSize, fail: fail))
         }
-        entries.sort { ($0.dataOffsets.lowerBound, $0.dataOffsets.upperBound) < ($1.dataOffsets.lowerBound, $1.dataOffsets.upperBound) }
+        entries.sort {
+            ($0.dataOffsets.lowerBound, $0.dataOffsets.upperBound) < (
+                $1.dataOffsets.lowerBound, $1.dataOffsets.upperBound
+            )
+        }
         var covered = 0
         var previous: String?
         for e in entries {
             if e.dataOffsets.lowerBound < covered {
-                throw fail("tensor '\(e.name)' bytes \(e.dataOffsets) overlap tensor '\(previous ?? "")' (which ends at \(covered))")
+                throw fail(
+                    "tensor '\(e.name)' bytes \(e.dataOffsets) overlap tensor '\(previous ?? "")' (which ends at \(covered))"
+                )
             }
             if e.dataOffsets.lowerBound > covered {
-                throw fail("data bytes \(covered)..<\(e.dataOffsets.lowerBound) before tensor '\(e.name)' belong to no tensor")
+                throw fail(
+                    "data bytes \(covered)..<\(e.dataOffsets.lowerBound) before tensor '\(e.name)' belong to no tensor")
             }
             covered = e.dataOffsets.upperBound
             previous = e.name
@@ -99,40 +115,56 @@ public enum SafeTensors {
         return (entries, metadata, 8 + n)
     }
 
-    private static func parseEntry(_ name: String, _ value: JSON, dataSize: Int, fail: (String) -> TensorFileError) throws -> Entry {
+    private static func parseEntry(_ name: String, _ value: JSON, dataSize: Int, fail: (String) -> TensorFileError)
+        throws -> Entry
+    {
         guard case .object(let fields) = value else { throw fail("tensor '\(name)': entry must be an object") }
         let field = { (k: String) in fields.first { $0.0 == k }?.1 }
-        guard case .string(let dt)? = field("dtype") else { throw fail("tensor '\(name)': missing string field 'dtype'") }
-        guard let dtype = TensorDType(safetensorsName: dt) else {
-            throw fail("tensor '\(name)': unknown or unsupported dtype '\(dt)' (expected one of \(TensorDType.allCases.map(\.safetensorsName).joined(separator: ", ")))")
+        guard case .string(let dt)? = field("dtype") else {
+            throw fail("tensor '\(name)': missing string field 'dtype'")
         }
-        guard case .array(let dims)? = field("shape") else { throw fail("tensor '\(name)': missing array field 'shape'") }
+        guard let dtype = TensorDType(safetensorsName: dt) else {
+            throw fail(
+                "tensor '\(name)': unknown or unsupported dtype '\(dt)' (expected one of \(TensorDType.allCases.map(\.safetensorsName).joined(separator: ", ")))"
+            )
+        }
+        guard case .array(let dims)? = field("shape") else {
+            throw fail("tensor '\(name)': missing array field 'shape'")
+        }
         var shape: [Int] = []
         for d in dims {
-            guard let v = d.int, v >= 0 else { throw fail("tensor '\(name)': shape \(JSON.array(dims).text) must hold non-negative integers") }
+            guard let v = d.int, v >= 0 else {
+                throw fail("tensor '\(name)': shape \(JSON.array(dims).text) must hold non-negative integers")
+            }
             shape.append(v)
         }
-        guard case .array(let offs)? = field("data_offsets"), offs.count == 2, let begin = offs[0].int, let end = offs[1].int else {
+        guard case .array(let offs)? = field("data_offsets"), offs.count == 2, let begin = offs[0].int,
+            let end = offs[1].int
+        else {
             throw fail("tensor '\(name)': 'data_offsets' must be [begin, end] integers")
         }
         guard begin >= 0, begin <= end, end <= dataSize else {
-            throw fail("tensor '\(name)': data_offsets [\(begin), \(end)] lie outside the \(dataSize)-byte data section")
+            throw fail(
+                "tensor '\(name)': data_offsets [\(begin), \(end)] lie outside the \(dataSize)-byte data section")
         }
         guard let numel = Checked.product(shape), let size = Checked.mul(numel, dtype.elementSize) else {
             throw fail("tensor '\(name)': shape \(shape) overflows the addressable size")
         }
         guard end - begin == size else {
-            throw fail("tensor '\(name)': shape \(shape) of \(dt) needs \(size) bytes but data_offsets span \(end - begin)")
+            throw fail(
+                "tensor '\(name)': shape \(shape) of \(dt) needs \(size) bytes but data_offsets span \(end - begin)")
         }
-        return Entry(name: name, dtype: dtype, shape: shape, dataOffsets: begin..<end)
+        return Entry(name: name, dtype: dtype, shape: shape, dataOffsets: begin ..< end)
     }
 
     /// Writes tensors in the given order (atomically: temp file in the same directory, then rename).
     /// The header is padded with spaces to a multiple of 8 bytes; `__metadata__` comes first when non-empty.
-    public static func write(_ tensors: [(String, RawTensor)], metadata: [String: String] = [:], to path: String) throws {
+    public static func write(_ tensors: [(String, RawTensor)], metadata: [String: String] = [:], to path: String) throws
+    {
         var items: [(String, JSON)] = []
         if !metadata.isEmpty {
-            items.append(("__metadata__", .object(metadata.sorted { $0.key < $1.key }.map { ($0.key, JSON.string($0.value)) })))
+            items.append(
+                ("__metadata__", .object(metadata.sorted { $0.key < $1.key }.map { ($0.key, JSON.string($0.value)) })))
         }
         var names = Set<String>()
         var offset = 0
@@ -141,13 +173,20 @@ public enum SafeTensors {
                 throw TensorFileError(path, "cannot write safetensors: duplicate or reserved tensor name '\(name)'")
             }
             guard t.bytes.count == t.count * t.dtype.elementSize else {
-                throw TensorFileError(path, "cannot write safetensors: tensor '\(name)' has \(t.bytes.count) bytes, shape \(t.shape) needs \(t.count * t.dtype.elementSize)")
+                throw TensorFileError(
+                    path,
+                    "cannot write safetensors: tensor '\(name)' has \(t.bytes.count) bytes, shape \(t.shape) needs \(t.count * t.dtype.elementSize)"
+                )
             }
-            items.append((name, .object([
-                ("dtype", .string(t.dtype.safetensorsName)),
-                ("shape", .array(t.shape.map { .number(String($0)) })),
-                ("data_offsets", .array([.number(String(offset)), .number(String(offset + t.bytes.count))])),
-            ])))
+            items.append(
+                (
+                    name,
+                    .object([
+                        ("dtype", .string(t.dtype.safetensorsName)),
+                        ("shape", .array(t.shape.map { .number(String($0)) })),
+                        ("data_offsets", .array([.number(String(offset)), .number(String(offset + t.bytes.count))]))
+                    ])
+                ))
             offset += t.bytes.count
         }
         var header = Array(JSON.object(items).text.utf8)

@@ -90,7 +90,10 @@ public enum TensorDType: String, CaseIterable, Sendable, Hashable {
 
     /// Accepts `torch.float32` style names and the common aliases (`float`, `long`, `half`, `double`, `int`, `short`).
     public init?(torchName name: String) {
-        let aliases = ["float": TensorDType.float32, "double": .float64, "half": .float16, "long": .int64, "int": .int32, "short": .int16]
+        let aliases = [
+            "float": TensorDType.float32, "double": .float64, "half": .float16, "long": .int64, "int": .int32,
+            "short": .int16
+        ]
         if let t = aliases[name] { self = t; return }
         guard let t = Self.allCases.first(where: { $0.torchName == name }) else { return nil }
         self = t

@@ -9,27 +9,37 @@ public enum TorchCheckpoint {
     public static func load(path: String) throws -> PickleValue {
         let file = try MappedFile(path: path)
         if file.count >= 2, file.bytes[0] == 0x80, file.count < 4 || file.u32(0) != 0x0403_4B50 {
-            throw TensorFileError(path, "legacy (pre-1.6, non-zip) torch.save format is not supported; re-save with torch.save")
+            throw TensorFileError(
+                path, "legacy (pre-1.6, non-zip) torch.save format is not supported; re-save with torch.save")
         }
         let zip = try ZipReader(file)
-        guard let pkl = zip.entries.first(where: { $0.name.hasSuffix("data.pkl") && $0.name.split(separator: "/").count <= 2 }) else {
+        guard
+            let pkl = zip.entries.first(where: {
+                $0.name.hasSuffix("data.pkl") && $0.name.split(separator: "/").count <= 2
+            })
+        else {
             throw TensorFileError(path, "not a torch.save archive: no '<archive>/data.pkl' entry")
         }
         let prefix = String(pkl.name.dropLast("data.pkl".count))
         if let bo = zip.entry(prefix + "byteorder") {
             let order = String(decoding: zip.bytes(of: bo), as: UTF8.self)
-            guard order == "little" else { throw TensorFileError(path, "byteorder '\(order)' is not supported (expected 'little')") }
+            guard order == "little" else {
+                throw TensorFileError(path, "byteorder '\(order)' is not supported (expected 'little')")
+            }
         }
         var storages: [String: TensorStorage] = [:]
         let loader: Unpickler.StorageLoader = { dtype, key, numel in
             if let s = storages[key] { return s }
             guard let entry = zip.entry(prefix + "data/" + key) else {
-                throw TensorFileError(path, "storage '\(key)' referenced by data.pkl has no entry '\(prefix)data/\(key)'")
+                throw TensorFileError(
+                    path, "storage '\(key)' referenced by data.pkl has no entry '\(prefix)data/\(key)'")
             }
             guard let need = Checked.mul(numel, dtype.elementSize), need >= 0, entry.range.count >= need else {
-                throw TensorFileError(path, "storage '\(key)' holds \(entry.range.count) bytes, expected \(numel) × \(dtype.elementSize)")
+                throw TensorFileError(
+                    path, "storage '\(key)' holds \(entry.range.count) bytes, expected \(numel) × \(dtype.elementSize)")
             }
-            let s = TensorStorage(dtype: dtype, file: file, range: entry.range.lowerBound..<(entry.range.lowerBound + need))
+            let s = TensorStorage(
+                dtype: dtype, file: file, range: entry.range.lowerBound ..< (entry.range.lowerBound + need))
             storages[key] = s
             return s
         }
@@ -39,11 +49,17 @@ public enum TorchCheckpoint {
 
     /// Loads the first state dict found at one of `paths` (default: `model`, `model_state`, `state_dict`, then the
     /// top level), materialised in file order.
-    public static func loadStateDict(path: String, candidates: [[String]] = [["model"], ["model_state"], ["state_dict"], []]) throws -> [(String, RawTensor)] {
+    public static func loadStateDict(
+        path: String, candidates: [[String]] = [["model"], ["model_state"], ["state_dict"], []]
+    ) throws -> [(String, RawTensor)] {
         let value = try load(path: path)
         for c in candidates {
-            guard let v = value.value(at: c), let d = v.dictValue, d.entries.contains(where: { $0.value.tensorValue != nil }) else { continue }
-            do { return try value.stateDict(at: c) } catch let e as TensorFileError { throw TensorFileError(path, e.message) }
+            guard let v = value.value(at: c), let d = v.dictValue,
+                d.entries.contains(where: { $0.value.tensorValue != nil })
+            else { continue }
+            do { return try value.stateDict(at: c) } catch let e as TensorFileError {
+                throw TensorFileError(path, e.message)
+            }
         }
         throw TensorFileError(path, "no state dict (a dict of tensors) at any of \(candidates)")
     }
@@ -63,14 +79,18 @@ public enum TorchCheckpoint {
     /// `TensorStorage` so shared views stay shared; `argparse.Namespace` objects are written as plain dicts of their
     /// attributes (Python then sees a dict, not a Namespace); bare `torch.<dtype>` globals are written as globals.
     /// The file is written to a temporary file in the same directory and renamed into place.
-    public static func save(_ value: PickleValue, to path: String) throws { try save(value, to: path, forceZip64: false) }
+    public static func save(_ value: PickleValue, to path: String) throws {
+        try save(value, to: path, forceZip64: false)
+    }
 
     static func save(_ value: PickleValue, to path: String, forceZip64: Bool) throws {
         var pickler = Pickler(path: path)
         try pickler.emit(value)
         pickler.finish()
         let stem = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
-        let archive = stem.isEmpty || stem.contains(where: { !($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") }) ? "archive" : stem
+        let archive =
+            stem.isEmpty || stem.contains(where: { !($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") })
+            ? "archive" : stem
         try FileSink.atomicWrite(to: path) { sink in
             let zip = ZipWriter(sink: sink, alignment: 64, forceZip64: forceZip64)
             try zip.add("\(archive)/data.pkl", pickler.out)
@@ -81,14 +101,17 @@ public enum TorchCheckpoint {
                 try storage.withUnsafeBytes { try zip.add("\(archive)/data/\(key)", $0) }
             }
             try zip.add("\(archive)/version", Array("3\n".utf8))
-            let id = (0..<40).map { _ in String(Int.random(in: 0...9)) }.joined()
+            let id = (0 ..< 40).map { _ in String(Int.random(in: 0 ... 9)) }.joined()
             try zip.add("\(archive)/.data/serialization_id", Array(id.utf8))
             try zip.finish()
         }
     }
 
     /// Convenience: saves `{key: OrderedDict(tensors)}` plus extra top-level entries (e.g. `epoch`).
-    public static func save(stateDict tensors: [(String, RawTensor)], key: String = "model", extra: [(String, PickleValue)] = [], to path: String) throws {
+    public static func save(
+        stateDict tensors: [(String, RawTensor)], key: String = "model", extra: [(String, PickleValue)] = [],
+        to path: String
+    ) throws {
         let sd = PickleDict(tensors.map { (.string($0.0), .tensor(TensorRef($0.1))) }, isOrderedDict: true)
         var top = PickleDict([(.string(key), .dict(sd))])
         for (k, v) in extra { top[.string(k)] = v }
@@ -109,16 +132,23 @@ struct Pickler {
 
     mutating func finish() { out.append(0x2E) }
 
-    private mutating func u32(_ v: Int) { withUnsafeBytes(of: UInt32(truncatingIfNeeded: v).littleEndian) { out.append(contentsOf: $0) } }
+    private mutating func u32(_ v: Int) {
+        withUnsafeBytes(of: UInt32(truncatingIfNeeded: v).littleEndian) { out.append(contentsOf: $0) }
+    }
 
     private mutating func int(_ v: Int) {
-        if (0..<256).contains(v) { out += [0x4B, UInt8(v)] }
-        else if (0..<65536).contains(v) { out += [0x4D, UInt8(v & 0xFF), UInt8(v >> 8)] }
-        else if (Int(Int32.min)...Int(Int32.max)).contains(v) { out.append(0x4A); u32(v) }
-        else {
+        if (0 ..< 256).contains(v) {
+            out += [0x4B, UInt8(v)]
+        } else if (0 ..< 65536).contains(v) {
+            out += [0x4D, UInt8(v & 0xFF), UInt8(v >> 8)]
+        } else if (Int(Int32.min) ... Int(Int32.max)).contains(v) {
+            out.append(0x4A); u32(v)
+        } else {
             var bytes = withUnsafeBytes(of: Int64(v).littleEndian) { Array($0) }
-            while bytes.count > 1, (bytes[bytes.count - 1] == 0 && bytes[bytes.count - 2] & 0x80 == 0)
-                || (bytes[bytes.count - 1] == 0xFF && bytes[bytes.count - 2] & 0x80 != 0) { bytes.removeLast() }
+            while bytes.count > 1,
+                (bytes[bytes.count - 1] == 0 && bytes[bytes.count - 2] & 0x80 == 0)
+                    || (bytes[bytes.count - 1] == 0xFF && bytes[bytes.count - 2] & 0x80 != 0)
+            { bytes.removeLast() }
             out += [0x8A, UInt8(bytes.count)] + bytes
         }
     }
@@ -150,7 +180,8 @@ struct Pickler {
         case .none: out.append(0x4E)
         case .bool(let b): out.append(b ? 0x88 : 0x89)
         case .int(let i): int(i)
-        case .double(let d): out.append(0x47); withUnsafeBytes(of: d.bitPattern.bigEndian) { out.append(contentsOf: $0) }
+        case .double(let d):
+            out.append(0x47); withUnsafeBytes(of: d.bitPattern.bigEndian) { out.append(contentsOf: $0) }
         case .string(let s): string(s)
         case .bytes(let b):
             // Protocol 2 has no bytes opcode for Python 3: pickle uses _codecs.encode(latin1 text, 'latin1').
@@ -173,12 +204,18 @@ struct Pickler {
             out.append(0x74)
         case .dict(let d): try dict(d, depth: depth)
         case .object(name: "argparse.Namespace", state: let s):
-            guard let d = s.dictValue else { throw TensorFileError(path, "cannot save: argparse.Namespace state is not a dict") }
+            guard let d = s.dictValue else {
+                throw TensorFileError(path, "cannot save: argparse.Namespace state is not a dict")
+            }
             try dict(PickleDict(d.entries, isOrderedDict: false), depth: depth)
-        case .object(name: let name, state: .none) where name.hasPrefix("torch.") && TensorDType(torchName: String(name.dropFirst(6))) != nil:
+        case .object(name: let name, state: .none)
+        where name.hasPrefix("torch.") && TensorDType(torchName: String(name.dropFirst(6))) != nil:
             global("torch", String(name.dropFirst(6)))
         case .object(name: let name, state: _):
-            throw TensorFileError(path, "cannot save object of type '\(name)' (only dicts, lists, tuples, scalars, strings, tensors and argparse.Namespace)")
+            throw TensorFileError(
+                path,
+                "cannot save object of type '\(name)' (only dicts, lists, tuples, scalars, strings, tensors and argparse.Namespace)"
+            )
         case .tensor(let t): try tensor(t)
         }
     }
@@ -192,7 +229,7 @@ struct Pickler {
         }
         for start in stride(from: 0, to: d.entries.count, by: 1000) {
             out.append(0x28)
-            for (k, v) in d.entries[start..<min(start + 1000, d.entries.count)] {
+            for (k, v) in d.entries[start ..< min(start + 1000, d.entries.count)] {
                 switch k {
                 case .string(let s): string(s)
                 case .int(let i): int(i)
@@ -210,11 +247,15 @@ struct Pickler {
             t = TensorRef(try t.materialize(), requiresGrad: t.requiresGrad)
         }
         let shape = t.shape, strides = t.strides
-        _ = try checkView(storageBytes: t.storage.byteCount, elementSize: t.dtype.elementSize, offset: t.storageOffset,
-                          shape: shape, strides: strides, path: path) { "cannot save tensor of \(t.dtype) \(shape)" }
+        _ = try checkView(
+            storageBytes: t.storage.byteCount, elementSize: t.dtype.elementSize, offset: t.storageOffset,
+            shape: shape, strides: strides, path: path
+        ) { "cannot save tensor of \(t.dtype) \(shape)" }
         let id = ObjectIdentifier(t.storage)
         let key: Int
-        if let k = storageKeys[id] { key = k } else {
+        if let k = storageKeys[id] {
+            key = k
+        } else {
             key = storages.count
             storageKeys[id] = key
             storages.append(t.storage)

@@ -13,7 +13,7 @@ struct Unpickler {
             "torch._utils._rebuild_parameter", "torch._utils._rebuild_parameter_with_state", "torch.Size",
             "torch.storage.UntypedStorage", "torch.UntypedStorage", "argparse.Namespace", "_codecs.encode",
             "builtins.set", "builtins.frozenset", "__builtin__.set", "__builtin__.frozenset",
-            "numpy.core.multiarray.scalar", "numpy._core.multiarray.scalar", "numpy.dtype",
+            "numpy.core.multiarray.scalar", "numpy._core.multiarray.scalar", "numpy.dtype"
         ]
         for t in TensorDType.allCases { s.insert("torch." + t.torchStorageName); s.insert("torch." + t.torchName) }
         for a in ["float", "double", "half", "long", "int", "short"] { s.insert("torch." + a) }
@@ -63,9 +63,11 @@ struct Unpickler {
     // MARK: reading primitives
 
     private mutating func take(_ n: Int) throws -> UnsafeRawBufferPointer {
-        guard n >= 0, n <= data.count - pos else { throw fail("truncated: needed \(n) bytes at offset \(pos) of \(data.count)") }
+        guard n >= 0, n <= data.count - pos else {
+            throw fail("truncated: needed \(n) bytes at offset \(pos) of \(data.count)")
+        }
         defer { pos += n }
-        return UnsafeRawBufferPointer(rebasing: data[pos..<(pos + n)])
+        return UnsafeRawBufferPointer(rebasing: data[pos ..< (pos + n)])
     }
 
     private mutating func u8() throws -> Int { Int(try take(1)[0]) }
@@ -79,14 +81,18 @@ struct Unpickler {
     }
 
     private mutating func line() throws -> String {
-        guard let nl = data[pos...].firstIndex(of: 0x0A) else { throw fail("truncated: unterminated text argument at offset \(pos)") }
-        let s = String(decoding: data[pos..<nl], as: UTF8.self)
+        guard let nl = data[pos...].firstIndex(of: 0x0A) else {
+            throw fail("truncated: unterminated text argument at offset \(pos)")
+        }
+        let s = String(decoding: data[pos ..< nl], as: UTF8.self)
         pos = nl + 1
         return s
     }
 
     private mutating func utf8(_ n: Int) throws -> PickleValue {
-        guard let s = String(validating: try take(n), as: UTF8.self) else { throw fail("invalid UTF-8 string at offset \(pos - n)") }
+        guard let s = String(validating: try take(n), as: UTF8.self) else {
+            throw fail("invalid UTF-8 string at offset \(pos - n)")
+        }
         return .string(s)
     }
 
@@ -95,7 +101,7 @@ struct Unpickler {
         let b = try take(n)
         guard n > 0 else { return 0 }
         let negative = b[n - 1] & 0x80 != 0
-        for i in min(n, 8)..<n where b[i] != (negative ? 0xFF : 0) { throw fail("integer wider than 64 bits") }
+        for i in min(n, 8) ..< n where b[i] != (negative ? 0xFF : 0) { throw fail("integer wider than 64 bits") }
         var v: UInt64 = negative ? .max : 0
         for i in stride(from: min(n, 8) - 1, through: 0, by: -1) { v = (v << 8) | UInt64(b[i]) }
         let r = Int(bitPattern: UInt(v))
@@ -165,7 +171,11 @@ struct Unpickler {
             case 0x8B: push(.int(try long(try i32())))  // LONG4
             case 0x49:  // INT (text)
                 let s = try line()
-                if s == "00" { push(.bool(false)) } else if s == "01" { push(.bool(true)) } else {
+                if s == "00" {
+                    push(.bool(false))
+                } else if s == "01" {
+                    push(.bool(true))
+                } else {
                     guard let i = Int(s) else { throw fail("bad INT '\(s)'") }
                     push(.int(i))
                 }
@@ -218,7 +228,9 @@ struct Unpickler {
                 stack.append(try global(module, name))
             case 0x93:  // STACK_GLOBAL
                 let name = try pop(), module = try pop()
-                guard case .value(.string(let n)) = name, case .value(.string(let m)) = module else { throw fail("STACK_GLOBAL needs two strings") }
+                guard case .value(.string(let n)) = name, case .value(.string(let m)) = module else {
+                    throw fail("STACK_GLOBAL needs two strings")
+                }
                 stack.append(try global(m, n))
             case 0x52:  // REDUCE
                 let args = try pop(), callable = try pop()

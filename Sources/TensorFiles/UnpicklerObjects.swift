@@ -3,7 +3,9 @@ extension Unpickler {
     func global(_ module: String, _ name: String) throws -> Item {
         let full = module + "." + name
         guard Self.allowedGlobals.contains(full) else {
-            throw fail("refusing global '\(full)': not in the weights-only allowlist (tensors, OrderedDict, argparse.Namespace, numpy scalars)")
+            throw fail(
+                "refusing global '\(full)': not in the weights-only allowlist (tensors, OrderedDict, argparse.Namespace, numpy scalars)"
+            )
         }
         return .global(full)
     }
@@ -36,20 +38,30 @@ extension Unpickler {
             }
             return .dict(box)
         case "torch._utils._rebuild_tensor_v2", "torch._utils._rebuild_tensor_v3":
-            guard args.count >= 4, case .storage(let storage) = args[0] else { throw fail("\(name) expects (storage, offset, size, stride, …)") }
+            guard args.count >= 4, case .storage(let storage) = args[0] else {
+                throw fail("\(name) expects (storage, offset, size, stride, …)")
+            }
             var dtype = storage.dtype
             if name.hasSuffix("v3") {
-                guard args.count >= 7, let d = tensorDType(args[6]) else { throw fail("\(name) expects a torch dtype as its 7th argument") }
+                guard args.count >= 7, let d = tensorDType(args[6]) else {
+                    throw fail("\(name) expects a torch dtype as its 7th argument")
+                }
                 dtype = d
             }
             var requiresGrad = false
             if args.count > 4, case .value(.bool(let b)) = args[4] { requiresGrad = b }
-            let ref = TensorRef(storage: storage, dtype: dtype, storageOffset: try int(args[1], "storage offset"),
-                                shape: try ints(args[2], "tensor size"), strides: try ints(args[3], "tensor stride"), requiresGrad: requiresGrad)
-            guard ref.shape.count == ref.strides.count else { throw fail("tensor size \(ref.shape) and stride \(ref.strides) differ in rank") }
+            let ref = TensorRef(
+                storage: storage, dtype: dtype, storageOffset: try int(args[1], "storage offset"),
+                shape: try ints(args[2], "tensor size"), strides: try ints(args[3], "tensor stride"),
+                requiresGrad: requiresGrad)
+            guard ref.shape.count == ref.strides.count else {
+                throw fail("tensor size \(ref.shape) and stride \(ref.strides) differ in rank")
+            }
             return .value(.tensor(ref))
         case "torch._utils._rebuild_parameter", "torch._utils._rebuild_parameter_with_state":
-            guard args.count >= 2, case .value(.tensor(var t)) = args[0] else { throw fail("\(name) expects (tensor, requires_grad, …)") }
+            guard args.count >= 2, case .value(.tensor(var t)) = args[0] else {
+                throw fail("\(name) expects (tensor, requires_grad, …)")
+            }
             if case .value(.bool(let b)) = args[1] { t.requiresGrad = b }
             return .value(.tensor(t))
         case "torch.Size":
@@ -57,16 +69,23 @@ extension Unpickler {
             return .tuple(dims)
         case "builtins.set", "builtins.frozenset", "__builtin__.set", "__builtin__.frozenset":
             let box = ListBox()
-            if case .list(let l)? = args.first { box.items = l.items } else if case .tuple(let t)? = args.first { box.items = t }
+            if case .list(let l)? = args.first {
+                box.items = l.items
+            } else if case .tuple(let t)? = args.first {
+                box.items = t
+            }
             return .list(box)
         case "_codecs.encode":
             guard args.count == 2, case .value(.string(let s)) = args[0], case .value(.string(let enc)) = args[1],
-                  ["latin1", "latin-1", "iso-8859-1"].contains(enc.lowercased()) else {
+                ["latin1", "latin-1", "iso-8859-1"].contains(enc.lowercased())
+            else {
                 throw fail("_codecs.encode is only allowed as encode(str, 'latin1')")
             }
             var out: [UInt8] = []
             for u in s.unicodeScalars {
-                guard u.value < 256 else { throw fail("_codecs.encode: character U+\(String(u.value, radix: 16)) is not latin-1") }
+                guard u.value < 256 else {
+                    throw fail("_codecs.encode: character U+\(String(u.value, radix: 16)) is not latin-1")
+                }
                 out.append(UInt8(u.value))
             }
             return .value(.bytes(out))
@@ -108,7 +127,8 @@ extension Unpickler {
             if case .tuple(let t) = state, let first = t.first { box.state = first } else { box.state = state }
         case .numpyDtype(let d):
             if case .tuple(let t) = state, t.count > 1, case .value(.string(">")) = t[1],
-               let dt = TensorDType(numpyDescr: "<" + d.drop { "<>|=".contains($0) }), dt.elementSize > 1 {
+                let dt = TensorDType(numpyDescr: "<" + d.drop { "<>|=".contains($0) }), dt.elementSize > 1
+            {
                 throw fail("big-endian numpy dtype '\(d)' is not supported")
             }
         case .value(.tensor), .dict:
@@ -157,7 +177,9 @@ extension Unpickler {
                 default: throw fail("unsupported dict key (only str and int keys are supported)")
                 }
                 let value = try finish(v, depth: depth + 1)
-                if let i = seen[key] { d.entries[i].value = value } else {
+                if let i = seen[key] {
+                    d.entries[i].value = value
+                } else {
                     seen[key] = d.entries.count
                     d.entries.append((key, value))
                 }

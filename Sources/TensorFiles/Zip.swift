@@ -30,9 +30,13 @@ struct ZipReader {
         var cdOffset = file.u32(eocd + 16)
         if eocd >= 20, file.u32(eocd - 20) == 0x0706_4B50 {
             let rec64 = file.u64(eocd - 20 + 8)
-            guard size >= 56, rec64 <= UInt64(size - 56), file.u32(Int(rec64)) == 0x0606_4B50 else { throw fail("bad ZIP64 end-of-central-directory locator") }
+            guard size >= 56, rec64 <= UInt64(size - 56), file.u32(Int(rec64)) == 0x0606_4B50 else {
+                throw fail("bad ZIP64 end-of-central-directory locator")
+            }
             let r = Int(rec64)
-            guard file.u64(r + 32) <= UInt64(Int.max), file.u64(r + 40) <= UInt64(Int.max), file.u64(r + 48) <= UInt64(Int.max) else {
+            guard file.u64(r + 32) <= UInt64(Int.max), file.u64(r + 40) <= UInt64(Int.max),
+                file.u64(r + 48) <= UInt64(Int.max)
+            else {
                 throw fail("ZIP64 record sizes out of range")
             }
             count = Int(file.u64(r + 32))
@@ -42,19 +46,25 @@ struct ZipReader {
         guard cdOffset <= size, cdSize <= size - cdOffset else {
             throw fail("central directory (offset \(cdOffset), \(cdSize) bytes) lies beyond the \(size)-byte file")
         }
-        guard count <= cdSize / 46 else { throw fail("\(count) entries cannot fit in a \(cdSize)-byte central directory") }
+        guard count <= cdSize / 46 else {
+            throw fail("\(count) entries cannot fit in a \(cdSize)-byte central directory")
+        }
         var entries: [Entry] = []
         var index: [String: Int] = [:]
         var q = cdOffset
         let cdEnd = cdOffset + cdSize
-        for _ in 0..<count {
-            guard q + 46 <= cdEnd, file.u32(q) == 0x0201_4B50 else { throw fail("bad central directory entry at offset \(q)") }
+        for _ in 0 ..< count {
+            guard q + 46 <= cdEnd, file.u32(q) == 0x0201_4B50 else {
+                throw fail("bad central directory entry at offset \(q)")
+            }
             let method = file.u16(q + 10)
             var csize = file.u32(q + 20), usize = file.u32(q + 24)
             let nameLen = file.u16(q + 28), extraLen = file.u16(q + 30), commentLen = file.u16(q + 32)
             var local = file.u32(q + 42)
-            guard q + 46 + nameLen + extraLen + commentLen <= cdEnd else { throw fail("central directory entry at offset \(q) overruns the directory") }
-            let name = String(decoding: file.bytes[(q + 46)..<(q + 46 + nameLen)], as: UTF8.self)
+            guard q + 46 + nameLen + extraLen + commentLen <= cdEnd else {
+                throw fail("central directory entry at offset \(q) overruns the directory")
+            }
+            let name = String(decoding: file.bytes[(q + 46) ..< (q + 46 + nameLen)], as: UTF8.self)
             // ZIP64 extended information: only the fields whose 32-bit slots are saturated, in fixed order.
             var e = q + 46 + nameLen
             let extraEnd = e + extraLen
@@ -64,7 +74,9 @@ struct ZipReader {
                 if id == 0x0001 {
                     var f = e + 4
                     func next() throws -> Int {
-                        guard f + 8 <= e + 4 + len, file.u64(f) <= UInt64(Int.max) else { throw fail("bad ZIP64 extra field for '\(name)'") }
+                        guard f + 8 <= e + 4 + len, file.u64(f) <= UInt64(Int.max) else {
+                            throw fail("bad ZIP64 extra field for '\(name)'")
+                        }
                         defer { f += 8 }
                         return Int(file.u64(f))
                     }
@@ -75,16 +87,25 @@ struct ZipReader {
                 e += 4 + len
             }
             guard method == 0 else {
-                throw TensorFileError(path, "zip entry '\(name)' is compressed (method \(method)); only stored entries, as torch.save writes, are supported")
+                throw TensorFileError(
+                    path,
+                    "zip entry '\(name)' is compressed (method \(method)); only stored entries, as torch.save writes, are supported"
+                )
             }
-            guard csize == usize else { throw fail("stored entry '\(name)' has compressed size \(csize) ≠ size \(usize)") }
-            guard local <= size - 30, file.u32(local) == 0x0403_4B50 else { throw fail("entry '\(name)' has no local header at offset \(local)") }
+            guard csize == usize else {
+                throw fail("stored entry '\(name)' has compressed size \(csize) ≠ size \(usize)")
+            }
+            guard local <= size - 30, file.u32(local) == 0x0403_4B50 else {
+                throw fail("entry '\(name)' has no local header at offset \(local)")
+            }
             let start = local + 30 + file.u16(local + 26) + file.u16(local + 28)
             guard start <= size, usize <= size - start else {
-                throw fail("entry '\(name)' data (\(usize) bytes at offset \(start)) extends past the end of the \(size)-byte file")
+                throw fail(
+                    "entry '\(name)' data (\(usize) bytes at offset \(start)) extends past the end of the \(size)-byte file"
+                )
             }
             index[name] = entries.count
-            entries.append(Entry(name: name, range: start..<(start + usize)))
+            entries.append(Entry(name: name, range: start ..< (start + usize)))
             q += 46 + nameLen + extraLen + commentLen
         }
         self.entries = entries
@@ -181,13 +202,13 @@ final class ZipWriter {
 enum CRC32 {
     static let tables: [[UInt32]] = {
         var t = [[UInt32]](repeating: [UInt32](repeating: 0, count: 256), count: 8)
-        for i in 0..<256 {
+        for i in 0 ..< 256 {
             var c = UInt32(i)
-            for _ in 0..<8 { c = c & 1 != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
+            for _ in 0 ..< 8 { c = c & 1 != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
             t[0][i] = c
         }
-        for i in 0..<256 {
-            for k in 1..<8 { t[k][i] = (t[k - 1][i] >> 8) ^ t[0][Int(t[k - 1][i] & 0xFF)] }
+        for i in 0 ..< 256 {
+            for k in 1 ..< 8 { t[k][i] = (t[k - 1][i] >> 8) ^ t[0][Int(t[k - 1][i] & 0xFF)] }
         }
         return t
     }()
@@ -202,7 +223,8 @@ enum CRC32 {
             while i + 8 <= n {
                 let lo = data.loadUnaligned(fromByteOffset: i, as: UInt32.self).littleEndian ^ crc
                 let hi = data.loadUnaligned(fromByteOffset: i + 4, as: UInt32.self).littleEndian
-                crc = t[7 * 256 + Int(lo & 0xFF)] ^ t[6 * 256 + Int((lo >> 8) & 0xFF)]
+                crc =
+                    t[7 * 256 + Int(lo & 0xFF)] ^ t[6 * 256 + Int((lo >> 8) & 0xFF)]
                     ^ t[5 * 256 + Int((lo >> 16) & 0xFF)] ^ t[4 * 256 + Int(lo >> 24)]
                     ^ t[3 * 256 + Int(hi & 0xFF)] ^ t[2 * 256 + Int((hi >> 8) & 0xFF)]
                     ^ t[1 * 256 + Int((hi >> 16) & 0xFF)] ^ t[Int(hi >> 24)]

@@ -41,8 +41,10 @@ public func withNoGrad<R>(_ body: () throws -> R) rethrows -> R {
 public var isGradEnabled: Bool { ct_grad_mode_enabled() != 0 }
 
 /// Runs `body` under automatic mixed precision (`torch.autocast(device, dtype)`) when `enabled`.
-public func withAutocast<R>(_ dtype: DType = .bfloat16, device: Device = .cpu, enabled: Bool = true,
-                            _ body: () throws -> R) throws -> R {
+public func withAutocast<R>(
+    _ dtype: DType = .bfloat16, device: Device = .cpu, enabled: Bool = true,
+    _ body: () throws -> R
+) throws -> R {
     guard enabled else { return try body() }
     var prev: Int64 = 0
     try check(ct_autocast_enter(device.code.0, dtype.rawValue, &prev), "autocast(\(device), \(dtype))")
@@ -56,14 +58,19 @@ public func isAutocastEnabled(_ device: Device = .cpu) -> Bool { ct_autocast_ena
 /// Optimiser kernels over lists of tensors.
 public enum Kernels {
     /// `torch._fused_adamw_` for one parameter group (increments each float `step` tensor by 1 first).
-    public static func fusedAdamW(params: [Tensor], grads: [Tensor], expAvgs: [Tensor], expAvgSqs: [Tensor], steps: [Tensor],
-                                  lr: Double, beta1: Double, beta2: Double, weightDecay: Double, eps: Double) throws {
+    public static func fusedAdamW(
+        params: [Tensor], grads: [Tensor], expAvgs: [Tensor], expAvgSqs: [Tensor], steps: [Tensor],
+        lr: Double, beta1: Double, beta2: Double, weightDecay: Double, eps: Double
+    ) throws {
         let n = params.count
         guard grads.count == n, expAvgs.count == n, expAvgSqs.count == n, steps.count == n else {
-            throw TorchError("fused AdamW: \(n) params but \(grads.count) grads, \(expAvgs.count)/\(expAvgSqs.count) moments, \(steps.count) steps")
+            throw TorchError(
+                "fused AdamW: \(n) params but \(grads.count) grads, \(expAvgs.count)/\(expAvgSqs.count) moments, \(steps.count) steps"
+            )
         }
         let p: [ct_tensor?] = params.map { $0.raw }, g: [ct_tensor?] = grads.map { $0.raw }
-        let m: [ct_tensor?] = expAvgs.map { $0.raw }, v: [ct_tensor?] = expAvgSqs.map { $0.raw }, s: [ct_tensor?] = steps.map { $0.raw }
+        let m: [ct_tensor?] = expAvgs.map { $0.raw }, v: [ct_tensor?] = expAvgSqs.map { $0.raw },
+            s: [ct_tensor?] = steps.map { $0.raw }
         try withExtendedLifetime((params, grads, expAvgs, expAvgSqs, steps)) {
             try check(ct_fused_adamw(p, g, m, v, s, Int32(n), lr, beta1, beta2, weightDecay, eps, 0), "fused AdamW")
         }
@@ -73,7 +80,9 @@ public enum Kernels {
     public static func clipGradNorm(_ grads: [Tensor], maxNorm: Double) throws -> Double {
         let g: [ct_tensor?] = grads.map { $0.raw }
         var total = 0.0
-        try withExtendedLifetime(grads) { try check(ct_clip_grad_norm(g, Int32(g.count), maxNorm, &total), "clip_grad_norm") }
+        try withExtendedLifetime(grads) {
+            try check(ct_clip_grad_norm(g, Int32(g.count), maxNorm, &total), "clip_grad_norm")
+        }
         return total
     }
     public static func zero(_ ts: [Tensor]) throws {

@@ -3,7 +3,7 @@ import CTorch
 /// Element types; raw values are c10::ScalarType codes.
 public enum DType: Int32, CaseIterable, Sendable, CustomStringConvertible {
     case uint8 = 0, int8 = 1, int16 = 2, int32 = 3, int64 = 4, float16 = 5, float32 = 6, float64 = 7, bool = 11,
-         bfloat16 = 15
+        bfloat16 = 15
 
     public var elementSize: Int { Int(ct_element_size(rawValue)) }
     public var isFloatingPoint: Bool { [.float16, .float32, .float64, .bfloat16].contains(self) }

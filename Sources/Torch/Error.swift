@@ -19,7 +19,9 @@ func check(_ rc: Int32, _ context: @autoclosure () -> String = "") throws {
 
 /// Calls a shim function that produces one tensor.
 @inline(__always)
-func make(_ context: @autoclosure () -> String = "", _ body: (UnsafeMutablePointer<ct_tensor?>) -> Int32) throws -> Tensor {
+func make(_ context: @autoclosure () -> String = "", _ body: (UnsafeMutablePointer<ct_tensor?>) -> Int32) throws
+    -> Tensor
+{
     var out: ct_tensor?
     try check(body(&out), context())
     guard let out else { throw TorchError("\(context()): engine returned no tensor") }
@@ -71,7 +73,9 @@ public enum Runtime {
         set { _ = ct_set_fused_attention(newValue ? 1 : 0) }
     }
     /// Whether this CPU runs the fused attention kernel of `dtype` (bf16: AVX-512 BF16; fp32: AVX2 and FMA).
-    public static func fusedAttentionAvailable(_ dtype: DType) -> Bool { ct_fused_attention_available(dtype.rawValue) != 0 }
+    public static func fusedAttentionAvailable(_ dtype: DType) -> Bool {
+        ct_fused_attention_available(dtype.rawValue) != 0
+    }
     /// Whether `scaledDotProductAttention(q, k, v)` (no mask, dropout or causal masking) runs a fused kernel: bf16 on
     /// AVX2/FMA CPUs without AVX-512 BF16 runs the fp32 one on widened copies (head dims 32/64/80/128), output in bf16.
     public static func fusedAttentionTakes(_ q: Tensor, _ k: Tensor, _ v: Tensor) -> Bool {
@@ -89,7 +93,9 @@ public enum Runtime {
     /// emulated, several times slower than fp32: docs/performance.md).
     public static var bf16Linear: LinearBackend {
         get { LinearBackend(code: ct_bf16_linear()) ?? .libtorch }
-        set { _ = ct_set_bf16_linear(newValue == .openBLAS ? LinearBackend.openBLAS.code : LinearBackend.libtorch.code) }
+        set {
+            _ = ct_set_bf16_linear(newValue == .openBLAS ? LinearBackend.openBLAS.code : LinearBackend.libtorch.code)
+        }
     }
     /// Whether the bf16 ⇄ fp32 conversions of `.openBLAS` bf16 linears run AVX2 code (true where the CPU has it);
     /// false runs the scalar code of CPUs without AVX2, which gives the same results.

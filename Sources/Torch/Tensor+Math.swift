@@ -65,11 +65,15 @@ extension Tensor {
     public func clamp(min lo: Double? = nil, max hi: Double? = nil) throws -> Tensor {
         try make("clamp") { ct_clamp(raw, lo ?? 0, hi ?? 0, lo == nil ? 0 : 1, hi == nil ? 0 : 1, $0) }
     }
-    public func lerp(_ end: Tensor, weight: Double) throws -> Tensor { try make("lerp") { ct_lerp(raw, end.raw, weight, $0) } }
+    public func lerp(_ end: Tensor, weight: Double) throws -> Tensor {
+        try make("lerp") { ct_lerp(raw, end.raw, weight, $0) }
+    }
 
     // MARK: in-place arithmetic
     /// `self += alpha * other`
-    public func add_(_ other: Tensor, alpha: Double = 1) throws { try check(ct_add_scaled_(raw, other.raw, alpha), "add_ \(other.shape) into \(shape)") }
+    public func add_(_ other: Tensor, alpha: Double = 1) throws {
+        try check(ct_add_scaled_(raw, other.raw, alpha), "add_ \(other.shape) into \(shape)")
+    }
     public func sub_(_ other: Tensor) throws { try check(ct_binary_(Int32(CT_SUB.rawValue), raw, other.raw), "sub_") }
     public func mul_(_ other: Tensor) throws { try check(ct_binary_(Int32(CT_MUL.rawValue), raw, other.raw), "mul_") }
     public func div_(_ other: Tensor) throws { try check(ct_binary_(Int32(CT_DIV.rawValue), raw, other.raw), "div_") }
@@ -93,7 +97,9 @@ extension Tensor {
     /// Variance with Bessel-style `correction` (1 = unbiased, as `torch.var` default).
     public func variance(dims: [Int] = [], correction: Int = 1, keepDim: Bool = false) throws -> Tensor {
         let d = dims.map(Int64.init)
-        return try make("var over \(dims) of \(shape)") { ct_var(raw, d, Int32(d.count), Int64(correction), keepDim ? 1 : 0, $0) }
+        return try make("var over \(dims) of \(shape)") {
+            ct_var(raw, d, Int32(d.count), Int64(correction), keepDim ? 1 : 0, $0)
+        }
     }
     public func amax(dims: [Int], keepDim: Bool = false) throws -> Tensor {
         let d = dims.map(Int64.init)
@@ -122,7 +128,9 @@ extension Tensor {
     public func matmul(_ other: Tensor) throws -> Tensor {
         try make("matmul of \(shape) and \(other.shape)") { ct_matmul(raw, other.raw, $0) }
     }
-    public func bmm(_ other: Tensor) throws -> Tensor { try make("bmm of \(shape) and \(other.shape)") { ct_bmm(raw, other.raw, $0) } }
+    public func bmm(_ other: Tensor) throws -> Tensor {
+        try make("bmm of \(shape) and \(other.shape)") { ct_bmm(raw, other.raw, $0) }
+    }
     /// `beta * self + alpha * (a @ b)` batched.
     public func baddbmm(_ a: Tensor, _ b: Tensor, beta: Double = 1, alpha: Double = 1) throws -> Tensor {
         try make("baddbmm") { ct_baddbmm(raw, a.raw, b.raw, beta, alpha, $0) }

@@ -22,7 +22,9 @@ extension Tensor {
     }
     /// `self[..., start:end:step, ...]` along `dim`; `end` nil = to the end.
     public func slice(dim: Int, start: Int = 0, end: Int? = nil, step: Int = 1) throws -> Tensor {
-        try make("slice dim \(dim) of \(shape)") { ct_slice(raw, Int64(dim), Int64(start), Int64(end ?? Int(Int64.max)), Int64(step), $0) }
+        try make("slice dim \(dim) of \(shape)") {
+            ct_slice(raw, Int64(dim), Int64(start), Int64(end ?? Int(Int64.max)), Int64(step), $0)
+        }
     }
     /// `self.select(dim, index)`: drops `dim`.
     public func select(dim: Int, index: Int) throws -> Tensor {
@@ -32,7 +34,9 @@ extension Tensor {
         try make("index_select dim \(dim) of \(shape)") { ct_index_select(raw, Int64(dim), index.raw, $0) }
     }
     public func gather(dim: Int, index: Tensor) throws -> Tensor {
-        try make("gather dim \(dim) of \(shape) with index \(index.shape)") { ct_gather(raw, Int64(dim), index.raw, $0) }
+        try make("gather dim \(dim) of \(shape) with index \(index.shape)") {
+            ct_gather(raw, Int64(dim), index.raw, $0)
+        }
     }
     public func scatter(dim: Int, index: Tensor, source: Tensor) throws -> Tensor {
         try make("scatter dim \(dim) of \(shape)") { ct_scatter(raw, Int64(dim), index.raw, source.raw, $0) }
@@ -69,13 +73,17 @@ extension Tensor {
     public func flatten(start: Int = 0, end: Int = -1) throws -> Tensor {
         try make("flatten(\(start), \(end)) of \(shape)") { ct_flatten(raw, Int64(start), Int64(end), $0) }
     }
-    public func unsqueeze(_ dim: Int) throws -> Tensor { try make("unsqueeze(\(dim))") { ct_unsqueeze(raw, Int64(dim), $0) } }
+    public func unsqueeze(_ dim: Int) throws -> Tensor {
+        try make("unsqueeze(\(dim))") { ct_unsqueeze(raw, Int64(dim), $0) }
+    }
     public func squeeze(_ dim: Int) throws -> Tensor { try make("squeeze(\(dim))") { ct_squeeze(raw, Int64(dim), $0) } }
     public func flip(_ dims: [Int]) throws -> Tensor {
         let s = ints(dims)
         return try make("flip") { ct_flip(raw, s, Int32(s.count), $0) }
     }
-    public func roll(_ shift: Int, dim: Int) throws -> Tensor { try make("roll") { ct_roll(raw, Int64(shift), Int64(dim), $0) } }
+    public func roll(_ shift: Int, dim: Int) throws -> Tensor {
+        try make("roll") { ct_roll(raw, Int64(shift), Int64(dim), $0) }
+    }
 
     public func to(_ dtype: DType) throws -> Tensor {
         if dtype == self.dtype { return self }

@@ -69,7 +69,9 @@ public struct Tensor: @unchecked Sendable {
         let s = shape.map(Int64.init), d = device.code
         return try make("ones(\(shape))") { ct_ones(s, Int32(s.count), dtype.rawValue, d.0, d.1, $0) }
     }
-    public static func full(_ shape: [Int], _ value: Double, dtype: DType = .float32, device: Device = .cpu) throws -> Tensor {
+    public static func full(_ shape: [Int], _ value: Double, dtype: DType = .float32, device: Device = .cpu) throws
+        -> Tensor
+    {
         let s = shape.map(Int64.init), d = device.code
         return try make("full(\(shape))") { ct_full(s, Int32(s.count), value, dtype.rawValue, d.0, d.1, $0) }
     }
@@ -89,7 +91,9 @@ public struct Tensor: @unchecked Sendable {
     public static func randperm(_ n: Int, generator: Generator? = nil) throws -> Tensor {
         try make("randperm(\(n))") { ct_randperm(Int64(n), generator?.raw, $0) }
     }
-    public static func arange(_ start: Double = 0, _ end: Double, step: Double = 1, dtype: DType = .int64) throws -> Tensor {
+    public static func arange(_ start: Double = 0, _ end: Double, step: Double = 1, dtype: DType = .int64) throws
+        -> Tensor
+    {
         try make("arange") { ct_arange(start, end, step, dtype.rawValue, $0) }
     }
     public static func linspace(_ start: Double, _ end: Double, count: Int, dtype: DType = .float32) throws -> Tensor {
@@ -120,13 +124,17 @@ public struct Tensor: @unchecked Sendable {
 
     /// Wraps `values` without copying: the array's buffer stays alive until libtorch releases the tensor.
     public static func wrapping(_ values: [Float], shape: [Int]) throws -> Tensor {
-        guard shape.reduce(1, *) == values.count else { throw TorchError("\(values.count) values do not fill shape \(shape)") }
+        guard shape.reduce(1, *) == values.count else {
+            throw TorchError("\(values.count) values do not fill shape \(shape)")
+        }
         let box = ArrayBox(values)
         let ctx = Unmanaged.passRetained(box).toOpaque()
         let s = shape.map(Int64.init)
         let ptr = box.values.withUnsafeMutableBufferPointer { $0.baseAddress! }
         var out: ct_tensor?
-        let rc = ct_from_blob(ptr, s, Int32(s.count), DType.float32.rawValue, { Unmanaged<ArrayBox>.fromOpaque($0!).release() }, ctx, &out)
+        let rc = ct_from_blob(
+            ptr, s, Int32(s.count), DType.float32.rawValue, { Unmanaged<ArrayBox>.fromOpaque($0!).release() }, ctx, &out
+        )
         if rc != 0 { Unmanaged<ArrayBox>.fromOpaque(ctx).release() }
         try check(rc, "from_blob")
         return Tensor(owning: out!)
@@ -134,7 +142,9 @@ public struct Tensor: @unchecked Sendable {
 
     /// The elements (contiguous, row-major) as a Swift array; the dtype must match `T`.
     public func toArray<T: TensorScalar>(_: T.Type = T.self) throws -> [T] {
-        guard dtype == T.scalarType else { throw TorchError("toArray: tensor is \(dtype), asked for \(T.scalarType) (\(T.self))") }
+        guard dtype == T.scalarType else {
+            throw TorchError("toArray: tensor is \(dtype), asked for \(T.scalarType) (\(T.self))")
+        }
         let n = count
         return try [T](unsafeUninitializedCapacity: n) { buf, initialized in
             try check(ct_copy_to_buffer(raw, buf.baseAddress, n * MemoryLayout<T>.stride), "toArray")

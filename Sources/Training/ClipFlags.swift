@@ -30,7 +30,7 @@ extension ConfigFlag where Config: ClipSettings {
             .option("jitter_aspect_relative", \.jitterAspectRelative, .interval),
             .option("mean", \.mean, .count(3)),
             .option("std", \.std, .positives(3)),
-            .option("num_workers", \.numWorkers, .atLeast(0)),
+            .option("num_workers", \.numWorkers, .atLeast(0))
         ]
     }
 }

@@ -11,7 +11,8 @@ public protocol FlagValue {
 extension Bool: FlagValue {
     public static func parse(_ words: [String], flag: String) throws -> Bool {
         if words.isEmpty { return true }
-        guard words.count == 1, let b = ["true": true, "1": true, "false": false, "0": false][words[0].lowercased()] else {
+        guard words.count == 1, let b = ["true": true, "1": true, "false": false, "0": false][words[0].lowercased()]
+        else {
             throw ConfigError("\(flag) expects true or false, got '\(words.joined(separator: " "))'")
         }
         return b
@@ -45,7 +46,9 @@ extension String: FlagValue {
 extension Array: FlagValue where Element: FlagValue {
     public static func parse(_ words: [String], flag: String) throws -> [Element] {
         do { return try words.map { try Element.parse([$0], flag: flag) } } catch {
-            throw ConfigError("\(flag) expects \(Element.self == Double.self ? "numbers" : "values"), got '\(words.joined(separator: " "))'")
+            throw ConfigError(
+                "\(flag) expects \(Element.self == Double.self ? "numbers" : "values"), got '\(words.joined(separator: " "))'"
+            )
         }
     }
     public var shown: String { isEmpty ? "(none)" : map(\.shown).joined(separator: " ") }
@@ -67,18 +70,26 @@ extension Valid where T: Comparable & FlagValue {
     public static func atLeast(_ v: T) -> Valid { Valid("≥ \(v.shown)") { $0 >= v } }
     public static func above(_ v: T) -> Valid { Valid("> \(v.shown)") { $0 > v } }
     /// [a, b]
-    public static func within(_ r: ClosedRange<T>) -> Valid { Valid("in [\(r.lowerBound.shown), \(r.upperBound.shown)]") { r.contains($0) } }
+    public static func within(_ r: ClosedRange<T>) -> Valid {
+        Valid("in [\(r.lowerBound.shown), \(r.upperBound.shown)]") { r.contains($0) }
+    }
     /// [a, b)
-    public static func within(_ r: Range<T>) -> Valid { Valid("in [\(r.lowerBound.shown), \(r.upperBound.shown))") { r.contains($0) } }
+    public static func within(_ r: Range<T>) -> Valid {
+        Valid("in [\(r.lowerBound.shown), \(r.upperBound.shown))") { r.contains($0) }
+    }
     /// (a, b]
     public static func above(_ a: T, upTo b: T) -> Valid { Valid("in (\(a.shown), \(b.shown)]") { $0 > a && $0 <= b } }
 }
 
 extension Valid where T == [Double] {
     /// `count` values, each > 0.
-    public static func positives(_ count: Int) -> Valid { Valid("\(count) values > 0") { $0.count == count && $0.allSatisfy { $0 > 0 } } }
+    public static func positives(_ count: Int) -> Valid {
+        Valid("\(count) values > 0") { $0.count == count && $0.allSatisfy { $0 > 0 } }
+    }
     /// A range `lo hi` with 0 < lo ≤ hi.
-    public static var interval: Valid { Valid("two values lo hi with 0 < lo ≤ hi") { $0.count == 2 && $0[0] > 0 && $0[0] <= $0[1] } }
+    public static var interval: Valid {
+        Valid("two values lo hi with 0 < lo ≤ hi") { $0.count == 2 && $0[0] > 0 && $0[0] <= $0[1] }
+    }
     /// `count` values.
     public static func count(_ n: Int) -> Valid { Valid("\(n) values") { $0.count == n } }
 }
@@ -97,30 +108,39 @@ public struct ConfigFlag<Config> {
 
     /// `--name value`, written to `keyPath`, accepted when `valid` (default: any). Bool settings: `--name`,
     /// `--name true|false`, `--no_name`.
-    public static func option<T: FlagValue>(_ name: String, _ keyPath: WritableKeyPath<Config, T>, _ valid: Valid<T>?,
-                                            _ help: String = "", aliases: [String] = []) -> ConfigFlag {
-        ConfigFlag(name: name, aliases: aliases, help: help, isBool: T.self == Bool.self,
-                   apply: { c, words, flag in c[keyPath: keyPath] = try T.parse(words, flag: flag) },
-                   show: { $0[keyPath: keyPath].shown },
-                   check: { c in
-                       let v = c[keyPath: keyPath]
-                       guard let valid, !valid.test(v) else { return nil }
-                       return "--\(name) must be \(valid.wording), got \(v.shown)"
-                   })
+    public static func option<T: FlagValue>(
+        _ name: String, _ keyPath: WritableKeyPath<Config, T>, _ valid: Valid<T>?,
+        _ help: String = "", aliases: [String] = []
+    ) -> ConfigFlag {
+        ConfigFlag(
+            name: name, aliases: aliases, help: help, isBool: T.self == Bool.self,
+            apply: { c, words, flag in c[keyPath: keyPath] = try T.parse(words, flag: flag) },
+            show: { $0[keyPath: keyPath].shown },
+            check: { c in
+                let v = c[keyPath: keyPath]
+                guard let valid, !valid.test(v) else { return nil }
+                return "--\(name) must be \(valid.wording), got \(v.shown)"
+            })
     }
 
     /// `option` without a constraint.
-    public static func option<T: FlagValue>(_ name: String, _ keyPath: WritableKeyPath<Config, T>, _ help: String = "",
-                                            aliases: [String] = []) -> ConfigFlag {
+    public static func option<T: FlagValue>(
+        _ name: String, _ keyPath: WritableKeyPath<Config, T>, _ help: String = "",
+        aliases: [String] = []
+    ) -> ConfigFlag {
         option(name, keyPath, nil, help, aliases: aliases)
     }
 
     /// A switch that takes no value and sets `keyPath` to `value` (e.g. mae's `--cls_token`: global_pool false).
-    public static func setting<T: FlagValue>(_ name: String, _ keyPath: WritableKeyPath<Config, T>, to value: T, _ help: String) -> ConfigFlag {
-        ConfigFlag(name: name, aliases: [], help: help, isBool: false, apply: { c, words, flag in
-            guard words.isEmpty else { throw ConfigError("\(flag) takes no value") }
-            c[keyPath: keyPath] = value
-        }, show: { _ in "" }, check: { _ in nil })
+    public static func setting<T: FlagValue>(
+        _ name: String, _ keyPath: WritableKeyPath<Config, T>, to value: T, _ help: String
+    ) -> ConfigFlag {
+        ConfigFlag(
+            name: name, aliases: [], help: help, isBool: false,
+            apply: { c, words, flag in
+                guard words.isEmpty else { throw ConfigError("\(flag) takes no value") }
+                c[keyPath: keyPath] = value
+            }, show: { _ in "" }, check: { _ in nil })
     }
 }
 
@@ -128,9 +148,11 @@ extension ConfigFlag {
     /// A switch that upstream command lines pass and that changes nothing here (mae_st `--no_env`: skip its cluster
     /// set-up), accepted so that those lines run verbatim; `--help` says why it does nothing.
     public static func noOp(_ name: String, _ help: String) -> ConfigFlag {
-        ConfigFlag(name: name, aliases: [], help: help, isBool: false, apply: { _, words, flag in
-            guard words.isEmpty else { throw ConfigError("\(flag) takes no value") }
-        }, show: { _ in "" }, check: { _ in nil })
+        ConfigFlag(
+            name: name, aliases: [], help: help, isBool: false,
+            apply: { _, words, flag in
+                guard words.isEmpty else { throw ConfigError("\(flag) takes no value") }
+            }, show: { _ in "" }, check: { _ in nil })
     }
 }
 
@@ -157,16 +179,22 @@ public struct ConfigFlags<Config> {
     }
 
     /// `base` with `args` applied. Errors name the flag and what was expected.
-    public func parse(_ args: [String], onto base: Config) throws -> Config { try parseNamingGiven(args, onto: base).config }
+    public func parse(_ args: [String], onto base: Config) throws -> Config {
+        try parseNamingGiven(args, onto: base).config
+    }
 
     /// `base` with `args` applied, and the names of the settings the arguments gave (for logging overrides).
     public func parseNamingGiven(_ args: [String], onto base: Config) throws -> (config: Config, given: [String]) {
         var c = base, given: [String] = [], i = 0
         while i < args.count {
             let arg = args[i]
-            guard arg.hasPrefix("--"), arg.count > 2 else { throw ConfigError("unexpected argument '\(arg)' (flags look like --name value)") }
+            guard arg.hasPrefix("--"), arg.count > 2 else {
+                throw ConfigError("unexpected argument '\(arg)' (flags look like --name value)")
+            }
             var name = String(arg.dropFirst(2)), inline: String?
-            if let eq = name.firstIndex(of: "=") { inline = String(name[name.index(after: eq)...]); name = String(name[..<eq]) }
+            if let eq = name.firstIndex(of: "=") {
+                inline = String(name[name.index(after: eq)...]); name = String(name[..<eq])
+            }
             name = name.replacingOccurrences(of: "-", with: "_")
             var negated = false
             if byName[name] == nil, name.hasPrefix("no_"), let j = byName[String(name.dropFirst(3))], fields[j].isBool {
@@ -174,7 +202,11 @@ public struct ConfigFlags<Config> {
             }
             guard let j = byName[name] else { throw ConfigError("--\(name): unknown flag\(suggestion(for: name))") }
             var words = inline.map { [$0] } ?? []
-            if inline == nil { while i + 1 + words.count < args.count, !args[i + 1 + words.count].hasPrefix("--") { words.append(args[i + 1 + words.count]) } }
+            if inline == nil {
+                while i + 1 + words.count < args.count, !args[i + 1 + words.count].hasPrefix("--") {
+                    words.append(args[i + 1 + words.count])
+                }
+            }
             i += 1 + (inline == nil ? words.count : 0)
             let f = fields[j]
             if negated {
@@ -199,8 +231,9 @@ public struct ConfigFlags<Config> {
     public func resuming(_ args: [String], saved: Config, from path: String) throws -> Config {
         let (config, given) = try parseNamingGiven(args, onto: saved)
         let changed = changes(given.filter { $0 != "resume" }, from: saved, to: config)
-        RunLog.info("--resume \(path): continuing with the checkpoint's settings"
-            + (changed.isEmpty ? "" : "; overridden: " + changed.joined(separator: ", ")))
+        RunLog.info(
+            "--resume \(path): continuing with the checkpoint's settings"
+                + (changed.isEmpty ? "" : "; overridden: " + changed.joined(separator: ", ")))
         return config
     }
 

@@ -24,8 +24,10 @@ public final class EmbeddingModel {
     /// the patch tokens (mean) or takes the cls token (cls). The config comes from the weights (`ViTConfig.inferred`)
     /// and what the checkpoint records (`Weights.settings`: heads, input size, eps, mean/std); arguments override it;
     /// an unrecorded eps is mae_st's 1e-6.
-    public init(checkpoint path: String, pool: Pool = .mean, numHeads: Int? = nil, imgSize: Int? = nil, numFrames: Int? = nil,
-                normEps: Double? = nil) throws {
+    public init(
+        checkpoint path: String, pool: Pool = .mean, numHeads: Int? = nil, imgSize: Int? = nil, numFrames: Int? = nil,
+        normEps: Double? = nil
+    ) throws {
         var state: [(String, Tensor)], cfg: ViTConfig
         if WeightsFormat.detect(path) == .huggingFace {
             let r = try HFVideoMAE.read(path)
@@ -36,7 +38,8 @@ public final class EmbeddingModel {
             state = try Weights.read(path)
             let s = ModelSettings(numHeads: numHeads, imgSize: imgSize, numFrames: numFrames, normEps: normEps)
                 .filled(from: try Weights.settings(path))
-            cfg = try ViTConfig.inferred(from: state, numHeads: s.numHeads, imgSize: s.imgSize, numFrames: s.numFrames, source: path)
+            cfg = try ViTConfig.inferred(
+                from: state, numHeads: s.numHeads, imgSize: s.imgSize, numFrames: s.numFrames, source: path)
             s.apply(to: &cfg)
             preprocessing = s.preprocessing
             classNames = s.labels
@@ -47,7 +50,9 @@ public final class EmbeddingModel {
             throw TorchError("\(path): --num_heads \(cfg.numHeads) does not divide embed_dim \(cfg.embedDim)")
         }
         let keys = Set(state.map(\.0))
-        guard pool == .mean || cfg.clsEmbed else { throw TorchError("\(path): --pool cls needs a cls token; this model has none") }
+        guard pool == .mean || cfg.clsEmbed else {
+            throw TorchError("\(path): --pool cls needs a cls token; this model has none")
+        }
         let classifier = keys.contains("head.weight") || keys.contains("fc_norm.weight")
         // A classifier with `norm` but no `fc_norm` is ambiguous: mae_st pools mean → norm, optimized-stmae norm → cls.
         let normOnly = classifier && !keys.contains("fc_norm.weight")
@@ -57,9 +62,13 @@ public final class EmbeddingModel {
         try model.loadPretrained(state, source: path, normAsFcNorm: normOnly)
         model.eval()
         self.pool = pool
-        if !classifier, let w = state.first(where: { $0.0 == "norm.weight" })?.1, let b = state.first(where: { $0.0 == "norm.bias" })?.1 {
+        if !classifier, let w = state.first(where: { $0.0 == "norm.weight" })?.1,
+            let b = state.first(where: { $0.0 == "norm.bias" })?.1
+        {
             let n = try LayerNorm(cfg.embedDim, eps: cfg.normEps)
-            try withNoGrad { try n.weight.copy_(w); try n.bias.copy_(b) }
+            try withNoGrad {
+                try n.weight.copy_(w); try n.bias.copy_(b)
+            }
             finalNorm = n
         } else {
             finalNorm = nil
@@ -84,8 +93,11 @@ public enum Embeddings {
     /// Embeds every sample of `loader` (which must not shuffle) in order. A video that cannot be decoded is skipped
     /// (the loader substitutes the next one; that row is dropped) and listed in `skipped`.
     public static func extract(_ m: EmbeddingModel, loader: VideoLoader, progress: (Int) -> Void = { _ in })
-        throws -> (embeddings: Tensor, paths: [String], labels: [Int], skipped: [String]) {
-        guard !loader.shuffle, loader.config.repeatAug == 1 else { throw DatasetError("embeddings need an unshuffled loader without repeat_aug") }
+        throws -> (embeddings: Tensor, paths: [String], labels: [Int], skipped: [String])
+    {
+        guard !loader.shuffle, loader.config.repeatAug == 1 else {
+            throw DatasetError("embeddings need an unshuffled loader without repeat_aug")
+        }
         var rows: [Tensor] = [], paths: [String] = [], labels: [Int] = []
         let order = loader.indices(epoch: 0)
         let stream = loader.batches(epoch: 0)
@@ -94,7 +106,9 @@ public enum Embeddings {
             let base = batch.index * loader.batchSize
             var keep: [Int] = []
             for (k, idx) in batch.sampleIndices.enumerated() where idx == order[base + k] { keep.append(k) }
-            if keep.count == batch.sampleIndices.count { rows.append(e) } else if !keep.isEmpty {
+            if keep.count == batch.sampleIndices.count {
+                rows.append(e)
+            } else if !keep.isEmpty {
                 rows.append(try e.indexSelect(dim: 0, index: Tensor(keep.map(Int64.init), shape: [keep.count])))
             }
             paths += keep.map { batch.paths[$0] }
@@ -113,8 +127,12 @@ public enum Embeddings {
     public static func write(_ e: Tensor, paths: [String], labels: [Int], to path: String) throws {
         if path.hasSuffix(".npy") || path.hasSuffix(".npz") {
             let emb = try e.to(.float32).contiguous().rawTensor()
-            if path.hasSuffix(".npy") { try Npy.write(emb, to: path) } else {
-                try Npy.writeNpz([("embeddings", emb), ("labels", try RawTensor(labels.map(Int64.init), shape: [labels.count]))], to: path)
+            if path.hasSuffix(".npy") {
+                try Npy.write(emb, to: path)
+            } else {
+                try Npy.writeNpz(
+                    [("embeddings", emb), ("labels", try RawTensor(labels.map(Int64.init), shape: [labels.count]))],
+                    to: path)
             }
             let list = String(path.dropLast(4)) + ".paths.txt"
             guard !paths.contains(where: { $0.contains("\n") }) else { throw TorchError("a path contains a newline") }
@@ -122,7 +140,8 @@ public enum Embeddings {
         } else {
             let json = String(decoding: try JSONSerialization.data(withJSONObject: paths), as: UTF8.self)
             let lab = try Tensor(labels.map(Int64.init), shape: [labels.count])
-            try TensorFile.save([("embeddings", e.to(.float32)), ("labels", lab)], metadata: ["paths": json, "format": "pt"], to: path)
+            try TensorFile.save(
+                [("embeddings", e.to(.float32)), ("labels", lab)], metadata: ["paths": json, "format": "pt"], to: path)
         }
     }
 }

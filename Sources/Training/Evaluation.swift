@@ -15,7 +15,9 @@ public struct ViewAggregator {
 
     /// probs: [B, C] row-major softmax outputs of one batch; `samples[i]` identifies the video of row i.
     public mutating func add(probs: [Float], samples: [Int], labels batchLabels: [Int]) {
-        precondition(probs.count == samples.count * numClasses && batchLabels.count == samples.count, "ViewAggregator.add: shapes")
+        precondition(
+            probs.count == samples.count * numClasses && batchLabels.count == samples.count,
+            "ViewAggregator.add: shapes")
         for (i, s) in samples.enumerated() {
             var acc = sums[s] ?? [Double](repeating: 0, count: numClasses)
             for c in 0 ..< numClasses { acc[c] += Double(probs[i * numClasses + c]) }
@@ -58,7 +60,9 @@ public struct EvalResult: Codable, Equatable {
     public var confusion: [[Int]]
     public var loss = Double.nan
 
-    public init(numClasses: Int) { confusion = Array(repeating: Array(repeating: 0, count: numClasses), count: numClasses) }
+    public init(numClasses: Int) {
+        confusion = Array(repeating: Array(repeating: 0, count: numClasses), count: numClasses)
+    }
 
     public var top1: Double { count > 0 ? 100 * Double(correct1) / Double(count) : 0 }
     public var top5: Double { count > 0 ? 100 * Double(correct5) / Double(count) : 0 }
@@ -105,9 +109,13 @@ public enum ConfusionPlot {
                     fill(x, y, 1, size, (200, 30, 30)); fill(x + size - 1, y, 1, size, (200, 30, 30))
                 }
             }
-            if size >= 8 || t % 5 == 0 { Glyphs.draw("\(t)", x: 2, y: top + t * size + max(size / 2 - 3, 0), into: &img) }
+            if size >= 8 || t % 5 == 0 {
+                Glyphs.draw("\(t)", x: 2, y: top + t * size + max(size / 2 - 3, 0), into: &img)
+            }
         }
-        for p in 0 ..< n where size >= 8 || p % 5 == 0 { Glyphs.draw("\(p)", x: left + p * size + 1, y: top - 9, into: &img) }
+        for p in 0 ..< n where size >= 8 || p % 5 == 0 {
+            Glyphs.draw("\(p)", x: left + p * size + 1, y: top - 9, into: &img)
+        }
         Glyphs.draw(String(format: "%.1f", r.top1), x: left, y: 2, into: &img)
         try img.savePNG(path: path)
     }
@@ -119,8 +127,9 @@ public func requireFinite(_ tensors: [(String, Tensor)], source: String) throws 
     for (name, t) in tensors where t.dtype.isFloatingPoint {
         // finite × 0 = 0, NaN or ±inf × 0 = NaN: one reduction in the tensor's own dtype
         guard try (t.detach() * 0.0).sum().item().isFinite else {
-            throw TorchError("\(source): tensor '\(name)' holds non-finite values (NaN or ±inf): the checkpoint is "
-                + "not usable (a diverged run?); pick an earlier one")
+            throw TorchError(
+                "\(source): tensor '\(name)' holds non-finite values (NaN or ±inf): the checkpoint is "
+                    + "not usable (a diverged run?); pick an earlier one")
         }
     }
 }

@@ -13,7 +13,7 @@ public enum LossCurve {
         }
         func line(_ x0: Int, _ y0: Int, _ x1: Int, _ y1: Int, _ c: (UInt8, UInt8, UInt8)) {
             let n = max(abs(x1 - x0), abs(y1 - y0), 1)
-            for k in 0...n { set(x0 + (x1 - x0) * k / n, y0 + (y1 - y0) * k / n, c) }
+            for k in 0 ... n { set(x0 + (x1 - x0) * k / n, y0 + (y1 - y0) * k / n, c) }
         }
         line(left, top, left, bottom, (0, 0, 0)); line(left, bottom, right, bottom, (0, 0, 0))
         let finite = losses.filter(\.isFinite)
@@ -31,7 +31,7 @@ public enum LossCurve {
                 smooth.append(acc / Double(min(i + 1, w)))
             }
             for (series, color) in [(losses, (160, 190, 230) as (UInt8, UInt8, UInt8)), (smooth, (20, 60, 160))] {
-                for i in 1..<series.count {
+                for i in 1 ..< series.count {
                     let (a, b) = (px(i - 1, series[i - 1]), px(i, series[i]))
                     line(a.0, a.1, b.0, b.1, color)
                 }
@@ -53,13 +53,14 @@ enum Glyphs {
         "6": [6, 8, 16, 30, 17, 17, 14], "7": [31, 1, 2, 4, 8, 8, 8], "8": [14, 17, 17, 14, 17, 17, 14],
         "9": [14, 17, 17, 15, 1, 2, 12], ".": [0, 0, 0, 0, 0, 12, 12], "-": [0, 0, 0, 31, 0, 0, 0],
         "+": [0, 4, 4, 31, 4, 4, 0], "e": [0, 0, 14, 17, 31, 16, 14], "S": [15, 16, 16, 14, 1, 1, 30],
-        "T": [31, 4, 4, 4, 4, 4, 4], "E": [31, 16, 16, 30, 16, 16, 31], "P": [30, 17, 17, 30, 16, 16, 16], " ": [0, 0, 0, 0, 0, 0, 0],
+        "T": [31, 4, 4, 4, 4, 4, 4], "E": [31, 16, 16, 30, 16, 16, 31], "P": [30, 17, 17, 30, 16, 16, 16],
+        " ": [0, 0, 0, 0, 0, 0, 0]
     ]
     static func draw(_ s: String, x: Int, y: Int, into img: inout Image) {
         for (k, ch) in s.enumerated() {
             guard let r = rows[ch] else { continue }
             for (dy, bits) in r.enumerated() {
-                for dx in 0..<5 where bits & (16 >> UInt8(dx)) != 0 {
+                for dx in 0 ..< 5 where bits & (16 >> UInt8(dx)) != 0 {
                     let (px, py) = (x + k * 6 + dx, y + dy)
                     guard px >= 0, px < img.width, py >= 0, py < img.height else { continue }
                     let i = (py * img.width + px) * 3

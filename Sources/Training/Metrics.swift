@@ -15,7 +15,9 @@ public final class RunLog {
         handle = h
     }
     public func write(_ record: [String: Any]) {
-        guard let handle, let d = try? JSONSerialization.data(withJSONObject: record, options: [.sortedKeys]) else { return }
+        guard let handle, let d = try? JSONSerialization.data(withJSONObject: record, options: [.sortedKeys]) else {
+            return
+        }
         handle.write(d + Data("\n".utf8))
     }
     /// A status line to stderr (`\r`-updated on a terminal, one line per call otherwise).
@@ -30,18 +32,20 @@ public final class RunLog {
 /// Matmul FLOPs of one MAE training step per clip (forward + backward ≈ 3× forward).
 public func maeTrainFlopsPerClip(_ c: MAEConfig) -> Double {
     let p = Double(c.patchSize), d = Double(c.embedDim), dd = Double(c.decoderEmbedDim), r = c.mlpRatio
-    let sTokens = Double((c.imgSize / c.patchSize) * (c.imgSize / c.patchSize)), tTokens = Double(c.numFrames / c.tPatchSize)
+    let sTokens = Double((c.imgSize / c.patchSize) * (c.imgSize / c.patchSize)),
+        tTokens = Double(c.numFrames / c.tPatchSize)
     let l = sTokens * tTokens
-    let kept = Double(MaskType(rawValue: c.maskType)?.numKept(ratio: c.maskRatio, tGrid: Int(tTokens), sGrid: Int(sTokens)) ?? Int(l))
+    let kept = Double(
+        MaskType(rawValue: c.maskType)?.numKept(ratio: c.maskRatio, tGrid: Int(tTokens), sGrid: Int(sTokens)) ?? Int(l))
     let cls = c.clsEmbed ? 1.0 : 0
     func block(_ n: Double, _ dim: Double) -> Double { 2 * n * (4 + 2 * r) * dim * dim + 4 * n * n * dim }
     let u = Double(c.tPatchSize * c.predTDim / c.numFrames)
-    var f = 2 * l * 3 * Double(c.tPatchSize) * p * p * d                 // patch embedding (all tokens)
-    f += Double(c.depth) * block(kept + cls, d) + 2 * kept * d * dd     // encoder, decoder_embed
+    var f = 2 * l * 3 * Double(c.tPatchSize) * p * p * d  // patch embedding (all tokens)
+    f += Double(c.depth) * block(kept + cls, d) + 2 * kept * d * dd  // encoder, decoder_embed
     // decoder over every token, or (dual masking) the visible ones and the decoded share of the masked ones
     let decoded = c.decoderMaskRatio > 0 ? Double(max(1, Int((l - kept) * (1 - c.decoderMaskRatio)))) : l - kept
     f += Double(c.decoderDepth) * block(kept + decoded + cls, dd)
-    f += 2 * (c.decoderMaskRatio > 0 ? decoded : l) * dd * u * p * p * 3     // decoder_pred
+    f += 2 * (c.decoderMaskRatio > 0 ? decoded : l) * dd * u * p * p * 3  // decoder_pred
     return 3 * f
 }
 
@@ -49,10 +53,11 @@ public func maeTrainFlopsPerClip(_ c: MAEConfig) -> Double {
 /// as the model's linears, see `Runtime.fp32Linear`), the best of 5 (a shared machine only ever slows it down).
 public func measurePeakGFLOPs(bf16: Bool) throws -> Double {
     let n = 1536
-    let a = try Tensor.randn([n, n]).to(bf16 ? .bfloat16 : .float32), b = try Tensor.randn([n, n]).to(bf16 ? .bfloat16 : .float32)
+    let a = try Tensor.randn([n, n]).to(bf16 ? .bfloat16 : .float32),
+        b = try Tensor.randn([n, n]).to(bf16 ? .bfloat16 : .float32)
     _ = try linear(a, weight: b)
     var best = Double.infinity
-    for _ in 0..<5 {
+    for _ in 0 ..< 5 {
         let t0 = DispatchTime.now()
         _ = try linear(a, weight: b)
         best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9)

@@ -10,7 +10,9 @@ extension PretrainConfig {
 
     /// The MaskFeat configuration of a `maskfeat_*` model with these settings' data and size overrides.
     public func maskFeatConfig() throws -> MaskFeatConfig {
-        var kw: [String: Any] = ["img_size": imgSize, "num_frames": numFrames, "t_patch_size": tPatchSize, "cls_embed": clsEmbed]
+        var kw: [String: Any] = [
+            "img_size": imgSize, "num_frames": numFrames, "t_patch_size": tPatchSize, "cls_embed": clsEmbed
+        ]
         if patchSize > 0 { kw["patch_size"] = patchSize }
         if embedDim > 0 { kw["embed_dim"] = embedDim }
         if depth > 0 { kw["depth"] = depth }
@@ -25,22 +27,38 @@ extension PretrainConfig {
     /// Checks the settings of a family model (`validate` calls this for non-MAE names).
     func validateFamily() throws {
         func need(_ ok: Bool, _ msg: String) throws { if !ok { throw ConfigError(msg) } }
-        try need(ModelCatalog.entry(model, for: .pretrainer)?.kind == .pretrainer,
-                 "--model \(model) is a video classifier (TimeSformer/ViViT), not a pre-training model: fine-tune it with `stmae finetune --model \(model)`")
-        let maeOnly = [("--decoder_embed_dim", decoderEmbedDim > 0), ("--decoder_depth", decoderDepth > 0),
-                       ("--decoder_num_heads", decoderNumHeads > 0), ("--pred_t_dim", predTDim > 0),
-                       ("--norm_pix_loss", normPixLoss), ("--decoder_mask_ratio", decoderMaskRatio > 0), ("--mask_type", maskType != "random"), ("--no_sep_pos_embed", !sepPosEmbed),
-                       ("--sincos_pos_embed", sincosPosEmbed)]
+        try need(
+            ModelCatalog.entry(model, for: .pretrainer)?.kind == .pretrainer,
+            "--model \(model) is a video classifier (TimeSformer/ViViT), not a pre-training model: fine-tune it with `stmae finetune --model \(model)`"
+        )
+        let maeOnly = [
+            ("--decoder_embed_dim", decoderEmbedDim > 0), ("--decoder_depth", decoderDepth > 0),
+            ("--decoder_num_heads", decoderNumHeads > 0), ("--pred_t_dim", predTDim > 0),
+            ("--norm_pix_loss", normPixLoss), ("--decoder_mask_ratio", decoderMaskRatio > 0),
+            ("--mask_type", maskType != "random"), ("--no_sep_pos_embed", !sepPosEmbed),
+            ("--sincos_pos_embed", sincosPosEmbed)
+        ]
         let set = maeOnly.filter(\.1).map(\.0)
-        try need(initFrom.isEmpty || FileManager.default.fileExists(atPath: initFrom), "--init_from \(initFrom): no such file or directory")
-        try need(set.isEmpty, "\(set.joined(separator: ", ")) apply to MAE models (mae_vit_*) only, not --model \(model) (MaskFeat uses cube masking and HOG targets)")
+        try need(
+            initFrom.isEmpty || FileManager.default.fileExists(atPath: initFrom),
+            "--init_from \(initFrom): no such file or directory")
+        try need(
+            set.isEmpty,
+            "\(set.joined(separator: ", ")) apply to MAE models (mae_vit_*) only, not --model \(model) (MaskFeat uses cube masking and HOG targets)"
+        )
         let c = try maskFeatConfig()
-        try checkModelSizes(embedDim: c.embedDim, numHeads: c.numHeads, imgSize: c.imgSize, patchSize: c.patchSize,
-                            numFrames: c.numFrames, tPatchSize: c.tPatchSize)
-        try need(c.patchSize % c.hogCell == 0, "--patch_size \(c.patchSize) must be a multiple of MaskFeat's HOG cell (\(c.hogCell) px)")
+        try checkModelSizes(
+            embedDim: c.embedDim, numHeads: c.numHeads, imgSize: c.imgSize, patchSize: c.patchSize,
+            numFrames: c.numFrames, tPatchSize: c.tPatchSize)
+        try need(
+            c.patchSize % c.hogCell == 0,
+            "--patch_size \(c.patchSize) must be a multiple of MaskFeat's HOG cell (\(c.hogCell) px)")
         let l = (c.numFrames / c.tPatchSize) * (c.imgSize / c.patchSize) * (c.imgSize / c.patchSize)
         let masked = Int((c.maskRatio * Double(l)).rounded(.toNearestOrAwayFromZero))
-        try need(masked > 0 && masked < l, "--mask_ratio \(c.maskRatio) masks \(masked) of \(l) tokens: MaskFeat needs at least one masked and one visible token")
+        try need(
+            masked > 0 && masked < l,
+            "--mask_ratio \(c.maskRatio) masks \(masked) of \(l) tokens: MaskFeat needs at least one masked and one visible token"
+        )
     }
 
     /// The model these settings describe, initialised from `generator`, then (MaskFeat, `--init_from`) from an image
@@ -50,9 +68,11 @@ extension PretrainConfig {
         let m = try MaskFeat(maskFeatConfig(), generator: generator)
         if !initFrom.isEmpty {
             let flag = "--init_from \(initFrom)"
-            RunLog.info(try naming(flag) {
-                try initialiseFamily(m, from: readFamilyState(initFrom), inflation: .centre, temporal: .copy, flag: flag)
-            })
+            RunLog.info(
+                try naming(flag) {
+                    try initialiseFamily(
+                        m, from: readFamilyState(initFrom), inflation: .centre, temporal: .copy, flag: flag)
+                })
         }
         return m
     }
@@ -62,7 +82,10 @@ extension PretrainConfig {
     /// as MaskFeat's recipe (SlowFast `no_weight_decay`) does by default.
     public func weightDecaySkip(_ model: any PretrainModel) -> Set<String> {
         guard noWdPosEmbed || !isMAE else { return [] }
-        return Set(model.namedParameters().map(\.0).filter { $0.contains("pos_embed") || $0.hasSuffix("cls_token") || $0 == "mask_token" })
+        return Set(
+            model.namedParameters().map(\.0).filter {
+                $0.contains("pos_embed") || $0.hasSuffix("cls_token") || $0 == "mask_token"
+            })
     }
 
     /// Matmul FLOPs of one training step per clip (forward + backward), for MFU.
@@ -78,8 +101,8 @@ public func maskFeatTrainFlopsPerClip(_ c: MaskFeatConfig) -> Double {
     let l = Double((c.imgSize / c.patchSize) * (c.imgSize / c.patchSize) * (c.numFrames / c.tPatchSize))
     let n = l + (c.clsEmbed ? 1 : 0)
     let hogDim = Double(c.inChans * (c.patchSize / c.hogCell) * (c.patchSize / c.hogCell) * c.hogOrientations)
-    var f = 2 * l * Double(c.inChans * c.tPatchSize) * p * p * d                         // patch embedding
-    f += Double(c.depth) * (2 * n * (4 + 2 * r) * d * d + 4 * n * n * d)                // blocks
-    f += 2 * l * d * hogDim                                                             // pred_head
+    var f = 2 * l * Double(c.inChans * c.tPatchSize) * p * p * d  // patch embedding
+    f += Double(c.depth) * (2 * n * (4 + 2 * r) * d * d + 4 * n * n * d)  // blocks
+    f += 2 * l * d * hogDim  // pred_head
     return 3 * f
 }

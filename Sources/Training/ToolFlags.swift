@@ -17,28 +17,37 @@ public struct ConvertSettings: FlagSettings, Equatable, Sendable {
     public init() {}
 
     public static let flags = ConfigFlags<ConvertSettings>([
-        .option("input", \.input,
-                "IN (also the first word): a .pth/.pt/.bin, .safetensors, stmae .json or Hugging Face directory"),
+        .option(
+            "input", \.input,
+            "IN (also the first word): a .pth/.pt/.bin, .safetensors, stmae .json or Hugging Face directory"),
         .option("output", \.output, "OUT (also the second word): .pth, .safetensors, or a directory (Hugging Face)"),
-        .option("to", \.to, .oneOf(["", "pth", "pt", "torch", "safetensors", "hf", "huggingface"]),
-                "output format: pth, safetensors or hf (\"\" = from OUT's extension)"),
-        .option("num_heads", \.numHeads, .atLeast(0),
-                "attention heads (0 = recorded in IN, else the standard size's; required for other sizes to "
+        .option(
+            "to", \.to, .oneOf(["", "pth", "pt", "torch", "safetensors", "hf", "huggingface"]),
+            "output format: pth, safetensors or hf (\"\" = from OUT's extension)"),
+        .option(
+            "num_heads", \.numHeads, .atLeast(0),
+            "attention heads (0 = recorded in IN, else the standard size's; required for other sizes to "
                 + "Hugging Face)"),
-        .option("img_size", \.imgSize, .atLeast(0),
-                "input size (0 = recorded in IN or fixed by learned positions, else 224)",
-                aliases: ["input_size"]),
-        .option("num_frames", \.numFrames, .atLeast(0),
-                "frames (0 = recorded in IN or fixed by learned positions, else 16)"),
-        .option("norm_eps", \.normEps, .atLeast(0),
-                "block LayerNorm eps (0 = recorded in IN, else mae_st's 1e-6; VideoMAE: 1e-12)"),
-        .option("mean", \.mean,
-                "input mean, 3 values (none = recorded in IN, else ImageNet's for Hugging Face output)"),
-        .option("std", \.std, .allPositive,
-                "input std, 3 values (none = recorded in IN, else ImageNet's for Hugging Face output)"),
-        .option("labels", \.labels,
-                "class names, one per line (Hugging Face id2label; default: the checkpoint's class list)"),
-        .option("force", \.force, "replace an existing OUT"),
+        .option(
+            "img_size", \.imgSize, .atLeast(0),
+            "input size (0 = recorded in IN or fixed by learned positions, else 224)",
+            aliases: ["input_size"]),
+        .option(
+            "num_frames", \.numFrames, .atLeast(0),
+            "frames (0 = recorded in IN or fixed by learned positions, else 16)"),
+        .option(
+            "norm_eps", \.normEps, .atLeast(0),
+            "block LayerNorm eps (0 = recorded in IN, else mae_st's 1e-6; VideoMAE: 1e-12)"),
+        .option(
+            "mean", \.mean,
+            "input mean, 3 values (none = recorded in IN, else ImageNet's for Hugging Face output)"),
+        .option(
+            "std", \.std, .allPositive,
+            "input std, 3 values (none = recorded in IN, else ImageNet's for Hugging Face output)"),
+        .option(
+            "labels", \.labels,
+            "class names, one per line (Hugging Face id2label; default: the checkpoint's class list)"),
+        .option("force", \.force, "replace an existing OUT")
     ])
 
     /// `IN OUT --flag value …`: the leading words are IN and OUT, the rest flags.
@@ -81,28 +90,35 @@ public struct EmbedSettings: FlagSettings, Equatable, Sendable {
 
     public static let flags = ConfigFlags<EmbedSettings>([
         .option("checkpoint", \.checkpoint, "required: .pth, .safetensors, stmae .json or Hugging Face directory"),
-        .option("data", \.data, "required: videos, a folder (scanned recursively, class = sub-folder, labelled by the "
+        .option(
+            "data", \.data,
+            "required: videos, a folder (scanned recursively, class = sub-folder, labelled by the "
                 + "checkpoint's class list when it records one) or a CSV/list file of 'path, label'",
-                aliases: ["path_to_data_dir"]),
+            aliases: ["path_to_data_dir"]),
         .option("output", \.output, "required: output file (.safetensors, .npy or .npz)"),
         .option("pool", \.pool, .oneOf(["mean", "cls"]), "pooling for MAE encoders: mean or cls"),
-        .option("num_heads", \.numHeads, .atLeast(0),
-                "attention heads (0 = recorded in the checkpoint, else the standard size's; required for other sizes)"),
-        .option("img_size", \.imgSize, .atLeast(0),
-                "input size for checkpoints without learned positions (0 = recorded)",
-                aliases: ["input_size"]),
-        .option("num_frames", \.numFrames, .atLeast(0),
-                "frames for checkpoints without learned positions (0 = recorded)"),
-        .option("norm_eps", \.normEps, .atLeast(0),
-                "block LayerNorm eps (0 = recorded in the checkpoint, else mae_st's 1e-6)"),
+        .option(
+            "num_heads", \.numHeads, .atLeast(0),
+            "attention heads (0 = recorded in the checkpoint, else the standard size's; required for other sizes)"),
+        .option(
+            "img_size", \.imgSize, .atLeast(0),
+            "input size for checkpoints without learned positions (0 = recorded)",
+            aliases: ["input_size"]),
+        .option(
+            "num_frames", \.numFrames, .atLeast(0),
+            "frames for checkpoints without learned positions (0 = recorded)"),
+        .option(
+            "norm_eps", \.normEps, .atLeast(0),
+            "block LayerNorm eps (0 = recorded in the checkpoint, else mae_st's 1e-6)"),
         .option("sampling_rate", \.samplingRate, .above(0), "frame stride at --target_fps (mae_st sampling_rate)"),
         .option("target_fps", \.targetFps, .above(0), "frame rate the sampling rate refers to"),
         .option("mean", \.mean, "per-channel mean, 3 values (none = recorded in the checkpoint, else Kinetics 0.45)"),
-        .option("std", \.std, .allPositive,
-                "per-channel std, 3 values (none = recorded in the checkpoint, else 0.225)"),
+        .option(
+            "std", \.std, .allPositive,
+            "per-channel std, 3 values (none = recorded in the checkpoint, else 0.225)"),
         .option("batch_size", \.batchSize, .above(0), "clips per batch"),
         .option("num_workers", \.numWorkers, .atLeast(0), "decoding threads"),
-        .option("force", \.force, "replace an existing output"),
+        .option("force", \.force, "replace an existing output")
     ])
 
     public func checkCombination() throws {
@@ -133,14 +149,18 @@ public struct VisualizeSettings: FlagSettings, Equatable, Sendable {
     public init() {}
 
     public static let flags = ConfigFlags<VisualizeSettings>([
-        .option("checkpoint", \.checkpoint,
-                "an stmae pre-training checkpoint (.json or .safetensors); with --attention: an stmae "
+        .option(
+            "checkpoint", \.checkpoint,
+            "an stmae pre-training checkpoint (.json or .safetensors); with --attention: an stmae "
                 + "finetune checkpoint (.json) of a TimeSformer/ViViT, or model weights (.safetensors)"),
         .option("attention", \.attention, "draw the last block's attention (cls→patches) of --model instead"),
-        .option("model", \.model, "with --attention: "
+        .option(
+            "model", \.model,
+            "with --attention: "
                 + ModelCatalog.entries.filter(\.hasAttentionMap).map(\.name).joined(separator: ", ")),
-        .option("image_init", \.imageInit,
-                "with --attention: initialise --model from an image ViT (safetensors, timm/HF keys)"),
+        .option(
+            "image_init", \.imageInit,
+            "with --attention: initialise --model from an image ViT (safetensors, timm/HF keys)"),
         .option("alpha", \.alpha, .within(0 ... 1), "with --attention: overlay opacity"),
         .option("video", \.video, "required: the video to show"),
         .option("output", \.output, "output .png (grid) or .gif (animation)"),
@@ -148,16 +168,18 @@ public struct VisualizeSettings: FlagSettings, Equatable, Sendable {
         .option("seed", \.seed, .atLeast(0), "seed of the mask noise"),
         .option("temporal_index", \.temporalIndex, .atLeast(0), "which of --num_temporal_views clips to show"),
         .option("num_temporal_views", \.numTemporalViews, .above(0), "evenly spaced clips over the video"),
-        .option("denorm", \.denorm, .oneOf(["visible", "own"]),
-                "norm_pix_loss de-normalisation: visible (patch stats the encoder saw) or own"),
-        .option("fps", \.fps, .above(0), "GIF frame rate"),
+        .option(
+            "denorm", \.denorm, .oneOf(["visible", "own"]),
+            "norm_pix_loss de-normalisation: visible (patch stats the encoder saw) or own"),
+        .option("fps", \.fps, .above(0), "GIF frame rate")
     ])
 
     public func checkCombination() throws {
         guard !video.isEmpty else { throw ConfigError("--video is required") }
         guard temporalIndex < numTemporalViews else {
-            throw ConfigError("--temporal_index must be < --num_temporal_views (\(numTemporalViews)), "
-                + "got \(temporalIndex)")
+            throw ConfigError(
+                "--temporal_index must be < --num_temporal_views (\(numTemporalViews)), "
+                    + "got \(temporalIndex)")
         }
     }
 }
@@ -178,7 +200,7 @@ public struct LaunchSettings: FlagSettings, Equatable, Sendable {
         .option("node_rank", \.nodeRank, .atLeast(0), "this node's index (0 serves the rendezvous)"),
         .option("master_addr", \.masterAddr, "rendezvous host (rank 0's node)"),
         .option("master_port", \.masterPort, .within(1 ... 65535), "rendezvous port"),
-        .option("grace", \.grace, .atLeast(0), "seconds between SIGTERM and SIGKILL when stopping children"),
+        .option("grace", \.grace, .atLeast(0), "seconds between SIGTERM and SIGKILL when stopping children")
     ])
 
     public func checkCombination() throws {

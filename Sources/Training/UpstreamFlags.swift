@@ -20,12 +20,17 @@ extension ConfigFlag where Config: UpstreamRunSettings {
     /// `--path_to_data_dir` (help: which lists it holds), `--pin_mem`, `--log_dir`, `--fp32`, `--no_env`.
     static func upstreamRun(lists: String) -> [ConfigFlag] {
         [
-            .option("path_to_data_dir", \.pathToDataDir, "mae_st: a folder holding \(lists) (`path label` lines, as "
+            .option(
+                "path_to_data_dir", \.pathToDataDir,
+                "mae_st: a folder holding \(lists) (`path label` lines, as "
                     + "mae_st's Kinetics reads them)"),
-            .option("pin_mem", \.pinMem, "page-locked host batches for GPU copies (mae_st/optimized-stmae; no effect on CPU)"),
-            .option("log_dir", \.logDir, "where log.jsonl and the plots go (mae_st's TensorBoard dir; \"\" = output_dir)"),
+            .option(
+                "pin_mem", \.pinMem,
+                "page-locked host batches for GPU copies (mae_st/optimized-stmae; no effect on CPU)"),
+            .option(
+                "log_dir", \.logDir, "where log.jsonl and the plots go (mae_st's TensorBoard dir; \"\" = output_dir)"),
             .setting("fp32", \.bf16, to: false, "mae_st: no mixed precision (stmae's default; the opposite of --bf16)"),
-            .noOp("no_env", "mae_st: skip its cluster environment set-up (stmae has none; accepted, no effect)"),
+            .noOp("no_env", "mae_st: skip its cluster environment set-up (stmae has none; accepted, no effect)")
         ]
     }
 }

@@ -18,22 +18,24 @@ public struct Reconstruction {
 /// or each patch's own (as VideoMAE's visualisation script; looks sharper, but peeks at masked pixels).
 public enum DenormStats: String, CaseIterable, Sendable { case visible, own }
 
-public func reconstruct(_ model: MaskedAutoencoderViT, clip x: Tensor, noise: Tensor, mean: [Double], std: [Double],
-                        denorm: DenormStats = .visible, maskRatio: Double? = nil) throws -> Reconstruction {
+public func reconstruct(
+    _ model: MaskedAutoencoderViT, clip x: Tensor, noise: Tensor, mean: [Double], std: [Double],
+    denorm: DenormStats = .visible, maskRatio: Double? = nil
+) throws -> Reconstruction {
     // x: [1, 3, T, H, W] normalised
     try withNoGrad {
         let wasTraining = model.training
         model.eval()
         defer { model.train(wasTraining) }
         let (loss, pred, mask) = try model(x, noise: noise, maskRatio: maskRatio)
-        let frames = try x.indexSelect(dim: 2, index: model.targetFrameIndices())     // [1, 3, T2, H, W]
-        var p = try pred.to(.float32)                                                  // [1, L, u·p·p·3]
+        let frames = try x.indexSelect(dim: 2, index: model.targetFrameIndices())  // [1, 3, T2, H, W]
+        var p = try pred.to(.float32)  // [1, L, u·p·p·3]
         if model.config.normPixLoss {
             let patches = try model.patchify(frames)
-            var mu = try patches.mean(dims: [-1], keepDim: true)                       // [1, L, 1]
+            var mu = try patches.mean(dims: [-1], keepDim: true)  // [1, L, 1]
             var sd = try (patches.variance(dims: [-1], keepDim: true) + 1e-6).sqrt()
             if denorm == .visible {
-                let vis = try (1.0 - mask).unsqueeze(-1)                               // [1, L, 1], 1 = seen
+                let vis = try (1.0 - mask).unsqueeze(-1)  // [1, L, 1], 1 = seen
                 let n = try vis.sum()
                 mu = try (mu * vis).sum() / n
                 sd = try (sd * vis).sum() / n
@@ -44,17 +46,18 @@ public func reconstruct(_ model: MaskedAutoencoderViT, clip x: Tensor, noise: Te
         let removed = try model.unpatchify(mask.unsqueeze(-1).expand(pred.shape), frames: frames.size(2))
         let kept = try 1.0 - removed
         let pasted = try frames * kept + rec * removed
-        let greyed = try frames * kept + removed * ((0.25 - mean[0]) / std[0])            // removed patches: grey 0.25
-        return Reconstruction(original: try toClip(frames, mean, std), masked: try toClip(greyed, mean, std),
-                              reconstruction: try toClip(pasted, mean, std), loss: try loss.item(),
-                              maskedFraction: try removed.mean().item())
+        let greyed = try frames * kept + removed * ((0.25 - mean[0]) / std[0])  // removed patches: grey 0.25
+        return Reconstruction(
+            original: try toClip(frames, mean, std), masked: try toClip(greyed, mean, std),
+            reconstruction: try toClip(pasted, mean, std), loss: try loss.item(),
+            maskedFraction: try removed.mean().item())
     }
 }
 
 /// [1, 3, T, H, W] normalised → RGB bytes `[T, H, W, 3]`: v·std + mean, clamped to [0, 1].
 func toClip(_ t: Tensor, _ mean: [Double], _ std: [Double]) throws -> VideoClip {
     let (frames, h, w) = (t.size(2), t.size(3), t.size(4))
-    let v = try t.squeeze(0).permute(1, 2, 3, 0).contiguous().toArray(Float.self)   // [T, H, W, 3]
+    let v = try t.squeeze(0).permute(1, 2, 3, 0).contiguous().toArray(Float.self)  // [T, H, W, 3]
     var px = [UInt8](repeating: 0, count: v.count)
     for i in 0 ..< v.count {
         let c = i % 3
@@ -84,7 +87,8 @@ extension Reconstruction {
 
     /// An animation: each frame shows the three views side by side.
     public func sideBySide() -> VideoClip {
-        let views = [original, masked, reconstruction], (t, h, w, g) = (original.frames, original.height, original.width, 2)
+        let views = [original, masked, reconstruction],
+            (t, h, w, g) = (original.frames, original.height, original.width, 2)
         let gw = 3 * w + 2 * g
         var px = [UInt8](repeating: 255, count: t * h * gw * 3)
         for f in 0 ..< t {

@@ -8,11 +8,15 @@ import Training
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks (JSON lines: s/step medians and the ratio against PyTorch eager).",
-        subcommands: [BenchEngine.self, BenchPretrain.self, BenchInfer.self, BenchLoader.self, BenchAttention.self, BenchLinear.self], defaultSubcommand: BenchEngine.self)
+        subcommands: [
+            BenchEngine.self, BenchPretrain.self, BenchInfer.self, BenchLoader.self, BenchAttention.self,
+            BenchLinear.self
+        ], defaultSubcommand: BenchEngine.self)
 }
 
 struct BenchEngine: SettingsCommand {
-    static let configuration = command("engine", "ViT-B block stack (12×768, 12 heads, MLP 3072) forward+backward, fp32 and bf16 autocast.")
+    static let configuration = command(
+        "engine", "ViT-B block stack (12×768, 12 heads, MLP 3072) forward+backward, fp32 and bf16 autocast.")
     typealias Settings = BenchEngineSettings
     @Argument(parsing: .captureForPassthrough, help: flagsHelp) var arguments: [String] = []
     func run(_ s: BenchEngineSettings) throws {
@@ -20,11 +24,16 @@ struct BenchEngine: SettingsCommand {
         for (shapeText, shape) in zip(s.shapes, shapes) {
             for bf16 in s.precisions.map({ $0 == "bf16" }) {
                 let ours = try Self.benchStack(s, shape: shape, bf16: bf16)
-                var line: [String: Any] = ["bench": "engine_block_stack", "impl": "stmae", "shape": shape, "bf16": bf16,
-                                           "depth": s.depth, "s_per_step": ours, "threads": Runtime.numThreads]
+                var line: [String: Any] = [
+                    "bench": "engine_block_stack", "impl": "stmae", "shape": shape, "bf16": bf16,
+                    "depth": s.depth, "s_per_step": ours, "threads": Runtime.numThreads
+                ]
                 if !s.noReference {
-                    let args = ["--shape", shapeText, "--depth", "\(s.depth)", "--heads", "\(s.heads)",
-                                "--warmup", "\(s.warmup)", "--steps", "\(s.steps)"] + (bf16 ? ["--bf16"] : [])
+                    let args =
+                        [
+                            "--shape", shapeText, "--depth", "\(s.depth)", "--heads", "\(s.heads)",
+                            "--warmup", "\(s.warmup)", "--steps", "\(s.steps)"
+                        ] + (bf16 ? ["--bf16"] : [])
                     let ref = try runReference("bench_engine.py", args)
                     if let r = ref["s_per_step"] as? Double {
                         line["pytorch_s_per_step"] = r
@@ -38,10 +47,10 @@ struct BenchEngine: SettingsCommand {
 
     /// Median seconds of forward + backward through `depth` blocks.
     static func benchStack(_ s: Settings, shape: [Int], bf16: Bool) throws -> Double {
-        let blocks = try (0..<s.depth).map { _ in try Block(dim: shape[2], heads: s.heads) }
+        let blocks = try (0 ..< s.depth).map { _ in try Block(dim: shape[2], heads: s.heads) }
         let x = try Tensor.randn(shape)
         var times: [Double] = []
-        for i in 0..<(s.warmup + s.steps) {
+        for i in 0 ..< (s.warmup + s.steps) {
             let t0 = DispatchTime.now()
             let y = try withAutocast(enabled: bf16) { try blocks.reduce(x) { try $1($0) } }
             let loss = try y.to(.float32).pow(2).mean()
@@ -57,7 +66,9 @@ struct BenchEngine: SettingsCommand {
 func parseShapes(_ texts: [String], dims: Int, format: String) throws -> [[Int]] {
     try texts.map { text in
         let s = text.split(separator: ",").compactMap { Int($0) }
-        guard s.count == dims, s.allSatisfy({ $0 > 0 }) else { throw ValidationError("--shapes: expected \(format), got '\(text)'") }
+        guard s.count == dims, s.allSatisfy({ $0 > 0 }) else {
+            throw ValidationError("--shapes: expected \(format), got '\(text)'")
+        }
         return s
     }
 }
@@ -66,7 +77,7 @@ func parseShapes(_ texts: [String], dims: Int, format: String) throws -> [[Int]]
 func medianTime(steps: Int, _ body: () throws -> Void) throws -> Double {
     try body()
     var ts: [Double] = []
-    for _ in 0..<steps {
+    for _ in 0 ..< steps {
         let t0 = DispatchTime.now()
         try body()
         ts.append(Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9)
@@ -90,8 +101,10 @@ func packageRoot() -> URL? {
     let exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
     for start in [exe.deletingLastPathComponent(), URL(fileURLWithPath: FileManager.default.currentDirectoryPath)] {
         var dir = start
-        for _ in 0..<6 {
-            if FileManager.default.fileExists(atPath: dir.appendingPathComponent("reference/st_io.py").path) { return dir }
+        for _ in 0 ..< 6 {
+            if FileManager.default.fileExists(atPath: dir.appendingPathComponent("reference/st_io.py").path) {
+                return dir
+            }
             dir = dir.deletingLastPathComponent()
         }
     }
@@ -102,17 +115,20 @@ func packageRoot() -> URL? {
 /// (`ownArgs`), then the PyTorch script's (`referenceArgs`), `rounds` times alternately (a shared machine drifts: each
 /// round's ratio compares two neighbouring runs), printed as one JSON line: the medians, `pytorch_s_per_step`,
 /// `pytorch_peak_rss_mb`, `ratio_vs_pytorch` (median of the rounds' ratios) and `ratios`.
-func compareSideBySide(batches: [Int], precisions: [String], reference script: String, skipReference: Bool, rounds: Int = 1,
-                       ownArgs: (Int, String) -> [String], referenceArgs: (Int, String) -> [String]) throws {
+func compareSideBySide(
+    batches: [Int], precisions: [String], reference script: String, skipReference: Bool, rounds: Int = 1,
+    ownArgs: (Int, String) -> [String], referenceArgs: (Int, String) -> [String]
+) throws {
     for batch in batches {
         for precision in precisions {
             var line: [String: Any] = [:]
             var own: [Double] = [], ref: [Double] = [], ratios: [Double] = [], rss: [Double] = [], refRSS: [Double] = []
-            for _ in 0..<rounds {
+            for _ in 0 ..< rounds {
                 line = try runSelf(ownArgs(batch, precision))
                 own.append(line["s_per_step"] as? Double ?? .nan); rss.append(line["peak_rss_mb"] as? Double ?? .nan)
                 guard !skipReference else { continue }
-                let r = try runReference(script, referenceArgs(batch, precision) + (precision == "bf16" ? ["--bf16"] : []))
+                let r = try runReference(
+                    script, referenceArgs(batch, precision) + (precision == "bf16" ? ["--bf16"] : []))
                 ref.append(r["s_per_step"] as? Double ?? .nan); refRSS.append(r["peak_rss_mb"] as? Double ?? .nan)
                 ratios.append(ref.last! / own.last!)
             }
@@ -140,20 +156,29 @@ func parseSingle(_ single: String) throws -> (batch: Int, bf16: Bool) {
 
 /// Runs `reference/<script>` with the project's torch (`.torch/`) and returns its last JSON line.
 func runReference(_ script: String, _ args: [String]) throws -> [String: Any] {
-    guard let root = packageRoot() else { throw ValidationError("cannot find the stmae checkout (reference/) for the PyTorch run") }
+    guard let root = packageRoot() else {
+        throw ValidationError("cannot find the stmae checkout (reference/) for the PyTorch run")
+    }
     var env = ProcessInfo.processInfo.environment
-    env["PYTHONPATH"] = [root.appendingPathComponent(".torch").path, root.appendingPathComponent("reference").path].joined(separator: ":")
-    return try runJSON(URL(fileURLWithPath: "/usr/bin/env"), ["python3", root.appendingPathComponent("reference/\(script)").path] + args,
-                       environment: env, what: "reference \(script)")
+    env["PYTHONPATH"] = [root.appendingPathComponent(".torch").path, root.appendingPathComponent("reference").path]
+        .joined(separator: ":")
+    return try runJSON(
+        URL(fileURLWithPath: "/usr/bin/env"),
+        ["python3", root.appendingPathComponent("reference/\(script)").path] + args,
+        environment: env, what: "reference \(script)")
 }
 
 /// Runs this executable with `args` (one benchmark configuration per process) and returns its last JSON line.
 func runSelf(_ args: [String]) throws -> [String: Any] {
-    try runJSON(URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath(), args, what: "stmae \(args.joined(separator: " "))")
+    try runJSON(
+        URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath(), args,
+        what: "stmae \(args.joined(separator: " "))")
 }
 
 /// Runs a program and parses the last line it prints as a JSON object.
-func runJSON(_ executable: URL, _ args: [String], environment: [String: String]? = nil, what: String) throws -> [String: Any] {
+func runJSON(_ executable: URL, _ args: [String], environment: [String: String]? = nil, what: String) throws -> [String:
+    Any]
+{
     let p = Process()
     p.executableURL = executable
     p.arguments = args

@@ -9,7 +9,8 @@ import Training
 /// decoder 512×4, beside the PyTorch reference (reference/bench_pretrain.py). Each configuration runs in its own
 /// process on both sides, so peak RSS is per configuration.
 struct BenchPretrain: SettingsCommand {
-    static let configuration = command("pretrain", "MAE pre-training step s/step, peak RSS and MFU vs PyTorch eager (JSON lines).")
+    static let configuration = command(
+        "pretrain", "MAE pre-training step s/step, peak RSS and MFU vs PyTorch eager (JSON lines).")
     typealias Settings = BenchPretrainSettings
     @Argument(parsing: .captureForPassthrough, help: flagsHelp) var arguments: [String] = []
 
@@ -29,15 +30,24 @@ struct BenchPretrain: SettingsCommand {
             return try printJSON(Self.measure(s, batch: b, bf16: bf16))
         }
         let (model, imgSize, numFrames, warmup, steps) = (s.model, s.imgSize, s.numFrames, s.warmup, s.steps)
-        try compareSideBySide(batches: s.batches, precisions: s.precisions, reference: "bench_pretrain.py",
-                              skipReference: s.noReference, rounds: s.rounds,
-            ownArgs: { b, p in ["bench", "pretrain", "--model", model, "--img_size", "\(imgSize)",
-                                "--num_frames", "\(numFrames)", "--warmup", "\(warmup)", "--steps", "\(steps)",
-                                "--decoder_mask_ratio", "\(s.decoderMaskRatio)", "--single", "\(b),\(p)"]
-                + (s.weightCopies ? [] : ["--no_weight_copies"]) + s.kernelArgs },
-            referenceArgs: { b, _ in ["--model", model, "--batch", "\(b)", "--img_size", "\(imgSize)", "--num_frames", "\(numFrames)",
-                                      "--pred_t_dim", "\(numFrames)", "--warmup", "\(warmup)", "--steps", "\(steps)",
-                                      "--decoder_mask_ratio", "\(s.decoderMaskRatio)"] })
+        try compareSideBySide(
+            batches: s.batches, precisions: s.precisions, reference: "bench_pretrain.py",
+            skipReference: s.noReference, rounds: s.rounds,
+            ownArgs: { b, p in
+                [
+                    "bench", "pretrain", "--model", model, "--img_size", "\(imgSize)",
+                    "--num_frames", "\(numFrames)", "--warmup", "\(warmup)", "--steps", "\(steps)",
+                    "--decoder_mask_ratio", "\(s.decoderMaskRatio)", "--single", "\(b),\(p)"
+                ]
+                    + (s.weightCopies ? [] : ["--no_weight_copies"]) + s.kernelArgs
+            },
+            referenceArgs: { b, _ in
+                [
+                    "--model", model, "--batch", "\(b)", "--img_size", "\(imgSize)", "--num_frames", "\(numFrames)",
+                    "--pred_t_dim", "\(numFrames)", "--warmup", "\(warmup)", "--steps", "\(steps)",
+                    "--decoder_mask_ratio", "\(s.decoderMaskRatio)"
+                ]
+            })
     }
 
     /// Median s/step of one configuration in this process.
@@ -54,7 +64,9 @@ struct BenchPretrain: SettingsCommand {
             if i == warmup, let trace { try Runtime.startTrace(trace) }
             let t0 = DispatchTime.now()
             let dn = cfg.decoderMaskRatio > 0 ? try mae.makeDecoderNoise(batch: batch) : nil
-            let out = try withAutocast(enabled: bf16) { try mae(x, noise: mae.makeNoise(batch: batch), decoderNoise: dn) }
+            let out = try withAutocast(enabled: bf16) {
+                try mae(x, noise: mae.makeNoise(batch: batch), decoderNoise: dn)
+            }
             try out.loss.backward()
             try optimizerStep(opt, clipGrad: 0, bf16Weights: copies)
             loss = try out.loss.item()
@@ -65,10 +77,12 @@ struct BenchPretrain: SettingsCommand {
         getrusage(RUSAGE_SELF.rawValue, &usage)
         let secs = median(times), peak = try measurePeakGFLOPs(bf16: bf16)
         let mfu = maeTrainFlopsPerClip(cfg) * Double(batch) / secs / (peak * 1e9)
-        return ["bench": "mae_pretrain_step", "impl": "stmae", "model": model, "batch": batch, "bf16": bf16,
-                "s_per_step": secs,
-                "peak_rss_mb": Double(usage.ru_maxrss) / 1024, "gemm_peak_gflops": peak, "mfu": mfu, "loss_last": loss,
-                "threads": Runtime.numThreads, "weight_copies": (copies?.count ?? 0) > 0,
-                "decoder_mask_ratio": s.decoderMaskRatio].merging(s.kernelJSON(bf16: bf16)) { a, _ in a }
+        return [
+            "bench": "mae_pretrain_step", "impl": "stmae", "model": model, "batch": batch, "bf16": bf16,
+            "s_per_step": secs,
+            "peak_rss_mb": Double(usage.ru_maxrss) / 1024, "gemm_peak_gflops": peak, "mfu": mfu, "loss_last": loss,
+            "threads": Runtime.numThreads, "weight_copies": (copies?.count ?? 0) > 0,
+            "decoder_mask_ratio": s.decoderMaskRatio
+        ].merging(s.kernelJSON(bf16: bf16)) { a, _ in a }
     }
 }

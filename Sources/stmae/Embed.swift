@@ -31,32 +31,38 @@ struct Embed: SettingsCommand {
             throw ValidationError("--output '\(s.output)' exists; pass --force")
         }
         func given<T: Comparable & Numeric>(_ v: T) -> T? { v > 0 ? v : nil }  // 0: what the checkpoint records
-        let m = try EmbeddingModel(checkpoint: s.checkpoint, pool: EmbeddingModel.Pool(rawValue: s.pool)!,
-                                   numHeads: given(s.numHeads), imgSize: given(s.imgSize),
-                                   numFrames: given(s.numFrames), normEps: given(s.normEps))
+        let m = try EmbeddingModel(
+            checkpoint: s.checkpoint, pool: EmbeddingModel.Pool(rawValue: s.pool)!,
+            numHeads: given(s.numHeads), imgSize: given(s.imgSize),
+            numFrames: given(s.numFrames), normEps: given(s.normEps))
         let c = m.model.config
         let pre = m.preprocessing
-        let clip = ClipConfig(numFrames: c.numFrames, samplingRate: s.samplingRate, targetFps: s.targetFps,
-                              imgSize: c.imgSize,
-                              mean: mean.isEmpty ? pre.map { $0.mean.map(Float.init) } ?? [0.45, 0.45, 0.45] : mean,
-                              std: std.isEmpty ? pre.map { $0.std.map(Float.init) } ?? [0.225, 0.225, 0.225] : std, train: false,
-                              evalResize: pre == nil ? .maeSt : .huggingFace)  // HF checkpoints: VideoMAEImageProcessor's view
+        let clip = ClipConfig(
+            numFrames: c.numFrames, samplingRate: s.samplingRate, targetFps: s.targetFps,
+            imgSize: c.imgSize,
+            mean: mean.isEmpty ? pre.map { $0.mean.map(Float.init) } ?? [0.45, 0.45, 0.45] : mean,
+            std: std.isEmpty ? pre.map { $0.std.map(Float.init) } ?? [0.225, 0.225, 0.225] : std, train: false,
+            evalResize: pre == nil ? .maeSt : .huggingFace)  // HF checkpoints: VideoMAEImageProcessor's view
         // a class-folder data set is labelled by the checkpoint's class list (training's), when it records one
         let samples: [VideoSample]
         do { samples = try VideoList.samples(from: s.data, classes: m.classNames.isEmpty ? nil : m.classNames) } catch {
-            let hint = m.classNames.isEmpty ? ""
+            let hint =
+                m.classNames.isEmpty
+                ? ""
                 : " (the checkpoint's class list labels the folders; to embed other classes, list the videos in a "
-                + "'path, label' file)"
+                    + "'path, label' file)"
             throw ValidationError("--data \(s.data): \(error)\(hint)")
         }
         guard !samples.isEmpty else { throw ValidationError("--data \(s.data): no videos found") }
-        let loader = try VideoLoader(samples: samples, config: clip, batchSize: s.batchSize, shuffle: false,
-                                     numWorkers: s.numWorkers,
-                                     dropLast: false, log: { line in FileHandle.standardError.write(Data("stmae embed: \(line)\n".utf8)) })
+        let loader = try VideoLoader(
+            samples: samples, config: clip, batchSize: s.batchSize, shuffle: false,
+            numWorkers: s.numWorkers,
+            dropLast: false, log: { line in FileHandle.standardError.write(Data("stmae embed: \(line)\n".utf8)) })
         let r = try Embeddings.extract(m, loader: loader)
         guard !r.paths.isEmpty else { throw ValidationError("--data '\(s.data)': no video could be decoded") }
         try Embeddings.write(r.embeddings, paths: r.paths, labels: r.labels, to: s.output)
-        print("stmae embed: \(r.paths.count) videos × \(m.dim) → \(s.output)"
-            + (r.skipped.isEmpty ? "" : " (skipped \(r.skipped.count) unreadable)"))
+        print(
+            "stmae embed: \(r.paths.count) videos × \(m.dim) → \(s.output)"
+                + (r.skipped.isEmpty ? "" : " (skipped \(r.skipped.count) unreadable)"))
     }
 }

@@ -9,8 +9,10 @@ struct FinetuneImageCommand: FinetuneFamilyCommand {
         b.outputDir = "output_finetune_image"
         return b
     }
-    static let configuration = CommandConfiguration(commandName: "finetune-image",
-        abstract: "Fine-tune on image class folders (static clips): RandomResizedCrop + flip; val resize(img_size+32) + centre crop.",
+    static let configuration = CommandConfiguration(
+        commandName: "finetune-image",
+        abstract:
+            "Fine-tune on image class folders (static clips): RandomResizedCrop + flip; val resize(img_size+32) + centre crop.",
         discussion: discussion(), helpNames: [])
     @Argument(parsing: .captureForPassthrough, help: "--flag value … (see the list below)") var arguments: [String] = []
     func run() throws { try runFinetune(settings()) }

@@ -10,7 +10,8 @@ struct LinprobeCommand: FinetuneFamilyCommand {
         b.weightDecay = 0; b.layerDecay = 1; b.outputDir = "output_linprobe"
         return b
     }
-    static let configuration = CommandConfiguration(commandName: "linprobe",
+    static let configuration = CommandConfiguration(
+        commandName: "linprobe",
         abstract: "Linear probing: frozen encoder, a plain linear head on pooled features (AdamW, no weight decay).",
         discussion: discussion(), helpNames: [])
     @Argument(parsing: .captureForPassthrough, help: "--flag value … (see the list below)") var arguments: [String] = []

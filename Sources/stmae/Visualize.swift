@@ -8,17 +8,20 @@ import Training
 /// `stmae visualize`: original / masked / reconstruction of one clip by a pre-trained MAE, or (`--attention`) the last
 /// block's attention of a TimeSformer / ViViT over the clip's frames.
 struct VisualizeCommand: SettingsCommand {
-    static let configuration = command("visualize", "Write original / masked / reconstruction views of a clip, or "
-        + "attention maps (--attention); PNG or GIF.")
+    static let configuration = command(
+        "visualize",
+        "Write original / masked / reconstruction views of a clip, or "
+            + "attention maps (--attention); PNG or GIF.")
     typealias Settings = VisualizeSettings
     @Argument(parsing: .captureForPassthrough, help: "--video VIDEO --checkpoint CKPT … (see the list below)")
     var arguments: [String] = []
     func run(_ s: VisualizeSettings) throws {
         if s.attention {
-            return try visualizeAttention(model: s.model, video: s.video, output: s.output,
-                                          checkpoint: s.checkpoint.isEmpty ? nil : s.checkpoint,
-                                          imageInit: s.imageInit.isEmpty ? nil : s.imageInit, alpha: s.alpha,
-                                          fps: s.fps)
+            return try visualizeAttention(
+                model: s.model, video: s.video, output: s.output,
+                checkpoint: s.checkpoint.isEmpty ? nil : s.checkpoint,
+                imageInit: s.imageInit.isEmpty ? nil : s.imageInit, alpha: s.alpha,
+                fps: s.fps)
         }
         guard !s.checkpoint.isEmpty else {
             throw ValidationError("--checkpoint is required (an stmae pre-training checkpoint)")
@@ -30,9 +33,12 @@ struct VisualizeCommand: SettingsCommand {
         let data = try ClipPipeline(config: clip).load(path: s.video)
         let x = try Tensor.wrapping(data, shape: [1] + clip.clipShape)
         let noise = try model.makeNoise(batch: 1, generator: Generator(seed: UInt64(s.seed)))
-        let r = try reconstruct(model, clip: x, noise: noise, mean: c.mean, std: c.std, denorm: stats, maskRatio: maskRatio)
+        let r = try reconstruct(
+            model, clip: x, noise: noise, mean: c.mean, std: c.std, denorm: stats, maskRatio: maskRatio)
         try r.save(to: s.output, fps: s.fps)
-        print(String(format: "%@: %d frames, %.0f%% of pixels masked, loss %.4f", s.output, r.original.frames,
-                     r.maskedFraction * 100, r.loss))
+        print(
+            String(
+                format: "%@: %d frames, %.0f%% of pixels masked, loss %.4f", s.output, r.original.frames,
+                r.maskedFraction * 100, r.loss))
     }
 }

@@ -31,7 +31,9 @@ enum EvalFixture {
     static let std: [Float] = file.metadata["std"]!.split(separator: ",").map { Float(String($0))! }
     static let cases: [EvalCase] = file.order.filter { $0.hasSuffix(".params") }.map { key in
         let p = try! file.tensors[key]!.scalars(as: Int64.self).map(Int.init)
-        return EvalCase(name: String(key.dropLast(".params".count)), width: p[0], height: p[1], frames: p[2], shortSide: p[3], crop: p[4])
+        return EvalCase(
+            name: String(key.dropLast(".params".count)), width: p[0], height: p[1], frames: p[2], shortSide: p[3],
+            crop: p[4])
     }
 
     /// transformers' `rescale` (float64 · 1/255 → float32) then `normalize`, channel-first `[3, T, crop, crop]`.
@@ -52,8 +54,9 @@ enum EvalFixture {
 
 /// reference/make_eval_views_fixture.py `_hash32`: wrapping uint32 mixing of pixel coordinates.
 func evalHash32(_ x: Int, _ y: Int, _ t: Int, _ c: Int) -> UInt32 {
-    var h = (UInt32(truncatingIfNeeded: x &* 73856093) ^ UInt32(truncatingIfNeeded: y &* 19349663)
-        ^ UInt32(truncatingIfNeeded: t &* 83492791) ^ UInt32(truncatingIfNeeded: c &* 2654435761))
+    var h =
+        (UInt32(truncatingIfNeeded: x &* 73856093) ^ UInt32(truncatingIfNeeded: y &* 19349663)
+            ^ UInt32(truncatingIfNeeded: t &* 83492791) ^ UInt32(truncatingIfNeeded: c &* 2654435761))
     h ^= h >> 13
     h = h &* 0x5BD1_E995
     return h ^ (h >> 15)

@@ -41,8 +41,9 @@ let evalTolerance: Float = 1e-5
     static func render(_ c: EvalCase, _ mode: EvalResize, spatialIndex: Int) -> [Float] {
         var out = [Float](repeating: .nan, count: 3 * c.frames * c.crop * c.crop)
         out.withUnsafeMutableBufferPointer {
-            EvalView.render(c.clip, frames: Array(0 ..< c.frames), mode: mode, shortSide: c.shortSide, crop: c.crop,
-                            spatialIndex: spatialIndex, mean: EvalFixture.mean, std: EvalFixture.std, into: $0)
+            EvalView.render(
+                c.clip, frames: Array(0 ..< c.frames), mode: mode, shortSide: c.shortSide, crop: c.crop,
+                spatialIndex: spatialIndex, mean: EvalFixture.mean, std: EvalFixture.std, into: $0)
         }
         return out
     }
@@ -71,7 +72,9 @@ let evalTolerance: Float = 1e-5
             let n = c.crop * c.crop * 3
             var px = [UInt8](repeating: 0, count: c.frames * n)
             for f in 0 ..< c.frames {
-                PILResize.bilinear(c.clip, frame: f, width: w, height: h, x0: x0, y0: y0, crop: c.crop, into: &px[f * n ..< (f + 1) * n])
+                PILResize.bilinear(
+                    c.clip, frame: f, width: w, height: h, x0: x0, y0: y0, crop: c.crop,
+                    into: &px[f * n ..< (f + 1) * n])
             }
             #expect(px == c.hfPixels, "\(c.name)")
         }

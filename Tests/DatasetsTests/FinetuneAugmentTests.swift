@@ -8,7 +8,9 @@ import Testing
 /// A textured RGB frame (distinct values per channel and position).
 func texture(width w: Int, height h: Int, seed: Int = 0) -> [UInt8] {
     var rng = SampleRNG(seed, 99)
-    return (0 ..< w * h * 3).map { i in UInt8((i % 3 * 70 + (i / 3 % w) * 5 + (i / 3 / w) * 3 + rng.int(in: 0 ... 20)) % 256) }
+    return (0 ..< w * h * 3).map { i in
+        UInt8((i % 3 * 70 + (i / 3 % w) * 5 + (i / 3 / w) * 3 + rng.int(in: 0 ... 20)) % 256)
+    }
 }
 
 @Suite struct FinetuneAugmentTests {
@@ -32,7 +34,9 @@ func texture(width w: Int, height h: Int, seed: Int = 0) -> [UInt8] {
             for s in a.plan(rng: &rng) { counts[s.op, default: 0] += 1; mags.append(s.magnitude) }
         }
         let applied = mags.count
-        #expect(abs(Double(applied) / Double(2 * clips) - 0.5) < 0.02, "applied fraction \(Double(applied) / Double(2 * clips))")
+        #expect(
+            abs(Double(applied) / Double(2 * clips) - 0.5) < 0.02,
+            "applied fraction \(Double(applied) / Double(2 * clips))")
         #expect(counts.count == 15)
         let expected = Double(applied) / 15
         for (op, n) in counts { #expect(abs(Double(n) - expected) < 0.15 * expected, "\(op): \(n) vs \(expected)") }
@@ -66,7 +70,9 @@ func texture(width w: Int, height h: Int, seed: Int = 0) -> [UInt8] {
         #expect(run(.posterize, 2) == px.map { $0 & 0xC0 })
         #expect(run(.solarize, 100) == px.map { $0 < 100 ? $0 : 255 - $0 })
         #expect(run(.brightness, 0.5) == px.map { UInt8(Double($0) * 0.5) })
-        for op in [RandAugment.Op.color, .contrast, .brightness, .sharpness] { #expect(run(op, 1) == px, "\(op) at factor 1") }
+        for op in [RandAugment.Op.color, .contrast, .brightness, .sharpness] {
+            #expect(run(op, 1) == px, "\(op) at factor 1")
+        }
         #expect(run(.rotate, 0) == px && run(.shearX, 0) == px && run(.translateX, 0) == px)
         // Translate right by a quarter: output column x shows input column x + 3; the last 3 columns are fill.
         let t = run(.translateX, 0.25)
@@ -101,7 +107,8 @@ func texture(width w: Int, height h: Int, seed: Int = 0) -> [UInt8] {
         let frame = texture(width: 16, height: 12)
         var changed = 0
         for i in 0 ..< 50 {
-            var clip = VideoClip(frames: 4, height: 12, width: 16, pixels: Array([[UInt8]](repeating: frame, count: 4).joined()))
+            var clip = VideoClip(
+                frames: 4, height: 12, width: 16, pixels: Array([[UInt8]](repeating: frame, count: 4).joined()))
             var rng = SampleRNG(i)
             let steps = a.plan(rng: &rng)
             a.apply(steps, to: &clip)
@@ -155,7 +162,9 @@ func texture(width w: Int, height h: Int, seed: Int = 0) -> [UInt8] {
         #expect(abs(Double(mixed.filter(\.useCutmix).count) / Double(mixed.count) - 0.5) < 0.03)
         #expect(mixed.filter(\.useCutmix).allSatisfy { (0 ..< 8).contains($0.cy) && (0 ..< 10).contains($0.cx) })
         var odd = [Float](repeating: 0, count: 3 * 4)
-        #expect { try Mixup.apply(c, data: &odd, shape: [3, 4], labels: [0, 1, 2], rng: &rng) } throws: { "\($0)".contains("even") }
+        #expect { try Mixup.apply(c, data: &odd, shape: [3, 4], labels: [0, 1, 2], rng: &rng) } throws: {
+            "\($0)".contains("even")
+        }
     }
 
     @Test func imageFolderStaticClipsAndFewShot() throws {
@@ -178,7 +187,11 @@ func texture(width w: Int, height h: Int, seed: Int = 0) -> [UInt8] {
         var cfg = ClipConfig(numFrames: 3, samplingRate: 1, imgSize: 16, evalShortSide: 48, train: false)
         let clip = try ClipPipeline(config: cfg).load(path: samples[0].path)
         let plane = 16 * 16
-        for c in 0 ..< 3 { #expect(Array(clip[(c * 3 + 1) * plane ..< (c * 3 + 2) * plane]) == Array(clip[c * 3 * plane ..< (c * 3 + 1) * plane])) }
+        for c in 0 ..< 3 {
+            #expect(
+                Array(clip[(c * 3 + 1) * plane ..< (c * 3 + 2) * plane])
+                    == Array(clip[c * 3 * plane ..< (c * 3 + 1) * plane]))
+        }
         // Train: random resized crops differ per seed, frames still identical.
         cfg.train = true; cfg.scales = 0.08 ... 1
         let p = try ClipPipeline(config: cfg)

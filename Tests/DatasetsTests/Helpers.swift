@@ -8,7 +8,8 @@ import TestSupport
 enum Fixture {
     static let dir = try! TempDir("data")
     static let root: String = {
-        try! SyntheticVideos.generate(root: dir.sub("syn"), trainPerClass: 2, valPerClass: 0, seed: 7, frames: 16, size: 32)
+        try! SyntheticVideos.generate(
+            root: dir.sub("syn"), trainPerClass: 2, valPerClass: 0, seed: 7, frames: 16, size: 32)
         return dir.sub("syn")
     }()
     static var train: String { root + "/train" }

@@ -5,11 +5,14 @@ import Testing
 import Datasets
 
 @Suite struct LoaderTests {
-    func loader(_ samples: [VideoSample] = Fixture.samples, config: ClipConfig = Fixture.config, batchSize: Int = 3,
-                workers: Int, seed: UInt64 = 11, dropLast: Bool = false, rank: Int = 0, worldSize: Int = 1,
-                log: @escaping @Sendable (String) -> Void = { _ in }) throws -> VideoLoader {
-        try VideoLoader(samples: samples, config: config, batchSize: batchSize, seed: seed, numWorkers: workers,
-                        prefetch: 2, dropLast: dropLast, rank: rank, worldSize: worldSize, log: log)
+    func loader(
+        _ samples: [VideoSample] = Fixture.samples, config: ClipConfig = Fixture.config, batchSize: Int = 3,
+        workers: Int, seed: UInt64 = 11, dropLast: Bool = false, rank: Int = 0, worldSize: Int = 1,
+        log: @escaping @Sendable (String) -> Void = { _ in }
+    ) throws -> VideoLoader {
+        try VideoLoader(
+            samples: samples, config: config, batchSize: batchSize, seed: seed, numWorkers: workers,
+            prefetch: 2, dropLast: dropLast, rank: rank, worldSize: worldSize, log: log)
     }
 
     @Test func batchesAreIdenticalForAnyWorkerCountAndResume() throws {
@@ -42,7 +45,8 @@ import Datasets
 
     @Test func distributedRanksCoverThePaddedPermutationDisjointly() throws {
         let samples = (0 ..< 7).map { VideoSample(path: "/none/\($0).mp4", label: $0) }
-        let r0 = try loader(samples, workers: 0, worldSize: 2), r1 = try loader(samples, workers: 0, rank: 1, worldSize: 2)
+        let r0 = try loader(samples, workers: 0, worldSize: 2),
+            r1 = try loader(samples, workers: 0, rank: 1, worldSize: 2)
         let padded = r0.paddedPermutation(epoch: 3)
         #expect(padded.count == 8 && Array(padded.prefix(7)).sorted() == Array(0 ..< 7) && padded[7] == padded[0])
         #expect(r0.indices(epoch: 3) == [padded[0], padded[2], padded[4], padded[6]])
@@ -93,7 +97,8 @@ import Datasets
         let bad = (0 ..< 2).map { tmp.sub("img/bad\($0).png") }
         for p in bad { try Data("not a png".utf8).write(to: URL(fileURLWithPath: p)) }
         let log = LogLines()
-        let l = try loader(bad.map { VideoSample(path: $0, label: 0) }, batchSize: 1, workers: 0, log: { log.append($0) })
+        let l = try loader(
+            bad.map { VideoSample(path: $0, label: 0) }, batchSize: 1, workers: 0, log: { log.append($0) })
         #expect { _ = try collect(l, epoch: 0) } throws: { "\($0)".contains("no readable images among 2 files") }
         #expect(log.all.count == 2 && log.all.allSatisfy { $0.contains("skipping unreadable image ") }, "\(log.all)")
     }
@@ -144,18 +149,21 @@ import Datasets
     @Test func throughputOnBuiltInSizedClips() throws {
         // Same clip format as DefaultData (32 frames, 96 px, 10 fps), fewer files.
         let tmp = try TempDir("data")
-        try SyntheticVideos.generate(root: tmp.path, trainPerClass: 3, valPerClass: 0, seed: 1,
-                                     frames: DefaultData.frames, size: DefaultData.size, fps: DefaultData.fps)
+        try SyntheticVideos.generate(
+            root: tmp.path, trainPerClass: 3, valPerClass: 0, seed: 1,
+            frames: DefaultData.frames, size: DefaultData.size, fps: DefaultData.fps)
         let samples = try VideoList.scan(dirs: [tmp.sub("train")])
         #expect(samples.count == 24 && Set(samples.map(\.label)) == Set(0 ..< 8))
         for workers in [1, 2] {
-            let l = try VideoLoader(samples: samples, config: DefaultData.clipConfig(), batchSize: 8, seed: 0,
-                                    numWorkers: workers)
+            let l = try VideoLoader(
+                samples: samples, config: DefaultData.clipConfig(), batchSize: 8, seed: 0,
+                numWorkers: workers)
             let start = Date()
             let clips = try collect(l, epoch: 0).reduce(0) { $0 + $1.shape[0] }
             let rate = Double(clips) / Date().timeIntervalSince(start)
-            print("VideoLoader throughput: \(String(format: "%.1f", rate)) clips/s with \(workers) worker(s) "
-                + "(16×64×64 clips from 96 px, 32-frame mp4)")
+            print(
+                "VideoLoader throughput: \(String(format: "%.1f", rate)) clips/s with \(workers) worker(s) "
+                    + "(16×64×64 clips from 96 px, 32-frame mp4)")
             #expect(clips == 24)
         }
     }

@@ -33,14 +33,16 @@ import Datasets
         #expect(starts.count > 40)
         // Shorter than the span: always starts at 0.
         var rng = SampleRNG(1)
-        #expect(ClipSampling.randomIndices(frameCount: 10, fps: 30, numFrames: 8, samplingRate: 4, rng: &rng)
-            == [0, 4, 8, 9, 9, 9, 9, 9])
+        #expect(
+            ClipSampling.randomIndices(frameCount: 10, fps: 30, numFrames: 8, samplingRate: 4, rng: &rng)
+                == [0, 4, 8, 9, 9, 9, 9, 9])
     }
 
     @Test func evaluationViewsAreEvenlySpaced() {
         func view(_ i: Int, _ n: Int, offset: Bool = false) -> [Int] {
-            ClipSampling.viewIndices(frameCount: 100, fps: 15, numFrames: 4, samplingRate: 8,
-                                     temporalIndex: i, numTemporalViews: n, useOffset: offset)
+            ClipSampling.viewIndices(
+                frameCount: 100, fps: 15, numFrames: 4, samplingRate: 8,
+                temporalIndex: i, numTemporalViews: n, useOffset: offset)
         }
         #expect(view(0, 1) == [0, 5, 10, 15])
         #expect(view(1, 3) == [28, 33, 38, 43])  // delta 84 · 1/3
@@ -64,29 +66,46 @@ import Datasets
         }
         // Nothing fits a 100×10 strip: centre crop clamped to the largest aspect (round(10·4/3) = 13).
         var rng = SampleRNG(3)
-        #expect(Augment.randomResizedCrop(width: 100, height: 10, rng: &rng) == CropBox(x: 43, y: 0, width: 13, height: 10))
+        #expect(
+            Augment.randomResizedCrop(width: 100, height: 10, rng: &rng) == CropBox(x: 43, y: 0, width: 13, height: 10))
     }
 
     @Test func uniformCropPositions() {
-        #expect(Augment.uniformCrop(width: 100, height: 60, size: 60, spatialIndex: 0) == CropBox(x: 0, y: 0, width: 60, height: 60))
-        #expect(Augment.uniformCrop(width: 100, height: 60, size: 60, spatialIndex: 1) == CropBox(x: 20, y: 0, width: 60, height: 60))
-        #expect(Augment.uniformCrop(width: 100, height: 60, size: 60, spatialIndex: 2) == CropBox(x: 40, y: 0, width: 60, height: 60))
-        #expect(Augment.uniformCrop(width: 60, height: 100, size: 60, spatialIndex: 2) == CropBox(x: 0, y: 40, width: 60, height: 60))
+        #expect(
+            Augment.uniformCrop(width: 100, height: 60, size: 60, spatialIndex: 0)
+                == CropBox(x: 0, y: 0, width: 60, height: 60))
+        #expect(
+            Augment.uniformCrop(width: 100, height: 60, size: 60, spatialIndex: 1)
+                == CropBox(x: 20, y: 0, width: 60, height: 60))
+        #expect(
+            Augment.uniformCrop(width: 100, height: 60, size: 60, spatialIndex: 2)
+                == CropBox(x: 40, y: 0, width: 60, height: 60))
+        #expect(
+            Augment.uniformCrop(width: 60, height: 100, size: 60, spatialIndex: 2)
+                == CropBox(x: 0, y: 40, width: 60, height: 60))
         #expect(Augment.uniformCrop(width: 50, height: 40, size: 64) == CropBox(x: 0, y: 0, width: 50, height: 40))
     }
 
     /// A 2-frame clip whose pixel (t, y, x, c) = 10·x + 3·y + c + 50·t.
     func gradientClip(width: Int, height: Int) -> VideoClip {
         var px: [UInt8] = []
-        for t in 0 ..< 2 { for y in 0 ..< height { for x in 0 ..< width { for c in 0 ..< 3 { px.append(UInt8(10 * x + 3 * y + c + 50 * t)) } } } }
+        for t in 0 ..< 2 {
+            for y in 0 ..< height {
+                for x in 0 ..< width { for c in 0 ..< 3 { px.append(UInt8(10 * x + 3 * y + c + 50 * t)) } }
+            }
+        }
         return VideoClip(frames: 2, height: height, width: width, pixels: px)
     }
 
-    func run(_ clip: VideoClip, frames: [Int], box: CropBox, out: Int, flip: Bool,
-             mean: [Float] = [0, 0, 0], std: [Float] = [1 / 255, 1 / 255, 1 / 255]) -> [Float] {
+    func run(
+        _ clip: VideoClip, frames: [Int], box: CropBox, out: Int, flip: Bool,
+        mean: [Float] = [0, 0, 0], std: [Float] = [1 / 255, 1 / 255, 1 / 255]
+    ) -> [Float] {
         var data = [Float](repeating: .nan, count: 3 * frames.count * out * out)
         data.withUnsafeMutableBufferPointer {
-            Augment.resizeNormalize(clip, frames: frames, box: box, outWidth: out, outHeight: out, flip: flip, mean: mean, std: std, into: $0)
+            Augment.resizeNormalize(
+                clip, frames: frames, box: box, outWidth: out, outHeight: out, flip: flip, mean: mean, std: std,
+                into: $0)
         }
         return data
     }
@@ -97,12 +116,18 @@ import Datasets
         let plain = run(clip, frames: [1, 0], box: box, out: 4, flip: false)  // std 1/255: values in pixel units
         let flipped = run(clip, frames: [1, 0], box: box, out: 4, flip: true)
         // Layout [3, T, H, W]: channel c, clip frame k (source frame 1 − k), row y, column x.
-        for c in 0 ..< 3 { for k in 0 ..< 2 { for y in 0 ..< 4 { for x in 0 ..< 4 {
-            let i = ((c * 2 + k) * 4 + y) * 4 + x
-            let expected = Float(10 * (x + 2) + 3 * (y + 1) + c + 50 * (1 - k))
-            #expect(abs(plain[i] - expected) < 1e-3)
-            #expect(flipped[i] == plain[((c * 2 + k) * 4 + y) * 4 + (3 - x)])
-        } } } }
+        for c in 0 ..< 3 {
+            for k in 0 ..< 2 {
+                for y in 0 ..< 4 {
+                    for x in 0 ..< 4 {
+                        let i = ((c * 2 + k) * 4 + y) * 4 + x
+                        let expected = Float(10 * (x + 2) + 3 * (y + 1) + c + 50 * (1 - k))
+                        #expect(abs(plain[i] - expected) < 1e-3)
+                        #expect(flipped[i] == plain[((c * 2 + k) * 4 + y) * 4 + (3 - x)])
+                    }
+                }
+            }
+        }
     }
 
     @Test func bilinearDownsampleMatchesAlignCornersFalse() {
@@ -116,13 +141,15 @@ import Datasets
 
     @Test func normalisationUsesMeanAndStdPerChannel() {
         let clip = VideoClip(frames: 1, height: 1, width: 1, pixels: [0, 255, 114])
-        let out = run(clip, frames: [0], box: CropBox(x: 0, y: 0, width: 1, height: 1), out: 1, flip: false,
-                      mean: [0.45, 0.45, 0.45], std: [0.225, 0.225, 0.225])
+        let out = run(
+            clip, frames: [0], box: CropBox(x: 0, y: 0, width: 1, height: 1), out: 1, flip: false,
+            mean: [0.45, 0.45, 0.45], std: [0.225, 0.225, 0.225])
         #expect(abs(out[0] - (0 - 0.45) / 0.225) < 1e-5)
         #expect(abs(out[1] - (1 - 0.45) / 0.225) < 1e-5)
         #expect(abs(out[2] - (114.0 / 255 - 0.45) / 0.225) < 1e-5)
-        let custom = run(clip, frames: [0], box: CropBox(x: 0, y: 0, width: 1, height: 1), out: 1, flip: false,
-                         mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225])
+        let custom = run(
+            clip, frames: [0], box: CropBox(x: 0, y: 0, width: 1, height: 1), out: 1, flip: false,
+            mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225])
         #expect(abs(custom[1] - (1 - 0.456) / 0.224) < 1e-5)
     }
 

@@ -10,9 +10,11 @@ import Datasets
         for d in ["flat/a/b", "classes/dog/deep", "classes/cat", "classes/.hidden"] {
             try fm.createDirectory(atPath: tmp.sub(d), withIntermediateDirectories: true)
         }
-        for f in ["flat/x.MP4", "flat/a/y.mkv", "flat/a/b/z.WebM", "flat/a/w.Avi", "flat/readme.txt", "flat/a/clip.mp4.part",
-                  "flat/.x.mp4.tmp", "flat/.hidden.mp4", "classes/dog/1.mp4", "classes/dog/deep/2.mp4", "classes/cat/3.mkv",
-                  "classes/cat/notes.md", "classes/.hidden/4.mp4"] {
+        for f in [
+            "flat/x.MP4", "flat/a/y.mkv", "flat/a/b/z.WebM", "flat/a/w.Avi", "flat/readme.txt", "flat/a/clip.mp4.part",
+            "flat/.x.mp4.tmp", "flat/.hidden.mp4", "classes/dog/1.mp4", "classes/dog/deep/2.mp4", "classes/cat/3.mkv",
+            "classes/cat/notes.md", "classes/.hidden/4.mp4"
+        ] {
             _ = fm.createFile(atPath: tmp.sub(f), contents: Data())
         }
         let flat = try VideoList.scan(dirs: [tmp.sub("flat")])
@@ -22,9 +24,12 @@ import Datasets
 
         let classes = try VideoList.scan(dirs: [tmp.sub("classes") + "/"])
         #expect(try VideoList.classNames(dirs: [tmp.sub("classes")]) == ["cat", "dog"])
-        #expect(classes == [VideoSample(path: tmp.sub("classes/cat/3.mkv"), label: 0),
-                            VideoSample(path: tmp.sub("classes/dog/1.mp4"), label: 1),
-                            VideoSample(path: tmp.sub("classes/dog/deep/2.mp4"), label: 1)])
+        #expect(
+            classes == [
+                VideoSample(path: tmp.sub("classes/cat/3.mkv"), label: 0),
+                VideoSample(path: tmp.sub("classes/dog/1.mp4"), label: 1),
+                VideoSample(path: tmp.sub("classes/dog/deep/2.mp4"), label: 1)
+            ])
         // Several directories: one sorted list.
         #expect(try VideoList.scan(dirs: [tmp.sub("flat"), tmp.sub("classes")]).count == 7)
     }
@@ -47,11 +52,13 @@ import Datasets
         #expect(try FileManager.default.contentsOfDirectory(atPath: tmp.path) == ["train.csv"])  // no temp left
 
         let mixed = tmp.sub("mixed.csv")
-        try "/v/a.mp4, 1\n/v/b.mp4,2\n\n/v/c.mp4 3\n# comment\nrel/d.mp4\t4\n".write(toFile: mixed, atomically: true, encoding: .utf8)
-        #expect(try VideoList.readCSV(path: mixed) == [
-            VideoSample(path: "/v/a.mp4", label: 1), VideoSample(path: "/v/b.mp4", label: 2),
-            VideoSample(path: "/v/c.mp4", label: 3), VideoSample(path: tmp.sub("rel/d.mp4"), label: 4),
-        ])
+        try "/v/a.mp4, 1\n/v/b.mp4,2\n\n/v/c.mp4 3\n# comment\nrel/d.mp4\t4\n".write(
+            toFile: mixed, atomically: true, encoding: .utf8)
+        #expect(
+            try VideoList.readCSV(path: mixed) == [
+                VideoSample(path: "/v/a.mp4", label: 1), VideoSample(path: "/v/b.mp4", label: 2),
+                VideoSample(path: "/v/c.mp4", label: 3), VideoSample(path: tmp.sub("rel/d.mp4"), label: 4)
+            ])
         #expect(try VideoList.readCSV(path: mixed, relativeTo: "/root")[3].path == "/root/rel/d.mp4")
         #expect(try VideoList.samples(from: csv) == samples)
         #expect(try VideoList.samples(from: tmp.path).isEmpty)
@@ -62,17 +69,26 @@ import Datasets
     @Test func csvWithCRLFLineEnds() throws {
         let tmp = try TempDir("data")
         let csv = tmp.sub("win.csv")
-        try "/v/a.mp4, 1\r\n/v/b b.mp4,2\r\n\r\n# note\r\n/v/c.mp4 3\r\n".write(toFile: csv, atomically: true, encoding: .utf8)
-        #expect(try VideoList.readCSV(path: csv) == [VideoSample(path: "/v/a.mp4", label: 1), VideoSample(path: "/v/b b.mp4", label: 2),
-                                                      VideoSample(path: "/v/c.mp4", label: 3)])
+        try "/v/a.mp4, 1\r\n/v/b b.mp4,2\r\n\r\n# note\r\n/v/c.mp4 3\r\n".write(
+            toFile: csv, atomically: true, encoding: .utf8)
+        #expect(
+            try VideoList.readCSV(path: csv) == [
+                VideoSample(path: "/v/a.mp4", label: 1), VideoSample(path: "/v/b b.mp4", label: 2),
+                VideoSample(path: "/v/c.mp4", label: 3)
+            ])
     }
 
     /// Folder scans take the containers users keep video in, QuickTime and MPEG streams included.
     @Test func scanTakesEveryVideoContainer() throws {
         let tmp = try TempDir("data")
-        let names = ["a.mov", "b.M4V", "c.mpg", "d.ts", "e.m2ts", "f.flv", "g.wmv", "h.ogv", "i.3gp", "j.mpeg", "k.mxf", "l.txt", "m.srt"]
+        let names = [
+            "a.mov", "b.M4V", "c.mpg", "d.ts", "e.m2ts", "f.flv", "g.wmv", "h.ogv", "i.3gp", "j.mpeg", "k.mxf", "l.txt",
+            "m.srt"
+        ]
         for n in names { _ = FileManager.default.createFile(atPath: tmp.sub(n), contents: Data()) }
-        #expect(try VideoList.scan(dirs: [tmp.path]).map { ($0.path as NSString).lastPathComponent } == Array(names.prefix(11)))
+        #expect(
+            try VideoList.scan(dirs: [tmp.path]).map { ($0.path as NSString).lastPathComponent }
+                == Array(names.prefix(11)))
     }
 
     @Test func csvMalformedLineNamesFileAndLine() throws {

@@ -22,7 +22,8 @@ import Torch
     @Test(arguments: [([String](), 1), (["--after-backward"], 1), ([], 2), (["--after-backward"], 2)])
     func twoRanksMatchOneProcessWithDoubleBatch(mode: [String], accum: Int) throws {
         let dir = FileManager.default.temporaryDirectory.path
-        let one = dir + "/stmae-ddp1-\(getpid())-\(accum).safetensors", two = dir + "/stmae-ddp2-\(getpid())-\(accum).safetensors"
+        let one = dir + "/stmae-ddp1-\(getpid())-\(accum).safetensors",
+            two = dir + "/stmae-ddp2-\(getpid())-\(accum).safetensors"
         defer { try? FileManager.default.removeItem(atPath: one); try? FileManager.default.removeItem(atPath: two) }
         // Splitting the batch changes the order of dW's sums over tokens; AdamW's normalisation amplifies that roundoff.
         // Measured max |Δparam| after 3 steps: oneDNN 2.6e-6, MKL 1.9e-5, OpenBLAS 3.5e-5–1.1e-4 (lr 1e-3). The check is
@@ -39,7 +40,7 @@ import Torch
         var worst = 0.0
         for (k, t) in a {
             guard let u = b[k] else { Issue.record("missing \(k)"); continue }
-            worst = max(worst, try (t - u).abs().amax(dims: Array(0..<max(t.rank, 1))).item())
+            worst = max(worst, try (t - u).abs().amax(dims: Array(0 ..< max(t.rank, 1))).item())
         }
         #expect(worst <= 1e-5, "max |Δparam| \(worst)")
     }
@@ -49,12 +50,16 @@ import Torch
     @Test func onlyRankZeroWritesCheckpoints() throws {
         let dir = FileManager.default.temporaryDirectory.path + "/stmae-ddp-ckpt-\(getpid())"
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let k = try Child(["launch", "--nproc_per_node", "2", "--master_port", "\(freePort())", "--",
-                           try workerPath(), "pretrain", "--steps", "2", "--batch", "2", "--out", dir])
+        let k = try Child([
+            "launch", "--nproc_per_node", "2", "--master_port", "\(freePort())", "--",
+            try workerPath(), "pretrain", "--steps", "2", "--batch", "2", "--out", dir
+        ])
         #expect(k.wait(timeout: 300) == 0, "\(k.stderr)")
         let r0 = (try? FileManager.default.contentsOfDirectory(atPath: dir + "/rank0")) ?? []
         let r1 = (try? FileManager.default.contentsOfDirectory(atPath: dir + "/rank1")) ?? []
-        #expect(r0.contains("checkpoint-00000.safetensors") && r0.contains("checkpoint-00000.json") && r0.contains("log.jsonl"), "\(r0)")
+        #expect(
+            r0.contains("checkpoint-00000.safetensors") && r0.contains("checkpoint-00000.json")
+                && r0.contains("log.jsonl"), "\(r0)")
         #expect(r1.isEmpty, "rank 1 wrote \(r1)")
         let lr = k.json["lr"] as? Double ?? 0
         #expect(abs(lr - 1.6e-3 * 2 * 2 / 256) < 1e-12, "lr \(lr): blr × batch 2 × world 2 / 256")
@@ -66,16 +71,21 @@ import Torch
     @Test func pretrainCommandUnderLaunch() throws {
         let dir = FileManager.default.temporaryDirectory.path + "/stmae-ddp-cli-\(getpid())"
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let k = try Child(["launch", "--nproc_per_node", "2", "--master_port", "\(freePort())", "--", "pretrain",
-                           "--max_steps", "2", "--output_dir", dir, "--num_workers", "1", "--dist_timeout", "120", "--blr", "1.6e-3"])
+        let k = try Child([
+            "launch", "--nproc_per_node", "2", "--master_port", "\(freePort())", "--", "pretrain",
+            "--max_steps", "2", "--output_dir", dir, "--num_workers", "1", "--dist_timeout", "120", "--blr", "1.6e-3"
+        ])
         #expect(k.wait(timeout: 400) == 0, "\(k.stderr)")
         let out = k.stdout + k.stderr
-        #expect(out.components(separatedBy: "256 videos (built-in synthetic set), 32 batches of 4×2").count == 3, "\(out)")
+        #expect(
+            out.components(separatedBy: "256 videos (built-in synthetic set), 32 batches of 4×2").count == 3, "\(out)")
         let log = (try? String(contentsOfFile: dir + "/log.jsonl", encoding: .utf8)) ?? ""
         let steps = log.split(separator: "\n").filter { $0.contains("\"type\":\"step\"") }
         #expect(steps.count == 2, "\(log)")
         #expect(FileManager.default.fileExists(atPath: dir + "/checkpoint-last.safetensors"))
-        #expect(out.contains("lr 5.000e-05"), "mae_st pre-training: blr 1.6e-3 × batch 4 × world 2 / 256 (repeat_aug 2 not a factor)")
+        #expect(
+            out.contains("lr 5.000e-05"),
+            "mae_st pre-training: blr 1.6e-3 × batch 4 × world 2 / 256 (repeat_aug 2 not a factor)")
     }
 
     /// A rank killed mid-training makes the other fail with a clear error well within --dist_timeout.
@@ -102,12 +112,17 @@ import Torch
 
     /// SIGTERM to `stmae launch` reaches every child; the launcher exits non-zero and leaves none behind.
     @Test func launchForwardsSIGTERM() throws {
-        let k = try Child(["launch", "--nproc_per_node", "2", "--master_port", "\(freePort())", "--",
-                           try workerPath(), "die", "--die-rank", "7", "--dist_timeout", "30"])
+        let k = try Child([
+            "launch", "--nproc_per_node", "2", "--master_port", "\(freePort())", "--",
+            try workerPath(), "die", "--die-rank", "7", "--dist_timeout", "30"
+        ])
         var kids: [Int32] = []
-        for _ in 0..<200 where kids.count < 2 {  // the launcher's children, from /proc
+        for _ in 0 ..< 200 where kids.count < 2 {  // the launcher's children, from /proc
             usleep(50_000)
-            let list = (try? String(contentsOfFile: "/proc/\(k.process.processIdentifier)/task/\(k.process.processIdentifier)/children", encoding: .utf8)) ?? ""
+            let list =
+                (try? String(
+                    contentsOfFile: "/proc/\(k.process.processIdentifier)/task/\(k.process.processIdentifier)/children",
+                    encoding: .utf8)) ?? ""
             kids = list.split(separator: " ").compactMap { Int32($0) }
         }
         try #require(kids.count == 2, "launcher started \(kids)")
@@ -122,8 +137,10 @@ import Torch
 
     /// `stmae launch`: one child dies, the launcher stops the other and exits non-zero.
     @Test func launchStopsTheRestWhenOneFails() throws {
-        let k = try Child(["launch", "--nproc_per_node", "2", "--master_port", "\(freePort())", "--",
-                           try workerPath(), "die", "--after", "2", "--dist_timeout", "20"])
+        let k = try Child([
+            "launch", "--nproc_per_node", "2", "--master_port", "\(freePort())", "--",
+            try workerPath(), "die", "--after", "2", "--dist_timeout", "20"
+        ])
         let status = k.wait(timeout: 60)
         #expect(status != nil && status != 0)
         #expect(k.stderr.contains("local rank 1 failed"), "\(k.stderr)")
@@ -147,8 +164,10 @@ import Torch
         let k = try Child.worker(["allreduce", "--dist_timeout", "5"], env: rankEnv(0, 1, port: port))
         #expect(k.wait(timeout: 30).map { $0 != 0 } == true)
         #expect(k.stderr.contains("\(port)") && k.stderr.lowercased().contains("address already in use"), "\(k.stderr)")
-        let l = try Child(["launch", "--nproc_per_node", "2", "--master_port", "\(port)", "--",
-                           try workerPath(), "allreduce"])
+        let l = try Child([
+            "launch", "--nproc_per_node", "2", "--master_port", "\(port)", "--",
+            try workerPath(), "allreduce"
+        ])
         #expect(l.wait(timeout: 30).map { $0 != 0 } == true)
         #expect(l.stderr.contains("--master_port \(port)") && l.stderr.contains("in use"), "\(l.stderr)")
     }

@@ -16,11 +16,17 @@ struct GlooHeadersTests {
         guard let line = syms.split(separator: "\n").first(where: { $0.hasSuffix(" " + function) }) else { return nil }
         let f = line.split(separator: " ")
         guard let start = UInt64(f[0], radix: 16), let size = UInt64(f[1], radix: 16) else { return nil }
-        let asm = try runTool("objdump", ["-d", "--no-show-raw-insn", "--start-address=0x" + String(start, radix: 16),
-                                      "--stop-address=0x" + String(start + size, radix: 16), libtorch]).split(separator: "\n")
+        let asm = try runTool(
+            "objdump",
+            [
+                "-d", "--no-show-raw-insn", "--start-address=0x" + String(start, radix: 16),
+                "--stop-address=0x" + String(start + size, radix: 16), libtorch
+            ]
+        ).split(separator: "\n")
         guard let call = asm.firstIndex(where: { $0.contains("call") && $0.contains(ctor) }) else { return nil }
         guard let new = asm[..<call].lastIndex(where: { $0.contains("<_Znwm@plt>") }),
-              let mov = asm[..<new].lastIndex(where: { $0.contains("%edi") && $0.contains("mov    $0x") }) else { return nil }
+            let mov = asm[..<new].lastIndex(where: { $0.contains("%edi") && $0.contains("mov    $0x") })
+        else { return nil }
         let imm = asm[mov].components(separatedBy: "$0x")[1].prefix { $0.isHexDigit }
         return Int(imm, radix: 16)
     }
@@ -28,13 +34,20 @@ struct GlooHeadersTests {
     @Test func c10dLayoutsMatchLibtorch() throws {
         let ours = try ProcessGroup.abiSizes()
         // ProcessGroupGloo::split makes a new group; Options::create_default makes an Options.
-        let pg = try Self.allocationSize(in: "_ZN4c10d16ProcessGroupGloo5splitERKN3c1013intrusive_ptrINS_5StoreENS1_6detail34intrusive_target_default_null_typeIS3_EEEERKSt6vectorIiSaIiEERKNS2_INS_7Backend7OptionsENS5_ISG_EEEE",
-                                         before: "_ZN4c10d16ProcessGroupGlooC1")
-        let opts = try Self.allocationSize(in: "_ZN4c10d16ProcessGroupGloo7Options14create_defaultENSt6chrono8durationIlSt5ratioILl1ELl1000EEEE",
-                                           before: "_ZN4c10d16ProcessGroupGloo7OptionsC1")
+        let pg = try Self.allocationSize(
+            in:
+                "_ZN4c10d16ProcessGroupGloo5splitERKN3c1013intrusive_ptrINS_5StoreENS1_6detail34intrusive_target_default_null_typeIS3_EEEERKSt6vectorIiSaIiEERKNS2_INS_7Backend7OptionsENS5_ISG_EEEE",
+            before: "_ZN4c10d16ProcessGroupGlooC1")
+        let opts = try Self.allocationSize(
+            in: "_ZN4c10d16ProcessGroupGloo7Options14create_defaultENSt6chrono8durationIlSt5ratioILl1ELl1000EEEE",
+            before: "_ZN4c10d16ProcessGroupGloo7OptionsC1")
         #expect(pg != nil && opts != nil, "could not find the allocations in libtorch_cpu.so")
-        #expect(pg == ours.processGroupGloo, "sizeof(ProcessGroupGloo): libtorch \(pg ?? -1), ours \(ours.processGroupGloo)")
-        #expect(opts == ours.glooOptions, "sizeof(ProcessGroupGloo::Options): libtorch \(opts ?? -1), ours \(ours.glooOptions)")
+        #expect(
+            pg == ours.processGroupGloo, "sizeof(ProcessGroupGloo): libtorch \(pg ?? -1), ours \(ours.processGroupGloo)"
+        )
+        #expect(
+            opts == ours.glooOptions,
+            "sizeof(ProcessGroupGloo::Options): libtorch \(opts ?? -1), ours \(ours.glooOptions)")
     }
 
     /// The c10d shim files define no Gloo symbol (only std containers of pointers to Gloo types).
@@ -42,7 +55,9 @@ struct GlooHeadersTests {
         let build = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         let obj = build.appendingPathComponent("CTorch.build/" + file).path
         try #require(FileManager.default.fileExists(atPath: obj), "no \(obj)")
-        let defined = try runTool("nm", ["-C", "--defined-only", obj]).split(separator: "\n").map { $0.split(separator: " ", maxSplits: 2).last.map(String.init) ?? "" }
+        let defined = try runTool("nm", ["-C", "--defined-only", obj]).split(separator: "\n").map {
+            $0.split(separator: " ", maxSplits: 2).last.map(String.init) ?? ""
+        }
         let gloo = defined.filter { s in
             s.hasPrefix("gloo::") || s.contains("for gloo::") || s.contains("GlooStore") || s.contains("AsyncWork")
                 || (s.contains("ProcessGroupGloo::") && !s.hasPrefix("c10::intrusive_ptr<") && !s.hasPrefix("std::"))

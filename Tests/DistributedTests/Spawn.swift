@@ -21,7 +21,10 @@ final class Child {
         process.executableURL = URL(fileURLWithPath: try productPath(program))
         process.arguments = args
         var e = ProcessInfo.processInfo.environment
-        for k in ["RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT", "SLURM_PROCID", "SLURM_NTASKS"] { e[k] = nil }
+        for k in [
+            "RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT", "SLURM_PROCID",
+            "SLURM_NTASKS"
+        ] { e[k] = nil }
         e["OMP_NUM_THREADS"] = e["OMP_NUM_THREADS"] ?? "1"
         for (k, v) in env { e[k] = v }
         process.environment = e
@@ -78,7 +81,9 @@ func freePort() -> Int {
     addr.sin_port = 0
     var len = socklen_t(MemoryLayout<sockaddr_in>.size)
     _ = withUnsafeMutablePointer(to: &addr) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { p -> Int32 in bind(fd, p, len); return getsockname(fd, p, &len) }
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { p -> Int32 in
+            bind(fd, p, len); return getsockname(fd, p, &len)
+        }
     }
     return Int(UInt16(bigEndian: addr.sin_port))
 }
@@ -92,7 +97,9 @@ func occupyPort() -> (fd: Int32, port: Int) {
     addr.sin_port = 0
     var len = socklen_t(MemoryLayout<sockaddr_in>.size)
     _ = withUnsafeMutablePointer(to: &addr) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { p -> Int32 in bind(fd, p, len); return getsockname(fd, p, &len) }
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { p -> Int32 in
+            bind(fd, p, len); return getsockname(fd, p, &len)
+        }
     }
     listen(fd, 4)
     return (fd, Int(UInt16(bigEndian: addr.sin_port)))
@@ -100,14 +107,17 @@ func occupyPort() -> (fd: Int32, port: Int) {
 
 /// torchrun's environment for rank `r` of `w`.
 func rankEnv(_ r: Int, _ w: Int, port: Int) -> [String: String] {
-    ["RANK": "\(r)", "WORLD_SIZE": "\(w)", "LOCAL_RANK": "\(r)", "LOCAL_WORLD_SIZE": "\(w)", "MASTER_ADDR": "127.0.0.1",
-     "MASTER_PORT": "\(port)"]
+    [
+        "RANK": "\(r)", "WORLD_SIZE": "\(w)", "LOCAL_RANK": "\(r)", "LOCAL_WORLD_SIZE": "\(w)",
+        "MASTER_ADDR": "127.0.0.1",
+        "MASTER_PORT": "\(port)"
+    ]
 }
 
 /// Runs `stmae-dist-worker args…` as `w` ranks (spawned directly, no launcher); returns the children after they end.
 func runRanks(_ w: Int, _ args: [String], timeout: Double = 120) throws -> [Child] {
     let port = freePort()
-    let kids = try (0..<w).map { try Child.worker(args, env: rankEnv($0, w, port: port)) }
+    let kids = try (0 ..< w).map { try Child.worker(args, env: rankEnv($0, w, port: port)) }
     for k in kids { k.wait(timeout: timeout) }
     return kids
 }

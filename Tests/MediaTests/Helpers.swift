@@ -35,8 +35,10 @@ func decodedIndex(_ frame: ArraySlice<UInt8>) -> Int {
 
 /// Writes `frames` index-encoded frames and returns the path.
 @discardableResult
-func writeIndexVideo(_ path: String, frames: Int = 32, width: Int = 96, height: Int = 64,
-                     codec: VideoCodec = .automatic, gop: Int = 8) throws -> String {
+func writeIndexVideo(
+    _ path: String, frames: Int = 32, width: Int = 96, height: Int = 64,
+    codec: VideoCodec = .automatic, gop: Int = 8
+) throws -> String {
     let w = try VideoWriter(path: path, width: width, height: height, fps: 10, codec: codec, keyframeInterval: gop)
     for t in 0 ..< frames { try w.append(rgb: indexFrame(t, width: width, height: height)) }
     try w.finish()

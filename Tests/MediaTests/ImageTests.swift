@@ -49,7 +49,9 @@ import Testing
             img.width = 2
             img.height = 1
             img.format = UInt32(format)
-            _ = bytes.withUnsafeBytes { png_image_write_to_file(&img, dir.sub(name), 0, $0.baseAddress, Int32(2 * channels), nil) }
+            _ = bytes.withUnsafeBytes {
+                png_image_write_to_file(&img, dir.sub(name), 0, $0.baseAddress, Int32(2 * channels), nil)
+            }
             png_image_free(&img)
         }
         write("grey.png", format: Int32(PNG_FORMAT_GRAY), channels: 1, bytes: [10, 250])
@@ -118,8 +120,10 @@ import Testing
         // Every pixel must be its palette quantisation.
         var mismatches = 0
         for i in 0 ..< w * h {
-            let q = [(Int(px[3 * i]) * 5 + 127) / 255 * 51, (Int(px[3 * i + 1]) * 6 + 127) / 255 * 255 / 6,
-                     (Int(px[3 * i + 2]) * 5 + 127) / 255 * 51]
+            let q = [
+                (Int(px[3 * i]) * 5 + 127) / 255 * 51, (Int(px[3 * i + 1]) * 6 + 127) / 255 * 255 / 6,
+                (Int(px[3 * i + 2]) * 5 + 127) / 255 * 51
+            ]
             if (0 ..< 3).contains(where: { Int(frame.pixels[3 * i + $0]) != q[$0] }) { mismatches += 1 }
         }
         #expect(mismatches == 0)
@@ -152,8 +156,10 @@ import Testing
         var (a, b): (UInt32, UInt32) = (1, 0)
         for x in raw { a = (a + UInt32(x)) % 65521; b = (b + a) % 65521 }
         let n = UInt16(raw.count)  // one stored block (small images only)
-        let zlib: [UInt8] = [0x78, 0x01, 1, UInt8(n & 0xFF), UInt8(n >> 8), UInt8(~n & 0xFF), UInt8(~n >> 8)] + raw + be32(b << 16 | a)
-        return [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + chunk("IHDR", be32(UInt32(width)) + be32(UInt32(height)) + [16, 2, 0, 0, 0])
+        let zlib: [UInt8] =
+            [0x78, 0x01, 1, UInt8(n & 0xFF), UInt8(n >> 8), UInt8(~n & 0xFF), UInt8(~n >> 8)] + raw + be32(b << 16 | a)
+        return [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
+            + chunk("IHDR", be32(UInt32(width)) + be32(UInt32(height)) + [16, 2, 0, 0, 0])
             + chunk("IDAT", zlib) + chunk("IEND", [])
     }
 
@@ -161,7 +167,9 @@ import Testing
     /// (mid grey 0x8080 became ≈ 188 before).
     @Test func sixteenBitPNGKeepsItsValues() throws {
         let dir = try TempDir()
-        let values: [UInt16] = [0, 0x1010, 0x4040, 0x8080, 0xC0C0, 0xFFFF, 0x2000, 0x7FFF, 0x9abc, 0x0101, 0xFEFE, 0x3333]
+        let values: [UInt16] = [
+            0, 0x1010, 0x4040, 0x8080, 0xC0C0, 0xFFFF, 0x2000, 0x7FFF, 0x9abc, 0x0101, 0xFEFE, 0x3333
+        ]
         let path = dir.sub("deep.png")
         try Data(Self.png16(width: 2, height: 2, samples: values)).write(to: URL(fileURLWithPath: path))
         let img = try Image.load(path: path)
@@ -176,15 +184,18 @@ import Testing
     @Test func cmykJPEGDecodes() throws {
         let (w, h) = (16, 8)
         var cmyk = [UInt8](repeating: 0, count: w * h * 4)
-        for i in 0 ..< w * h { cmyk[4 * i ..< 4 * i + 4] = [UInt8(40 + i), 255, UInt8(200 - i), i < 64 ? 255 : 128][...] }
+        for i in 0 ..< w * h {
+            cmyk[4 * i ..< 4 * i + 4] = [UInt8(40 + i), 255, UInt8(200 - i), i < 64 ? 255 : 128][...]
+        }
         guard let handle = tjInitCompress() else { Issue.record("TurboJPEG"); return }
         defer { tjDestroy(handle) }
         var jpeg: UnsafeMutablePointer<UInt8>?
         var size: UInt = 0
         defer { tjFree(jpeg) }
         let rc = cmyk.withUnsafeBufferPointer {
-            tjCompress2(handle, $0.baseAddress, Int32(w), 0, Int32(h), Int32(TJPF_CMYK.rawValue), &jpeg, &size,
-                        Int32(TJSAMP_444.rawValue), 100, 0)
+            tjCompress2(
+                handle, $0.baseAddress, Int32(w), 0, Int32(h), Int32(TJPF_CMYK.rawValue), &jpeg, &size,
+                Int32(TJSAMP_444.rawValue), 100, 0)
         }
         #expect(rc == 0)
         let dir = try TempDir()

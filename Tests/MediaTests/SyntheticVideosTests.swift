@@ -33,7 +33,8 @@ import Testing
     @Test func generatesDecodableTreeIdempotently() throws {
         let dir = try TempDir("media")
         let root = dir.sub("synthetic")
-        let result = try SyntheticVideos.generate(root: root, trainPerClass: 2, valPerClass: 1, seed: 3, frames: 16, size: 64)
+        let result = try SyntheticVideos.generate(
+            root: root, trainPerClass: 2, valPerClass: 1, seed: 3, frames: 16, size: 64)
         #expect(result.classes == SyntheticVideos.classNames && result.classes.count == 8)
         #expect(result.files == 24)
         let fm = FileManager.default
@@ -58,7 +59,9 @@ import Testing
         // Second call with the same parameters does nothing.
         let before = try fm.attributesOfItem(atPath: sample)[.modificationDate] as? Date
         Thread.sleep(forTimeInterval: 0.01)
-        #expect(try SyntheticVideos.generate(root: root, trainPerClass: 2, valPerClass: 1, seed: 3, frames: 16, size: 64).files == 24)
+        #expect(
+            try SyntheticVideos.generate(root: root, trainPerClass: 2, valPerClass: 1, seed: 3, frames: 16, size: 64)
+                .files == 24)
         #expect(try fm.attributesOfItem(atPath: sample)[.modificationDate] as? Date == before)
         // Same seed elsewhere gives identical bytes.
         let other = dir.sub("again")
@@ -74,12 +77,17 @@ func benchmarkDefaultSyntheticDataSet() throws {
     var start = Date()
     let result = try SyntheticVideos.generate(root: dir.sub("syn"))
     print("generate \(result.files) clips: \(Date().timeIntervalSince(start)) s")
-    let files = try FileManager.default.subpathsOfDirectory(atPath: dir.sub("syn/train")).filter { $0.hasSuffix(".mp4") }
+    let files = try FileManager.default.subpathsOfDirectory(atPath: dir.sub("syn/train")).filter {
+        $0.hasSuffix(".mp4")
+    }
     start = Date()
     for f in files {
-        _ = try VideoReader(path: dir.sub("syn/train/" + f)).decodeFrames(at: [1, 5, 9, 13, 17, 21, 25, 29], shortSide: 96)
+        _ = try VideoReader(path: dir.sub("syn/train/" + f)).decodeFrames(
+            at: [1, 5, 9, 13, 17, 21, 25, 29], shortSide: 96)
     }
     print("decode 8 frames from \(files.count) clips: \(Date().timeIntervalSince(start)) s")
-    let sizes = try files.map { try FileManager.default.attributesOfItem(atPath: dir.sub("syn/train/" + $0))[.size] as! Int }
+    let sizes = try files.map {
+        try FileManager.default.attributesOfItem(atPath: dir.sub("syn/train/" + $0))[.size] as! Int
+    }
     print("mean file size \(sizes.reduce(0, +) / sizes.count) bytes")
 }

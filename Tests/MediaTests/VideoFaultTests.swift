@@ -28,24 +28,33 @@ import TestSupport
 
     /// The colour (0 red, 2 blue) dominating the pixel at (x, y) of frame 0.
     func colour(_ clip: VideoClip, _ x: Int, _ y: Int) -> Int {
-        let p = Array(clip.frame(0)[clip.frame(0).startIndex + (y * clip.width + x) * 3 ..< clip.frame(0).startIndex + (y * clip.width + x) * 3 + 3])
+        let p = Array(
+            clip.frame(0)[
+                clip.frame(0).startIndex + (y * clip.width + x) * 3 ..< clip.frame(0).startIndex + (y * clip.width + x)
+                    * 3 + 3])
         return p[0] > p[2] ? 0 : 2
     }
 
     /// The display matrix is applied as ffmpeg's autorotate does: 90° clockwise puts the left half on top.
     @Test func displayMatrixRotationIsApplied() throws {
         let dir = try TempDir()
-        for (rotation, topLeft, bottomRight, size) in [(0, 0, 2, (32, 16)), (90, 0, 2, (16, 32)), (180, 2, 0, (32, 16)),
-                                                        (270, 2, 0, (16, 32))] {
+        for (rotation, topLeft, bottomRight, size) in [
+            (0, 0, 2, (32, 16)), (90, 0, 2, (16, 32)), (180, 2, 0, (32, 16)),
+            (270, 2, 0, (16, 32))
+        ] {
             let path = dir.sub("r\(rotation).mp4")
             try halves(path, rotation: rotation)
             let reader = try VideoReader(path: path)
-            #expect(reader.rotation == rotation && reader.width == size.0 && reader.height == size.1, "\(rotation) read \(reader.rotation)")
+            #expect(
+                reader.rotation == rotation && reader.width == size.0 && reader.height == size.1,
+                "\(rotation) read \(reader.rotation)")
             let info = try VideoReader.probe(path: path)
             #expect(info.width == size.0 && info.height == size.1)
             let clip = try reader.decodeFrames(at: [0])
             #expect(clip.width == size.0 && clip.height == size.1)
-            #expect(colour(clip, 1, 1) == topLeft && colour(clip, clip.width - 2, clip.height - 2) == bottomRight, "\(rotation)")
+            #expect(
+                colour(clip, 1, 1) == topLeft && colour(clip, clip.width - 2, clip.height - 2) == bottomRight,
+                "\(rotation)")
             let small = try reader.decodeFrames(at: [1], shortSide: 8)  // resize, then rotate
             #expect(small.width == size.0 / 2 && small.height == size.1 / 2)
         }
@@ -69,7 +78,9 @@ import TestSupport
         var p: UnsafeMutablePointer<AVPacket>? = pkt
         av_packet_free(&p)
         var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
-        for (pos, size) in spans[10 ... 11] { for i in pos ..< pos + size { bytes[i] = UInt8(truncatingIfNeeded: i &* 131 &+ 7) } }
+        for (pos, size) in spans[10 ... 11] {
+            for i in pos ..< pos + size { bytes[i] = UInt8(truncatingIfNeeded: i &* 131 &+ 7) }
+        }
         let bad = dir.sub("damaged.mp4")
         try Data(bytes).write(to: URL(fileURLWithPath: bad))
         let reader = try VideoReader(path: bad)

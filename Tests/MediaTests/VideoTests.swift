@@ -66,7 +66,8 @@ import SeededRandom
     }
 
     static let formats: [(String, VideoCodec)] = [
-        ("mp4", .h264), ("mp4", .mpeg4), ("mkv", .h264), ("avi", .mpeg4), ("avi", .mjpeg), ("webm", .vp8), ("webm", .vp9),
+        ("mp4", .h264), ("mp4", .mpeg4), ("mkv", .h264), ("avi", .mpeg4), ("avi", .mjpeg), ("webm", .vp8),
+        ("webm", .vp9)
     ].filter { $0.1.isAvailable }
 
     @Test(arguments: formats)
@@ -117,16 +118,23 @@ import SeededRandom
         #expect(mkfifo(fifo, 0o600) == 0)
         for path in [fifo, "/dev/zero"] {
             let error = #expect(throws: MediaError.self) { _ = try VideoReader(path: path) }
-            #expect(error?.description.contains(path == fifo ? "FIFO" : "device") == true, "\(String(describing: error))")
+            #expect(
+                error?.description.contains(path == fifo ? "FIFO" : "device") == true, "\(String(describing: error))")
         }
     }
 
     @Test func writerRejectsBadInput() throws {
         let dir = try TempDir("media")
-        #expect(throws: MediaError.self) { _ = try VideoWriter(path: dir.sub("odd.mp4"), width: 91, height: 60, fps: 10) }
-        #expect(throws: MediaError.self) { _ = try VideoWriter(path: dir.sub("x.unknownext"), width: 90, height: 60, fps: 10) }
+        #expect(throws: MediaError.self) {
+            _ = try VideoWriter(path: dir.sub("odd.mp4"), width: 91, height: 60, fps: 10)
+        }
+        #expect(throws: MediaError.self) {
+            _ = try VideoWriter(path: dir.sub("x.unknownext"), width: 90, height: 60, fps: 10)
+        }
         #expect(throws: MediaError.self) { _ = try VideoWriter(path: dir.sub("x.gif"), width: 90, height: 60, fps: 10) }
-        #expect(throws: MediaError.self) { _ = try VideoWriter(path: dir.sub("no/such/dir/x.mp4"), width: 90, height: 60, fps: 10) }
+        #expect(throws: MediaError.self) {
+            _ = try VideoWriter(path: dir.sub("no/such/dir/x.mp4"), width: 90, height: 60, fps: 10)
+        }
         let w = try VideoWriter(path: dir.sub("a.mp4"), width: 16, height: 16, fps: 10)
         #expect(throws: MediaError.self) { try w.append(rgb: [0, 1, 2]) }
         // Abandoned writers leave no files behind.
@@ -145,7 +153,9 @@ import SeededRandom
         let clip = try reader.decodeFrames(at: [60])
         #expect(decodedIndex(clip.frame(0)) == 60)
         // Only the last GOP (plus decoder reordering slack) is decoded.
-        #expect(reader.framesDecoded - d0 <= 8, "decoded \(reader.framesDecoded - d0) frames, keyframes \(reader.keyframeIndices)")
+        #expect(
+            reader.framesDecoded - d0 <= 8,
+            "decoded \(reader.framesDecoded - d0) frames, keyframes \(reader.keyframeIndices)")
         #expect(reader.seeks - s0 == 1)
         // Consecutive targets in one GOP do not seek again.
         let s1 = reader.seeks
@@ -171,7 +181,9 @@ import SeededRandom
             var bytes = original
             for _ in 0 ..< 1 + Int(rng.next() % 6) {
                 let at = Int(rng.next() % UInt64(bytes.count))
-                for k in at ..< min(bytes.count, at + 1 + Int(rng.next() % 64)) { bytes[k] = UInt8(truncatingIfNeeded: rng.next()) }
+                for k in at ..< min(bytes.count, at + 1 + Int(rng.next() % 64)) {
+                    bytes[k] = UInt8(truncatingIfNeeded: rng.next())
+                }
             }
             if round % 4 == 3 { bytes.removeLast(Int(rng.next() % UInt64(bytes.count / 2))) }
             let path = dir.sub("bad\(round).\(ext)")

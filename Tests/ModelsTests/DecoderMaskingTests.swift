@@ -12,7 +12,8 @@ struct DecoderMaskingTests {
         let model = try MaskedAutoencoderViT(MAEConfig().updating(c.kwargs))
         try model.loadStateDict(c.params)
         let x = c.t["input.x"]!, noise = c.t["input.noise"]!, dn = c.t["input.decoder_noise"]!
-        let m = try masking(model.maskType, noise: noise, ratio: model.config.maskRatio, tGrid: model.tGrid, sGrid: model.sGrid)
+        let m = try masking(
+            model.maskType, noise: noise, ratio: model.config.maskRatio, tGrid: model.tGrid, sGrid: model.sGrid)
         let ids = try decoderMasking(mask: m.mask, decoderNoise: dn, ratio: model.config.decoderMaskRatio)
         #expect(try ids.toArray(Int64.self) == c.t["out.ids_decode"]!.toArray(Int64.self), "\(name): ids_decode")
         // decoded tokens are masked ones

@@ -35,8 +35,10 @@ struct FamilyModelTests {
         #expect(try fullCount("timesformer_base_patch16_224_joint") == 86_112_400)  // paper: 85.9M for space / joint ST
         #expect(try fullCount("timesformer_base_patch16_224_space_only") == 86_106_256)
         // the extrapolation is exact: a real 3-block model
-        let three = try TimeSformer(TimeSformerConfig().updating(["depth": 3, "img_size": 64, "embed_dim": 96, "num_heads": 2]))
-        let one = try TimeSformer(TimeSformerConfig().updating(["depth": 1, "img_size": 64, "embed_dim": 96, "num_heads": 2]))
+        let three = try TimeSformer(
+            TimeSformerConfig().updating(["depth": 3, "img_size": 64, "embed_dim": 96, "num_heads": 2]))
+        let one = try TimeSformer(
+            TimeSformerConfig().updating(["depth": 1, "img_size": 64, "embed_dim": 96, "num_heads": 2]))
         #expect(three.parameterCount == one.parameterCount + 2 * one.blocks[0].parameterCount)
     }
 
@@ -54,18 +56,23 @@ struct FamilyModelTests {
 
     @Test func outputShapesAndErrors() throws {
         var tc = TimeSformerConfig()
-        (tc.imgSize, tc.patchSize, tc.embedDim, tc.depth, tc.numHeads, tc.numFrames, tc.numClasses) = (32, 8, 32, 2, 2, 4, 7)
+        (tc.imgSize, tc.patchSize, tc.embedDim, tc.depth, tc.numHeads, tc.numFrames, tc.numClasses) = (
+            32, 8, 32, 2, 2, 4, 7
+        )
         for type in TimeSformerConfig.attentionTypes {
             tc.attentionType = type
             let m = try TimeSformer(tc)
             #expect(try m(Tensor.randn([2, 3, 4, 32, 32])).shape == [2, 7], "\(type)")
         }
-        #expect { try TimeSformer(tc)(Tensor.randn([2, 3, 5, 32, 32])) } throws: { "\($0)".contains("[N, 3, 4, 32, 32]") }
+        #expect { try TimeSformer(tc)(Tensor.randn([2, 3, 5, 32, 32])) } throws: {
+            "\($0)".contains("[N, 3, 4, 32, 32]")
+        }
         tc.attentionType = "axial"
         #expect { try TimeSformer(tc) } throws: { "\($0)".contains("axial") }
 
         var vc = ViViTConfig()
-        (vc.imgSize, vc.patchSize, vc.embedDim, vc.depth, vc.temporalDepth, vc.numHeads, vc.numFrames, vc.numClasses) = (32, 8, 32, 2, 1, 2, 8, 7)
+        (vc.imgSize, vc.patchSize, vc.embedDim, vc.depth, vc.temporalDepth, vc.numHeads, vc.numFrames, vc.numClasses) =
+            (32, 8, 32, 2, 1, 2, 8, 7)
         for model in ViViTConfig.models {
             vc.model = model
             #expect(try ViViT(vc)(Tensor.randn([2, 3, 8, 32, 32])).shape == [2, 7], "\(model)")
@@ -81,7 +88,9 @@ struct FamilyModelTests {
         let (loss, pred, target) = try mf(Tensor.randn([2, 3, 4, 32, 32]), mask: mask)
         #expect(pred.shape == [2, 8, 108] && target.shape == [2, 8, 108])
         #expect(try loss.item() > 0)
-        #expect { try mf(Tensor.randn([2, 3, 4, 32, 32]), mask: Tensor.zeros([2, 9])) } throws: { "\($0)".contains("[2, 8]") }
+        #expect { try mf(Tensor.randn([2, 3, 4, 32, 32]), mask: Tensor.zeros([2, 9])) } throws: {
+            "\($0)".contains("[2, 8]")
+        }
         mc.hogCell = 5
         #expect(throws: ConfigError.self) { try MaskFeat(mc) }
     }
@@ -108,15 +117,23 @@ struct FamilyModelTests {
         let m = try cubeMask(batch: 4, tGrid: t, hGrid: g, wGrid: g, ratio: 0.4, seed: 11)
         let l = t * g * g
         let v = try m.toArray(Float.self)
-        for i in 0..<4 { #expect(v[(i * l)..<((i + 1) * l)].reduce(0, +) == Float((0.4 * Double(l)).rounded())) }
-        #expect(try m.toArray(Float.self) == cubeMask(batch: 4, tGrid: t, hGrid: g, wGrid: g, ratio: 0.4, seed: 11).toArray(Float.self))
-        #expect(try m.toArray(Float.self) != cubeMask(batch: 4, tGrid: t, hGrid: g, wGrid: g, ratio: 0.4, seed: 12).toArray(Float.self))
-        #expect(v[0..<l] != v[l..<(2 * l)])
+        for i in 0 ..< 4 { #expect(v[(i * l) ..< ((i + 1) * l)].reduce(0, +) == Float((0.4 * Double(l)).rounded())) }
+        #expect(
+            try m.toArray(Float.self)
+                == cubeMask(batch: 4, tGrid: t, hGrid: g, wGrid: g, ratio: 0.4, seed: 11).toArray(Float.self))
+        #expect(
+            try m.toArray(Float.self)
+                != cubeMask(batch: 4, tGrid: t, hGrid: g, wGrid: g, ratio: 0.4, seed: 12).toArray(Float.self))
+        #expect(v[0 ..< l] != v[l ..< (2 * l)])
         var both = 0.0, first = 0.0
-        for i in 0..<4 { for tt in 0..<(t - 1) { for s in 0..<(g * g) {
-            let a = v[i * l + tt * g * g + s], b = v[i * l + (tt + 1) * g * g + s]
-            first += Double(a); both += Double(a * b)
-        } } }
+        for i in 0 ..< 4 {
+            for tt in 0 ..< (t - 1) {
+                for s in 0 ..< (g * g) {
+                    let a = v[i * l + tt * g * g + s], b = v[i * l + (tt + 1) * g * g + s]
+                    first += Double(a); both += Double(a * b)
+                }
+            }
+        }
         #expect(both / first > 0.6, "P(masked at t+1 | masked at t) = \(both / first)")
         #expect(throws: ConfigError.self) { try cubeMask(batch: 1, tGrid: 2, hGrid: 2, wGrid: 2, ratio: 1, seed: 0) }
     }
@@ -124,11 +141,13 @@ struct FamilyModelTests {
     /// A vertical edge has a horizontal gradient: orientation 0°, all HOG energy in bin 0 of the cells on the edge.
     @Test func hogOfAnEdge() throws {
         var px = [Float](repeating: 0, count: 16 * 16)
-        for r in 0..<16 { for c in 8..<16 { px[r * 16 + c] = 1 } }
+        for r in 0 ..< 16 { for c in 8 ..< 16 { px[r * 16 + c] = 1 } }
         let h = try HOG()(Tensor(px, shape: [1, 1, 16, 16]))  // one 16×16 patch: 2×2 cells × 9 bins
         let v = try h.toArray(Float.self)
         #expect(h.shape == [1, 1, 36])
-        for cell in 0..<4 { #expect(v[cell * 9 + 0] > 0.4 && v[(cell * 9 + 1)..<(cell * 9 + 9)].allSatisfy { $0 == 0 }) }
+        for cell in 0 ..< 4 {
+            #expect(v[cell * 9 + 0] > 0.4 && v[(cell * 9 + 1) ..< (cell * 9 + 9)].allSatisfy { $0 == 0 })
+        }
         #expect(abs(v.map { Double($0 * $0) }.reduce(0, +) - 1) < 1e-6)  // L2-normalised
     }
 }
@@ -159,7 +178,9 @@ struct ModelProtocolTests {
         #expect(try c.logits(Tensor.randn([1, 3, 8, 64, 64])).shape == [1, 4])
         #expect { try FamilyRegistry.classifier("maskfeat_vit_tiny") } throws: { "\($0)".contains("pre-training") }
         #expect { try FamilyRegistry.make("vivit_huge") } throws: { "\($0)".contains("vivit_base_fe") }
-        #expect { try FamilyRegistry.make("vivit_tiny_fe", overrides: ["num_classs": 3]) } throws: { "\($0)".contains("num_classs") }
+        #expect { try FamilyRegistry.make("vivit_tiny_fe", overrides: ["num_classs": 3]) } throws: {
+            "\($0)".contains("num_classs")
+        }
         #expect(FamilyRegistry.kind(of: "maskfeat_vit_base") == .pretrainer)
     }
 }
@@ -169,7 +190,7 @@ struct FamilyTrainingSmokeTests {
     func fit(_ m: Module, steps: Int = 25, lr: Double = 3e-3, _ loss: () throws -> Tensor) throws -> (Double, Double) {
         let opt = AdamW(paramGroups(m.namedParameters(), weightDecay: 0.05), lr: lr)
         var first = 0.0, last = 0.0
-        for i in 0..<steps {
+        for i in 0 ..< steps {
             let l = try loss()
             if i == 0 { first = try l.item() }
             last = try l.item()
@@ -183,7 +204,8 @@ struct FamilyTrainingSmokeTests {
     /// Stochastic depth is live in train mode and off in eval mode for every family model.
     @Test(arguments: ["timesformer_tiny", "vivit_tiny_fe"])
     func dropPathOnlyInTraining(_ name: String) throws {
-        let (m, forward) = try FamilyRegistry.classifier(name, overrides: ["drop_path_rate": 0.5, "img_size": 32, "embed_dim": 32, "num_heads": 2])
+        let (m, forward) = try FamilyRegistry.classifier(
+            name, overrides: ["drop_path_rate": 0.5, "img_size": 32, "embed_dim": 32, "num_heads": 2])
         let x = try Tensor.randn([4, 3, 8, 32, 32])
         m.train()
         #expect(try maxRel(forward(x), forward(x)) > 1e-4)

@@ -39,8 +39,10 @@ struct FamilyParityTests {
     }
 
     /// Loads the fixture's weights, then checks the last block's attention map, logits, loss and every gradient.
-    func expectClassifier(_ model: Module, _ c: Case, _ name: String, attentionMap: (Tensor) throws -> Tensor,
-                          _ forward: (Tensor) throws -> Tensor) throws {
+    func expectClassifier(
+        _ model: Module, _ c: Case, _ name: String, attentionMap: (Tensor) throws -> Tensor,
+        _ forward: (Tensor) throws -> Tensor
+    ) throws {
         try model.loadStateDict(c.params)
         #expect(try maxRel(attentionMap(c.t["input.x"]!), c.t["out.attn_map"]!) < 1e-4, "\(name): attention map")
         let logits = try forward(c.t["input.x"]!)

@@ -14,7 +14,8 @@ struct ImageInitTests {
     init() throws {
         let path = fixturePath("family_image_vit.safetensors", in: .module)
         let t = Dictionary(uniqueKeysWithValues: try TensorFile.loadOrdered(path).0)
-        image = Dictionary(uniqueKeysWithValues: t.compactMap { k, v in k.hasPrefix("param.") ? (String(k.dropFirst(6)), v) : nil })
+        image = Dictionary(
+            uniqueKeysWithValues: t.compactMap { k, v in k.hasPrefix("param.") ? (String(k.dropFirst(6)), v) : nil })
         (frame, logits, tokens) = (t["input.frame"]!, t["out.logits"]!, t["out.tokens"]!)
     }
 
@@ -26,9 +27,11 @@ struct ImageInitTests {
         var hf: [String: Tensor] = [:]
         for (k, v) in image {
             var key = k
-            for (a, b) in [("cls_token", "vit.embeddings.cls_token"), ("pos_embed", "vit.embeddings.position_embeddings"),
-                           ("patch_embed.proj.", "vit.embeddings.patch_embeddings.projection."), ("norm.", "vit.layernorm."),
-                           ("head.", "classifier.")] where k.hasPrefix(a) { key = b + k.dropFirst(a.count) }
+            for (a, b) in [
+                ("cls_token", "vit.embeddings.cls_token"), ("pos_embed", "vit.embeddings.position_embeddings"),
+                ("patch_embed.proj.", "vit.embeddings.patch_embeddings.projection."), ("norm.", "vit.layernorm."),
+                ("head.", "classifier.")
+            ] where k.hasPrefix(a) { key = b + k.dropFirst(a.count) }
             if k.hasPrefix("blocks.") {
                 let parts = k.split(separator: ".", maxSplits: 2).map(String.init)  // blocks, i, rest
                 let pre = "vit.encoder.layer.\(parts[1])."
@@ -36,12 +39,16 @@ struct ImageInitTests {
                 if rest.hasPrefix("attn.qkv.") {
                     let d = v.size(0) / 3
                     for (j, n) in ["query", "key", "value"].enumerated() {
-                        hf[pre + "attention.attention.\(n)." + rest.dropFirst(9)] = try v.slice(dim: 0, start: j * d, end: (j + 1) * d)
+                        hf[pre + "attention.attention.\(n)." + rest.dropFirst(9)] = try v.slice(
+                            dim: 0, start: j * d, end: (j + 1) * d)
                     }
                     continue
                 }
-                let map = [("norm1.", "layernorm_before."), ("norm2.", "layernorm_after."), ("attn.proj.", "attention.output.dense."),
-                           ("mlp.fc1.", "intermediate.dense."), ("mlp.fc2.", "output.dense.")]
+                let map = [
+                    ("norm1.", "layernorm_before."), ("norm2.", "layernorm_after."),
+                    ("attn.proj.", "attention.output.dense."),
+                    ("mlp.fc1.", "intermediate.dense."), ("mlp.fc2.", "output.dense.")
+                ]
                 let (a, b) = map.first { rest.hasPrefix($0.0) }!
                 key = pre + b + rest.dropFirst(a.count)
             }
@@ -51,12 +58,18 @@ struct ImageInitTests {
     }
 
     func timesformer(_ type: String, frames: Int = 4) throws -> TimeSformer {
-        try TimeSformer(TimeSformerConfig().updating(["img_size": 8, "patch_size": 2, "embed_dim": 24, "depth": 2, "num_heads": 2,
-                                                      "num_classes": 5, "num_frames": frames, "attention_type": type]))
+        try TimeSformer(
+            TimeSformerConfig().updating([
+                "img_size": 8, "patch_size": 2, "embed_dim": 24, "depth": 2, "num_heads": 2,
+                "num_classes": 5, "num_frames": frames, "attention_type": type
+            ]))
     }
     func vivit(_ model: String, frames: Int = 4) throws -> ViViT {
-        try ViViT(ViViTConfig().updating(["img_size": 8, "patch_size": 2, "embed_dim": 24, "depth": 2, "num_heads": 2, "temporal_depth": 1,
-                                          "num_classes": 5, "num_frames": frames, "model": model]))
+        try ViViT(
+            ViViTConfig().updating([
+                "img_size": 8, "patch_size": 2, "embed_dim": 24, "depth": 2, "num_heads": 2, "temporal_depth": 1,
+                "num_classes": 5, "num_frames": frames, "model": model
+            ]))
     }
 
     @Test(arguments: TimeSformerConfig.attentionTypes)
@@ -66,7 +79,10 @@ struct ImageInitTests {
             let r = try m.initialise(fromImage: image, temporal: temporal)
             #expect(r.unexpected.isEmpty && r.mismatched.isEmpty, "\(r)")
             // time_embed keeps its (zero) init; with .zero the temporal attention keeps its random init
-            let left = Set(r.missing.filter { !$0.contains("temporal_attn") && !$0.contains("temporal_norm1") && !$0.contains("temporal_fc") })
+            let left = Set(
+                r.missing.filter {
+                    !$0.contains("temporal_attn") && !$0.contains("temporal_norm1") && !$0.contains("temporal_fc")
+                })
             #expect(left.isSubset(of: ["time_embed"]), "\(left)")
             if temporal == .copy, type == "divided_space_time" {
                 #expect(try maxRel(m.blocks[1].temporalAttn!.qkv!.weight, image["blocks.1.attn.qkv.weight"]!) == 0)
@@ -104,14 +120,21 @@ struct ImageInitTests {
         #expect(try m.initialise(fromImage: image, inflation: mode).isClean)
         let pos = image["pos_embed"]!
         #expect(try maxRel(m.posEmbed.slice(dim: 1, end: 1), pos.slice(dim: 1, end: 1)) == 0)
-        for t in 0..<2 { #expect(try maxRel(m.posEmbed.slice(dim: 1, start: 1 + 16 * t, end: 17 + 16 * t), pos.slice(dim: 1, start: 1)) == 0) }
+        for t in 0 ..< 2 {
+            #expect(
+                try maxRel(m.posEmbed.slice(dim: 1, start: 1 + 16 * t, end: 17 + 16 * t), pos.slice(dim: 1, start: 1))
+                    == 0)
+        }
     }
 
     /// A larger input resamples the image positions (bicubic); a model of another width is an error naming the keys;
     /// a file that is not a ViT is an error naming the file.
     @Test func positionsResampledAndMismatchesRejected() throws {
-        let big = try TimeSformer(TimeSformerConfig().updating(["img_size": 16, "patch_size": 2, "embed_dim": 24, "depth": 2,
-                                                                "num_heads": 2, "num_classes": 7, "num_frames": 2]))
+        let big = try TimeSformer(
+            TimeSformerConfig().updating([
+                "img_size": 16, "patch_size": 2, "embed_dim": 24, "depth": 2,
+                "num_heads": 2, "num_classes": 7, "num_frames": 2
+            ]))
         let r = try big.initialise(fromImage: image)
         #expect(r.mismatched.allSatisfy { $0.hasPrefix("head.") } && r.mismatched.count == 2)
         #expect(big.posEmbed.shape == [1, 65, 24])
@@ -120,19 +143,27 @@ struct ImageInitTests {
         #expect(try maxRel(constant, Tensor.full([1, 64, 3], 0.25)) < 1e-6)
         #expect(throws: ConfigError.self) { try resizeSpatialPos(Tensor.zeros([1, 15, 3]), tokens: 64) }
 
-        let wide = try TimeSformer(TimeSformerConfig().updating(["img_size": 8, "patch_size": 2, "embed_dim": 32, "depth": 2,
-                                                                 "num_heads": 2, "num_classes": 5, "num_frames": 2]))
+        let wide = try TimeSformer(
+            TimeSformerConfig().updating([
+                "img_size": 8, "patch_size": 2, "embed_dim": 32, "depth": 2,
+                "num_heads": 2, "num_classes": 5, "num_frames": 2
+            ]))
         #expect { try wide.initialise(fromImage: image) } throws: { "\($0)".contains("blocks.0.attn.qkv.weight") }
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("stmae-notvit-\(UUID().uuidString).safetensors").path
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "stmae-notvit-\(UUID().uuidString).safetensors"
+        ).path
         defer { try? FileManager.default.removeItem(atPath: path) }
         try TensorFile.save([("conv1.weight", Tensor.zeros([2, 2]))], to: path)
-        #expect { try loadImageViT(path: path) } throws: { "\($0)".contains(path) && "\($0)".contains("patch_embed.proj.weight") }
+        #expect { try loadImageViT(path: path) } throws: {
+            "\($0)".contains(path) && "\($0)".contains("patch_embed.proj.weight")
+        }
         #expect { try loadImageViT(path: path + ".missing") } throws: { "\($0)".contains(".missing") }
     }
 
     @Test func inflationModes() throws {
         let w = try Tensor.randn([6, 3, 2, 2])
-        let avg = try inflatePatchWeight(w, frames: 4, mode: .average), ctr = try inflatePatchWeight(w, frames: 4, mode: .centre)
+        let avg = try inflatePatchWeight(w, frames: 4, mode: .average),
+            ctr = try inflatePatchWeight(w, frames: 4, mode: .centre)
         #expect(avg.shape == [6, 3, 4, 2, 2] && ctr.shape == [6, 3, 4, 2, 2])
         #expect(try maxRel(avg.sum(dims: [2]), w) < 1e-6)
         #expect(try maxRel(ctr.select(dim: 2, index: 2), w) == 0)
@@ -163,8 +194,11 @@ struct ImageInitTests {
     /// MaskFeat from the image ViT: with nothing masked, a static clip's tokens equal the image model's tokens at
     /// every time index; from an MAE-ST checkpoint every encoder tensor loads.
     @Test func maskfeatFromImageAndVideoCheckpoints() throws {
-        let m = try MaskFeat(MaskFeatConfig().updating(["img_size": 8, "patch_size": 2, "hog_cell": 2, "embed_dim": 24, "depth": 2,
-                                                        "num_heads": 2, "num_frames": 2]))
+        let m = try MaskFeat(
+            MaskFeatConfig().updating([
+                "img_size": 8, "patch_size": 2, "hog_cell": 2, "embed_dim": 24, "depth": 2,
+                "num_heads": 2, "num_frames": 2
+            ]))
         let r = try m.initialise(fromImage: image)
         #expect(Set(r.missing) == ["mask_token", "pred_head.weight", "pred_head.bias", "pos_embed_temporal"])
         #expect(try maxAbs(m.posEmbedTemporal) == 0)
@@ -172,19 +206,28 @@ struct ImageInitTests {
         #expect(try maxRel(f, tokens.slice(dim: 1, start: 1)) < 1e-4)
 
         let mae = try Case("mae_random")
-        let mf = try MaskFeat(MaskFeatConfig().updating(["img_size": 8, "patch_size": 2, "hog_cell": 2, "embed_dim": 32, "depth": 2,
-                                                         "num_heads": 2, "num_frames": 8, "cls_embed": false]))
+        let mf = try MaskFeat(
+            MaskFeatConfig().updating([
+                "img_size": 8, "patch_size": 2, "hog_cell": 2, "embed_dim": 32, "depth": 2,
+                "num_heads": 2, "num_frames": 8, "cls_embed": false
+            ]))
         let rep = try mf.initialise(fromVideo: mae.params)
-        #expect(Set(rep.missing) == ["mask_token", "pred_head.weight", "pred_head.bias"] && rep.unexpected.isEmpty, "\(rep)")
+        #expect(
+            Set(rep.missing) == ["mask_token", "pred_head.weight", "pred_head.bias"] && rep.unexpected.isEmpty, "\(rep)"
+        )
         #expect(try maxRel(mf.blocks[1].attn.k!.weight, mae.params["blocks.1.attn.k.weight"]!) == 0)
         // the same encoder in VideoMAE's layout (encoder. prefix, fused qkv, q_bias / v_bias, k bias 0)
         var vm: [String: Tensor] = [:]
-        for (k, v) in mae.params where !k.hasPrefix("decoder") && k != "mask_token" && !k.contains(".attn.q.") && !k.contains(".attn.k.") && !k.contains(".attn.v.") {
+        for (k, v) in mae.params
+        where !k.hasPrefix("decoder") && k != "mask_token" && !k.contains(".attn.q.") && !k.contains(".attn.k.")
+            && !k.contains(".attn.v.")
+        {
             vm["encoder." + k] = v
         }
-        for i in 0..<2 {
+        for i in 0 ..< 2 {
             let p = "blocks.\(i).attn."
-            vm["encoder." + p + "qkv.weight"] = try Tensor.cat(["q", "k", "v"].map { mae.params[p + $0 + ".weight"]! }, dim: 0)
+            vm["encoder." + p + "qkv.weight"] = try Tensor.cat(
+                ["q", "k", "v"].map { mae.params[p + $0 + ".weight"]! }, dim: 0)
             vm["encoder." + p + "q_bias"] = mae.params[p + "q.bias"]!
             vm["encoder." + p + "v_bias"] = mae.params[p + "v.bias"]!
         }
@@ -202,8 +245,11 @@ struct VideoInitTests {
         let c = try Case("mae_pred8_f16_cls")  // cls + separable positions, T 16, img 4, patch 2: T' 8, S 4, D 32
         let mae = try MaskedAutoencoderViT(MAEConfig().updating(c.kwargs))
         try mae.loadStateDict(c.params)
-        let v = try ViViT(ViViTConfig().updating(["img_size": 4, "patch_size": 2, "embed_dim": 32, "depth": 2, "num_heads": 2,
-                                                  "num_frames": 16, "model": "joint_space_time", "num_classes": 3]))
+        let v = try ViViT(
+            ViViTConfig().updating([
+                "img_size": 4, "patch_size": 2, "embed_dim": 32, "depth": 2, "num_heads": 2,
+                "num_frames": 16, "model": "joint_space_time", "num_classes": 3
+            ]))
         let r = try v.initialise(fromVideo: c.params)
         #expect(Set(r.missing) == ["head.weight", "head.bias"] && r.unexpected.isEmpty, "\(r)")
         let x = c.t["input.x"]!
@@ -213,8 +259,11 @@ struct VideoInitTests {
         #expect(try maxRel(tokens, latent) < 1e-4)
 
         for model in ["fact_encoder", "divided_space_time"] {
-            let m = try ViViT(ViViTConfig().updating(["img_size": 4, "patch_size": 2, "embed_dim": 32, "depth": 2, "num_heads": 2,
-                                                      "num_frames": 16, "model": model, "num_classes": 3]))
+            let m = try ViViT(
+                ViViTConfig().updating([
+                    "img_size": 4, "patch_size": 2, "embed_dim": 32, "depth": 2, "num_heads": 2,
+                    "num_frames": 16, "model": model, "num_classes": 3
+                ]))
             let rep = try m.initialise(fromVideo: c.params)
             #expect(rep.unexpected.isEmpty && !rep.loaded.isEmpty, "\(model): \(rep)")
             #expect(try m(x).shape == [2, 3])
@@ -224,16 +273,22 @@ struct VideoInitTests {
     @Test func vivitFromVideoMAELayout() throws {
         let c = try Case("mae_random")  // no cls, D 32, T 8, img 8 / patch 2
         var vm: [String: Tensor] = [:]
-        for (k, v) in c.params where !k.hasPrefix("decoder") && !k.hasPrefix("pos_embed") && k != "mask_token" && !k.contains(".attn.q.")
-            && !k.contains(".attn.k.") && !k.contains(".attn.v.") { vm["encoder." + k] = v }
-        for i in 0..<2 {
+        for (k, v) in c.params
+        where !k.hasPrefix("decoder") && !k.hasPrefix("pos_embed") && k != "mask_token" && !k.contains(".attn.q.")
+            && !k.contains(".attn.k.") && !k.contains(".attn.v.")
+        { vm["encoder." + k] = v }
+        for i in 0 ..< 2 {
             let p = "blocks.\(i).attn."
-            vm["encoder." + p + "qkv.weight"] = try Tensor.cat(["q", "k", "v"].map { c.params[p + $0 + ".weight"]! }, dim: 0)
+            vm["encoder." + p + "qkv.weight"] = try Tensor.cat(
+                ["q", "k", "v"].map { c.params[p + $0 + ".weight"]! }, dim: 0)
             vm["encoder." + p + "q_bias"] = c.params[p + "q.bias"]!
             vm["encoder." + p + "v_bias"] = c.params[p + "v.bias"]!
         }
-        let v = try ViViT(ViViTConfig().updating(["img_size": 8, "patch_size": 2, "embed_dim": 32, "depth": 2, "num_heads": 2,
-                                                  "num_frames": 8, "model": "divided_space_time", "num_classes": 3]))
+        let v = try ViViT(
+            ViViTConfig().updating([
+                "img_size": 8, "patch_size": 2, "embed_dim": 32, "depth": 2, "num_heads": 2,
+                "num_frames": 8, "model": "divided_space_time", "num_classes": 3
+            ]))
         let r = try v.initialise(fromVideo: vm)
         #expect(r.unexpected.isEmpty, "\(r)")
         #expect(try maxRel(v.posEmbed, sinusoidTable(positions: 64, dim: 32)) == 0)

@@ -25,17 +25,22 @@ struct JointPosEmbedTests {
         #expect(try ViTConfig.named("videomae_vit_base_patch16").posEmbedType == .sinusoid)
         #expect(try ViTConfig.named("vit_base_patch16").posEmbedType == .separable)
         func posKeys(_ m: Module) -> [String: [Int]] {
-            Dictionary(uniqueKeysWithValues: m.namedTensors().filter { $0.0.contains("pos_embed") }.map { ($0.0, $0.1.shape) })
+            Dictionary(
+                uniqueKeysWithValues: m.namedTensors().filter { $0.0.contains("pos_embed") }.map { ($0.0, $0.1.shape) })
         }
         let joint = try MaskedAutoencoderViT(Self.tinyMAE(.joint))
         #expect(posKeys(joint) == ["pos_embed": [1, 33, 32], "decoder_pos_embed": [1, 33, 16]])
         #expect(joint.namedParameters().contains { $0.0 == "pos_embed" })
-        #expect(posKeys(try MaskedAutoencoderViT(Self.tinyMAE(.joint, cls: false))) == ["pos_embed": [1, 32, 32], "decoder_pos_embed": [1, 32, 16]])
+        #expect(
+            posKeys(try MaskedAutoencoderViT(Self.tinyMAE(.joint, cls: false))) == [
+                "pos_embed": [1, 32, 32], "decoder_pos_embed": [1, 32, 16]
+            ])
         #expect(posKeys(try MaskedAutoencoderViT(Self.tinyMAE(.sinusoid))).isEmpty)
-        #expect(Set(posKeys(try MaskedAutoencoderViT(Self.tinyMAE(.separable))).keys) == [
-            "pos_embed_spatial", "pos_embed_temporal", "pos_embed_class",
-            "decoder_pos_embed_spatial", "decoder_pos_embed_temporal", "decoder_pos_embed_class",
-        ])
+        #expect(
+            Set(posKeys(try MaskedAutoencoderViT(Self.tinyMAE(.separable))).keys) == [
+                "pos_embed_spatial", "pos_embed_temporal", "pos_embed_class",
+                "decoder_pos_embed_spatial", "decoder_pos_embed_temporal", "decoder_pos_embed_class"
+            ])
         var v = ViTConfig.encoder(of: try Self.tinyMAE(.joint))
         #expect(posKeys(try VisionTransformer(v)) == ["pos_embed": [1, 33, 32]])
         v.sincosPosEmbed = true
@@ -59,7 +64,7 @@ struct JointPosEmbedTests {
         let table = try m.posEmbed!.detach().clone()
         func shifted(row: Int) throws -> Tensor {
             var v = [Float](repeating: 0, count: 33 * 32)
-            for j in 0..<32 { v[row * 32 + j] = Float(j % 4) - 1.5 }  // not constant: LayerNorm would remove that
+            for j in 0 ..< 32 { v[row * 32 + j] = Float(j % 4) - 1.5 }  // not constant: LayerNorm would remove that
             return try table + Tensor(v, shape: [1, 33, 32])
         }
         for (row, moves) in [(6, true), (0, true), (3, false), (32, true)] {  // tokens 5, cls, 2 (masked), 31
@@ -73,7 +78,8 @@ struct JointPosEmbedTests {
     /// keep constants), for a new image size (bicubic) and a new frame count (linear); the cls row is kept.
     @Test func jointResizeIsTheSeparableResize() throws {
         let src = try VisionTransformer(ViTConfig.encoder(of: Self.tinyMAE(.separable)), generator: Generator(seed: 4))
-        let sep = try separablePosEmbed(spatial: src.posEmbedSpatial!, temporal: src.posEmbedTemporal!, tGrid: 2, sGrid: 16)
+        let sep = try separablePosEmbed(
+            spatial: src.posEmbedSpatial!, temporal: src.posEmbedTemporal!, tGrid: 2, sGrid: 16)
         let table = try Tensor.cat([src.posEmbedClass!, sep], dim: 1).detach()  // [1, 33, 32]
         for (img, frames) in [(12, 4), (8, 8), (8, 4)] {
             var c = ViTConfig.encoder(of: try Self.tinyMAE(.joint))
@@ -81,15 +87,23 @@ struct JointPosEmbedTests {
             let dst = try VisionTransformer(c)
             let want = try dst.resizePosEmbed(src.posEmbedSpatial!, to: [img / 2, img / 2])
             let wantT = try dst.resizePosEmbed(src.posEmbedTemporal!, to: [frames / 2])
-            let expected = try Tensor.cat([src.posEmbedClass!, separablePosEmbed(spatial: want, temporal: wantT, tGrid: frames / 2,
-                                                                                   sGrid: (img / 2) * (img / 2))], dim: 1)
+            let expected = try Tensor.cat(
+                [
+                    src.posEmbedClass!,
+                    separablePosEmbed(
+                        spatial: want, temporal: wantT, tGrid: frames / 2,
+                        sGrid: (img / 2) * (img / 2))
+                ], dim: 1)
             let r = try dst.loadPretrained([("cls_token", src.clsToken!), ("pos_embed", table)], strict: false)
             #expect(r.interpolated.count == (img == 8 && frames == 4 ? 0 : 1), "\(r.interpolated)")
             #expect(try maxAbs(dst.posEmbed! - expected) < 1e-5, "\(img)×\(frames)")
         }
         var c = ViTConfig.encoder(of: try Self.tinyMAE(.joint))
         (c.imgSize, c.numFrames) = (12, 8)  // both axes differ: the source grid is ambiguous
-        #expect { try VisionTransformer(c).loadPretrained([("cls_token", src.clsToken!), ("pos_embed", table)], source: "j.pth", strict: false) } throws: {
+        #expect {
+            try VisionTransformer(c).loadPretrained(
+                [("cls_token", src.clsToken!), ("pos_embed", table)], source: "j.pth", strict: false)
+        } throws: {
             "\($0)".contains("j.pth") && "\($0)".contains("cannot tell its grid")
         }
     }
@@ -105,13 +119,17 @@ struct JointPosEmbedTests {
             #expect(r.dropped.contains("decoder_pos_embed") && !r.dropped.contains("pos_embed"))
             #expect(try maxAbs(v.posEmbed! - joint.first { $0.0 == "pos_embed" }!.1) == 0)
         }
-        #expect { try ViTConfig.inferred(from: joint, numHeads: 2, imgSize: 6, source: "j.pth") } throws: { "\($0)".contains("--img_size") }
+        #expect { try ViTConfig.inferred(from: joint, numHeads: 2, imgSize: 6, source: "j.pth") } throws: {
+            "\($0)".contains("--img_size")
+        }
         let sinus = try MaskedAutoencoderViT(Self.tinyMAE(.sinusoid, cls: false)).stateDict()
         #expect(try ViTConfig.inferred(from: sinus, numHeads: 2, imgSize: 8, numFrames: 4).posEmbedType == .sinusoid)
         let sep = try MaskedAutoencoderViT(Self.tinyMAE(.separable)).stateDict()
         #expect(try ViTConfig.inferred(from: sep, numHeads: 2).posEmbedType == .separable)
         // Fine-tuning with the wrong layout names the setting that fits.
-        #expect { try VisionTransformer(ViTConfig.encoder(of: Self.tinyMAE(.separable))).loadPretrained(joint) } throws: {
+        #expect {
+            try VisionTransformer(ViTConfig.encoder(of: Self.tinyMAE(.separable))).loadPretrained(joint)
+        } throws: {
             "\($0)".contains("unexpected keys (1): pos_embed") && "\($0)".contains("--no_sep_pos_embed")
         }
     }
@@ -122,7 +140,8 @@ struct JointPosEmbedTests {
         var c = ViTConfig.encoder(of: try Self.tinyMAE(.joint, cls: false))
         let state = try VisionTransformer(c).stateDict()
         #expect { try HFVideoMAE.write(state, config: c, to: tmp.path + "/hf") } throws: {
-            "\($0)".contains("learned joint position table (pos_embed)") && "\($0)".contains("cannot be expressed as VideoMAE")
+            "\($0)".contains("learned joint position table (pos_embed)")
+                && "\($0)".contains("cannot be expressed as VideoMAE")
         }
         #expect(!FileManager.default.fileExists(atPath: tmp.path + "/hf"))
         c.sincosPosEmbed = true
@@ -154,8 +173,11 @@ struct JointPosEmbedTests {
             let r = try model.loadPretrained(state, source: "mae_joint.pth")
             #expect(r.load.isClean && r.dropped.contains("decoder_pos_embed"))
             #expect(r.interpolated.count == (tag == "same" ? 0 : 1), "\(r.interpolated)")
-            if let want = exp["\(tag).pos_embed"] { #expect(try maxRel(model.posEmbed!, want) < 1e-5, "\(tag): pos_embed") }
-            try model.loadStateDict(exp.filter { $0.key.hasPrefix("head.") || $0.key.hasPrefix("fc_norm.") }, strict: false)
+            if let want = exp["\(tag).pos_embed"] {
+                #expect(try maxRel(model.posEmbed!, want) < 1e-5, "\(tag): pos_embed")
+            }
+            try model.loadStateDict(
+                exp.filter { $0.key.hasPrefix("head.") || $0.key.hasPrefix("fc_norm.") }, strict: false)
             model.eval()
             let x = exp["\(tag).x"]!
             #expect(try maxRel(model.forwardFeatures(x), exp["\(tag).features"]!) < 1e-4, "\(tag): features")
@@ -176,8 +198,11 @@ struct JointPosEmbedTests {
         let mae = try MaskedAutoencoderViT(MAEConfig().updating(c.kwargs))
         try mae.loadStateDict(c.params)
         func vivit(_ model: String) throws -> ViViT {
-            try ViViT(ViViTConfig().updating(["img_size": 8, "patch_size": 2, "embed_dim": 32, "depth": 2, "num_heads": 2,
-                                              "num_frames": 8, "model": model, "num_classes": 3]))
+            try ViViT(
+                ViViTConfig().updating([
+                    "img_size": 8, "patch_size": 2, "embed_dim": 32, "depth": 2, "num_heads": 2,
+                    "num_frames": 8, "model": model, "num_classes": 3
+                ]))
         }
         let v = try vivit("joint_space_time")
         let r = try v.initialise(fromVideo: c.params)
@@ -189,6 +214,8 @@ struct JointPosEmbedTests {
         let divided = try vivit("divided_space_time")
         #expect(try divided.initialise(fromVideo: c.params).unexpected.isEmpty)
         #expect(try maxRel(divided.posEmbed, c.params["pos_embed"]!.slice(dim: 1, start: 1)) == 0)
-        #expect { try vivit("fact_encoder").initialise(fromVideo: c.params) } throws: { "\($0)".contains("no spatial/temporal split") }
+        #expect { try vivit("fact_encoder").initialise(fromVideo: c.params) } throws: {
+            "\($0)".contains("no spatial/temporal split")
+        }
     }
 }

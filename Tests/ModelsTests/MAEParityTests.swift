@@ -20,15 +20,18 @@ struct Case {
     }
     /// `param.*` → state dict.
     var params: [String: Tensor] {
-        Dictionary(uniqueKeysWithValues: t.compactMap { k, v in k.hasPrefix("param.") ? (String(k.dropFirst(6)), v) : nil })
+        Dictionary(
+            uniqueKeysWithValues: t.compactMap { k, v in k.hasPrefix("param.") ? (String(k.dropFirst(6)), v) : nil })
     }
 }
 
 /// MaskedAutoencoderViT against the PyTorch reference (reference/models_mae_st.py): loss, pred, mask, ids, latent and
 /// every parameter gradient within 1e-4 relative (fp32).
 struct MAEParityTests {
-    static let cases = ["mae_random", "mae_random_normpix", "mae_tube", "mae_temporal", "mae_boundary", "mae_time_slice",
-                        "mae_window", "mae_sincos", "mae_joint", "mae_joint_cls", "mae_pred8_f16_cls", "mae_pred16_f16"]
+    static let cases = [
+        "mae_random", "mae_random_normpix", "mae_tube", "mae_temporal", "mae_boundary", "mae_time_slice",
+        "mae_window", "mae_sincos", "mae_joint", "mae_joint_cls", "mae_pred8_f16_cls", "mae_pred16_f16"
+    ]
 
     @Test(arguments: cases)
     func parity(_ name: String) throws {
@@ -36,11 +39,15 @@ struct MAEParityTests {
         let model = try MaskedAutoencoderViT(MAEConfig().updating(c.kwargs))
         try model.loadStateDict(c.params)  // strict: key sets must be identical
         if let pe = c.t["buffer.pos_embed"] { #expect(try maxRel(model.sincosPosEmbed!.value, pe) < 1e-6) }
-        if let pe = c.t["buffer.decoder_pos_embed"] { #expect(try maxRel(model.decoderSincosPosEmbed!.value, pe) < 1e-6) }
+        if let pe = c.t["buffer.decoder_pos_embed"] {
+            #expect(try maxRel(model.decoderSincosPosEmbed!.value, pe) < 1e-6)
+        }
         let x = c.t["input.x"]!, noise = c.t["input.noise"]!
-        let m = try masking(model.maskType, noise: noise, ratio: model.config.maskRatio, tGrid: model.tGrid, sGrid: model.sGrid)
+        let m = try masking(
+            model.maskType, noise: noise, ratio: model.config.maskRatio, tGrid: model.tGrid, sGrid: model.sGrid)
         #expect(try m.idsKeep.toArray(Int64.self) == c.t["out.ids_keep"]!.toArray(Int64.self), "\(name): ids_keep")
-        #expect(try m.idsRestore.toArray(Int64.self) == c.t["out.ids_restore"]!.toArray(Int64.self), "\(name): ids_restore")
+        #expect(
+            try m.idsRestore.toArray(Int64.self) == c.t["out.ids_restore"]!.toArray(Int64.self), "\(name): ids_restore")
         #expect(try model.targetFrameIndices().toArray(Int64.self) == c.t["out.target_frames"]!.toArray(Int64.self))
         let latent = try model.forwardEncoder(x, idsKeep: m.idsKeep)
         #expect(try maxRel(latent, c.t["out.latent"]!) < 1e-4, "\(name): latent")
@@ -92,7 +99,9 @@ struct MAEParityTests {
         var cfg = try MAEConfig.named("mae_vit_base_patch16")
         cfg.decoderDepth = 8
         let m = try MaskedAutoencoderViT(cfg)
-        let encoder = m.namedParameters().filter { !$0.0.hasPrefix("decoder") && $0.0 != "mask_token" }.reduce(0) { $0 + $1.1.count }
+        let encoder = m.namedParameters().filter { !$0.0.hasPrefix("decoder") && $0.0 != "mask_token" }.reduce(0) {
+            $0 + $1.1.count
+        }
         // 12 blocks × 7,087,872 + patch conv 3·2·16·16·768+768 + pos (196+8+1)·768 + cls 768 + norm 1536
         #expect(encoder == 12 * 7_087_872 + 1_180_416 + 205 * 768 + 768 + 1536)
         #expect(throws: ConfigError.self) { try MAEConfig.named("vit_gigantic") }

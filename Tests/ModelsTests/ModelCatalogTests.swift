@@ -9,14 +9,22 @@ import Torch
 @Suite struct ModelCatalogTests {
     /// The names `stmae pretrain` / `finetune` / `visualize --attention` accepted before the catalogue.
     static let acceptedNames: [(String, ModelKind)] =
-        ["mae_vit_tiny", "mae_vit_small_patch16", "mae_vit_base_patch16", "mae_vit_large_patch16", "mae_vit_huge_patch14",
-         "vit_tiny", "vit_small_patch16", "vit_base_patch16", "vit_large_patch16", "vit_huge_patch14",
-         "maskfeat_vit_tiny", "maskfeat_vit_base", "maskfeat_vit_large"].map { ($0, .pretrainer) }
-        + ["vit_tiny", "mae_vit_tiny", "vit_small_patch16", "vit_base_patch16", "vit_large_patch16", "vit_huge_patch14",
-           "mae_vit_base_patch16", "videomae_vit_small_patch16", "videomae_vit_base_patch16", "videomae_vit_large_patch16",
-           "videomae_vit_huge_patch16", "timesformer_base_patch16_224", "timesformer_base_patch16_224_joint",
-           "timesformer_base_patch16_224_space_only", "timesformer_tiny", "vivit_base_fe", "vivit_base_st", "vivit_base_fsa",
-           "vivit_tiny_fe"].map { ($0, .classifier) }
+        [
+            "mae_vit_tiny", "mae_vit_small_patch16", "mae_vit_base_patch16", "mae_vit_large_patch16",
+            "mae_vit_huge_patch14",
+            "vit_tiny", "vit_small_patch16", "vit_base_patch16", "vit_large_patch16", "vit_huge_patch14",
+            "maskfeat_vit_tiny", "maskfeat_vit_base", "maskfeat_vit_large"
+        ].map { ($0, .pretrainer) }
+        + [
+            "vit_tiny", "mae_vit_tiny", "vit_small_patch16", "vit_base_patch16", "vit_large_patch16",
+            "vit_huge_patch14",
+            "mae_vit_base_patch16", "videomae_vit_small_patch16", "videomae_vit_base_patch16",
+            "videomae_vit_large_patch16",
+            "videomae_vit_huge_patch16", "timesformer_base_patch16_224", "timesformer_base_patch16_224_joint",
+            "timesformer_base_patch16_224_space_only", "timesformer_tiny", "vivit_base_fe", "vivit_base_st",
+            "vivit_base_fsa",
+            "vivit_tiny_fe"
+        ].map { ($0, .classifier) }
 
     /// The names in a `--help` text (`a | b (Family); c (Other)`).
     func helpNames(_ kind: ModelKind) -> [String] {
@@ -69,7 +77,10 @@ import Torch
             }
             #expect(e.exports.contains(.huggingFace) == (e.family == .videoMAE), "\(e.name)")
         }
-        #expect(FamilyRegistry.names == ModelCatalog.entries.filter { [.timesformer, .vivit, .maskFeat].contains($0.family) }.map(\.name).sorted())
+        #expect(
+            FamilyRegistry.names
+                == ModelCatalog.entries.filter { [.timesformer, .vivit, .maskFeat].contains($0.family) }.map(\.name)
+                .sorted())
     }
 
     /// The config types' defaults are rows of the table (MAE: ViT-L/16 as mae_st; the families their papers' clips).
@@ -84,9 +95,11 @@ import Torch
     /// Sizes read from a checkpoint take their head count from the same table as the names.
     @Test func inferredSizesUseTheTable() throws {
         for size in ModelSize.standard {
-            var state: [(String, Tensor)] = [("patch_embed.proj.weight", try Tensor.zeros([size.embedDim, 3, 2, size.patchSize, size.patchSize])),
-                                             ("blocks.0.mlp.fc1.weight", try Tensor.zeros([4 * size.embedDim, size.embedDim]))]
-            for i in 0..<size.depth { state.append(("blocks.\(i).norm1.weight", try Tensor.zeros([1]))) }
+            var state: [(String, Tensor)] = [
+                ("patch_embed.proj.weight", try Tensor.zeros([size.embedDim, 3, 2, size.patchSize, size.patchSize])),
+                ("blocks.0.mlp.fc1.weight", try Tensor.zeros([4 * size.embedDim, size.embedDim]))
+            ]
+            for i in 0 ..< size.depth { state.append(("blocks.\(i).norm1.weight", try Tensor.zeros([1]))) }
             let c = try ViTConfig.inferred(from: state, imgSize: size.imgSize, numFrames: size.numFrames)
             #expect(c.size == size, "\(size)")
             #expect(ViTConfig.standardSizesText.contains(size.sizesText))

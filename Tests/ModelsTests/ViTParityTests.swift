@@ -25,7 +25,7 @@ struct ViTParityTests {
         #expect(c.meta["label_smoothing"] == "0.1")
         let x = c.t["input.x"]!, label = c.t["input.label"]!, soft = c.t["input.soft_target"]!
         let losses: [(String, (Tensor) throws -> Tensor)] = [
-            ("ce", { try crossEntropy($0, label, labelSmoothing: 0.1) }), ("soft", { try softTargetCE($0, soft) }),
+            ("ce", { try crossEntropy($0, label, labelSmoothing: 0.1) }), ("soft", { try softTargetCE($0, soft) })
         ]
         for (tag, lossFn) in losses {
             try model.zeroGrad()
@@ -63,9 +63,10 @@ struct ViTParityTests {
     @Test func keysMatchTheMAEEncoder() throws {
         var mae = try MAEConfig.named("mae_vit_small_patch16")
         mae.depth = 2; mae.decoderDepth = 1; mae.imgSize = 32; mae.numFrames = 4; mae.predTDim = 4
-        let encoderKeys = Set(try MaskedAutoencoderViT(mae).namedTensors().map(\.0).filter {
-            !$0.hasPrefix("decoder") && $0 != "mask_token"
-        })
+        let encoderKeys = Set(
+            try MaskedAutoencoderViT(mae).namedTensors().map(\.0).filter {
+                !$0.hasPrefix("decoder") && $0 != "mask_token"
+            })
         var cfg = ViTConfig.encoder(of: mae)
         cfg.numClasses = 7
         let vit = try VisionTransformer(cfg)
@@ -73,7 +74,10 @@ struct ViTParityTests {
         #expect(own.subtracting(encoderKeys) == ["fc_norm.weight", "fc_norm.bias", "head.weight", "head.bias"])
         #expect(encoderKeys.subtracting(own) == ["norm.weight", "norm.bias"])
         cfg.globalPool = false
-        #expect(Set(try VisionTransformer(cfg).namedTensors().map(\.0)).subtracting(encoderKeys) == ["head.weight", "head.bias"])
+        #expect(
+            Set(try VisionTransformer(cfg).namedTensors().map(\.0)).subtracting(encoderKeys) == [
+                "head.weight", "head.bias"
+            ])
         cfg.clsEmbed = false
         #expect { try VisionTransformer(cfg) } throws: { "\($0)".contains("cls_embed") }
     }
@@ -83,7 +87,7 @@ struct ViTParityTests {
         func block(_ d: Int) -> Int { 12 * d * d + 13 * d }
         let cases: [(String, Int, Int, Int, Int)] = [  // name, D, depth, patch, _
             ("vit_small_patch16", 384, 12, 16, 0), ("vit_base_patch16", 768, 12, 16, 0),
-            ("vit_large_patch16", 1024, 24, 16, 0),
+            ("vit_large_patch16", 1024, 24, 16, 0)
         ]
         let h = try ViTConfig.named("vit_huge_patch14")  // 632M parameters: too slow to build in a debug test
         #expect((h.embedDim, h.depth, h.numHeads, h.patchSize) == (1280, 32, 16, 14))
@@ -135,9 +139,11 @@ struct ViTParityTests {
 
     /// mae_st's `get_layer_id_for_vit`: embeddings 0, block i → i + 1, the rest depth + 1.
     @Test func layerIdsForLayerDecay() {
-        let ids = ["cls_token", "pos_embed_spatial", "pos_embed_temporal", "pos_embed_class", "patch_embed.proj.weight",
-                   "blocks.0.norm1.weight", "blocks.11.mlp.fc2.bias", "fc_norm.weight", "norm.bias", "head.weight"]
-            .map { VisionTransformer.layerId($0, depth: 12) }
+        let ids = [
+            "cls_token", "pos_embed_spatial", "pos_embed_temporal", "pos_embed_class", "patch_embed.proj.weight",
+            "blocks.0.norm1.weight", "blocks.11.mlp.fc2.bias", "fc_norm.weight", "norm.bias", "head.weight"
+        ]
+        .map { VisionTransformer.layerId($0, depth: 12) }
         #expect(ids == [0, 0, 0, 0, 0, 1, 12, 13, 13, 13])
     }
 

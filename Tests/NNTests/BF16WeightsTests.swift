@@ -12,14 +12,16 @@ struct BF16WeightsTests {
         try b.loadStateDict(Dictionary(uniqueKeysWithValues: a.stateDict()))
         func optimizer(_ m: Block) -> AdamW { AdamW(paramGroups(m.namedParameters(), weightDecay: 0.05), lr: 1e-2) }
         let (oa, ob) = (optimizer(a), optimizer(b))
-        #expect(try BF16Weights(b, backend: .openBLAS).count == 0 && b.attn.proj.weightCopy == nil, "OpenBLAS rounds at use")
+        #expect(
+            try BF16Weights(b, backend: .openBLAS).count == 0 && b.attn.proj.weightCopy == nil, "OpenBLAS rounds at use"
+        )
         let copies = try BF16Weights(b, backend: .libtorch)
         #expect(copies.count == 6 && b.attn.proj.weightCopy?.value.dtype == .bfloat16)
         #expect(!b.namedTensors().contains { $0.0.contains("copy") }, "copies are not in the state dict")
-        let xs = try (0..<6).map { try Tensor.randn([2, 10, 32], generator: Generator(seed: UInt64($0))) }
-        for step in 0..<3 {
+        let xs = try (0 ..< 6).map { try Tensor.randn([2, 10, 32], generator: Generator(seed: UInt64($0))) }
+        for step in 0 ..< 3 {
             var la = 0.0, lb = 0.0
-            for micro in 0..<2 {
+            for micro in 0 ..< 2 {
                 let x = xs[step * 2 + micro]
                 let ya = try withAutocast(enabled: true) { try a(x).square().mean() }
                 let yb = try withAutocast(enabled: true) { try b(x).square().mean() }
@@ -48,7 +50,9 @@ struct BF16WeightsTests {
         let x = try Tensor.randn([2, 10, 32], generator: Generator(seed: 9))
         let before = try withNoGrad { try withAutocast(enabled: true) { try m(x) } }
         #expect(try BF16Weights.convertForInference(m) == 6)
-        #expect(m.mlp.fc1.weight.dtype == .bfloat16 && m.mlp.fc1.bias?.dtype == .float32 && m.norm1.weight.dtype == .float32)
+        #expect(
+            m.mlp.fc1.weight.dtype == .bfloat16 && m.mlp.fc1.bias?.dtype == .float32 && m.norm1.weight.dtype == .float32
+        )
         let after = try withNoGrad { try withAutocast(enabled: true) { try m(x) } }
         #expect(try (after.to(.float32) - before.to(.float32)).abs().sum().item() == 0)
     }

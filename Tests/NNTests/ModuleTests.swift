@@ -8,9 +8,12 @@ struct ModuleTests {
     @Test func stateDictKeysFollowCheckpointNames() throws {
         let b = try Block(dim: 8, heads: 2)
         let keys = b.namedTensors().map(\.0)
-        #expect(keys == ["norm1.weight", "norm1.bias", "attn.q.weight", "attn.q.bias", "attn.k.weight", "attn.k.bias",
-                         "attn.v.weight", "attn.v.bias", "attn.proj.weight", "attn.proj.bias", "norm2.weight", "norm2.bias",
-                         "mlp.fc1.weight", "mlp.fc1.bias", "mlp.fc2.weight", "mlp.fc2.bias"])
+        #expect(
+            keys == [
+                "norm1.weight", "norm1.bias", "attn.q.weight", "attn.q.bias", "attn.k.weight", "attn.k.bias",
+                "attn.v.weight", "attn.v.bias", "attn.proj.weight", "attn.proj.bias", "norm2.weight", "norm2.bias",
+                "mlp.fc1.weight", "mlp.fc1.bias", "mlp.fc2.weight", "mlp.fc2.bias"
+            ])
         let hf = try Attention(dim: 8, heads: 2, projection: .fusedQVBias)
         #expect(hf.namedTensors().map(\.0) == ["qkv.weight", "q_bias", "v_bias", "proj.weight", "proj.bias"])
         #expect(snakeCase("posEmbedSpatial") == "pos_embed_spatial" && snakeCase("fc1") == "fc1")
@@ -24,7 +27,8 @@ struct ModuleTests {
         let bad: [String: Tensor] = ["weight": try Tensor.zeros([3, 5]), "extra": try Tensor.zeros([1])]
         #expect { try b.loadStateDict(bad) } throws: { e in
             let m = "\(e)"
-            return m.contains("missing keys (1): bias") && m.contains("unexpected keys (1): extra") && m.contains("weight: checkpoint [3, 5], model [3, 4]")
+            return m.contains("missing keys (1): bias") && m.contains("unexpected keys (1): extra")
+                && m.contains("weight: checkpoint [3, 5], model [3, 4]")
         }
         let r = try b.loadStateDict(bad, strict: false)
         #expect(r.missing == ["bias"] && r.unexpected == ["extra"] && r.mismatched.count == 1 && r.loaded.isEmpty)

@@ -31,7 +31,7 @@ struct OptimTests {
         let sched = CosineSchedule(lr: 1e-2, minLR: 1e-4, warmupEpochs: 1, epochs: 5)
         let lrs = try f["lrs"]!.toArray(Double.self), losses = try f["losses"]!.toArray(Double.self)
         let norms = try f["grad_norms"]!.toArray(Double.self)
-        for it in 0..<10 {
+        for it in 0 ..< 10 {
             let lr = sched.lr(at: Double(it) / 2)
             #expect(abs(lr - lrs[it]) <= 1e-12 * max(1, lrs[it]))
             opt.lr = lr
@@ -42,7 +42,9 @@ struct OptimTests {
             #expect(abs(norm - norms[it]) <= 1e-6 * norms[it], "step \(it) grad norm \(norm) vs \(norms[it])")
             try opt.step()
             #expect(abs(try loss.item() - losses[it]) <= 1e-6 * losses[it])
-            for (name, p) in [("w1", model.fc1.weight), ("b1", model.fc1.bias!), ("w2", model.fc2.weight), ("b2", model.fc2.bias!)] {
+            for (name, p) in [
+                ("w1", model.fc1.weight), ("b1", model.fc1.bias!), ("w2", model.fc2.weight), ("b2", model.fc2.bias!)
+            ] {
                 let d = try maxRel(p, f["step\(it).\(name)"]!)
                 #expect(d <= 1e-6, "step \(it) \(name): \(d)")
             }
@@ -66,7 +68,7 @@ struct OptimTests {
     }
 
     @Test func layerDecayGroups() throws {
-        let blocks = try (0..<2).map { _ in try Block(dim: 8, heads: 2) }
+        let blocks = try (0 ..< 2).map { _ in try Block(dim: 8, heads: 2) }
         let named = blocks.enumerated().flatMap { i, b in b.namedParameters().map { ("blocks.\(i).\($0.0)", $0.1) } }
         let groups = paramGroups(named, weightDecay: 0.05, layerDecay: 0.5, numLayers: 3) { name in
             name.hasPrefix("blocks.") ? Int(name.split(separator: ".")[1])! + 1 : 3
@@ -85,8 +87,9 @@ struct OptimTests {
         try mseLoss(lin(x), y).backward()
         let full = try lin.weight.grad!.clone()
         try lin.zeroGrad()
-        for h in 0..<2 {
-            let xs = try x.slice(dim: 0, start: h * 4, end: h * 4 + 4), ys = try y.slice(dim: 0, start: h * 4, end: h * 4 + 4)
+        for h in 0 ..< 2 {
+            let xs = try x.slice(dim: 0, start: h * 4, end: h * 4 + 4),
+                ys = try y.slice(dim: 0, start: h * 4, end: h * 4 + 4)
             try (mseLoss(lin(xs), ys) / 2).backward()
         }
         #expect(try maxRel(lin.weight.grad!, full) < 1e-6)

@@ -59,7 +59,7 @@ func expectError(_ fragments: String..., sourceLocation: SourceLocation = #_sour
 func sampleTensor(_ dtype: TensorDType, shape: [Int], seed: UInt64 = 1) throws -> RawTensor {
     var rng = SplitMix64(seed: seed)
     let n = shape.reduce(1, *) * dtype.elementSize
-    let bytes = (0..<n).map { _ -> UInt8 in
+    let bytes = (0 ..< n).map { _ -> UInt8 in
         let r = rng.next()
         return dtype == .bool ? UInt8(r & 1) : UInt8(truncatingIfNeeded: r)
     }

@@ -10,8 +10,11 @@ import Testing
     @Test(arguments: TensorDType.allCases)
     func roundTripEveryDType(_ dtype: TensorDType) throws {
         let dir = tmp.path
-        let tensors = [("b.weight", try sampleTensor(dtype, shape: [3, 5])), ("a.scalar", try sampleTensor(dtype, shape: [], seed: 2)),
-                       ("c.empty", try sampleTensor(dtype, shape: [0, 4]))]
+        let tensors = [
+            ("b.weight", try sampleTensor(dtype, shape: [3, 5])),
+            ("a.scalar", try sampleTensor(dtype, shape: [], seed: 2)),
+            ("c.empty", try sampleTensor(dtype, shape: [0, 4]))
+        ]
         let path = dir + "/x.safetensors"
         try SafeTensors.write(tensors, metadata: ["format": "pt", "note": "quote\" and \\ and é"], to: path)
         let (read, order, meta) = try SafeTensors.read(path: path)
@@ -19,7 +22,9 @@ import Testing
         #expect(meta == ["format": "pt", "note": "quote\" and \\ and é"])
         for (name, t) in tensors { #expect(read[name] == t) }
         let size = try FileManager.default.attributesOfItem(atPath: path)[.size] as! Int
-        let headerLen = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))[0..<8].withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
+        let headerLen = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))[0 ..< 8].withUnsafeBytes {
+            $0.loadUnaligned(as: UInt64.self)
+        }
         #expect(headerLen % 8 == 0 && Int(headerLen) + 8 <= size)
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["x.safetensors"])  // no temp file left
     }
@@ -52,57 +57,93 @@ import Testing
 
     @Test func hostileHeadersAreRejected() throws {
         let f32x2 = #"{"t":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#
-        expectError("bad.safetensors", "header length 1000 exceeds") { _ = try SafeTensors.read(path: try hostile(f32x2, data: .init(repeating: 0, count: 8), length: 1000)) }
-        expectError("header length 9223372036854775808 exceeds") { _ = try SafeTensors.read(path: try hostile(f32x2, length: 1 << 63)) }
-        expectError("header length 18446744073709551615 exceeds") { _ = try SafeTensors.read(path: try hostile(f32x2, length: .max)) }
+        expectError("bad.safetensors", "header length 1000 exceeds") {
+            _ = try SafeTensors.read(path: try hostile(f32x2, data: .init(repeating: 0, count: 8), length: 1000))
+        }
+        expectError("header length 9223372036854775808 exceeds") {
+            _ = try SafeTensors.read(path: try hostile(f32x2, length: 1 << 63))
+        }
+        expectError("header length 18446744073709551615 exceeds") {
+            _ = try SafeTensors.read(path: try hostile(f32x2, length: .max))
+        }
         expectError("at least an 8-byte") {
             let p = tmp.path + "/short.safetensors"
             try Data([1, 2, 3]).write(to: URL(fileURLWithPath: p))
             _ = try SafeTensors.read(path: p)
         }
         expectError("tensor 't'", "outside the 8-byte data section") {
-            _ = try SafeTensors.read(path: try hostile(#"{"t":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}"#, data: .init(repeating: 0, count: 8)))
+            _ = try SafeTensors.read(
+                path: try hostile(
+                    #"{"t":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}"#, data: .init(repeating: 0, count: 8)))
         }
         expectError("tensor 't'", "outside") {
-            _ = try SafeTensors.read(path: try hostile(#"{"t":{"dtype":"F32","shape":[0],"data_offsets":[9,8]}}"#, data: .init(repeating: 0, count: 8)))
+            _ = try SafeTensors.read(
+                path: try hostile(
+                    #"{"t":{"dtype":"F32","shape":[0],"data_offsets":[9,8]}}"#, data: .init(repeating: 0, count: 8)))
         }
         expectError("tensor 'b'", "overlap tensor 'a'") {
-            _ = try SafeTensors.read(path: try hostile(#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#,
-                                                       data: .init(repeating: 0, count: 12)))
+            _ = try SafeTensors.read(
+                path: try hostile(
+                    #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#,
+                    data: .init(repeating: 0, count: 12)))
         }
         expectError("tensor 't'", "needs 12 bytes but data_offsets span 8") {
-            _ = try SafeTensors.read(path: try hostile(#"{"t":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#, data: .init(repeating: 0, count: 8)))
+            _ = try SafeTensors.read(
+                path: try hostile(
+                    #"{"t":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#, data: .init(repeating: 0, count: 8)))
         }
         expectError("tensor 't'", "unknown or unsupported dtype 'Q7'") {
-            _ = try SafeTensors.read(path: try hostile(#"{"t":{"dtype":"Q7","shape":[2],"data_offsets":[0,8]}}"#, data: .init(repeating: 0, count: 8)))
+            _ = try SafeTensors.read(
+                path: try hostile(
+                    #"{"t":{"dtype":"Q7","shape":[2],"data_offsets":[0,8]}}"#, data: .init(repeating: 0, count: 8)))
         }
-        expectError("not valid JSON") { _ = try SafeTensors.read(path: try hostile(#"{"t":{"dtype":"F32","shape":[2"#, data: .init(repeating: 0, count: 8))) }
+        expectError("not valid JSON") {
+            _ = try SafeTensors.read(
+                path: try hostile(#"{"t":{"dtype":"F32","shape":[2"#, data: .init(repeating: 0, count: 8)))
+        }
         expectError("not valid JSON") { _ = try SafeTensors.read(path: try hostile(#"{"t":1} trailing"#)) }
         expectError("tensor 't'", "non-negative") {
-            _ = try SafeTensors.read(path: try hostile(#"{"t":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}}"#, data: .init(repeating: 0, count: 8)))
+            _ = try SafeTensors.read(
+                path: try hostile(
+                    #"{"t":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}}"#, data: .init(repeating: 0, count: 8)))
         }
         expectError("tensor 't'", "overflows") {
-            _ = try SafeTensors.read(path: try hostile(#"{"t":{"dtype":"F64","shape":[4294967296,4294967296],"data_offsets":[0,8]}}"#, data: .init(repeating: 0, count: 8)))
+            _ = try SafeTensors.read(
+                path: try hostile(
+                    #"{"t":{"dtype":"F64","shape":[4294967296,4294967296],"data_offsets":[0,8]}}"#,
+                    data: .init(repeating: 0, count: 8)))
         }
         expectError("tensor 't'", "data_offsets") {
-            _ = try SafeTensors.read(path: try hostile(#"{"t":{"dtype":"F32","shape":[2],"data_offsets":[0,1e400]}}"#, data: .init(repeating: 0, count: 8)))
+            _ = try SafeTensors.read(
+                path: try hostile(
+                    #"{"t":{"dtype":"F32","shape":[2],"data_offsets":[0,1e400]}}"#, data: .init(repeating: 0, count: 8))
+            )
         }
         expectError("bytes 0..<4 before tensor 't' belong to no tensor") {
-            _ = try SafeTensors.read(path: try hostile(#"{"t":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#, data: .init(repeating: 0, count: 8)))
+            _ = try SafeTensors.read(
+                path: try hostile(
+                    #"{"t":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#, data: .init(repeating: 0, count: 8)))
         }
         expectError("8 bytes but the tensors cover only 4") {
-            _ = try SafeTensors.read(path: try hostile(#"{"t":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#, data: .init(repeating: 0, count: 8)))
+            _ = try SafeTensors.read(
+                path: try hostile(
+                    #"{"t":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#, data: .init(repeating: 0, count: 8)))
         }
         expectError("__metadata__") { _ = try SafeTensors.read(path: try hostile(#"{"__metadata__":{"a":1}}"#)) }
         expectError("duplicate entry 't'") {
-            _ = try SafeTensors.read(path: try hostile(#"{"t":{"dtype":"F32","shape":[0],"data_offsets":[0,0]},"t":{"dtype":"F32","shape":[0],"data_offsets":[0,0]}}"#))
+            _ = try SafeTensors.read(
+                path: try hostile(
+                    #"{"t":{"dtype":"F32","shape":[0],"data_offsets":[0,0]},"t":{"dtype":"F32","shape":[0],"data_offsets":[0,0]}}"#
+                ))
         }
     }
 
     @Test func writerRejectsBadInput() throws {
         let dir = tmp.path
         let t = try sampleTensor(.float32, shape: [2])
-        expectError("duplicate or reserved tensor name 'a'") { try SafeTensors.write([("a", t), ("a", t)], to: dir + "/d.safetensors") }
+        expectError("duplicate or reserved tensor name 'a'") {
+            try SafeTensors.write([("a", t), ("a", t)], to: dir + "/d.safetensors")
+        }
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir).isEmpty)
         expectError("needs 12 bytes") { _ = try RawTensor(dtype: .float32, shape: [3], bytes: [0, 0, 0, 0]) }
     }

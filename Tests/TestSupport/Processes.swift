@@ -9,8 +9,9 @@ public func productPath(_ name: String) throws -> String {
         if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
         dir = dir.deletingLastPathComponent()
     }
-    throw TestSupportError("\(name) executable not found near \(CommandLine.arguments[0]); "
-        + "run `swift build --build-tests` first")
+    throw TestSupportError(
+        "\(name) executable not found near \(CommandLine.arguments[0]); "
+            + "run `swift build --build-tests` first")
 }
 
 /// Whether `productPath(name)` finds the executable (for `.enabled(if:)`).
@@ -20,8 +21,10 @@ public func hasProduct(_ name: String) -> Bool { (try? productPath(name)) != nil
 /// terminal shows them). `interrupt` is called with the running process; past `timeout` seconds it is terminated and
 /// this throws.
 @discardableResult
-public func runSTMAE(_ args: [String], timeout: Double = 240,
-                     interrupt: ((Process) -> Void)? = nil) throws -> (status: Int32, stderr: String) {
+public func runSTMAE(
+    _ args: [String], timeout: Double = 240,
+    interrupt: ((Process) -> Void)? = nil
+) throws -> (status: Int32, stderr: String) {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: try productPath("stmae"))
     p.arguments = args

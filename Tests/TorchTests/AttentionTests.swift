@@ -9,7 +9,7 @@ import Testing
 struct AttentionTests {
     static let cases: [(batch: Int, heads: Int, lq: Int, lk: Int, dim: Int)] = [
         (2, 3, 37, 37, 32), (1, 2, 50, 21, 64), (1, 2, 19, 33, 128), (1, 16, 157, 157, 32), (2, 1, 3, 1, 32),
-        (1, 2, 45, 70, 80),
+        (1, 2, 45, 70, 80)
     ]
     static let dtypes: [DType] = [.bfloat16, .float32]
 
@@ -18,7 +18,8 @@ struct AttentionTests {
         let g = try Generator(seed: UInt64(i))
         // q from its own tensor when lq ≠ lk (cross-attention); k, v from a [B, Lk, 2, H, D] pair.
         let qLeaf = try (Tensor.randn([c.batch, c.lq, c.heads, c.dim], generator: g) * 2.0).to(dtype).requiresGrad(true)
-        let kvLeaf = try (Tensor.randn([c.batch, c.lk, 2, c.heads, c.dim], generator: g) * 2.0).to(dtype).requiresGrad(true)
+        let kvLeaf = try (Tensor.randn([c.batch, c.lk, 2, c.heads, c.dim], generator: g) * 2.0).to(dtype).requiresGrad(
+            true)
         func split(_ q: Tensor, _ kv: Tensor) throws -> (Tensor, Tensor, Tensor) {
             let kvh = try kv.permute(2, 0, 3, 1, 4)
             return (try q.transpose(1, 2), try kvh.select(dim: 0, index: 0), try kvh.select(dim: 0, index: 1))
@@ -26,14 +27,17 @@ struct AttentionTests {
         let (q, k, v) = try split(qLeaf, kvLeaf)
         // bf16 without AVX-512 BF16: the fp32 kernel on widened copies, which takes head dim 80 too.
         let native = Runtime.fusedAttentionAvailable(dtype)
-        let kernel = dtype == .bfloat16 && !native ? Runtime.fusedAttentionAvailable(.float32) : native && (dtype == .float32 || c.dim != 80)
+        let kernel =
+            dtype == .bfloat16 && !native
+            ? Runtime.fusedAttentionAvailable(.float32) : native && (dtype == .float32 || c.dim != 80)
         #expect(Runtime.fusedAttentionTakes(q, k, v) == kernel)
         let out = try scaledDotProductAttention(q, k, v)
         #expect(out.dtype == dtype && out.shape == [c.batch, c.heads, c.lq, c.dim])
         let gradOut = try Tensor.randn(out.shape, generator: g).to(dtype)
         try out.backward(gradient: gradOut)
 
-        let q64 = try qLeaf.detach().to(.float64).requiresGrad(true), kv64 = try kvLeaf.detach().to(.float64).requiresGrad(true)
+        let q64 = try qLeaf.detach().to(.float64).requiresGrad(true),
+            kv64 = try kvLeaf.detach().to(.float64).requiresGrad(true)
         let (rq, rk, rv) = try split(q64, kv64)
         let scores = try rq.matmul(rk.transpose(-1, -2)) * (1 / Double(c.dim).squareRoot())
         let ref = try softmax(scores, dim: -1).matmul(rv)
@@ -48,8 +52,11 @@ struct AttentionTests {
 
     /// Inference (no grad) takes the same kernel and gives the same output as training mode.
     @Test(arguments: dtypes) func noGradMatchesGradMode(_ dtype: DType) throws {
-        let qkv = try Tensor.randn([1, 40, 3, 4, 32], generator: try Generator(seed: 9)).to(dtype).permute(2, 0, 3, 1, 4)
-        let (q, k, v) = (try qkv.select(dim: 0, index: 0), try qkv.select(dim: 0, index: 1), try qkv.select(dim: 0, index: 2))
+        let qkv = try Tensor.randn([1, 40, 3, 4, 32], generator: try Generator(seed: 9)).to(dtype).permute(
+            2, 0, 3, 1, 4)
+        let (q, k, v) = (
+            try qkv.select(dim: 0, index: 0), try qkv.select(dim: 0, index: 1), try qkv.select(dim: 0, index: 2)
+        )
         let a = try withNoGrad { try scaledDotProductAttention(q, k, v) }
         let leaf = try q.detach().requiresGrad(true)
         let b = try scaledDotProductAttention(leaf, k, v)
@@ -58,11 +65,14 @@ struct AttentionTests {
 
     /// Head dims the kernels do not take (48), fp64 and a strided last dim run libtorch's SDPA.
     @Test func otherInputsFallBack() throws {
-        let q = try Tensor.randn([1, 2, 8, 48]).to(.bfloat16), f = try Tensor.randn([1, 2, 8, 48]), d = try Tensor.randn([1, 2, 8, 32]).to(.float64)
+        let q = try Tensor.randn([1, 2, 8, 48]).to(.bfloat16), f = try Tensor.randn([1, 2, 8, 48]),
+            d = try Tensor.randn([1, 2, 8, 32]).to(.float64)
         let strided = try Tensor.randn([1, 2, 32, 8]).transpose(2, 3)
         for x in [q, f, d, strided] { #expect(!Runtime.fusedAttentionTakes(x, x, x), "\(x.dtype) \(x.shape)") }
         #expect(try scaledDotProductAttention(q, q, q).shape == [1, 2, 8, 48])
-        try expectClose(try scaledDotProductAttention(strided, strided, strided),
-                        try scaledDotProductAttention(strided.contiguous(), strided.contiguous(), strided.contiguous()), tol: 1e-5, "strided")
+        try expectClose(
+            try scaledDotProductAttention(strided, strided, strided),
+            try scaledDotProductAttention(strided.contiguous(), strided.contiguous(), strided.contiguous()), tol: 1e-5,
+            "strided")
     }
 }

@@ -9,7 +9,7 @@ struct ConvBf16Tests {
     typealias Conv = (Tensor, Tensor, Tensor) throws -> Tensor
     static let cases: [(name: String, x: [Int], w: [Int], conv: Conv)] = [
         ("conv3d", [2, 3, 4, 16, 16], [8, 3, 2, 4, 4], { try conv3d($0, weight: $1, bias: $2, stride: [2, 4, 4]) }),
-        ("conv2d", [2, 3, 16, 16], [8, 3, 4, 4], { try conv2d($0, weight: $1, bias: $2, stride: [4, 4]) }),
+        ("conv2d", [2, 3, 16, 16], [8, 3, 4, 4], { try conv2d($0, weight: $1, bias: $2, stride: [4, 4]) })
     ]
 
     @Test(arguments: cases.indices, [false, true]) func matchesRoundedOperands(_ i: Int, _ autocast: Bool) throws {
@@ -26,7 +26,8 @@ struct ConvBf16Tests {
         let (x, w, b) = (try leaf(x32), try leaf(w32), try leaf(b32))
         let y = try withAutocast(enabled: autocast) { try c.conv(x, w, b) }
         try y.backward(gradient: gy)
-        try expectBF16Step(y, ref, leaves: (x, w, b), rounded: (xr, wr, br), autocast: autocast,
-                           "\(c.name) autocast \(autocast)")
+        try expectBF16Step(
+            y, ref, leaves: (x, w, b), rounded: (xr, wr, br), autocast: autocast,
+            "\(c.name) autocast \(autocast)")
     }
 }

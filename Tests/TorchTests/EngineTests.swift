@@ -23,7 +23,9 @@ struct EngineTests {
     }
 
     @Test func missingFileAndHostileHeaderThrow() throws {
-        #expect { try TensorFile.load("/nonexistent/x.safetensors") } throws: { "\($0)".contains("/nonexistent/x.safetensors") }
+        #expect { try TensorFile.load("/nonexistent/x.safetensors") } throws: {
+            "\($0)".contains("/nonexistent/x.safetensors")
+        }
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("stmae-engine-\(getpid())")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -72,14 +74,14 @@ struct EngineTests {
         // 100k rounds create ≥ 200k handles; a leak would leave them alive. Process RSS is not used: tests run
         // concurrently and their allocations move it by hundreds of MB. Other tests' handles move this count by < 10k.
         let before = Runtime.liveTensors
-        for _ in 0..<100_000 { _ = try Tensor.ones([256]) + 1.0 }
+        for _ in 0 ..< 100_000 { _ = try Tensor.ones([256]) + 1.0 }
         let grown = Runtime.liveTensors - before
         #expect(grown < 20_000, "\(grown) tensor handles still alive after 100k rounds")
         do { let t = try Tensor.ones([2]); #expect(Runtime.liveTensors >= 1); _ = t }
     }
 
     @Test func zeroCopyAndBack() throws {
-        let values: [Float] = (0..<12).map(Float.init)
+        let values: [Float] = (0 ..< 12).map(Float.init)
         let t = try Tensor.wrapping(values, shape: [3, 4])
         #expect(try t.sum().item() == 66)
         #expect(try t.transpose(0, 1).contiguous().toArray(Float.self)[1] == 4)
@@ -114,7 +116,9 @@ struct EngineTests {
 
     @Test func generatorIsDeterministicAndRestorable() throws {
         let g1 = try Generator(seed: 7), g2 = try Generator(seed: 7)
-        #expect(try Tensor.randn([5], generator: g1).toArray(Float.self) == Tensor.randn([5], generator: g2).toArray(Float.self))
+        #expect(
+            try Tensor.randn([5], generator: g1).toArray(Float.self)
+                == Tensor.randn([5], generator: g2).toArray(Float.self))
         let state = try g1.state()
         let a = try Tensor.rand([4], generator: g1).toArray(Float.self)
         try g1.setState(state)

@@ -16,8 +16,8 @@ struct AttentionVizTests {
         var map = [Float](repeating: 0, count: 16)
         map[0] = 1  // top-left cell of a 4×4 grid
         let o = try grey.overlaying(map: map, gridH: 4, gridW: 4, alpha: 1)
-        let px = { (x: Int, y: Int) in Array(o.pixels[((y * 32 + x) * 3)..<((y * 32 + x) * 3 + 3)]) }
-        #expect(px(4, 4)[0] > 200 && px(4, 4)[2] < 50)    // centre of the hot cell: red
+        let px = { (x: Int, y: Int) in Array(o.pixels[((y * 32 + x) * 3) ..< ((y * 32 + x) * 3 + 3)]) }
+        #expect(px(4, 4)[0] > 200 && px(4, 4)[2] < 50)  // centre of the hot cell: red
         #expect(px(28, 28)[2] > 100 && px(28, 28)[0] < 50)  // far corner: blue
         #expect(try grey.overlaying(map: map, gridH: 4, gridW: 4, alpha: 0) == grey)
         #expect(throws: MediaError.self) { try grey.overlaying(map: map, gridH: 3, gridW: 4) }
@@ -43,7 +43,9 @@ struct AttentionVizTests {
         #expect(strip.width == 4 * 32 && strip.height == 32)
         try saveAttentionOverlay(clip: clip, map: map.select(dim: 0, index: 0), path: gif)
         #expect(try Array(Data(contentsOf: URL(fileURLWithPath: gif)).prefix(6)) == Array("GIF89a".utf8))
-        #expect { try saveAttentionOverlay(clip: clip, map: map.select(dim: 0, index: 0), path: tempPath("a.jpg")) } throws: { "\($0)".contains(".png or .gif") }
+        #expect {
+            try saveAttentionOverlay(clip: clip, map: map.select(dim: 0, index: 0), path: tempPath("a.jpg"))
+        } throws: { "\($0)".contains(".png or .gif") }
         #expect(throws: MediaError.self) { try saveAttentionOverlay(clip: clip, map: Tensor.zeros([3, 16]), path: png) }
     }
 }

@@ -12,9 +12,12 @@ import Torch
     @Test(.timeLimit(.minutes(5))) func checkpointClassListAndFiniteWeights() throws {
         let tmp = try TempDir("class-list")
         let (data, out) = try tinyVideoSet(in: tmp)
-        let ft = try runSTMAE(["finetune", "--model", "vit_tiny", "--train_dir", data, "--output_dir", out + "/ft",
-                               "--epochs", "1", "--max_steps", "1",
-                               "--sincos_pos_embed", "--no_cls_embed"] + tinyFinetuneFlags)  // VideoMAE's layout
+        let ft = try runSTMAE(
+            [
+                "finetune", "--model", "vit_tiny", "--train_dir", data, "--output_dir", out + "/ft",
+                "--epochs", "1", "--max_steps", "1",
+                "--sincos_pos_embed", "--no_cls_embed"
+            ] + tinyFinetuneFlags)  // VideoMAE's layout
         #expect(ft.status == 0, "\(ft.stderr)")
         let ck = out + "/ft/checkpoint-last.json"
         let classes = try #require(try Checkpoint.loadSidecar(ck, as: FinetuneCheckpointState.self).state.classNames)
@@ -25,8 +28,10 @@ import Torch
         try FileManager.default.createDirectory(atPath: subset, withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: data + "/" + last, toPath: subset + "/" + last)
         try? FileManager.default.removeItem(atPath: subset + "/" + last + "/broken.mp4")
-        let e = try runSTMAE(["embed", "--checkpoint", ck, "--data", subset, "--output", out + "/e.safetensors",
-                              "--sampling_rate", "2"])
+        let e = try runSTMAE([
+            "embed", "--checkpoint", ck, "--data", subset, "--output", out + "/e.safetensors",
+            "--sampling_rate", "2"
+        ])
         #expect(e.status == 0, "\(e.stderr)")
         #expect(try EmbeddingModel(checkpoint: ck).classNames == classes)
         let written = try #require(SafeTensors.read(path: out + "/e.safetensors").tensors["labels"])
@@ -35,9 +40,10 @@ import Torch
         // an unknown class folder is an error naming it
         try FileManager.default.moveItem(atPath: subset + "/" + last, toPath: subset + "/zebra")
         let unknown = try runSTMAE(["embed", "--checkpoint", ck, "--data", subset, "--output", out + "/u.npz"])
-        #expect(unknown.status != 0 && unknown.stderr.contains("--data \(subset)")
+        #expect(
+            unknown.status != 0 && unknown.stderr.contains("--data \(subset)")
                 && unknown.stderr.contains("'zebra'"),
-                "\(unknown.stderr)")
+            "\(unknown.stderr)")
 
         // convert: the Hugging Face id2label is the checkpoint's class list
         let hf = try runSTMAE(["convert", ck, out + "/hf"])

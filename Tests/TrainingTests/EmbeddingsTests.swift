@@ -20,17 +20,23 @@ struct EmbeddingsTests {
         samples.insert(VideoSample(path: dir + "/broken.mp4", label: 0), at: 3)
 
         var mae = try MAEConfig.named("mae_vit_tiny")
-        (mae.embedDim, mae.depth, mae.numHeads, mae.imgSize, mae.patchSize, mae.numFrames, mae.predTDim) = (64, 2, 1, 32, 8, 4, 4)
+        (mae.embedDim, mae.depth, mae.numHeads, mae.imgSize, mae.patchSize, mae.numFrames, mae.predTDim) = (
+            64, 2, 1, 32, 8, 4, 4
+        )
         let encoder = try MaskedAutoencoderViT(mae, generator: Generator(seed: 2))
-        try Weights.write(encoder.stateDict(), to: dir + "/mae.pth", format: .torch, settings: ModelSettings(numHeads: 1))
+        try Weights.write(
+            encoder.stateDict(), to: dir + "/mae.pth", format: .torch, settings: ModelSettings(numHeads: 1))
         // 64 × 2 is no standard size: without recorded heads the checkpoint needs --num_heads.
         try Weights.write(encoder.stateDict(), to: dir + "/bare.pth", format: .torch)
-        #expect { try EmbeddingModel(checkpoint: dir + "/bare.pth") } throws: { "\($0)".contains(dir + "/bare.pth") && "\($0)".contains("--num_heads") }
+        #expect { try EmbeddingModel(checkpoint: dir + "/bare.pth") } throws: {
+            "\($0)".contains(dir + "/bare.pth") && "\($0)".contains("--num_heads")
+        }
 
         let m = try EmbeddingModel(checkpoint: dir + "/mae.pth")
         #expect(m.finalNorm != nil && m.dim == 64 && m.model.config.numFrames == 4 && m.model.config.imgSize == 32)
         let clip = ClipConfig(numFrames: 4, samplingRate: 2, targetFps: 10, imgSize: 32, train: false)
-        let loader = try VideoLoader(samples: samples, config: clip, batchSize: 3, shuffle: false, numWorkers: 2, dropLast: false)
+        let loader = try VideoLoader(
+            samples: samples, config: clip, batchSize: 3, shuffle: false, numWorkers: 2, dropLast: false)
         let r = try Embeddings.extract(m, loader: loader)
         let good = samples.filter { !$0.path.hasSuffix("broken.mp4") }
         #expect(r.paths == good.map(\.path) && r.labels == good.map(\.label))
@@ -53,13 +59,17 @@ struct EmbeddingsTests {
         try Embeddings.write(r.embeddings, paths: r.paths, labels: r.labels, to: dir + "/e.npy")
         let npy = try Npy.read(path: dir + "/e.npy")
         #expect(npy.shape == [8, 64] && npy.dtype == .float32)
-        let listed = try String(contentsOfFile: dir + "/e.paths.txt", encoding: .utf8).split(separator: "\n").map(String.init)
+        let listed = try String(contentsOfFile: dir + "/e.paths.txt", encoding: .utf8).split(separator: "\n").map(
+            String.init)
         #expect(listed == r.paths)
         // .npz as numpy.load reads it (optimized-stmae's embed.py output).
         try Embeddings.write(r.embeddings, paths: r.paths, labels: r.labels, to: dir + "/e.npz")
-        let said = try runPython(["-c", "import numpy as np, sys; d = np.load(sys.argv[1]); e = d['embeddings']; "
-            + "print(e.shape, e.dtype, d['labels'].tolist(), float(np.abs(e - np.load(sys.argv[2])).max()))",
-            dir + "/e.npz", dir + "/e.npy"])
+        let said = try runPython([
+            "-c",
+            "import numpy as np, sys; d = np.load(sys.argv[1]); e = d['embeddings']; "
+                + "print(e.shape, e.dtype, d['labels'].tolist(), float(np.abs(e - np.load(sys.argv[2])).max()))",
+            dir + "/e.npz", dir + "/e.npy"
+        ])
         #expect(said.trimmingCharacters(in: .whitespacesAndNewlines) == "(8, 64) float32 \(r.labels) 0.0", "\(said)")
         try Embeddings.write(r.embeddings, paths: r.paths, labels: r.labels, to: dir + "/e.safetensors")
         let st = try SafeTensors.read(path: dir + "/e.safetensors")
@@ -80,7 +90,9 @@ struct EmbeddingsTests {
     @Test func classifierCheckpointsEmbedTheHeadInput() throws {
         let tmp = try TempDir("embed-cls"), dir = tmp.path
         var c = ViTConfig()
-        (c.numFrames, c.imgSize, c.patchSize, c.numClasses, c.embedDim, c.depth, c.numHeads, c.dropout) = (4, 16, 8, 3, 64, 1, 1, 0)
+        (c.numFrames, c.imgSize, c.patchSize, c.numClasses, c.embedDim, c.depth, c.numHeads, c.dropout) = (
+            4, 16, 8, 3, 64, 1, 1, 0
+        )
         let x = try Tensor.randn([2, 3, 4, 16, 16], generator: Generator(seed: 1))
         let gp = try VisionTransformer(c, generator: Generator(seed: 2))
         gp.eval()
@@ -92,7 +104,10 @@ struct EmbeddingsTests {
         cls.eval()
         try Weights.write(cls.stateDict(), to: dir + "/cls.pth", format: .torch, settings: ModelSettings(numHeads: 1))
         let want = try gp.forwardFeatures(x)
-        for (file, pool, ref) in [("gp.pth", EmbeddingModel.Pool.mean, want), ("maest.pth", .mean, want), ("cls.pth", .cls, try cls.forwardFeatures(x))] {
+        for (file, pool, ref) in [
+            ("gp.pth", EmbeddingModel.Pool.mean, want), ("maest.pth", .mean, want),
+            ("cls.pth", .cls, try cls.forwardFeatures(x))
+        ] {
             let m = try EmbeddingModel(checkpoint: dir + "/" + file, pool: pool)
             #expect(m.finalNorm == nil)
             #expect(try (m(x) - ref).abs().amax(dims: [0, 1]).item() < 1e-6, "\(file)")
@@ -103,10 +118,16 @@ struct EmbeddingsTests {
     @Test(.timeLimit(.minutes(5))) func embedCommandWritesTheLibraryResult() throws {
         let tmp = try TempDir("embed-cli"), (data, out) = try tinyVideoSet(in: tmp)
         var mae = try MAEConfig.named("mae_vit_tiny")
-        (mae.embedDim, mae.depth, mae.numHeads, mae.imgSize, mae.patchSize, mae.numFrames, mae.predTDim) = (64, 1, 1, 32, 8, 4, 4)
-        try Weights.write(MaskedAutoencoderViT(mae, generator: Generator(seed: 4)).stateDict(), to: out + "/mae.pth", format: .torch, settings: ModelSettings(numHeads: 1))
-        let run = try runSTMAE(["embed", "--checkpoint", out + "/mae.pth", "--data", data, "--output", out + "/e.safetensors",
-                                "--sampling_rate", "2", "--target_fps", "10", "--batch_size", "5", "--num_workers", "2"])
+        (mae.embedDim, mae.depth, mae.numHeads, mae.imgSize, mae.patchSize, mae.numFrames, mae.predTDim) = (
+            64, 1, 1, 32, 8, 4, 4
+        )
+        try Weights.write(
+            MaskedAutoencoderViT(mae, generator: Generator(seed: 4)).stateDict(), to: out + "/mae.pth", format: .torch,
+            settings: ModelSettings(numHeads: 1))
+        let run = try runSTMAE([
+            "embed", "--checkpoint", out + "/mae.pth", "--data", data, "--output", out + "/e.safetensors",
+            "--sampling_rate", "2", "--target_fps", "10", "--batch_size", "5", "--num_workers", "2"
+        ])
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.stderr.contains("broken.mp4") && run.stderr.contains("16 videos × 64"), "\(run.stderr)")
         let st = try SafeTensors.read(path: out + "/e.safetensors")
@@ -115,12 +136,15 @@ struct EmbeddingsTests {
         #expect(paths == samples.map(\.path))
         let m = try EmbeddingModel(checkpoint: out + "/mae.pth")
         let clip = ClipConfig(numFrames: 4, samplingRate: 2, targetFps: 10, imgSize: 32, train: false)
-        let loader = try VideoLoader(samples: samples, config: clip, batchSize: 4, shuffle: false, numWorkers: 0, dropLast: false)
+        let loader = try VideoLoader(
+            samples: samples, config: clip, batchSize: 4, shuffle: false, numWorkers: 0, dropLast: false)
         let lib = try Embeddings.extract(m, loader: loader).embeddings
         let cli = try Tensor(st.tensors["embeddings"]!)
         #expect(cli.shape == [16, 64])  // 8 classes × 2; the corrupt file skipped
         #expect(try (cli - lib).abs().amax(dims: [0, 1]).item() < 1e-5)
-        let again = try runSTMAE(["embed", "--checkpoint", out + "/mae.pth", "--data", data, "--output", out + "/e.safetensors"])
+        let again = try runSTMAE([
+            "embed", "--checkpoint", out + "/mae.pth", "--data", data, "--output", out + "/e.safetensors"
+        ])
         #expect(again.status != 0 && again.stderr.contains("--force"))
     }
 }

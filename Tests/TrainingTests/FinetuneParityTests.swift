@@ -16,7 +16,8 @@ struct FinetuneParityTests {
         let x = f["input.x"]!, labels = try f["input.label"]!.toArray(Int64.self).map(Int.init)
         #expect(cases.count == 5)
         for (name, c) in cases {
-            let d = MixDecision(lam: c["lam"] as! Double, useCutmix: c["use_cutmix"] as! Bool, cy: c["cy"] as! Int, cx: c["cx"] as! Int)
+            let d = MixDecision(
+                lam: c["lam"] as! Double, useCutmix: c["use_cutmix"] as! Bool, cy: c["cy"] as! Int, cx: c["cx"] as! Int)
             var data = try x.toArray(Float.self)
             let lam = Mixup.mix(&data, shape: x.shape, decision: d)
             #expect(abs(lam - (try f["\(name).lam"]!.item())) < 1e-12, "\(name): lam \(lam)")
@@ -57,8 +58,10 @@ struct FinetuneParityTests {
             #expect(d < 2e-4 || scale < 1e-6, "grad \(k): \(d)")
         }
         let depth = model.config.depth
-        let groups = paramGroups(model.namedParameters(), weightDecay: 0.05, skip: model.noWeightDecay,
-                                 layerDecay: 0.75, numLayers: depth + 1) { VisionTransformer.layerId($0, depth: depth) }
+        let groups = paramGroups(
+            model.namedParameters(), weightDecay: 0.05, skip: model.noWeightDecay,
+            layerDecay: 0.75, numLayers: depth + 1
+        ) { VisionTransformer.layerId($0, depth: depth) }
         #expect(Set(groups.map(\.lrScale)) == Set([pow(0.75, 3), pow(0.75, 2), 0.75, 1]))
         let opt = AdamW(groups, lr: 1e-3)
         let norm = try Kernels.clipGradNorm(opt.grads(), maxNorm: Double(meta["clip_grad"]!)!)

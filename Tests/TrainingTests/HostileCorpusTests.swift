@@ -14,7 +14,8 @@ import TensorFiles
     static func corpus(in tmp: TempDir) throws -> (videos: String, broken: [String]) {
         let videos = try tinyVideoSet(in: tmp).data, dir = videos + "/circle_left"
         let fm = FileManager.default
-        let good = try fm.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".mp4") && $0 != "broken.mp4" }.sorted()[0]
+        let good = try fm.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".mp4") && $0 != "broken.mp4" }
+            .sorted()[0]
         let bytes = try Data(contentsOf: URL(fileURLWithPath: dir + "/" + good))
         try bytes.prefix(bytes.count / 3).write(to: URL(fileURLWithPath: dir + "/truncated.mp4"))
         try Data().write(to: URL(fileURLWithPath: dir + "/empty.mp4"))
@@ -34,8 +35,11 @@ import TensorFiles
         let out = tmp.sub("out")
 
         // pre-training: the unreadable files are skipped with reasons, the rest (incl. .mov, .MP4) trains
-        let pre = try runSTMAE(["pretrain", "--data_dirs", videos, "--output_dir", out + "/pre", "--epochs", "1",
-                                "--max_steps", "3"] + tinyCLIFlags, timeout: 120)
+        let pre = try runSTMAE(
+            [
+                "pretrain", "--data_dirs", videos, "--output_dir", out + "/pre", "--epochs", "1",
+                "--max_steps", "3"
+            ] + tinyCLIFlags, timeout: 120)
         #expect(pre.status == 0, "\(pre.stderr)")
         for path in broken { #expect(pre.stderr.contains("skipping unreadable video \(path)"), "\(path)") }
         #expect(pre.stderr.contains("FIFO"))
@@ -47,15 +51,21 @@ import TensorFiles
         let rows = try VideoList.readCSV(path: out + "/pre/train.csv").prefix(8).map { "\($0.path), \($0.label % 2)" }
         try ((rows + ["/no/such/video.mp4, 1"] + broken.map { "\($0), 0" }).joined(separator: "\r\n") + "\r\n")
             .write(toFile: csv, atomically: true, encoding: .utf8)
-        let ft = try runSTMAE(["finetune", "--train_dir", csv, "--val_dir", csv, "--output_dir", out + "/ft", "--epochs", "1",
-                               "--max_steps", "2", "--batch_size", "2", "--img_size", "32", "--patch_size", "8",
-                               "--num_frames", "4", "--threads", "1"], timeout: 120)
+        let ft = try runSTMAE(
+            [
+                "finetune", "--train_dir", csv, "--val_dir", csv, "--output_dir", out + "/ft", "--epochs", "1",
+                "--max_steps", "2", "--batch_size", "2", "--img_size", "32", "--patch_size", "8",
+                "--num_frames", "4", "--threads", "1"
+            ], timeout: 120)
         #expect(ft.status == 0, "\(ft.stderr)")
         #expect(ft.stderr.contains("skipping unreadable video /no/such/video.mp4"))
 
         // embeddings over the whole corpus: broken files listed as skipped
-        let emb = try runSTMAE(["embed", "--checkpoint", out + "/pre/checkpoint-last.json", "--data", videos,
-                                "--output", out + "/e.npy"], timeout: 120)
+        let emb = try runSTMAE(
+            [
+                "embed", "--checkpoint", out + "/pre/checkpoint-last.json", "--data", videos,
+                "--output", out + "/e.npy"
+            ], timeout: 120)
         #expect(emb.status == 0, "\(emb.stderr)")
         #expect(emb.stderr.contains("skipped"), "\(emb.stderr)")
 
@@ -70,9 +80,14 @@ import TensorFiles
         try good.prefix(good.count / 2).write(to: URL(fileURLWithPath: out + "/cut.safetensors"))
         for bad in ["zero_stride.pth", "header.safetensors", "cut.safetensors"] {
             let path = out + "/" + bad
-            for args in [["convert", path, out + "/x.safetensors"], ["embed", "--checkpoint", path, "--data", videos,
-                                                                    "--output", out + "/x.npy"],
-                         ["finetune", "--finetune", path, "--max_steps", "1", "--output_dir", out + "/x"]] {
+            for args in [
+                ["convert", path, out + "/x.safetensors"],
+                [
+                    "embed", "--checkpoint", path, "--data", videos,
+                    "--output", out + "/x.npy"
+                ],
+                ["finetune", "--finetune", path, "--max_steps", "1", "--output_dir", out + "/x"]
+            ] {
                 let r = try runSTMAE(args, timeout: 60)
                 #expect(r.status != 0 && r.status < 128, "\(args[0]) \(bad): status \(r.status)")
                 #expect(r.stderr.contains(bad), "\(args[0]) \(bad): \(r.stderr.suffix(300))")

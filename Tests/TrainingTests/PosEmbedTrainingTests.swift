@@ -14,9 +14,12 @@ import Torch
     @Test func flagsSelectTheLayout() throws {
         #expect(try flags.parse([], onto: PretrainConfig()).maeConfig().posEmbedType == .separable)
         #expect(try flags.parse(["--no_sep_pos_embed"], onto: PretrainConfig()).maeConfig().posEmbedType == .joint)
-        #expect(try flags.parse(["--sep_pos_embed", "false"], onto: PretrainConfig()).maeConfig().posEmbedType == .joint)
+        #expect(
+            try flags.parse(["--sep_pos_embed", "false"], onto: PretrainConfig()).maeConfig().posEmbedType == .joint)
         #expect(try flags.parse(["--sincos_pos_embed"], onto: PretrainConfig()).maeConfig().posEmbedType == .sinusoid)
-        #expect { try flags.parse(["--model", "maskfeat_vit_tiny", "--sincos_pos_embed"], onto: PretrainConfig()).validate() } throws: {
+        #expect {
+            try flags.parse(["--model", "maskfeat_vit_tiny", "--sincos_pos_embed"], onto: PretrainConfig()).validate()
+        } throws: {
             "\($0)".contains("--sincos_pos_embed")
         }
         var f = FinetuneConfig()
@@ -48,7 +51,9 @@ import Torch
         #expect(model.config.posEmbedType == .joint && !cfg.sepPosEmbed && !cfg.sincosPosEmbed)
 
         var f = FinetuneConfig()
-        (f.imgSize, f.numFrames, f.sepPosEmbed, f.finetune, f.outputDir) = (32, 4, false, d1 + "/checkpoint-00000.json", d2 + "/ft")
+        (f.imgSize, f.numFrames, f.sepPosEmbed, f.finetune, f.outputDir) = (
+            32, 4, false, d1 + "/checkpoint-00000.json", d2 + "/ft"
+        )
         f.patchSize = 8
         let ft = try Finetuner(f, numClasses: 3)
         let vit = try #require(ft.model as? VisionTransformer)
@@ -67,7 +72,8 @@ import Torch
             (c.sepPosEmbed, c.sincosPosEmbed, c.epochs, c.accumIter) = (false, type == .sinusoid, 1, 1)
             try Pretrainer(c).run(feed: feed)
             let json = d + "/checkpoint-00000.json"
-            var obj = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as! [String: Any]
+            var obj =
+                try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as! [String: Any]
             var cfg = obj["config"] as! [String: Any]
             cfg.removeValue(forKey: "sincos_pos_embed")
             obj["config"] = cfg
@@ -83,21 +89,32 @@ import Torch
     /// naming it), `convert` to `.pth` and back keeping both tables, and to Hugging Face refused.
     @Test(.timeLimit(.minutes(5))) func commandLine() throws {
         let tmp = try TempDir("cli-joint"), (data, out) = try tinyVideoSet(in: tmp)
-        let sizes = ["--img_size", "32", "--patch_size", "8", "--num_frames", "4", "--sampling_rate", "2", "--threads", "1",
-                     "--num_workers", "1"]
-        let pre = try runSTMAE(["pretrain", "--no_sep_pos_embed", "--data_dirs", data, "--output_dir", out + "/pre", "--epochs", "1",
-                                "--max_steps", "1", "--batch_size_per_gpu", "2", "--decoder_depth", "1"] + sizes)
+        let sizes = [
+            "--img_size", "32", "--patch_size", "8", "--num_frames", "4", "--sampling_rate", "2", "--threads", "1",
+            "--num_workers", "1"
+        ]
+        let pre = try runSTMAE(
+            [
+                "pretrain", "--no_sep_pos_embed", "--data_dirs", data, "--output_dir", out + "/pre", "--epochs", "1",
+                "--max_steps", "1", "--batch_size_per_gpu", "2", "--decoder_depth", "1"
+            ] + sizes)
         #expect(pre.status == 0, "\(pre.stderr)")
         let ck = out + "/pre/checkpoint-last.json"
         let weights = try TensorFile.load(out + "/pre/checkpoint-last.safetensors")
         #expect(weights["pos_embed"]?.shape == [1, 33, 192] && weights["decoder_pos_embed"] != nil)
-        let ftArgs = ["finetune", "--finetune", ck, "--train_dir", data, "--val_dir", data, "--output_dir", out + "/ft", "--epochs", "1",
-                      "--max_steps", "1", "--batch_size", "4"] + sizes
+        let ftArgs =
+            [
+                "finetune", "--finetune", ck, "--train_dir", data, "--val_dir", data, "--output_dir", out + "/ft",
+                "--epochs", "1",
+                "--max_steps", "1", "--batch_size", "4"
+            ] + sizes
         let ft = try runSTMAE(ftArgs + ["--sep_pos_embed", "false"])
         #expect(ft.status == 0 && ft.stderr.contains("--finetune \(ck): loaded"), "\(ft.stderr)")
         let bad = try runSTMAE(ftArgs)
-        #expect(bad.status != 0 && bad.stderr.contains("unexpected keys (1): pos_embed") && bad.stderr.contains("--no_sep_pos_embed"),
-                "\(bad.stderr)")
+        #expect(
+            bad.status != 0 && bad.stderr.contains("unexpected keys (1): pos_embed")
+                && bad.stderr.contains("--no_sep_pos_embed"),
+            "\(bad.stderr)")
         for (a, b) in [(ck, "/m.pth"), ("/m.pth", "/m.safetensors")] {
             let r = try runSTMAE(["convert", a.hasPrefix("/m") ? out + a : a, out + b])
             #expect(r.status == 0, "\(r.stderr)")
@@ -105,8 +122,11 @@ import Torch
         let back = try Weights.read(out + "/m.safetensors")
         #expect(Set(back.map(\.0)) == Set(weights.keys))
         for (k, t) in back { #expect(try (t - weights[k]!).abs().sum().item() == 0, "\(k)") }
-        let hf = try runSTMAE(["convert", out + "/m.pth", out + "/hf", "--num_heads", "3", "--img_size", "32", "--num_frames", "4"])
-        #expect(hf.status != 0 && hf.stderr.contains("learned joint position table (pos_embed)")
+        let hf = try runSTMAE([
+            "convert", out + "/m.pth", out + "/hf", "--num_heads", "3", "--img_size", "32", "--num_frames", "4"
+        ])
+        #expect(
+            hf.status != 0 && hf.stderr.contains("learned joint position table (pos_embed)")
                 && hf.stderr.contains("cannot be expressed as VideoMAE"), "\(hf.stderr)")
     }
 }

@@ -31,7 +31,7 @@ struct ToolFlagsTests {
         Table(["bench", "engine"], BenchEngineSettings.self), Table(["bench", "pretrain"], BenchPretrainSettings.self),
         Table(["bench", "infer"], BenchInferSettings.self), Table(["bench", "loader"], BenchLoaderSettings.self),
         Table(["bench", "attention"], BenchAttentionSettings.self),
-        Table(["bench", "linear"], BenchLinearSettings.self),
+        Table(["bench", "linear"], BenchLinearSettings.self)
     ]
 
     /// One flag per setting: every stored property of a settings struct is a flag of its table, and no two flags
@@ -51,9 +51,12 @@ struct ToolFlagsTests {
                 guard !words.isEmpty, words.allSatisfy({ Double($0) != nil }) else { continue }
                 let bad = words.allSatisfy { Int($0) != nil } ? "-999999999" : "-1e30"
                 // the struct's other required values, so that only the flag under test is wrong
-                let required = t.command == ["convert"] ? ["--input", "a", "--output", "b"]
-                    : t.command == ["embed"] ? ["--checkpoint", "c", "--data", "d", "--output", "o.npy"]
-                    : t.command == ["visualize"] ? ["--video", "v.mp4"] : []
+                let required =
+                    t.command == ["convert"]
+                    ? ["--input", "a", "--output", "b"]
+                    : t.command == ["embed"]
+                        ? ["--checkpoint", "c", "--data", "d", "--output", "o.npy"]
+                        : t.command == ["visualize"] ? ["--video", "v.mp4"] : []
                 do {
                     try t.parse(required + ["--\(f.name)", bad])
                     Issue.record("\(t.command) --\(f.name) \(bad) was accepted")
@@ -85,16 +88,22 @@ struct ToolFlagsTests {
             (embed + ["--batch_size", "0"], "--batch_size must be > 0, got 0"),
             (embed + ["--num_workers", "-1"], "--num_workers must be ≥ 0, got -1"),
             (["embed", "--data", "/nonexistent", "--output", "/tmp/e.npy"], "--checkpoint is required"),
-            (["visualize", "--video", "/nonexistent.mp4", "--checkpoint", "/nonexistent.json", "--seed", "-1"],
-             "--seed must be ≥ 0, got -1"),
-            (["visualize", "--video", "/x.mp4", "--temporal_index", "2", "--num_temporal_views", "2"],
-             "--temporal_index must be <"),
+            (
+                ["visualize", "--video", "/nonexistent.mp4", "--checkpoint", "/nonexistent.json", "--seed", "-1"],
+                "--seed must be ≥ 0, got -1"
+            ),
+            (
+                ["visualize", "--video", "/x.mp4", "--temporal_index", "2", "--num_temporal_views", "2"],
+                "--temporal_index must be <"
+            ),
             (["visualize", "--video", "/x.mp4", "--denorm", "both"], "--denorm must be visible or own, got both"),
             (["convert", "/nonexistent.pth", "/tmp/o.pth", "--num_heads", "-3"], "--num_heads must be ≥ 0, got -3"),
             (["convert", "/nonexistent.pth", "/tmp/o", "--to", "onnx"], "--to must be pth or"),
             (["launch", "--nproc_per_node", "0", "--", "pretrain"], "--nproc_per_node must be in [1, 1024], got 0"),
-            (["launch", "--nnodes", "2", "--node_rank", "2", "--", "pretrain"],
-             "--node_rank must be < --nnodes (2), got 2"),
+            (
+                ["launch", "--nnodes", "2", "--node_rank", "2", "--", "pretrain"],
+                "--node_rank must be < --nnodes (2), got 2"
+            ),
             (["launch", "--nproc_per_node", "2"], "nothing to run"),
             (["bench", "pretrain", "--img-size", "0", "--single", "1,fp32"], "--img_size must be > 0, got 0"),
             (["bench", "pretrain", "--steps", "0"], "--steps must be > 0, got 0"),
@@ -102,7 +111,7 @@ struct ToolFlagsTests {
             (["bench", "infer", "--precisions", "fp32", "fp16"], "--precisions must be each fp32 or bf16"),
             (["bench", "loader", "--batch", "0"], "--batch must be > 0, got 0"),
             (["bench", "linear", "--rounds", "0"], "--rounds must be > 0, got 0"),
-            (["bench", "--depth", "0"], "--depth must be > 0, got 0"),  // engine, the default benchmark
+            (["bench", "--depth", "0"], "--depth must be > 0, got 0")  // engine, the default benchmark
         ]
         for (args, message) in cases {
             let r = try runSTMAE(args, timeout: 60)
@@ -114,8 +123,11 @@ struct ToolFlagsTests {
     /// comes back through the launcher's exit status).
     @Test func launchForwardsTheCommand() throws {
         let port = 29_000 + Int.random(in: 0 ..< 900)
-        let r = try runSTMAE(["launch", "--nproc_per_node", "1", "--master_port", "\(port)", "--",
-                              "convert", "/nonexistent/in.pth", "/tmp/out.pth", "--num_heads", "3"], timeout: 60)
+        let r = try runSTMAE(
+            [
+                "launch", "--nproc_per_node", "1", "--master_port", "\(port)", "--",
+                "convert", "/nonexistent/in.pth", "/tmp/out.pth", "--num_heads", "3"
+            ], timeout: 60)
         #expect(r.status != 0 && r.stderr.contains("IN '/nonexistent/in.pth': no such file"), "\(r.stderr)")
     }
 }

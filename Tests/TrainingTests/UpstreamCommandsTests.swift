@@ -12,14 +12,17 @@ struct UpstreamCommandsTests {
     }
 
     @Test func optimizedSTMAEPretrain() throws {
-        let c = try PretrainConfig.flags.parse(Self.words("""
-            --data_dirs DATA_DIRS --datafile_dir DATAFILE_DIR --save_prefix INFORMATIVE_SAVE_PREFIX --output_dir OUTPUT_DIR \
-            --model 'mae_vit_huge_patch14' --batch_size_per_gpu 1 --accum_iter 1 --epochs 100000 --num_frames 16 \
-            --img_size 224 --decoder_embed_dim 512 --decoder_depth 4 --pin_mem --t_patch_size 2 --repeat_aug 16 \
-            --sampling_rate 8 --lr 0.0001 --weight_decay 0.05 --mask_ratio 0.9 --pred_t_dim 16 --clip_grad 0.1
-            """), onto: PretrainConfig())
+        let c = try PretrainConfig.flags.parse(
+            Self.words(
+                """
+                --data_dirs DATA_DIRS --datafile_dir DATAFILE_DIR --save_prefix INFORMATIVE_SAVE_PREFIX --output_dir OUTPUT_DIR \
+                --model 'mae_vit_huge_patch14' --batch_size_per_gpu 1 --accum_iter 1 --epochs 100000 --num_frames 16 \
+                --img_size 224 --decoder_embed_dim 512 --decoder_depth 4 --pin_mem --t_patch_size 2 --repeat_aug 16 \
+                --sampling_rate 8 --lr 0.0001 --weight_decay 0.05 --mask_ratio 0.9 --pred_t_dim 16 --clip_grad 0.1
+                """), onto: PretrainConfig())
         try c.validate()
-        #expect(c.dataDirs == ["DATA_DIRS"] && c.datafileDir == "DATAFILE_DIR" && c.savePrefix == "INFORMATIVE_SAVE_PREFIX")
+        #expect(
+            c.dataDirs == ["DATA_DIRS"] && c.datafileDir == "DATAFILE_DIR" && c.savePrefix == "INFORMATIVE_SAVE_PREFIX")
         #expect(c.model == "mae_vit_huge_patch14" && c.imgSize == 224 && c.numFrames == 16 && c.repeatAug == 16)
         #expect(c.decoderEmbedDim == 512 && c.decoderDepth == 4 && c.pinMem && c.lr == 1e-4 && c.predTDim == 16)
         #expect(c.learningRate(worldSize: 1).lr == 1e-4)  // --lr given: no blr rule
@@ -31,16 +34,22 @@ struct UpstreamCommandsTests {
             --batch_size_per_gpu 4 --accum_iter 1 --epochs 100000 --num_frames 16 --input_size 224 --pin_mem \
             --t_patch_size 2 --blr 0.0024 --clip_grad 5.0 --mixup 0 --cutmix 0.0
             """
-        let video = try FinetuneConfig.flags.parse(Self.words("""
-            --train_dir TRAIN_DIR --val_dir VAL_DIR --datafile_dir DATAFILE_DIR \(common) --repeat_aug 1 --sampling_rate 8
-            """), onto: FinetuneConfig())
+        let video = try FinetuneConfig.flags.parse(
+            Self.words(
+                """
+                --train_dir TRAIN_DIR --val_dir VAL_DIR --datafile_dir DATAFILE_DIR \(common) --repeat_aug 1 --sampling_rate 8
+                """), onto: FinetuneConfig())
         try video.validate()
         #expect(video.trainDir == "TRAIN_DIR" && video.valDir == "VAL_DIR" && video.datafileDir == "DATAFILE_DIR")
         #expect(video.batchSize == 4 && video.imgSize == 224 && video.finetune == "" && video.numClasses == 174)
-        #expect(video.savePrefix == "P" && video.pinMem && video.clipGrad == 5 && video.mixup == 0 && video.samplingRate == 8)
-        let image = try FinetuneConfig.flags.parse(Self.words("""
-            --train_data_path TRAIN_DATA_PATH --val_data_path VAL_TRAIN_DATA_PATH \(common)
-            """), onto: FinetuneConfig())
+        #expect(
+            video.savePrefix == "P" && video.pinMem && video.clipGrad == 5 && video.mixup == 0
+                && video.samplingRate == 8)
+        let image = try FinetuneConfig.flags.parse(
+            Self.words(
+                """
+                --train_data_path TRAIN_DATA_PATH --val_data_path VAL_TRAIN_DATA_PATH \(common)
+                """), onto: FinetuneConfig())
         try image.validate()
         #expect(image.trainDir == "TRAIN_DATA_PATH" && image.valDir == "VAL_TRAIN_DATA_PATH" && image.blr == 0.0024)
     }
@@ -48,34 +57,45 @@ struct UpstreamCommandsTests {
     @Test func maeSTPretrain() throws {
         var base = PretrainConfig()
         base.bf16 = true
-        let c = try PretrainConfig.flags.parse(Self.words("""
-            --path_to_data_dir K --batch_size 2 --model mae_vit_large_patch16 --no_env --epochs 100 --distributed \
-            --num_frames 16 --decoder_embed_dim 512 --decoder_depth 4 --pin_mem --num_workers 14 --t_patch_size 2 \
-            --repeat_aug 4 --sampling_rate 4 --norm_pix_loss --blr 1.6e-3 --warmup_epochs 5 --mask_ratio 0.9 \
-            --pred_t_dim 8 --clip_grad 0.02 --log_dir L --fp32
-            """), onto: base)
+        let c = try PretrainConfig.flags.parse(
+            Self.words(
+                """
+                --path_to_data_dir K --batch_size 2 --model mae_vit_large_patch16 --no_env --epochs 100 --distributed \
+                --num_frames 16 --decoder_embed_dim 512 --decoder_depth 4 --pin_mem --num_workers 14 --t_patch_size 2 \
+                --repeat_aug 4 --sampling_rate 4 --norm_pix_loss --blr 1.6e-3 --warmup_epochs 5 --mask_ratio 0.9 \
+                --pred_t_dim 8 --clip_grad 0.02 --log_dir L --fp32
+                """), onto: base)
         try c.validate()
-        #expect(c.pathToDataDir == "K" && c.dataDirs.isEmpty && c.batchSizePerGpu == 2 && c.distributed && c.normPixLoss)
+        #expect(
+            c.pathToDataDir == "K" && c.dataDirs.isEmpty && c.batchSizePerGpu == 2 && c.distributed && c.normPixLoss)
         #expect(c.numWorkers == 14 && c.logDir == "L" && c.logDirectory == "L" && !c.bf16)
         let peak: Double = 1.6e-3 * 2 / 256
         #expect(c.learningRate(worldSize: 1).lr == peak)  // mae_st pre-training: repeat_aug not a factor
         var both = c
         both.dataDirs = ["D"]
-        #expect { try both.validate() } throws: { "\($0)".contains("--path_to_data_dir") && "\($0)".contains("not both") }
-        #expect { try PretrainConfig.flags.parse(["--no_env", "1"], onto: base) } throws: { "\($0)".contains("--no_env takes no value") }
+        #expect { try both.validate() } throws: {
+            "\($0)".contains("--path_to_data_dir") && "\($0)".contains("not both")
+        }
+        #expect { try PretrainConfig.flags.parse(["--no_env", "1"], onto: base) } throws: {
+            "\($0)".contains("--no_env takes no value")
+        }
     }
 
     @Test func maeSTFinetune() throws {
         var base = FinetuneConfig()
         base.bf16 = true
-        let c = try FinetuneConfig.flags.parse(Self.words("""
-            --path_to_data_dir KINETICS_DIR --rand_aug --epochs 50 --repeat_aug 2 --model vit_large_patch16 --batch_size 2 \
-            --distributed --dist_eval --smoothing 0.1 --mixup 0.8 --cutmix 1.0 --mixup_prob 1.0 --blr 0.0024 \
-            --num_frames 16 --sampling_rate 4 --dropout 0.3 --warmup_epochs 5 --layer_decay 0.75 --drop_path_rate 0.2 \
-            --aa rand-m7-mstd0.5-inc1 --clip_grad 5.0 --fp32 --no_env --log_dir L
-            """), onto: base)
+        let c = try FinetuneConfig.flags.parse(
+            Self.words(
+                """
+                --path_to_data_dir KINETICS_DIR --rand_aug --epochs 50 --repeat_aug 2 --model vit_large_patch16 --batch_size 2 \
+                --distributed --dist_eval --smoothing 0.1 --mixup 0.8 --cutmix 1.0 --mixup_prob 1.0 --blr 0.0024 \
+                --num_frames 16 --sampling_rate 4 --dropout 0.3 --warmup_epochs 5 --layer_decay 0.75 --drop_path_rate 0.2 \
+                --aa rand-m7-mstd0.5-inc1 --clip_grad 5.0 --fp32 --no_env --log_dir L
+                """), onto: base)
         try c.validate()
-        #expect(c.pathToDataDir == "KINETICS_DIR" && c.randAug && c.aa == "rand-m7-mstd0.5-inc1" && c.distributed && c.distEval)
+        #expect(
+            c.pathToDataDir == "KINETICS_DIR" && c.randAug && c.aa == "rand-m7-mstd0.5-inc1" && c.distributed
+                && c.distEval)
         #expect(!c.bf16 && c.logDirectory == "L" && c.reprob == 0.25 && c.repeatAug == 2)
         let peak: Double = 0.0024 * 2 * 2 / 256
         #expect(c.learningRate(worldSize: 1).lr == peak)  // mae_st fine-tuning counts repeat_aug
@@ -99,11 +119,14 @@ struct UpstreamCommandsTests {
         #expect(try flags.parse(["--rand_aug", "true"], onto: FinetuneConfig()).randAug)
 
         let tmp = try TempDir("randaug"), dir = tmp.path
-        for (saved, on, aa) in [("rand-m9-n2-mstd0.5-inc1", true, "rand-m9-n2-mstd0.5-inc1"), ("", false, FinetuneConfig().aa)] {
+        for (saved, on, aa) in [
+            ("rand-m9-n2-mstd0.5-inc1", true, "rand-m9-n2-mstd0.5-inc1"), ("", false, FinetuneConfig().aa)
+        ] {
             var cfg = jsonObject(FinetuneConfig())
             cfg["rand_aug"] = saved
             cfg.removeValue(forKey: "aa")
-            let state = jsonObject(FinetuneCheckpointState(config: FinetuneConfig(), numClasses: 2, state: FinetuneState()))
+            let state = jsonObject(
+                FinetuneCheckpointState(config: FinetuneConfig(), numClasses: 2, state: FinetuneState()))
             var obj = state
             obj["config"] = cfg
             let path = dir + "/old.json"
@@ -118,7 +141,9 @@ struct UpstreamCommandsTests {
         let tmp = try TempDir("kinetics"), dir = tmp.path
         var p = PretrainConfig()
         p.pathToDataDir = dir
-        #expect { try pretrainSamples(p) } throws: { "\($0)".contains("--path_to_data_dir") && "\($0)".contains("train.csv") }
+        #expect { try pretrainSamples(p) } throws: {
+            "\($0)".contains("--path_to_data_dir") && "\($0)".contains("train.csv")
+        }
         try "/v/a.mp4 3\n/v/b.mp4 5\n".write(toFile: dir + "/train.csv", atomically: true, encoding: .utf8)
         let s = try pretrainSamples(p)
         #expect(s.map(\.path) == ["/v/a.mp4", "/v/b.mp4"] && s.map(\.label) == [3, 5])
@@ -158,7 +183,8 @@ struct UpstreamCommandsTests {
 
     /// mae_st's `--distributed` needs a launcher; fine-tuning says so instead of training one process as if it were many.
     @Test func finetuneDistributedNeedsALauncher() throws {
-        let r = try runSTMAE(["finetune", "--distributed", "--max_steps", "1", "--output_dir", try TempDir("dist").path])
+        let r = try runSTMAE(["finetune", "--distributed", "--max_steps", "1", "--output_dir", try TempDir("dist").path]
+        )
         #expect(r.status != 0 && r.stderr.contains("--distributed: no launcher environment"), "\(r.stderr)")
     }
 }

@@ -11,7 +11,8 @@ struct VisualizeTests {
         let model = try MaskedAutoencoderViT(cfg, generator: Generator(seed: 1))
         let (mean, std) = ([0.45, 0.45, 0.45], [0.225, 0.225, 0.225])
         let x = try (Tensor.rand([1, 3, 4, 32, 32], generator: Generator(seed: 2)) - 0.45) / 0.225  // pixels in [0, 1)
-        let r = try reconstruct(model, clip: x, noise: model.makeNoise(batch: 1, generator: Generator(seed: 3)), mean: mean, std: std)
+        let r = try reconstruct(
+            model, clip: x, noise: model.makeNoise(batch: 1, generator: Generator(seed: 3)), mean: mean, std: std)
         #expect(abs(r.maskedFraction - 0.75) < 1e-6, "kept int(32·0.25) = 8 of 32 tokens")
         var visible = 0, greyed = 0
         for i in 0 ..< r.original.pixels.count {
