@@ -119,7 +119,8 @@ public func trainOneEpochFinetune(_ ctx: FinetuneContext, feed: ClipFeed, state:
 }
 
 /// Evaluates every view feed (one per temporal × spatial view) and averages the softmax per video.
-public func evaluateViews(_ model: ClipClassifier, feeds: [ClipFeed], numClasses: Int, bf16: Bool) throws -> EvalResult {
+public func evaluateViews(_ model: ClipClassifier, feeds: [ClipFeed], numClasses: Int,
+                          bf16: Bool) throws -> EvalResult {
     let wasTraining = model.training
     model.eval()
     defer { model.train(wasTraining) }
@@ -134,7 +135,8 @@ public func evaluateViews(_ model: ClipClassifier, feeds: [ClipFeed], numClasses
                     lossSum += try crossEntropy(logits, Tensor(batch.labels.map(Int64.init))).item() * Double(batch.labels.count)
                     lossCount += batch.labels.count
                 }
-                agg.add(probs: try softmax(logits, dim: -1).toArray(Float.self), samples: batch.sampleIndices, labels: batch.labels)
+                agg.add(probs: try softmax(logits, dim: -1).toArray(Float.self), samples: batch.sampleIndices,
+                        labels: batch.labels)
                 return true
             }
         }

@@ -65,7 +65,8 @@ public func makeClassifier(_ c: FinetuneConfig, numClasses: Int, fcNorm: Bool = 
 /// * otherwise an image ViT or a video MAE encoder (`initialiseFamily`).
 /// Returns a one-line summary for the log.
 public func loadFamilyPretrained(_ path: String, into model: any ClipClassifier, inflation: PatchInflation,
-                                 temporal: TemporalInit, headInitStd: Double, generator: Generator? = nil) throws -> String {
+                                 temporal: TemporalInit, headInitStd: Double,
+                                 generator: Generator? = nil) throws -> String {
     let flag = "--finetune \(path)"
     return try naming(flag) {
         var state = try readFamilyState(path)

@@ -50,8 +50,8 @@ public func readPretrained(_ path: String) throws -> [(String, Tensor)] {
 /// `normAsFcNorm`: the checkpoint's `norm` becomes `fc_norm` (see `loadPretrained`).
 public func loadPretrained(_ path: String, into model: VisionTransformer, headInitStd: Double,
                            normAsFcNorm: Bool = false, generator: Generator? = nil) throws -> PretrainedLoadReport {
-    try loadPretrained(readPretrained(path), path: path, into: model, headInitStd: headInitStd, normAsFcNorm: normAsFcNorm,
-                       generator: generator)
+    try loadPretrained(readPretrained(path), path: path, into: model, headInitStd: headInitStd,
+                       normAsFcNorm: normAsFcNorm, generator: generator)
 }
 
 func loadPretrained(_ state: [(String, Tensor)], path: String, into model: VisionTransformer, headInitStd: Double,
@@ -65,8 +65,8 @@ func loadPretrained(_ state: [(String, Tensor)], path: String, into model: Visio
             + "(\(recorded != nil ? "recorded" : "its standard size's")), the model \(c.numHeads): pass --num_heads \(source.numHeads)")
     }
     do {
-        return try model.loadPretrained(state, source: "--finetune \(path)", headInitStd: headInitStd, normAsFcNorm: normAsFcNorm,
-                                        generator: generator)
+        return try model.loadPretrained(state, source: "--finetune \(path)", headInitStd: headInitStd,
+                                        normAsFcNorm: normAsFcNorm, generator: generator)
     } catch { throw ConfigError("--finetune \(path): \(error)") }
 }
 
@@ -163,10 +163,13 @@ public final class Finetuner {
                            c.linearProbe ? "linear probe" : "fine-tune", c.model, Double(model.parameterCount) / 1e6,
                            optimizer.groups.reduce(0) { $0 + $1.params.reduce(0) { $0 + $1.count } }, lrRule, train.batchesPerEpoch))
         let startStep = state.step
-        var ctx = FinetuneContext(model: model, optimizer: optimizer, schedule: schedule, config: c, numClasses: numClasses, log: log,
-                                  shouldStop: { s in stopSignal != 0 || (c.maxSteps > 0 && s.step - startStep >= c.maxSteps) },
-                                  gradientSync: gradientSync, rank: rank, stochastic: StochasticModules(model))
-        // bf16 in one process: the matmuls use bf16 weight copies the loop refreshes (DDP's hooks sit on the fp32 weights)
+        let shouldStop = { (s: FinetuneState) in
+            stopSignal != 0 || (c.maxSteps > 0 && s.step - startStep >= c.maxSteps)
+        }
+        var ctx = FinetuneContext(model: model, optimizer: optimizer, schedule: schedule, config: c,
+                                  numClasses: numClasses, log: log, shouldStop: shouldStop, gradientSync: gradientSync,
+                                  rank: rank, stochastic: StochasticModules(model))
+        // bf16 in one process: matmuls on bf16 weight copies the loop refreshes (DDP's hooks sit on the fp32 weights)
         let copies = c.bf16 && gradientSync.isLocal ? try BF16Weights(model) : nil
         defer { copies?.remove() }
         ctx.bf16Weights = copies

@@ -59,10 +59,11 @@ public struct FinetuneData {
         trainCount = trainSamples.count
         valCount = valSamples.count
         if needTrain {
-            train = VideoFeed(loader: try VideoLoader(samples: trainSamples, config: c.clipConfig(train: true),
-                                                      batchSize: c.batchSize, shuffle: true, seed: FinetuneRandom.key(c.seed),
-                                                      numWorkers: c.numWorkers, dropLast: true, rank: rank,
-                                                      worldSize: worldSize, log: log))
+            let loader = try VideoLoader(samples: trainSamples, config: c.clipConfig(train: true),
+                                         batchSize: c.batchSize, shuffle: true, seed: FinetuneRandom.key(c.seed),
+                                         numWorkers: c.numWorkers, dropLast: true, rank: rank, worldSize: worldSize,
+                                         log: log)
+            train = VideoFeed(loader: loader)
             guard train!.batchesPerEpoch > 0 else {
                 throw ConfigError("--batch_size \(c.batchSize) is larger than the \(trainSamples.count) training samples")
             }
@@ -73,9 +74,9 @@ public struct FinetuneData {
             for t in 0 ..< c.numTemporalViews {
                 for s in crops {
                     let view = try c.clipConfig(train: false, temporalIndex: t, spatialIndex: s)
-                    val.append(VideoFeed(loader: try VideoLoader(samples: valSamples, config: view, batchSize: c.batchSize,
-                                                                 shuffle: false, numWorkers: c.numWorkers, dropLast: false,
-                                                                 log: log)))
+                    let loader = try VideoLoader(samples: valSamples, config: view, batchSize: c.batchSize,
+                                                 shuffle: false, numWorkers: c.numWorkers, dropLast: false, log: log)
+                    val.append(VideoFeed(loader: loader))
                 }
             }
         }

@@ -30,7 +30,8 @@ struct ToyLabeledFeed: ClipFeed {
             let labels = (0..<b).map { ($0 + i) % classes }
             var x = try Tensor.randn(shape, generator: g).toArray(Float.self).map { $0 * 0.1 }
             for j in 0..<b { for k in 0..<per { x[j * per + k] += Float(labels[j]) - Float(classes) / 2 } }
-            return ClipBatch(data: x, shape: shape, index: i, labels: labels, sampleIndices: Array(i * b ..< (i + 1) * b))
+            return ClipBatch(data: x, shape: shape, index: i, labels: labels,
+                             sampleIndices: Array(i * b ..< (i + 1) * b))
         }
     }
 }

@@ -9,7 +9,9 @@ import Torch
 final class RecordingSync: GradientSync {
     var events: [String] = []
     var isLocal: Bool { false }
-    func beforeBackward(_ loss: Tensor, willStep: Bool) throws { events.append(willStep ? "backward+step" : "backward") }
+    func beforeBackward(_ loss: Tensor, willStep: Bool) throws {
+        events.append(willStep ? "backward+step" : "backward")
+    }
     func syncGradients() throws { events.append("sync") }
     func reduceMean(_ value: Double) throws -> Double { events.append("mean"); return 2 * value }
 }
