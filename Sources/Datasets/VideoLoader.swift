@@ -2,21 +2,6 @@
 import Foundation
 import Media
 
-/// One batch of clips. Repeats of a video are adjacent (mae_st `repeat_aug`), so `labels`,
-/// `paths` and `sampleIndices` have one entry per clip (`B · repeatAug`).
-public struct ClipBatch: Sendable {
-    /// Contiguous Float32 `[B·repeatAug, 3, T, H, W]`.
-    public var data: [Float]
-    public var labels: [Int]
-    public var paths: [String]
-    /// Indices into the loader's samples of the videos actually loaded (after replacing failures).
-    public var sampleIndices: [Int]
-    /// `[B·repeatAug, 3, T, H, W]`.
-    public var shape: [Int]
-    /// Batch number within the epoch (for this rank).
-    public var index: Int
-}
-
 /// Loads batches of augmented clips on worker threads, in a fixed order.
 ///
 /// Every sample's randomness comes from `ClipPipeline.rng(seed:epoch:slot:repeat:)`, so batches are
@@ -203,7 +188,7 @@ public final class VideoLoader: @unchecked Sendable {
                 }
             }
         }
-        return ClipBatch(data: data, labels: labels, paths: paths, sampleIndices: loaded,
-                         shape: [(hi - lo) * r] + config.clipShape, index: b)
+        return ClipBatch(data: data, shape: [(hi - lo) * r] + config.clipShape, index: b, labels: labels, paths: paths,
+                         sampleIndices: loaded)
     }
 }

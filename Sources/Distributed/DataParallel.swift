@@ -1,5 +1,6 @@
 import CTorch
 import Foundation
+import NN
 @_spi(Engine) import Torch
 
 /// Data parallelism like `torch.nn.parallel.DistributedDataParallel`: every rank holds the whole model, parameters
@@ -12,7 +13,9 @@ import Foundation
 ///   (DDP's `no_sync`). `syncGradients()` is then a no-op.
 /// - `.afterBackward`: `syncGradients()` packs each bucket into one flat buffer and all-reduces the buckets
 ///   asynchronously (Gloo reduces bucket k while this thread packs k+1), after backward.
-public struct DataParallel {
+///
+/// As a `GradientSync` it is what the pre-training and fine-tuning engines call around each backward.
+public struct DataParallel: GradientSync {
     public enum Mode: Sendable { case overlapped, afterBackward }
     public let group: ProcessGroup
     public let parameters: [Tensor]
@@ -87,6 +90,20 @@ public struct DataParallel {
         }
         for w in works { try w.wait() }
     }
+}
+
+extension DataParallel {
+    /// Its gradient hooks sit on the fp32 weights: no bf16 compute copies.
+    public var isLocal: Bool { false }
+
+    /// Arms the Reducer (`prepareForBackward`) for the backward before an optimizer step; other backwards only
+    /// accumulate (DDP's `no_sync`).
+    public func beforeBackward(_ loss: Tensor, willStep: Bool) throws {
+        if willStep { try prepareForBackward([loss]) }
+    }
+
+    /// The mean of `value` over ranks.
+    public func reduceMean(_ value: Double) throws -> Double { try group.allReduceMean(value) }
 }
 
 /// Owns a c10d Reducer (and keeps its group alive).

@@ -25,41 +25,8 @@ extension VisionTransformer: ClipClassifier {
     public func layerId(_ key: String) -> Int { VisionTransformer.layerId(key, depth: config.depth) }
 }
 
-/// One labelled batch: data [B, 3, T, H, W] (normalised), labels [B], the videos' sample indices (multi-view testing).
-public struct LabeledBatch {
-    public var data: [Float]
-    public var shape: [Int]
-    public var labels: [Int]
-    public var samples: [Int]
-    public var index: Int
-    public init(data: [Float], shape: [Int], labels: [Int], samples: [Int], index: Int) {
-        self.data = data; self.shape = shape; self.labels = labels; self.samples = samples; self.index = index
-    }
-}
-
-/// A deterministic source of labelled batches: the same (epoch, batch index) always gives the same clips.
-public protocol LabeledFeed {
-    var batchesPerEpoch: Int { get }
-    /// Calls `body` with batches `startBatch ..< batchesPerEpoch` in order until it returns false; loading errors throw.
-    func forEach(epoch: Int, startBatch: Int, _ body: (LabeledBatch) throws -> Bool) throws
-}
-
-/// `VideoLoader` (videos or images) as a feed.
-public struct LoaderFeed: LabeledFeed {
-    public let loader: VideoLoader
-    public init(_ loader: VideoLoader) { self.loader = loader }
-    public var batchesPerEpoch: Int { loader.stepsPerEpoch }
-    public func forEach(epoch: Int, startBatch: Int, _ body: (LabeledBatch) throws -> Bool) throws {
-        let stream = loader.batches(epoch: epoch, startBatch: startBatch)
-        defer { stream.cancel() }
-        while let b = try stream.nextBatch() {
-            guard try body(LabeledBatch(data: b.data, shape: b.shape, labels: b.labels, samples: b.sampleIndices, index: b.index))
-            else { return }
-        }
-    }
-}
-
-/// Progress of a fine-tuning run, saved in checkpoints.
+/// Progress of a fine-tuning run, saved in checkpoints. `epoch` and `nextBatch` also key every random stream still to
+/// come (`FinetuneRandom`), so a resumed run draws what the uninterrupted one would have.
 public struct FinetuneState: Codable, Equatable {
     public var epoch = 0
     public var nextBatch = 0
@@ -82,16 +49,25 @@ public struct FinetuneContext {
     public let shouldStop: (FinetuneState) -> Bool
     /// bf16 compute copies of the Linear weights (`--bf16`; see `BF16Weights`).
     public var bf16Weights: BF16Weights? = nil
+    /// Gradients of each step: this process's own, or averaged over ranks (`DataParallel`).
+    public var gradientSync: any GradientSync = LocalGradientSync()
+    /// This process's rank: part of every per-batch seed (`FinetuneRandom`).
+    public var rank = 0
+    /// Drop path / dropout modules of `model`, which draw from the generator of each batch (`FinetuneRandom`).
+    public var stochastic: StochasticModules? = nil
 }
 
 /// The loss of one batch (mae_st `train_one_epoch`): mixup/cutmix → soft-target CE; else label-smoothing CE.
 /// Linear probe: features computed without gradients, only the head is trained.
-public func finetuneLoss(_ ctx: FinetuneContext, batch: LabeledBatch, epoch: Int) throws -> Tensor {
+public func finetuneLoss(_ ctx: FinetuneContext, batch: ClipBatch, epoch: Int) throws -> Tensor {
     let c = ctx.config
     var data = batch.data
     var soft: [Float]? = nil
+    if let s = ctx.stochastic, !s.isEmpty {
+        s.draw(from: try FinetuneRandom.generator(seed: c.seed, rank: ctx.rank, epoch: epoch, batch: batch.index))
+    }
     if let mix = c.mixupConfig(numClasses: ctx.numClasses) {
-        var rng = SampleRNG(keys: [UInt64(c.seed), UInt64(epoch), UInt64(batch.index), 0x4D49_5855])
+        var rng = FinetuneRandom.mixup(seed: c.seed, rank: ctx.rank, epoch: epoch, batch: batch.index)
         soft = try Mixup.apply(mix, data: &data, shape: batch.shape, labels: batch.labels, rng: &rng).targets
     } else if let bad = batch.labels.first(where: { $0 < 0 || $0 >= ctx.numClasses }) {
         throw ConfigError("label \(bad) is outside 0..<\(ctx.numClasses) (--num_classes)")
@@ -109,7 +85,7 @@ public func finetuneLoss(_ ctx: FinetuneContext, batch: LabeledBatch, epoch: Int
 }
 
 /// One epoch from `state.nextBatch`: per-iteration lr, loss / accum_iter, clip_grad, AdamW step. False if stopped early.
-public func trainOneEpochFinetune(_ ctx: FinetuneContext, feed: LabeledFeed, state: inout FinetuneState) throws -> Bool {
+public func trainOneEpochFinetune(_ ctx: FinetuneContext, feed: ClipFeed, state: inout FinetuneState) throws -> Bool {
     let c = ctx.config, n = feed.batchesPerEpoch
     var acc = 0.0, window = 0.0, windowSteps = 0, t0 = DispatchTime.now(), stopped = false
     try feed.forEach(epoch: state.epoch, startBatch: state.nextBatch) { batch in
@@ -118,10 +94,13 @@ public func trainOneEpochFinetune(_ ctx: FinetuneContext, feed: LabeledFeed, sta
         let loss = try finetuneLoss(ctx, batch: batch, epoch: state.epoch)
         let v = try loss.item()
         guard v.isFinite else { throw TorchError("loss is \(v) at epoch \(state.epoch) batch \(it): stopping training") }
+        try ctx.gradientSync.beforeBackward(loss, willStep: (it + 1) % c.accumIter == 0)
         try (loss / Double(c.accumIter)).backward()
         acc += v / Double(c.accumIter)
         state.nextBatch = it + 1
         guard (it + 1) % c.accumIter == 0 else { return true }
+        try ctx.gradientSync.syncGradients()
+        acc = try ctx.gradientSync.reduceMean(acc)
         try optimizerStep(ctx.optimizer, clipGrad: c.clipGrad, bf16Weights: ctx.bf16Weights)
         state.step += 1
         state.lossHistory.append(acc)
@@ -140,7 +119,8 @@ public func trainOneEpochFinetune(_ ctx: FinetuneContext, feed: LabeledFeed, sta
 }
 
 /// Evaluates every view feed (one per temporal × spatial view) and averages the softmax per video.
-public func evaluateViews(_ model: ClipClassifier, feeds: [LabeledFeed], numClasses: Int, bf16: Bool) throws -> EvalResult {
+public func evaluateViews(_ model: ClipClassifier, feeds: [ClipFeed], numClasses: Int,
+                          bf16: Bool) throws -> EvalResult {
     let wasTraining = model.training
     model.eval()
     defer { model.train(wasTraining) }
@@ -155,7 +135,8 @@ public func evaluateViews(_ model: ClipClassifier, feeds: [LabeledFeed], numClas
                     lossSum += try crossEntropy(logits, Tensor(batch.labels.map(Int64.init))).item() * Double(batch.labels.count)
                     lossCount += batch.labels.count
                 }
-                agg.add(probs: try softmax(logits, dim: -1).toArray(Float.self), samples: batch.samples, labels: batch.labels)
+                agg.add(probs: try softmax(logits, dim: -1).toArray(Float.self), samples: batch.sampleIndices,
+                        labels: batch.labels)
                 return true
             }
         }

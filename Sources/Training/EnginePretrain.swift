@@ -1,34 +1,8 @@
+import Datasets
 import Foundation
 import Models
 import NN
 import Torch
-
-/// One batch of clips for training: data [B, 3, T, H, W] (normalised), `index` = batch number within the epoch.
-public struct FeedBatch {
-    public var data: [Float]
-    public var shape: [Int]
-    public var index: Int
-    public init(data: [Float], shape: [Int], index: Int) { self.data = data; self.shape = shape; self.index = index }
-}
-
-/// A deterministic source of batches: the same (epoch, batch index) always gives the same clips.
-public protocol ClipFeed {
-    var batchesPerEpoch: Int { get }
-    /// Batches `startBatch ..< batchesPerEpoch` of `epoch`, in order.
-    func batches(epoch: Int, startBatch: Int) throws -> FeedIterator
-}
-
-/// Pulls batches one at a time; `next()` throws loading errors (e.g. a data set with no readable video).
-public struct FeedIterator {
-    let pull: () throws -> FeedBatch?
-    public init(_ pull: @escaping () throws -> FeedBatch?) { self.pull = pull }
-    /// Iterates a sequence that cannot fail.
-    public init<S: Sequence>(_ s: S) where S.Element == FeedBatch {
-        var it = s.makeIterator()
-        pull = { it.next() }
-    }
-    public func next() throws -> FeedBatch? { try pull() }
-}
 
 /// Mutable progress of a run, saved in checkpoints.
 public struct TrainState {
@@ -50,14 +24,10 @@ public struct PretrainContext {
     public let peakGFLOPs: Double
     /// Polled after every optimizer step; true stops the epoch early (SIGINT, max steps).
     public let shouldStop: (TrainState) -> Bool
-    /// Called after every optimizer step (e.g. data-parallel gradient hooks are elsewhere; this is for tests/logging).
+    /// Called after every optimizer step (tests, logging).
     public var onStep: ((TrainState, Double) -> Void)? = nil
-    /// Data parallelism: averages gradients over ranks before clipping (DDP's all-reduce), and the mean of a logged
-    /// scalar over ranks (mae's `all_reduce_mean`). nil in a single process.
-    public var syncGradients: (() throws -> Void)? = nil
-    /// Called with (loss, true if an optimizer step follows) before each backward (DDP's Reducer arms its hooks).
-    public var beforeBackward: ((Tensor, Bool) throws -> Void)? = nil
-    public var reduceMean: ((Double) throws -> Double)? = nil
+    /// Gradients of each step: this process's own, or averaged over ranks (`DataParallel`).
+    public var gradientSync: any GradientSync = LocalGradientSync()
     /// bf16 compute copies of the Linear weights (bf16 runs in one process; see `BF16Weights`).
     public var bf16Weights: BF16Weights? = nil
 }
@@ -76,14 +46,14 @@ public func trainOneEpoch(_ ctx: PretrainContext, feed: ClipFeed, state: inout T
         let loss = try withAutocast(enabled: c.bf16) { try ctx.model.pretrainLoss(x, generator: ctx.generator) }
         let lossValue = try loss.item()
         guard lossValue.isFinite else { throw TorchError("loss is \(lossValue) at epoch \(state.epoch) batch \(it): stopping training") }
-        try ctx.beforeBackward?(loss, (it + 1) % c.accumIter == 0)
+        try ctx.gradientSync.beforeBackward(loss, willStep: (it + 1) % c.accumIter == 0)
         try (loss / Double(c.accumIter)).backward()
         accLoss += lossValue / Double(c.accumIter)
         windowLoss += lossValue; windowClips += batch.shape[0]
         state.nextBatch = it + 1
         guard (it + 1) % c.accumIter == 0 else { continue }
-        try ctx.syncGradients?()
-        if let reduce = ctx.reduceMean { accLoss = try reduce(accLoss) }
+        try ctx.gradientSync.syncGradients()
+        accLoss = try ctx.gradientSync.reduceMean(accLoss)
         try optimizerStep(ctx.optimizer, clipGrad: c.clipGrad, bf16Weights: ctx.bf16Weights)
         state.step += 1
         state.lossHistory.append(accLoss)

@@ -65,7 +65,8 @@ public func makeClassifier(_ c: FinetuneConfig, numClasses: Int, fcNorm: Bool = 
 /// * otherwise an image ViT or a video MAE encoder (`initialiseFamily`).
 /// Returns a one-line summary for the log.
 public func loadFamilyPretrained(_ path: String, into model: any ClipClassifier, inflation: PatchInflation,
-                                 temporal: TemporalInit, headInitStd: Double) throws -> String {
+                                 temporal: TemporalInit, headInitStd: Double,
+                                 generator: Generator? = nil) throws -> String {
     let flag = "--finetune \(path)"
     return try naming(flag) {
         var state = try readFamilyState(path)
@@ -79,7 +80,7 @@ public func loadFamilyPretrained(_ path: String, into model: any ClipClassifier,
         let bad = r.mismatched + r.unexpected
         guard bad.isEmpty else { throw ConfigError("does not fit the model: " + bad.joined(separator: "; ")) }
         if !skipped.isEmpty {
-            try Init.truncNormal(model.head.weight, std: headInitStd)
+            try Init.truncNormal(model.head.weight, std: headInitStd, generator: generator)
             try Init.constant(model.head.bias!, 0)
         }
         return "\(flag): \(r.loaded.count) tensors of the same model" + (skipped.isEmpty ? "" : "; head re-initialised (other class count)")

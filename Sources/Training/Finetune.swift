@@ -52,17 +52,18 @@ public func readPretrained(_ path: String) throws -> [(String, Tensor)] {
 
 /// Loads pre-trained weights (`--finetune`) with `VisionTransformer.loadPretrained` (Models): decoder, mask token
 /// and unused norms are dropped, positions resized to the grid, a head of another size replaced by a fresh one
-/// (trunc-normal `headInitStd`, from libtorch's default generator, which `Finetuner` seeds); any other mismatch is an
+/// (trunc-normal `headInitStd`, from `generator`: `Finetuner` passes its seeded one); any other mismatch is an
 /// error naming the file. The weights do not fix the head count: when the checkpoint records one (`Weights.settings`)
 /// or its sizes are a standard model's, a model with another count is an error that names `--num_heads`.
 /// `normAsFcNorm`: the checkpoint's `norm` becomes `fc_norm` (see `loadPretrained`).
 public func loadPretrained(_ path: String, into model: VisionTransformer, headInitStd: Double,
-                           normAsFcNorm: Bool = false) throws -> PretrainedLoadReport {
-    try loadPretrained(readPretrained(path), path: path, into: model, headInitStd: headInitStd, normAsFcNorm: normAsFcNorm)
+                           normAsFcNorm: Bool = false, generator: Generator? = nil) throws -> PretrainedLoadReport {
+    try loadPretrained(readPretrained(path), path: path, into: model, headInitStd: headInitStd,
+                       normAsFcNorm: normAsFcNorm, generator: generator)
 }
 
 func loadPretrained(_ state: [(String, Tensor)], path: String, into model: VisionTransformer, headInitStd: Double,
-                    normAsFcNorm: Bool = false) throws -> PretrainedLoadReport {
+                    normAsFcNorm: Bool = false, generator: Generator? = nil) throws -> PretrainedLoadReport {
     let recorded: Int?
     do { recorded = try Weights.settings(path).numHeads } catch { throw ConfigError("--finetune \(path): \(error)") }
     let c = model.config
@@ -72,7 +73,8 @@ func loadPretrained(_ state: [(String, Tensor)], path: String, into model: Visio
             + "(\(recorded != nil ? "recorded" : "its standard size's")), the model \(c.numHeads): pass --num_heads \(source.numHeads)")
     }
     do {
-        return try model.loadPretrained(state, source: "--finetune \(path)", headInitStd: headInitStd, normAsFcNorm: normAsFcNorm)
+        return try model.loadPretrained(state, source: "--finetune \(path)", headInitStd: headInitStd,
+                                        normAsFcNorm: normAsFcNorm, generator: generator)
     } catch { throw ConfigError("--finetune \(path): \(error)") }
 }
 
@@ -92,18 +94,25 @@ public final class Finetuner {
     public let log: RunLog
     public private(set) var state = FinetuneState()
     public var onEpoch: ((FinetuneState, EvalResult?) -> Void)?
+    /// This process's rank (seeds, see `FinetuneRandom`); rank 0 writes checkpoints and logs.
+    public let rank: Int
+    /// Data parallelism (`DataParallel`); the caller also broadcasts rank 0's parameters before `run`.
+    public var gradientSync: any GradientSync = LocalGradientSync()
 
-    public init(_ config: FinetuneConfig, numClasses: Int, classNames: [String] = []) throws {
+    public init(_ config: FinetuneConfig, numClasses: Int, classNames: [String] = [], worldSize: Int = 1,
+                rank: Int = 0) throws {
         try config.validate()
         guard numClasses > 0 else { throw ConfigError("--num_classes must be positive, got \(numClasses)") }
         self.config = config
         self.numClasses = numClasses
         self.classNames = classNames
+        self.rank = rank
         if config.threads > 0 { try Runtime.setNumThreads(config.threads) }
-        // mae_st `main_finetune.main`: torch.manual_seed(seed + rank) first; dropout, drop path and the fresh head draw
-        // from libtorch's default generator, the model's init from its own seeded one.
-        try Runtime.manualSeed(UInt64(config.seed))
-        log = try RunLog(dir: config.logDirectory, enabled: !config.evalOnly)
+        // mae_st `main_finetune.main`: torch.manual_seed(seed + rank). stmae's own draws do not use that process-wide
+        // generator: the model's init and a fresh head come from `initGenerator`, the rest see `FinetuneRandom`.
+        try Runtime.manualSeed(FinetuneRandom.key(config.seed + rank))
+        let initGenerator = try Generator(seed: FinetuneRandom.key(config.seed))
+        log = try RunLog(dir: config.logDirectory, enabled: !config.evalOnly && rank == 0)
         // The weights this run starts from: the checkpoint to resume, else the pre-trained `--finetune` one.
         var resumed: (state: FinetuneCheckpointState, weights: [(String, Tensor)], dir: String)? = nil
         if !config.resume.isEmpty {
@@ -119,16 +128,18 @@ public final class Finetuner {
         // a `fc_norm` (image MAE, HF, stmae before this layout) only where the starting weights carry one.
         let keys = Set((resumed?.weights ?? pretrained ?? []).map(\.0))
         let fcNorm = keys.isEmpty || keys.contains("fc_norm.weight") || !keys.contains("norm.weight")
-        model = try makeClassifier(config, numClasses: numClasses, fcNorm: fcNorm, generator: Generator(seed: UInt64(config.seed)))
+        model = try makeClassifier(config, numClasses: numClasses, fcNorm: fcNorm, generator: initGenerator)
         if resumed == nil, !config.finetune.isEmpty {
             // MAE: fresh head std 2e-5 for fine-tuning, 0.01 for the linear probe.
             let std = config.linearProbe ? 0.01 : 2e-5
             if let vit = model as? VisionTransformer, let pretrained {
-                let r = try loadPretrained(pretrained, path: config.finetune, into: vit, headInitStd: std)
+                let r = try loadPretrained(pretrained, path: config.finetune, into: vit, headInitStd: std,
+                                           generator: initGenerator)
                 RunLog.info("--finetune \(config.finetune): \(r)")
             } else {
                 RunLog.info(try loadFamilyPretrained(config.finetune, into: model, inflation: config.patchInflation,
-                                                     temporal: config.temporalInitMode, headInitStd: std))
+                                                     temporal: config.temporalInitMode, headInitStd: std,
+                                                     generator: initGenerator))
             }
         }
         let groups: [ParamGroup]
@@ -141,7 +152,7 @@ public final class Finetuner {
             groups = paramGroups(m.namedParameters(), weightDecay: config.weightDecay, skip: m.noWeightDecay,
                                  layerDecay: config.layerDecay, numLayers: m.numLayers) { m.layerId($0) }
         }
-        (lr, lrRule) = config.learningRate(worldSize: 1)
+        (lr, lrRule) = config.learningRate(worldSize: worldSize)
         optimizer = AdamW(groups, lr: lr)
         if let resumed {
             try model.loadStateDict(Dictionary(resumed.weights, uniquingKeysWith: { a, _ in a }))
@@ -153,16 +164,21 @@ public final class Finetuner {
 
     /// Trains until `epochs` (or a stop request), validating after every epoch; returns the final state.
     @discardableResult
-    public func run(train: LabeledFeed, val: [LabeledFeed]) throws -> FinetuneState {
+    public func run(train: ClipFeed, val: [ClipFeed]) throws -> FinetuneState {
         let c = config
         let schedule = CosineSchedule(lr: lr, minLR: c.minLr, warmupEpochs: c.warmupEpochs, epochs: Double(c.epochs))
         RunLog.info(String(format: "%@ %@: %.2fM parameters (%d trained); %@; %d batches/epoch",
                            c.linearProbe ? "linear probe" : "fine-tune", c.model, Double(model.parameterCount) / 1e6,
                            optimizer.groups.reduce(0) { $0 + $1.params.reduce(0) { $0 + $1.count } }, lrRule, train.batchesPerEpoch))
         let startStep = state.step
-        var ctx = FinetuneContext(model: model, optimizer: optimizer, schedule: schedule, config: c, numClasses: numClasses, log: log,
-                                  shouldStop: { s in stopSignal != 0 || (c.maxSteps > 0 && s.step - startStep >= c.maxSteps) })
-        let copies = c.bf16 ? try BF16Weights(model) : nil
+        let shouldStop = { (s: FinetuneState) in
+            stopSignal != 0 || (c.maxSteps > 0 && s.step - startStep >= c.maxSteps)
+        }
+        var ctx = FinetuneContext(model: model, optimizer: optimizer, schedule: schedule, config: c,
+                                  numClasses: numClasses, log: log, shouldStop: shouldStop, gradientSync: gradientSync,
+                                  rank: rank, stochastic: StochasticModules(model))
+        // bf16 in one process: matmuls on bf16 weight copies the loop refreshes (DDP's hooks sit on the fp32 weights)
+        let copies = c.bf16 && gradientSync.isLocal ? try BF16Weights(model) : nil
         defer { copies?.remove() }
         ctx.bf16Weights = copies
         while state.epoch < c.epochs {
@@ -204,6 +220,7 @@ public final class Finetuner {
     /// Writes checkpoint `name` (weights, optimizer, sidecar) into the output directory; returns the JSON path.
     @discardableResult
     public func save(name: String) throws -> String {
+        guard rank == 0 else { return config.outputDir + "/" + name + ".json" }
         let s = FinetuneCheckpointState(config: config, numClasses: numClasses, classNames: classNames.isEmpty ? nil : classNames,
                                         state: state)
         return try Checkpoint.save(dir: config.outputDir, name: name, model: model, optimizer: optimizer, state: s)

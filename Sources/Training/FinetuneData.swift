@@ -5,8 +5,8 @@ import Models
 
 /// The data of a fine-tuning run: training feed, one validation feed per test view, class names.
 public struct FinetuneData {
-    public var train: LoaderFeed?
-    public var val: [LoaderFeed]
+    public var train: VideoFeed?
+    public var val: [VideoFeed]
     public var classNames: [String]
     public var numClasses: Int
     public var trainCount: Int, valCount: Int
@@ -15,9 +15,9 @@ public struct FinetuneData {
     /// neither given: the built-in synthetic set (its middle frames as PNGs for `images`; no flips unless `--flip_prob`).
     /// The class list (names → labels) is fixed by the training folders — or by `classNames`, the list a checkpoint was
     /// trained with — and labels every other folder: a validation folder with a subset of the classes keeps their
-    /// indices, an unknown class is an error.
-    public init(_ config: FinetuneConfig, needTrain: Bool = true, classNames saved: [String]? = nil,
-                log: @escaping @Sendable (String) -> Void = { RunLog.info($0) }) throws {
+    /// indices, an unknown class is an error. `rank` of `worldSize` trains on its shard (`VideoLoader`).
+    public init(_ config: FinetuneConfig, needTrain: Bool = true, classNames saved: [String]? = nil, rank: Int = 0,
+                worldSize: Int = 1, log: @escaping @Sendable (String) -> Void = { RunLog.info($0) }) throws {
         var c = config
         var (trainSrc, valSrc) = try c.dataSources()
         if trainSrc.isEmpty && valSrc.isEmpty {
@@ -65,8 +65,11 @@ public struct FinetuneData {
         trainCount = trainSamples.count
         valCount = valSamples.count
         if needTrain {
-            train = LoaderFeed(try VideoLoader(samples: trainSamples, config: c.clipConfig(train: true), batchSize: c.batchSize,
-                                               shuffle: true, seed: UInt64(c.seed), numWorkers: c.numWorkers, dropLast: true, log: log))
+            let loader = try VideoLoader(samples: trainSamples, config: c.clipConfig(train: true),
+                                         batchSize: c.batchSize, shuffle: true, seed: FinetuneRandom.key(c.seed),
+                                         numWorkers: c.numWorkers, dropLast: true, rank: rank, worldSize: worldSize,
+                                         log: log)
+            train = VideoFeed(loader: loader)
             guard train!.batchesPerEpoch > 0 else {
                 throw ConfigError("--batch_size \(c.batchSize) is larger than the \(trainSamples.count) training samples")
             }
@@ -76,8 +79,10 @@ public struct FinetuneData {
             let crops = c.numSpatialCrops == 1 ? [1] : [0, 1, 2]
             for t in 0 ..< c.numTemporalViews {
                 for s in crops {
-                    val.append(LoaderFeed(try VideoLoader(samples: valSamples, config: c.clipConfig(train: false, temporalIndex: t, spatialIndex: s),
-                                                          batchSize: c.batchSize, shuffle: false, numWorkers: c.numWorkers, dropLast: false, log: log)))
+                    let view = try c.clipConfig(train: false, temporalIndex: t, spatialIndex: s)
+                    let loader = try VideoLoader(samples: valSamples, config: view, batchSize: c.batchSize,
+                                                 shuffle: false, numWorkers: c.numWorkers, dropLast: false, log: log)
+                    val.append(VideoFeed(loader: loader))
                 }
             }
         }

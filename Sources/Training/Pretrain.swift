@@ -1,3 +1,4 @@
+import Datasets
 import Foundation
 import Models
 import NN
@@ -33,10 +34,8 @@ public final class Pretrainer {
     /// Rank 0 writes checkpoints and logs (data-parallel runs).
     public var isMain = true
     public var onStep: ((TrainState, Double) -> Void)?
-    /// Data-parallel hooks (see `PretrainContext`); the caller also broadcasts rank 0's parameters before `run`.
-    public var syncGradients: (() throws -> Void)?
-    public var beforeBackward: ((Tensor, Bool) throws -> Void)?
-    public var reduceMean: ((Double) throws -> Double)?
+    /// Data parallelism (`DataParallel`); the caller also broadcasts rank 0's parameters before `run`.
+    public var gradientSync: any GradientSync = LocalGradientSync()
 
     public init(_ config: PretrainConfig, worldSize: Int = 1, rank: Int = 0) throws {
         try config.validate()
@@ -76,10 +75,9 @@ public final class Pretrainer {
         var ctx = PretrainContext(model: model, optimizer: optimizer, schedule: schedule, generator: generator, config: c, log: log,
                                   flopsPerClip: flops, peakGFLOPs: peak,
                                   shouldStop: { s in stopSignal != 0 || (c.maxSteps > 0 && s.step - startStep >= c.maxSteps) },
-                                  onStep: onStep, syncGradients: syncGradients,
-                                  beforeBackward: beforeBackward, reduceMean: reduceMean)
+                                  onStep: onStep, gradientSync: gradientSync)
         // bf16 in one process: the matmuls use bf16 weight copies the loop refreshes (DDP's hooks sit on the fp32 weights)
-        let copies = c.bf16 && syncGradients == nil && beforeBackward == nil ? try BF16Weights(model) : nil
+        let copies = c.bf16 && gradientSync.isLocal ? try BF16Weights(model) : nil
         defer { copies?.remove() }
         ctx.bf16Weights = copies
         model.train()

@@ -2,8 +2,9 @@ import Datasets
 import Foundation
 import Models
 
-/// Batches of augmented clips from video files (`VideoLoader`), for `Pretrainer.run(feed:)`.
-/// `repeat_aug` clips of each video are adjacent, so a batch holds `batch_size_per_gpu · repeat_aug` clips.
+/// Batches of augmented clips from video (or image) files (`VideoLoader`), with labels, paths and sample indices:
+/// the feed of pre-training (`Pretrainer.run(feed:)`), fine-tuning and evaluation (`FinetuneData`).
+/// `repeat_aug` clips of each video are adjacent, so a batch holds `batch_size · repeat_aug` clips.
 public struct VideoFeed: ClipFeed {
     public let loader: VideoLoader
     public var batchesPerEpoch: Int { loader.stepsPerEpoch }
@@ -24,9 +25,7 @@ public struct VideoFeed: ClipFeed {
 
     public func batches(epoch: Int, startBatch: Int) throws -> FeedIterator {
         let stream = loader.batches(epoch: epoch, startBatch: startBatch)
-        return FeedIterator {
-            try stream.nextBatch().map { FeedBatch(data: $0.data, shape: $0.shape, index: $0.index) }
-        }
+        return FeedIterator { try stream.nextBatch() }
     }
 
     /// Files skipped so far, each with its reason.

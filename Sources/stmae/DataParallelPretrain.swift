@@ -15,9 +15,7 @@ func attachDataParallel(_ trainer: Pretrainer, group: ProcessGroup, bucketCapMB:
                         mode: DataParallel.Mode = .overlapped) throws -> DataParallel {
     let ddp = try DataParallel(group, parameters: trainer.model.parameters(), bucketCapMB: bucketCapMB, mode: mode)
     try ddp.broadcastParameters()
-    trainer.beforeBackward = { loss, willStep in if willStep { try ddp.prepareForBackward([loss]) } }
-    trainer.syncGradients = { try ddp.syncGradients() }
-    trainer.reduceMean = { try group.allReduceMean($0) }
+    trainer.gradientSync = ddp
     return ddp
 }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Datasets
 import Distributed
 import Foundation
 import Models
@@ -179,7 +180,7 @@ struct ShardFeed: ClipFeed {
             g[0] *= worldSize
             let all = try! Tensor.randn(g, generator: try! Generator(seed: UInt64(epoch * 1000 + i)))
             let mine = try! all.slice(dim: 0, start: rank, step: worldSize).contiguous()
-            return FeedBatch(data: try! mine.toArray(Float.self), shape: shape, index: i)
+            return ClipBatch(data: try! mine.toArray(Float.self), shape: shape, index: i)
         })
     }
 }

@@ -1,3 +1,4 @@
+import Datasets
 import Foundation
 import Testing
 import TestSupport
@@ -16,18 +17,22 @@ func tinyMaskFeatConfig(_ dir: String) -> PretrainConfig {
 }
 
 /// In-memory labelled clips: class k is a constant clip of brightness k (noise added), the same every epoch.
-struct ToyLabeledFeed: LabeledFeed {
+struct ToyLabeledFeed: ClipFeed {
     let batchesPerEpoch: Int
     let shape: [Int]  // [B, 3, T, H, W]
     let classes: Int
-    func forEach(epoch: Int, startBatch: Int, _ body: (LabeledBatch) throws -> Bool) throws {
-        for i in startBatch..<batchesPerEpoch {
+    func batches(epoch: Int, startBatch: Int) throws -> FeedIterator {
+        var i = startBatch
+        return FeedIterator { [shape, classes, batchesPerEpoch] in
+            guard i < batchesPerEpoch else { return nil }
+            defer { i += 1 }
             let g = try Generator(seed: UInt64(i))
             let b = shape[0], per = shape.dropFirst().reduce(1, *)
             let labels = (0..<b).map { ($0 + i) % classes }
             var x = try Tensor.randn(shape, generator: g).toArray(Float.self).map { $0 * 0.1 }
             for j in 0..<b { for k in 0..<per { x[j * per + k] += Float(labels[j]) - Float(classes) / 2 } }
-            guard try body(LabeledBatch(data: x, shape: shape, labels: labels, samples: Array(i * b ..< (i + 1) * b), index: i)) else { return }
+            return ClipBatch(data: x, shape: shape, index: i, labels: labels,
+                             sampleIndices: Array(i * b ..< (i + 1) * b))
         }
     }
 }
@@ -85,7 +90,7 @@ struct FamilyTrainingTests {
             let batchesPerEpoch = 40
             func batches(epoch: Int, startBatch: Int) -> FeedIterator {
                 let x = try! Tensor.randn([2, 3, 4, 32, 32], generator: Generator(seed: 5)).toArray(Float.self)
-                return FeedIterator((startBatch..<40).map { FeedBatch(data: x, shape: [2, 3, 4, 32, 32], index: $0) })
+                return FeedIterator((startBatch..<40).map { ClipBatch(data: x, shape: [2, 3, 4, 32, 32], index: $0) })
             }
         }
         let s = try Pretrainer(c).run(feed: Same())

@@ -23,22 +23,23 @@ func tinyFinetuneConfig(_ dir: String) throws -> FinetuneConfig {
 
 /// Decodes through the real loader once (augmented clips of epoch 0), then replays those batches from memory in a
 /// per-epoch shuffled order, so a test can afford many optimizer steps without re-decoding videos.
-final class CachedFeed: LabeledFeed {
-    let inner: LabeledFeed
-    var cache: [LabeledBatch] = []
-    init(_ inner: LabeledFeed) { self.inner = inner }
+final class CachedFeed: ClipFeed {
+    let inner: ClipFeed
+    var cache: [ClipBatch] = []
+    init(_ inner: ClipFeed) { self.inner = inner }
     var batchesPerEpoch: Int { inner.batchesPerEpoch }
-    func forEach(epoch: Int, startBatch: Int, _ body: (LabeledBatch) throws -> Bool) throws {
+    func batches(epoch: Int, startBatch: Int) throws -> FeedIterator {
         if cache.isEmpty {
             try inner.forEach(epoch: 0, startBatch: 0) { cache.append($0); return true }
         }
         var rng = SampleRNG(epoch, 77)
         let order = epoch == 0 ? Array(cache.indices) : rng.permutation(cache.count)
-        for i in startBatch ..< cache.count {
-            var b = cache[order[i]]
+        let cached = cache
+        return FeedIterator((startBatch ..< cached.count).lazy.map { i in
+            var b = cached[order[i]]
             b.index = i
-            guard try body(b) else { return }
-        }
+            return b
+        })
     }
 }
 

@@ -1,3 +1,4 @@
+import Datasets
 import Foundation
 import Testing
 import TestSupport
@@ -31,21 +32,20 @@ struct RecipeParityTests {
         var batchesPerEpoch: Int { 10 }
         func batches(epoch: Int, startBatch: Int) -> FeedIterator {
             FeedIterator((startBatch ..< 10).lazy.map { i in
-                FeedBatch(data: try! recipeBatch(epoch * 10 + i, clips: clips), shape: [clips, 3, 4, 8, 8], index: i)
+                ClipBatch(data: try! recipeBatch(epoch * 10 + i, clips: clips), shape: [clips, 3, 4, 8, 8], index: i)
             })
         }
     }
 
-    struct Labeled: LabeledFeed {
+    struct Labeled: ClipFeed {
         let clips: Int, labels: [[Int]]
         var batchesPerEpoch: Int { 10 }
-        func forEach(epoch: Int, startBatch: Int, _ body: (LabeledBatch) throws -> Bool) throws {
-            for i in startBatch ..< 10 {
+        func batches(epoch: Int, startBatch: Int) -> FeedIterator {
+            FeedIterator((startBatch ..< 10).lazy.map { i in
                 let b = epoch * 10 + i
-                let batch = LabeledBatch(data: try recipeBatch(b, clips: clips), shape: [clips, 3, 4, 8, 8], labels: labels[b],
-                                         samples: Array(0 ..< clips), index: i)
-                guard try body(batch) else { return }
-            }
+                return ClipBatch(data: try! recipeBatch(b, clips: clips), shape: [clips, 3, 4, 8, 8], index: i,
+                                 labels: labels[b], sampleIndices: Array(0 ..< clips))
+            })
         }
     }
 
