@@ -128,3 +128,35 @@ enum CheckpointCommit {
             + lines.joined(separator: "; ") + ". Use an earlier complete checkpoint (e.g. checkpoint-NNNNN.json).")
     }
 }
+
+/// Writes a multi-file output folder (a Hugging Face directory) as one piece: `body` fills a temporary sibling folder,
+/// which then takes `dir`'s place by one rename — a folder already there is first moved aside and removed after, so a
+/// crash or a full disk never leaves `dir` holding parts of two writes.
+public func writeFolderAtomically(_ dir: String, _ body: (String) throws -> Void) throws {
+    let url = URL(fileURLWithPath: dir).standardizedFileURL
+    let parent = url.deletingLastPathComponent().path, base = url.lastPathComponent
+    let token = CheckpointCommit.newSaveID()
+    let staged = parent + "/.\(base).tmp-\(getpid())-\(token)", aside = parent + "/.\(base).old-\(getpid())-\(token)"
+    try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
+    do {
+        try FileManager.default.createDirectory(atPath: staged, withIntermediateDirectories: false)
+        try body(staged)
+    } catch {
+        try? FileManager.default.removeItem(atPath: staged)
+        throw error
+    }
+    let replacing = FileManager.default.fileExists(atPath: url.path)
+    if replacing, rename(url.path, aside) != 0 {
+        let why = String(cString: strerror(errno))
+        try? FileManager.default.removeItem(atPath: staged)
+        throw TorchError("\(dir): cannot move the existing folder aside (\(why))")
+    }
+    guard rename(staged, url.path) == 0 else {
+        let why = String(cString: strerror(errno))
+        if replacing { rename(aside, url.path) }
+        try? FileManager.default.removeItem(atPath: staged)
+        throw TorchError("\(dir): cannot move the written folder into place (\(why))")
+    }
+    CheckpointCommit.fsyncDir(parent)
+    if replacing { try? FileManager.default.removeItem(atPath: aside) }
+}

@@ -121,6 +121,21 @@ func leftoverTemps(_ dir: String) -> [String] {
         #expect(left.isSuperset(of: [own, ".hidden", "notes.tmp-1-2", ".checkpoint-last.json.tmp-1-"]))
     }
 
+    /// A multi-file output folder (convert's Hugging Face directory) is replaced whole or not at all.
+    @Test func folderIsWrittenInOnePiece() throws {
+        let root = try tempDir("ck-folder"), out = root + "/hf"
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try writeFolderAtomically(out) { try Data("1".utf8).write(to: URL(fileURLWithPath: $0 + "/config.json")) }
+        #expect { try writeFolderAtomically(out) { d in
+            try Data("2".utf8).write(to: URL(fileURLWithPath: d + "/config.json"))
+            throw TorchError("disk full")
+        } } throws: { "\($0)".contains("disk full") }
+        #expect(try String(contentsOfFile: out + "/config.json", encoding: .utf8) == "1")
+        try writeFolderAtomically(out) { try Data("3".utf8).write(to: URL(fileURLWithPath: $0 + "/model.safetensors")) }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: out) == ["model.safetensors"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root) == ["hf"])
+    }
+
     /// A save killed (SIGKILL) after the weights were written keeps the previous checkpoint byte for byte; the next
     /// run (its first read of the folder) removes the killed save's temporary files and resumes from that checkpoint.
     @Test(.timeLimit(.minutes(5))) func killMidSaveKeepsThePreviousCheckpoint() throws {
