@@ -5,8 +5,12 @@ import Foundation
 /// Owns one c10d group (TCPStore + ProcessGroupGloo); freed when the last `ProcessGroup` copy goes away.
 final class GroupHandle: @unchecked Sendable {
     let raw: ctd_group
+    var heartbeat: Heartbeat?
     init(_ raw: ctd_group) { self.raw = raw }
-    deinit { ctd_group_free(raw) }
+    deinit {
+        heartbeat?.stop(finished: true)
+        ctd_group_free(raw)
+    }
 }
 
 @inline(__always)
@@ -32,7 +36,8 @@ public final class Work: @unchecked Sendable {
 
 /// A group of processes running collectives over PyTorch's c10d with the Gloo backend (CPU), like
 /// `torch.distributed.init_process_group("gloo")`. Rank 0 serves the rendezvous store at `masterAddr:masterPort`.
-/// Every collective and the rendezvous itself fail (never hang) after `timeout` seconds.
+/// Every collective and the rendezvous itself fail (never hang) after `timeout` seconds; a rank that stops running
+/// ends the job sooner, through the heartbeat (`Heartbeat`, `STMAE_HEARTBEAT_TIMEOUT`, 60 s by default).
 public struct ProcessGroup: @unchecked Sendable {
     let handle: GroupHandle
     public let rank: Int
@@ -53,7 +58,15 @@ public struct ProcessGroup: @unchecked Sendable {
         guard let out else { throw DistError("init_process_group returned no group") }
         handle = GroupHandle(out)
         rank = env.rank; worldSize = env.worldSize; self.timeout = timeout
+        if env.worldSize > 1, let beat = try Heartbeat.configuredTimeout() {
+            handle.heartbeat = try Heartbeat(group: out, rank: rank, worldSize: worldSize, timeout: beat,
+                                             storeAddress: "\(env.masterAddr):\(env.masterPort)")
+        }
     }
+
+    /// Tells the other ranks that this one ended normally (they stop watching its heartbeat); also done when the last
+    /// copy of the group goes away.
+    public func finish() { handle.heartbeat?.stop(finished: true) }
 
     /// Starts an all-reduce of `tensors` as one flat buffer (a bucket); results land in place on `wait()`.
     public func allReduceAsync(_ tensors: [Tensor], op: ReduceOp = .sum) throws -> Work {

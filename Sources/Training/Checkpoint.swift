@@ -5,8 +5,7 @@ import NN
 import Torch
 
 /// A training checkpoint: `<name>.safetensors` (model weights, mae_st keys), `<name>.optim.safetensors` (AdamW state)
-/// and `<name>.json` (settings, position, RNG) written last — each via a temp file and rename, so a crash mid-save never
-/// leaves a checkpoint that looks complete.
+/// and `<name>.json` (settings, position, RNG), saved as one unit (`CheckpointCommit`): complete or absent.
 public struct CheckpointState: Codable {
     public var format = "stmae-checkpoint-v1"
     public var config: PretrainConfig
@@ -27,6 +26,8 @@ public struct CheckpointState: Codable {
 public protocol CheckpointSidecar: Codable {
     var weights: String { get set }
     var optimizer: String { get set }
+    /// Optimizer steps taken when saved (recorded in every part to check that the parts agree).
+    var checkpointStep: Int { get }
     /// The current settings' defaults as JSON: a sidecar written before a setting existed gets its default.
     static var configDefaults: [String: Any] { get }
     static func upgradeSaved(_ config: [String: Any]) -> [String: Any]
@@ -38,6 +39,19 @@ extension CheckpointSidecar {
     public static func upgradeSaved(_ config: [String: Any]) -> [String: Any] { config }
 }
 
+/// A sidecar with the save's id and step under `"save"` (one JSON object).
+struct Stamped<S: Encodable>: Encodable {
+    struct Save: Encodable { var id: String; var step: Int }
+    enum Key: String, CodingKey { case save }
+    var sidecar: S
+    var save: Save
+    func encode(to encoder: Encoder) throws {
+        try sidecar.encode(to: encoder)
+        var c = encoder.container(keyedBy: Key.self)
+        try c.encode(save, forKey: .save)
+    }
+}
+
 /// `value` encoded as a JSON object ([:] if it is not one).
 func jsonObject<T: Encodable>(_ value: T) -> [String: Any] {
     (try? JSONEncoder().encode(value)).flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] } ?? [:]
@@ -45,23 +59,56 @@ func jsonObject<T: Encodable>(_ value: T) -> [String: Any] {
 
 extension CheckpointState: CheckpointSidecar {
     public static var configDefaults: [String: Any] { jsonObject(PretrainConfig()) }
+    public var checkpointStep: Int { step }
+}
+
+extension FinetuneCheckpointState {
+    public var checkpointStep: Int { state.step }
 }
 
 public enum Checkpoint {
-    /// Writes the three files of checkpoint `name` into `dir`; returns the JSON path.
+    /// Writes checkpoint `name` into `dir` as one unit (see `CheckpointCommit`): a crash or a full disk at any point
+    /// leaves either the previous checkpoint or the new one, never a mix. Returns the JSON path.
     @discardableResult
     public static func save<S: CheckpointSidecar>(dir: String, name: String, model: Module, optimizer: AdamW, state: S) throws -> String {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        recoverOnce(dir)
         var s = state
         s.weights = name + ".safetensors"
         s.optimizer = name + ".optim.safetensors"
-        try TensorFile.save(model.stateDict(), metadata: ["format": "pt"], to: dir + "/" + s.weights)
-        try TensorFile.save(optimizer.stateDict(), to: dir + "/" + s.optimizer)
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let path = dir + "/" + name + ".json"
-        try atomicWrite(enc.encode(s), to: path)
-        return path
+        let id = CheckpointCommit.newSaveID()
+        let meta = ["stmae_save_id": id, "stmae_step": "\(s.checkpointStep)"]
+        var renames: [[String]] = []
+        func staged(_ final: String) -> String {
+            renames.append([CheckpointCommit.tempName(final, saveID: id), final])
+            return dir + "/" + renames.last![0]
+        }
+        do {
+            try TensorFile.save(model.stateDict(), metadata: meta.merging(["format": "pt"]) { a, _ in a }, to: staged(s.weights))
+            CheckpointCommit.stage("weights")
+            try TensorFile.save(optimizer.stateDict(), metadata: meta, to: staged(s.optimizer))
+            CheckpointCommit.stage("optimizer")
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try atomicWrite(enc.encode(Stamped(sidecar: s, save: .init(id: id, step: s.checkpointStep))),
+                            to: staged(name + ".json"))
+            CheckpointCommit.stage("settings")
+        } catch {
+            for r in renames { unlink(dir + "/" + r[0]) }
+            throw error
+        }
+        try CheckpointCommit.commit(dir: dir, name: name, saveID: id, renames: renames)
+        return dir + "/" + name + ".json"
+    }
+
+    nonisolated(unsafe) private static var recovered = Set<String>()
+    private static let recoveredLock = NSLock()
+
+    /// Once per folder and process: completes a killed save that got past its commit point and removes the temporary
+    /// files of killed saves.
+    static func recoverOnce(_ dir: String) {
+        let first = recoveredLock.withLock { recovered.insert(dir).inserted }
+        if first { for line in CheckpointCommit.recover(dir: dir) { RunLog.info("checkpoint: \(line)") } }
     }
 
     /// Reads a checkpoint given its .json or .safetensors path.
@@ -74,9 +121,13 @@ public enum Checkpoint {
         var json = path
         if json.hasSuffix(".optim.safetensors") { json = String(json.dropLast(".optim.safetensors".count)) + ".json" }
         else if json.hasSuffix(".safetensors") { json = String(json.dropLast(".safetensors".count)) + ".json" }
+        let parent = (json as NSString).deletingLastPathComponent, dir = parent.isEmpty ? "." : parent
+        let name = String(((json as NSString).lastPathComponent as NSString).deletingPathExtension)
+        for line in CheckpointCommit.recover(dir: dir, name: name) { RunLog.info("checkpoint: \(line)") }
         guard let data = FileManager.default.contents(atPath: json) else {
             throw TorchError("\(path): no stmae checkpoint sidecar at \(json)")
         }
+        let s: S, save: [String: Any]?
         do {
             var data = data
             if var obj = try JSONSerialization.jsonObject(with: data) as? [String: Any], let cfg = obj["config"] as? [String: Any] {
@@ -88,11 +139,14 @@ public enum Checkpoint {
                 obj["config"] = merged
                 data = try JSONSerialization.data(withJSONObject: obj)
             }
-            let s = try JSONDecoder().decode(S.self, from: data)
-            return (s, (json as NSString).deletingLastPathComponent)
+            s = try JSONDecoder().decode(S.self, from: data)
+            save = (try? JSONSerialization.jsonObject(with: data) as? [String: Any])?["save"] as? [String: Any]
         } catch {
             throw TorchError("\(path): \(json) is not an stmae checkpoint (\(error))")
         }
+        func part(_ f: String) -> String { f.hasPrefix("/") ? f : dir + "/" + f }
+        try CheckpointCommit.verify(json: json, save: save, parts: [part(s.weights), part(s.optimizer)])
+        return (s, dir)
     }
 
     /// Before the learned joint table, stmae wrote `"sep_pos_embed": false` (no `sincos_pos_embed`) for the fixed

@@ -4,21 +4,6 @@ import Models
 import NN
 import Torch
 
-/// Set by SIGINT/SIGTERM; the training loop saves a checkpoint and stops.
-nonisolated(unsafe) var stopSignal: Int32 = 0
-
-/// Installs SIGINT/SIGTERM handlers that ask the loop to stop after the current step.
-/// Also unblocks them: a parent that spawned us from a thread with signals blocked (test runners do) passes its mask on.
-public func installStopHandlers() {
-    var set = sigset_t()
-    sigemptyset(&set)
-    for s in [SIGINT, SIGTERM] {
-        signal(s) { _ in stopSignal = 1 }
-        sigaddset(&set, s)
-    }
-    pthread_sigmask(SIG_UNBLOCK, &set, nil)
-}
-
 /// Video pre-training (mae_st's `main_pretrain`): model (MAE-ST or MaskFeat, see `PretrainConfig.makeModel`), optimizer,
 /// schedule, resume, epochs, checkpoints.
 public final class Pretrainer {

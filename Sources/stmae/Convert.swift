@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Models
+import Training
 import Torch
 import Training
 
@@ -112,8 +113,11 @@ struct Convert: FlagCommand {
             }
             settings.apply(to: &cfg)
             guard cfg.embedDim % cfg.numHeads == 0 else { throw ValidationError("--num_heads \(cfg.numHeads) does not divide embed_dim \(cfg.embedDim)") }
-            let skipped = try HFVideoMAE.write(state, config: cfg, to: output, labels: settings.labels,
+            var skipped: [String] = []
+            try writeFolderAtomically(output) {  // config, weights and preprocessing as one piece
+                skipped = try HFVideoMAE.write(state, config: cfg, to: $0, labels: settings.labels,
                                                preprocessing: settings.preprocessing ?? .imagenet)
+            }
             if !skipped.isEmpty { notes.append("left out \(skipped.count) (decoder / k bias)") }
         }
         print("stmae convert: \(input) (\(inFormat.rawValue), \(state.count) tensors) → \(output) (\(outFormat.rawValue))")

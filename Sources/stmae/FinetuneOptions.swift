@@ -69,6 +69,7 @@ func runFinetune(_ c: FinetuneConfig?) throws {
     if s.bestEpoch >= 0 {
         RunLog.info(String(format: "best val top-1 %.2f%% at epoch %d; checkpoints in %@", s.bestTop1, s.bestEpoch, c.outputDir))
     }
+    if let status = stoppedBySignalStatus { throw ExitCode(status) }  // saved; 130 after SIGINT
 }
 
 /// Multi-view evaluation of a checkpoint: prints top-1/top-5/per-class accuracy, writes eval.json and confusion.png.

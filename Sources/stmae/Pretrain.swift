@@ -47,6 +47,7 @@ struct PretrainCommand: ParsableCommand {
             for f in failed.prefix(20) { RunLog.info("  \(f.path): \(f.reason)") }
         }
         RunLog.info("done: \(state.step) steps; outputs in \(config.outputDir) (log.jsonl, loss_curve.png, checkpoints)")
+        if let status = stoppedBySignalStatus { throw ExitCode(status) }  // saved; 130 after SIGINT
     }
 }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Distributed
 
 /// `stmae`: spatiotemporal masked autoencoders on libtorch.
 @main
@@ -10,6 +11,7 @@ struct STMAE: ParsableCommand {
                       VisualizeCommand.self, Bench.self, Convert.self, Embed.self, Launch.self])
 
     static func main() {
+        Launcher.bindToLauncher()  // a rank of `stmae launch` dies with it
         tuneAllocator()
         main(nil)
     }

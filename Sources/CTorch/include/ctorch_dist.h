@@ -32,6 +32,16 @@ int ctd_barrier(ctd_group g, ctd_work *out);
 int ctd_wait(ctd_work w, int64_t timeout_ms);
 void ctd_work_free(ctd_work w);
 
+/// A second client connection to the group's rendezvous store (TCPStore), for a heartbeat thread: its operations do
+/// not wait behind the group's. `ctd_store_add` adds `delta` to the integer at `key` (created as 0) and returns the sum
+/// in `*value` (delta 0 reads it without blocking).
+typedef struct ctd_store_s *ctd_store;
+int ctd_store_clone(ctd_group g, int64_t timeout_ms, ctd_store *out);
+int ctd_store_add(ctd_store s, const char *key, int64_t delta, int64_t *value);
+void ctd_store_free(ctd_store s);
+/// Linux `prctl(PR_SET_PDEATHSIG, sig)`: this process gets `sig` when the thread that started it ends. 0 or errno.
+int ctd_set_parent_death_signal(int sig);
+
 /// Sizes of the c10d objects as this translation unit sees them (compared with libtorch's own in a test).
 int ctd_abi_sizes(int64_t *process_group_gloo, int64_t *gloo_options, int64_t *tcp_store_options);
 
