@@ -1,7 +1,8 @@
 # stmae — the two commands of the README:
 #   make run    set up, build (release) and pre-train a tiny MAE on the built-in synthetic video data set
 #   make test   set up, build and run every test
-# Other targets: setup, build, bench, fixtures (regenerate every test fixture), fixtures-check (compare a regeneration).
+# Other targets: setup, build, bench, fixtures (regenerate every test fixture), fixtures-check (compare a regeneration),
+# lint (swift-format lint + Swift lines ≤ 120; .ci/run runs it before make test).
 SHELL := /bin/bash
 export PATH := /opt/swift/usr/bin:$(PATH)
 RUN_ARGS ?=
@@ -45,3 +46,6 @@ fixtures-check: fixture-deps
 	set -e; out=$$(mktemp -d); trap 'rm -rf $$out' EXIT; \
 	for s in $(FIXTURE_SCRIPTS); do echo "== $$s"; STMAE_FIXTURES_ROOT=$$out $(FIXTURE_PY) $$s; done; \
 	$(FIXTURE_PY) scripts/compare_fixtures.py $$out
+
+lint:
+	bash scripts/lint.sh

@@ -18,8 +18,10 @@ public struct ClipBatch: Sendable {
     /// multi-view testing averages a video's views by it.
     public var sampleIndices: [Int]
 
-    public init(data: [Float], shape: [Int], index: Int, labels: [Int] = [], paths: [String] = [],
-                sampleIndices: [Int] = []) {
+    public init(
+        data: [Float], shape: [Int], index: Int, labels: [Int] = [], paths: [String] = [],
+        sampleIndices: [Int] = []
+    ) {
         self.data = data; self.shape = shape; self.index = index
         self.labels = labels; self.paths = paths; self.sampleIndices = sampleIndices
     }

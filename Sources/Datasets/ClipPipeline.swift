@@ -69,7 +69,8 @@ public struct ClipConfig: Sendable, Equatable {
         self.reprob = reprob
     }
 
-    /// The training decode short side when none is given: img_size·256/224 (mae_st's `train_jitter_scales[0]`, 256 at 224).
+    /// The training decode short side when none is given: img_size·256/224
+    /// (mae_st's `train_jitter_scales[0]`, 256 at 224).
     public static func defaultShortSide(imgSize: Int) -> Int { Int((Double(imgSize) * 256 / 224).rounded()) }
 
     /// Floats in one clip: `3 · numFrames · imgSize²`.

@@ -7,12 +7,14 @@ public enum EvalResize: String, Sendable, CaseIterable {
     /// mae_st's test transform (`spatial_sampling` with `spatial_idx` 0/1/2): no resize when the short side already
     /// equals the target, else long side `floor(long / short · size)` and PyTorch `interpolate(mode="bilinear",
     /// align_corners=False)` (no antialias) in float; `uniform_crop` offsets `ceil((side − crop) / 2)`, spatial
-    /// index 0/2 at the start/end of the longer side. No uint8 rounding. The default: stmae fine-tunes with mae_st's recipe.
+    /// index 0/2 at the start/end of the longer side. No uint8 rounding. The default: stmae fine-tunes with mae_st's
+    /// recipe.
     case maeSt = "mae_st"
     /// `transformers`' `VideoMAEImageProcessor` (PIL backend): long side `int(size · long / short)`, PIL
     /// `BILINEAR` resize (triangle filter widened by the scale when shrinking, 8-bit fixed point, uint8 after the
-    /// horizontal and after the vertical pass), centre crop offsets `(side − crop) / 2` rounded down, `/255`, normalise.
-    /// What `stmae embed` uses for Hugging Face checkpoints. The spatial index is ignored (always the centre).
+    /// horizontal and after the vertical pass), centre crop offsets `(side − crop) / 2` rounded down, `/255`,
+    /// normalise. What `stmae embed` uses for Hugging Face checkpoints. The spatial index is ignored (always the
+    /// centre).
     case huggingFace = "hf"
 }
 

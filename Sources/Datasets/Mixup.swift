@@ -64,7 +64,8 @@ public enum Mixup {
             lam: lam, useCutmix: true, cy: rng.int(in: 0 ... height - 1), cx: rng.int(in: 0 ... width - 1))
     }
 
-    /// timm `rand_bbox`: side `int(s·√(1−λ))`, centred at (cy, cx), half-size `side / 2`, clipped → (yl, yh, xl, xh).
+    /// timm `rand_bbox`: side `int(s·√(1−λ))`, centred at (cy, cx), half-size `side / 2`, clipped
+    /// → (yl, yh, xl, xh).
     public static func box(height h: Int, width w: Int, lam: Double, cy: Int, cx: Int) -> (
         yl: Int, yh: Int, xl: Int, xh: Int
     ) {
@@ -110,7 +111,8 @@ public enum Mixup {
         return correctLam ? 1 - Double((yh - yl) * (xh - xl)) / Double(h * w) : d.lam
     }
 
-    /// timm `mixup_target`: smoothed one-hot (off = s/C, on = 1 − s + off) mixed as λ·y + (1−λ)·y.flip(0). `[N, C]`.
+    /// timm `mixup_target`: smoothed one-hot (off = s/C, on = 1 − s + off) mixed as λ·y + (1−λ)·y.flip(0).
+    /// `[N, C]`.
     public static func targets(labels: [Int], numClasses c: Int, lam: Double, smoothing: Double) -> [Float] {
         let n = labels.count
         let off = smoothing / Double(c), on = 1 - smoothing + off

@@ -4,8 +4,8 @@ import Foundation
 /// timm / SlowFast random erasing on a normalised clip `[3, T, H, W]`.
 ///
 /// With probability `probability`: up to 10 tries of target area `U(minArea, maxArea)·H·W`, aspect
-/// `exp(U(log minAspect, log 1/minAspect))`, `h = round(√(area·aspect))`, `w = round(√(area/aspect))`; the first box
-/// with `w < W` and `h < H` is placed uniformly and filled with N(0, 1) noise per pixel and channel ('pixel' mode).
+/// `exp(U(log minAspect, log 1/minAspect))`, `h = round(√(area·aspect))`, `w = round(√(area/aspect))`; the first
+/// box with `w < W` and `h < H` is placed uniformly and filled with N(0, 1) noise per pixel and channel ('pixel' mode).
 /// The box is the same on every frame (SlowFast's `cube` erasing), the noise is drawn afresh everywhere.
 public struct RandomErasing: Sendable, Equatable {
     public var probability: Double

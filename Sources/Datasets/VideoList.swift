@@ -211,8 +211,8 @@ public enum VideoList {
 
     // MARK: - Subsets
 
-    /// Few-shot subset (`--frac_retained`): per class, the first ⌈frac·n_c⌉ (at least 1) of a permutation seeded by
-    /// (`seed`, class), returned in the original order.
+    /// Few-shot subset (`--frac_retained`): per class, the first ⌈frac·n_c⌉ (at least 1) of a permutation seeded
+    /// by (`seed`, class), returned in the original order.
     public static func retainPerClass(_ samples: [VideoSample], _ frac: Double, seed: UInt64 = 0) throws
         -> [VideoSample]
     {

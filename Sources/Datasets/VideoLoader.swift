@@ -36,9 +36,11 @@ public final class VideoLoader: @unchecked Sendable {
     ///   - numWorkers: decoding threads; 0 decodes on the caller's thread.
     ///   - prefetch: batches decoded ahead of the consumer (default `2 · max(numWorkers, 1)`).
     ///   - log: receives one line per newly failing file; called from worker threads.
-    public init(samples: [VideoSample], config: ClipConfig, batchSize: Int, shuffle: Bool = true, seed: UInt64 = 0,
-                numWorkers: Int = 2, prefetch: Int? = nil, dropLast: Bool = true, rank: Int = 0, worldSize: Int = 1,
-                maxAttempts: Int = 32, log: @escaping @Sendable (String) -> Void = { _ in }) throws {
+    public init(
+        samples: [VideoSample], config: ClipConfig, batchSize: Int, shuffle: Bool = true, seed: UInt64 = 0,
+        numWorkers: Int = 2, prefetch: Int? = nil, dropLast: Bool = true, rank: Int = 0, worldSize: Int = 1,
+        maxAttempts: Int = 32, log: @escaping @Sendable (String) -> Void = { _ in }
+    ) throws {
         guard !samples.isEmpty else { throw DatasetError("VideoLoader: no samples") }
         guard batchSize > 0, numWorkers >= 0, maxAttempts > 0 else {
             throw DatasetError("VideoLoader: batchSize and maxAttempts must be positive, numWorkers >= 0")
@@ -126,7 +128,9 @@ public final class VideoLoader: @unchecked Sendable {
 
     /// Directory shared by all sample paths (for messages).
     private var commonDirectory: String {
-        let dirs = samples.map { ($0.path as NSString).deletingLastPathComponent.split(separator: "/", omittingEmptySubsequences: false) }
+        let dirs = samples.map {
+            ($0.path as NSString).deletingLastPathComponent.split(separator: "/", omittingEmptySubsequences: false)
+        }
         var common = dirs[0]
         for d in dirs.dropFirst() {
             common = Array(zip(common, d).prefix { $0 == $1 }.map(\.0))
@@ -140,10 +144,12 @@ public final class VideoLoader: @unchecked Sendable {
         let what = samples.allSatisfy { VideoList.isImage($0.path) } ? "image" : "video"
         let errors = first.map { "\(($0.path as NSString).lastPathComponent): \($0.reason)" }.joined(separator: "; ")
         if count >= uniquePaths {
-            return DatasetError("no readable \(what)s among \(uniquePaths) files in \(commonDirectory); first errors: \(errors)")
+            return DatasetError(
+                "no readable \(what)s among \(uniquePaths) files in \(commonDirectory); first errors: \(errors)")
         }
-        return DatasetError("no readable \(what) within \(maxAttempts) attempts from \(samples[index].path) "
-            + "(\(count) of \(uniquePaths) files in \(commonDirectory) failed); first errors: \(errors)")
+        return DatasetError(
+            "no readable \(what) within \(maxAttempts) attempts from \(samples[index].path) "
+                + "(\(count) of \(uniquePaths) files in \(commonDirectory) failed); first errors: \(errors)")
     }
 
     // MARK: - Batches
@@ -188,7 +194,8 @@ public final class VideoLoader: @unchecked Sendable {
                 }
             }
         }
-        return ClipBatch(data: data, shape: [(hi - lo) * r] + config.clipShape, index: b, labels: labels, paths: paths,
-                         sampleIndices: loaded)
+        return ClipBatch(
+            data: data, shape: [(hi - lo) * r] + config.clipShape, index: b, labels: labels, paths: paths,
+            sampleIndices: loaded)
     }
 }

@@ -25,8 +25,10 @@ public struct DataParallel: GradientSync {
     public var bucketCount: Int { reducer.map { Int(ctd_reducer_bucket_count($0.raw)) } ?? buckets.count }
     let reducer: ReducerHandle?
 
-    public init(_ group: ProcessGroup, parameters: [Tensor], bucketCapMB: Double = 25, firstBucketMB: Double = 1,
-                mode: Mode = .overlapped) throws {
+    public init(
+        _ group: ProcessGroup, parameters: [Tensor], bucketCapMB: Double = 25, firstBucketMB: Double = 1,
+        mode: Mode = .overlapped
+    ) throws {
         self.group = group
         self.parameters = parameters.filter(\.requiresGrad)
         self.mode = mode
@@ -36,7 +38,9 @@ public struct DataParallel: GradientSync {
             let p = self.parameters[i]
             let b = p.count * p.dtype.elementSize
             let limit = buckets.isEmpty ? first : cap
-            if !cur.isEmpty && (bytes + b > limit || self.parameters[cur[0]].dtype != p.dtype) { buckets.append(cur); cur = []; bytes = 0 }
+            if !cur.isEmpty && (bytes + b > limit || self.parameters[cur[0]].dtype != p.dtype) {
+                buckets.append(cur); cur = []; bytes = 0
+            }
             cur.append(i); bytes += b
         }
         if !cur.isEmpty { buckets.append(cur) }
@@ -45,8 +49,9 @@ public struct DataParallel: GradientSync {
             let hs: [ct_tensor?] = self.parameters.map { $0.engineHandle }
             var r: ctd_reducer?
             try withExtendedLifetime(self.parameters) {
-                try dcheck(ctd_reducer_new(group.handle.raw, hs, Int32(hs.count), Int64(cap), Int64(max(first, 1)), &r),
-                           "DDP reducer on rank \(group.rank)")
+                try dcheck(
+                    ctd_reducer_new(group.handle.raw, hs, Int32(hs.count), Int64(cap), Int64(max(first, 1)), &r),
+                    "DDP reducer on rank \(group.rank)")
             }
             reducer = ReducerHandle(r!, group: group.handle)
         } else {
@@ -57,7 +62,9 @@ public struct DataParallel: GradientSync {
     /// Copies rank 0's parameters to every rank (DDP's constructor broadcast).
     public func broadcastParameters() throws {
         guard group.worldSize > 1 else { return }
-        let works = try withNoGrad { try buckets.map { b in try group.broadcastAsync(b.map { try parameters[$0].detach() }, root: 0) } }
+        let works = try withNoGrad {
+            try buckets.map { b in try group.broadcastAsync(b.map { try parameters[$0].detach() }, root: 0) }
+        }
         for w in works { try w.wait() }
     }
 
@@ -67,7 +74,8 @@ public struct DataParallel: GradientSync {
         guard let reducer else { return }
         let hs: [ct_tensor?] = outputs.map { $0.engineHandle }
         try withExtendedLifetime(outputs) {
-            try dcheck(ctd_reducer_prepare(reducer.raw, hs, Int32(hs.count)), "DDP prepare_for_backward on rank \(group.rank)")
+            try dcheck(
+                ctd_reducer_prepare(reducer.raw, hs, Int32(hs.count)), "DDP prepare_for_backward on rank \(group.rank)")
         }
     }
 
@@ -80,7 +88,9 @@ public struct DataParallel: GradientSync {
             var grads: [Tensor] = []
             for i in b {
                 let p = parameters[i]
-                if let g = p.grad { grads.append(g) } else {
+                if let g = p.grad {
+                    grads.append(g)
+                } else {
                     let z = try Tensor.zeros(p.shape, dtype: p.dtype)
                     try p.setGrad(z)
                     grads.append(z)

@@ -54,7 +54,8 @@ public struct DistEnvironment: Equatable, Sendable {
             let addr = env["MASTER_ADDR"].flatMap { $0.isEmpty ? nil : $0 } ?? env["SLURM_LAUNCH_NODE_IPADDR"] ?? ""
             guard !addr.isEmpty else {
                 throw DistError(
-                    "Slurm job (SLURM_PROCID=\(rank)) without MASTER_ADDR or SLURM_LAUNCH_NODE_IPADDR: set MASTER_ADDR to the first node"
+                    "Slurm job (SLURM_PROCID=\(rank)) without MASTER_ADDR or SLURM_LAUNCH_NODE_IPADDR: "
+                        + "set MASTER_ADDR to the first node"
                 )
             }
             // SLURM_NTASKS_PER_NODE may read "2(x3)"; the leading number is this node's count.

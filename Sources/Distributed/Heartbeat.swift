@@ -30,7 +30,8 @@ final class Heartbeat: @unchecked Sendable {
 
     init(group: ctd_group, rank: Int, worldSize: Int, timeout: Double, storeAddress: String) throws {
         var s: ctd_store?
-        try dcheck(ctd_store_clone(group, Int64(timeout * 1000), &s), "heartbeat: second connection to the rendezvous store")
+        try dcheck(
+            ctd_store_clone(group, Int64(timeout * 1000), &s), "heartbeat: second connection to the rendezvous store")
         store = s!
         self.rank = rank; self.worldSize = worldSize; self.timeout = timeout; self.storeAddress = storeAddress
         interval = min(timeout / 5, max(1, Double(worldSize) / 32))
@@ -50,7 +51,9 @@ final class Heartbeat: @unchecked Sendable {
 
     /// Stops the watch; `finished`: tells the peers this rank ended normally (so they stop watching it).
     func stop(finished: Bool) {
-        let first = lock.withLock { () -> Bool in defer { stopped = true }; return !stopped }
+        let first = lock.withLock { () -> Bool in
+            defer { stopped = true }; return !stopped
+        }
         guard first, finished, storeLock.lock(before: Date().addingTimeInterval(2)) else { return }
         defer { storeLock.unlock() }
         var v: Int64 = 0
@@ -68,8 +71,9 @@ final class Heartbeat: @unchecked Sendable {
         if rc == 0 { return v }
         let waited = Heartbeat.seconds(since: t)
         if rank != 0, waited > timeout / 2, !isStopped {
-            fail("rank 0 has made no progress for \(Int(waited)) s (the rendezvous store it serves at \(storeAddress) "
-                + "stopped answering: the process is stopped, frozen or its host is down)")
+            fail(
+                "rank 0 has made no progress for \(Int(waited)) s (the rendezvous store it serves at \(storeAddress) "
+                    + "stopped answering: the process is stopped, frozen or its host is down)")
         }
         lock.withLock { stopped = true }
         return nil
@@ -90,15 +94,16 @@ final class Heartbeat: @unchecked Sendable {
                 changed = changed.map { _ in t }
             }
             previous = t
-            for peer in 0..<worldSize where peer != rank && !finishedRanks.contains(peer) {
+            for peer in 0 ..< worldSize where peer != rank && !finishedRanks.contains(peer) {
                 guard let v = add("stmae/heartbeat/\(peer)", 0) else { return }
                 if v != seen[peer] {
                     (seen[peer], changed[peer]) = (v, t)
                 } else if Double(t &- changed[peer]) / 1e9 > timeout {
                     if let done = add("stmae/finished/\(peer)", 0), done > 0 { finishedRanks.insert(peer); continue }
                     if isStopped { return }
-                    fail("rank \(peer) has made no progress for \(Int(timeout)) s (its heartbeat in the rendezvous store "
-                        + "stopped: the process is stopped, frozen or its host is down)")
+                    fail(
+                        "rank \(peer) has made no progress for \(Int(timeout)) s (its heartbeat in the rendezvous "
+                            + "store stopped: the process is stopped, frozen or its host is down)")
                 }
             }
             lock.withLock { lastRound = Heartbeat.now() }
@@ -116,14 +121,16 @@ final class Heartbeat: @unchecked Sendable {
             previous = t
             let silent = lock.withLock { Double(t &- lastRound) / 1e9 }
             if silent > timeout + interval, !isStopped {
-                fail("rank 0 has made no progress for \(Int(silent)) s (the rendezvous store it serves at \(storeAddress) "
-                    + "stopped answering: the process is stopped, frozen or its host is down)")
+                fail(
+                    "rank 0 has made no progress for \(Int(silent)) s (the rendezvous store it serves at "
+                        + "\(storeAddress) stopped answering: the process is stopped, frozen or its host is down)")
             }
         }
     }
 
     private func fail(_ why: String) -> Never {
-        let text = "stmae: rank \(rank): \(why); stopping this rank so the job ends "
+        let text =
+            "stmae: rank \(rank): \(why); stopping this rank so the job ends "
             + "(STMAE_HEARTBEAT_TIMEOUT=\(Int(timeout)) s; 0 turns this check off)\n"
         FileHandle.standardError.write(Data(text.utf8))
         _exit(1)

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import CTorch
 import Foundation
@@ -38,15 +38,16 @@ public struct Launcher {
             signal(sig) { s in  // kill and _exit are async-signal-safe
                 let again = launcherSignal != 0
                 launcherSignal = s
-                for i in 0..<Int(launchedCount) { kill(launchedPids[i], again ? SIGKILL : s) }
+                for i in 0 ..< Int(launchedCount) { kill(launchedPids[i], again ? SIGKILL : s) }
                 if again { _exit(128 + s) }
             }
         }
-        for local in 0..<nprocPerNode {
+        for local in 0 ..< nprocPerNode {
             var env = base
             env["MASTER_ADDR"] = masterAddr; env["MASTER_PORT"] = "\(masterPort)"
             env["RANK"] = "\(nodeRank * nprocPerNode + local)"; env["WORLD_SIZE"] = "\(world)"
-            env["LOCAL_RANK"] = "\(local)"; env["LOCAL_WORLD_SIZE"] = "\(nprocPerNode)"; env["GROUP_RANK"] = "\(nodeRank)"
+            env["LOCAL_RANK"] = "\(local)"; env["LOCAL_WORLD_SIZE"] = "\(nprocPerNode)";
+            env["GROUP_RANK"] = "\(nodeRank)"
             let pid = try spawn(executable, args, env: env.map { "\($0.key)=\($0.value)" })
             launchedPids[local] = pid
             launchedCount = Int32(local + 1)
@@ -56,7 +57,7 @@ public struct Launcher {
 
     /// Waits for every rank; the first failure stops the others.
     func supervise() -> Int32 {
-        var running = Set((0..<nprocPerNode).map { launchedPids[$0] })
+        var running = Set((0 ..< nprocPerNode).map { launchedPids[$0] })
         var failure: Int32?
         var deadline: Date?  // SIGKILL the rest after this
         while !running.isEmpty {
@@ -66,10 +67,11 @@ public struct Launcher {
                 let signaled = (status & 0x7f) != 0, code = signaled ? status & 0x7f : (status >> 8) & 0xff
                 if code != 0 && failure == nil {
                     failure = signaled ? 128 + code : code
-                    let rank = (0..<nprocPerNode).first { launchedPids[$0] == pid } ?? -1
+                    let rank = (0 ..< nprocPerNode).first { launchedPids[$0] == pid } ?? -1
                     if launcherSignal == 0 {
                         let why = signaled ? "signal \(code)" : "exit status \(code)"
-                        FileHandle.standardError.write(Data("launch: local rank \(rank) failed (\(why)); stopping the others\n".utf8))
+                        FileHandle.standardError.write(
+                            Data("launch: local rank \(rank) failed (\(why)); stopping the others\n".utf8))
                     }
                     for p in running { kill(p, SIGTERM) }
                     deadline = Date().addingTimeInterval(grace)
@@ -91,7 +93,8 @@ public struct Launcher {
         guard let s = env[parentVariable], let launcher = Int32(s) else { return }
         let rc = ctd_set_parent_death_signal(SIGKILL)
         if rc != 0 {
-            FileHandle.standardError.write(Data("stmae: cannot bind to the launcher (prctl: \(String(cString: strerror(rc))))\n".utf8))
+            FileHandle.standardError.write(
+                Data("stmae: cannot bind to the launcher (prctl: \(String(cString: strerror(rc))))\n".utf8))
         }
         if getppid() != launcher {
             FileHandle.standardError.write(Data("stmae: the launcher (pid \(launcher)) is gone; this rank ends\n".utf8))

@@ -52,15 +52,18 @@ public struct ProcessGroup: @unchecked Sendable {
         let iface = ProcessInfo.processInfo.environment["GLOO_SOCKET_IFNAME"] ?? ""
         let local = ["127.0.0.1", "localhost", "::1"].contains(env.masterAddr)
         var out: ctd_group?
-        try dcheck(ctd_group_new(env.masterAddr, Int32(env.masterPort), Int32(env.rank), Int32(env.worldSize),
-                                 Int64(timeout * 1000), iface, local ? env.masterAddr : "", &out),
-                   "init_process_group(gloo, \(env.masterAddr):\(env.masterPort), rank \(env.rank)/\(env.worldSize))")
+        try dcheck(
+            ctd_group_new(
+                env.masterAddr, Int32(env.masterPort), Int32(env.rank), Int32(env.worldSize),
+                Int64(timeout * 1000), iface, local ? env.masterAddr : "", &out),
+            "init_process_group(gloo, \(env.masterAddr):\(env.masterPort), rank \(env.rank)/\(env.worldSize))")
         guard let out else { throw DistError("init_process_group returned no group") }
         handle = GroupHandle(out)
         rank = env.rank; worldSize = env.worldSize; self.timeout = timeout
         if env.worldSize > 1, let beat = try Heartbeat.configuredTimeout() {
-            handle.heartbeat = try Heartbeat(group: out, rank: rank, worldSize: worldSize, timeout: beat,
-                                             storeAddress: "\(env.masterAddr):\(env.masterPort)")
+            handle.heartbeat = try Heartbeat(
+                group: out, rank: rank, worldSize: worldSize, timeout: beat,
+                storeAddress: "\(env.masterAddr):\(env.masterPort)")
         }
     }
 
@@ -78,7 +81,9 @@ public struct ProcessGroup: @unchecked Sendable {
         return Work(w!, keep: tensors, what: "all_reduce on rank \(rank) of \(worldSize) (--dist_timeout \(timeout) s)")
     }
 
-    public func allReduce(_ tensors: [Tensor], op: ReduceOp = .sum) throws { try allReduceAsync(tensors, op: op).wait() }
+    public func allReduce(_ tensors: [Tensor], op: ReduceOp = .sum) throws {
+        try allReduceAsync(tensors, op: op).wait()
+    }
 
     /// The mean of a scalar over ranks (mae's `all_reduce_mean`, for logged metrics).
     public func allReduceMean(_ value: Double) throws -> Double {
@@ -94,7 +99,9 @@ public struct ProcessGroup: @unchecked Sendable {
         try withExtendedLifetime(tensors) {
             try dcheck(ctd_broadcast(handle.raw, hs, Int32(hs.count), Int32(root), &w), "broadcast on rank \(rank)")
         }
-        return Work(w!, keep: tensors, what: "broadcast from rank \(root) on rank \(rank) of \(worldSize) (--dist_timeout \(timeout) s)")
+        return Work(
+            w!, keep: tensors,
+            what: "broadcast from rank \(root) on rank \(rank) of \(worldSize) (--dist_timeout \(timeout) s)")
     }
 
     public func broadcast(_ tensors: [Tensor], root: Int = 0) throws { try broadcastAsync(tensors, root: root).wait() }

@@ -33,7 +33,8 @@ public enum SyntheticVideos {
         let fm = FileManager.default
         let marker = root + "/.complete"
         let stamp =
-            "stmae-synthetic v1 seed=\(seed) train=\(trainPerClass) val=\(valPerClass) frames=\(frames) size=\(size) fps=\(fps)\n"
+            "stmae-synthetic v1 seed=\(seed) train=\(trainPerClass) val=\(valPerClass) frames=\(frames) "
+            + "size=\(size) fps=\(fps)\n"
         let total = classNames.count * (trainPerClass + valPerClass)
         if let existing = try? String(contentsOfFile: marker, encoding: .utf8) {
             if existing == stamp { return (classNames, total) }

@@ -66,7 +66,8 @@ func vitInit(_ model: Module, tokens: [Tensor], generator g: Generator?) throws 
     }
 }
 
-/// Attention probabilities softmax(q·kᵀ / √head_dim) of `a` on x: [B, L, D] → [B, heads, L, L] (for attention maps).
+/// Attention probabilities softmax(q·kᵀ / √head_dim) of `a` on x: [B, L, D] → [B, heads, L, L] (for attention
+/// maps).
 public func attentionProbs(_ a: Attention, _ x: Tensor) throws -> Tensor {
     let (b, l, d) = (x.size(0), x.size(1), x.size(2))
     let hd = d / a.heads

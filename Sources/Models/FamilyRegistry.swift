@@ -84,7 +84,8 @@ extension FamilyRegistry {
         case let m as MaskFeat: return try m.initialise(fromVideo: state)
         default:
             throw ConfigError(
-                "initialisation from a video MAE encoder is defined for ViViT and MaskFeat (TimeSformer has 2-D patches)"
+                "initialisation from a video MAE encoder is defined for ViViT and MaskFeat "
+                    + "(TimeSformer has 2-D patches)"
             )
         }
     }

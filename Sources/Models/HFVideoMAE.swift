@@ -7,12 +7,13 @@ import Torch
 /// `preprocessor_config.json`) ⇄ mae_st keys and `ViTConfig`.
 ///
 /// Keys (HF → ours), `i` = block: `videomae.embeddings.patch_embeddings.projection.*` → `patch_embed.proj.*`;
-/// `videomae.encoder.layer.i.` + `layernorm_before` → `blocks.i.norm1`, `attention.attention.{query,key,value}.weight`
-/// → `attn.{q,k,v}.weight`, `attention.attention.q_bias`/`v_bias` (transformers 4.x, Hub checkpoints) or
-/// `query.bias`/`value.bias` (5.x) → `attn.q.bias`/`attn.v.bias`, `attention.output.dense` → `attn.proj`,
-/// `layernorm_after` → `norm2`, `intermediate.dense` → `mlp.fc1`, `output.dense` → `mlp.fc2`; `videomae.layernorm`
-/// (use_mean_pooling false) → `norm`; `fc_norm` → `fc_norm`; `classifier` → `head`. The positional table is a fixed
-/// sinusoid (not stored); the pre-training decoder (`encoder_to_decoder`, `decoder.*`, `mask_token`) is dropped.
+/// `videomae.encoder.layer.i.` + `layernorm_before` → `blocks.i.norm1`,
+/// `attention.attention.{query,key,value}.weight` → `attn.{q,k,v}.weight`, `attention.attention.q_bias`/`v_bias`
+/// (transformers 4.x, Hub checkpoints) or `query.bias`/`value.bias` (5.x) → `attn.q.bias`/`attn.v.bias`,
+/// `attention.output.dense` → `attn.proj`, `layernorm_after` → `norm2`, `intermediate.dense` → `mlp.fc1`,
+/// `output.dense` → `mlp.fc2`; `videomae.layernorm` (use_mean_pooling false) → `norm`; `fc_norm` → `fc_norm`;
+/// `classifier` → `head`. The positional table is a fixed sinusoid (not stored); the pre-training decoder
+/// (`encoder_to_decoder`, `decoder.*`, `mask_token`) is dropped.
 public enum HFVideoMAE {
     /// Normalisation of the inputs (`preprocessor_config.json`: image_mean / image_std) and, when it came from a
     /// Hugging Face directory, that whole file's JSON text (written back with `mean`/`std` as image_mean/image_std).
@@ -194,7 +195,8 @@ public enum HFVideoMAE {
             ][c.posEmbedType.rawValue]!
             throw TorchError(
                 "Hugging Face VideoMAE has a fixed sinusoid position table (not stored, not learnable) and no cls "
-                    + "token; this model has \(pos)\(c.clsEmbed ? " and a cls token" : "") — it cannot be expressed as VideoMAE"
+                    + "token; this model has \(pos)\(c.clsEmbed ? " and a cls token" : "") — it cannot be "
+                    + "expressed as VideoMAE"
             )
         }
         let keys = Set(state.map(\.0))

@@ -33,7 +33,8 @@ public func timmViTState(_ state: [String: Tensor]) throws -> [String: Tensor] {
     guard s.keys.contains(where: { $0.contains("embeddings.patch_embeddings") }) else {
         guard s["patch_embed.proj.weight"] != nil, s.keys.contains(where: { $0.hasPrefix("blocks.0.") }) else {
             throw ConfigError(
-                "not an image ViT checkpoint: expected timm keys (patch_embed.proj.weight, blocks.0.attn.qkv.weight, …) "
+                "not an image ViT checkpoint: expected timm keys (patch_embed.proj.weight, "
+                    + "blocks.0.attn.qkv.weight, …) "
                     + "or Hugging Face ViT keys (vit.embeddings.patch_embeddings.projection.weight, …)")
         }
         return s

@@ -36,7 +36,8 @@ public final class MaskedAutoencoderViT: Module {
     public init(_ c: MAEConfig, generator: Generator? = nil) throws {
         guard let mt = MaskType(rawValue: c.maskType) else {
             throw ConfigError(
-                "--mask_type '\(c.maskType)': expected one of \(MaskType.allCases.map(\.rawValue).joined(separator: ", "))"
+                "--mask_type '\(c.maskType)': expected one of "
+                    + "\(MaskType.allCases.map(\.rawValue).joined(separator: ", "))"
             )
         }
         guard c.inChans == 3 else { throw ConfigError("in_chans must be 3 (patchify assumes RGB)") }

@@ -10,8 +10,8 @@ public enum MaskType: String, CaseIterable, Sendable {
     /// optimized-stmae's `temporal`: the first `int(L·(1−r))` tokens in time order are visible, the future is
     /// masked. No noise ([N, 0]).
     case temporal
-    /// optimized-stmae's `boundary`: of K = `int(L·(1−r))` visible tokens, the first K − K/2 and the last K/2 in time
-    /// order (both ends of the clip); the middle is masked. No noise ([N, 0]).
+    /// optimized-stmae's `boundary`: of K = `int(L·(1−r))` visible tokens, the first K − K/2 and the last K/2 in
+    /// time order (both ends of the clip); the middle is masked. No noise ([N, 0]).
     case boundary
     /// Whole random time slices (the paper's "time-only"); `int(r·T')` slices masked. noise [N, T'].
     case timeSlice = "time_slice"

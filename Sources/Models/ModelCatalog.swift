@@ -1,7 +1,8 @@
 import NN
 import Torch
 
-/// What a named model is for: `stmae pretrain` (`(x, mask) → loss`) or `stmae finetune` (`x [N, 3, T, H, W] → logits`).
+/// What a named model is for: `stmae pretrain` (`(x, mask) → loss`) or `stmae finetune`
+/// (`x [N, 3, T, H, W] → logits`).
 public enum ModelKind: String, Sendable { case pretrainer, classifier }
 
 /// The model family of a catalogue entry.
@@ -64,8 +65,8 @@ public enum ModelConfig: Equatable, Sendable {
 public enum PretrainedLoading: String, Sendable {
     /// None: trained from scratch or resumed from its own checkpoint (the MAE pre-trainers).
     case none
-    /// `VisionTransformer.loadPretrained`: an MAE-ST / VideoMAE encoder or classifier in mae_st keys (.pth, .safetensors,
-    /// stmae checkpoint, Hugging Face directory); positions resized, decoder dropped, head replaced.
+    /// `VisionTransformer.loadPretrained`: an MAE-ST / VideoMAE encoder or classifier in mae_st keys (.pth,
+    /// .safetensors, stmae checkpoint, Hugging Face directory); positions resized, decoder dropped, head replaced.
     case vitEncoder
     /// Its own checkpoint, else an image ViT (patch kernel inflated) or a video MAE encoder (`initialiseFamily`).
     case family
@@ -79,7 +80,8 @@ public struct ModelEntry: Sendable {
     /// The size it is built with (a row of `ModelSize`'s table, with the family's clip).
     public let size: ModelSize
     /// Other spellings, resolved in a context that wants this entry's kind: an MAE pre-trainer is also its encoder's
-    /// name (`pretrain --model vit_base_patch16`), a ViT classifier also its pre-trainer's (`finetune --model mae_…`).
+    /// name (`pretrain --model vit_base_patch16`), a ViT classifier also its pre-trainer's
+    /// (`finetune --model mae_…`).
     public let aliases: [String]
     /// The variant, for `--help` (`divided space-time`).
     public let variant: String
@@ -137,7 +139,8 @@ public enum ModelCatalog {
                     name: name, kind: kind, family: family, size: size, aliases: aliases, variant: variant, build: build
                 ))
         }
-        // mae_st's sizes: the MAE-ST pre-trainer and its encoder as a classifier; the VideoMAE layout (ViT-H: patch 16).
+        // mae_st's sizes: the MAE-ST pre-trainer and its encoder as a classifier; the VideoMAE layout
+        // (ViT-H: patch 16).
         let vitNames: [(String, ModelSize)] = [
             ("vit_tiny", .tiny), ("vit_small_patch16", .small), ("vit_base_patch16", .base),
             ("vit_large_patch16", .large), ("vit_huge_patch14", .huge)
@@ -219,7 +222,8 @@ public enum ModelCatalog {
         return e
     }
 
-    /// The names of `kind` grouped by family, for `--help`: `mae_vit_tiny | … (MAE-ST); maskfeat_vit_base | … (MaskFeat)`.
+    /// The names of `kind` grouped by family, for `--help`:
+    /// `mae_vit_tiny | … (MAE-ST); maskfeat_vit_base | … (MaskFeat)`.
     public static func helpText(kind: ModelKind) -> String {
         ModelFamily.allCases.compactMap { f in
             let n = names(kind: kind, family: f)
@@ -243,8 +247,8 @@ extension MAEConfig {
 
 extension ViTConfig {
     /// The ViT classifier of a catalogue name: mae_st's (`vit_{small,base,large}_patch16`, `vit_huge_patch14`,
-    /// `vit_tiny`; the `mae_vit_*` forms too) and the HF-VideoMAE layout (`videomae_vit_{small,base,large,huge}_patch16`:
-    /// sinusoid positions, no cls token, q/v bias, mean pool).
+    /// `vit_tiny`; the `mae_vit_*` forms too) and the HF-VideoMAE layout
+    /// (`videomae_vit_{small,base,large,huge}_patch16`: sinusoid positions, no cls token, q/v bias, mean pool).
     public static func named(_ name: String) throws -> ViTConfig {
         guard case .vit(let c)? = ModelCatalog.entry(name, for: .classifier)?.config else {
             let vits = ModelCatalog.entries.filter(\.isViT).map(\.name)

@@ -168,8 +168,9 @@ public struct ModelSettings: Equatable, Sendable {
 }
 
 extension ViTConfig {
-    /// The head count of the standard size (`ModelSize.standard`) with this embed dim and depth; nil for any other size.
-    /// Embed dim and depth together identify one; the head count does not follow from them by a rule (ViT-H: 1280 / 80).
+    /// The head count of the standard size (`ModelSize.standard`) with this embed dim and depth; nil for any other
+    /// size. Embed dim and depth together identify one; the head count does not follow from them by a rule
+    /// (ViT-H: 1280 / 80).
     public static func standardNumHeads(embedDim: Int, depth: Int) -> Int? {
         ModelSize.standard(embedDim: embedDim, depth: depth)?.numHeads
     }

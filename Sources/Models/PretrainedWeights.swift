@@ -18,7 +18,8 @@ public enum WeightsFormat: String, CaseIterable, Sendable {
     public static func detect(_ path: String) -> WeightsFormat {
         var isDir: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue { return .huggingFace }
-        return path.hasSuffix(".safetensors") || path.hasSuffix(".json") ? .safetensors : .torch  // .json: stmae sidecar
+        // .json: stmae sidecar
+        return path.hasSuffix(".safetensors") || path.hasSuffix(".json") ? .safetensors : .torch
     }
 }
 
@@ -121,7 +122,8 @@ public enum Weights {
 /// What `VisionTransformer.loadPretrained` did.
 public struct PretrainedLoadReport: CustomStringConvertible {
     public var load = LoadReport()
-    /// Checkpoint keys the classifier does not use (decoder, mask_token, `norm` with global pool, a head of another size).
+    /// Checkpoint keys the classifier does not use (decoder, mask_token, `norm` with global pool,
+    /// a head of another size).
     public var dropped: [String] = []
     /// Positional embeddings resized to the classifier's grid.
     public var interpolated: [String] = []
@@ -140,12 +142,12 @@ public struct PretrainedLoadReport: CustomStringConvertible {
 
 extension VisionTransformer {
     /// Loads a pre-trained MAE or MaskFeat (or a fine-tuned classifier) as mae_st's fine-tuning does: decoder keys,
-    /// `mask_token` and MaskFeat's `pred_head` are dropped, `norm.*` too with global pool; a head of another shape is dropped; missing `head`/`fc_norm` are
-    /// initialised fresh (`head.weight` trunc-normal(`headInitStd`), mae_st: 2e-5); `pos_embed_spatial` is resized
-    /// bicubically over the 2-D grid and `pos_embed_temporal` linearly (align_corners false) when the grid differs, a
-    /// joint `pos_embed` per axis the same way (see `resizeJointPosEmbed`).
-    /// `strict`: any other missing, unexpected or shape-mismatched key is an error listing them all; otherwise they are
-    /// skipped and listed in the report. `source` names the file in errors.
+    /// `mask_token` and MaskFeat's `pred_head` are dropped, `norm.*` too with global pool; a head of another shape is
+    /// dropped; missing `head`/`fc_norm` are initialised fresh (`head.weight` trunc-normal(`headInitStd`), mae_st:
+    /// 2e-5); `pos_embed_spatial` is resized bicubically over the 2-D grid and `pos_embed_temporal` linearly
+    /// (align_corners false) when the grid differs, a joint `pos_embed` per axis the same way (see
+    /// `resizeJointPosEmbed`). `strict`: any other missing, unexpected or shape-mismatched key is an error listing them
+    /// all; otherwise they are skipped and listed in the report. `source` names the file in errors.
     ///
     /// `normAsFcNorm` (global pool only): use the checkpoint's `norm.*` as `fc_norm.*` when it has no `fc_norm` —
     /// mae_st's own classifier pools `x[:, 1:].mean(1)` and then applies `norm`, so its fine-tuned checkpoints keep
@@ -214,19 +216,20 @@ extension VisionTransformer {
         if strict, !report.load.isClean {
             let pos =
                 (report.load.missing + report.load.unexpected).contains { $0.hasPrefix("pos_embed") }
-                ? "\n(positions: `pos_embed_spatial`/`_temporal` are sep_pos_embed true, one `pos_embed` is sep_pos_embed false "
-                    + "(--no_sep_pos_embed), none is the fixed sinusoid (--sincos_pos_embed))" : ""
+                ? "\n(positions: `pos_embed_spatial`/`_temporal` are sep_pos_embed true, one `pos_embed` is "
+                    + "sep_pos_embed false (--no_sep_pos_embed), none is the fixed sinusoid (--sincos_pos_embed))" : ""
             throw TorchError(
-                "\(source) does not match the classifier (strict loading; does --model match the checkpoint?):\n\(report.load)\(pos)"
+                "\(source) does not match the classifier (strict loading; does --model match the checkpoint?):\n"
+                    + "\(report.load)\(pos)"
             )
         }
         return report
     }
 
-    /// A joint table [1, (1 +) L', D] of another grid → this model's [1, (1 +) T'·g·g, D]: the cls row kept, the patch
-    /// rows resized per axis, bicubic over each frame's g'×g' grid, then linear over T' (align_corners false) — the
-    /// separable resize applied to a joint table (mae_st resizes it as one square 2-D grid, which a video grid is not).
-    /// The source grid: this model's T' with a square g' (a new resolution), else this g with another T'.
+    /// A joint table [1, (1 +) L', D] of another grid → this model's [1, (1 +) T'·g·g, D]: the cls row kept, the
+    /// patch rows resized per axis, bicubic over each frame's g'×g' grid, then linear over T' (align_corners false)
+    /// — the separable resize applied to a joint table (mae_st resizes it as one square 2-D grid, which a video grid
+    /// is not). The source grid: this model's T' with a square g' (a new resolution), else this g with another T'.
     func resizeJointPosEmbed(_ t: Tensor, source: String = "checkpoint") throws -> Tensor {
         let (c, d, g, tg) = (clsToken == nil ? 0 : 1, t.size(2), patchEmbed.gridSize, tGrid)
         let l = t.size(1) - c
@@ -239,10 +242,12 @@ extension VisionTransformer {
         } else {
             throw TorchError(
                 "\(source): pos_embed has \(l) patch positions, not \(tg)×g'×g' nor T'×\(g)×\(g): "
-                    + "cannot tell its grid to resize it to \(tg)×\(g)×\(g) (set --num_frames/--img_size to the checkpoint's)"
+                    + "cannot tell its grid to resize it to \(tg)×\(g)×\(g) "
+                    + "(set --num_frames/--img_size to the checkpoint's)"
             )
         }
-        var x = try t.slice(dim: 1, start: c).reshape([t0, g0, g0, d]).permute(0, 3, 1, 2).to(.float32)  // [T0, D, g0, g0]
+        // [T0, D, g0, g0]
+        var x = try t.slice(dim: 1, start: c).reshape([t0, g0, g0, d]).permute(0, 3, 1, 2).to(.float32)
         if g0 != g { x = try interpolate(x, size: [g, g], mode: .bicubic) }
         x = try x.permute(2, 3, 1, 0).reshape([g * g, d, t0])  // [g·g, D, T0]
         if t0 != tg { x = try interpolate(x, size: [tg], mode: .linear) }
@@ -250,7 +255,8 @@ extension VisionTransformer {
         return c == 0 ? patches : try Tensor.cat([t.slice(dim: 1, end: c), patches], dim: 1)
     }
 
-    /// [1, n, D] on a grid of `from` → [1, Π grid, D]: 2-D grids bicubic, 1-D linear (align_corners false, as DeiT/MAE).
+    /// [1, n, D] on a grid of `from` → [1, Π grid, D]: 2-D grids bicubic, 1-D linear (align_corners false, as
+    /// DeiT/MAE).
     func resizePosEmbed(_ t: Tensor, to grid: [Int]) throws -> Tensor {
         let (n, d) = (t.size(1), t.size(2))
         if grid.count == 2 {
@@ -268,10 +274,10 @@ extension VisionTransformer {
 extension ViTConfig {
     /// The classifier/encoder config a state dict (mae_st keys) describes: sizes from `patch_embed.proj.weight`
     /// [D, 3, t, p, p], block count, MLP width, biases, cls token, positions (the grid from `pos_embed_*`; without
-    /// learned positions `imgSize`/`numFrames` are needed), pooling (`fc_norm` → global pool, `norm` alone → cls) and
-    /// `head`. Weights do not fix the head count: `numHeads`, else the standard size's with this embed dim and depth
-    /// (`ModelSize.standard`); for any other size it is an error naming `source` and `--num_heads`. Nor the norm eps (the
-    /// caller sets it, see `ModelSettings`).
+    /// learned positions `imgSize`/`numFrames` are needed), pooling (`fc_norm` → global pool, `norm` alone → cls)
+    /// and `head`. Weights do not fix the head count: `numHeads`, else the standard size's with this embed dim and
+    /// depth (`ModelSize.standard`); for any other size it is an error naming `source` and `--num_heads`. Nor the norm
+    /// eps (the caller sets it, see `ModelSettings`).
     public static func inferred(
         from state: [(String, Tensor)], numHeads: Int? = nil, imgSize: Int? = nil,
         numFrames: Int? = nil, source: String = "checkpoint"
@@ -295,8 +301,8 @@ extension ViTConfig {
         c.mlpRatio = Double(fc1.size(0)) / Double(c.embedDim)
         guard let heads = numHeads ?? standardNumHeads(embedDim: c.embedDim, depth: c.depth) else {
             throw TorchError(
-                "\(source): the attention head count is not recorded, and embed_dim \(c.embedDim) with depth \(c.depth) "
-                    + "is no standard size (\(standardSizesText)); pass --num_heads")
+                "\(source): the attention head count is not recorded, and embed_dim \(c.embedDim) with depth "
+                    + "\(c.depth) is no standard size (\(standardSizesText)); pass --num_heads")
         }
         guard heads > 0, c.embedDim % heads == 0 else {
             throw TorchError(
@@ -316,20 +322,24 @@ extension ViTConfig {
             c.sepPosEmbed = false
             try c.inferJointGrid(
                 positions: pe.size(1) - (c.clsEmbed ? 1 : 0), imgSize: imgSize, numFrames: numFrames, source: source)
-        } else {  // no stored positions: the fixed sinusoid (HF VideoMAE; stmae checkpoints with sep_pos_embed false before the joint table)
+        } else {
+            // no stored positions: the fixed sinusoid (HF VideoMAE; stmae checkpoints with sep_pos_embed false before
+            // the joint table)
             (c.sepPosEmbed, c.sincosPosEmbed) = (false, true)
             if let imgSize { c.imgSize = imgSize }
             if let numFrames { c.numFrames = numFrames }
         }
-        if let imgSize, c.posEmbedType != .sinusoid, imgSize != c.imgSize { c.imgSize = imgSize }  // positions get resized on load
+        // positions get resized on load
+        if let imgSize, c.posEmbedType != .sinusoid, imgSize != c.imgSize { c.imgSize = imgSize }
         if let numFrames, c.posEmbedType != .sinusoid, numFrames != c.numFrames { c.numFrames = numFrames }
         return c
     }
 }
 
 extension ViTConfig {
-    /// `imgSize`/`numFrames` of a joint table with `l` patch positions (T'·g·g): from the given sizes (both must agree
-    /// with `l`; one alone fixes the other), else from this config's when they agree, else an error asking for them.
+    /// `imgSize`/`numFrames` of a joint table with `l` patch positions (T'·g·g): from the given sizes (both must
+    /// agree with `l`; one alone fixes the other), else from this config's when they agree, else an error asking for
+    /// them.
     mutating func inferJointGrid(positions l: Int, imgSize: Int?, numFrames: Int?, source: String) throws {
         let (p, u) = (patchSize, tPatchSize)
         func grid(img: Int?, frames: Int?) -> (Int, Int)? {

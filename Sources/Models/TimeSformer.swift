@@ -113,7 +113,8 @@ public final class TimeSformer: Module {
     public init(_ c: TimeSformerConfig, generator: Generator? = nil) throws {
         guard TimeSformerConfig.attentionTypes.contains(c.attentionType) else {
             throw ConfigError(
-                "attention_type '\(c.attentionType)': expected one of \(TimeSformerConfig.attentionTypes.joined(separator: ", "))"
+                "attention_type '\(c.attentionType)': expected one of "
+                    + "\(TimeSformerConfig.attentionTypes.joined(separator: ", "))"
             )
         }
         config = c
@@ -144,7 +145,8 @@ public final class TimeSformer: Module {
         f = try posDrop(Tensor.cat([clsToken.expand([n * t, 1, d]), f], dim: 1) + posEmbed)  // [N·T, 1+S, D]
         if spaceOnly { return f }
         let cls = try f.slice(dim: 0, end: n).slice(dim: 1, end: 1)  // cls + pos_embed[0]
-        let p = try f.slice(dim: 1, start: 1).reshape([n, t, s, d]).transpose(1, 2) + timeEmbed!.unsqueeze(1)  // [N, S, T, D]
+        // [N, S, T, D]
+        let p = try f.slice(dim: 1, start: 1).reshape([n, t, s, d]).transpose(1, 2) + timeEmbed!.unsqueeze(1)
         return try Tensor.cat([cls, posDrop(p).reshape([n, s * t, d])], dim: 1)
     }
 

@@ -1,5 +1,6 @@
 /// Hyper-parameters of the video `VisionTransformer` classifier (reference/models_vit.py constructor arguments).
-/// Defaults: ViT-B/16, 16 frames, mae_st fine-tuning (cls token, separable learned positions, global pool, dropout 0.5).
+/// Defaults: ViT-B/16, 16 frames, mae_st fine-tuning (cls token, separable learned positions, global pool, dropout
+/// 0.5).
 public struct ViTConfig: Codable, Equatable, Sendable {
     public var numFrames = 16
     public var tPatchSize = 2
@@ -28,7 +29,8 @@ public struct ViTConfig: Codable, Equatable, Sendable {
     /// Mean over patch tokens → post-pool norm (true), or cls token after `norm` (false, needs cls_embed).
     public var globalPool = true
     /// With global pool: the post-pool LayerNorm is `fc_norm` (image MAE, HF VideoMAE), or `norm` (false: mae_st's
-    /// `models_vit.VisionTransformer.forward`, `x[:, 1:].mean(1)` → `self.norm`, loaded from the MAE encoder's `norm`).
+    /// `models_vit.VisionTransformer.forward`, `x[:, 1:].mean(1)` → `self.norm`, loaded from the MAE encoder's
+    /// `norm`).
     public var fcNorm = true
     public var normEps = 1e-6
     /// Eps of `fc_norm`; nil = `normEps` (HF VideoMAE: 1e-5, blocks 1e-12).

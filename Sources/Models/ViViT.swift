@@ -17,7 +17,8 @@ public struct ViViTConfig: Codable, Equatable, Sendable {
     public var qkvBias = true
     public var numFrames = 32
     public var tPatchSize = 2
-    /// `fact_encoder` (Model 2), `joint_space_time` (Model 1) or `divided_space_time` (Model 3, factorised self-attention).
+    /// `fact_encoder` (Model 2), `joint_space_time` (Model 1) or `divided_space_time` (Model 3, factorised
+    /// self-attention).
     public var model = "fact_encoder"
     public var dropRate = 0.0
     public var dropPathRate = 0.0

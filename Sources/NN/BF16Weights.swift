@@ -2,9 +2,9 @@ import Torch
 
 /// bf16 compute copies of every `Linear` weight of a model, for bf16-autocast training: the matmuls use the copies
 /// (leaf tensors, so autocast has nothing to cast and the backward nothing to cast back), the optimizer keeps the fp32
-/// weights. The numbers are autocast's — a copy is the weight rounded to bf16, and its bf16 gradient is moved into the
-/// fp32 weight's gradient (added over accumulation micro-batches) the moment backward has it — but a step saves the
-/// per-step weight casts and their backward (ViT-B MAE bf16 step: 1.80–2.02 → 1.66 s here).
+/// weights. The numbers are autocast's — a copy is the weight rounded to bf16, and its bf16 gradient is moved into
+/// the fp32 weight's gradient (added over accumulation micro-batches) the moment backward has it — but a step saves
+/// the per-step weight casts and their backward (ViT-B MAE bf16 step: 1.80–2.02 → 1.66 s here).
 ///
 /// Per step: forward and backward as usual → optimizer step → `refresh()`.
 public final class BF16Weights {

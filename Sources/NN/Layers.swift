@@ -40,8 +40,13 @@ public final class Conv3d: Module {
     public let bias: Tensor?
     public let stride: [Int]
     public let padding: [Int]
-    public init(_ inChannels: Int, _ outChannels: Int, kernel: [Int], stride: [Int], padding: [Int] = [0, 0, 0], bias: Bool = true) throws {
-        guard kernel.count == 3, stride.count == 3 else { throw TorchError("Conv3d: kernel and stride need 3 values, got \(kernel), \(stride)") }
+    public init(
+        _ inChannels: Int, _ outChannels: Int, kernel: [Int], stride: [Int], padding: [Int] = [0, 0, 0],
+        bias: Bool = true
+    ) throws {
+        guard kernel.count == 3, stride.count == 3 else {
+            throw TorchError("Conv3d: kernel and stride need 3 values, got \(kernel), \(stride)")
+        }
         weight = try Tensor.empty([outChannels, inChannels] + kernel).requiresGrad(true)
         self.bias = bias ? try Tensor.empty([outChannels]).requiresGrad(true) : nil
         self.stride = stride

@@ -1,10 +1,10 @@
 import Torch
 
 /// A layer or model. Parameters, buffers and sub-modules are discovered from stored properties by reflection, named
-/// like PyTorch state-dict keys: camelCase property names become snake_case (`posEmbedSpatial` → `pos_embed_spatial`),
-/// arrays of modules are numbered (`blocks.3.attn.proj.weight`), nil optionals are skipped. A `Tensor` property is
-/// saved in the state dict; wrap a tensor in `Constant` to keep it out (e.g. a fixed sinusoidal table that a checkpoint
-/// does not carry). A module may rename properties with `keyNames`.
+/// like PyTorch state-dict keys: camelCase property names become snake_case (`posEmbedSpatial` →
+/// `pos_embed_spatial`), arrays of modules are numbered (`blocks.3.attn.proj.weight`), nil optionals are skipped. A
+/// `Tensor` property is saved in the state dict; wrap a tensor in `Constant` to keep it out (e.g. a fixed sinusoidal
+/// table that a checkpoint does not carry). A module may rename properties with `keyNames`.
 public protocol Module: AnyObject {
     /// Train (dropout, drop path active) or eval mode.
     var training: Bool { get set }
@@ -103,8 +103,8 @@ extension Module {
     /// The state dict: key → tensor (detached views of the live tensors).
     public func stateDict() throws -> [(String, Tensor)] { try namedTensors().map { ($0.0, try $0.1.detach()) } }
 
-    /// Copies `state` into the module's tensors (cast to each tensor's dtype). Strict mode throws listing every missing,
-    /// unexpected and shape-mismatched key; otherwise those are skipped and returned.
+    /// Copies `state` into the module's tensors (cast to each tensor's dtype). Strict mode throws listing every
+    /// missing, unexpected and shape-mismatched key; otherwise those are skipped and returned.
     @discardableResult
     public func loadStateDict(_ state: [String: Tensor], strict: Bool = true) throws -> LoadReport {
         var report = LoadReport()

@@ -9,7 +9,8 @@ public struct CosineSchedule: Sendable {
     public init(lr: Double, minLR: Double = 0, warmupEpochs: Double, epochs: Double) {
         self.lr = lr; self.minLR = minLR; self.warmupEpochs = warmupEpochs; self.epochs = epochs
     }
-    /// Linear warmup from 0, then a half cosine down to `minLR`; `epoch` is fractional (step / steps_per_epoch + epoch).
+    /// Linear warmup from 0, then a half cosine down to `minLR`; `epoch` is fractional (step / steps_per_epoch +
+    /// epoch).
     public func lr(at epoch: Double) -> Double {
         if epoch < warmupEpochs { return lr * epoch / warmupEpochs }
         let span = max(epochs - warmupEpochs, 1e-12)

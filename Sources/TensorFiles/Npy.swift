@@ -69,7 +69,8 @@ public enum Npy {
         let dict = try parseHeader(header, fail: fail)
         guard let descr = dict["descr"], let dtype = TensorDType(numpyDescr: descr) else {
             throw fail(
-                "unsupported descr '\(dict["descr"] ?? "?")' (expected little-endian bool, int8–64, uint8 or float16–64)"
+                "unsupported descr '\(dict["descr"] ?? "?")' "
+                    + "(expected little-endian bool, int8–64, uint8 or float16–64)"
             )
         }
         let fortran = dict["fortran_order"] == "True"

@@ -185,7 +185,8 @@ public indirect enum PickleValue: Sendable {
         guard let v = value(at: path) else {
             throw TensorFileError(
                 "",
-                "checkpoint has no entry at \(path); top-level keys: \(dictValue?.keys.map(\.description).joined(separator: ", ") ?? "none")"
+                "checkpoint has no entry at \(path); "
+                    + "top-level keys: \(dictValue?.keys.map(\.description).joined(separator: ", ") ?? "none")"
             )
         }
         guard let d = v.dictValue else { throw TensorFileError("", "checkpoint entry at \(path) is not a dict") }

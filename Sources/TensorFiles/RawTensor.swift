@@ -43,7 +43,8 @@ public struct RawTensor: Sendable, Equatable {
         return strides
     }
 
-    /// Builds a tensor from native scalars (Float, Double, Int64, Int32, Int16, Int8, UInt8, Bool) with the matching dtype.
+    /// Builds a tensor from native scalars (Float, Double, Int64, Int32, Int16, Int8, UInt8, Bool) with the matching
+    /// dtype.
     public init<T: RawScalar>(_ values: [T], shape: [Int]) throws {
         let bytes = values.withUnsafeBytes { [UInt8]($0) }
         try self.init(dtype: T.dtype, shape: shape, bytes: bytes)
@@ -141,7 +142,8 @@ func checkView(
     guard let endByte = Checked.mul(Checked.add(last, 1) ?? .max, es), endByte <= storageBytes else {
         throw TensorFileError(
             path,
-            "\(what()): view (offset \(offset), shape \(shape), stride \(strides)) exceeds its storage of \(storageBytes / Swift.max(es, 1)) elements"
+            "\(what()): view (offset \(offset), shape \(shape), stride \(strides)) exceeds its storage of "
+                + "\(storageBytes / Swift.max(es, 1)) elements"
         )
     }
     return (numel, total)
@@ -165,8 +167,9 @@ func gatherStrided(
     guard total <= storage.count || total <= maxExpandedViewBytes else {
         throw TensorFileError(
             path,
-            "\(what()): a view of shape \(shape), stride \(strides) repeats a storage of \(storage.count / Swift.max(es, 1)) "
-                + "elements into \(total) bytes (overlapping strides; at most \(maxExpandedViewBytes >> 20) MiB is materialised): refusing it as corrupt or hostile"
+            "\(what()): a view of shape \(shape), stride \(strides) repeats a storage of "
+                + "\(storage.count / Swift.max(es, 1)) elements into \(total) bytes (overlapping strides; "
+                + "at most \(maxExpandedViewBytes >> 20) MiB is materialised): refusing it as corrupt or hostile"
         )
     }
     if strides == RawTensor.contiguousStrides(shape) || numel == 1 {

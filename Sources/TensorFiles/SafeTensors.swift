@@ -99,7 +99,8 @@ public enum SafeTensors {
         for e in entries {
             if e.dataOffsets.lowerBound < covered {
                 throw fail(
-                    "tensor '\(e.name)' bytes \(e.dataOffsets) overlap tensor '\(previous ?? "")' (which ends at \(covered))"
+                    "tensor '\(e.name)' bytes \(e.dataOffsets) overlap tensor '\(previous ?? "")' "
+                        + "(which ends at \(covered))"
                 )
             }
             if e.dataOffsets.lowerBound > covered {
@@ -125,7 +126,8 @@ public enum SafeTensors {
         }
         guard let dtype = TensorDType(safetensorsName: dt) else {
             throw fail(
-                "tensor '\(name)': unknown or unsupported dtype '\(dt)' (expected one of \(TensorDType.allCases.map(\.safetensorsName).joined(separator: ", ")))"
+                "tensor '\(name)': unknown or unsupported dtype '\(dt)' (expected one of "
+                    + "\(TensorDType.allCases.map(\.safetensorsName).joined(separator: ", ")))"
             )
         }
         guard case .array(let dims)? = field("shape") else {
@@ -175,7 +177,8 @@ public enum SafeTensors {
             guard t.bytes.count == t.count * t.dtype.elementSize else {
                 throw TensorFileError(
                     path,
-                    "cannot write safetensors: tensor '\(name)' has \(t.bytes.count) bytes, shape \(t.shape) needs \(t.count * t.dtype.elementSize)"
+                    "cannot write safetensors: tensor '\(name)' has \(t.bytes.count) bytes, shape \(t.shape) "
+                        + "needs \(t.count * t.dtype.elementSize)"
                 )
             }
             items.append(

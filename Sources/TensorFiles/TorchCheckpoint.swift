@@ -36,7 +36,8 @@ public enum TorchCheckpoint {
             }
             guard let need = Checked.mul(numel, dtype.elementSize), need >= 0, entry.range.count >= need else {
                 throw TensorFileError(
-                    path, "storage '\(key)' holds \(entry.range.count) bytes, expected \(numel) × \(dtype.elementSize)")
+                    path,
+                    "storage '\(key)' holds \(entry.range.count) bytes, expected \(numel) × \(dtype.elementSize)")
             }
             let s = TensorStorage(
                 dtype: dtype, file: file, range: entry.range.lowerBound ..< (entry.range.lowerBound + need))
@@ -214,7 +215,8 @@ struct Pickler {
         case .object(name: let name, state: _):
             throw TensorFileError(
                 path,
-                "cannot save object of type '\(name)' (only dicts, lists, tuples, scalars, strings, tensors and argparse.Namespace)"
+                "cannot save object of type '\(name)' (only dicts, lists, tuples, scalars, strings, tensors "
+                    + "and argparse.Namespace)"
             )
         case .tensor(let t): try tensor(t)
         }

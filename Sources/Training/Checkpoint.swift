@@ -70,7 +70,9 @@ public enum Checkpoint {
     /// Writes checkpoint `name` into `dir` as one unit (see `CheckpointCommit`): a crash or a full disk at any point
     /// leaves either the previous checkpoint or the new one, never a mix. Returns the JSON path.
     @discardableResult
-    public static func save<S: CheckpointSidecar>(dir: String, name: String, model: Module, optimizer: AdamW, state: S) throws -> String {
+    public static func save<S: CheckpointSidecar>(dir: String, name: String, model: Module, optimizer: AdamW, state: S)
+        throws -> String
+    {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         recoverOnce(dir)
         var s = state
@@ -84,14 +86,16 @@ public enum Checkpoint {
             return dir + "/" + renames.last![0]
         }
         do {
-            try TensorFile.save(model.stateDict(), metadata: meta.merging(["format": "pt"]) { a, _ in a }, to: staged(s.weights))
+            try TensorFile.save(
+                model.stateDict(), metadata: meta.merging(["format": "pt"]) { a, _ in a }, to: staged(s.weights))
             CheckpointCommit.stage("weights")
             try TensorFile.save(optimizer.stateDict(), metadata: meta, to: staged(s.optimizer))
             CheckpointCommit.stage("optimizer")
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try atomicWrite(enc.encode(Stamped(sidecar: s, save: .init(id: id, step: s.checkpointStep))),
-                            to: staged(name + ".json"))
+            try atomicWrite(
+                enc.encode(Stamped(sidecar: s, save: .init(id: id, step: s.checkpointStep))),
+                to: staged(name + ".json"))
             CheckpointCommit.stage("settings")
         } catch {
             for r in renames { unlink(dir + "/" + r[0]) }
@@ -117,10 +121,14 @@ public enum Checkpoint {
     }
 
     /// Reads the sidecar of type `S` given the checkpoint's .json or .safetensors path.
-    public static func loadSidecar<S: CheckpointSidecar>(_ path: String, as _: S.Type) throws -> (state: S, dir: String) {
+    public static func loadSidecar<S: CheckpointSidecar>(_ path: String, as _: S.Type) throws -> (state: S, dir: String)
+    {
         var json = path
-        if json.hasSuffix(".optim.safetensors") { json = String(json.dropLast(".optim.safetensors".count)) + ".json" }
-        else if json.hasSuffix(".safetensors") { json = String(json.dropLast(".safetensors".count)) + ".json" }
+        if json.hasSuffix(".optim.safetensors") {
+            json = String(json.dropLast(".optim.safetensors".count)) + ".json"
+        } else if json.hasSuffix(".safetensors") {
+            json = String(json.dropLast(".safetensors".count)) + ".json"
+        }
         let parent = (json as NSString).deletingLastPathComponent, dir = parent.isEmpty ? "." : parent
         let name = String(((json as NSString).lastPathComponent as NSString).deletingPathExtension)
         for line in CheckpointCommit.recover(dir: dir, name: name) { RunLog.info("checkpoint: \(line)") }
@@ -130,9 +138,13 @@ public enum Checkpoint {
         let s: S, save: [String: Any]?
         do {
             var data = data
-            if var obj = try JSONSerialization.jsonObject(with: data) as? [String: Any], let cfg = obj["config"] as? [String: Any] {
+            if var obj = try JSONSerialization.jsonObject(with: data) as? [String: Any],
+                let cfg = obj["config"] as? [String: Any]
+            {
                 var merged = S.configDefaults.merging(S.upgradeSaved(cfg)) { _, saved in saved }
-                let weights = (obj["weights"] as? String).map { $0.hasPrefix("/") ? $0 : (json as NSString).deletingLastPathComponent + "/" + $0 }
+                let weights = (obj["weights"] as? String).map {
+                    $0.hasPrefix("/") ? $0 : (json as NSString).deletingLastPathComponent + "/" + $0
+                }
                 if legacySinusoid(cfg, weights: weights) {
                     merged["sincos_pos_embed"] = true
                 }
@@ -153,7 +165,8 @@ public enum Checkpoint {
     /// sinusoid, which the weights do not hold: such a config with no `pos_embed` in its weights is the sinusoid.
     static func legacySinusoid(_ saved: [String: Any], weights: String?) -> Bool {
         guard saved["sincos_pos_embed"] == nil, (saved["sep_pos_embed"] as? Bool) == false, let weights,
-              let header = try? SafeTensors.readHeader(path: weights) else { return false }
+            let header = try? SafeTensors.readHeader(path: weights)
+        else { return false }
         return !header.entries.contains { $0.name == "pos_embed" }
     }
 
@@ -161,7 +174,8 @@ public enum Checkpoint {
     public static func loadModel(_ path: String) throws -> (model: MaskedAutoencoderViT, config: PretrainConfig) {
         let (s, dir) = try load(path)
         guard s.config.isMAE else {
-            throw ConfigError("\(path): a \(s.config.model) checkpoint; this needs an MAE (mae_vit_*) pre-training checkpoint")
+            throw ConfigError(
+                "\(path): a \(s.config.model) checkpoint; this needs an MAE (mae_vit_*) pre-training checkpoint")
         }
         let model = try MaskedAutoencoderViT(s.config.maeConfig())
         try model.loadStateDict(TensorFile.load(dir + "/" + s.weights))
@@ -169,10 +183,14 @@ public enum Checkpoint {
     }
 
     /// Restores model, optimizer and generator from a loaded checkpoint.
-    public static func restore(_ s: CheckpointState, dir: String, model: Module, optimizer: AdamW, generator: Generator) throws {
+    public static func restore(_ s: CheckpointState, dir: String, model: Module, optimizer: AdamW, generator: Generator)
+        throws
+    {
         try model.loadStateDict(TensorFile.load(dir + "/" + s.weights))
         try optimizer.loadStateDict(TensorFile.load(dir + "/" + s.optimizer))
-        guard let bytes = Data(base64Encoded: s.generatorState) else { throw TorchError("checkpoint: bad generator state") }
+        guard let bytes = Data(base64Encoded: s.generatorState) else {
+            throw TorchError("checkpoint: bad generator state")
+        }
         try generator.setState([UInt8](bytes))
     }
 
@@ -180,13 +198,17 @@ public enum Checkpoint {
     public static func prune(dir: String, prefix: String, keep: Int) {
         guard keep > 0, let files = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return }
         let stem = prefix + "checkpoint-"
-        let epochs = Set(files.compactMap { f -> String? in
-            guard f.hasPrefix(stem), f.hasSuffix(".json") else { return nil }
-            let mid = f.dropFirst(stem.count).dropLast(5)
-            return mid.allSatisfy(\.isNumber) ? String(mid) : nil
-        }).sorted()
+        let epochs = Set(
+            files.compactMap { f -> String? in
+                guard f.hasPrefix(stem), f.hasSuffix(".json") else { return nil }
+                let mid = f.dropFirst(stem.count).dropLast(5)
+                return mid.allSatisfy(\.isNumber) ? String(mid) : nil
+            }
+        ).sorted()
         for e in epochs.dropLast(keep) {
-            for ext in [".json", ".safetensors", ".optim.safetensors"] { try? FileManager.default.removeItem(atPath: "\(dir)/\(stem)\(e)\(ext)") }
+            for ext in [".json", ".safetensors", ".optim.safetensors"] {
+                try? FileManager.default.removeItem(atPath: "\(dir)/\(stem)\(e)\(ext)")
+            }
         }
     }
 }

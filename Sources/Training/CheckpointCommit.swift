@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import Foundation
 import TensorFiles
@@ -24,7 +24,7 @@ enum CheckpointCommit {
     }
 
     /// A fresh id for one save (16 hex digits).
-    static func newSaveID() -> String { String(format: "%016llx", UInt64.random(in: 1...UInt64.max)) }
+    static func newSaveID() -> String { String(format: "%016llx", UInt64.random(in: 1 ... UInt64.max)) }
 
     /// The temporary name a part `final` (a file name) is staged under.
     static func tempName(_ final: String, saveID: String) -> String { ".\(final).tmp-\(getpid())-\(saveID)" }
@@ -47,7 +47,8 @@ enum CheckpointCommit {
         stage("commit")
         for (i, r) in renames.enumerated() {
             guard rename(dir + "/" + r[0], dir + "/" + r[1]) == 0 else {
-                throw TorchError("checkpoint \(dir)/\(name): cannot rename \(r[0]) to \(r[1]) (\(String(cString: strerror(errno))))")
+                throw TorchError(
+                    "checkpoint \(dir)/\(name): cannot rename \(r[0]) to \(r[1]) (\(String(cString: strerror(errno))))")
             }
             if i == 0 { stage("rename") }
         }
@@ -65,7 +66,8 @@ enum CheckpointCommit {
         for f in files where f.hasPrefix(".") && f.hasSuffix(".commit") {
             let ckpt = String(f.dropFirst().dropLast(".commit".count))
             guard let data = FileManager.default.contents(atPath: dir + "/" + f),
-                  let r = try? JSONDecoder().decode(Record.self, from: data) else { continue }
+                let r = try? JSONDecoder().decode(Record.self, from: data)
+            else { continue }
             if (name != nil && ckpt != name) || (r.pid != getpid() && processAlive(r.pid)) {
                 pending.formUnion(r.renames.compactMap(\.first))
                 continue
@@ -76,7 +78,8 @@ enum CheckpointCommit {
             }
             fsyncDir(dir)
             if unlink(dir + "/" + f) == 0, moved > 0 {
-                done.append("completed the interrupted save \(r.saveID) of \(dir)/\(ckpt) (\(moved) part(s) moved into place)")
+                done.append(
+                    "completed the interrupted save \(r.saveID) of \(dir)/\(ckpt) (\(moved) part(s) moved into place)")
             }
         }
         for f in files where !pending.contains(f) {
@@ -91,7 +94,8 @@ enum CheckpointCommit {
         guard file.hasPrefix("."), let r = file.range(of: ".tmp-", options: .backwards) else { return nil }
         let tail = file[r.upperBound...].split(separator: "-", omittingEmptySubsequences: false)
         guard tail.count == 2, let pid = Int32(tail[0]), pid > 0, !tail[1].isEmpty,
-              tail[1].allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) }) else { return nil }
+            tail[1].allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) })
+        else { return nil }
         return pid
     }
 
@@ -122,10 +126,11 @@ enum CheckpointCommit {
             if pid != id || (id != nil && pstep != step) { mixed = true }
         }
         guard mixed else { return }
-        throw TorchError("checkpoint \(json) is mixed: its parts come from different saves (an interrupted save or "
-            + "files copied from different runs), so resuming would replay or skip steps. \(json): save "
-            + "\(id ?? "none (written before save ids)")" + (step.map { ", step \($0)" } ?? "") + "; "
-            + lines.joined(separator: "; ") + ". Use an earlier complete checkpoint (e.g. checkpoint-NNNNN.json).")
+        throw TorchError(
+            "checkpoint \(json) is mixed: its parts come from different saves (an interrupted save or "
+                + "files copied from different runs), so resuming would replay or skip steps. \(json): save "
+                + "\(id ?? "none (written before save ids)")" + (step.map { ", step \($0)" } ?? "") + "; "
+                + lines.joined(separator: "; ") + ". Use an earlier complete checkpoint (e.g. checkpoint-NNNNN.json).")
     }
 }
 

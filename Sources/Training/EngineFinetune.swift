@@ -90,10 +90,14 @@ public func trainOneEpochFinetune(_ ctx: FinetuneContext, feed: ClipFeed, state:
     var acc = 0.0, window = 0.0, windowSteps = 0, t0 = DispatchTime.now(), stopped = false
     try feed.forEach(epoch: state.epoch, startBatch: state.nextBatch) { batch in
         let it = batch.index
-        if it % c.accumIter == 0 { ctx.optimizer.lr = ctx.schedule.lr(at: Double(it) / Double(n) + Double(state.epoch)) }
+        if it % c.accumIter == 0 {
+            ctx.optimizer.lr = ctx.schedule.lr(at: Double(it) / Double(n) + Double(state.epoch))
+        }
         let loss = try finetuneLoss(ctx, batch: batch, epoch: state.epoch)
         let v = try loss.item()
-        guard v.isFinite else { throw TorchError("loss is \(v) at epoch \(state.epoch) batch \(it): stopping training") }
+        guard v.isFinite else {
+            throw TorchError("loss is \(v) at epoch \(state.epoch) batch \(it): stopping training")
+        }
         try ctx.gradientSync.beforeBackward(loss, willStep: (it + 1) % c.accumIter == 0)
         try (loss / Double(c.accumIter)).backward()
         acc += v / Double(c.accumIter)
@@ -104,12 +108,17 @@ public func trainOneEpochFinetune(_ ctx: FinetuneContext, feed: ClipFeed, state:
         try optimizerStep(ctx.optimizer, clipGrad: c.clipGrad, bf16Weights: ctx.bf16Weights)
         state.step += 1
         state.lossHistory.append(acc)
-        ctx.log.write(["type": "step", "epoch": state.epoch, "batch": it, "step": state.step, "loss": acc, "lr": ctx.optimizer.lr])
+        ctx.log.write([
+            "type": "step", "epoch": state.epoch, "batch": it, "step": state.step, "loss": acc, "lr": ctx.optimizer.lr
+        ])
         window += acc; windowSteps += 1; acc = 0
         if state.step % max(c.logEvery, 1) == 0 || it + 1 == n {
             let secs = Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9
-            RunLog.progress(String(format: "epoch %d [%d/%d] step %d  loss %.4f  lr %.3e  %.2f s/step", state.epoch, it + 1, n,
-                                   state.step, window / Double(max(windowSteps, 1)), ctx.optimizer.lr, secs / Double(max(windowSteps, 1))))
+            RunLog.progress(
+                String(
+                    format: "epoch %d [%d/%d] step %d  loss %.4f  lr %.3e  %.2f s/step", state.epoch, it + 1, n,
+                    state.step, window / Double(max(windowSteps, 1)), ctx.optimizer.lr,
+                    secs / Double(max(windowSteps, 1))))
             window = 0; windowSteps = 0; t0 = DispatchTime.now()
         }
         if ctx.shouldStop(state) { stopped = true; return false }
@@ -119,8 +128,10 @@ public func trainOneEpochFinetune(_ ctx: FinetuneContext, feed: ClipFeed, state:
 }
 
 /// Evaluates every view feed (one per temporal × spatial view) and averages the softmax per video.
-public func evaluateViews(_ model: ClipClassifier, feeds: [ClipFeed], numClasses: Int,
-                          bf16: Bool) throws -> EvalResult {
+public func evaluateViews(
+    _ model: ClipClassifier, feeds: [ClipFeed], numClasses: Int,
+    bf16: Bool
+) throws -> EvalResult {
     let wasTraining = model.training
     model.eval()
     defer { model.train(wasTraining) }
@@ -132,11 +143,14 @@ public func evaluateViews(_ model: ClipClassifier, feeds: [ClipFeed], numClasses
                 let x = try Tensor.wrapping(batch.data, shape: batch.shape)
                 let logits = try withAutocast(enabled: bf16) { try model(x) }.to(.float32)
                 if batch.labels.allSatisfy({ (0 ..< numClasses).contains($0) }) {
-                    lossSum += try crossEntropy(logits, Tensor(batch.labels.map(Int64.init))).item() * Double(batch.labels.count)
+                    lossSum +=
+                        try crossEntropy(logits, Tensor(batch.labels.map(Int64.init))).item()
+                        * Double(batch.labels.count)
                     lossCount += batch.labels.count
                 }
-                agg.add(probs: try softmax(logits, dim: -1).toArray(Float.self), samples: batch.sampleIndices,
-                        labels: batch.labels)
+                agg.add(
+                    probs: try softmax(logits, dim: -1).toArray(Float.self), samples: batch.sampleIndices,
+                    labels: batch.labels)
                 return true
             }
         }

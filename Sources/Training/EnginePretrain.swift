@@ -41,11 +41,15 @@ public func trainOneEpoch(_ ctx: PretrainContext, feed: ClipFeed, state: inout T
     let batches = try feed.batches(epoch: state.epoch, startBatch: state.nextBatch)
     while let batch = try batches.next() {
         let it = batch.index
-        if it % c.accumIter == 0 { ctx.optimizer.lr = ctx.schedule.lr(at: Double(it) / Double(n) + Double(state.epoch)) }
+        if it % c.accumIter == 0 {
+            ctx.optimizer.lr = ctx.schedule.lr(at: Double(it) / Double(n) + Double(state.epoch))
+        }
         let x = try Tensor.wrapping(batch.data, shape: batch.shape)
         let loss = try withAutocast(enabled: c.bf16) { try ctx.model.pretrainLoss(x, generator: ctx.generator) }
         let lossValue = try loss.item()
-        guard lossValue.isFinite else { throw TorchError("loss is \(lossValue) at epoch \(state.epoch) batch \(it): stopping training") }
+        guard lossValue.isFinite else {
+            throw TorchError("loss is \(lossValue) at epoch \(state.epoch) batch \(it): stopping training")
+        }
         try ctx.gradientSync.beforeBackward(loss, willStep: (it + 1) % c.accumIter == 0)
         try (loss / Double(c.accumIter)).backward()
         accLoss += lossValue / Double(c.accumIter)
@@ -57,7 +61,10 @@ public func trainOneEpoch(_ ctx: PretrainContext, feed: ClipFeed, state: inout T
         try optimizerStep(ctx.optimizer, clipGrad: c.clipGrad, bf16Weights: ctx.bf16Weights)
         state.step += 1
         state.lossHistory.append(accLoss)
-        ctx.log.write(["type": "step", "epoch": state.epoch, "batch": it, "step": state.step, "loss": accLoss, "lr": ctx.optimizer.lr])
+        ctx.log.write([
+            "type": "step", "epoch": state.epoch, "batch": it, "step": state.step, "loss": accLoss,
+            "lr": ctx.optimizer.lr
+        ])
         ctx.onStep?(state, accLoss)
         accLoss = 0
         if state.step % max(c.logEvery, 1) == 0 || it + 1 == n {
@@ -65,9 +72,11 @@ public func trainOneEpoch(_ ctx: PretrainContext, feed: ClipFeed, state: inout T
             let clipsPerSec = Double(windowClips) / max(secs, 1e-9)
             let mfu = ctx.flopsPerClip * clipsPerSec / (ctx.peakGFLOPs * 1e9)
             let batches = Double(windowClips) / Double(batch.shape[0])
-            RunLog.progress(String(format: "epoch %d [%d/%d] step %d  loss %.4f  lr %.3e  %.1f clips/s  %.3f s/step  MFU %.1f%%",
-                                   state.epoch, it + 1, n, state.step, windowLoss / max(batches, 1), ctx.optimizer.lr,
-                                   clipsPerSec, secs / max(batches, 1), mfu * 100))
+            RunLog.progress(
+                String(
+                    format: "epoch %d [%d/%d] step %d  loss %.4f  lr %.3e  %.1f clips/s  %.3f s/step  MFU %.1f%%",
+                    state.epoch, it + 1, n, state.step, windowLoss / max(batches, 1), ctx.optimizer.lr,
+                    clipsPerSec, secs / max(batches, 1), mfu * 100))
             windowLoss = 0; windowClips = 0; windowStart = DispatchTime.now()
         }
         if ctx.shouldStop(state) { return false }

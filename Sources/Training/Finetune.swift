@@ -35,9 +35,12 @@ public func classifierConfig(_ c: FinetuneConfig, numClasses: Int, fcNorm: Bool 
     if c.embedDim > 0 { v.embedDim = c.embedDim }
     if c.depth > 0 { v.depth = c.depth }
     if c.numHeads > 0 { v.numHeads = c.numHeads }
-    try checkModelSizes(embedDim: v.embedDim, numHeads: v.numHeads, imgSize: c.imgSize, patchSize: v.patchSize,
-                        numFrames: c.numFrames, tPatchSize: v.tPatchSize)
-    if ModelCatalog.entry(c.model, for: .classifier)?.family != .videoMAE { (v.clsEmbed, v.sepPosEmbed, v.sincosPosEmbed) = (c.clsEmbed, c.sepPosEmbed, c.sincosPosEmbed) }
+    try checkModelSizes(
+        embedDim: v.embedDim, numHeads: v.numHeads, imgSize: c.imgSize, patchSize: v.patchSize,
+        numFrames: c.numFrames, tPatchSize: v.tPatchSize)
+    if ModelCatalog.entry(c.model, for: .classifier)?.family != .videoMAE {
+        (v.clsEmbed, v.sepPosEmbed, v.sincosPosEmbed) = (c.clsEmbed, c.sepPosEmbed, c.sincosPosEmbed)
+    }
     v.globalPool = c.globalPool || !v.clsEmbed
     v.numClasses = numClasses; v.dropPathRate = c.dropPathRate; v.dropout = c.dropout; v.fcNorm = fcNorm
     return v
@@ -46,7 +49,9 @@ public func classifierConfig(_ c: FinetuneConfig, numClasses: Int, fcNorm: Bool 
 /// The weights of `--finetune` in mae_st keys: an stmae checkpoint (.json sidecar or .safetensors), a mae_st / PyTorch
 /// `.pth`, or a Hugging Face VideoMAE directory; errors name the flag and file.
 public func readPretrained(_ path: String) throws -> [(String, Tensor)] {
-    guard FileManager.default.fileExists(atPath: path) else { throw ConfigError("--finetune \(path): no such file or directory") }
+    guard FileManager.default.fileExists(atPath: path) else {
+        throw ConfigError("--finetune \(path): no such file or directory")
+    }
     do { return try Weights.read(path) } catch { throw ConfigError("--finetune \(path): \(error)") }
 }
 
@@ -56,25 +61,33 @@ public func readPretrained(_ path: String) throws -> [(String, Tensor)] {
 /// error naming the file. The weights do not fix the head count: when the checkpoint records one (`Weights.settings`)
 /// or its sizes are a standard model's, a model with another count is an error that names `--num_heads`.
 /// `normAsFcNorm`: the checkpoint's `norm` becomes `fc_norm` (see `loadPretrained`).
-public func loadPretrained(_ path: String, into model: VisionTransformer, headInitStd: Double,
-                           normAsFcNorm: Bool = false, generator: Generator? = nil) throws -> PretrainedLoadReport {
-    try loadPretrained(readPretrained(path), path: path, into: model, headInitStd: headInitStd,
-                       normAsFcNorm: normAsFcNorm, generator: generator)
+public func loadPretrained(
+    _ path: String, into model: VisionTransformer, headInitStd: Double,
+    normAsFcNorm: Bool = false, generator: Generator? = nil
+) throws -> PretrainedLoadReport {
+    try loadPretrained(
+        readPretrained(path), path: path, into: model, headInitStd: headInitStd,
+        normAsFcNorm: normAsFcNorm, generator: generator)
 }
 
-func loadPretrained(_ state: [(String, Tensor)], path: String, into model: VisionTransformer, headInitStd: Double,
-                    normAsFcNorm: Bool = false, generator: Generator? = nil) throws -> PretrainedLoadReport {
+func loadPretrained(
+    _ state: [(String, Tensor)], path: String, into model: VisionTransformer, headInitStd: Double,
+    normAsFcNorm: Bool = false, generator: Generator? = nil
+) throws -> PretrainedLoadReport {
     let recorded: Int?
     do { recorded = try Weights.settings(path).numHeads } catch { throw ConfigError("--finetune \(path): \(error)") }
     let c = model.config
     let source = try? ViTConfig.inferred(from: state, numHeads: recorded, source: path)
     if let source, source.embedDim == c.embedDim, source.numHeads != c.numHeads {
-        throw ConfigError("--finetune \(path): the checkpoint's encoder has \(source.numHeads) attention heads "
-            + "(\(recorded != nil ? "recorded" : "its standard size's")), the model \(c.numHeads): pass --num_heads \(source.numHeads)")
+        throw ConfigError(
+            "--finetune \(path): the checkpoint's encoder has \(source.numHeads) attention heads "
+                + "(\(recorded != nil ? "recorded" : "its standard size's")), the model \(c.numHeads): pass --num_heads \(source.numHeads)"
+        )
     }
     do {
-        return try model.loadPretrained(state, source: "--finetune \(path)", headInitStd: headInitStd,
-                                        normAsFcNorm: normAsFcNorm, generator: generator)
+        return try model.loadPretrained(
+            state, source: "--finetune \(path)", headInitStd: headInitStd,
+            normAsFcNorm: normAsFcNorm, generator: generator)
     } catch { throw ConfigError("--finetune \(path): \(error)") }
 }
 
@@ -99,8 +112,10 @@ public final class Finetuner {
     /// Data parallelism (`DataParallel`); the caller also broadcasts rank 0's parameters before `run`.
     public var gradientSync: any GradientSync = LocalGradientSync()
 
-    public init(_ config: FinetuneConfig, numClasses: Int, classNames: [String] = [], worldSize: Int = 1,
-                rank: Int = 0) throws {
+    public init(
+        _ config: FinetuneConfig, numClasses: Int, classNames: [String] = [], worldSize: Int = 1,
+        rank: Int = 0
+    ) throws {
         try config.validate()
         guard numClasses > 0 else { throw ConfigError("--num_classes must be positive, got \(numClasses)") }
         self.config = config
@@ -118,7 +133,8 @@ public final class Finetuner {
         if !config.resume.isEmpty {
             let (s, dir) = try Checkpoint.loadSidecar(config.resume, as: FinetuneCheckpointState.self)
             guard s.numClasses == numClasses else {
-                throw ConfigError("--resume \(config.resume): checkpoint has \(s.numClasses) classes, the data \(numClasses)")
+                throw ConfigError(
+                    "--resume \(config.resume): checkpoint has \(s.numClasses) classes, the data \(numClasses)")
             }
             resumed = (s, try TensorFile.loadOrdered(dir + "/" + s.weights).tensors, dir)
         }
@@ -133,13 +149,16 @@ public final class Finetuner {
             // MAE: fresh head std 2e-5 for fine-tuning, 0.01 for the linear probe.
             let std = config.linearProbe ? 0.01 : 2e-5
             if let vit = model as? VisionTransformer, let pretrained {
-                let r = try loadPretrained(pretrained, path: config.finetune, into: vit, headInitStd: std,
-                                           generator: initGenerator)
+                let r = try loadPretrained(
+                    pretrained, path: config.finetune, into: vit, headInitStd: std,
+                    generator: initGenerator)
                 RunLog.info("--finetune \(config.finetune): \(r)")
             } else {
-                RunLog.info(try loadFamilyPretrained(config.finetune, into: model, inflation: config.patchInflation,
-                                                     temporal: config.temporalInitMode, headInitStd: std,
-                                                     generator: initGenerator))
+                RunLog.info(
+                    try loadFamilyPretrained(
+                        config.finetune, into: model, inflation: config.patchInflation,
+                        temporal: config.temporalInitMode, headInitStd: std,
+                        generator: initGenerator))
             }
         }
         let groups: [ParamGroup]
@@ -149,16 +168,21 @@ public final class Finetuner {
             groups = paramGroups(model.namedParameters(), weightDecay: 0)
         } else {
             let m = model
-            groups = paramGroups(m.namedParameters(), weightDecay: config.weightDecay, skip: m.noWeightDecay,
-                                 layerDecay: config.layerDecay, numLayers: m.numLayers) { m.layerId($0) }
+            groups = paramGroups(
+                m.namedParameters(), weightDecay: config.weightDecay, skip: m.noWeightDecay,
+                layerDecay: config.layerDecay, numLayers: m.numLayers
+            ) { m.layerId($0) }
         }
         (lr, lrRule) = config.learningRate(worldSize: worldSize)
         optimizer = AdamW(groups, lr: lr)
         if let resumed {
             try model.loadStateDict(Dictionary(resumed.weights, uniquingKeysWith: { a, _ in a }))
-            if !config.evalOnly { try optimizer.loadStateDict(TensorFile.load(resumed.dir + "/" + resumed.state.optimizer)) }
+            if !config.evalOnly {
+                try optimizer.loadStateDict(TensorFile.load(resumed.dir + "/" + resumed.state.optimizer))
+            }
             state = resumed.state.state
-            RunLog.info("resumed from \(config.resume): epoch \(state.epoch), batch \(state.nextBatch), step \(state.step)")
+            RunLog.info(
+                "resumed from \(config.resume): epoch \(state.epoch), batch \(state.nextBatch), step \(state.step)")
         }
     }
 
@@ -167,16 +191,20 @@ public final class Finetuner {
     public func run(train: ClipFeed, val: [ClipFeed]) throws -> FinetuneState {
         let c = config
         let schedule = CosineSchedule(lr: lr, minLR: c.minLr, warmupEpochs: c.warmupEpochs, epochs: Double(c.epochs))
-        RunLog.info(String(format: "%@ %@: %.2fM parameters (%d trained); %@; %d batches/epoch",
-                           c.linearProbe ? "linear probe" : "fine-tune", c.model, Double(model.parameterCount) / 1e6,
-                           optimizer.groups.reduce(0) { $0 + $1.params.reduce(0) { $0 + $1.count } }, lrRule, train.batchesPerEpoch))
+        RunLog.info(
+            String(
+                format: "%@ %@: %.2fM parameters (%d trained); %@; %d batches/epoch",
+                c.linearProbe ? "linear probe" : "fine-tune", c.model, Double(model.parameterCount) / 1e6,
+                optimizer.groups.reduce(0) { $0 + $1.params.reduce(0) { $0 + $1.count } }, lrRule, train.batchesPerEpoch
+            ))
         let startStep = state.step
         let shouldStop = { (s: FinetuneState) in
             stopSignal != 0 || (c.maxSteps > 0 && s.step - startStep >= c.maxSteps)
         }
-        var ctx = FinetuneContext(model: model, optimizer: optimizer, schedule: schedule, config: c,
-                                  numClasses: numClasses, log: log, shouldStop: shouldStop, gradientSync: gradientSync,
-                                  rank: rank, stochastic: StochasticModules(model))
+        var ctx = FinetuneContext(
+            model: model, optimizer: optimizer, schedule: schedule, config: c,
+            numClasses: numClasses, log: log, shouldStop: shouldStop, gradientSync: gradientSync,
+            rank: rank, stochastic: StochasticModules(model))
         // bf16 in one process: matmuls on bf16 weight copies the loop refreshes (DDP's hooks sit on the fp32 weights)
         let copies = c.bf16 && gradientSync.isLocal ? try BF16Weights(model) : nil
         defer { copies?.remove() }
@@ -187,7 +215,9 @@ public final class Finetuner {
             let t0 = DispatchTime.now()
             guard try trainOneEpochFinetune(ctx, feed: train, state: &state) else {
                 let path = try save(name: c.savePrefix + "checkpoint-last")
-                RunLog.info("\nstopped at epoch \(state.epoch) batch \(state.nextBatch) (step \(state.step)); continue with --resume \(path)")
+                RunLog.info(
+                    "\nstopped at epoch \(state.epoch) batch \(state.nextBatch) (step \(state.step)); continue with --resume \(path)"
+                )
                 return state
             }
             let secs = Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9
@@ -200,11 +230,18 @@ public final class Finetuner {
                 if r.top1 > state.bestTop1 { state.bestTop1 = r.top1; state.bestEpoch = state.epoch }
                 result = r
             }
-            log.write(["type": "epoch", "epoch": state.epoch, "loss": loss, "seconds": secs, "step": state.step,
-                       "val_top1": result?.top1 ?? -1, "val_top5": result?.top5 ?? -1, "val_loss": result?.loss ?? -1])
-            RunLog.progress(String(format: "epoch %d done: loss %.4f, %.1f s%@", state.epoch, loss, secs,
-                                   result.map { String(format: "; val top-1 %.1f%% top-5 %.1f%% (best %.1f%%)", $0.top1, $0.top5, state.bestTop1) } ?? ""),
-                            final: true)
+            log.write([
+                "type": "epoch", "epoch": state.epoch, "loss": loss, "seconds": secs, "step": state.step,
+                "val_top1": result?.top1 ?? -1, "val_top5": result?.top5 ?? -1, "val_loss": result?.loss ?? -1
+            ])
+            RunLog.progress(
+                String(
+                    format: "epoch %d done: loss %.4f, %.1f s%@", state.epoch, loss, secs,
+                    result.map {
+                        String(
+                            format: "; val top-1 %.1f%% top-5 %.1f%% (best %.1f%%)", $0.top1, $0.top5, state.bestTop1)
+                    } ?? ""),
+                final: true)
             let improved = result != nil && state.bestEpoch == state.epoch
             state.epoch += 1
             state.nextBatch = 0
@@ -221,8 +258,9 @@ public final class Finetuner {
     @discardableResult
     public func save(name: String) throws -> String {
         guard rank == 0 else { return config.outputDir + "/" + name + ".json" }
-        let s = FinetuneCheckpointState(config: config, numClasses: numClasses, classNames: classNames.isEmpty ? nil : classNames,
-                                        state: state)
+        let s = FinetuneCheckpointState(
+            config: config, numClasses: numClasses, classNames: classNames.isEmpty ? nil : classNames,
+            state: state)
         return try Checkpoint.save(dir: config.outputDir, name: name, model: model, optimizer: optimizer, state: s)
     }
 }

@@ -16,8 +16,10 @@ public struct FinetuneData {
     /// The class list (names → labels) is fixed by the training folders — or by `classNames`, the list a checkpoint was
     /// trained with — and labels every other folder: a validation folder with a subset of the classes keeps their
     /// indices, an unknown class is an error. `rank` of `worldSize` trains on its shard (`VideoLoader`).
-    public init(_ config: FinetuneConfig, needTrain: Bool = true, classNames saved: [String]? = nil, rank: Int = 0,
-                worldSize: Int = 1, log: @escaping @Sendable (String) -> Void = { RunLog.info($0) }) throws {
+    public init(
+        _ config: FinetuneConfig, needTrain: Bool = true, classNames saved: [String]? = nil, rank: Int = 0,
+        worldSize: Int = 1, log: @escaping @Sendable (String) -> Void = { RunLog.info($0) }
+    ) throws {
         var c = config
         var (trainSrc, valSrc) = try c.dataSources()
         if trainSrc.isEmpty && valSrc.isEmpty {
@@ -29,7 +31,8 @@ public struct FinetuneData {
             var d: ObjCBool = false
             return FileManager.default.fileExists(atPath: src, isDirectory: &d) && d.boolValue
         }
-        let trainClasses = needTrain && isDir(trainSrc) ? try? VideoList.classNames(dirs: [trainSrc], images: c.images) : nil
+        let trainClasses =
+            needTrain && isDir(trainSrc) ? try? VideoList.classNames(dirs: [trainSrc], images: c.images) : nil
         let classes = saved.flatMap { $0.isEmpty ? nil : $0 } ?? trainClasses.flatMap { $0.isEmpty ? nil : $0 }
         func load(_ src: String, _ flag: String) throws -> [VideoSample] {
             do {
@@ -41,19 +44,23 @@ public struct FinetuneData {
         var trainSamples: [VideoSample] = []
         if needTrain {
             guard !trainSrc.isEmpty else { throw ConfigError("--train_dir is required when --val_dir is given") }
-            trainSamples = try VideoList.retainPerClass(try load(trainSrc, "--train_dir"), c.fracRetained, seed: UInt64(c.seed))
+            trainSamples = try VideoList.retainPerClass(
+                try load(trainSrc, "--train_dir"), c.fracRetained, seed: UInt64(c.seed))
         }
         let valSamples = valSrc.isEmpty ? [] : try load(valSrc, "--val_dir")
-        classNames = try classes ?? VideoList.classNames(dirs: [valSrc].filter { !$0.isEmpty && isDir($0) }, images: c.images)
+        classNames =
+            try classes ?? VideoList.classNames(dirs: [valSrc].filter { !$0.isEmpty && isDir($0) }, images: c.images)
         let maxLabel = (trainSamples + valSamples).map(\.label).max() ?? 0
         // mae_st sizes the head by --num_classes; without it the data does, but a stray label must not make a huge head
         guard c.numClasses > 0 || maxLabel < Self.maxInferredClasses else {
-            throw ConfigError("label \(maxLabel) in the data: pass --num_classes if \(maxLabel + 1) classes are meant "
-                + "(without it at most \(Self.maxInferredClasses) are inferred)")
+            throw ConfigError(
+                "label \(maxLabel) in the data: pass --num_classes if \(maxLabel + 1) classes are meant "
+                    + "(without it at most \(Self.maxInferredClasses) are inferred)")
         }
         numClasses = c.numClasses > 0 ? c.numClasses : max(classNames.count, maxLabel + 1)
         guard maxLabel < numClasses else {
-            throw ConfigError("--num_classes \(numClasses): the data has label \(maxLabel) (labels must be < num_classes)")
+            throw ConfigError(
+                "--num_classes \(numClasses): the data has label \(maxLabel) (labels must be < num_classes)")
         }
         if classNames.count != numClasses { classNames = (0 ..< numClasses).map(String.init) }
         if needTrain {  // the lists the run reads, as optimized-stmae's finetune.py writes them
@@ -65,13 +72,15 @@ public struct FinetuneData {
         trainCount = trainSamples.count
         valCount = valSamples.count
         if needTrain {
-            let loader = try VideoLoader(samples: trainSamples, config: c.clipConfig(train: true),
-                                         batchSize: c.batchSize, shuffle: true, seed: FinetuneRandom.key(c.seed),
-                                         numWorkers: c.numWorkers, dropLast: true, rank: rank, worldSize: worldSize,
-                                         log: log)
+            let loader = try VideoLoader(
+                samples: trainSamples, config: c.clipConfig(train: true),
+                batchSize: c.batchSize, shuffle: true, seed: FinetuneRandom.key(c.seed),
+                numWorkers: c.numWorkers, dropLast: true, rank: rank, worldSize: worldSize,
+                log: log)
             train = VideoFeed(loader: loader)
             guard train!.batchesPerEpoch > 0 else {
-                throw ConfigError("--batch_size \(c.batchSize) is larger than the \(trainSamples.count) training samples")
+                throw ConfigError(
+                    "--batch_size \(c.batchSize) is larger than the \(trainSamples.count) training samples")
             }
         }
         val = []
@@ -80,8 +89,9 @@ public struct FinetuneData {
             for t in 0 ..< c.numTemporalViews {
                 for s in crops {
                     let view = try c.clipConfig(train: false, temporalIndex: t, spatialIndex: s)
-                    let loader = try VideoLoader(samples: valSamples, config: view, batchSize: c.batchSize,
-                                                 shuffle: false, numWorkers: c.numWorkers, dropLast: false, log: log)
+                    let loader = try VideoLoader(
+                        samples: valSamples, config: view, batchSize: c.batchSize,
+                        shuffle: false, numWorkers: c.numWorkers, dropLast: false, log: log)
                     val.append(VideoFeed(loader: loader))
                 }
             }
@@ -100,7 +110,8 @@ public struct FinetuneData {
             for s in try VideoList.scan(dirs: [dir]) {
                 let rel = String(s.path.dropFirst(dir.count))
                 let out = root + "/" + split + ((rel as NSString).deletingPathExtension) + ".png"
-                try FileManager.default.createDirectory(atPath: (out as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                try FileManager.default.createDirectory(
+                    atPath: (out as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
                 let reader = try VideoReader(path: s.path, threads: 1)
                 let clip = try reader.decodeFrames(at: [reader.frameCount / 2], shortSide: nil)
                 try Image(width: clip.width, height: clip.height, pixels: Array(clip.frame(0))).savePNG(path: out)

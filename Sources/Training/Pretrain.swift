@@ -31,8 +31,9 @@ public final class Pretrainer {
         try Runtime.manualSeed(UInt64(config.seed + rank))  // mae_st `main_pretrain.main`: torch.manual_seed(seed + rank)
         let initGen = try Generator(seed: UInt64(config.seed))
         model = try config.makeModel(generator: initGen)
-        let groups = paramGroups(model.namedParameters(), weightDecay: config.weightDecay, skip: config.weightDecaySkip(model),
-                                 decay1D: config.biasWd)
+        let groups = paramGroups(
+            model.namedParameters(), weightDecay: config.weightDecay, skip: config.weightDecaySkip(model),
+            decay1D: config.biasWd)
         (lr, lrRule) = config.learningRate(worldSize: worldSize)
         optimizer = AdamW(groups, lr: lr, betas: (config.beta1, config.beta2))
         generator = try Generator(seed: UInt64(config.seed) &+ 1 &+ UInt64(rank) &* 1000)
@@ -53,14 +54,18 @@ public final class Pretrainer {
         let peak = try measurePeakGFLOPs(bf16: c.bf16)
         let flops = try c.trainFlopsPerClip()
         if isMain {
-            RunLog.info(String(format: "model %@: %.2fM parameters; %@; %.1f GFLOP/clip/step; GEMM peak %.0f GFLOP/s; %d batches/epoch",
-                               c.model, Double(model.parameterCount) / 1e6, lrRule, flops / 1e9, peak, feed.batchesPerEpoch))
+            RunLog.info(
+                String(
+                    format:
+                        "model %@: %.2fM parameters; %@; %.1f GFLOP/clip/step; GEMM peak %.0f GFLOP/s; %d batches/epoch",
+                    c.model, Double(model.parameterCount) / 1e6, lrRule, flops / 1e9, peak, feed.batchesPerEpoch))
         }
         let startStep = state.step
-        var ctx = PretrainContext(model: model, optimizer: optimizer, schedule: schedule, generator: generator, config: c, log: log,
-                                  flopsPerClip: flops, peakGFLOPs: peak,
-                                  shouldStop: { s in stopSignal != 0 || (c.maxSteps > 0 && s.step - startStep >= c.maxSteps) },
-                                  onStep: onStep, gradientSync: gradientSync)
+        var ctx = PretrainContext(
+            model: model, optimizer: optimizer, schedule: schedule, generator: generator, config: c, log: log,
+            flopsPerClip: flops, peakGFLOPs: peak,
+            shouldStop: { s in stopSignal != 0 || (c.maxSteps > 0 && s.step - startStep >= c.maxSteps) },
+            onStep: onStep, gradientSync: gradientSync)
         // bf16 in one process: the matmuls use bf16 weight copies the loop refreshes (DDP's hooks sit on the fp32 weights)
         let copies = c.bf16 && gradientSync.isLocal ? try BF16Weights(model) : nil
         defer { copies?.remove() }
@@ -72,15 +77,23 @@ public final class Pretrainer {
             if !done {
                 if isMain {
                     let path = try save(name: c.savePrefix + "checkpoint-last")
-                    RunLog.info("\nstopped at epoch \(state.epoch) batch \(state.nextBatch) (step \(state.step)); checkpoint \(path); continue with --resume \(path)")
+                    RunLog.info(
+                        "\nstopped at epoch \(state.epoch) batch \(state.nextBatch) (step \(state.step)); checkpoint \(path); continue with --resume \(path)"
+                    )
                 }
                 return state
             }
             let secs = Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9
             let recent = state.lossHistory.suffix(max(feed.batchesPerEpoch / c.accumIter, 1))
             let epochLoss = recent.reduce(0, +) / Double(max(recent.count, 1))
-            log.write(["type": "epoch", "epoch": state.epoch, "loss": epochLoss, "lr": optimizer.lr, "seconds": secs, "step": state.step])
-            if isMain { RunLog.progress(String(format: "epoch %d done: mean loss %.4f, %.1f s", state.epoch, epochLoss, secs), final: true) }
+            log.write([
+                "type": "epoch", "epoch": state.epoch, "loss": epochLoss, "lr": optimizer.lr, "seconds": secs,
+                "step": state.step
+            ])
+            if isMain {
+                RunLog.progress(
+                    String(format: "epoch %d done: mean loss %.4f, %.1f s", state.epoch, epochLoss, secs), final: true)
+            }
             let finished = state.epoch
             state.epoch += 1
             state.nextBatch = 0
@@ -96,9 +109,10 @@ public final class Pretrainer {
     /// Writes a checkpoint of the current state; returns its JSON path.
     @discardableResult
     public func save(name: String) throws -> String {
-        let s = CheckpointState(config: config, epoch: state.epoch, nextBatch: state.nextBatch, step: state.step,
-                                generatorState: Data(try generator.state()).base64EncodedString(), weights: "", optimizer: "",
-                                lossHistory: state.lossHistory)
+        let s = CheckpointState(
+            config: config, epoch: state.epoch, nextBatch: state.nextBatch, step: state.step,
+            generatorState: Data(try generator.state()).base64EncodedString(), weights: "", optimizer: "",
+            lossHistory: state.lossHistory)
         return try Checkpoint.save(dir: config.outputDir, name: name, model: model, optimizer: optimizer, state: s)
     }
 }

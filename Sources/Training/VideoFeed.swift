@@ -15,11 +15,13 @@ public struct VideoFeed: ClipFeed {
     public init(_ config: PretrainConfig, samples: [VideoSample], rank: Int = 0, worldSize: Int = 1) throws {
         let clip = config.clipConfig(train: true)
         try clip.validate()
-        loader = try VideoLoader(samples: samples, config: clip, batchSize: config.batchSizePerGpu, shuffle: true,
-                                 seed: UInt64(config.seed), numWorkers: config.numWorkers, rank: rank, worldSize: worldSize,
-                                 log: { RunLog.info($0) })
+        loader = try VideoLoader(
+            samples: samples, config: clip, batchSize: config.batchSizePerGpu, shuffle: true,
+            seed: UInt64(config.seed), numWorkers: config.numWorkers, rank: rank, worldSize: worldSize,
+            log: { RunLog.info($0) })
         guard loader.stepsPerEpoch > 0 else {
-            throw ConfigError("\(samples.count) videos give no full batch of --batch_size_per_gpu \(config.batchSizePerGpu) per rank")
+            throw ConfigError(
+                "\(samples.count) videos give no full batch of --batch_size_per_gpu \(config.batchSizePerGpu) per rank")
         }
     }
 
@@ -49,7 +51,9 @@ public func pretrainSamples(_ config: PretrainConfig) throws -> [VideoSample] {
     }
     let found = try VideoList.scan(dirs: dirs)
     guard !found.isEmpty else {
-        throw ConfigError("--data_dirs \(dirs.joined(separator: " ")): no video files (\(VideoList.videoExtensions.sorted().map { "." + $0 }.joined(separator: " "))) found")
+        throw ConfigError(
+            "--data_dirs \(dirs.joined(separator: " ")): no video files (\(VideoList.videoExtensions.sorted().map { "." + $0 }.joined(separator: " "))) found"
+        )
     }
     let listDir = config.datafileDir.isEmpty ? config.outputDir : config.datafileDir
     try FileManager.default.createDirectory(atPath: listDir, withIntermediateDirectories: true)
@@ -62,12 +66,13 @@ extension PretrainConfig {
     /// The clip sampling and augmentation these settings describe; `train: false` gives the evaluation view
     /// `temporalIndex` of `numTemporalViews` (short side + centre crop, no augmentation).
     public func clipConfig(train: Bool, temporalIndex: Int = 0, numTemporalViews: Int = 1) -> ClipConfig {
-        ClipConfig(numFrames: numFrames, samplingRate: samplingRate, targetFps: targetFps, imgSize: imgSize,
-                   shortSide: shortSide > 0 ? shortSide : nil, repeatAug: train ? repeatAug : 1,
-                   mean: mean.map(Float.init), std: std.map(Float.init),
-                   scales: jitterScalesRelative[0] ... jitterScalesRelative[1],
-                   aspects: jitterAspectRelative[0] ... jitterAspectRelative[1], train: train,
-                   temporalIndex: temporalIndex, numTemporalViews: numTemporalViews)
+        ClipConfig(
+            numFrames: numFrames, samplingRate: samplingRate, targetFps: targetFps, imgSize: imgSize,
+            shortSide: shortSide > 0 ? shortSide : nil, repeatAug: train ? repeatAug : 1,
+            mean: mean.map(Float.init), std: std.map(Float.init),
+            scales: jitterScalesRelative[0] ... jitterScalesRelative[1],
+            aspects: jitterAspectRelative[0] ... jitterAspectRelative[1], train: train,
+            temporalIndex: temporalIndex, numTemporalViews: numTemporalViews)
     }
 }
 
@@ -75,8 +80,9 @@ extension PretrainConfig {
 func upstreamList(_ dir: String, _ split: String) throws -> String {
     let path = dir + "/" + split + ".csv"
     guard FileManager.default.fileExists(atPath: path) else {
-        throw ConfigError("--path_to_data_dir \(dir): no \(split).csv in it (mae_st reads DIR/train.csv, DIR/val.csv: "
-            + "one `path label` per line)")
+        throw ConfigError(
+            "--path_to_data_dir \(dir): no \(split).csv in it (mae_st reads DIR/train.csv, DIR/val.csv: "
+                + "one `path label` per line)")
     }
     return path
 }

@@ -66,12 +66,15 @@ struct Convert: FlagCommand {
         }
         let numHeads = s.numHeads > 0 ? s.numHeads : nil, (mean, std) = (s.mean, s.std)
         if let numHeads, let d = state.first(where: { $0.0 == "patch_embed.proj.weight" })?.1.size(0),
-           d % numHeads != 0 {
+            d % numHeads != 0
+        {
             throw ValidationError("--num_heads \(numHeads) does not divide embed_dim \(d)")
         }
         func given<T: Comparable & Numeric>(_ v: T) -> T? { v > 0 ? v : nil }  // 0: what IN records
-        settings = ModelSettings(numHeads: numHeads, imgSize: given(s.imgSize), numFrames: given(s.numFrames),
-                                 normEps: given(s.normEps)).filled(from: settings)
+        settings = ModelSettings(
+            numHeads: numHeads, imgSize: given(s.imgSize), numFrames: given(s.numFrames),
+            normEps: given(s.normEps)
+        ).filled(from: settings)
         if !mean.isEmpty || !std.isEmpty {
             let p = settings.preprocessing
             guard let m = mean.isEmpty ? p?.mean : mean, let s = std.isEmpty ? p?.std : std else {
@@ -81,46 +84,66 @@ struct Convert: FlagCommand {
         }
         if !s.labels.isEmpty {
             let labels = s.labels
-            guard let text = try? String(contentsOfFile: labels, encoding: .utf8) else { throw ValidationError("--labels '\(labels)': cannot read") }
+            guard let text = try? String(contentsOfFile: labels, encoding: .utf8) else {
+                throw ValidationError("--labels '\(labels)': cannot read")
+            }
             settings.labels = text.split(whereSeparator: \.isNewline).map(String.init)
         }
         var notes: [String] = []
         switch outFormat {
         case .torch, .safetensors:
             // Record what the weights fix, or the standard size's heads, unless IN or the flags already say.
-            if hfConfig == nil, let c = try? ViTConfig.inferred(from: state, numHeads: settings.numHeads, source: input) {
+            if hfConfig == nil, let c = try? ViTConfig.inferred(from: state, numHeads: settings.numHeads, source: input)
+            {
                 settings.numHeads = c.numHeads
                 if state.contains(where: { $0.0.hasPrefix("pos_embed") }) {
                     settings = settings.filled(from: ModelSettings(imgSize: c.imgSize, numFrames: c.numFrames))
                 }
             }
             if settings.numHeads == nil, state.first(where: { $0.0 == "patch_embed.proj.weight" })?.1.rank == 5 {
-                notes.append("the attention head count is not recorded in IN and its sizes are no standard model's: "
-                    + "OUT records none (pass --num_heads to record it)")
+                notes.append(
+                    "the attention head count is not recorded in IN and its sizes are no standard model's: "
+                        + "OUT records none (pass --num_heads to record it)")
             }
             try Weights.write(state, to: output, format: outFormat, settings: settings)
         case .huggingFace:
-            var cfg = try hfConfig ?? ViTConfig.inferred(from: state, numHeads: settings.numHeads, imgSize: settings.imgSize,
-                                                         numFrames: settings.numFrames, source: input)
+            var cfg =
+                try hfConfig
+                ?? ViTConfig.inferred(
+                    from: state, numHeads: settings.numHeads, imgSize: settings.imgSize,
+                    numFrames: settings.numFrames, source: input)
             if hfConfig == nil {
-                if settings.normEps == nil { notes.append("norm eps not recorded in IN: wrote mae_st's 1e-6 (pass --norm_eps to change)") }
-                if !state.contains(where: { $0.0.hasPrefix("pos_embed") }), settings.imgSize == nil || settings.numFrames == nil {
-                    notes.append("input size not recorded in IN: wrote \(cfg.imgSize) px × \(cfg.numFrames) frames (pass --img_size / --num_frames to change)")
+                if settings.normEps == nil {
+                    notes.append("norm eps not recorded in IN: wrote mae_st's 1e-6 (pass --norm_eps to change)")
+                }
+                if !state.contains(where: { $0.0.hasPrefix("pos_embed") }),
+                    settings.imgSize == nil || settings.numFrames == nil
+                {
+                    notes.append(
+                        "input size not recorded in IN: wrote \(cfg.imgSize) px × \(cfg.numFrames) frames (pass --img_size / --num_frames to change)"
+                    )
                 }
             }
             if settings.preprocessing == nil {
-                notes.append("input mean/std not recorded in IN: wrote ImageNet's to preprocessor_config.json (pass --mean / --std to change; mae_st trains with 0.45 / 0.225)")
+                notes.append(
+                    "input mean/std not recorded in IN: wrote ImageNet's to preprocessor_config.json (pass --mean / --std to change; mae_st trains with 0.45 / 0.225)"
+                )
             }
             settings.apply(to: &cfg)
-            guard cfg.embedDim % cfg.numHeads == 0 else { throw ValidationError("--num_heads \(cfg.numHeads) does not divide embed_dim \(cfg.embedDim)") }
+            guard cfg.embedDim % cfg.numHeads == 0 else {
+                throw ValidationError("--num_heads \(cfg.numHeads) does not divide embed_dim \(cfg.embedDim)")
+            }
             var skipped: [String] = []
             try writeFolderAtomically(output) {  // config, weights and preprocessing as one piece
-                skipped = try HFVideoMAE.write(state, config: cfg, to: $0, labels: settings.labels,
-                                               preprocessing: settings.preprocessing ?? .imagenet)
+                skipped = try HFVideoMAE.write(
+                    state, config: cfg, to: $0, labels: settings.labels,
+                    preprocessing: settings.preprocessing ?? .imagenet)
             }
             if !skipped.isEmpty { notes.append("left out \(skipped.count) (decoder / k bias)") }
         }
-        print("stmae convert: \(input) (\(inFormat.rawValue), \(state.count) tensors) → \(output) (\(outFormat.rawValue))")
+        print(
+            "stmae convert: \(input) (\(inFormat.rawValue), \(state.count) tensors) → \(output) (\(outFormat.rawValue))"
+        )
         for n in notes { print("stmae convert: note: \(n)") }
     }
 }

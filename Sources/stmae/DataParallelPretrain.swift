@@ -11,8 +11,10 @@ import Training
 ///     let trainer = try Pretrainer(config, worldSize: pg?.worldSize ?? 1, rank: pg?.rank ?? 0)
 ///     if let pg { _ = try attachDataParallel(trainer, group: pg) }
 @discardableResult
-func attachDataParallel(_ trainer: Pretrainer, group: ProcessGroup, bucketCapMB: Double = 25,
-                        mode: DataParallel.Mode = .overlapped) throws -> DataParallel {
+func attachDataParallel(
+    _ trainer: Pretrainer, group: ProcessGroup, bucketCapMB: Double = 25,
+    mode: DataParallel.Mode = .overlapped
+) throws -> DataParallel {
     let ddp = try DataParallel(group, parameters: trainer.model.parameters(), bucketCapMB: bucketCapMB, mode: mode)
     try ddp.broadcastParameters()
     trainer.gradientSync = ddp
@@ -25,8 +27,12 @@ func takeDistTimeout(_ args: [String]) throws -> (Double, [String]) {
     while i < args.count {
         let a = args[i]
         if a == "--dist_timeout" || a.hasPrefix("--dist_timeout=") {
-            let v = a.contains("=") ? String(a.split(separator: "=", maxSplits: 1)[1]) : (i + 1 < args.count ? args[i + 1] : "")
-            guard let t = Double(v), t > 0 else { throw ValidationError("--dist_timeout: expected seconds > 0, got '\(v)'") }
+            let v =
+                a.contains("=")
+                ? String(a.split(separator: "=", maxSplits: 1)[1]) : (i + 1 < args.count ? args[i + 1] : "")
+            guard let t = Double(v), t > 0 else {
+                throw ValidationError("--dist_timeout: expected seconds > 0, got '\(v)'")
+            }
             timeout = t
             i += a.contains("=") ? 1 : 2
         } else {

@@ -14,7 +14,9 @@ protocol FinetuneFamilyCommand: ParsableCommand {
 }
 
 extension FinetuneFamilyCommand {
-    static func discussion() -> String { "Flags (mae_st spellings) and defaults:\n" + FinetuneConfig.flags.usage(defaults: base) }
+    static func discussion() -> String {
+        "Flags (mae_st spellings) and defaults:\n" + FinetuneConfig.flags.usage(defaults: base)
+    }
 
     /// The settings of this invocation, or nil after printing `--help`. With `--eval` (or for `evaluate`) the
     /// defaults are the `--resume` checkpoint's settings.
@@ -54,20 +56,25 @@ func runFinetune(_ c: FinetuneConfig?) throws {
     try c.validate()
     let env = try DistEnvironment.detect()
     if env.isDistributed {  // every rank would train the whole set and write the same files
-        throw ValidationError("data-parallel fine-tuning is not implemented: run `stmae finetune` as one process "
-            + "(this one is rank \(env.rank) of \(env.worldSize) under a launcher)")
+        throw ValidationError(
+            "data-parallel fine-tuning is not implemented: run `stmae finetune` as one process "
+                + "(this one is rank \(env.rank) of \(env.worldSize) under a launcher)")
     }
     if c.distributed {
-        throw ValidationError("--distributed: no launcher environment (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT or SLURM_*)")
+        throw ValidationError(
+            "--distributed: no launcher environment (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT or SLURM_*)")
     }
     let data = try FinetuneData(c)
-    RunLog.info("data: \(data.trainCount) training, \(data.valCount) validation \(c.images ? "images" : "videos"), \(data.numClasses) classes; "
-        + "\(data.val.count) test view(s)")
+    RunLog.info(
+        "data: \(data.trainCount) training, \(data.valCount) validation \(c.images ? "images" : "videos"), \(data.numClasses) classes; "
+            + "\(data.val.count) test view(s)")
     installStopHandlers()
     let f = try Finetuner(c, numClasses: data.numClasses, classNames: data.classNames)
     let s = try f.run(train: data.train!, val: data.val)
     if s.bestEpoch >= 0 {
-        RunLog.info(String(format: "best val top-1 %.2f%% at epoch %d; checkpoints in %@", s.bestTop1, s.bestEpoch, c.outputDir))
+        RunLog.info(
+            String(format: "best val top-1 %.2f%% at epoch %d; checkpoints in %@", s.bestTop1, s.bestEpoch, c.outputDir)
+        )
     }
     if let status = stoppedBySignalStatus { throw ExitCode(status) }  // saved; 130 after SIGINT
 }
@@ -88,8 +95,11 @@ func runEvaluate(_ c: FinetuneConfig) throws {
     let t0 = Date()
     let r = try evaluateViews(f.model, feeds: data.val, numClasses: data.numClasses, bf16: c.bf16)
     let secs = Date().timeIntervalSince(t0)
-    print(String(format: "%d \(c.images ? "images" : "videos") × %d views: top-1 %.2f%%  top-5 %.2f%%  mean class acc %.2f%%  loss %.4f  (%.1f s)",
-                 r.count, r.views, r.top1, r.top5, r.meanClassAccuracy, r.loss, secs))
+    print(
+        String(
+            format:
+                "%d \(c.images ? "images" : "videos") × %d views: top-1 %.2f%%  top-5 %.2f%%  mean class acc %.2f%%  loss %.4f  (%.1f s)",
+            r.count, r.views, r.top1, r.top5, r.meanClassAccuracy, r.loss, secs))
     let width = data.classNames.map(\.count).max() ?? 0
     for (i, acc) in r.perClass.enumerated() {
         let name = data.classNames[i]
@@ -98,9 +108,13 @@ func runEvaluate(_ c: FinetuneConfig) throws {
     try FileManager.default.createDirectory(atPath: c.outputDir, withIntermediateDirectories: true)
     let enc = JSONEncoder()
     enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-    struct Report: Encodable { let top1, top5, meanClassAccuracy, loss: Double; let perClass: [Double]; let classNames: [String]; let result: EvalResult }
-    let rep = Report(top1: r.top1, top5: r.top5, meanClassAccuracy: r.meanClassAccuracy, loss: r.loss.isFinite ? r.loss : -1,
-                     perClass: r.perClass.map { $0.isNaN ? -1 : $0 }, classNames: data.classNames, result: r)
+    struct Report: Encodable {
+        let top1, top5, meanClassAccuracy, loss: Double; let perClass: [Double]; let classNames: [String];
+        let result: EvalResult
+    }
+    let rep = Report(
+        top1: r.top1, top5: r.top5, meanClassAccuracy: r.meanClassAccuracy, loss: r.loss.isFinite ? r.loss : -1,
+        perClass: r.perClass.map { $0.isNaN ? -1 : $0 }, classNames: data.classNames, result: r)
     try atomicWrite(enc.encode(rep), to: c.outputDir + "/eval.json")
     try ConfusionPlot.write(r, to: c.outputDir + "/confusion.png")
     RunLog.info("wrote \(c.outputDir)/eval.json and \(c.outputDir)/confusion.png")

@@ -24,13 +24,16 @@ struct Launch: FlagCommand {
         let (nprocPerNode, nnodes, nodeRank, masterAddr, masterPort, grace) =
             (s.nprocPerNode, s.nnodes, s.nodeRank, s.masterAddr, s.masterPort, s.grace)
         if nodeRank == 0, let why = portUnavailable(masterAddr, masterPort) {
-            throw ValidationError("--master_port \(masterPort) on \(masterAddr) is not usable: \(why); pick another port")
+            throw ValidationError(
+                "--master_port \(masterPort) on \(masterAddr) is not usable: \(why); pick another port")
         }
-        let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+        let me =
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
             ?? CommandLine.arguments[0]
         let (exe, argv) = command[0].contains("/") ? (command[0], command) : (me, [me] + command)
-        let launcher = Launcher(nprocPerNode: nprocPerNode, nnodes: nnodes, nodeRank: nodeRank, masterAddr: masterAddr,
-                                masterPort: masterPort, grace: grace)
+        let launcher = Launcher(
+            nprocPerNode: nprocPerNode, nnodes: nnodes, nodeRank: nodeRank, masterAddr: masterAddr,
+            masterPort: masterPort, grace: grace)
         let status: Int32
         do { status = try launcher.run(executable: exe, args: argv) } catch { throw ValidationError("\(error)") }
         if status != 0 { throw ExitCode(status) }

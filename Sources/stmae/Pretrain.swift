@@ -8,7 +8,8 @@ struct PretrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pretrain",
         abstract: "Pre-train a video MAE (MAE-ST) by masked reconstruction, or MaskFeat by HOG prediction.",
-        discussion: "Flags (mae_st / optimized-stmae spellings) and defaults:\n" + PretrainConfig.flags.usage(defaults: PretrainConfig()),
+        discussion: "Flags (mae_st / optimized-stmae spellings) and defaults:\n"
+            + PretrainConfig.flags.usage(defaults: PretrainConfig()),
         helpNames: [])
 
     @Argument(parsing: .captureForPassthrough, help: "--flag value … (see the list below)")
@@ -29,15 +30,17 @@ struct PretrainCommand: ParsableCommand {
         // Data parallel when launched by `stmae launch`, torchrun or Slurm; rank 0 prepares the video list first.
         let pg = try ProcessGroup.fromEnvironment(timeout: distTimeout)
         if config.distributed && pg == nil {
-            throw ValidationError("--distributed: no launcher environment (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT or SLURM_*); "
-                + "start with `stmae launch --nproc_per_node N -- pretrain …`")
+            throw ValidationError(
+                "--distributed: no launcher environment (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT or SLURM_*); "
+                    + "start with `stmae launch --nproc_per_node N -- pretrain …`")
         }
         if let pg, !pg.isMain { try pg.barrier() }
         let samples = try pretrainSamples(config)
         if let pg, pg.isMain { try pg.barrier() }
         let feed = try VideoFeed(config, samples: samples, rank: pg?.rank ?? 0, worldSize: pg?.worldSize ?? 1)
-        RunLog.info("data: \(samples.count) videos (\(config.dataDirs.isEmpty ? "built-in synthetic set" : config.dataDirs.joined(separator: " "))), "
-            + "\(feed.batchesPerEpoch) batches of \(config.batchSizePerGpu)×\(config.repeatAug) clips per epoch")
+        RunLog.info(
+            "data: \(samples.count) videos (\(config.dataDirs.isEmpty ? "built-in synthetic set" : config.dataDirs.joined(separator: " "))), "
+                + "\(feed.batchesPerEpoch) batches of \(config.batchSizePerGpu)×\(config.repeatAug) clips per epoch")
         let trainer = try Pretrainer(config, worldSize: pg?.worldSize ?? 1, rank: pg?.rank ?? 0)
         if let pg { try attachDataParallel(trainer, group: pg) }
         let state = try trainer.run(feed: feed)
@@ -46,7 +49,8 @@ struct PretrainCommand: ParsableCommand {
             RunLog.info("skipped \(failed.count) unreadable video(s):")
             for f in failed.prefix(20) { RunLog.info("  \(f.path): \(f.reason)") }
         }
-        RunLog.info("done: \(state.step) steps; outputs in \(config.outputDir) (log.jsonl, loss_curve.png, checkpoints)")
+        RunLog.info(
+            "done: \(state.step) steps; outputs in \(config.outputDir) (log.jsonl, loss_curve.png, checkpoints)")
         if let status = stoppedBySignalStatus { throw ExitCode(status) }  // saved; 130 after SIGINT
     }
 }
@@ -59,7 +63,9 @@ func resumableSettings(_ args: [String]) throws -> PretrainConfig {
     let first = try flags.parse(args, onto: PretrainConfig())
     guard !first.resume.isEmpty else { return first }
     var base: PretrainConfig
-    do { base = try Checkpoint.load(first.resume).state.config } catch { throw ValidationError("--resume \(first.resume): \(error)") }
+    do { base = try Checkpoint.load(first.resume).state.config } catch {
+        throw ValidationError("--resume \(first.resume): \(error)")
+    }
     base.maxSteps = PretrainConfig().maxSteps
     return try flags.resuming(args, saved: base, from: first.resume)
 }

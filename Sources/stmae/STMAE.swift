@@ -7,8 +7,11 @@ struct STMAE: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stmae",
         abstract: "Spatiotemporal masked autoencoders (video MAE) in Swift on libtorch.",
-        subcommands: [PretrainCommand.self, FinetuneCommand.self, EvaluateCommand.self, LinprobeCommand.self, FinetuneImageCommand.self,
-                      VisualizeCommand.self, Bench.self, Convert.self, Embed.self, Launch.self])
+        subcommands: [
+            PretrainCommand.self, FinetuneCommand.self, EvaluateCommand.self, LinprobeCommand.self,
+            FinetuneImageCommand.self,
+            VisualizeCommand.self, Bench.self, Convert.self, Embed.self, Launch.self
+        ])
 
     static func main() {
         Launcher.bindToLauncher()  // a rank of `stmae launch` dies with it

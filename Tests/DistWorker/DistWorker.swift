@@ -11,11 +11,13 @@ import Training
 /// from the torchrun/Slurm environment (run it under `stmae launch` or with RANK/WORLD_SIZE/MASTER_* set) and prints
 /// one JSON line on rank 0.
 struct DistWorker: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "stmae-dist-worker",
-                                                    abstract: "Distributed self-checks.")
+    static let configuration = CommandConfiguration(
+        commandName: "stmae-dist-worker",
+        abstract: "Distributed self-checks.")
 
     @Argument(help: "allreduce | bench | ddp | pretrain | die") var check: String
-    @Option(name: .customLong("dist_timeout"), help: "Seconds before a collective or the rendezvous fails.") var distTimeout = 60.0
+    @Option(name: .customLong("dist_timeout"), help: "Seconds before a collective or the rendezvous fails.")
+    var distTimeout = 60.0
     @Option(help: "bench: buffer size in MB.") var mb = 350.0
     @Option(help: "bench: timed repetitions (median).") var iters = 5
     @Option(help: "ddp/pretrain: optimizer steps.") var steps = 3
@@ -26,7 +28,8 @@ struct DistWorker: ParsableCommand {
     @Option(help: "die: all-reduces before the rank dies.") var after = 2
     @Flag(help: "die: the rank stops (SIGSTOP) instead of dying.") var hang = false
     @Option(help: "pretrain: bucket size in MB.") var bucketMb = 25.0
-    @Flag(help: "ddp/pretrain: all-reduce after backward instead of c10d's overlapping Reducer.") var afterBackward = false
+    @Flag(help: "ddp/pretrain: all-reduce after backward instead of c10d's overlapping Reducer.") var afterBackward =
+        false
     var mode: DataParallel.Mode { afterBackward ? .afterBackward : .overlapped }
     @Option(help: "pretrain: clip size.") var imgSize = 32
     @Option(help: "pretrain: frames per clip.") var frames = 4
@@ -47,7 +50,9 @@ struct DistWorker: ParsableCommand {
     }
 
     func emit(_ pg: ProcessGroup, _ line: [String: Any]) {
-        guard pg.isMain, let d = try? JSONSerialization.data(withJSONObject: line, options: [.sortedKeys]) else { return }
+        guard pg.isMain, let d = try? JSONSerialization.data(withJSONObject: line, options: [.sortedKeys]) else {
+            return
+        }
         print(String(decoding: d, as: UTF8.self)); fflush(stdout)
     }
 
@@ -61,8 +66,8 @@ struct DistWorker: ParsableCommand {
                 let v = Double((i * 7919 + rank * 104729) % 65536) - 32768
                 return dt == .float64 ? v / 1048576 : v
             }
-            let mine = (0..<n).map { value(r, $0) }
-            let want = (0..<n).map { i in (0..<w).reduce(0.0) { $0 + value($1, i) } }
+            let mine = (0 ..< n).map { value(r, $0) }
+            let want = (0 ..< n).map { i in (0 ..< w).reduce(0.0) { $0 + value($1, i) } }
             let a = try Tensor.wrapping(mine.map(Float.init), shape: [n]).to(dt)
             let b = try Tensor.wrapping(mine.map(Float.init), shape: [n]).to(dt)  // same, reduced as part of a bucket
             let c = try Tensor.wrapping(mine.map(Float.init), shape: [n]).to(dt)
@@ -75,9 +80,13 @@ struct DistWorker: ParsableCommand {
             }
         }
         let avg = try pg.allReduceMean(Double(r))
-        let expectAvg = Double((0..<w).reduce(0, +)) / Double(w)
-        emit(pg, ["check": "allreduce", "world_size": w, "checked": checked, "mismatches": mismatches,
-                  "mean_of_ranks": avg, "expected_mean": expectAvg])
+        let expectAvg = Double((0 ..< w).reduce(0, +)) / Double(w)
+        emit(
+            pg,
+            [
+                "check": "allreduce", "world_size": w, "checked": checked, "mismatches": mismatches,
+                "mean_of_ranks": avg, "expected_mean": expectAvg
+            ])
         if mismatches > 0 || avg != expectAvg { throw ExitCode(2) }
     }
 
@@ -87,22 +96,28 @@ struct DistWorker: ParsableCommand {
         let t = try Tensor.ones([n])
         try pg.allReduce([t])  // warm-up (connections, pages)
         var secs: [Double] = []
-        for _ in 0..<iters {
+        for _ in 0 ..< iters {
             try pg.barrier()
             let t0 = DispatchTime.now()
             try pg.allReduce([t])
             secs.append(Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9)
         }
         let med = secs.sorted()[secs.count / 2], bytes = Double(n * 4), w = Double(pg.worldSize)
-        emit(pg, ["check": "bench", "world_size": pg.worldSize, "mb": bytes / 1e6, "median_s": med, "algbw_gbps": bytes / med / 1e9,
-                  "busbw_gbps": bytes / med / 1e9 * 2 * (w - 1) / w])
+        emit(
+            pg,
+            [
+                "check": "bench", "world_size": pg.worldSize, "mb": bytes / 1e6, "median_s": med,
+                "algbw_gbps": bytes / med / 1e9,
+                "busbw_gbps": bytes / med / 1e9 * 2 * (w - 1) / w
+            ])
     }
 
     /// k AdamW steps of a tiny MAE on a fixed global batch of batch·world clips; rank r takes clips r, r+W, …
     /// (DistributedSampler order). Rank 0 writes the final parameters: equal to one process with the whole batch.
     func ddpSteps(_ pg: ProcessGroup) throws {
         var c = try MAEConfig.named("mae_vit_tiny")
-        c.imgSize = 16; c.patchSize = 8; c.numFrames = 4; c.tPatchSize = 2; c.predTDim = 4; c.decoderDepth = 1; c.maskRatio = 0.5
+        c.imgSize = 16; c.patchSize = 8; c.numFrames = 4; c.tPatchSize = 2; c.predTDim = 4; c.decoderDepth = 1;
+        c.maskRatio = 0.5
         // Rank 1 starts from different weights: the broadcast must replace them with rank 0's.
         let model = try MaskedAutoencoderViT(c, generator: try Generator(seed: 7 + UInt64(pg.rank)))
         // attn.k.bias gets an analytically zero gradient (softmax ignores a per-query constant), i.e. pure roundoff that
@@ -113,11 +128,13 @@ struct DistWorker: ParsableCommand {
         let ddp = try DataParallel(pg, parameters: named.map(\.1), bucketCapMB: 0.05, firstBucketMB: 0.01, mode: mode)  // several buckets
         let before = try ddp.parameters.map { try $0.sum().item() }
         try ddp.broadcastParameters()
-        let changed = try Tensor.full([1], zip(before, try ddp.parameters.map { try $0.sum().item() }).contains { $0 != $1 } ? 1 : 0, dtype: .float64)
+        let changed = try Tensor.full(
+            [1], zip(before, try ddp.parameters.map { try $0.sum().item() }).contains { $0 != $1 } ? 1 : 0,
+            dtype: .float64)
         try pg.allReduce([changed])
         let global = batch * pg.worldSize
-        for step in 0..<steps {
-            for micro in 0..<accum {  // gradient accumulation: only the last backward syncs (DDP's no_sync before)
+        for step in 0 ..< steps {
+            for micro in 0 ..< accum {  // gradient accumulation: only the last backward syncs (DDP's no_sync before)
                 let seed = UInt64(step * accum + micro)
                 let x = try Tensor.randn([global, 3, 4, 16, 16], generator: try Generator(seed: 100 + seed))
                 let noise = try model.makeNoise(batch: global, generator: try Generator(seed: 200 + seed))
@@ -133,8 +150,12 @@ struct DistWorker: ParsableCommand {
             try opt.zeroGrad()
         }
         if pg.isMain && !out.isEmpty { try TensorFile.save(try model.stateDict(), to: out) }
-        emit(pg, ["check": "ddp", "world_size": pg.worldSize, "steps": steps, "buckets": ddp.bucketCount,
-                  "ranks_changed_by_broadcast": try changed.item()])
+        emit(
+            pg,
+            [
+                "check": "ddp", "world_size": pg.worldSize, "steps": steps, "buckets": ddp.bucketCount,
+                "ranks_changed_by_broadcast": try changed.item()
+            ])
     }
 
     /// The real pre-training loop (Pretrainer) on in-memory clips sharded by rank; each rank gets its own output dir
@@ -148,20 +169,26 @@ struct DistWorker: ParsableCommand {
         try FileManager.default.createDirectory(atPath: c.outputDir, withIntermediateDirectories: true)
         let trainer = try Pretrainer(c, worldSize: pg.worldSize, rank: pg.rank)
         let ddp = try attachDataParallel(trainer, group: pg, bucketCapMB: bucketMb, mode: mode)
-        let feed = ShardFeed(batchesPerEpoch: steps, shape: [batch, 3, frames, imgSize, imgSize], rank: pg.rank, worldSize: pg.worldSize)
+        let feed = ShardFeed(
+            batchesPerEpoch: steps, shape: [batch, 3, frames, imgSize, imgSize], rank: pg.rank, worldSize: pg.worldSize)
         var stepTimes: [UInt64] = []  // steady state: from the first optimizer step to the last
         trainer.onStep = { _, _ in stepTimes.append(DispatchTime.now().uptimeNanoseconds) }
         let state = try trainer.run(feed: feed)
         try pg.barrier()
         let secs = Double((stepTimes.last ?? 0) - (stepTimes.first ?? 0)) / 1e9
-        emit(pg, ["check": "pretrain", "world_size": pg.worldSize, "steps": state.step, "loss": state.lossHistory,
-                  "mode": afterBackward ? "after_backward" : "overlapped", "buckets": ddp.bucketCount, "clips_per_s": Double((stepTimes.count - 1) * batch * pg.worldSize) / max(secs, 1e-9), "lr": trainer.lr])
+        emit(
+            pg,
+            [
+                "check": "pretrain", "world_size": pg.worldSize, "steps": state.step, "loss": state.lossHistory,
+                "mode": afterBackward ? "after_backward" : "overlapped", "buckets": ddp.bucketCount,
+                "clips_per_s": Double((stepTimes.count - 1) * batch * pg.worldSize) / max(secs, 1e-9), "lr": trainer.lr
+            ])
     }
 
     /// `dieRank` kills itself (SIGKILL; with --hang it stops, SIGSTOP, like a wedged host) after `after` all-reduces; the others keep reducing and must fail.
     func die(_ pg: ProcessGroup) throws {
         let t = try Tensor.ones([1 << 16])
-        for i in 0..<10_000 {
+        for i in 0 ..< 10_000 {
             if pg.rank == dieRank && i == after { kill(getpid(), hang ? SIGSTOP : SIGKILL) }
             try pg.allReduce([t], op: .average)
         }
@@ -175,12 +202,13 @@ struct ShardFeed: ClipFeed {
     let shape: [Int]
     let rank: Int, worldSize: Int
     func batches(epoch: Int, startBatch: Int) throws -> FeedIterator {
-        FeedIterator((startBatch..<batchesPerEpoch).lazy.map { i in
-            var g = shape
-            g[0] *= worldSize
-            let all = try! Tensor.randn(g, generator: try! Generator(seed: UInt64(epoch * 1000 + i)))
-            let mine = try! all.slice(dim: 0, start: rank, step: worldSize).contiguous()
-            return ClipBatch(data: try! mine.toArray(Float.self), shape: shape, index: i)
-        })
+        FeedIterator(
+            (startBatch ..< batchesPerEpoch).lazy.map { i in
+                var g = shape
+                g[0] *= worldSize
+                let all = try! Tensor.randn(g, generator: try! Generator(seed: UInt64(epoch * 1000 + i)))
+                let mine = try! all.slice(dim: 0, start: rank, step: worldSize).contiguous()
+                return ClipBatch(data: try! mine.toArray(Float.self), shape: shape, index: i)
+            })
     }
 }

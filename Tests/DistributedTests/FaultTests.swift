@@ -5,7 +5,7 @@ import Testing
 func launchedChildren(_ launcher: Child, count: Int) -> [Int32] {
     let pid = launcher.process.processIdentifier
     var kids: [Int32] = []
-    for _ in 0..<200 where kids.count < count {
+    for _ in 0 ..< 200 where kids.count < count {
         usleep(50_000)
         let list = (try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8)) ?? ""
         kids = list.split(separator: " ").compactMap { Int32($0) }
@@ -16,7 +16,8 @@ func launchedChildren(_ launcher: Child, count: Int) -> [Int32] {
 /// Whether `pid` is still running (a zombie waiting to be reaped is not).
 func isRunning(_ pid: Int32) -> Bool {
     guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-          let close = stat.lastIndex(of: ")") else { return false }
+        let close = stat.lastIndex(of: ")")
+    else { return false }
     let state = stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).first
     return state != "Z" && state != "X"
 }
@@ -30,7 +31,9 @@ func isRunning(_ pid: Int32) -> Bool {
         let port = freePort(), other = 1 - stopped
         let args = ["die", "--hang", "--die-rank", "\(stopped)", "--after", "2", "--dist_timeout", "600"]
         let env = ["STMAE_HEARTBEAT_TIMEOUT": "3"]
-        let kids = try (0..<2).map { try Child(args, program: "stmae-dist-worker", env: rankEnv($0, 2, port: port).merging(env) { a, _ in a }) }
+        let kids = try (0 ..< 2).map {
+            try Child(args, program: "stmae-dist-worker", env: rankEnv($0, 2, port: port).merging(env) { a, _ in a })
+        }
         defer { kill(kids[stopped].process.processIdentifier, SIGKILL) }
         let status = kids[other].wait(timeout: 40)
         #expect(status != nil && status != 0, "survivor status \(String(describing: status))")
@@ -42,8 +45,10 @@ func isRunning(_ pid: Int32) -> Bool {
     @Test(.timeLimit(.minutes(2))) func ranksDieWithTheLauncher() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("stmae-orphans-\(getpid())").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let k = try Child(["launch", "--nproc_per_node", "2", "--master_port", "\(freePort())", "--", "pretrain",
-                           "--max_steps", "100000", "--output_dir", dir, "--num_workers", "1", "--dist_timeout", "120"])
+        let k = try Child([
+            "launch", "--nproc_per_node", "2", "--master_port", "\(freePort())", "--", "pretrain",
+            "--max_steps", "100000", "--output_dir", dir, "--num_workers", "1", "--dist_timeout", "120"
+        ])
         let kids = launchedChildren(k, count: 2)
         try #require(kids.count == 2, "launcher started \(kids)")
         defer { for pid in kids { kill(pid, SIGKILL) } }
@@ -61,12 +66,14 @@ func isRunning(_ pid: Int32) -> Bool {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         #expect(mkfifo(dir + "/log.jsonl", 0o644) == 0)
-        let k = try Child(["launch", "--nproc_per_node", "2", "--master_port", "\(freePort())", "--", "pretrain",
-                           "--max_steps", "2", "--output_dir", dir, "--num_workers", "1", "--dist_timeout", "120"])
+        let k = try Child([
+            "launch", "--nproc_per_node", "2", "--master_port", "\(freePort())", "--", "pretrain",
+            "--max_steps", "2", "--output_dir", dir, "--num_workers", "1", "--dist_timeout", "120"
+        ])
         let kids = launchedChildren(k, count: 2)
         try #require(kids.count == 2, "launcher started \(kids)")
         defer { for pid in kids { kill(pid, SIGKILL) } }
-        for _ in 0..<600 where !k.stderr.contains("data:") { usleep(50_000) }  // rank 0 then opens log.jsonl
+        for _ in 0 ..< 600 where !k.stderr.contains("data:") { usleep(50_000) }  // rank 0 then opens log.jsonl
         usleep(1_000_000)
         kill(k.process.processIdentifier, SIGINT)
         usleep(500_000)

@@ -16,32 +16,46 @@ func tinyVideoSet(in tmp: TempDir) throws -> (data: String, out: String) {
     return (root + "/train", out)
 }
 
-let tinyCLIFlags = ["--img_size", "32", "--patch_size", "8", "--num_frames", "4", "--sampling_rate", "2",
-                    "--batch_size_per_gpu", "2", "--repeat_aug", "2", "--decoder_depth", "1", "--warmup_epochs", "1",
-                    "--num_workers", "2", "--threads", "1", "--log_every", "1"]
+let tinyCLIFlags = [
+    "--img_size", "32", "--patch_size", "8", "--num_frames", "4", "--sampling_rate", "2",
+    "--batch_size_per_gpu", "2", "--repeat_aug", "2", "--decoder_depth", "1", "--warmup_epochs", "1",
+    "--num_workers", "2", "--threads", "1", "--log_every", "1"
+]
 
-let tinyFinetuneFlags = ["--img_size", "32", "--patch_size", "8", "--num_frames", "4", "--sampling_rate", "2",
-                         "--embed_dim", "64", "--depth", "2", "--num_heads", "2", "--batch_size", "4",
-                         "--num_workers", "1", "--threads", "1", "--log_every", "1"]
+let tinyFinetuneFlags = [
+    "--img_size", "32", "--patch_size", "8", "--num_frames", "4", "--sampling_rate", "2",
+    "--embed_dim", "64", "--depth", "2", "--num_heads", "2", "--batch_size", "4",
+    "--num_workers", "1", "--threads", "1", "--log_every", "1"
+]
 
 @Suite(.serialized) struct CLITests {
     @Test(.timeLimit(.minutes(5))) func pretrainThenVisualize() throws {
         let tmp = try TempDir("cli-out"), (data, out) = try tinyVideoSet(in: tmp)
-        let run = try runSTMAE(["pretrain", "--data_dirs", data, "--output_dir", out, "--epochs", "2", "--checkpoint_period", "1",
-                                "--num_checkpoint_del", "1"] + tinyCLIFlags)
+        let run = try runSTMAE(
+            [
+                "pretrain", "--data_dirs", data, "--output_dir", out, "--epochs", "2", "--checkpoint_period", "1",
+                "--num_checkpoint_del", "1"
+            ] + tinyCLIFlags)
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.stderr.contains("skipping unreadable video \(data)/circle_left/broken.mp4"))
         #expect(run.stderr.contains("skipped 1 unreadable video(s)"))
         let csv = try String(contentsOfFile: out + "/train.csv", encoding: .utf8).split(separator: "\n")
         #expect(csv.count == 17 && csv.allSatisfy { $0.contains(data) })
         let files = try FileManager.default.contentsOfDirectory(atPath: out)
-        #expect(files.contains("checkpoint-00001.json") && !files.contains("checkpoint-00000.json") && files.contains("loss_curve.png"))
+        #expect(
+            files.contains("checkpoint-00001.json") && !files.contains("checkpoint-00000.json")
+                && files.contains("loss_curve.png"))
         let log = try String(contentsOfFile: out + "/log.jsonl", encoding: .utf8)
-        #expect(log.components(separatedBy: "\"type\":\"step\"").count - 1 == 16, "17 videos / batch 2 → 8 steps × 2 epochs")
+        #expect(
+            log.components(separatedBy: "\"type\":\"step\"").count - 1 == 16, "17 videos / batch 2 → 8 steps × 2 epochs"
+        )
 
         let png = out + "/recon.png"
-        let vis = try runSTMAE(["visualize", "--checkpoint", out + "/checkpoint-00001.json", "--video", data + "/square_right/square_right_000.mp4",
-                                "--output", png])
+        let vis = try runSTMAE([
+            "visualize", "--checkpoint", out + "/checkpoint-00001.json", "--video",
+            data + "/square_right/square_right_000.mp4",
+            "--output", png
+        ])
         #expect(vis.status == 0, "\(vis.stderr)")
         let img = try Image.load(path: png)
         #expect(img.width == 4 * 32 + 3 * 2 && img.height == 3 * 32 + 2 * 2)
@@ -49,17 +63,23 @@ let tinyFinetuneFlags = ["--img_size", "32", "--patch_size", "8", "--num_frames"
 
     @Test(.timeLimit(.minutes(5))) func sigintSavesACheckpointThatResumes() throws {
         let tmp = try TempDir("cli-int"), (data, out) = try tinyVideoSet(in: tmp)
-        let run = try runSTMAE(["pretrain", "--data_dirs", data, "--output_dir", out, "--epochs", "500"] + tinyCLIFlags) { p in
+        let run = try runSTMAE(["pretrain", "--data_dirs", data, "--output_dir", out, "--epochs", "500"] + tinyCLIFlags)
+        { p in
             let deadline = Date().addingTimeInterval(120)
-            while Date() < deadline, ((try? String(contentsOfFile: out + "/log.jsonl", encoding: .utf8)) ?? "").count < 10 { usleep(20_000) }
+            while Date() < deadline,
+                ((try? String(contentsOfFile: out + "/log.jsonl", encoding: .utf8)) ?? "").count < 10
+            { usleep(20_000) }
             kill(p.processIdentifier, SIGINT)
         }
         #expect(run.status == 130, "\(run.stderr)")  // 128 + SIGINT, after saving
         #expect(run.stderr.contains("continue with --resume"))
         let (state, _) = try Checkpoint.load(out + "/checkpoint-last.json")
         #expect(state.step >= 1 && state.epoch < 500)
-        let resumed = try runSTMAE(["pretrain", "--data_dirs", data, "--output_dir", out, "--epochs", "500", "--max_steps", "2",
-                                    "--resume", out + "/checkpoint-last.json"] + tinyCLIFlags)
+        let resumed = try runSTMAE(
+            [
+                "pretrain", "--data_dirs", data, "--output_dir", out, "--epochs", "500", "--max_steps", "2",
+                "--resume", out + "/checkpoint-last.json"
+            ] + tinyCLIFlags)
         #expect(resumed.status == 0, "\(resumed.stderr)")
         #expect(resumed.stderr.contains("resumed from") && resumed.stderr.contains("step \(state.step + 2)"))
     }
@@ -68,15 +88,21 @@ let tinyFinetuneFlags = ["--img_size", "32", "--patch_size", "8", "--num_frames"
     /// defaults: 12 epochs, the built-in data, ./output_pretrain); a flag given overrides and is logged.
     @Test(.timeLimit(.minutes(5))) func resumeAloneContinuesTheRun() throws {
         let tmp = try TempDir("cli-resume-alone"), (data, out) = try tinyVideoSet(in: tmp)
-        let first = try runSTMAE(["pretrain", "--data_dirs", data, "--output_dir", out, "--epochs", "2", "--max_steps", "3"] + tinyCLIFlags)
+        let first = try runSTMAE(
+            ["pretrain", "--data_dirs", data, "--output_dir", out, "--epochs", "2", "--max_steps", "3"] + tinyCLIFlags)
         #expect(first.status == 0, "\(first.stderr)")
         let resumed = try runSTMAE(["pretrain", "--resume", out + "/checkpoint-last.json"])
         #expect(resumed.status == 0, "\(resumed.stderr)")
-        #expect(resumed.stderr.contains("continuing with the checkpoint's settings") && resumed.stderr.contains("resumed from"))
-        #expect(resumed.stderr.contains("17 videos") && resumed.stderr.contains("outputs in \(out)"), "\(resumed.stderr)")
+        #expect(
+            resumed.stderr.contains("continuing with the checkpoint's settings")
+                && resumed.stderr.contains("resumed from"))
+        #expect(
+            resumed.stderr.contains("17 videos") && resumed.stderr.contains("outputs in \(out)"), "\(resumed.stderr)")
         let (done, _) = try Checkpoint.load(out + "/checkpoint-00001.json")  // the run's last epoch (of 2)
         #expect(done.epoch == 2 && done.config.epochs == 2 && done.config.dataDirs == [data])
-        let more = try runSTMAE(["pretrain", "--resume", out + "/checkpoint-00001.json", "--epochs", "3", "--max_steps", "1"])
+        let more = try runSTMAE([
+            "pretrain", "--resume", out + "/checkpoint-00001.json", "--epochs", "3", "--max_steps", "1"
+        ])
         #expect(more.status == 0 && more.stderr.contains("overridden: --epochs 3 (was 2)"), "\(more.stderr)")
     }
 
@@ -86,14 +112,21 @@ let tinyFinetuneFlags = ["--img_size", "32", "--patch_size", "8", "--num_frames"
     @Test func benchTraceRecordsTheBf16Linears() throws {
         let tmp = try TempDir("trace-bf16"), out = tmp.path
         for backend in ["openblas", "libtorch"] {
-            let run = try runSTMAE(["bench", "pretrain", "--model", "mae_vit_tiny", "--img-size", "64", "--num-frames", "4",
-                                    "--warmup", "1", "--steps", "1", "--single", "1,bf16", "--trace", out + "/t.json", "--bf16-linear", backend])
+            let run = try runSTMAE([
+                "bench", "pretrain", "--model", "mae_vit_tiny", "--img-size", "64", "--num-frames", "4",
+                "--warmup", "1", "--steps", "1", "--single", "1,bf16", "--trace", out + "/t.json", "--bf16-linear",
+                backend
+            ])
             #expect(run.status == 0, "\(run.stderr)")
             #expect(run.stderr.contains("\"linear\":\"\(backend)\""), "\(run.stderr)")
-            let events = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/t.json"))) as? [[String: Any]] ?? []
+            let events =
+                try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/t.json")))
+                as? [[String: Any]] ?? []
             let names = Set(events.compactMap { $0["ph"] as? String == "X" ? $0["name"] as? String : nil })
             #expect(names.contains("stmae::openblas_sgemm") == (backend == "openblas"), "\(backend)")
-            #expect(!names.contains { $0.contains("conv") }, "pre-training ran a convolution: \(names.filter { $0.contains("conv") })")
+            #expect(
+                !names.contains { $0.contains("conv") },
+                "pre-training ran a convolution: \(names.filter { $0.contains("conv") })")
         }
         let bad = try runSTMAE(["bench", "pretrain", "--single", "1,bf16", "--bf16-linear", "onednn"])
         #expect(bad.status != 0 && bad.stderr.contains("--bf16_linear must be libtorch or openblas"), "\(bad.stderr)")
@@ -108,20 +141,34 @@ let tinyFinetuneFlags = ["--img_size", "32", "--patch_size", "8", "--num_frames"
         // on AVX2/FMA CPUs (forward recorded as `stmae::fused_attention`, backward as its autograd node), or libtorch's
         // flash kernel with --no-fused-attention.
         let flash = "aten::_scaled_dot_product_flash_attention_for_cpu"
-        let fused = Runtime.fusedAttentionAvailable(.float32)
+        let fused =
+            Runtime.fusedAttentionAvailable(.float32)
             ? ["stmae::fused_attention", "torch::autograd::CppNode<(anonymous namespace)::FusedAttention>"] : [flash]
-        let linearOps = ["openblas": "stmae::openblas_sgemm", "onednn": "mkldnn::_linear_pointwise", "libtorch": "aten::addmm"]
-        for (backend, extra, attention) in [("openblas", [String](), fused), ("onednn", [], fused), ("libtorch", ["--no-fused-attention"], [flash])] {
+        let linearOps = [
+            "openblas": "stmae::openblas_sgemm", "onednn": "mkldnn::_linear_pointwise", "libtorch": "aten::addmm"
+        ]
+        for (backend, extra, attention) in [
+            ("openblas", [String](), fused), ("onednn", [], fused), ("libtorch", ["--no-fused-attention"], [flash])
+        ] {
             let flags = ["--fp32-linear", backend] + extra
-            let run = try runSTMAE(["bench", "pretrain", "--model", "mae_vit_tiny", "--img-size", "64", "--num-frames", "4",
-                                    "--warmup", "1", "--steps", "1", "--single", "1,fp32", "--trace", out + "/t.json"] + flags)
+            let run = try runSTMAE(
+                [
+                    "bench", "pretrain", "--model", "mae_vit_tiny", "--img-size", "64", "--num-frames", "4",
+                    "--warmup", "1", "--steps", "1", "--single", "1,fp32", "--trace", out + "/t.json"
+                ] + flags)
             #expect(run.status == 0, "\(run.stderr)")
             #expect(run.stderr.contains("\"linear\":\"\(backend)\""), "\(run.stderr)")
-            let events = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/t.json"))) as? [[String: Any]] ?? []
+            let events =
+                try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/t.json")))
+                as? [[String: Any]] ?? []
             let names = Set(events.compactMap { $0["ph"] as? String == "X" ? $0["name"] as? String : nil })
-            #expect(names.isSuperset(of: [linearOps[backend]!, "aten::_fused_adamw_"] + attention),
-                    "\(flags): \(names.sorted().filter { $0.hasPrefix("aten::a") || $0.hasPrefix("mkldnn") || $0.hasPrefix("stmae") || $0.contains("Attention") })")
-            for (other, op) in linearOps where other != backend && op != "aten::addmm" { #expect(!names.contains(op), "\(flags): \(op)") }
+            #expect(
+                names.isSuperset(of: [linearOps[backend]!, "aten::_fused_adamw_"] + attention),
+                "\(flags): \(names.sorted().filter { $0.hasPrefix("aten::a") || $0.hasPrefix("mkldnn") || $0.hasPrefix("stmae") || $0.contains("Attention") })"
+            )
+            for (other, op) in linearOps where other != backend && op != "aten::addmm" {
+                #expect(!names.contains(op), "\(flags): \(op)")
+            }
             #expect(names.contains(flash) == (attention == [flash]), "\(flags)")
         }
     }
@@ -129,8 +176,11 @@ let tinyFinetuneFlags = ["--img_size", "32", "--patch_size", "8", "--num_frames"
     /// `bench attention` (its own process: it switches the fused kernels on and off process-wide) prints one JSON line
     /// per precision the CPU runs and shape, with both kernels' times; a precision the CPU lacks is an error naming it.
     @Test func benchAttentionComparesBothKernels() throws {
-        let run = try runSTMAE(["bench", "attention", "--shapes", "1,2,40,32", "1,1,9,64", "--steps", "1", "--rounds", "1"])
-        let available = [("bf16", DType.bfloat16), ("fp32", .float32)].filter { Runtime.fusedAttentionAvailable($0.1) }.map(\.0)
+        let run = try runSTMAE([
+            "bench", "attention", "--shapes", "1,2,40,32", "1,1,9,64", "--steps", "1", "--rounds", "1"
+        ])
+        let available = [("bf16", DType.bfloat16), ("fp32", .float32)].filter { Runtime.fusedAttentionAvailable($0.1) }
+            .map(\.0)
         guard !available.isEmpty else {
             #expect(run.status != 0 && run.stderr.contains("no fused attention kernel"), "\(run.stderr)")
             return
@@ -139,10 +189,13 @@ let tinyFinetuneFlags = ["--img_size", "32", "--patch_size", "8", "--num_frames"
         let lines = run.stderr.split(separator: "\n").compactMap {
             try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
         }.filter { ($0["bench"] as? String ?? "").hasPrefix("attention_") }
-        #expect(lines.map { "\($0["bench"] ?? "") \($0["shape"] as? [Int] ?? [])" }
+        #expect(
+            lines.map { "\($0["bench"] ?? "") \($0["shape"] as? [Int] ?? [])" }
                 == available.flatMap { p in ["attention_\(p) [1, 2, 40, 32]", "attention_\(p) [1, 1, 9, 64]"] })
         for l in lines {
-            for key in ["fused_forward_s", "flash_forward_s", "fused_train_s", "flash_train_s", "forward_ratio", "train_ratio"] {
+            for key in [
+                "fused_forward_s", "flash_forward_s", "fused_train_s", "flash_train_s", "forward_ratio", "train_ratio"
+            ] {
                 #expect((l[key] as? Double ?? 0) > 0, "\(key) in \(l)")
             }
         }
@@ -163,7 +216,9 @@ let tinyFinetuneFlags = ["--img_size", "32", "--patch_size", "8", "--num_frames"
         #expect(lines.map { $0["shape"] as? [Int] ?? [] } == [[20, 16, 24], [3, 8, 5]])
         for l in lines {
             for b in LinearBackend.allCases {
-                for key in ["\(b.name)_forward_gflops", "\(b.name)_train_gflops"] { #expect((l[key] as? Double ?? 0) > 0, "\(key) in \(l)") }
+                for key in ["\(b.name)_forward_gflops", "\(b.name)_train_gflops"] {
+                    #expect((l[key] as? Double ?? 0) > 0, "\(key) in \(l)")
+                }
             }
         }
         #expect(try runSTMAE(["bench", "linear", "--shapes", "20,16"]).stderr.contains("expected M,K,N"))
@@ -178,7 +233,7 @@ let tinyFinetuneFlags = ["--img_size", "32", "--patch_size", "8", "--num_frames"
             (["pretrain", "--seed", "-1"], "--seed must be ≥ 0"),  // was SIGILL
             (["pretrain", "--jitter_scales_relative", "1.0", "0.5"], "--jitter_scales_relative"),  // was SIGILL
             (["finetune", "--seed", "-1"], "--seed must be ≥ 0"),
-            (["visualize", "--checkpoint", "/nonexistent/ck.json", "--video", "/x.mp4"], "/nonexistent/ck.json"),
+            (["visualize", "--checkpoint", "/nonexistent/ck.json", "--video", "/x.mp4"], "/nonexistent/ck.json")
         ]
         for (args, message) in cases {
             let r = try runSTMAE(args, timeout: 60)
@@ -196,7 +251,8 @@ let tinyFinetuneFlags = ["--img_size", "32", "--patch_size", "8", "--num_frames"
         func word(_ c: UInt8) -> Bool { (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c == 95 || c == 45 }
         var out = Set<String>(), i = 0
         while i + 2 < bytes.count {
-            if bytes[i] == 45, bytes[i + 1] == 45, bytes[i + 2] >= 97, bytes[i + 2] <= 122, i == 0 || bytes[i - 1] != 45 {
+            if bytes[i] == 45, bytes[i + 1] == 45, bytes[i + 2] >= 97, bytes[i + 2] <= 122, i == 0 || bytes[i - 1] != 45
+            {
                 var j = i + 2
                 while j < bytes.count, word(bytes[j]) { j += 1 }
                 let token = String(decoding: bytes[i ..< j], as: UTF8.self)
@@ -211,8 +267,10 @@ let tinyFinetuneFlags = ["--img_size", "32", "--patch_size", "8", "--num_frames"
 
     /// Not stmae flags, each named for a reason: ArgumentParser's own, the placeholder of a usage message, arguments
     /// of the Python reference scripts that `bench` runs, pip's option in the README's set-up text.
-    static let foreign: Set<String> = ["--generate-completion-script", "--experimental-dump-help", "--completion", "--tokens-raw",
-                                       "--name", "--shape", "--target"]
+    static let foreign: Set<String> = [
+        "--generate-completion-script", "--experimental-dump-help", "--completion", "--tokens-raw",
+        "--name", "--shape", "--target"
+    ]
 
     /// The distributed tests' per-rank worker is a test-only executable beside `stmae`, not a (hidden) subcommand.
     @Test func distWorkerIsNotAStmaeSubcommand() throws {
@@ -233,13 +291,17 @@ let tinyFinetuneFlags = ["--img_size", "32", "--patch_size", "8", "--num_frames"
                 guard inList else { continue }
                 if !line.hasPrefix(" ") && !line.isEmpty { inList = false; continue }
                 let name = line.dropFirst(2).prefix { $0 != " " }
-                guard line.hasPrefix("  "), !line.hasPrefix("   "), let c = name.first, c.isLowercase, name != "help" else { continue }
+                guard line.hasPrefix("  "), !line.hasPrefix("   "), let c = name.first, c.isLowercase, name != "help"
+                else { continue }
                 todo.append(args + [String(name)])
             }
         }
-        #expect(known.contains("--batch_size_per_gpu") && known.contains("--layer_decay") && known.contains("--nproc_per_node"))
+        #expect(
+            known.contains("--batch_size_per_gpu") && known.contains("--layer_decay")
+                && known.contains("--nproc_per_node"))
         func exists(_ f: String) -> Bool {
-            known.contains(f) || Self.foreign.contains(f) || (f.hasPrefix("--no_") && known.contains("--" + f.dropFirst(5)))
+            known.contains(f) || Self.foreign.contains(f)
+                || (f.hasPrefix("--no_") && known.contains("--" + f.dropFirst(5)))
         }
         let binary = try [UInt8](Data(contentsOf: URL(fileURLWithPath: try productPath("stmae"))))
         let inBinary = Self.flags(in: binary).filter { !exists($0) }

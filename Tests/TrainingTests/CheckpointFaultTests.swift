@@ -8,8 +8,10 @@ import Torch
 
 /// Runs `executable args…` with extra environment; returns the exit status (128 + signal when killed by one) and the
 /// output. Killed (SIGKILL) after `timeout` seconds.
-func runWithEnv(_ executable: String, _ args: [String], env: [String: String] = [:], timeout: Double = 240,
-                during: ((Process) -> Void)? = nil) throws -> (status: Int32, output: String) {
+func runWithEnv(
+    _ executable: String, _ args: [String], env: [String: String] = [:], timeout: Double = 240,
+    during: ((Process) -> Void)? = nil
+) throws -> (status: Int32, output: String) {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: executable)
     p.arguments = args
@@ -37,7 +39,9 @@ func checkpointBytes(_ dir: String, _ name: String = "checkpoint-last") -> [Data
 }
 
 func leftoverTemps(_ dir: String) -> [String] {
-    ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.contains(".tmp-") || $0.hasSuffix(".commit") }
+    ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter {
+        $0.contains(".tmp-") || $0.hasSuffix(".commit")
+    }
 }
 
 /// Checkpoints are one unit: a save killed or failing part-way leaves the previous checkpoint as it was, a mixed set of
@@ -50,7 +54,8 @@ func leftoverTemps(_ dir: String) -> [String] {
         let loss = try m(Tensor.randn([2, 4])).square().mean()
         try loss.backward()
         try opt.step()
-        var s = FinetuneCheckpointState(config: FinetuneConfig(), numClasses: 3, classNames: nil, state: FinetuneState())
+        var s = FinetuneCheckpointState(
+            config: FinetuneConfig(), numClasses: 3, classNames: nil, state: FinetuneState())
         s.state.step = step
         try Checkpoint.save(dir: dir, name: name, model: m, optimizer: opt, state: s)
         return (m, opt)
@@ -62,11 +67,16 @@ func leftoverTemps(_ dir: String) -> [String] {
         _ = try save(dir, "checkpoint-last", step: 7)
         let w = try SafeTensors.readHeader(path: dir + "/checkpoint-last.safetensors").metadata
         let o = try SafeTensors.readHeader(path: dir + "/checkpoint-last.optim.safetensors").metadata
-        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/checkpoint-last.json")))
+        let json = try JSONSerialization.jsonObject(
+            with: Data(contentsOf: URL(fileURLWithPath: dir + "/checkpoint-last.json")))
         let save = (json as? [String: Any])?["save"] as? [String: Any]
-        #expect(w["stmae_save_id"] != nil && w["stmae_save_id"] == o["stmae_save_id"] && w["stmae_save_id"] == save?["id"] as? String)
+        #expect(
+            w["stmae_save_id"] != nil && w["stmae_save_id"] == o["stmae_save_id"]
+                && w["stmae_save_id"] == save?["id"] as? String)
         #expect(w["stmae_step"] == "7" && o["stmae_step"] == "7" && save?["step"] as? Int == 7 && w["format"] == "pt")
-        #expect(try Checkpoint.loadSidecar(dir + "/checkpoint-last.json", as: FinetuneCheckpointState.self).state.state.step == 7)
+        #expect(
+            try Checkpoint.loadSidecar(dir + "/checkpoint-last.json", as: FinetuneCheckpointState.self).state.state.step
+                == 7)
         #expect(leftoverTemps(dir).isEmpty)
     }
 
@@ -79,10 +89,13 @@ func leftoverTemps(_ dir: String) -> [String] {
         try FileManager.default.copyItem(atPath: dir + "/a.safetensors", toPath: dir + "/b.safetensors")
         #expect { try Checkpoint.loadSidecar(dir + "/b.json", as: FinetuneCheckpointState.self) } throws: {
             let m = "\($0)"
-            return m.contains("mixed") && m.contains(dir + "/b.safetensors") && m.contains("step 3") && m.contains("step 4")
+            return m.contains("mixed") && m.contains(dir + "/b.safetensors") && m.contains("step 3")
+                && m.contains("step 4")
         }
         // settings written before save ids beside new weights: mixed too
-        var legacy = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/a.json"))) as! [String: Any]
+        var legacy =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/a.json")))
+            as! [String: Any]
         legacy["save"] = nil
         try JSONSerialization.data(withJSONObject: legacy).write(to: URL(fileURLWithPath: dir + "/a.json"))
         #expect { try Checkpoint.loadSidecar(dir + "/a.json", as: FinetuneCheckpointState.self) } throws: {
@@ -96,7 +109,9 @@ func leftoverTemps(_ dir: String) -> [String] {
         let (m, opt) = try save(dir, "checkpoint-last", step: 5)
         try TensorFile.save(m.stateDict(), metadata: ["format": "pt"], to: dir + "/checkpoint-last.safetensors")
         try TensorFile.save(opt.stateDict(), to: dir + "/checkpoint-last.optim.safetensors")
-        var json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/checkpoint-last.json"))) as! [String: Any]
+        var json =
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: URL(fileURLWithPath: dir + "/checkpoint-last.json"))) as! [String: Any]
         json["save"] = nil
         try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: dir + "/checkpoint-last.json"))
         let (s, d) = try Checkpoint.loadSidecar(dir + "/checkpoint-last.json", as: FinetuneCheckpointState.self)
@@ -122,10 +137,12 @@ func leftoverTemps(_ dir: String) -> [String] {
     @Test func folderIsWrittenInOnePiece() throws {
         let tmp = try TempDir("ck-folder"), root = tmp.path, out = root + "/hf"
         try writeFolderAtomically(out) { try Data("1".utf8).write(to: URL(fileURLWithPath: $0 + "/config.json")) }
-        #expect { try writeFolderAtomically(out) { d in
-            try Data("2".utf8).write(to: URL(fileURLWithPath: d + "/config.json"))
-            throw TorchError("disk full")
-        } } throws: { "\($0)".contains("disk full") }
+        #expect {
+            try writeFolderAtomically(out) { d in
+                try Data("2".utf8).write(to: URL(fileURLWithPath: d + "/config.json"))
+                throw TorchError("disk full")
+            }
+        } throws: { "\($0)".contains("disk full") }
         #expect(try String(contentsOfFile: out + "/config.json", encoding: .utf8) == "1")
         try writeFolderAtomically(out) { try Data("3".utf8).write(to: URL(fileURLWithPath: $0 + "/model.safetensors")) }
         #expect(try FileManager.default.contentsOfDirectory(atPath: out) == ["model.safetensors"])
@@ -143,7 +160,8 @@ func leftoverTemps(_ dir: String) -> [String] {
         #expect(first.status == 0, "\(first.output)")
         let before = checkpointBytes(out)
         let resume = ["--resume", out + "/checkpoint-last.json"]
-        let killed = try runWithEnv(exe, run + ["1"] + tinyCLIFlags + resume, env: ["STMAE_TEST_KILL_IN_SAVE": "weights"])
+        let killed = try runWithEnv(
+            exe, run + ["1"] + tinyCLIFlags + resume, env: ["STMAE_TEST_KILL_IN_SAVE": "weights"])
         #expect(killed.status == 128 + SIGKILL, "\(killed.output)")
         #expect(checkpointBytes(out) == before)
         #expect(!leftoverTemps(out).isEmpty, "the killed save left its staged weights")
@@ -162,8 +180,9 @@ func leftoverTemps(_ dir: String) -> [String] {
         let exe = try productPath("stmae")
         let run = ["pretrain", "--data_dirs", data, "--output_dir", out, "--epochs", "500", "--max_steps"]
         #expect(try runWithEnv(exe, run + ["2"] + tinyCLIFlags).status == 0)
-        let killed = try runWithEnv(exe, run + ["1"] + tinyCLIFlags + ["--resume", out + "/checkpoint-last.json"],
-                                    env: ["STMAE_TEST_KILL_IN_SAVE": "rename"])
+        let killed = try runWithEnv(
+            exe, run + ["1"] + tinyCLIFlags + ["--resume", out + "/checkpoint-last.json"],
+            env: ["STMAE_TEST_KILL_IN_SAVE": "rename"])
         #expect(killed.status == 128 + SIGKILL, "\(killed.output)")
         #expect(leftoverTemps(out).contains(".checkpoint-last.commit"))
         let (s, _) = try Checkpoint.load(out + "/checkpoint-last.json")
@@ -183,7 +202,8 @@ func leftoverTemps(_ dir: String) -> [String] {
         let (w, o) = (before[1]?.count ?? 0, before[2]?.count ?? 0)
         try #require(o > w + 8192, "optimizer state \(o) B vs weights \(w) B")
         let kb = (w + o) / 2 / 1024  // bash's ulimit -f counts 1024-byte blocks
-        let args = ["-c", "trap '' XFSZ; ulimit -f \(kb); exec \"$0\" \"$@\"", exe] + run + ["1"] + tinyCLIFlags
+        let args =
+            ["-c", "trap '' XFSZ; ulimit -f \(kb); exec \"$0\" \"$@\"", exe] + run + ["1"] + tinyCLIFlags
             + ["--resume", out + "/checkpoint-last.json"]
         let failed = try runWithEnv("/bin/bash", args)
         #expect(failed.status != 0 && failed.output.contains("File too large"), "\(failed.output)")

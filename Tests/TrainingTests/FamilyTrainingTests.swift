@@ -28,11 +28,12 @@ struct ToyLabeledFeed: ClipFeed {
             defer { i += 1 }
             let g = try Generator(seed: UInt64(i))
             let b = shape[0], per = shape.dropFirst().reduce(1, *)
-            let labels = (0..<b).map { ($0 + i) % classes }
+            let labels = (0 ..< b).map { ($0 + i) % classes }
             var x = try Tensor.randn(shape, generator: g).toArray(Float.self).map { $0 * 0.1 }
-            for j in 0..<b { for k in 0..<per { x[j * per + k] += Float(labels[j]) - Float(classes) / 2 } }
-            return ClipBatch(data: x, shape: shape, index: i, labels: labels,
-                             sampleIndices: Array(i * b ..< (i + 1) * b))
+            for j in 0 ..< b { for k in 0 ..< per { x[j * per + k] += Float(labels[j]) - Float(classes) / 2 } }
+            return ClipBatch(
+                data: x, shape: shape, index: i, labels: labels,
+                sampleIndices: Array(i * b ..< (i + 1) * b))
         }
     }
 }
@@ -41,7 +42,8 @@ func familyFinetuneConfig(_ model: String, _ dir: String) -> FinetuneConfig {
     var c = FinetuneConfig()
     c.model = model; c.numFrames = 4; c.imgSize = 16; c.patchSize = 4
     c.embedDim = 24; c.depth = 2; c.numHeads = 2
-    c.batchSize = 4; c.epochs = 1; c.blr = 0.05; c.warmupEpochs = 0; c.dropPathRate = 0; c.layerDecay = 0.75; c.smoothing = 0
+    c.batchSize = 4; c.epochs = 1; c.blr = 0.05; c.warmupEpochs = 0; c.dropPathRate = 0; c.layerDecay = 0.75;
+    c.smoothing = 0
     c.outputDir = dir; c.logEvery = 1000; c.threads = 1
     return c
 }
@@ -67,7 +69,10 @@ struct FamilyTrainingTests {
         #expect(mf.config.maskRatio == 0.4 && mf.config.embedDim == 24 && mf.blocks.count == 1 && mf.numTokens == 32)
         // no weight decay on positions, cls and mask tokens
         let noDecay = Set(p.optimizer.groups.filter { $0.weightDecay == 0 }.flatMap(\.names))
-        #expect(noDecay.isSuperset(of: ["mask_token", "cls_token", "pos_embed_spatial", "pos_embed_temporal", "pos_embed_class"]))
+        #expect(
+            noDecay.isSuperset(of: [
+                "mask_token", "cls_token", "pos_embed_spatial", "pos_embed_temporal", "pos_embed_class"
+            ]))
         #expect(!noDecay.contains("pred_head.weight"))
         let full = try p.run(feed: feed)
         #expect(full.step == 6 && full.lossHistory.allSatisfy { $0.isFinite && $0 > 0 })
@@ -79,7 +84,9 @@ struct FamilyTrainingTests {
         let resumed = try Pretrainer(c).run(feed: feed)
         #expect(resumed.lossHistory == full.lossHistory, "resumed \(resumed.lossHistory) vs \(full.lossHistory)")
         // visualize / embed need an MAE: a MaskFeat checkpoint is refused by name
-        #expect { try Checkpoint.loadModel(d1 + "/checkpoint-00001.json") } throws: { "\($0)".contains("maskfeat_vit_tiny") }
+        #expect { try Checkpoint.loadModel(d1 + "/checkpoint-00001.json") } throws: {
+            "\($0)".contains("maskfeat_vit_tiny")
+        }
     }
 
     @Test func maskFeatLossFallsOnAFixedBatch() throws {
@@ -90,7 +97,7 @@ struct FamilyTrainingTests {
             let batchesPerEpoch = 40
             func batches(epoch: Int, startBatch: Int) -> FeedIterator {
                 let x = try! Tensor.randn([2, 3, 4, 32, 32], generator: Generator(seed: 5)).toArray(Float.self)
-                return FeedIterator((startBatch..<40).map { ClipBatch(data: x, shape: [2, 3, 4, 32, 32], index: $0) })
+                return FeedIterator((startBatch ..< 40).map { ClipBatch(data: x, shape: [2, 3, 4, 32, 32], index: $0) })
             }
         }
         let s = try Pretrainer(c).run(feed: Same())
@@ -129,7 +136,8 @@ struct FamilyTrainingTests {
         var c = familyFinetuneConfig(model, dir)
         c.epochs = 6
         let f = try Finetuner(c, numClasses: 3)
-        let scale = Dictionary(uniqueKeysWithValues: f.optimizer.groups.flatMap { g in g.names.map { ($0, g.lrScale) } })
+        let scale = Dictionary(
+            uniqueKeysWithValues: f.optimizer.groups.flatMap { g in g.names.map { ($0, g.lrScale) } })
         if model.hasPrefix("timesformer") {
             #expect(f.model is TimeSformer && f.model.numLayers == 3)
             #expect(scale["blocks.1.temporal_attn.qkv.weight"] == 1 * 0.75 && scale["head.weight"] == 1)
@@ -137,7 +145,9 @@ struct FamilyTrainingTests {
         } else {
             let v = try #require(f.model as? ViViT)
             #expect(v.config.temporalDepth == 2 && v.numLayers == 5)
-            #expect(scale["temporal_blocks.1.mlp.fc1.weight"] == 0.75 && abs(scale["blocks.0.attn.qkv.weight"]! - pow(0.75, 4)) < 1e-12)
+            #expect(
+                scale["temporal_blocks.1.mlp.fc1.weight"] == 0.75
+                    && abs(scale["blocks.0.attn.qkv.weight"]! - pow(0.75, 4)) < 1e-12)
             #expect(scale["temporal_norm.weight"] == 1)
         }
         let noDecay = Set(f.optimizer.groups.filter { $0.weightDecay == 0 }.flatMap(\.names))
@@ -161,14 +171,17 @@ struct FamilyTrainingTests {
     @Test func timesformerFromAnImageViT() throws {
         let tmp = try TempDir("fam-img"), dir = tmp.path
         let fixture = try TensorFile.load(imageViTFixture)
-        let img = Dictionary(uniqueKeysWithValues: fixture.compactMap { k, v in k.hasPrefix("param.") ? (String(k.dropFirst(6)), v) : nil })
+        let img = Dictionary(
+            uniqueKeysWithValues: fixture.compactMap { k, v in k.hasPrefix("param.") ? (String(k.dropFirst(6)), v) : nil
+            })
         try TensorFile.save(img.map { ($0.key, $0.value) }, to: dir + "/vit.safetensors")
         var c = familyFinetuneConfig("timesformer_tiny", dir)
         (c.imgSize, c.patchSize, c.finetune) = (8, 2, dir + "/vit.safetensors")
         let f = try Finetuner(c, numClasses: 5)
         let sd = Dictionary(uniqueKeysWithValues: try f.model.stateDict())
         #expect(try (sd["blocks.1.attn.qkv.weight"]! - img["blocks.1.attn.qkv.weight"]!).abs().sum().item() == 0)
-        #expect(try (sd["blocks.1.temporal_attn.qkv.weight"]! - img["blocks.1.attn.qkv.weight"]!).abs().sum().item() == 0)
+        #expect(
+            try (sd["blocks.1.temporal_attn.qkv.weight"]! - img["blocks.1.attn.qkv.weight"]!).abs().sum().item() == 0)
         #expect(try (sd["patch_embed.proj.weight"]! - img["patch_embed.proj.weight"]!).abs().sum().item() == 0)
         c.inflation = "sideways"
         #expect { try Finetuner(c, numClasses: 5) } throws: { "\($0)".contains("--inflation") }
@@ -191,7 +204,9 @@ struct FamilyTrainingTests {
 
         // TimeSformer has 2-D patches: an MAE-ST checkpoint is refused with the reason
         c.model = "timesformer_tiny"
-        #expect { try Finetuner(c, numClasses: 3) } throws: { "\($0)".contains("--finetune") && "\($0)".contains("2-D patches") }
+        #expect { try Finetuner(c, numClasses: 3) } throws: {
+            "\($0)".contains("--finetune") && "\($0)".contains("2-D patches")
+        }
     }
 
     /// A MaskFeat pre-training checkpoint fine-tunes as a ViT (mae_st layout): `mask_token` and `pred_head` dropped.
@@ -208,7 +223,9 @@ struct FamilyTrainingTests {
         #expect(try (sd["blocks.0.attn.q.weight"]! - mf["blocks.0.attn.q.weight"]!).abs().sum().item() == 0)
 
         c.model = "maskfeat_vit_tiny"
-        #expect { try Finetuner(c, numClasses: 3) } throws: { "\($0)".contains("stmae pretrain --model maskfeat_vit_tiny") }
+        #expect { try Finetuner(c, numClasses: 3) } throws: {
+            "\($0)".contains("stmae pretrain --model maskfeat_vit_tiny")
+        }
     }
 
     /// `pretrain --model maskfeat_* --init_from` an MAE-ST checkpoint: the MaskFeat encoder starts from its weights.
@@ -220,7 +237,8 @@ struct FamilyTrainingTests {
         var c = tinyMaskFeatConfig(dir + "/mf")
         c.initFrom = dir + "/mae/checkpoint-last.json"
         let mf = try Pretrainer(c)
-        let a = Dictionary(uniqueKeysWithValues: try mae.model.stateDict()), b = Dictionary(uniqueKeysWithValues: try mf.model.stateDict())
+        let a = Dictionary(uniqueKeysWithValues: try mae.model.stateDict()),
+            b = Dictionary(uniqueKeysWithValues: try mf.model.stateDict())
         for k in ["blocks.0.attn.q.weight", "patch_embed.proj.weight", "pos_embed_spatial", "norm.weight"] {
             #expect(try (a[k]! - b[k]!).abs().sum().item() == 0, "\(k)")
         }
@@ -252,25 +270,37 @@ struct FamilyTrainingTests {
     /// fine-tuning checkpoint; and the wrong command for a family name is an error that says which command to use.
     @Test(.timeLimit(.minutes(5))) func pretrainFinetuneVisualizeFamily() throws {
         let tmp = try TempDir("cli-family"), (data, out) = try tinyVideoSet(in: tmp)
-        let sizes = ["--img_size", "32", "--patch_size", "8", "--num_frames", "4", "--sampling_rate", "2", "--embed_dim", "24",
-                     "--depth", "1", "--num_heads", "2", "--num_workers", "1", "--threads", "1", "--log_every", "1"]
-        let pre = try runSTMAE(["pretrain", "--model", "maskfeat_vit_tiny", "--data_dirs", data, "--output_dir", out + "/pre",
-                                "--epochs", "1", "--max_steps", "2", "--batch_size", "2"] + sizes)
+        let sizes = [
+            "--img_size", "32", "--patch_size", "8", "--num_frames", "4", "--sampling_rate", "2", "--embed_dim", "24",
+            "--depth", "1", "--num_heads", "2", "--num_workers", "1", "--threads", "1", "--log_every", "1"
+        ]
+        let pre = try runSTMAE(
+            [
+                "pretrain", "--model", "maskfeat_vit_tiny", "--data_dirs", data, "--output_dir", out + "/pre",
+                "--epochs", "1", "--max_steps", "2", "--batch_size", "2"
+            ] + sizes)
         #expect(pre.status == 0, "\(pre.stderr)")
         #expect(pre.stderr.contains("model maskfeat_vit_tiny") && pre.stderr.contains("MFU"), "\(pre.stderr)")
-        let ft = try runSTMAE(["finetune", "--model", "timesformer_tiny", "--train_dir", data, "--val_dir", data,
-                               "--output_dir", out + "/ft", "--epochs", "1", "--batch_size", "4"] + sizes)
+        let ft = try runSTMAE(
+            [
+                "finetune", "--model", "timesformer_tiny", "--train_dir", data, "--val_dir", data,
+                "--output_dir", out + "/ft", "--epochs", "1", "--batch_size", "4"
+            ] + sizes)
         #expect(ft.status == 0, "\(ft.stderr)")
         #expect(ft.stderr.contains("fine-tune timesformer_tiny") && ft.stderr.contains("val top-1"), "\(ft.stderr)")
         let png = out + "/attn.png"
-        let vis = try runSTMAE(["visualize", "--attention", "--checkpoint", out + "/ft/checkpoint-last.json",
-                                "--video", data + "/square_right/square_right_000.mp4", "--output", png])
+        let vis = try runSTMAE([
+            "visualize", "--attention", "--checkpoint", out + "/ft/checkpoint-last.json",
+            "--video", data + "/square_right/square_right_000.mp4", "--output", png
+        ])
         #expect(vis.status == 0, "\(vis.stderr)")
         #expect(FileManager.default.fileExists(atPath: png))
 
         let wrong = try runSTMAE(["pretrain", "--model", "vivit_tiny_fe"])
         #expect(wrong.status != 0 && wrong.stderr.contains("stmae finetune --model vivit_tiny_fe"), "\(wrong.stderr)")
         let wrong2 = try runSTMAE(["finetune", "--model", "maskfeat_vit_base"])
-        #expect(wrong2.status != 0 && wrong2.stderr.contains("stmae pretrain --model maskfeat_vit_base"), "\(wrong2.stderr)")
+        #expect(
+            wrong2.status != 0 && wrong2.stderr.contains("stmae pretrain --model maskfeat_vit_base"), "\(wrong2.stderr)"
+        )
     }
 }

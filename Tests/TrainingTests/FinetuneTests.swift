@@ -30,16 +30,19 @@ final class CachedFeed: ClipFeed {
     var batchesPerEpoch: Int { inner.batchesPerEpoch }
     func batches(epoch: Int, startBatch: Int) throws -> FeedIterator {
         if cache.isEmpty {
-            try inner.forEach(epoch: 0, startBatch: 0) { cache.append($0); return true }
+            try inner.forEach(epoch: 0, startBatch: 0) {
+                cache.append($0); return true
+            }
         }
         var rng = SampleRNG(epoch, 77)
         let order = epoch == 0 ? Array(cache.indices) : rng.permutation(cache.count)
         let cached = cache
-        return FeedIterator((startBatch ..< cached.count).lazy.map { i in
-            var b = cached[order[i]]
-            b.index = i
-            return b
-        })
+        return FeedIterator(
+            (startBatch ..< cached.count).lazy.map { i in
+                var b = cached[order[i]]
+                b.index = i
+                return b
+            })
     }
 }
 
@@ -60,16 +63,21 @@ struct FinetuneTests {
         #expect(data.classNames == ["ant", "bee", "cat"] && data.numClasses == 3)
         #expect(try data.val[0].loader.samples.map(\.label) == [2, 2, 2], "val/cat is class 2 of training, not 0")
         c.valDir = root + "/odd"
-        #expect { try FinetuneData(c, log: { _ in }) } throws: { "\($0)".contains("--val_dir") && "\($0)".contains("'dog' is not one of the 3 training classes") }
+        #expect { try FinetuneData(c, log: { _ in }) } throws: {
+            "\($0)".contains("--val_dir") && "\($0)".contains("'dog' is not one of the 3 training classes")
+        }
         var e = c
         e.valDir = root + "/val"; e.trainDir = ""
         let ev = try FinetuneData(e, needTrain: false, classNames: ["ant", "bee", "cat"], log: { _ in })
         #expect(try ev.val[0].loader.samples.map(\.label) == [2, 2, 2] && ev.numClasses == 3)
         let list = root + "/list.csv"
-        try "\(root)/train/ant/0.mp4, 0\n\(root)/train/bee/0.mp4, 100000000\n".write(toFile: list, atomically: true, encoding: .utf8)
+        try "\(root)/train/ant/0.mp4, 0\n\(root)/train/bee/0.mp4, 100000000\n".write(
+            toFile: list, atomically: true, encoding: .utf8)
         var l = FinetuneConfig()
         l.trainDir = list; l.numWorkers = 0; l.batchSize = 1
-        #expect { try FinetuneData(l, log: { _ in }) } throws: { "\($0)".contains("label 100000000") && "\($0)".contains("--num_classes") }
+        #expect { try FinetuneData(l, log: { _ in }) } throws: {
+            "\($0)".contains("label 100000000") && "\($0)".contains("--num_classes")
+        }
     }
 
     /// mae_st `Kinetics.__getitem__` (test mode): one centre crop after resizing the short side to
@@ -102,7 +110,9 @@ struct FinetuneTests {
         var b = ViewAggregator(numClasses: 3)
         b.add(probs: [0.6, 0.4, 0, 0.1, 0.2, 0.7], samples: [0, 1], labels: [1, 1])
         let rb = b.result()
-        #expect(rb.top1 == 0 && rb.top5 == 100 && rb.confusion[1] == [1, 0, 1] && rb.perClass[1] == 0 && rb.perClass[0].isNaN)
+        #expect(
+            rb.top1 == 0 && rb.top5 == 100 && rb.confusion[1] == [1, 0, 1] && rb.perClass[1] == 0
+                && rb.perClass[0].isNaN)
         let tmp = try TempDir("confusion"), dir = tmp.path
         try ConfusionPlot.write(rb, to: dir + "/c.png", cell: 20)
         let img = try Image.load(path: dir + "/c.png")
@@ -125,14 +135,19 @@ struct FinetuneTests {
         let t0 = Date()
         let s = try f.run(train: CachedFeed(data.train!), val: data.val.map { CachedFeed($0) })
         let secs = Date().timeIntervalSince(t0)
-        print(String(format: "tiny fine-tune: %d epochs in %.1f s (%.1f s/epoch); val top-1 per epoch %@; best %.1f%%",
-                     c.epochs, secs, secs / Double(c.epochs), s.valTop1.map { String(format: "%.1f", $0) }.joined(separator: " "), s.bestTop1))
+        print(
+            String(
+                format: "tiny fine-tune: %d epochs in %.1f s (%.1f s/epoch); val top-1 per epoch %@; best %.1f%%",
+                c.epochs, secs, secs / Double(c.epochs),
+                s.valTop1.map { String(format: "%.1f", $0) }.joined(separator: " "), s.bestTop1))
         #expect(s.bestTop1 >= 30, "best top-1 \(s.bestTop1) % (chance 12.5 %)")
         let first = s.lossHistory.prefix(4).reduce(0, +) / 4, last = s.lossHistory.suffix(4).reduce(0, +) / 4
         #expect(last < first, "loss \(first) → \(last)")
         let files = try FileManager.default.contentsOfDirectory(atPath: dir)
-        for name in ["checkpoint-best.json", "checkpoint-best.safetensors", "checkpoint-last.optim.safetensors",
-                     "confusion_val.png", "loss_curve.png", "log.jsonl"] {
+        for name in [
+            "checkpoint-best.json", "checkpoint-best.safetensors", "checkpoint-last.optim.safetensors",
+            "confusion_val.png", "loss_curve.png", "log.jsonl"
+        ] {
             #expect(files.contains(name), "\(name) missing")
         }
         #expect(!files.contains { $0.contains(".tmp") })
@@ -178,7 +193,7 @@ struct FinetuneTests {
         let cases: [(WritableKeyPath<FinetuneConfig, Double>, Double, String)] = [
             (\.layerDecay, 1.5, "--layer_decay"), (\.smoothing, 1, "--smoothing"), (\.mixupProb, 2, "--mixup_prob"),
             (\.reprob, -1, "--reprob"), (\.dropPathRate, 1, "--drop_path_rate"), (\.fracRetained, 0, "--frac_retained"),
-            (\.clipGrad, -1, "--clip_grad"), (\.mixup, -0.5, "--mixup"), (\.dropout, 1.2, "--dropout"),
+            (\.clipGrad, -1, "--clip_grad"), (\.mixup, -0.5, "--mixup"), (\.dropout, 1.2, "--dropout")
         ]
         for (path, value, flag) in cases {
             var c = base
@@ -192,7 +207,9 @@ struct FinetuneTests {
         c = base; c.numSpatialCrops = 2
         #expect { try c.validate() } throws: { "\($0)".contains("--num_spatial_crops") }
         c = base; c.trainDir = "/nonexistent/train"
-        #expect { try FinetuneData(c) } throws: { "\($0)".contains("--train_dir") && "\($0)".contains("/nonexistent/train") }
+        #expect { try FinetuneData(c) } throws: {
+            "\($0)".contains("--train_dir") && "\($0)".contains("/nonexistent/train")
+        }
         c = base; c.numClasses = 3
         #expect { try FinetuneData(c) } throws: { "\($0)".contains("--num_classes") }
         c = base; c.finetune = "/nonexistent/mae.pth"

@@ -10,10 +10,12 @@ struct RandomFeed: ClipFeed {
     let batchesPerEpoch: Int
     let shape: [Int]
     func batches(epoch: Int, startBatch: Int) -> FeedIterator {
-        FeedIterator((startBatch..<batchesPerEpoch).lazy.map { i in
-            let g = try! Generator(seed: UInt64(epoch * 1000 + i))
-            return ClipBatch(data: try! Tensor.randn(shape, generator: g).toArray(Float.self), shape: shape, index: i)
-        })
+        FeedIterator(
+            (startBatch ..< batchesPerEpoch).lazy.map { i in
+                let g = try! Generator(seed: UInt64(epoch * 1000 + i))
+                return ClipBatch(
+                    data: try! Tensor.randn(shape, generator: g).toArray(Float.self), shape: shape, index: i)
+            })
     }
 }
 
@@ -103,7 +105,7 @@ struct PretrainTests {
             func batches(epoch: Int, startBatch: Int) -> FeedIterator {
                 let g = try! Generator(seed: 5)
                 let x = try! Tensor.randn([2, 3, 4, 32, 32], generator: g).toArray(Float.self)
-                return FeedIterator((startBatch..<30).map { ClipBatch(data: x, shape: [2, 3, 4, 32, 32], index: $0) })
+                return FeedIterator((startBatch ..< 30).map { ClipBatch(data: x, shape: [2, 3, 4, 32, 32], index: $0) })
             }
         }
         let s = try Pretrainer(c).run(feed: Same())

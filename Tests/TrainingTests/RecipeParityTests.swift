@@ -31,9 +31,11 @@ struct RecipeParityTests {
         let clips: Int
         var batchesPerEpoch: Int { 10 }
         func batches(epoch: Int, startBatch: Int) -> FeedIterator {
-            FeedIterator((startBatch ..< 10).lazy.map { i in
-                ClipBatch(data: try! recipeBatch(epoch * 10 + i, clips: clips), shape: [clips, 3, 4, 8, 8], index: i)
-            })
+            FeedIterator(
+                (startBatch ..< 10).lazy.map { i in
+                    ClipBatch(
+                        data: try! recipeBatch(epoch * 10 + i, clips: clips), shape: [clips, 3, 4, 8, 8], index: i)
+                })
         }
     }
 
@@ -41,11 +43,13 @@ struct RecipeParityTests {
         let clips: Int, labels: [[Int]]
         var batchesPerEpoch: Int { 10 }
         func batches(epoch: Int, startBatch: Int) -> FeedIterator {
-            FeedIterator((startBatch ..< 10).lazy.map { i in
-                let b = epoch * 10 + i
-                return ClipBatch(data: try! recipeBatch(b, clips: clips), shape: [clips, 3, 4, 8, 8], index: i,
-                                 labels: labels[b], sampleIndices: Array(0 ..< clips))
-            })
+            FeedIterator(
+                (startBatch ..< 10).lazy.map { i in
+                    let b = epoch * 10 + i
+                    return ClipBatch(
+                        data: try! recipeBatch(b, clips: clips), shape: [clips, 3, 4, 8, 8], index: i,
+                        labels: labels[b], sampleIndices: Array(0 ..< clips))
+                })
         }
     }
 
@@ -67,9 +71,11 @@ struct RecipeParityTests {
         let decayed = try JSONSerialization.jsonObject(with: Data(meta["decayed"]!.utf8)) as! [String]
         let mine = trainer.optimizer.groups.filter { $0.weightDecay > 0 }.flatMap(\.names)
         #expect(Set(mine) == Set(decayed), "decayed: stmae \(mine.sorted()) vs mae_st \(decayed.sorted())")
-        #expect(decayed.contains("pos_embed_spatial") && decayed.contains("mask_token") && decayed.contains("cls_token"))
+        #expect(
+            decayed.contains("pos_embed_spatial") && decayed.contains("mask_token") && decayed.contains("cls_token"))
         // mae_st `main_pretrain`: lr = blr × batch × accum × world / 256 (repeat_aug 2 is not a factor)
-        #expect(abs(trainer.lr - c.blr * 2 * 2 / 256) < 1e-15 && trainer.lrRule.contains("repeat_aug 2 is not a factor"))
+        #expect(
+            abs(trainer.lr - c.blr * 2 * 2 / 256) < 1e-15 && trainer.lrRule.contains("repeat_aug 2 is not a factor"))
 
         var params: [String: Tensor] = [:]
         for (k, v) in f where k.hasPrefix("param.") { params[String(k.dropFirst(6))] = v }
@@ -90,7 +96,8 @@ struct RecipeParityTests {
         try TensorFile.save(mae, to: dir + "/mae.safetensors")
         // the fixture's settings over the defaults, by the JSON keys a checkpoint's settings use
         var json = try JSONSerialization.jsonObject(with: JSONEncoder().encode(FinetuneConfig())) as! [String: Any]
-        json.merge(try JSONSerialization.jsonObject(with: Data(meta["config"]!.utf8)) as! [String: Any]) { _, new in new }
+        json.merge(try JSONSerialization.jsonObject(with: Data(meta["config"]!.utf8)) as! [String: Any]) { _, new in new
+        }
         var c = try JSONDecoder().decode(FinetuneConfig.self, from: JSONSerialization.data(withJSONObject: json))
         c.finetune = dir + "/mae.safetensors"; c.outputDir = dir; c.logEvery = 1000
         let labels = try JSONSerialization.jsonObject(with: Data(meta["labels"]!.utf8)) as! [[Int]]

@@ -12,8 +12,10 @@ import TestSupport
         let (data, out) = try tinyVideoSet(in: tmp)
         #expect(mkfifo(out + "/log.jsonl", 0o644) == 0)
         var stillRunning = false
-        let r = try runWithEnv(try productPath("stmae"), ["pretrain", "--data_dirs", data, "--output_dir", out] + tinyCLIFlags,
-                               timeout: 60) { p in
+        let r = try runWithEnv(
+            try productPath("stmae"), ["pretrain", "--data_dirs", data, "--output_dir", out] + tinyCLIFlags,
+            timeout: 60
+        ) { p in
             usleep(4_000_000)  // past the handlers' installation, blocked in open(log.jsonl)
             kill(p.processIdentifier, SIGTERM)
             usleep(500_000)

@@ -129,9 +129,12 @@ struct UpstreamCommandsTests {
                 FinetuneCheckpointState(config: FinetuneConfig(), numClasses: 2, state: FinetuneState()))
             var obj = state
             obj["config"] = cfg
-            let path = dir + "/old.json"
-            try JSONSerialization.data(withJSONObject: obj).write(to: URL(fileURLWithPath: path))
-            let loaded = try Checkpoint.loadSidecar(path, as: FinetuneCheckpointState.self).state.config
+            // the sidecar's config as the loader merges it (`Checkpoint.loadSidecar`: defaults, then the upgraded saved)
+            let saved = (obj["config"] as? [String: Any]) ?? [:]
+            let merged = FinetuneCheckpointState.configDefaults.merging(FinetuneCheckpointState.upgradeSaved(saved)) {
+                _, kept in kept
+            }
+            let loaded = try JSONDecoder().decode(FinetuneConfig.self, from: JSONSerialization.data(withJSONObject: merged))
             #expect(loaded.randAug == on && loaded.aa == aa)
         }
     }

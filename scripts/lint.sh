@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Style checks (.ci/run runs them before the tests): swift-format's lint with the repository's .swift-format, and no
+# Swift line longer than 120 characters. Fix with `swift format format -i -r Sources Tests` and by hand for long
+# string literals and comments.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH=/opt/swift/usr/bin:$PATH
+swift format lint --strict --recursive Sources Tests Package.swift
+long=$(find Sources Tests Package.swift -name '*.swift' -print0 | xargs -0 awk 'length > 120 { print FILENAME ":" FNR ": " length " characters" }')
+if [ -n "$long" ]; then
+    echo "$long"
+    echo "lint: $(echo "$long" | wc -l) Swift lines over 120 characters"
+    exit 1
+fi
+echo "lint: swift-format clean, no Swift line over 120 characters"
