@@ -104,10 +104,10 @@ public final class VideoLoader: @unchecked Sendable {
 
     private func recordDecodeErrors(_ path: String, _ count: Int) {
         let isNew: Bool = lock.withLock {
-            defer { damage[path] = max(damage[path] ?? 0, count) }
-            guard damage[path] == nil else { return false }
-            damageOrder.append(path)
-            return true
+            let isNew = damage[path] == nil
+            if isNew { damageOrder.append(path) }
+            damage[path] = max(damage[path] ?? 0, count)
+            return isNew
         }
         if isNew { log("decode errors in \(path): \(count) damaged packet(s)/frame(s), concealed") }
     }

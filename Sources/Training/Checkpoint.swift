@@ -37,6 +37,10 @@ extension CheckpointSidecar {
     public static var configDefaults: [String: Any] { [:] }
     /// Settings saved by an older stmae, in today's keys and types (default: as saved).
     public static func upgradeSaved(_ config: [String: Any]) -> [String: Any] { config }
+    /// Saved settings as today's: the current defaults, overridden by the saved values (upgraded).
+    public static func currentSettings(_ saved: [String: Any]) -> [String: Any] {
+        configDefaults.merging(upgradeSaved(saved)) { _, kept in kept }
+    }
 }
 
 /// A sidecar with the save's id and step under `"save"` (one JSON object).
@@ -141,7 +145,7 @@ public enum Checkpoint {
             if var obj = try JSONSerialization.jsonObject(with: data) as? [String: Any],
                 let cfg = obj["config"] as? [String: Any]
             {
-                var merged = S.configDefaults.merging(S.upgradeSaved(cfg)) { _, saved in saved }
+                var merged = S.currentSettings(cfg)
                 let weights = (obj["weights"] as? String).map {
                     $0.hasPrefix("/") ? $0 : (json as NSString).deletingLastPathComponent + "/" + $0
                 }

@@ -118,23 +118,15 @@ struct UpstreamCommandsTests {
         #expect(try !flags.parse(["--no_rand_aug"], onto: old).randAug)
         #expect(try flags.parse(["--rand_aug", "true"], onto: FinetuneConfig()).randAug)
 
-        let tmp = try TempDir("randaug"), dir = tmp.path
         for (saved, on, aa) in [
             ("rand-m9-n2-mstd0.5-inc1", true, "rand-m9-n2-mstd0.5-inc1"), ("", false, FinetuneConfig().aa)
         ] {
-            var cfg = jsonObject(FinetuneConfig())
-            cfg["rand_aug"] = saved
-            cfg.removeValue(forKey: "aa")
-            let state = jsonObject(
-                FinetuneCheckpointState(config: FinetuneConfig(), numClasses: 2, state: FinetuneState()))
-            var obj = state
-            obj["config"] = cfg
-            // the sidecar's config as the loader merges it (`Checkpoint.loadSidecar`: defaults, then the upgraded saved)
-            let saved = (obj["config"] as? [String: Any]) ?? [:]
-            let merged = FinetuneCheckpointState.configDefaults.merging(FinetuneCheckpointState.upgradeSaved(saved)) {
-                _, kept in kept
-            }
-            let loaded = try JSONDecoder().decode(FinetuneConfig.self, from: JSONSerialization.data(withJSONObject: merged))
+            var legacy = jsonObject(FinetuneConfig())
+            legacy["rand_aug"] = saved
+            legacy.removeValue(forKey: "aa")
+            // as `Checkpoint.loadSidecar` reads a sidecar's settings
+            let current = FinetuneCheckpointState.currentSettings(legacy)
+            let loaded = try JSONDecoder().decode(FinetuneConfig.self, from: JSONSerialization.data(withJSONObject: current))
             #expect(loaded.randAug == on && loaded.aa == aa)
         }
     }
