@@ -6,7 +6,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=/opt/swift/usr/bin:$PATH
 swift format lint --strict --recursive Sources Tests Package.swift
-long=$(find Sources Tests Package.swift -name '*.swift' -print0 | xargs -0 awk 'length > 120 { print FILENAME ":" FNR ": " length " characters" }')
+long=$(python3 - <<'PY'
+import pathlib
+files = [pathlib.Path("Package.swift"), *sorted(pathlib.Path("Sources").rglob("*.swift")),
+         *sorted(pathlib.Path("Tests").rglob("*.swift"))]
+for f in files:
+    for n, line in enumerate(f.read_text(encoding="utf-8").splitlines(), 1):
+        if len(line) > 120:  # characters, not bytes (mawk's length counts bytes)
+            print(f"{f}:{n}: {len(line)} characters")
+PY
+)
 if [ -n "$long" ]; then
     echo "$long"
     echo "lint: $(echo "$long" | wc -l) Swift lines over 120 characters"

@@ -48,7 +48,8 @@ public func makeClassifier(_ c: FinetuneConfig, numClasses: Int, fcNorm: Bool = 
     guard entry.kind == .classifier else {
         throw ConfigError(
             "--model \(c.model) is a pre-training model: pre-train it with `stmae pretrain --model \(c.model)`, then "
-                + "fine-tune its encoder with `stmae finetune --model vit_base_patch16 --finetune CHECKPOINT` (same sizes)"
+                + "fine-tune its encoder with `stmae finetune --model vit_base_patch16 --finetune CHECKPOINT` "
+                + "(same sizes)"
         )
     }
     guard c.dropout == 0 else {
@@ -115,7 +116,8 @@ public func initialiseFamily(
         let r = try FamilyRegistry.initialiseFromImage(
             model, state: timmViTState(state), inflation: inflation, temporal: temporal)
         return
-            "\(flag): image ViT (\(inflation.rawValue) inflation, temporal \(temporal.rawValue)): \(r.loaded.count) tensors loaded"
+            "\(flag): image ViT (\(inflation.rawValue) inflation, temporal \(temporal.rawValue)): "
+            + "\(r.loaded.count) tensors loaded"
             + (r.missing.isEmpty ? "" : "; kept at init: " + r.missing.joined(separator: ", "))
     }
     guard patch?.rank == 5 else {

@@ -9,7 +9,8 @@ func checkModelSizes(embedDim: Int, numHeads: Int, imgSize: Int, patchSize: Int,
     }
     guard patchSize > 0, tPatchSize > 0, imgSize % patchSize == 0, numFrames % tPatchSize == 0 else {
         throw ConfigError(
-            "--img_size \(imgSize) / --num_frames \(numFrames) must be multiples of the patch size \(patchSize) / --t_patch_size \(tPatchSize)"
+            "--img_size \(imgSize) / --num_frames \(numFrames) must be multiples of the patch size \(patchSize) "
+                + "/ --t_patch_size \(tPatchSize)"
         )
     }
 }

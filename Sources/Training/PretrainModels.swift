@@ -29,7 +29,8 @@ extension PretrainConfig {
         func need(_ ok: Bool, _ msg: String) throws { if !ok { throw ConfigError(msg) } }
         try need(
             ModelCatalog.entry(model, for: .pretrainer)?.kind == .pretrainer,
-            "--model \(model) is a video classifier (TimeSformer/ViViT), not a pre-training model: fine-tune it with `stmae finetune --model \(model)`"
+            "--model \(model) is a video classifier (TimeSformer/ViViT), not a pre-training model: fine-tune it "
+                + "with `stmae finetune --model \(model)`"
         )
         let maeOnly = [
             ("--decoder_embed_dim", decoderEmbedDim > 0), ("--decoder_depth", decoderDepth > 0),
@@ -44,7 +45,8 @@ extension PretrainConfig {
             "--init_from \(initFrom): no such file or directory")
         try need(
             set.isEmpty,
-            "\(set.joined(separator: ", ")) apply to MAE models (mae_vit_*) only, not --model \(model) (MaskFeat uses cube masking and HOG targets)"
+            "\(set.joined(separator: ", ")) apply to MAE models (mae_vit_*) only, not --model \(model) (MaskFeat "
+                + "uses cube masking and HOG targets)"
         )
         let c = try maskFeatConfig()
         try checkModelSizes(
@@ -57,7 +59,8 @@ extension PretrainConfig {
         let masked = Int((c.maskRatio * Double(l)).rounded(.toNearestOrAwayFromZero))
         try need(
             masked > 0 && masked < l,
-            "--mask_ratio \(c.maskRatio) masks \(masked) of \(l) tokens: MaskFeat needs at least one masked and one visible token"
+            "--mask_ratio \(c.maskRatio) masks \(masked) of \(l) tokens: MaskFeat needs at least one masked and "
+                + "one visible token"
         )
     }
 

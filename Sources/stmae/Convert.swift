@@ -10,23 +10,25 @@ struct Convert: FlagCommand {
     static let configuration = CommandConfiguration(
         abstract: "Convert checkpoints: mae_st .pth ⇄ stmae .safetensors ⇄ Hugging Face VideoMAE directory.",
         discussion: """
-            IN: a torch.save file (.pth/.pt/.bin; {"model": …}, {"model_state": …} or a bare state dict), a .safetensors \
-            file, an stmae training checkpoint's .json, or a Hugging Face VideoMAE directory (config.json + model.safetensors / pytorch_model.bin).
-            OUT: .pth (torch.save {"model": OrderedDict, "args": {…}}, loadable by mae_st), .safetensors, or a directory (Hugging Face; \
-            also any path without one of those extensions). .pth ⇄ .safetensors keeps every tensor (decoder included).
-            Settings the weights do not fix travel with them: attention heads, input size, frames, LayerNorm eps, input \
-            mean/std (with a Hugging Face processor config) and class names. .safetensors keeps them in its metadata, .pth \
-            in "args" (a plain dict with mae_st's field names: num_heads, input_size, num_frames, plus norm_eps, \
-            fc_norm_eps, mean, std, labels), Hugging Face in config.json and preprocessor_config.json; an stmae \
-            checkpoint's .json sidecar and mae_st's args.model are read too. Flags override what IN records.
-            Heads not recorded anywhere come from the standard size with the weights' embed_dim and depth (ViT-S 384/12: 6, \
-            ViT-B 768/12: 12, ViT-L 1024/24: 16, ViT-H 1280/32: 16; stmae's mae_vit_tiny 192/4: 3); any other size needs --num_heads for Hugging Face \
-            output (.pth/.safetensors output then records none, and says so). An unrecorded eps is mae_st's 1e-6 and an \
-            unrecorded input size of a model without learned positions 224 × 16 frames, and unrecorded mean/std ImageNet's \
-            in preprocessor_config.json; each is reported.
-            To Hugging Face the model must have VideoMAE's layout (fixed sinusoid positions, no cls token): a classifier \
-            (fc_norm + head) becomes VideoMAEForVideoClassification, a pre-trained encoder VideoMAEModel; the pre-training \
-            decoder is left out and attn.k.bias dropped (softmax ignores it).
+            IN: a torch.save file (.pth/.pt/.bin; {"model": …}, {"model_state": …} or a bare state dict), a \
+            .safetensors file, an stmae training checkpoint's .json, or a Hugging Face VideoMAE directory (config.json \
+            + model.safetensors / pytorch_model.bin).
+            OUT: .pth (torch.save {"model": OrderedDict, "args": {…}}, loadable by mae_st), .safetensors, or a \
+            directory (Hugging Face; also any path without one of those extensions). .pth ⇄ .safetensors keeps every \
+            tensor (decoder included).
+            Settings the weights do not fix travel with them: attention heads, input size, frames, LayerNorm eps, \
+            input mean/std (with a Hugging Face processor config) and class names. .safetensors keeps them in its \
+            metadata, .pth in "args" (a plain dict with mae_st's field names: num_heads, input_size, num_frames, plus \
+            norm_eps, fc_norm_eps, mean, std, labels), Hugging Face in config.json and preprocessor_config.json; an \
+            stmae checkpoint's .json sidecar and mae_st's args.model are read too. Flags override what IN records.
+            Heads not recorded anywhere come from the standard size with the weights' embed_dim and depth (ViT-S \
+            384/12: 6, ViT-B 768/12: 12, ViT-L 1024/24: 16, ViT-H 1280/32: 16; stmae's mae_vit_tiny 192/4: 3); any \
+            other size needs --num_heads for Hugging Face output (.pth/.safetensors output then records none, and says \
+            so). An unrecorded eps is mae_st's 1e-6 and an unrecorded input size of a model without learned positions \
+            224 × 16 frames, and unrecorded mean/std ImageNet's in preprocessor_config.json; each is reported.
+            To Hugging Face the model must have VideoMAE's layout (fixed sinusoid positions, no cls token): a \
+            classifier (fc_norm + head) becomes VideoMAEForVideoClassification, a pre-trained encoder VideoMAEModel; \
+            the pre-training decoder is left out and attn.k.bias dropped (softmax ignores it).
             """ + "\n" + flagList(), helpNames: [])
 
     typealias Settings = ConvertSettings
@@ -120,13 +122,15 @@ struct Convert: FlagCommand {
                     settings.imgSize == nil || settings.numFrames == nil
                 {
                     notes.append(
-                        "input size not recorded in IN: wrote \(cfg.imgSize) px × \(cfg.numFrames) frames (pass --img_size / --num_frames to change)"
+                        "input size not recorded in IN: wrote \(cfg.imgSize) px × \(cfg.numFrames) frames (pass "
+                            + "--img_size / --num_frames to change)"
                     )
                 }
             }
             if settings.preprocessing == nil {
                 notes.append(
-                    "input mean/std not recorded in IN: wrote ImageNet's to preprocessor_config.json (pass --mean / --std to change; mae_st trains with 0.45 / 0.225)"
+                    "input mean/std not recorded in IN: wrote ImageNet's to preprocessor_config.json (pass "
+                        + "--mean / --std to change; mae_st trains with 0.45 / 0.225)"
                 )
             }
             settings.apply(to: &cfg)

@@ -21,7 +21,8 @@ func visualizeAttention(
     if let checkpoint, let (s, dir) = try? Checkpoint.loadSidecar(checkpoint, as: FinetuneCheckpointState.self) {
         guard ModelCatalog.entry(s.config.model)?.hasAttentionMap == true else {
             throw ValidationError(
-                "--checkpoint \(checkpoint): a \(s.config.model) checkpoint; attention maps need one of \(classifiers.joined(separator: ", "))"
+                "--checkpoint \(checkpoint): a \(s.config.model) checkpoint; attention maps need one of "
+                    + "\(classifiers.joined(separator: ", "))"
             )
         }
         let c = try makeClassifier(s.config, numClasses: s.numClasses, generator: nil)
