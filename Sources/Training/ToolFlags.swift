@@ -56,7 +56,8 @@ public struct ConvertSettings: FlagSettings, ModelSettingsFlags, Equatable, Send
     }
 }
 
-/// The model settings a tool reads from a checkpoint (`ModelSettings`), given as flags: 0 = what the checkpoint records.
+/// The model settings a tool reads from a checkpoint (`ModelSettings`), given as flags: 0 = what the checkpoint
+/// records.
 public protocol ModelSettingsFlags {
     var numHeads: Int { get set }
     var imgSize: Int { get set }
