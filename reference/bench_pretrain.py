@@ -4,13 +4,11 @@ reference model (models_mae_st.py: SDPA attention, bf16 autocast optional), s/st
 Prints one JSON line.
 """
 import argparse
-import json
-import resource
-import statistics
 import time
 
 import torch
 
+from bench_common import parse_step_args, print_result
 import models_mae_st
 
 
@@ -35,11 +33,7 @@ def main():
     ap.add_argument("--decoder_depth", type=int, default=4)
     ap.add_argument("--decoder_num_heads", type=int, default=16)
     ap.add_argument("--decoder_mask_ratio", type=float, default=0.0)
-    ap.add_argument("--bf16", action="store_true")
-    ap.add_argument("--warmup", type=int, default=2)
-    ap.add_argument("--steps", type=int, default=5)
-    a = ap.parse_args()
-    torch.manual_seed(0)
+    a = parse_step_args(ap)
     model = getattr(models_mae_st, a.model)(
         img_size=a.img_size, num_frames=a.num_frames, t_patch_size=a.t_patch_size, pred_t_dim=a.pred_t_dim,
         mask_ratio=a.mask_ratio, decoder_embed_dim=a.decoder_embed_dim, decoder_depth=a.decoder_depth,
@@ -59,9 +53,7 @@ def main():
         losses.append(loss.item())
         if i >= a.warmup:
             times.append(time.perf_counter() - t0)
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"impl": "pytorch", "batch": a.batch, "bf16": a.bf16, "s_per_step": statistics.median(times),
-                      "peak_rss_mb": rss_mb, "threads": torch.get_num_threads(), "loss_last": losses[-1]}))
+    print_result(a, times, threads=torch.get_num_threads(), loss_last=losses[-1])
 
 
 if __name__ == "__main__":

@@ -96,13 +96,19 @@ def case_seed(name: str) -> int:
     return SEED + sum(ord(c) * (i + 1) for i, c in enumerate(name)) % 100000
 
 
-def build_mae(name):
-    cfg = dict(MAE_BASE, **MAE_CASES[name])
+def build_case(model_class, cfg, name, batch):
+    """The case's model (seeded init, then perturbed), its generator and its input x [batch, 3, T, H, W]."""
     torch.manual_seed(case_seed(name))
-    model = MaskedAutoencoderViT(**cfg)
+    model = model_class(**cfg)
     gen = torch.Generator().manual_seed(case_seed(name) + 1)
     perturb(model, gen)
-    x = torch.randn(BATCH, 3, cfg["num_frames"], cfg["img_size"], cfg["img_size"], generator=gen)
+    x = torch.randn(batch, 3, cfg["num_frames"], cfg["img_size"], cfg["img_size"], generator=gen)
+    return model, gen, x
+
+
+def build_mae(name):
+    cfg = dict(MAE_BASE, **MAE_CASES[name])
+    model, gen, x = build_case(MaskedAutoencoderViT, cfg, name, BATCH)
     noise = torch.rand(noise_shape(cfg["mask_type"], BATCH, model.t_grid, model.s_grid), generator=gen)
     return cfg, model, x, noise
 
@@ -131,11 +137,7 @@ def run_mae(model, x, noise, attn="sdpa"):
 
 def build_vit(name):
     cfg = dict(VIT_BASE, **VIT_CASES[name])
-    torch.manual_seed(case_seed(name))
-    model = VisionTransformer(**cfg)
-    gen = torch.Generator().manual_seed(case_seed(name) + 1)
-    perturb(model, gen)
-    x = torch.randn(VIT_BATCH, 3, cfg["num_frames"], cfg["img_size"], cfg["img_size"], generator=gen)
+    model, gen, x = build_case(VisionTransformer, cfg, name, VIT_BATCH)
     label = torch.tensor(VIT_LABELS, dtype=torch.int64)
     soft = mixup_soft_targets(label, cfg["num_classes"], MIXUP_LAM, LABEL_SMOOTHING)
     return cfg, model, x, label, soft
@@ -195,6 +197,15 @@ def metadata(name, model_name, cfg, batch, extra=None):
     return md
 
 
+def save_case(name, t, md, losses):
+    """Writes OUT_DIR/<name>.safetensors, prints a line with `losses`; returns its size in bytes."""
+    path = os.path.join(OUT_DIR, f"{name}.safetensors")
+    st_io.save(t, path, md)
+    size = os.path.getsize(path)
+    print(f"{name:22s} {size / 1024:7.1f} KB  {losses}  tensors={len(t)}")
+    return size
+
+
 def write_all(only=None):
     os.makedirs(OUT_DIR, exist_ok=True)
     total = 0
@@ -202,25 +213,17 @@ def write_all(only=None):
         if only and name not in only:
             continue
         cfg, t = mae_tensors(name)
-        path = os.path.join(OUT_DIR, f"{name}.safetensors")
-        st_io.save(t, path, metadata(name, "MaskedAutoencoderViT", cfg, BATCH, {
+        total += save_case(name, t, metadata(name, "MaskedAutoencoderViT", cfg, BATCH, {
             "noise_shape": json.dumps(list(t["input.noise"].shape)),
             "num_kept": num_kept(cfg["mask_type"], cfg["mask_ratio"], cfg["num_frames"] // cfg["t_patch_size"],
-                                 (cfg["img_size"] // cfg["patch_size"]) ** 2)}))
-        size = os.path.getsize(path)
-        total += size
-        print(f"{name:22s} {size / 1024:7.1f} KB  loss={t['out.loss'].item():.6f}  tensors={len(t)}")
+                                 (cfg["img_size"] // cfg["patch_size"]) ** 2)}), f"loss={t['out.loss'].item():.6f}")
     for name in VIT_CASES:
         if only and name not in only:
             continue
         cfg, t = vit_tensors(name)
-        path = os.path.join(OUT_DIR, f"{name}.safetensors")
-        st_io.save(t, path, metadata(name, "VisionTransformer", cfg, VIT_BATCH, {
-            "label_smoothing": LABEL_SMOOTHING, "mixup_lam": MIXUP_LAM}))
-        size = os.path.getsize(path)
-        total += size
-        print(f"{name:22s} {size / 1024:7.1f} KB  ce={t['out.loss_ce'].item():.6f} "
-              f"soft={t['out.loss_soft'].item():.6f}  tensors={len(t)}")
+        total += save_case(name, t, metadata(name, "VisionTransformer", cfg, VIT_BATCH, {
+            "label_smoothing": LABEL_SMOOTHING, "mixup_lam": MIXUP_LAM}),
+            f"ce={t['out.loss_ce'].item():.6f} soft={t['out.loss_soft'].item():.6f}")
     print(f"total {total / 1024:.1f} KB in {OUT_DIR}")
 
 
@@ -233,18 +236,13 @@ def _maxdiff(a, b):
 
 
 def check_attention():
-    for name in MAE_CASES:
-        _, a = mae_tensors(name, "sdpa")
-        _, b = mae_tensors(name, "explicit")
-        d = _maxdiff(a, b)
-        assert d < 1e-5, (name, d)
-        print(f"  sdpa vs explicit {name:22s} max|diff| = {d:.2e}")
-    for name in VIT_CASES:
-        _, a = vit_tensors(name, "sdpa")
-        _, b = vit_tensors(name, "explicit")
-        d = _maxdiff(a, b)
-        assert d < 1e-5, (name, d)
-        print(f"  sdpa vs explicit {name:22s} max|diff| = {d:.2e}")
+    for cases, tensors in ((MAE_CASES, mae_tensors), (VIT_CASES, vit_tensors)):
+        for name in cases:
+            _, a = tensors(name, "sdpa")
+            _, b = tensors(name, "explicit")
+            d = _maxdiff(a, b)
+            assert d < 1e-5, (name, d)
+            print(f"  sdpa vs explicit {name:22s} max|diff| = {d:.2e}")
 
 
 def check_masking():

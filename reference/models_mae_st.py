@@ -150,6 +150,23 @@ def set_attn_impl(model: nn.Module, impl: str) -> None:
             m.impl = impl
 
 
+def add_pos_embeds(m: nn.Module, prefix: str, D: int, cls_embed: bool) -> None:
+    """m's `{prefix}pos_embed*` of width D over its t_grid x s_grid patch tokens: learned separable (m.sep_pos_embed:
+    `_spatial`, `_temporal`, `_class` with cls), learned joint (m.joint_pos_embed, mae_st sep_pos_embed=False: one
+    table over (cls +) the L patch tokens), else the fixed VideoMAE 1-D sinusoid over the L patch tokens (the cls token
+    gets none; non-persistent: not in state_dict, fixtures store it as `buffer.pos_embed`)."""
+    L = m.t_grid * m.s_grid
+    if m.sep_pos_embed:
+        setattr(m, prefix + "pos_embed_spatial", nn.Parameter(torch.zeros(1, m.s_grid, D)))
+        setattr(m, prefix + "pos_embed_temporal", nn.Parameter(torch.zeros(1, m.t_grid, D)))
+        if cls_embed:
+            setattr(m, prefix + "pos_embed_class", nn.Parameter(torch.zeros(1, 1, D)))
+    elif m.joint_pos_embed:
+        setattr(m, prefix + "pos_embed", nn.Parameter(torch.zeros(1, L + int(cls_embed), D)))
+    else:
+        m.register_buffer(prefix + "pos_embed", sinusoid_table(L, D), persistent=False)
+
+
 def separable_pos_embed(spatial, temporal, t_grid, s_grid):
     """[1, T'*S, D]: spatial repeated over T' + temporal repeat-interleaved over S (t-major)."""
     return spatial.repeat(1, t_grid, 1) + torch.repeat_interleave(temporal, s_grid, dim=1)
@@ -297,18 +314,7 @@ class MaskedAutoencoderViT(nn.Module):
         if cls_embed:
             self.cls_token = nn.Parameter(torch.zeros(1, 1, D))
             self.decoder_cls_token = nn.Parameter(torch.zeros(1, 1, Dd))
-        if self.sep_pos_embed:
-            self.pos_embed_spatial = nn.Parameter(torch.zeros(1, self.s_grid, D))
-            self.pos_embed_temporal = nn.Parameter(torch.zeros(1, self.t_grid, D))
-            if cls_embed:
-                self.pos_embed_class = nn.Parameter(torch.zeros(1, 1, D))
-        elif self.joint_pos_embed:
-            # mae_st sep_pos_embed=False: one learned table over (cls +) the L patch tokens
-            self.pos_embed = nn.Parameter(torch.zeros(1, L + int(cls_embed), D))
-        else:
-            # fixed VideoMAE 1-D sinusoid over the L patch tokens (cls token gets none);
-            # non-persistent: not in state_dict (fixtures store it as `buffer.pos_embed`).
-            self.register_buffer("pos_embed", sinusoid_table(L, D), persistent=False)
+        add_pos_embeds(self, "", D, cls_embed)
 
         self.blocks = nn.ModuleList(
             [Block(D, num_heads, mlp_ratio, qkv_bias=qkv_bias, norm_eps=norm_eps) for _ in range(depth)])
@@ -316,15 +322,7 @@ class MaskedAutoencoderViT(nn.Module):
 
         self.decoder_embed = nn.Linear(D, Dd)
         self.mask_token = nn.Parameter(torch.zeros(1, 1, Dd))
-        if self.sep_pos_embed:
-            self.decoder_pos_embed_spatial = nn.Parameter(torch.zeros(1, self.s_grid, Dd))
-            self.decoder_pos_embed_temporal = nn.Parameter(torch.zeros(1, self.t_grid, Dd))
-            if cls_embed:
-                self.decoder_pos_embed_class = nn.Parameter(torch.zeros(1, 1, Dd))
-        elif self.joint_pos_embed:
-            self.decoder_pos_embed = nn.Parameter(torch.zeros(1, L + int(cls_embed), Dd))
-        else:
-            self.register_buffer("decoder_pos_embed", sinusoid_table(L, Dd), persistent=False)
+        add_pos_embeds(self, "decoder_", Dd, cls_embed)
         self.decoder_blocks = nn.ModuleList(
             [Block(Dd, decoder_num_heads, mlp_ratio, qkv_bias=qkv_bias, norm_eps=norm_eps)
              for _ in range(decoder_depth)])
@@ -493,8 +491,10 @@ def _factory(embed_dim, depth, num_heads, patch_size):
     return make
 
 
-mae_vit_small_patch16 = _factory(384, 12, 6, 16)
-mae_vit_base_patch16 = _factory(768, 12, 12, 16)
-mae_vit_large_patch16 = _factory(1024, 24, 16, 16)
-mae_vit_huge_patch14 = _factory(1280, 32, 16, 14)
-mae_vit_tiny = _factory(192, 4, 3, 16)  # small enough for quick runs (stmae default pretrain model)
+# The standard sizes (stmae's ModelSize table): name -> (embed dim, depth, heads, patch). vit_tiny is stmae's test size.
+VIT_SIZES = {
+    "vit_small_patch16": (384, 12, 6, 16), "vit_base_patch16": (768, 12, 12, 16),
+    "vit_large_patch16": (1024, 24, 16, 16), "vit_huge_patch14": (1280, 32, 16, 14), "vit_tiny": (192, 4, 3, 16),
+}
+# mae_vit_small_patch16, …, mae_vit_tiny
+globals().update({"mae_" + name: _factory(*size) for name, size in VIT_SIZES.items()})

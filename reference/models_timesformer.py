@@ -161,11 +161,8 @@ def timesformer_base_patch16_224(**kw):
                                  num_classes=400), **kw})
 
 
-def cls_attention_map(model, x):
-    """Last block's attention from the cls token to the patches, averaged over heads: [N, T, S] (time-major, s = h*W'+w).
-
-    divided / space_only: the spatial attention of each frame (cls row); joint: the cls row over all S*T patches.
-    Computed with an explicit softmax in a separate no-grad forward."""
+def last_attention(model, x):
+    """The last block's attention probabilities [B', H, L', L'], from a separate no-grad forward of x."""
     attn = model.blocks[-1].attn
     attn.keep_attn = True
     try:
@@ -173,7 +170,15 @@ def cls_attention_map(model, x):
             model(x)
     finally:
         attn.keep_attn = False
-    a = attn.last_attn[:, :, 0, 1:].mean(1)  # [B', patches]
+    return attn.last_attn
+
+
+def cls_attention_map(model, x):
+    """Last block's attention from the cls token to the patches, averaged over heads: [N, T, S] (time-major, s = h*W'+w).
+
+    divided / space_only: the spatial attention of each frame (cls row); joint: the cls row over all S*T patches.
+    Computed with an explicit softmax in a separate no-grad forward."""
+    a = last_attention(model, x)[:, :, 0, 1:].mean(1)  # [B', patches]
     n, t, s = x.shape[0], model.num_frames, model.s_grid
     if model.attention_type == "joint_space_time":
         return a.reshape(n, s, t).transpose(1, 2)

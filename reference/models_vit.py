@@ -22,7 +22,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from models_mae_st import init_linear_and_norm, Block, PatchEmbed, separable_pos_embed, set_attn_impl, sinusoid_table  # noqa: F401
+from models_mae_st import VIT_SIZES, add_pos_embeds, init_linear_and_norm, Block, PatchEmbed, separable_pos_embed, set_attn_impl, sinusoid_table  # noqa: F401
 
 
 class VisionTransformer(nn.Module):
@@ -41,15 +41,7 @@ class VisionTransformer(nn.Module):
         L, D = self.patch_embed.num_patches, embed_dim
         if cls_embed:
             self.cls_token = nn.Parameter(torch.zeros(1, 1, D))
-        if self.sep_pos_embed:
-            self.pos_embed_spatial = nn.Parameter(torch.zeros(1, self.s_grid, D))
-            self.pos_embed_temporal = nn.Parameter(torch.zeros(1, self.t_grid, D))
-            if cls_embed:
-                self.pos_embed_class = nn.Parameter(torch.zeros(1, 1, D))
-        elif self.joint_pos_embed:
-            self.pos_embed = nn.Parameter(torch.zeros(1, L + int(cls_embed), D))
-        else:
-            self.register_buffer("pos_embed", sinusoid_table(L, D), persistent=False)
+        add_pos_embeds(self, "", D, cls_embed)
         dpr = [v.item() for v in torch.linspace(0, drop_path_rate, depth)]  # stochastic depth decay rule
         self.blocks = nn.ModuleList([
             Block(D, num_heads, mlp_ratio, qkv_bias=qkv_bias, k_bias=k_bias, drop=drop_rate, drop_path=dpr[i],
@@ -111,14 +103,14 @@ def _factory(embed_dim, depth, num_heads, patch_size, hf=False):
     return make
 
 
-vit_small_patch16 = _factory(384, 12, 6, 16)
-vit_base_patch16 = _factory(768, 12, 12, 16)
-vit_large_patch16 = _factory(1024, 24, 16, 16)
-vit_huge_patch14 = _factory(1280, 32, 16, 14)
-videomae_vit_small_patch16 = _factory(384, 12, 6, 16, hf=True)
-videomae_vit_base_patch16 = _factory(768, 12, 12, 16, hf=True)
-videomae_vit_large_patch16 = _factory(1024, 24, 16, 16, hf=True)
-videomae_vit_huge_patch16 = _factory(1280, 32, 16, 16, hf=True)
+# vit_small_patch16, …, vit_huge_patch14 (and vit_tiny); the VideoMAE layout: videomae_vit_{small,base,large}_patch16
+# and videomae_vit_huge_patch16 (ViT-H with patch 16)
+globals().update({name: _factory(*size) for name, size in VIT_SIZES.items()})
+globals().update({
+    f"videomae_vit_{name}_patch16": _factory(*VIT_SIZES[vit][:3], 16, hf=True)
+    for name, vit in (("small", "vit_small_patch16"), ("base", "vit_base_patch16"), ("large", "vit_large_patch16"),
+                      ("huge", "vit_huge_patch14"))
+})
 
 
 def videomae_variant(**kw):

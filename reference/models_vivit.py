@@ -22,7 +22,7 @@ import torch
 import torch.nn as nn
 
 from models_mae_st import init_linear_and_norm, Mlp, PatchEmbed, drop_path
-from models_timesformer import FusedAttention
+from models_timesformer import FusedAttention, last_attention
 
 MODELS = ("fact_encoder", "joint_space_time", "divided_space_time")
 
@@ -137,14 +137,7 @@ def attention_map(model, x):
     """Last (spatial) block's attention, averaged over heads: [N, T', S]. fact_encoder / joint: cls -> patches
     (fact_encoder: per time index, in the spatial encoder); divided (no cls): mean attention each patch receives from
     the patches of its time index. Explicit softmax, separate no-grad forward."""
-    attn = model.blocks[-1].attn
-    attn.keep_attn = True
-    try:
-        with torch.no_grad():
-            model(x)
-    finally:
-        attn.keep_attn = False
-    a = attn.last_attn.mean(1)  # [B', L', L']
+    a = last_attention(model, x).mean(1)  # [B', L', L']
     n, t, s = x.shape[0], model.t_grid, model.s_grid
     if model.model == "divided_space_time":
         return a.mean(1).reshape(n, t, s)

@@ -134,6 +134,16 @@ func imageBlockKeys(_ st: [String: Tensor], into out: inout [String: Tensor]) {
     }
 }
 
+/// Block i's image attention and norm1 (`blocks.i.attn.*`, `blocks.i.norm1.*`) as its temporal ones
+/// (`temporal_attn`, `temporal_norm1`): `TemporalInit.copy`.
+func copyToTemporal(_ st: [String: Tensor], block i: Int, into out: inout [String: Tensor]) {
+    for (k, v) in st where k.hasPrefix("blocks.\(i).attn.") || k.hasPrefix("blocks.\(i).norm1.") {
+        out[
+            k.replacingOccurrences(of: "blocks.\(i).attn.", with: "blocks.\(i).temporal_attn.")
+                .replacingOccurrences(of: "blocks.\(i).norm1.", with: "blocks.\(i).temporal_norm1.")] = v
+    }
+}
+
 extension TimeSformer {
     /// Initialises from an image ViT (timm or HF layout): patch conv, cls, spatial positions (resampled if needed),
     /// blocks, norm, head (when the class count matches); `time_embed` stays as is. Returns what was loaded / left.
@@ -146,11 +156,7 @@ extension TimeSformer {
         if let (cls, sp) = try splitImagePos(st, tokens: sGrid) { out["pos_embed"] = try Tensor.cat([cls, sp], dim: 1) }
         for (i, b) in blocks.enumerated() where b.temporalFc != nil {
             if temporal == .copy {
-                for (k, v) in st where k.hasPrefix("blocks.\(i).attn.") || k.hasPrefix("blocks.\(i).norm1.") {
-                    out[
-                        k.replacingOccurrences(of: "blocks.\(i).attn.", with: "blocks.\(i).temporal_attn.")
-                            .replacingOccurrences(of: "blocks.\(i).norm1.", with: "blocks.\(i).temporal_norm1.")] = v
-                }
+                copyToTemporal(st, block: i, into: &out)
             }
             try Init.constant(b.temporalFc!.weight, 0); try Init.constant(b.temporalFc!.bias!, 0)
         }
@@ -183,11 +189,7 @@ extension ViViT {
         }
         for (i, b) in blocks.enumerated() where b.temporalAttn != nil {
             if temporal == .copy {
-                for (k, v) in st where k.hasPrefix("blocks.\(i).attn.") || k.hasPrefix("blocks.\(i).norm1.") {
-                    out[
-                        k.replacingOccurrences(of: "blocks.\(i).attn.", with: "blocks.\(i).temporal_attn.")
-                            .replacingOccurrences(of: "blocks.\(i).norm1.", with: "blocks.\(i).temporal_norm1.")] = v
-                }
+                copyToTemporal(st, block: i, into: &out)
             } else {
                 try Init.constant(b.temporalAttn!.proj.weight, 0); try Init.constant(b.temporalAttn!.proj.bias!, 0)
             }

@@ -4,16 +4,11 @@ import SeededRandom
 import Torch
 
 /// MaskFeat hyper-parameters (defaults: ViT-B/16 video backbone, 16 frames, t_patch 2, mask ratio 0.4, HOG 9 × 8×8).
-public struct MaskFeatConfig: Codable, Equatable, Sendable {
-    public var imgSize = 224
-    public var patchSize = 16
+public struct MaskFeatConfig: ViTSized, Codable, Equatable, Sendable {
+    public var dims = ModelSize.base.dims
     public var inChans = 3
-    public var embedDim = 768
-    public var depth = 12
-    public var numHeads = 12
     public var mlpRatio = 4.0
     public var qkvBias = true
-    public var numFrames = 16
     public var tPatchSize = 2
     public var clsEmbed = true
     public var maskRatio = 0.4
@@ -51,9 +46,7 @@ public final class MaskFeat: Module {
         }
         config = c
         let d = c.embedDim
-        patchEmbed = try PatchEmbed(
-            imgSize: c.imgSize, patchSize: c.patchSize, inChans: c.inChans, embedDim: d,
-            numFrames: c.numFrames, tPatchSize: c.tPatchSize)
+        patchEmbed = try PatchEmbed(c.dims, inChans: c.inChans, tPatchSize: c.tPatchSize)
         func param(_ shape: [Int]) throws -> Tensor { try Tensor.zeros(shape).requiresGrad(true) }
         clsToken = c.clsEmbed ? try param([1, 1, d]) : nil
         posEmbedClass = c.clsEmbed ? try param([1, 1, d]) : nil

@@ -130,14 +130,15 @@ public struct ModelEntry: Sendable {
 public enum ModelCatalog {
     public static let entries: [ModelEntry] = {
         var e: [ModelEntry] = []
+        // `variant`: the config's attention type or model, shown with spaces for underscores
         func add(
             _ name: String, _ kind: ModelKind, _ family: ModelFamily, _ size: ModelSize, aliases: [String] = [],
             variant: String = "", _ build: @escaping @Sendable (ModelSize) -> ModelConfig
         ) {
             e.append(
                 ModelEntry(
-                    name: name, kind: kind, family: family, size: size, aliases: aliases, variant: variant, build: build
-                ))
+                    name: name, kind: kind, family: family, size: size, aliases: aliases,
+                    variant: variant.replacingOccurrences(of: "_", with: " "), build: build))
         }
         // mae_st's sizes: the MAE-ST pre-trainer and its encoder as a classifier; the VideoMAE layout
         // (ViT-H: patch 16).
@@ -170,10 +171,8 @@ public enum ModelCatalog {
         for (suffix, type) in [
             ("", "divided_space_time"), ("_joint", "joint_space_time"), ("_space_only", "space_only")
         ] {
-            add(
-                "timesformer_base_patch16_224" + suffix, .classifier, .timesformer, .base.with(numFrames: 8),
-                variant: type.replacingOccurrences(of: "_", with: " ")
-            ) { s in
+            let name = "timesformer_base_patch16_224" + suffix
+            add(name, .classifier, .timesformer, .base.with(numFrames: 8), variant: type) { s in
                 var c = TimeSformerConfig(); c.size = s; c.attentionType = type; return .timesformer(c)
             }
         }
@@ -181,10 +180,7 @@ public enum ModelCatalog {
             var c = TimeSformerConfig(); c.size = s; c.numClasses = 10; return .timesformer(c)
         }
         for (suffix, model) in [("fe", "fact_encoder"), ("st", "joint_space_time"), ("fsa", "divided_space_time")] {
-            add(
-                "vivit_base_" + suffix, .classifier, .vivit, .base.with(numFrames: 32),
-                variant: model.replacingOccurrences(of: "_", with: " ")
-            ) { s in
+            add("vivit_base_" + suffix, .classifier, .vivit, .base.with(numFrames: 32), variant: model) { s in
                 var c = ViViTConfig(); c.size = s; c.model = model; return .vivit(c)
             }
         }

@@ -1,9 +1,7 @@
-/// A video ViT's size: width, blocks, heads, patch, and the clip it is built for. The one table of sizes: the model
-/// catalogue builds every named model from it, and a checkpoint's inferred sizes look their head count up in it
-/// (`standard(embedDim:depth:)`).
-public struct ModelSize: Equatable, Sendable, CustomStringConvertible {
-    /// The size's usual name without the patch (`ViT-B`).
-    public var name: String
+/// The numbers of a video ViT's size: width, blocks, heads, patch, and the clip it is built for. Every model config
+/// holds one (`ViTSized.dims`); in a config's JSON (`kwargs`, checkpoint settings) its fields stand flat, under their
+/// own snake_case keys (`embed_dim`, `depth`, `num_heads`, `patch_size`, `img_size`, `num_frames`).
+public struct ViTDims: Codable, Equatable, Sendable {
     public var embedDim: Int
     public var depth: Int
     public var numHeads: Int
@@ -11,12 +9,41 @@ public struct ModelSize: Equatable, Sendable, CustomStringConvertible {
     public var imgSize: Int
     public var numFrames: Int
 
+    public init(embedDim: Int, depth: Int, numHeads: Int, patchSize: Int = 16, imgSize: Int = 224, numFrames: Int = 16)
+    {
+        (self.embedDim, self.depth, self.numHeads) = (embedDim, depth, numHeads)
+        (self.patchSize, self.imgSize, self.numFrames) = (patchSize, imgSize, numFrames)
+    }
+
+    /// The snake_case keys of the fields (a config's JSON holds them flat).
+    static let keys: Set<String> = ["embed_dim", "depth", "num_heads", "patch_size", "img_size", "num_frames"]
+}
+
+/// A named video ViT size (`ViT-B`: `dims`; `size.embedDim` reads `size.dims.embedDim`). The one table of sizes: the
+/// model catalogue builds every named model from it, and a checkpoint's inferred sizes look their head count up in it
+/// (`standard(embedDim:depth:)`).
+@dynamicMemberLookup
+public struct ModelSize: Equatable, Sendable, CustomStringConvertible {
+    /// The size's usual name without the patch (`ViT-B`).
+    public var name: String
+    public var dims: ViTDims
+
     public init(
         _ name: String, embedDim: Int, depth: Int, numHeads: Int, patchSize: Int = 16, imgSize: Int = 224,
         numFrames: Int = 16
     ) {
-        (self.name, self.embedDim, self.depth, self.numHeads) = (name, embedDim, depth, numHeads)
-        (self.patchSize, self.imgSize, self.numFrames) = (patchSize, imgSize, numFrames)
+        self.init(
+            name,
+            ViTDims(
+                embedDim: embedDim, depth: depth, numHeads: numHeads, patchSize: patchSize, imgSize: imgSize,
+                numFrames: numFrames))
+    }
+
+    public init(_ name: String, _ dims: ViTDims) { (self.name, self.dims) = (name, dims) }
+
+    public subscript<T>(dynamicMember field: WritableKeyPath<ViTDims, T>) -> T {
+        get { dims[keyPath: field] }
+        set { dims[keyPath: field] = newValue }
     }
 
     public static let small = ModelSize("ViT-S", embedDim: 384, depth: 12, numHeads: 6)
@@ -44,41 +71,28 @@ public struct ModelSize: Equatable, Sendable, CustomStringConvertible {
     }
 
     /// `ViT-B/16`.
-    public var description: String { "\(name)/\(patchSize)" }
+    public var description: String { "\(name)/\(dims.patchSize)" }
 
     /// `ViT-B 768/12/12`: the numbers a state dict does not fix, for messages.
-    public var sizesText: String { "\(name) \(embedDim)/\(depth)/\(numHeads)" }
+    public var sizesText: String { "\(name) \(dims.embedDim)/\(dims.depth)/\(dims.numHeads)" }
 }
 
-/// The size fields every video ViT config has (stored flat, under the same snake_case keys in every checkpoint and
-/// settings JSON); `size` reads and writes them together.
+/// A model config: its size fields are `dims` (`c.embedDim` reads `c.dims.embedDim`); `size` reads and writes them
+/// together.
+@dynamicMemberLookup
 public protocol ViTSized {
-    var embedDim: Int { get set }
-    var depth: Int { get set }
-    var numHeads: Int { get set }
-    var patchSize: Int { get set }
-    var imgSize: Int { get set }
-    var numFrames: Int { get set }
+    var dims: ViTDims { get set }
 }
 
 extension ViTSized {
+    public subscript<T>(dynamicMember field: WritableKeyPath<ViTDims, T>) -> T {
+        get { dims[keyPath: field] }
+        set { dims[keyPath: field] = newValue }
+    }
+
     /// The config's size (named after the standard size with its embed dim and depth, else `custom`).
     public var size: ModelSize {
-        get {
-            ModelSize(
-                ModelSize.standard(embedDim: embedDim, depth: depth)?.name ?? "custom", embedDim: embedDim,
-                depth: depth,
-                numHeads: numHeads, patchSize: patchSize, imgSize: imgSize, numFrames: numFrames)
-        }
-        set {
-            (embedDim, depth, numHeads) = (newValue.embedDim, newValue.depth, newValue.numHeads)
-            (patchSize, imgSize, numFrames) = (newValue.patchSize, newValue.imgSize, newValue.numFrames)
-        }
+        get { ModelSize(ModelSize.standard(embedDim: dims.embedDim, depth: dims.depth)?.name ?? "custom", dims) }
+        set { dims = newValue.dims }
     }
 }
-
-extension MAEConfig: ViTSized {}
-extension ViTConfig: ViTSized {}
-extension TimeSformerConfig: ViTSized {}
-extension ViViTConfig: ViTSized {}
-extension MaskFeatConfig: ViTSized {}

@@ -25,6 +25,13 @@ public final class PatchEmbed: Module {
             inChans, embedDim, kernel: [tPatchSize, patchSize, patchSize], stride: [tPatchSize, patchSize, patchSize])
     }
 
+    /// The embedding of a model of size `dims`.
+    public convenience init(_ dims: ViTDims, inChans: Int, tPatchSize: Int) throws {
+        try self.init(
+            imgSize: dims.imgSize, patchSize: dims.patchSize, inChans: inChans, embedDim: dims.embedDim,
+            numFrames: dims.numFrames, tPatchSize: tPatchSize)
+    }
+
     /// Throws unless x is [N, C, T, H, W] of this embedding's frames and size.
     func check(_ x: Tensor) throws {
         let s = x.shape

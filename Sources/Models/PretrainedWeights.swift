@@ -341,7 +341,7 @@ extension ViTConfig {
     /// agree with `l`; one alone fixes the other), else from this config's when they agree, else an error asking for
     /// them.
     mutating func inferJointGrid(positions l: Int, imgSize: Int?, numFrames: Int?, source: String) throws {
-        let (p, u) = (patchSize, tPatchSize)
+        let (p, u) = (dims.patchSize, tPatchSize)
         func grid(img: Int?, frames: Int?) -> (Int, Int)? {
             if let img {
                 let s = (img / p) * (img / p)

@@ -3,17 +3,12 @@ import NN
 import Torch
 
 /// TimeSformer hyper-parameters (defaults: TimeSformer-B, 8×224, divided space-time, Kinetics-400).
-public struct TimeSformerConfig: Codable, Equatable, Sendable {
-    public var imgSize = 224
-    public var patchSize = 16
+public struct TimeSformerConfig: ViTSized, Codable, Equatable, Sendable {
+    public var dims = ModelSize.base.with(numFrames: 8).dims
     public var inChans = 3
     public var numClasses = 400
-    public var embedDim = 768
-    public var depth = 12
-    public var numHeads = 12
     public var mlpRatio = 4.0
     public var qkvBias = true
-    public var numFrames = 8
     /// `divided_space_time`, `joint_space_time` or `space_only`.
     public var attentionType = "divided_space_time"
     public var dropRate = 0.0

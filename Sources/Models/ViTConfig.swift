@@ -1,16 +1,11 @@
 /// Hyper-parameters of the video `VisionTransformer` classifier (reference/models_vit.py constructor arguments).
 /// Defaults: ViT-B/16, 16 frames, mae_st fine-tuning (cls token, separable learned positions, global pool, dropout
 /// 0.5).
-public struct ViTConfig: Codable, Equatable, Sendable {
-    public var numFrames = 16
+public struct ViTConfig: ViTSized, Codable, Equatable, Sendable {
+    public var dims = ModelSize.base.dims
     public var tPatchSize = 2
-    public var imgSize = 224
-    public var patchSize = 16
     public var inChans = 3
     public var numClasses = 400
-    public var embedDim = 768
-    public var depth = 12
-    public var numHeads = 12
     public var mlpRatio = 4.0
     public var qkvBias = true
     /// Bias of `attn.k`; nil = `qkvBias` (HF VideoMAE: false, q and v biased only).
@@ -49,11 +44,8 @@ public struct ViTConfig: Codable, Equatable, Sendable {
     /// The classifier matching a pre-training config's encoder.
     public static func encoder(of m: MAEConfig) -> ViTConfig {
         var c = ViTConfig()
-        (c.numFrames, c.tPatchSize, c.imgSize, c.patchSize, c.inChans) = (
-            m.numFrames, m.tPatchSize, m.imgSize, m.patchSize, m.inChans
-        )
-        (c.embedDim, c.depth, c.numHeads, c.mlpRatio, c.qkvBias) = (
-            m.embedDim, m.depth, m.numHeads, m.mlpRatio, m.qkvBias
+        (c.dims, c.tPatchSize, c.inChans, c.mlpRatio, c.qkvBias) = (
+            m.dims, m.tPatchSize, m.inChans, m.mlpRatio, m.qkvBias
         )
         (c.sepPosEmbed, c.sincosPosEmbed, c.clsEmbed, c.normEps) = (
             m.sepPosEmbed, m.sincosPosEmbed, m.clsEmbed, m.normEps

@@ -3,19 +3,14 @@ import NN
 import Torch
 
 /// ViViT hyper-parameters (defaults: ViViT-B/16×2 factorised encoder, 32 frames, Kinetics-400).
-public struct ViViTConfig: Codable, Equatable, Sendable {
-    public var imgSize = 224
-    public var patchSize = 16
+public struct ViViTConfig: ViTSized, Codable, Equatable, Sendable {
+    public var dims = ModelSize.base.with(numFrames: 32).dims
     public var inChans = 3
     public var numClasses = 400
-    public var embedDim = 768
-    public var depth = 12
-    public var numHeads = 12
     /// Layers of the temporal transformer (fact_encoder only).
     public var temporalDepth = 4
     public var mlpRatio = 4.0
     public var qkvBias = true
-    public var numFrames = 32
     public var tPatchSize = 2
     /// `fact_encoder` (Model 2), `joint_space_time` (Model 1) or `divided_space_time` (Model 3, factorised
     /// self-attention).
@@ -96,9 +91,7 @@ public final class ViViT: Module {
         }
         config = c
         let d = c.embedDim
-        patchEmbed = try PatchEmbed(
-            imgSize: c.imgSize, patchSize: c.patchSize, inChans: c.inChans, embedDim: d,
-            numFrames: c.numFrames, tPatchSize: c.tPatchSize)
+        patchEmbed = try PatchEmbed(c.dims, inChans: c.inChans, tPatchSize: c.tPatchSize)
         let (t, s) = (patchEmbed.tGridSize, patchEmbed.spatialTokens)
         func param(_ shape: [Int]) throws -> Tensor { try Tensor.zeros(shape).requiresGrad(true) }
         let fe = c.model == "fact_encoder", fsa = c.model == "divided_space_time"

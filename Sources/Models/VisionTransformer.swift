@@ -39,9 +39,7 @@ public final class VisionTransformer: Module {
         }
         config = c
         let d = c.embedDim
-        patchEmbed = try PatchEmbed(
-            imgSize: c.imgSize, patchSize: c.patchSize, inChans: c.inChans, embedDim: d,
-            numFrames: c.numFrames, tPatchSize: c.tPatchSize)
+        patchEmbed = try PatchEmbed(c.dims, inChans: c.inChans, tPatchSize: c.tPatchSize)
         let (t, s, l) = (patchEmbed.tGridSize, patchEmbed.spatialTokens, patchEmbed.numPatches)
         func param(_ shape: [Int]) throws -> Tensor { try Tensor.zeros(shape).requiresGrad(true) }
         clsToken = c.clsEmbed ? try param([1, 1, d]) : nil

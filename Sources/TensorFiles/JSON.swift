@@ -102,46 +102,52 @@ private struct JSONParser {
         }
     }
 
+    /// The comma-separated items after an opening bracket (at `i`) up to `close`: `[]`, `[a]`, `[a, b]`.
+    mutating func list<T>(
+        close: Unicode.Scalar, what: String, _ item: (inout JSONParser) throws(JSONParseError) -> T
+    ) throws(JSONParseError) -> [T] {
+        i += 1
+        var items: [T] = []
+        skipWS()
+        if i < b.count, b[i] == UInt8(ascii: close) {
+            i += 1
+            return items
+        }
+        while true {
+            skipWS()
+            items.append(try item(&self))
+            skipWS()
+            guard i < b.count else { throw fail("unterminated \(what)") }
+            if b[i] == UInt8(ascii: ",") {
+                i += 1
+                continue
+            }
+            guard b[i] == UInt8(ascii: close) else { throw fail("expected ',' or '\(close)'") }
+            i += 1
+            return items
+        }
+    }
+
     mutating func value(depth: Int) throws(JSONParseError) -> JSON {
         guard depth < 64 else { throw fail("nesting too deep") }
         guard i < b.count else { throw fail("unexpected end of JSON") }
         switch b[i] {
         case UInt8(ascii: "{"):
-            i += 1
-            var items: [(String, JSON)] = []
-            skipWS()
-            if i < b.count, b[i] == UInt8(ascii: "}") { i += 1; return .object(items) }
-            while true {
-                skipWS()
-                guard i < b.count, b[i] == UInt8(ascii: "\"") else { throw fail("expected object key") }
-                let k = try string()
-                skipWS()
-                guard i < b.count, b[i] == UInt8(ascii: ":") else { throw fail("expected ':'") }
-                i += 1
-                skipWS()
-                items.append((k, try value(depth: depth + 1)))
-                skipWS()
-                guard i < b.count else { throw fail("unterminated object") }
-                if b[i] == UInt8(ascii: ",") { i += 1; continue }
-                guard b[i] == UInt8(ascii: "}") else { throw fail("expected ',' or '}'") }
-                i += 1
-                return .object(items)
-            }
+            return .object(
+                try list(close: "}", what: "object") { (p: inout JSONParser) throws(JSONParseError) in
+                    guard p.i < p.b.count, p.b[p.i] == UInt8(ascii: "\"") else { throw p.fail("expected object key") }
+                    let k = try p.string()
+                    p.skipWS()
+                    guard p.i < p.b.count, p.b[p.i] == UInt8(ascii: ":") else { throw p.fail("expected ':'") }
+                    p.i += 1
+                    p.skipWS()
+                    return (k, try p.value(depth: depth + 1))
+                })
         case UInt8(ascii: "["):
-            i += 1
-            var items: [JSON] = []
-            skipWS()
-            if i < b.count, b[i] == UInt8(ascii: "]") { i += 1; return .array(items) }
-            while true {
-                skipWS()
-                items.append(try value(depth: depth + 1))
-                skipWS()
-                guard i < b.count else { throw fail("unterminated array") }
-                if b[i] == UInt8(ascii: ",") { i += 1; continue }
-                guard b[i] == UInt8(ascii: "]") else { throw fail("expected ',' or ']'") }
-                i += 1
-                return .array(items)
-            }
+            return .array(
+                try list(close: "]", what: "array") { (p: inout JSONParser) throws(JSONParseError) in
+                    try p.value(depth: depth + 1)
+                })
         case UInt8(ascii: "\""): return .string(try string())
         case UInt8(ascii: "t"): try expect("true"); return .bool(true)
         case UInt8(ascii: "f"): try expect("false"); return .bool(false)

@@ -155,7 +155,10 @@ struct Unpickler {
             case 0x87: let c = try pop(), b = try pop(), a = try pop(); stack.append(.tuple([a, b, c]))
             case 0x6C: let box = ListBox(); box.items = try popMark(); stack.append(.list(box))  // LIST
             case 0x91: let box = ListBox(); box.items = try popMark(); stack.append(.list(box))  // FROZENSET
-            case 0x64: let box = DictBox(ordered: false); try setItems(box, try popMark()); stack.append(.dict(box))  // DICT
+            case 0x64:  // DICT
+                let box = DictBox(ordered: false)
+                try setItems(box, try popMark())
+                stack.append(.dict(box))
             case 0x58: push(try utf8(try u32()))  // BINUNICODE
             case 0x8C: push(try utf8(try u8()))  // SHORT_BINUNICODE
             case 0x8D: push(try utf8(try u64()))  // BINUNICODE8
@@ -183,7 +186,8 @@ struct Unpickler {
                 let s = try line()
                 guard let i = Int(s.hasSuffix("L") ? String(s.dropLast()) : s) else { throw fail("bad LONG '\(s)'") }
                 push(.int(i))
-            case 0x47: push(.double(Double(bitPattern: try take(8).loadUnaligned(as: UInt64.self).bigEndian)))  // BINFLOAT
+            case 0x47:  // BINFLOAT
+                push(.double(Double(bitPattern: try take(8).loadUnaligned(as: UInt64.self).bigEndian)))
             case 0x46:  // FLOAT (text)
                 let s = try line()
                 guard let d = Double(s) else { throw fail("bad FLOAT '\(s)'") }

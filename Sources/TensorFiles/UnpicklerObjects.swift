@@ -4,8 +4,8 @@ extension Unpickler {
         let full = module + "." + name
         guard Self.allowedGlobals.contains(full) else {
             throw fail(
-                "refusing global '\(full)': not in the weights-only allowlist (tensors, OrderedDict, argparse.Namespace, numpy scalars)"
-            )
+                "refusing global '\(full)': not in the weights-only allowlist (tensors, OrderedDict, "
+                    + "argparse.Namespace, numpy scalars)")
         }
         return .global(full)
     }

@@ -89,7 +89,8 @@ struct ZipReader {
             guard method == 0 else {
                 throw TensorFileError(
                     path,
-                    "zip entry '\(name)' is compressed (method \(method)); only stored entries, as torch.save writes, are supported"
+                    "zip entry '\(name)' is compressed (method \(method)); only stored entries, as torch.save writes, "
+                        + "are supported"
                 )
             }
             guard csize == usize else {
@@ -101,7 +102,8 @@ struct ZipReader {
             let start = local + 30 + file.u16(local + 26) + file.u16(local + 28)
             guard start <= size, usize <= size - start else {
                 throw fail(
-                    "entry '\(name)' data (\(usize) bytes at offset \(start)) extends past the end of the \(size)-byte file"
+                    "entry '\(name)' data (\(usize) bytes at offset \(start)) extends past the end of the "
+                        + "\(size)-byte file"
                 )
             }
             index[name] = entries.count

@@ -1,4 +1,5 @@
 import CTorch
+import TensorFiles
 
 /// Element types; raw values are c10::ScalarType codes.
 public enum DType: Int32, CaseIterable, Sendable, CustomStringConvertible {
@@ -51,15 +52,9 @@ public enum Device: Equatable, Sendable, CustomStringConvertible {
     }
 }
 
-/// Swift element types that map onto a `DType`.
-public protocol TensorScalar {
-    static var scalarType: DType { get }
+/// Swift element types that map onto a `DType`: TensorFiles' `RawScalar`s (Float, Double, Int64 … Bool).
+public typealias TensorScalar = RawScalar
+
+extension RawScalar {
+    public static var scalarType: DType { DType(dtype) }
 }
-extension Float: TensorScalar { public static var scalarType: DType { .float32 } }
-extension Double: TensorScalar { public static var scalarType: DType { .float64 } }
-extension Int64: TensorScalar { public static var scalarType: DType { .int64 } }
-extension Int32: TensorScalar { public static var scalarType: DType { .int32 } }
-extension Int16: TensorScalar { public static var scalarType: DType { .int16 } }
-extension Int8: TensorScalar { public static var scalarType: DType { .int8 } }
-extension UInt8: TensorScalar { public static var scalarType: DType { .uint8 } }
-extension Bool: TensorScalar { public static var scalarType: DType { .bool } }

@@ -2,34 +2,9 @@ import TensorFiles
 
 /// Conversion between engine tensors and the file layer's `RawTensor` (safetensors, torch.save, .npy).
 extension DType {
-    public init(_ d: TensorDType) {
-        switch d {
-        case .float64: self = .float64
-        case .float32: self = .float32
-        case .float16: self = .float16
-        case .bfloat16: self = .bfloat16
-        case .int64: self = .int64
-        case .int32: self = .int32
-        case .int16: self = .int16
-        case .int8: self = .int8
-        case .uint8: self = .uint8
-        case .bool: self = .bool
-        }
-    }
-    public var fileDType: TensorDType {
-        switch self {
-        case .float64: .float64
-        case .float32: .float32
-        case .float16: .float16
-        case .bfloat16: .bfloat16
-        case .int64: .int64
-        case .int32: .int32
-        case .int16: .int16
-        case .int8: .int8
-        case .uint8: .uint8
-        case .bool: .bool
-        }
-    }
+    /// The same element type (both name it alike: `float32`, `bfloat16`, …).
+    public init(_ d: TensorDType) { self = DType.allCases.first { $0.description == d.rawValue }! }
+    public var fileDType: TensorDType { TensorDType(rawValue: description)! }
 }
 
 extension Tensor {

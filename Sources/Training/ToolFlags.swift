@@ -5,50 +5,38 @@ import Models
 /// means "what the checkpoint records" where the help says so.
 
 /// `stmae convert IN OUT [--flag value …]`.
-public struct ConvertSettings: FlagSettings, Equatable, Sendable {
+public struct ConvertSettings: FlagSettings, ModelSettingsFlags, Equatable, Sendable {
     /// IN and OUT: the two words before the flags (or `--input` / `--output`).
     public var input = "", output = ""
     public var to = ""
-    public var numHeads = 0, imgSize = 0, numFrames = 0
-    public var normEps = 0.0
+    public var numHeads = 0, imgSize = 0, numFrames = 0, normEps = 0.0
     public var mean: [Double] = [], std: [Double] = []
     public var labels = ""
     public var force = false
     public init() {}
 
-    public static let flags = ConfigFlags<ConvertSettings>([
-        .option(
-            "input", \.input,
-            "IN (also the first word): a .pth/.pt/.bin, .safetensors, stmae .json or Hugging Face directory"),
-        .option("output", \.output, "OUT (also the second word): .pth, .safetensors, or a directory (Hugging Face)"),
-        .option(
-            "to", \.to, .oneOf(["", "pth", "pt", "torch", "safetensors", "hf", "huggingface"]),
-            "output format: pth, safetensors or hf (\"\" = from OUT's extension)"),
-        .option(
-            "num_heads", \.numHeads, .atLeast(0),
-            "attention heads (0 = recorded in IN, else the standard size's; required for other sizes to "
-                + "Hugging Face)"),
-        .option(
-            "img_size", \.imgSize, .atLeast(0),
-            "input size (0 = recorded in IN or fixed by learned positions, else 224)",
-            aliases: ["input_size"]),
-        .option(
-            "num_frames", \.numFrames, .atLeast(0),
-            "frames (0 = recorded in IN or fixed by learned positions, else 16)"),
-        .option(
-            "norm_eps", \.normEps, .atLeast(0),
-            "block LayerNorm eps (0 = recorded in IN, else mae_st's 1e-6; VideoMAE: 1e-12)"),
-        .option(
-            "mean", \.mean,
-            "input mean, 3 values (none = recorded in IN, else ImageNet's for Hugging Face output)"),
-        .option(
-            "std", \.std, .allPositive,
-            "input std, 3 values (none = recorded in IN, else ImageNet's for Hugging Face output)"),
-        .option(
-            "labels", \.labels,
-            "class names, one per line (Hugging Face id2label; default: the checkpoint's class list)"),
-        .option("force", \.force, "replace an existing OUT")
-    ])
+    public static let flags = ConfigFlags<ConvertSettings>(
+        [
+            .option(
+                "input", \.input,
+                "IN (also the first word): a .pth/.pt/.bin, .safetensors, stmae .json or Hugging Face directory"),
+            .option(
+                "output", \.output, "OUT (also the second word): .pth, .safetensors, or a directory (Hugging Face)"),
+            .option(
+                "to", \.to, .oneOf(["", "pth", "pt", "torch", "safetensors", "hf", "huggingface"]),
+                "output format: pth, safetensors or hf (\"\" = from OUT's extension)")
+        ] + ConfigFlag.modelSettings(recordedIn: "IN", headsRequired: "to Hugging Face") + [
+            .option(
+                "mean", \.mean,
+                "input mean, 3 values (none = recorded in IN, else ImageNet's for Hugging Face output)"),
+            .option(
+                "std", \.std, .allPositive,
+                "input std, 3 values (none = recorded in IN, else ImageNet's for Hugging Face output)"),
+            .option(
+                "labels", \.labels,
+                "class names, one per line (Hugging Face id2label; default: the checkpoint's class list)"),
+            .option("force", \.force, "replace an existing OUT")
+        ])
 
     /// `IN OUT --flag value …`: the leading words are IN and OUT, the rest flags.
     public static func parse(commandLine args: [String]) throws -> ConvertSettings {
@@ -68,6 +56,38 @@ public struct ConvertSettings: FlagSettings, Equatable, Sendable {
     }
 }
 
+/// The model settings a tool reads from a checkpoint (`ModelSettings`), given as flags: 0 = what the checkpoint
+/// records.
+public protocol ModelSettingsFlags {
+    var numHeads: Int { get set }
+    var imgSize: Int { get set }
+    var numFrames: Int { get set }
+    var normEps: Double { get set }
+}
+
+extension ConfigFlag where Config: ModelSettingsFlags {
+    /// `--num_heads`, `--img_size`, `--num_frames`, `--norm_eps` (0 = recorded in `recordedIn`; the heads are required
+    /// for other than the standard sizes `headsRequired`).
+    static func modelSettings(recordedIn source: String, headsRequired: String = "") -> [ConfigFlag] {
+        [
+            .option(
+                "num_heads", \.numHeads, .atLeast(0),
+                "attention heads (0 = recorded in \(source), else the standard size's; required for other sizes"
+                    + (headsRequired.isEmpty ? ")" : " \(headsRequired))")),
+            .option(
+                "img_size", \.imgSize, .atLeast(0),
+                "input size (0 = recorded in \(source) or fixed by learned positions, else 224)",
+                aliases: ["input_size"]),
+            .option(
+                "num_frames", \.numFrames, .atLeast(0),
+                "frames (0 = recorded in \(source) or fixed by learned positions, else 16)"),
+            .option(
+                "norm_eps", \.normEps, .atLeast(0),
+                "block LayerNorm eps (0 = recorded in \(source), else mae_st's 1e-6; VideoMAE: 1e-12)")
+        ]
+    }
+}
+
 /// `--mean` / `--std`: none or 3 values each.
 func checkThreeValues(mean: [Double], std: [Double]) throws {
     for (flag, v) in [("--mean", mean), ("--std", std)] where !v.isEmpty && v.count != 3 {
@@ -76,11 +96,10 @@ func checkThreeValues(mean: [Double], std: [Double]) throws {
 }
 
 /// `stmae embed --checkpoint CKPT --data DIR|CSV --output OUT`.
-public struct EmbedSettings: FlagSettings, Equatable, Sendable {
+public struct EmbedSettings: FlagSettings, ModelSettingsFlags, Equatable, Sendable {
     public var checkpoint = "", data = "", output = ""
     public var pool = "mean"
-    public var numHeads = 0, imgSize = 0, numFrames = 0
-    public var normEps = 0.0
+    public var numHeads = 0, imgSize = 0, numFrames = 0, normEps = 0.0
     public var samplingRate = 4
     public var targetFps = 30.0
     public var mean: [Double] = [], std: [Double] = []
@@ -88,38 +107,28 @@ public struct EmbedSettings: FlagSettings, Equatable, Sendable {
     public var force = false
     public init() {}
 
-    public static let flags = ConfigFlags<EmbedSettings>([
-        .option("checkpoint", \.checkpoint, "required: .pth, .safetensors, stmae .json or Hugging Face directory"),
-        .option(
-            "data", \.data,
-            "required: videos, a folder (scanned recursively, class = sub-folder, labelled by the "
-                + "checkpoint's class list when it records one) or a CSV/list file of 'path, label'",
-            aliases: ["path_to_data_dir"]),
-        .option("output", \.output, "required: output file (.safetensors, .npy or .npz)"),
-        .option("pool", \.pool, .oneOf(["mean", "cls"]), "pooling for MAE encoders: mean or cls"),
-        .option(
-            "num_heads", \.numHeads, .atLeast(0),
-            "attention heads (0 = recorded in the checkpoint, else the standard size's; required for other sizes)"),
-        .option(
-            "img_size", \.imgSize, .atLeast(0),
-            "input size for checkpoints without learned positions (0 = recorded)",
-            aliases: ["input_size"]),
-        .option(
-            "num_frames", \.numFrames, .atLeast(0),
-            "frames for checkpoints without learned positions (0 = recorded)"),
-        .option(
-            "norm_eps", \.normEps, .atLeast(0),
-            "block LayerNorm eps (0 = recorded in the checkpoint, else mae_st's 1e-6)"),
-        .option("sampling_rate", \.samplingRate, .above(0), "frame stride at --target_fps (mae_st sampling_rate)"),
-        .option("target_fps", \.targetFps, .above(0), "frame rate the sampling rate refers to"),
-        .option("mean", \.mean, "per-channel mean, 3 values (none = recorded in the checkpoint, else Kinetics 0.45)"),
-        .option(
-            "std", \.std, .allPositive,
-            "per-channel std, 3 values (none = recorded in the checkpoint, else 0.225)"),
-        .option("batch_size", \.batchSize, .above(0), "clips per batch"),
-        .option("num_workers", \.numWorkers, .atLeast(0), "decoding threads"),
-        .option("force", \.force, "replace an existing output")
-    ])
+    public static let flags = ConfigFlags<EmbedSettings>(
+        [
+            .option("checkpoint", \.checkpoint, "required: .pth, .safetensors, stmae .json or Hugging Face directory"),
+            .option(
+                "data", \.data,
+                "required: videos, a folder (scanned recursively, class = sub-folder, labelled by the "
+                    + "checkpoint's class list when it records one) or a CSV/list file of 'path, label'",
+                aliases: ["path_to_data_dir"]),
+            .option("output", \.output, "required: output file (.safetensors, .npy or .npz)"),
+            .option("pool", \.pool, .oneOf(["mean", "cls"]), "pooling for MAE encoders: mean or cls")
+        ] + ConfigFlag.modelSettings(recordedIn: "the checkpoint") + [
+            .option("sampling_rate", \.samplingRate, .above(0), "frame stride at --target_fps (mae_st sampling_rate)"),
+            .option("target_fps", \.targetFps, .above(0), "frame rate the sampling rate refers to"),
+            .option(
+                "mean", \.mean, "per-channel mean, 3 values (none = recorded in the checkpoint, else Kinetics 0.45)"),
+            .option(
+                "std", \.std, .allPositive,
+                "per-channel std, 3 values (none = recorded in the checkpoint, else 0.225)"),
+            .option("batch_size", \.batchSize, .above(0), "clips per batch"),
+            .option("num_workers", \.numWorkers, .atLeast(0), "decoding threads"),
+            .option("force", \.force, "replace an existing output")
+        ])
 
     public func checkCombination() throws {
         for (flag, v) in [("--checkpoint", checkpoint), ("--data", data), ("--output", output)] where v.isEmpty {

@@ -39,7 +39,8 @@ struct BenchInfer: SettingsCommand {
         let cfg = try ViTConfig.named(model)
         let vit = try VisionTransformer(cfg, generator: Generator(seed: 0))
         vit.eval()
-        let converted = bf16 && weightCopies ? try BF16Weights.convertForInference(vit) : 0  // bf16 weights once, not a cast per call
+        // bf16 weights once, not a cast per call
+        let converted = bf16 && weightCopies ? try BF16Weights.convertForInference(vit) : 0
         let x = try Tensor.randn([batch, 3, cfg.numFrames, cfg.imgSize, cfg.imgSize])
         var times: [Double] = []
         try withNoGrad {

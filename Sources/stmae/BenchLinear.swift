@@ -11,8 +11,9 @@ struct BenchLinear: SettingsCommand {
     typealias Settings = BenchLinearSettings
     @Argument(parsing: .captureForPassthrough, help: flagsHelp) var arguments: [String] = []
     func run(_ s: BenchLinearSettings) throws {
-        let parsed = try parseShapes(s.shapes, dims: 3, format: "M,K,N")
-        for shape in parsed { try Self.compare(m: shape[0], k: shape[1], n: shape[2], s) }
+        for shape in try parseShapes(s.shapes, dims: 3, format: "M,K,N") {
+            try Self.compare(m: shape[0], k: shape[1], n: shape[2], s)
+        }
     }
 
     static func compare(m: Int, k: Int, n: Int, _ s: Settings) throws {

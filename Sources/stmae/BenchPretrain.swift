@@ -56,7 +56,8 @@ struct BenchPretrain: SettingsCommand {
         let trace = s.trace.isEmpty ? nil : s.trace
         let cfg = try maeConfig(s)
         let mae = try MaskedAutoencoderViT(cfg, generator: Generator(seed: 0))
-        let opt = AdamW(paramGroups(mae.namedParameters(), weightDecay: 0.05), lr: 1e-4, betas: (0.9, 0.95))  // mae_st's groups
+        // mae_st's groups
+        let opt = AdamW(paramGroups(mae.namedParameters(), weightDecay: 0.05), lr: 1e-4, betas: (0.9, 0.95))
         let x = try Tensor.randn([batch, 3, cfg.numFrames, cfg.imgSize, cfg.imgSize])
         let copies = bf16 && s.weightCopies ? try BF16Weights(mae) : nil
         var times: [Double] = [], loss = 0.0

@@ -5,11 +5,10 @@ import Training
 /// Defaults are the checkpoint's settings; flags override them.
 struct EvaluateCommand: FinetuneFamilyCommand {
     static let base = FinetuneConfig()
-    static let configuration = CommandConfiguration(
-        commandName: "evaluate",
-        abstract:
-            "Evaluate a fine-tuned checkpoint: num_temporal_views × num_spatial_crops, softmax averaged per video.",
-        discussion: "Defaults are the --resume checkpoint's settings; " + discussion(), helpNames: [])
+    static let configuration = command(
+        "evaluate",
+        "Evaluate a fine-tuned checkpoint: num_temporal_views × num_spatial_crops, softmax averaged per video.",
+        intro: "Defaults are the --resume checkpoint's settings; ")
     @Argument(parsing: .captureForPassthrough, help: "--resume CHECKPOINT --flag value … (see the list below)")
     var arguments: [String] = []
     func run() throws {

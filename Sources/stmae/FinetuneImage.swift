@@ -9,11 +9,9 @@ struct FinetuneImageCommand: FinetuneFamilyCommand {
         b.outputDir = "output_finetune_image"
         return b
     }
-    static let configuration = CommandConfiguration(
-        commandName: "finetune-image",
-        abstract:
-            "Fine-tune on image class folders (static clips): RandomResizedCrop + flip; val resize(img_size+32) + centre crop.",
-        discussion: discussion(), helpNames: [])
-    @Argument(parsing: .captureForPassthrough, help: "--flag value … (see the list below)") var arguments: [String] = []
-    func run() throws { try runFinetune(settings()) }
+    static let configuration = command(
+        "finetune-image",
+        "Fine-tune on image class folders (static clips): RandomResizedCrop + flip; "
+            + "val resize(img_size+32) + centre crop.")
+    @Argument(parsing: .captureForPassthrough, help: flagsHelp) var arguments: [String] = []
 }

@@ -10,10 +10,7 @@ struct LinprobeCommand: FinetuneFamilyCommand {
         b.weightDecay = 0; b.layerDecay = 1; b.outputDir = "output_linprobe"
         return b
     }
-    static let configuration = CommandConfiguration(
-        commandName: "linprobe",
-        abstract: "Linear probing: frozen encoder, a plain linear head on pooled features (AdamW, no weight decay).",
-        discussion: discussion(), helpNames: [])
-    @Argument(parsing: .captureForPassthrough, help: "--flag value … (see the list below)") var arguments: [String] = []
-    func run() throws { try runFinetune(settings()) }
+    static let configuration = command(
+        "linprobe", "Linear probing: frozen encoder, a plain linear head on pooled features (AdamW, no weight decay).")
+    @Argument(parsing: .captureForPassthrough, help: flagsHelp) var arguments: [String] = []
 }

@@ -152,7 +152,8 @@ func texture(width w: Int, height h: Int, seed: Int = 0) -> [UInt8] {
             let xs = (0 ..< 20000).map { _ in Mixup.beta(alpha, rng: &rng) }
             let m = xs.reduce(0, +) / Double(xs.count)
             let v = xs.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(xs.count)
-            #expect(abs(m - 0.5) < 0.01 && abs(v - 1 / (4 * (2 * alpha + 1))) < 0.006, "α \(alpha): mean \(m) var \(v)")
+            #expect(
+                abs(m - 0.5) < 0.01 && abs(v - 1 / (4 * (2 * alpha + 1))) < 0.006, "α \(alpha): mean \(m) var \(v)")
         }
         let c = MixupConfig(mixupAlpha: 0.8, cutmixAlpha: 1.0, prob: 0.6, switchProb: 0.5, numClasses: 8)
         var rng = SampleRNG(1)

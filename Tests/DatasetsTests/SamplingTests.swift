@@ -71,18 +71,12 @@ import Datasets
     }
 
     @Test func uniformCropPositions() {
-        #expect(
-            Augment.uniformCrop(width: 100, height: 60, size: 60, spatialIndex: 0)
-                == CropBox(x: 0, y: 0, width: 60, height: 60))
-        #expect(
-            Augment.uniformCrop(width: 100, height: 60, size: 60, spatialIndex: 1)
-                == CropBox(x: 20, y: 0, width: 60, height: 60))
-        #expect(
-            Augment.uniformCrop(width: 100, height: 60, size: 60, spatialIndex: 2)
-                == CropBox(x: 40, y: 0, width: 60, height: 60))
-        #expect(
-            Augment.uniformCrop(width: 60, height: 100, size: 60, spatialIndex: 2)
-                == CropBox(x: 0, y: 40, width: 60, height: 60))
+        // (width, height, spatial index) → the 60×60 crop's corner
+        for (w, h, index, x, y) in [(100, 60, 0, 0, 0), (100, 60, 1, 20, 0), (100, 60, 2, 40, 0), (60, 100, 2, 0, 40)] {
+            #expect(
+                Augment.uniformCrop(width: w, height: h, size: 60, spatialIndex: index)
+                    == CropBox(x: x, y: y, width: 60, height: 60))
+        }
         #expect(Augment.uniformCrop(width: 50, height: 40, size: 64) == CropBox(x: 0, y: 0, width: 50, height: 40))
     }
 

@@ -52,10 +52,8 @@ import Datasets
         #expect(try FileManager.default.contentsOfDirectory(atPath: tmp.path) == ["train.csv"])  // no temp left
 
         let mixed = tmp.sub("mixed.csv")
-        try "/v/a.mp4, 1\n/v/b.mp4,2\n\n/v/c.mp4 3\n# comment\nrel/d.mp4\t4\n".write(
-            toFile: mixed, atomically: true, encoding: .utf8)
         #expect(
-            try VideoList.readCSV(path: mixed) == [
+            try readList("/v/a.mp4, 1\n/v/b.mp4,2\n\n/v/c.mp4 3\n# comment\nrel/d.mp4\t4\n", at: mixed) == [
                 VideoSample(path: "/v/a.mp4", label: 1), VideoSample(path: "/v/b.mp4", label: 2),
                 VideoSample(path: "/v/c.mp4", label: 3), VideoSample(path: tmp.sub("rel/d.mp4"), label: 4)
             ])
@@ -68,11 +66,8 @@ import Datasets
     /// Lists written on Windows (CRLF) parse line by line ("\r\n" is one Swift Character: it was one row).
     @Test func csvWithCRLFLineEnds() throws {
         let tmp = try TempDir("data")
-        let csv = tmp.sub("win.csv")
-        try "/v/a.mp4, 1\r\n/v/b b.mp4,2\r\n\r\n# note\r\n/v/c.mp4 3\r\n".write(
-            toFile: csv, atomically: true, encoding: .utf8)
         #expect(
-            try VideoList.readCSV(path: csv) == [
+            try readList("/v/a.mp4, 1\r\n/v/b b.mp4,2\r\n\r\n# note\r\n/v/c.mp4 3\r\n", at: tmp.sub("win.csv")) == [
                 VideoSample(path: "/v/a.mp4", label: 1), VideoSample(path: "/v/b b.mp4", label: 2),
                 VideoSample(path: "/v/c.mp4", label: 3)
             ])
@@ -112,4 +107,10 @@ import Datasets
         #expect(try VideoList.dataFrac(all, 0.01).count == 1)
         #expect(throws: DatasetError.self) { try VideoList.dataFrac(all, 0) }
     }
+}
+
+/// Writes `text` to `path` and reads it back as a video list.
+private func readList(_ text: String, at path: String) throws -> [VideoSample] {
+    try text.write(toFile: path, atomically: true, encoding: .utf8)
+    return try VideoList.readCSV(path: path)
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Torch
+import Training
 
 /// Parsed and listed by `name` (its `description`).
 extension LinearBackend: ExpressibleByArgument {
@@ -9,24 +10,9 @@ extension LinearBackend: ExpressibleByArgument {
 /// The engine's own kernels as ArgumentParser options, for `dist-worker` alone (a test worker leaving the CLI, branch
 /// `support`); the user-facing commands take them from their flag tables (`KernelSettings`, `BenchFlags.swift`).
 struct KernelOptions: ParsableArguments {
-    @Flag(
-        inversion: .prefixedNo,
-        help:
-            "Attention in stmae's fused kernels (bf16: head dims 32/64/128 on AVX-512 BF16 CPUs, and 32/64/80/128 widened to fp32 on other AVX2/FMA CPUs; fp32: 32/64/80/128 on AVX2/FMA) instead of libtorch's flash kernel."
-    )
-    var fusedAttention = true
-    @Option(
-        name: .customLong("fp32-linear"),
-        help:
-            "GEMM library of fp32 linears: openblas (all three products), onednn (forward and input gradient; weight gradient on MKL) or libtorch (MKL). Default: onednn on AVX-512 CPUs, openblas on others."
-    )
-    var fp32Linear: LinearBackend?
-    @Option(
-        name: .customLong("bf16-linear"),
-        help:
-            "GEMM library of bf16 linears: libtorch (oneDNN's bf16 GEMM) or openblas (fp32 sgemm on the bf16 values widened, rounded to bf16). Default: libtorch on CPUs with AVX-512 BF16 or AMX, openblas on others."
-    )
-    var bf16Linear: LinearBackend?
+    @Flag(inversion: .prefixedNo, help: kernelHelp("fused_attention")) var fusedAttention = true
+    @Option(name: .customLong("fp32-linear"), help: kernelHelp("fp32_linear")) var fp32Linear: LinearBackend?
+    @Option(name: .customLong("bf16-linear"), help: kernelHelp("bf16_linear")) var bf16Linear: LinearBackend?
 
     /// Sets the process-wide switches.
     func apply() {
@@ -38,4 +24,9 @@ struct KernelOptions: ParsableArguments {
     func validate() throws {
         if bf16Linear == .oneDNN { throw ValidationError("--bf16-linear: expected libtorch or openblas, got onednn") }
     }
+}
+
+/// The help of the user-facing kernel flag `name` (the `bench pretrain` flag table's).
+private func kernelHelp(_ name: String) -> ArgumentHelp {
+    ArgumentHelp(BenchPretrainSettings.flags.fields.first { $0.name == name }?.help ?? "")
 }

@@ -13,6 +13,17 @@ func launchedChildren(_ launcher: Child, count: Int) -> [Int32] {
     return kids
 }
 
+/// `stmae launch` of two pre-training ranks writing to `outputDir`, and the ranks' pids.
+func launchTwoRanks(maxSteps: Int, outputDir: String) throws -> (Child, [Int32]) {
+    let k = try Child([
+        "launch", "--nproc_per_node", "2", "--master_port", "\(freePort())", "--", "pretrain",
+        "--max_steps", "\(maxSteps)", "--output_dir", outputDir, "--num_workers", "1", "--dist_timeout", "120"
+    ])
+    let kids = launchedChildren(k, count: 2)
+    try #require(kids.count == 2, "launcher started \(kids)")
+    return (k, kids)
+}
+
 /// Whether `pid` is still running (a zombie waiting to be reaped is not).
 func isRunning(_ pid: Int32) -> Bool {
     guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
@@ -45,12 +56,7 @@ func isRunning(_ pid: Int32) -> Bool {
     @Test(.timeLimit(.minutes(2))) func ranksDieWithTheLauncher() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("stmae-orphans-\(getpid())").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let k = try Child([
-            "launch", "--nproc_per_node", "2", "--master_port", "\(freePort())", "--", "pretrain",
-            "--max_steps", "100000", "--output_dir", dir, "--num_workers", "1", "--dist_timeout", "120"
-        ])
-        let kids = launchedChildren(k, count: 2)
-        try #require(kids.count == 2, "launcher started \(kids)")
+        let (k, kids) = try launchTwoRanks(maxSteps: 100000, outputDir: dir)
         defer { for pid in kids { kill(pid, SIGKILL) } }
         usleep(1_500_000)
         kill(k.process.processIdentifier, SIGKILL)
@@ -66,12 +72,7 @@ func isRunning(_ pid: Int32) -> Bool {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         #expect(mkfifo(dir + "/log.jsonl", 0o644) == 0)
-        let k = try Child([
-            "launch", "--nproc_per_node", "2", "--master_port", "\(freePort())", "--", "pretrain",
-            "--max_steps", "2", "--output_dir", dir, "--num_workers", "1", "--dist_timeout", "120"
-        ])
-        let kids = launchedChildren(k, count: 2)
-        try #require(kids.count == 2, "launcher started \(kids)")
+        let (k, kids) = try launchTwoRanks(maxSteps: 2, outputDir: dir)
         defer { for pid in kids { kill(pid, SIGKILL) } }
         for _ in 0 ..< 600 where !k.stderr.contains("data:") { usleep(50_000) }  // rank 0 then opens log.jsonl
         usleep(1_000_000)

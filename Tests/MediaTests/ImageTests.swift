@@ -133,7 +133,8 @@ import Testing
 
 /// Hostile-input images (issue 24 item 5): 16-bit PNGs from other tools (no gAMA chunk) and CMYK/YCCK JPEGs.
 @Suite struct ImageColourTests {
-    /// A 16-bit RGB PNG with no colour chunks, as scanners and many tools write it: IHDR, one stored-deflate IDAT, IEND.
+    /// A 16-bit RGB PNG with no colour chunks, as scanners and many tools write it: IHDR, one stored-deflate IDAT,
+    /// IEND.
     static func png16(width: Int, height: Int, samples: [UInt16]) -> [UInt8] {
         func be32(_ v: UInt32) -> [UInt8] { [24, 16, 8, 0].map { UInt8(truncatingIfNeeded: v >> $0) } }
         func crc32(_ bytes: [UInt8]) -> UInt32 {

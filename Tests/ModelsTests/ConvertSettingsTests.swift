@@ -19,8 +19,8 @@ extension InteropTests {
     }
 
     /// A transformers classifier (16 heads of 4 channels, eps 1e-12, named labels, Kinetics mean/std, resample 3) and
-    /// a VideoMAEForPreTraining whose config carries 10 id2label entries, through HF → HF, HF → .safetensors → HF and
-    /// HF → .pth → HF: transformers sees the same config, processor and outputs (within 1e-6) at the end.
+    /// a VideoMAEForPreTraining whose config carries 10 id2label entries, through HF → HF, HF → .safetensors → HF
+    /// and HF → .pth → HF: transformers sees the same config, processor and outputs (within 1e-6) at the end.
     @Test(.enabled(if: InteropTests.canConvert, "needs .torch and the stmae binary"))
     func huggingFaceRoundTripsKeepTheSettings() throws {
         let tmp = try TempDir()
@@ -79,8 +79,8 @@ extension InteropTests {
                 && args.contains("\"norm_eps\": 1e-12"), "\(args)")
     }
 
-    /// Weights without settings: a standard size (here ViT-H/14's 1280 × 32, 16 heads) gets its heads from the table, any
-    /// other size is refused for Hugging Face output until --num_heads says, and recorded once it does.
+    /// Weights without settings: a standard size (here ViT-H/14's 1280 × 32, 16 heads) gets its heads from the table,
+    /// any other size is refused for Hugging Face output until --num_heads says, and recorded once it does.
     @Test(.enabled(if: InteropTests.canConvert, "needs .torch and the stmae binary"))
     func convertInfersOrAsksForTheHeads() throws {
         let tmp = try TempDir()

@@ -26,7 +26,8 @@ struct FamilyModelTests {
     }
 
     /// TimeSformer-B/16, 8×224, K400: paper 121.4M. Ours (the released layout): 12 × (ViT block 7,087,872 + temporal
-    /// norm/qkv/proj/fc 2,954,496) + patch conv 590,592 + cls 768 + pos 197·768 + time 8·768 + norm 1536 + head 307,600.
+    /// norm/qkv/proj/fc 2,954,496) + patch conv 590,592 + cls 768 + pos 197·768 + time 8·768 + norm 1536 + head
+    /// 307,600.
     @Test func timesformerBaseParameterCount() throws {
         let n = try fullCount("timesformer_base_patch16_224")
         #expect(n == 12 * (7_087_872 + 2_954_496) + 590_592 + 768 + 197 * 768 + 8 * 768 + 1536 + 307_600)

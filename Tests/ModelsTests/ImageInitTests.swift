@@ -217,20 +217,7 @@ struct ImageInitTests {
         )
         #expect(try maxRel(mf.blocks[1].attn.k!.weight, mae.params["blocks.1.attn.k.weight"]!) == 0)
         // the same encoder in VideoMAE's layout (encoder. prefix, fused qkv, q_bias / v_bias, k bias 0)
-        var vm: [String: Tensor] = [:]
-        for (k, v) in mae.params
-        where !k.hasPrefix("decoder") && k != "mask_token" && !k.contains(".attn.q.") && !k.contains(".attn.k.")
-            && !k.contains(".attn.v.")
-        {
-            vm["encoder." + k] = v
-        }
-        for i in 0 ..< 2 {
-            let p = "blocks.\(i).attn."
-            vm["encoder." + p + "qkv.weight"] = try Tensor.cat(
-                ["q", "k", "v"].map { mae.params[p + $0 + ".weight"]! }, dim: 0)
-            vm["encoder." + p + "q_bias"] = mae.params[p + "q.bias"]!
-            vm["encoder." + p + "v_bias"] = mae.params[p + "v.bias"]!
-        }
+        let vm = try videoMAELayout(mae.params)
         let conv = try videoEncoderState(vm)
         #expect(try maxRel(conv["blocks.0.attn.v.weight"]!, mae.params["blocks.0.attn.v.weight"]!) == 0)
         #expect(try maxAbs(conv["blocks.0.attn.k.bias"]!) == 0)
@@ -272,18 +259,7 @@ struct VideoInitTests {
 
     @Test func vivitFromVideoMAELayout() throws {
         let c = try Case("mae_random")  // no cls, D 32, T 8, img 8 / patch 2
-        var vm: [String: Tensor] = [:]
-        for (k, v) in c.params
-        where !k.hasPrefix("decoder") && !k.hasPrefix("pos_embed") && k != "mask_token" && !k.contains(".attn.q.")
-            && !k.contains(".attn.k.") && !k.contains(".attn.v.")
-        { vm["encoder." + k] = v }
-        for i in 0 ..< 2 {
-            let p = "blocks.\(i).attn."
-            vm["encoder." + p + "qkv.weight"] = try Tensor.cat(
-                ["q", "k", "v"].map { c.params[p + $0 + ".weight"]! }, dim: 0)
-            vm["encoder." + p + "q_bias"] = c.params[p + "q.bias"]!
-            vm["encoder." + p + "v_bias"] = c.params[p + "v.bias"]!
-        }
+        let vm = try videoMAELayout(c.params) { !$0.hasPrefix("pos_embed") }
         let v = try ViViT(
             ViViTConfig().updating([
                 "img_size": 8, "patch_size": 2, "embed_dim": 32, "depth": 2, "num_heads": 2,
@@ -296,4 +272,25 @@ struct VideoInitTests {
         #expect(try maxRel(qkv.weight, vm["encoder.blocks.0.attn.qkv.weight"]!) == 0)
         #expect(try maxAbs(qkv.bias!.slice(dim: 0, start: 32, end: 64)) == 0)  // VideoMAE has no k bias
     }
+}
+
+/// A 2-block MAE-ST pre-trainer's `params` as a VideoMAE-layout encoder's: its encoder keys that `keep` passes under
+/// `encoder.`, q, k, v fused into `qkv.weight` with `q_bias` and `v_bias` (no k bias).
+private func videoMAELayout(_ params: [String: Tensor], keep: (String) -> Bool = { _ in true }) throws
+    -> [String: Tensor]
+{
+    var vm: [String: Tensor] = [:]
+    for (k, v) in params
+    where !k.hasPrefix("decoder") && k != "mask_token" && !k.contains(".attn.q.") && !k.contains(".attn.k.")
+        && !k.contains(".attn.v.") && keep(k)
+    {
+        vm["encoder." + k] = v
+    }
+    for i in 0 ..< 2 {
+        let p = "blocks.\(i).attn."
+        vm["encoder." + p + "qkv.weight"] = try Tensor.cat(["q", "k", "v"].map { params[p + $0 + ".weight"]! }, dim: 0)
+        vm["encoder." + p + "q_bias"] = params[p + "q.bias"]!
+        vm["encoder." + p + "v_bias"] = params[p + "v.bias"]!
+    }
+    return vm
 }

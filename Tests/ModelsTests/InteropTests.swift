@@ -34,7 +34,8 @@ func tinyClassifier(img: Int = 8, frames: Int = 4) -> ViTConfig {
                     Set(report.dropped)
                         == Set(["mask_token", "norm.weight", "norm.bias"]).union(
                             report.dropped.filter { $0.hasPrefix("decoder") }))
-                #expect(report.dropped.filter { $0.hasPrefix("decoder") }.count == 26)  // cls + 3 pos, embed 2, 1 block 16, norm 2, pred 2
+                // cls + 3 pos, embed 2, 1 block 16, norm 2, pred 2
+                #expect(report.dropped.filter { $0.hasPrefix("decoder") }.count == 26)
                 #expect(try maxAbs(model.head.weight) < 1e-4 && maxAbs(model.head.weight) > 0)  // trunc-normal std 2e-5
                 if tag == "big" {
                     #expect(report.interpolated.count == 2, "\(report.interpolated)")
@@ -125,7 +126,8 @@ func tinyClassifier(img: Int = 8, frames: Int = 4) -> ViTConfig {
         // A state dict saved from a DistributedDataParallel wrapper (`module.` prefix) reads with plain keys.
         try Weights.write(
             try fine.stateDict().map { ("module._orig_mod." + $0.0, $0.1) }, to: tmp.path + "/ddp.pth", format: .torch)
-        #expect(try Weights.read(tmp.path + "/ddp.pth").map(\.0) == fine.stateDict().map(\.0))  // + torch.compile's prefix
+        // + torch.compile's prefix
+        #expect(try Weights.read(tmp.path + "/ddp.pth").map(\.0) == fine.stateDict().map(\.0))
     }
 
     @Test(.enabled(if: hasTorch, "needs .torch (scripts/setup.sh)"))
@@ -221,7 +223,8 @@ extension InteropTests {
         }
         cfg.normEps = 1e-12
         let skipped = try HFVideoMAE.write(state, config: cfg, to: tmp.path + "/hf")
-        #expect(skipped.count == state.filter { $0.0.hasPrefix("decoder") || $0.0 == "mask_token" }.count + 2)  // + 2 k biases
+        // + 2 k biases
+        #expect(skipped.count == state.filter { $0.0.hasPrefix("decoder") || $0.0 == "mask_token" }.count + 2)
         let x = try Tensor.randn([2, 3, 4, 8, 8], generator: Generator(seed: 6))
         try TensorFile.save([("x", x)], to: tmp.path + "/x.safetensors")
         let summary = try runPython([

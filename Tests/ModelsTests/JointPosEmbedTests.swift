@@ -6,7 +6,8 @@ import Torch
 @testable import NN
 
 /// The three positional layouts (`PosEmbedType`): keys, selection, loading, resizing and conversion of mae_st's learned
-/// joint table (`sep_pos_embed` false). Forward/backward parity: MAEParityTests `mae_joint*`, ViTParityTests `vit_joint_cls`.
+/// joint table (`sep_pos_embed` false). Forward/backward parity: MAEParityTests `mae_joint*`, ViTParityTests
+/// `vit_joint_cls`.
 struct JointPosEmbedTests {
     /// 8×8 pixels, patch 2, 4 frames, t_patch 2: grid 2 × 4 × 4, L = 32.
     static func tinyMAE(_ type: PosEmbedType, cls: Bool = true) throws -> MAEConfig {
@@ -108,7 +109,8 @@ struct JointPosEmbedTests {
         }
     }
 
-    /// `ViTConfig.inferred`: `pos_embed` → joint (grid from the given size), `pos_embed_*` → separable, none → sinusoid.
+    /// `ViTConfig.inferred`: `pos_embed` → joint (grid from the given size), `pos_embed_*` → separable, none →
+    /// sinusoid.
     @Test func inferredConfigFollowsTheWeights() throws {
         let joint = try MaskedAutoencoderViT(Self.tinyMAE(.joint)).stateDict()
         for (img, frames) in [(8, nil), (nil, 4), (8, 4)] as [(Int?, Int?)] {
@@ -145,7 +147,8 @@ struct JointPosEmbedTests {
         }
         #expect(!FileManager.default.fileExists(atPath: tmp.path + "/hf"))
         c.sincosPosEmbed = true
-        #expect(try HFVideoMAE.write(try VisionTransformer(c).stateDict(), config: c, to: tmp.path + "/hf2").count == 2)  // k biases
+        // k biases
+        #expect(try HFVideoMAE.write(try VisionTransformer(c).stateDict(), config: c, to: tmp.path + "/hf2").count == 2)
     }
 
     /// A mae_st `.pth` of `sep_pos_embed=False` (reference/models_mae_st.py): the MAE loads it (pre-training) and gives

@@ -77,8 +77,8 @@ import TensorFiles
                 && top.value(at: ["model"])?.dictValue?.isOrderedDict == true)
         // Metadata wins over an stmae training sidecar; the sidecar fills the rest.
         try Data(
-            #"{"weights": "w.safetensors", "config": {"model": "videomae_vit_base_patch16", "num_heads": 0, "img_size": 8}}"#
-                .utf8
+            (#"{"weights": "w.safetensors", "config": {"model": "videomae_vit_base_patch16", "#
+                + #""num_heads": 0, "img_size": 8}}"#).utf8
         )
         .write(to: URL(fileURLWithPath: tmp.path + "/bare-w.json"))
         let sidecar = try Weights.settings(tmp.path + "/bare-w.safetensors")

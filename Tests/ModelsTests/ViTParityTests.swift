@@ -100,7 +100,8 @@ struct ViTParityTests {
             let expected = depth * block(d) + patch + pos + 2 * d + (d * 400 + 400)
             #expect(m.parameterCount == expected, "\(name): \(m.parameterCount) vs \(expected)")
         }
-        // ViT-B/16 video classifier at 16×224, 400 classes, cls + separable pos (reference/models_vit.py counts the same).
+        // ViT-B/16 video classifier at 16×224, 400 classes, cls + separable pos (reference/models_vit.py counts the
+        // same).
         #expect(try VisionTransformer(ViTConfig.named("vit_base_patch16")).parameterCount == 86_702_224)
         // HF-style VideoMAE-B: no cls, no learned pos, no k bias (reference: 86,534,800).
         let hf = try VisionTransformer(ViTConfig.named("videomae_vit_base_patch16"))
@@ -147,7 +148,8 @@ struct ViTParityTests {
         #expect(ids == [0, 0, 0, 0, 0, 1, 12, 13, 13, 13])
     }
 
-    /// bf16 autocast (fine-tuning with --bf16): float32 logits within bf16 accuracy of the fp32 forward, and a backward.
+    /// bf16 autocast (fine-tuning with --bf16): float32 logits within bf16 accuracy of the fp32 forward, and a
+    /// backward.
     @Test func bf16AutocastForwardBackward() throws {
         for name in Self.cases {
             let c = try Case(name)

@@ -43,6 +43,11 @@ func matches(_ v: PickleValue, _ j: JSON) -> Bool {
 
 /// Asserts that `body` throws a `TensorFileError` whose description contains every fragment.
 func expectError(_ fragments: String..., sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void) {
+    expectError(fragments, sourceLocation: sourceLocation, body)
+}
+
+/// `expectError` with the fragments as an array (table-driven cases).
+func expectError(_ fragments: [String], sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void) {
     do {
         try body()
         Issue.record("expected an error mentioning \(fragments)", sourceLocation: sourceLocation)

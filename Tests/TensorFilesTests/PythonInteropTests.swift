@@ -3,7 +3,8 @@ import TestSupport
 import Testing
 @testable import TensorFiles
 
-/// Checks that Python's `torch.load(weights_only=True)` accepts what Swift writes, and that Swift reads Python's re-save.
+/// Checks that Python's `torch.load(weights_only=True)` accepts what Swift writes, and that Swift reads Python's
+/// re-save.
 @Suite final class PythonInteropTests {
     private let tmp: TempDir
     init() throws { tmp = try TempDir() }

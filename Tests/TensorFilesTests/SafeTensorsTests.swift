@@ -71,72 +71,56 @@ import Testing
             try Data([1, 2, 3]).write(to: URL(fileURLWithPath: p))
             _ = try SafeTensors.read(path: p)
         }
-        expectError("tensor 't'", "outside the 8-byte data section") {
-            _ = try SafeTensors.read(
-                path: try hostile(
-                    #"{"t":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}"#, data: .init(repeating: 0, count: 8)))
-        }
-        expectError("tensor 't'", "outside") {
-            _ = try SafeTensors.read(
-                path: try hostile(
-                    #"{"t":{"dtype":"F32","shape":[0],"data_offsets":[9,8]}}"#, data: .init(repeating: 0, count: 8)))
-        }
-        expectError("tensor 'b'", "overlap tensor 'a'") {
-            _ = try SafeTensors.read(
-                path: try hostile(
-                    #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#,
-                    data: .init(repeating: 0, count: 12)))
-        }
-        expectError("tensor 't'", "needs 12 bytes but data_offsets span 8") {
-            _ = try SafeTensors.read(
-                path: try hostile(
-                    #"{"t":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#, data: .init(repeating: 0, count: 8)))
-        }
-        expectError("tensor 't'", "unknown or unsupported dtype 'Q7'") {
-            _ = try SafeTensors.read(
-                path: try hostile(
-                    #"{"t":{"dtype":"Q7","shape":[2],"data_offsets":[0,8]}}"#, data: .init(repeating: 0, count: 8)))
-        }
-        expectError("not valid JSON") {
-            _ = try SafeTensors.read(
-                path: try hostile(#"{"t":{"dtype":"F32","shape":[2"#, data: .init(repeating: 0, count: 8)))
-        }
-        expectError("not valid JSON") { _ = try SafeTensors.read(path: try hostile(#"{"t":1} trailing"#)) }
-        expectError("tensor 't'", "non-negative") {
-            _ = try SafeTensors.read(
-                path: try hostile(
-                    #"{"t":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}}"#, data: .init(repeating: 0, count: 8)))
-        }
-        expectError("tensor 't'", "overflows") {
-            _ = try SafeTensors.read(
-                path: try hostile(
-                    #"{"t":{"dtype":"F64","shape":[4294967296,4294967296],"data_offsets":[0,8]}}"#,
-                    data: .init(repeating: 0, count: 8)))
-        }
-        expectError("tensor 't'", "data_offsets") {
-            _ = try SafeTensors.read(
-                path: try hostile(
-                    #"{"t":{"dtype":"F32","shape":[2],"data_offsets":[0,1e400]}}"#, data: .init(repeating: 0, count: 8))
-            )
-        }
-        expectError("bytes 0..<4 before tensor 't' belong to no tensor") {
-            _ = try SafeTensors.read(
-                path: try hostile(
-                    #"{"t":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#, data: .init(repeating: 0, count: 8)))
-        }
-        expectError("8 bytes but the tensors cover only 4") {
-            _ = try SafeTensors.read(
-                path: try hostile(
-                    #"{"t":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#, data: .init(repeating: 0, count: 8)))
-        }
-        expectError("__metadata__") { _ = try SafeTensors.read(path: try hostile(#"{"__metadata__":{"a":1}}"#)) }
-        expectError("duplicate entry 't'") {
-            _ = try SafeTensors.read(
-                path: try hostile(
-                    #"{"t":{"dtype":"F32","shape":[0],"data_offsets":[0,0]},"t":{"dtype":"F32","shape":[0],"data_offsets":[0,0]}}"#
-                ))
+        for (header, dataBytes, fragments) in hostileCases {
+            expectError(fragments) {
+                _ = try SafeTensors.read(path: try hostile(header, data: .init(repeating: 0, count: dataBytes)))
+            }
         }
     }
+
+    /// Headers (over that many zero data bytes) and what the error must mention.
+    private let hostileCases: [(header: String, dataBytes: Int, fragments: [String])] = [
+        (
+            #"{"t":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}"#, 8,
+            ["tensor 't'", "outside the 8-byte data section"]
+        ),
+        (#"{"t":{"dtype":"F32","shape":[0],"data_offsets":[9,8]}}"#, 8, ["tensor 't'", "outside"]),
+        (
+            #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"#
+                + #""b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#, 12,
+            ["tensor 'b'", "overlap tensor 'a'"]
+        ),
+        (
+            #"{"t":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#, 8,
+            ["tensor 't'", "needs 12 bytes but data_offsets span 8"]
+        ),
+        (
+            #"{"t":{"dtype":"Q7","shape":[2],"data_offsets":[0,8]}}"#, 8,
+            ["tensor 't'", "unknown or unsupported dtype 'Q7'"]
+        ),
+        (#"{"t":{"dtype":"F32","shape":[2"#, 8, ["not valid JSON"]),
+        (#"{"t":1} trailing"#, 0, ["not valid JSON"]),
+        (#"{"t":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}}"#, 8, ["tensor 't'", "non-negative"]),
+        (
+            #"{"t":{"dtype":"F64","shape":[4294967296,4294967296],"data_offsets":[0,8]}}"#, 8,
+            ["tensor 't'", "overflows"]
+        ),
+        (#"{"t":{"dtype":"F32","shape":[2],"data_offsets":[0,1e400]}}"#, 8, ["tensor 't'", "data_offsets"]),
+        (
+            #"{"t":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#, 8,
+            ["bytes 0..<4 before tensor 't' belong to no tensor"]
+        ),
+        (
+            #"{"t":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#, 8,
+            ["8 bytes but the tensors cover only 4"]
+        ),
+        (#"{"__metadata__":{"a":1}}"#, 0, ["__metadata__"]),
+        (
+            #"{"t":{"dtype":"F32","shape":[0],"data_offsets":[0,0]},"#
+                + #""t":{"dtype":"F32","shape":[0],"data_offsets":[0,0]}}"#, 0,
+            ["duplicate entry 't'"]
+        )
+    ]
 
     @Test func writerRejectsBadInput() throws {
         let dir = tmp.path

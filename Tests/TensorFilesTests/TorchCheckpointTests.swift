@@ -191,7 +191,8 @@ import Testing
     private func str(_ s: String) -> [UInt8] { [0x8C, UInt8(s.utf8.count)] + Array(s.utf8) }
 
     @Test func untypedStorageWithRebuildTensorV3() throws {
-        // _rebuild_tensor_v3(('storage', UntypedStorage, '0', 'cpu', 12), 1, (2,), (1,), False, OrderedDict(), torch.float32)
+        // _rebuild_tensor_v3(('storage', UntypedStorage, '0', 'cpu', 12), 1, (2,), (1,), False, OrderedDict(),
+        // torch.float32)
         var p: [UInt8] = [0x80, 2, 0x63] + Array("torch._utils\n_rebuild_tensor_v3\n".utf8) + [0x28, 0x28]
         p +=
             str("storage") + [0x63] + Array("torch.storage\nUntypedStorage\n".utf8) + str("0") + str("cpu") + [
@@ -234,8 +235,9 @@ import Testing
         #expect(try TensorRef(storage: storage, storageOffset: 99, shape: [0, 3]).materialize().bytes.isEmpty)
     }
 
-    /// A tiny checkpoint holding a zero-stride 100000×100000 view (40 GB when materialised) is an error naming the tensor,
-    /// not an allocation failure (it aborted convert/finetune/embed with SIGABRT); a small expanded view still loads.
+    /// A tiny checkpoint holding a zero-stride 100000×100000 view (40 GB when materialised) is an error naming the
+    /// tensor, not an allocation failure (it aborted convert/finetune/embed with SIGABRT); a small expanded view still
+    /// loads.
     @Test func overlappingViewsAreBounded() throws {
         let one = TensorStorage(dtype: .float32, bytes: [0, 0, 128, 63])  // 1.0
         var model = PickleDict(isOrderedDict: true)

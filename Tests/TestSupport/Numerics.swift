@@ -1,7 +1,8 @@
 // Comparisons of tensors against reference values.
 import Torch
 
-/// Max-norm relative difference ‖a − b‖∞ / max(‖b‖∞, 1e-6), in float64; a and b have the same element count.
+/// Max-norm relative difference ‖a − b‖∞ / max(‖b‖∞, 1e-6), in float64; a and b have the same element
+/// count.
 public func maxRel(_ a: Tensor, _ b: Tensor) throws -> Double {
     let x = try a.to(.float64).toArray(Double.self), y = try b.to(.float64).toArray(Double.self)
     precondition(x.count == y.count, "maxRel: \(x.count) vs \(y.count) elements")

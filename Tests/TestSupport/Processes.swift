@@ -48,8 +48,8 @@ public func runSTMAE(
     return (status, (try? String(contentsOf: log, encoding: .utf8)) ?? "")
 }
 
-/// Runs `tool args…` (found on PATH) with `environment` added to this process's; returns stdout, or throws with stderr
-/// when it exits non-zero.
+/// Runs `tool args…` (found on PATH) with `environment` added to this process's; returns stdout, or throws with
+/// stderr when it exits non-zero.
 public func runTool(_ tool: String, _ args: [String], environment: [String: String] = [:]) throws -> String {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -73,8 +73,8 @@ public func runTool(_ tool: String, _ args: [String], environment: [String: Stri
     return stdout
 }
 
-/// Runs `python3 args…` with `.torch`, `.pylibs` (transformers) and `reference/` on PYTHONPATH and the Hugging Face hub
-/// offline; returns stdout, or throws with stderr when it exits non-zero.
+/// Runs `python3 args…` with `.torch`, `.pylibs` (transformers) and `reference/` on PYTHONPATH and the Hugging Face
+/// hub offline; returns stdout, or throws with stderr when it exits non-zero.
 public func runPython(_ args: [String]) throws -> String {
     let path = ["/.torch", "/.pylibs", "/reference"].map { packageRoot + $0 }.joined(separator: ":")
     return try runTool("python3", args, environment: ["PYTHONPATH": path, "HF_HUB_OFFLINE": "1"])

@@ -3,9 +3,9 @@ import Testing
 @testable import Torch
 
 /// stmae's fused attention kernels (Sources/CPUKernels/attention.cpp: bf16; attention_fp32.cpp: fp32) against attention
-/// written out in fp32 (softmax(q kᵀ · scale) v) on the same inputs, forward and gradients. q, k, v are slices of one
-/// qkv tensor, as in the models. bf16 on a CPU without AVX-512 BF16 runs the fp32 kernel on widened copies; where the CPU
-/// lacks a kernel's instructions the same calls run libtorch's SDPA and are checked the same way.
+/// written out in fp32 (softmax(q kᵀ · scale) v) on the same inputs, forward and gradients. q, k, v are slices of
+/// one qkv tensor, as in the models. bf16 on a CPU without AVX-512 BF16 runs the fp32 kernel on widened copies; where
+/// the CPU lacks a kernel's instructions the same calls run libtorch's SDPA and are checked the same way.
 struct AttentionTests {
     static let cases: [(batch: Int, heads: Int, lq: Int, lk: Int, dim: Int)] = [
         (2, 3, 37, 37, 32), (1, 2, 50, 21, 64), (1, 2, 19, 33, 128), (1, 16, 157, 157, 32), (2, 1, 3, 1, 32),
@@ -42,8 +42,9 @@ struct AttentionTests {
         let scores = try rq.matmul(rk.transpose(-1, -2)) * (1 / Double(c.dim).squareRoot())
         let ref = try softmax(scores, dim: -1).matmul(rv)
         try ref.backward(gradient: gradOut.to(.float64))
-        // bf16: output rounding (2⁻⁹ relative) and bf16 probabilities in P·V, observed ≤ 4e-3; gradients go through
-        // bf16 dP, dS and products of bf16 tensors, observed ≤ 1e-2. fp32: observed ≤ 2e-6 (2^x polynomial: 2e-7).
+        // bf16: output rounding (2⁻⁹ relative) and bf16 probabilities in P·V, observed ≤ 4e-3; gradients go
+        // through bf16 dP, dS and products of bf16 tensors, observed ≤ 1e-2. fp32: observed ≤ 2e-6 (2^x polynomial:
+        // 2e-7).
         let (outTol, gradTol) = dtype == .bfloat16 ? (1e-2, 3e-2) : (1e-5, 1e-5)
         try expectClose(out, ref, tol: outTol, "output \(c) \(dtype)")
         try expectClose(try #require(qLeaf.grad), try #require(q64.grad), tol: gradTol, "dq \(c) \(dtype)")

@@ -56,7 +56,8 @@ struct LinearTests {
     /// a transposed input; with gradients through all of them.
     @Test(arguments: LinearBackend.allCases) func viewsAsOperands(_ backend: LinearBackend) throws {
         let g = try Generator(seed: 9)
-        let x = try Tensor.randn([33, 40], generator: g).transpose(0, 1).requiresGrad(true)  // [40, 33], strides (1, 40)
+        // [40, 33], strides (1, 40)
+        let x = try Tensor.randn([33, 40], generator: g).transpose(0, 1).requiresGrad(true)
         let weights = [
             try Tensor.randn([33, 70], generator: g).transpose(0, 1),  // [70, 33], strides (1, 70)
             try Tensor.randn([70, 66], generator: g).slice(dim: 1, step: 2)
@@ -105,9 +106,9 @@ struct LinearTests {
             "default: OpenBLAS without bf16 dot products")
     }
 
-    /// bf16 linears on each bf16 library (bf16 tensors, and autocast over fp32 leaves) against the float64 product of the
-    /// bf16-rounded operands: within bf16 rounding (2⁻⁸ of the max norm), forward and the three gradients, whose
-    /// dtypes follow the leaves (autocast's casts carry the gradients back to fp32).
+    /// bf16 linears on each bf16 library (bf16 tensors, and autocast over fp32 leaves) against the float64 product of
+    /// the bf16-rounded operands: within bf16 rounding (2⁻⁸ of the max norm), forward and the three gradients,
+    /// whose dtypes follow the leaves (autocast's casts carry the gradients back to fp32).
     @Test(arguments: cases.indices, [LinearBackend.libtorch, .openBLAS]) func bf16MatchesRoundedProduct(
         _ i: Int, _ backend: LinearBackend
     ) throws {
@@ -143,10 +144,10 @@ struct LinearTests {
 /// CPUs without AVX2). The switch is process-wide, so these run one at a time.
 @Suite(.serialized) struct Bf16LinearRoundingTests {
     /// OpenBLAS's bf16 path rounds as libtorch does, bit for bit. Operands whose products are exact in fp32 (x and the
-    /// upstream gradient small integers, w and b on a 2⁻¹⁰ grid, so with ties and values bf16 cannot hold) must give
-    /// exactly libtorch's bf16 rounding of the exact results: forward, dx, dw, db, for fp32 leaves under autocast (w and
-    /// b rounded inside, gradients fp32 holding bf16 values) and for bf16 leaves. x's 1100 rows span three of the
-    /// linear's 512-row blocks (dW and db summed over them), its blocks cross the conversions' parallel chunks, and
+    /// upstream gradient small integers, w and b on a 2⁻¹⁰ grid, so with ties and values bf16 cannot hold) must
+    /// give exactly libtorch's bf16 rounding of the exact results: forward, dx, dw, db, for fp32 leaves under autocast
+    /// (w and b rounded inside, gradients fp32 holding bf16 values) and for bf16 leaves. x's 1100 rows span three of
+    /// the linear's 512-row blocks (dW and db summed over them), its blocks cross the conversions' parallel chunks, and
     /// every operand has a tail shorter than a vector.
     @Test(arguments: [true, false]) func openBLASRoundsLikeLibtorch(vectorized: Bool) throws {
         let saved = Runtime.vectorizedBf16Conversions

@@ -16,6 +16,13 @@ func tinyVideoSet(in tmp: TempDir) throws -> (data: String, out: String) {
     return (root + "/train", out)
 }
 
+/// The names of the complete events (`"ph": "X"`) of the Chrome trace at `path`.
+func tracedOps(_ path: String) throws -> Set<String> {
+    let events =
+        try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [[String: Any]] ?? []
+    return Set(events.compactMap { $0["ph"] as? String == "X" ? $0["name"] as? String : nil })
+}
+
 let tinyCLIFlags = [
     "--img_size", "32", "--patch_size", "8", "--num_frames", "4", "--sampling_rate", "2",
     "--batch_size_per_gpu", "2", "--repeat_aug", "2", "--decoder_depth", "1", "--warmup_epochs", "1",
@@ -47,8 +54,8 @@ let tinyFinetuneFlags = [
                 && files.contains("loss_curve.png"))
         let log = try String(contentsOfFile: out + "/log.jsonl", encoding: .utf8)
         #expect(
-            log.components(separatedBy: "\"type\":\"step\"").count - 1 == 16, "17 videos / batch 2 → 8 steps × 2 epochs"
-        )
+            log.components(separatedBy: "\"type\":\"step\"").count - 1 == 16,
+            "17 videos / batch 2 → 8 steps × 2 epochs")
 
         let png = out + "/recon.png"
         let vis = try runSTMAE([
@@ -106,8 +113,8 @@ let tinyFinetuneFlags = [
         #expect(more.status == 0 && more.stderr.contains("overridden: --epochs 3 (was 2)"), "\(more.stderr)")
     }
 
-    /// bf16 steps run their linears on the library --bf16-linear names (OpenBLAS's sgemm of widened values is recorded as
-    /// `stmae::openblas_sgemm`; libtorch's bf16 GEMM is not), and no convolution: the kept patches are embedded by a
+    /// bf16 steps run their linears on the library --bf16-linear names (OpenBLAS's sgemm of widened values is recorded
+    /// as `stmae::openblas_sgemm`; libtorch's bf16 GEMM is not), and no convolution: the kept patches are embedded by a
     /// linear (`PatchEmbed.callAsFunction(_:keeping:)`); `onednn` is rejected, naming the flag.
     @Test func benchTraceRecordsTheBf16Linears() throws {
         let tmp = try TempDir("trace-bf16"), out = tmp.path
@@ -119,10 +126,7 @@ let tinyFinetuneFlags = [
             ])
             #expect(run.status == 0, "\(run.stderr)")
             #expect(run.stderr.contains("\"linear\":\"\(backend)\""), "\(run.stderr)")
-            let events =
-                try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/t.json")))
-                as? [[String: Any]] ?? []
-            let names = Set(events.compactMap { $0["ph"] as? String == "X" ? $0["name"] as? String : nil })
+            let names = try tracedOps(out + "/t.json")
             #expect(names.contains("stmae::openblas_sgemm") == (backend == "openblas"), "\(backend)")
             #expect(
                 !names.contains { $0.contains("conv") },
@@ -158,14 +162,12 @@ let tinyFinetuneFlags = [
                 ] + flags)
             #expect(run.status == 0, "\(run.stderr)")
             #expect(run.stderr.contains("\"linear\":\"\(backend)\""), "\(run.stderr)")
-            let events =
-                try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/t.json")))
-                as? [[String: Any]] ?? []
-            let names = Set(events.compactMap { $0["ph"] as? String == "X" ? $0["name"] as? String : nil })
+            let names = try tracedOps(out + "/t.json")
+            let shown = names.sorted().filter {
+                $0.hasPrefix("aten::a") || $0.hasPrefix("mkldnn") || $0.hasPrefix("stmae") || $0.contains("Attention")
+            }
             #expect(
-                names.isSuperset(of: [linearOps[backend]!, "aten::_fused_adamw_"] + attention),
-                "\(flags): \(names.sorted().filter { $0.hasPrefix("aten::a") || $0.hasPrefix("mkldnn") || $0.hasPrefix("stmae") || $0.contains("Attention") })"
-            )
+                names.isSuperset(of: [linearOps[backend]!, "aten::_fused_adamw_"] + attention), "\(flags): \(shown)")
             for (other, op) in linearOps where other != backend && op != "aten::addmm" {
                 #expect(!names.contains(op), "\(flags): \(op)")
             }

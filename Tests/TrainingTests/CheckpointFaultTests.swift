@@ -44,6 +44,23 @@ func leftoverTemps(_ dir: String) -> [String] {
     }
 }
 
+/// `stmae pretrain` of the tiny video set (`tinyCLIFlags`) into a fresh folder `out`.
+struct TinyPretrain {
+    let tmp: TempDir, out: String, exe: String, data: String
+
+    init(_ name: String) throws {
+        tmp = try TempDir(name)
+        (data, out) = try tinyVideoSet(in: tmp)
+        exe = try productPath("stmae")
+    }
+
+    /// The arguments for `steps` steps (`--max_steps`), then `extra`.
+    func args(steps: Int, _ extra: [String] = []) -> [String] {
+        ["pretrain", "--data_dirs", data, "--output_dir", out, "--epochs", "500", "--max_steps", "\(steps)"]
+            + tinyCLIFlags + extra
+    }
+}
+
 /// Checkpoints are one unit: a save killed or failing part-way leaves the previous checkpoint as it was, a mixed set of
 /// parts is refused with a message naming them, and the temporary files of killed saves are removed by the next run.
 @Suite(.serialized) struct CheckpointFaultTests {
@@ -152,20 +169,17 @@ func leftoverTemps(_ dir: String) -> [String] {
     /// A save killed (SIGKILL) after the weights were written keeps the previous checkpoint byte for byte; the next
     /// run (its first read of the folder) removes the killed save's temporary files and resumes from that checkpoint.
     @Test(.timeLimit(.minutes(5))) func killMidSaveKeepsThePreviousCheckpoint() throws {
-        let tmp = try TempDir("ck-kill")
-        let (data, out) = try tinyVideoSet(in: tmp)
-        let exe = try productPath("stmae")
-        let run = ["pretrain", "--data_dirs", data, "--output_dir", out, "--epochs", "500", "--max_steps"]
-        let first = try runWithEnv(exe, run + ["2"] + tinyCLIFlags)
+        let tiny = try TinyPretrain("ck-kill"), (exe, out) = (tiny.exe, tiny.out)
+        let first = try runWithEnv(exe, tiny.args(steps: 2))
         #expect(first.status == 0, "\(first.output)")
         let before = checkpointBytes(out)
         let resume = ["--resume", out + "/checkpoint-last.json"]
         let killed = try runWithEnv(
-            exe, run + ["1"] + tinyCLIFlags + resume, env: ["STMAE_TEST_KILL_IN_SAVE": "weights"])
+            exe, tiny.args(steps: 1, resume), env: ["STMAE_TEST_KILL_IN_SAVE": "weights"])
         #expect(killed.status == 128 + SIGKILL, "\(killed.output)")
         #expect(checkpointBytes(out) == before)
         #expect(!leftoverTemps(out).isEmpty, "the killed save left its staged weights")
-        let next = try runWithEnv(exe, run + ["1"] + tinyCLIFlags + resume)
+        let next = try runWithEnv(exe, tiny.args(steps: 1, resume))
         #expect(next.status == 0 && next.output.contains("left by an interrupted save"), "\(next.output)")
         #expect(next.output.contains("resumed from") && next.output.contains("step 2"))
         #expect(try Checkpoint.load(out + "/checkpoint-last.json").state.step == 3)
@@ -175,13 +189,10 @@ func leftoverTemps(_ dir: String) -> [String] {
     /// A save killed after its commit point (one part already renamed) is completed by the next reader: the
     /// checkpoint is the new one, whole.
     @Test(.timeLimit(.minutes(5))) func killAfterCommitIsCompletedOnLoad() throws {
-        let tmp = try TempDir("ck-commit")
-        let (data, out) = try tinyVideoSet(in: tmp)
-        let exe = try productPath("stmae")
-        let run = ["pretrain", "--data_dirs", data, "--output_dir", out, "--epochs", "500", "--max_steps"]
-        #expect(try runWithEnv(exe, run + ["2"] + tinyCLIFlags).status == 0)
+        let tiny = try TinyPretrain("ck-commit"), (exe, out) = (tiny.exe, tiny.out)
+        #expect(try runWithEnv(exe, tiny.args(steps: 2)).status == 0)
         let killed = try runWithEnv(
-            exe, run + ["1"] + tinyCLIFlags + ["--resume", out + "/checkpoint-last.json"],
+            exe, tiny.args(steps: 1, ["--resume", out + "/checkpoint-last.json"]),
             env: ["STMAE_TEST_KILL_IN_SAVE": "rename"])
         #expect(killed.status == 128 + SIGKILL, "\(killed.output)")
         #expect(leftoverTemps(out).contains(".checkpoint-last.commit"))
@@ -193,18 +204,15 @@ func leftoverTemps(_ dir: String) -> [String] {
     /// A full disk (here: a file-size limit, `ulimit -f`, between the weights' and the optimizer state's size) fails
     /// the save with the OS error and leaves the previous checkpoint byte for byte, with no temporary files.
     @Test(.timeLimit(.minutes(5))) func failedWriteKeepsThePreviousCheckpoint() throws {
-        let tmp = try TempDir("ck-full")
-        let (data, out) = try tinyVideoSet(in: tmp)
-        let exe = try productPath("stmae")
-        let run = ["pretrain", "--data_dirs", data, "--output_dir", out, "--epochs", "500", "--max_steps"]
-        #expect(try runWithEnv(exe, run + ["2"] + tinyCLIFlags).status == 0)
+        let tiny = try TinyPretrain("ck-full"), (exe, out) = (tiny.exe, tiny.out)
+        #expect(try runWithEnv(exe, tiny.args(steps: 2)).status == 0)
         let before = checkpointBytes(out)
         let (w, o) = (before[1]?.count ?? 0, before[2]?.count ?? 0)
         try #require(o > w + 8192, "optimizer state \(o) B vs weights \(w) B")
         let kb = (w + o) / 2 / 1024  // bash's ulimit -f counts 1024-byte blocks
         let args =
-            ["-c", "trap '' XFSZ; ulimit -f \(kb); exec \"$0\" \"$@\"", exe] + run + ["1"] + tinyCLIFlags
-            + ["--resume", out + "/checkpoint-last.json"]
+            ["-c", "trap '' XFSZ; ulimit -f \(kb); exec \"$0\" \"$@\"", exe]
+            + tiny.args(steps: 1, ["--resume", out + "/checkpoint-last.json"])
         let failed = try runWithEnv("/bin/bash", args)
         #expect(failed.status != 0 && failed.output.contains("File too large"), "\(failed.output)")
         #expect(checkpointBytes(out) == before)

@@ -85,8 +85,8 @@ struct EmbeddingsTests {
         #expect(try (c0.squeeze(0) - r.embeddings.select(dim: 0, index: 0)).abs().amax(dims: [0]).item() > 1e-3)
     }
 
-    /// Classifier checkpoints: with `fc_norm` the head's input; with only `norm` (mae_st: mean → norm; optimized-stmae:
-    /// norm → cls token) as `pool` says.
+    /// Classifier checkpoints: with `fc_norm` the head's input; with only `norm` (mae_st: mean → norm;
+    /// optimized-stmae: norm → cls token) as `pool` says.
     @Test func classifierCheckpointsEmbedTheHeadInput() throws {
         let tmp = try TempDir("embed-cls"), dir = tmp.path
         var c = ViTConfig()

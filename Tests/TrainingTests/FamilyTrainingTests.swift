@@ -117,7 +117,8 @@ struct FamilyTrainingTests {
         #expect { try Pretrainer(c) } throws: { "\($0)".contains("--embed_dim 25") }
     }
 
-    /// MaskFeat ViT-B/16, 16×224: every token through 12 blocks ≈ 6 · 86M · 1569 + attention ≈ 1.07 TFLOP per clip.
+    /// MaskFeat ViT-B/16, 16×224: every token through 12 blocks ≈ 6 · 86M · 1569 + attention ≈ 1.07 TFLOP per
+    /// clip.
     @Test func maskFeatFlops() throws {
         var c = PretrainConfig()
         c.model = "maskfeat_vit_base"; c.imgSize = 224; c.numFrames = 16

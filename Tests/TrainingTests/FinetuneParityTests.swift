@@ -74,7 +74,8 @@ struct FinetuneParityTests {
             let gradScale = try f["grad." + k]!.to(.float64).toArray(Double.self).map(abs).max() ?? 0
             if gradScale < 1e-6 {
                 // analytically zero gradient (attn.k.bias: softmax ignores a per-query constant): the gradient is
-                // rounding noise whose sign varies with the thread count, so Adam's first step is ±(≤ lr) per element
+                // rounding noise whose sign varies with the thread count, so Adam's first step is ±(≤ lr) per
+                // element
                 let biggest = try mine.abs().to(.float64).toArray(Double.self).max() ?? 0
                 #expect(biggest <= 1e-3 * 1.001, "update of \(k) (zero gradient): \(biggest) > lr")
                 continue

@@ -92,10 +92,12 @@ struct FinetuneTests {
         c.numSpatialCrops = 3
         #expect(try c.clipConfig(train: false, spatialIndex: 0).evalShortSide == 224)
         c.images = true
-        #expect(try c.clipConfig(train: false).evalShortSide == 256)  // finetune-image: resize(img_size + 32), centre crop
+        // finetune-image: resize(img_size + 32), centre crop
+        #expect(try c.clipConfig(train: false).evalShortSide == 256)
     }
 
-    /// Hand-computed: video 0 has views [.6 .4], [.1 .9], [.3 .7] → mean [.333 .667] → class 1 (the single first view says 0).
+    /// Hand-computed: video 0 has views [.6 .4], [.1 .9], [.3 .7] → mean [.333 .667] → class 1 (the single first
+    /// view says 0).
     @Test func multiViewAveragesSoftmaxPerVideo() throws {
         var a = ViewAggregator(numClasses: 2)
         a.add(probs: [0.6, 0.4, 0.8, 0.2], samples: [0, 1], labels: [1, 0])

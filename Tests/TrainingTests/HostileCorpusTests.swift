@@ -9,8 +9,8 @@ import TensorFiles
 /// list with missing files, hostile checkpoints. Every run ends by itself with an exit code (never a signal, never a
 /// hang), skips what it cannot read with the reason, and trains on the rest.
 @Suite(.serialized) struct HostileCorpusTests {
-    /// tinyVideoSet (8 classes × 2 good clips + a text file named .mp4) plus: truncated, empty and byte-damaged copies,
-    /// a FIFO, a directory named `.mp4`, a `.mov` copy, an upper-case extension.
+    /// tinyVideoSet (8 classes × 2 good clips + a text file named .mp4) plus: truncated, empty and byte-damaged
+    /// copies, a FIFO, a directory named `.mp4`, a `.mov` copy, an upper-case extension.
     static func corpus(in tmp: TempDir) throws -> (videos: String, broken: [String]) {
         let videos = try tinyVideoSet(in: tmp).data, dir = videos + "/circle_left"
         let fm = FileManager.default

@@ -15,7 +15,8 @@ struct UpstreamCommandsTests {
         let c = try PretrainConfig.flags.parse(
             Self.words(
                 """
-                --data_dirs DATA_DIRS --datafile_dir DATAFILE_DIR --save_prefix INFORMATIVE_SAVE_PREFIX --output_dir OUTPUT_DIR \
+                --data_dirs DATA_DIRS --datafile_dir DATAFILE_DIR --save_prefix INFORMATIVE_SAVE_PREFIX \
+                --output_dir OUTPUT_DIR \
                 --model 'mae_vit_huge_patch14' --batch_size_per_gpu 1 --accum_iter 1 --epochs 100000 --num_frames 16 \
                 --img_size 224 --decoder_embed_dim 512 --decoder_depth 4 --pin_mem --t_patch_size 2 --repeat_aug 16 \
                 --sampling_rate 8 --lr 0.0001 --weight_decay 0.05 --mask_ratio 0.9 --pred_t_dim 16 --clip_grad 0.1
@@ -37,7 +38,8 @@ struct UpstreamCommandsTests {
         let video = try FinetuneConfig.flags.parse(
             Self.words(
                 """
-                --train_dir TRAIN_DIR --val_dir VAL_DIR --datafile_dir DATAFILE_DIR \(common) --repeat_aug 1 --sampling_rate 8
+                --train_dir TRAIN_DIR --val_dir VAL_DIR --datafile_dir DATAFILE_DIR \(common) \
+                --repeat_aug 1 --sampling_rate 8
                 """), onto: FinetuneConfig())
         try video.validate()
         #expect(video.trainDir == "TRAIN_DIR" && video.valDir == "VAL_DIR" && video.datafileDir == "DATAFILE_DIR")
@@ -87,9 +89,11 @@ struct UpstreamCommandsTests {
         let c = try FinetuneConfig.flags.parse(
             Self.words(
                 """
-                --path_to_data_dir KINETICS_DIR --rand_aug --epochs 50 --repeat_aug 2 --model vit_large_patch16 --batch_size 2 \
+                --path_to_data_dir KINETICS_DIR --rand_aug --epochs 50 --repeat_aug 2 --model vit_large_patch16 \
+                --batch_size 2 \
                 --distributed --dist_eval --smoothing 0.1 --mixup 0.8 --cutmix 1.0 --mixup_prob 1.0 --blr 0.0024 \
-                --num_frames 16 --sampling_rate 4 --dropout 0.3 --warmup_epochs 5 --layer_decay 0.75 --drop_path_rate 0.2 \
+                --num_frames 16 --sampling_rate 4 --dropout 0.3 --warmup_epochs 5 --layer_decay 0.75 \
+                --drop_path_rate 0.2 \
                 --aa rand-m7-mstd0.5-inc1 --clip_grad 5.0 --fp32 --no_env --log_dir L
                 """), onto: base)
         try c.validate()
@@ -126,7 +130,8 @@ struct UpstreamCommandsTests {
             legacy.removeValue(forKey: "aa")
             // as `Checkpoint.loadSidecar` reads a sidecar's settings
             let current = FinetuneCheckpointState.currentSettings(legacy)
-            let loaded = try JSONDecoder().decode(FinetuneConfig.self, from: JSONSerialization.data(withJSONObject: current))
+            let loaded = try JSONDecoder().decode(
+                FinetuneConfig.self, from: JSONSerialization.data(withJSONObject: current))
             #expect(loaded.randAug == on && loaded.aa == aa)
         }
     }
@@ -176,7 +181,8 @@ struct UpstreamCommandsTests {
         #expect(!inOut.contains("log.jsonl") && inOut.contains("checkpoint-00000.json"))
     }
 
-    /// mae_st's `--distributed` needs a launcher; fine-tuning says so instead of training one process as if it were many.
+    /// mae_st's `--distributed` needs a launcher; fine-tuning says so instead of training one process as if it were
+    /// many.
     @Test func finetuneDistributedNeedsALauncher() throws {
         let r = try runSTMAE(["finetune", "--distributed", "--max_steps", "1", "--output_dir", try TempDir("dist").path]
         )

@@ -34,7 +34,8 @@ struct VisualizeTests {
         var cfg = try MAEConfig.named("mae_vit_tiny")
         (cfg.imgSize, cfg.patchSize, cfg.numFrames, cfg.predTDim, cfg.normPixLoss) = (32, 8, 4, 4, true)
         let model = try MaskedAutoencoderViT(cfg, generator: Generator(seed: 1))
-        let x = try Tensor.randn([1, 3, 4, 32, 32], generator: Generator(seed: 4)) * 0.1 + 1.0  // bright, low-contrast clip
+        // bright, low-contrast clip
+        let x = try Tensor.randn([1, 3, 4, 32, 32], generator: Generator(seed: 4)) * 0.1 + 1.0
         let noise = try model.makeNoise(batch: 1, generator: Generator(seed: 5))
         let stats = [0.45, 0.45, 0.45], std = [0.225, 0.225, 0.225]
         let vis = try reconstruct(model, clip: x, noise: noise, mean: stats, std: std, denorm: .visible)
