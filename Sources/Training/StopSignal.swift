@@ -23,5 +23,27 @@ public func installStopHandlers() {
     pthread_sigmask(SIG_UNBLOCK, &set, nil)
 }
 
-/// 128 + the signal that stopped training (130 for SIGINT), or nil if none did: the command's exit status.
-public var stoppedBySignalStatus: Int32? { stopSignal != 0 ? 128 + stopSignal : nil }
+/// The signal another rank of a data-parallel run got, learnt through `stopAgreed`; 0 if none.
+nonisolated(unsafe) var peerStopSignal: Int32 = 0
+
+/// 128 + the signal that stopped training (130 for SIGINT) — this process's or, in a data-parallel run, another
+/// rank's — or nil if none did: the command's exit status.
+public var stoppedBySignalStatus: Int32? {
+    let s = stopSignal != 0 ? stopSignal : peerStopSignal
+    return s != 0 ? 128 + s : nil
+}
+
+/// Combines every rank's stop request in a data-parallel run: the largest of the ranks' signal numbers (0: none), one
+/// all-reduce (`ProcessGroup.allReduceMax`). Every rank calls it once per optimizer step.
+public typealias StopVote = (Int) throws -> Int
+
+/// Whether to stop after this step: a signal arrived here, or — with `vote` — at any rank, so all ranks of a job stop
+/// after the same step. A rank that learns of another's signal exits with that status too; a signal of its own
+/// afterwards still counts as its first (it saves, see `installStopHandlers`).
+func stopAgreed(_ vote: StopVote?) throws -> Bool {
+    let mine = stopSignal
+    guard let vote else { return mine != 0 }
+    let agreed = try vote(Int(mine))
+    if agreed != 0 && mine == 0 && peerStopSignal == 0 { peerStopSignal = Int32(agreed) }
+    return agreed != 0
+}

@@ -20,15 +20,14 @@ struct PretrainCommand: ParsableCommand {
             print(Self.helpMessage())
             return
         }
-        let (distTimeout, flagArgs) = try takeDistTimeout(arguments)
         let config: PretrainConfig
         do {
-            config = try resumableSettings(flagArgs)
+            config = try resumableSettings(arguments)
             try config.validate()  // every value before any work
         } catch { throw ValidationError("\(error)") }
         installStopHandlers()
         // Data parallel when launched by `stmae launch`, torchrun or Slurm; rank 0 prepares the video list first.
-        let pg = try ProcessGroup.fromEnvironment(timeout: distTimeout)
+        let pg = try ProcessGroup.fromEnvironment(timeout: config.distTimeout, heartbeat: config.heartbeat)
         if config.distributed && pg == nil {
             throw ValidationError(
                 "--distributed: no launcher environment (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT or SLURM_*); "
@@ -49,8 +48,10 @@ struct PretrainCommand: ParsableCommand {
             RunLog.info("skipped \(failed.count) unreadable video(s):")
             for f in failed.prefix(20) { RunLog.info("  \(f.path): \(f.reason)") }
         }
+        DataSummary([feed.loader]).report(to: trainer.log)
         RunLog.info(
             "done: \(state.step) steps; outputs in \(config.outputDir) (log.jsonl, loss_curve.png, checkpoints)")
+        pg?.afterStop()
         if let status = stoppedBySignalStatus { throw ExitCode(status) }  // saved; 130 after SIGINT
     }
 }
