@@ -6,16 +6,27 @@ import Foundation
 /// The signal (SIGINT/SIGTERM) that asked the training loop to stop after the current step; 0 if none.
 nonisolated(unsafe) var stopSignal: Int32 = 0
 
+/// When `stopSignal` arrived (CLOCK_MONOTONIC).
+nonisolated(unsafe) var stopSignalTime = timespec()
+
 /// Installs SIGINT/SIGTERM handlers: the first asks the loop to save a checkpoint and stop after the current step
 /// (the command then exits 128 + signal, 130 for SIGINT, like a shell); a second one ends the process at once, even
-/// one blocked in a system call (opening a FIFO, a collective). Also unblocks them: a parent that spawned us from a
-/// thread with signals blocked (test runners do) passes its mask on.
+/// one blocked in a system call (opening a FIFO, a collective). A second one within 0.2 s is the same Ctrl-C arriving
+/// twice — from the terminal and forwarded by `stmae launch` to ranks in its process group — and only counts once.
+/// Also unblocks them: a parent that spawned us from a thread with signals blocked (test runners do) passes its mask on.
 public func installStopHandlers() {
     var set = sigset_t()
     sigemptyset(&set)
     for s in [SIGINT, SIGTERM] {
-        signal(s) { sig in
-            if stopSignal != 0 { _exit(128 + sig) }  // async-signal-safe
+        signal(s) { sig in  // async-signal-safe: clock_gettime, _exit, plain stores
+            var now = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &now)
+            if stopSignal != 0 {
+                let ns = (now.tv_sec - stopSignalTime.tv_sec) * 1_000_000_000 + (now.tv_nsec - stopSignalTime.tv_nsec)
+                if ns > 200_000_000 { _exit(128 + sig) }
+                return
+            }
+            stopSignalTime = now
             stopSignal = sig
         }
         sigaddset(&set, s)

@@ -70,3 +70,43 @@ func waitForSteps(_ count: Int, in dir: String, _ kids: [Child], seconds: Double
         #expect(kids[0].stderr.contains("rank 1 has made no progress for"), "\(kids[0].stderr)")
     }
 }
+
+/// Signals through `stmae launch`.
+@Suite(.serialized) struct LaunchStopTests {
+    /// SIGINT to one rank under the launcher: the launcher takes that rank's 130 for a stop, not a failure (no
+    /// "failed" message, no SIGTERM while rank 0 saves), and exits 130 with the checkpoint of the last logged step.
+    @Test(.timeLimit(.minutes(4))) func launcherWaitsForRanksThatStop() throws {
+        let tmp = try TempDir("launch-stop")
+        let out = tmp.sub("out")
+        let k = try Child(
+            ["launch", "--nproc_per_node", "2", "--master_port", "\(freePort())", "--"] + tinyPretrain + [
+                "--max_steps", "100000", "--output_dir", out, "--dist_timeout", "60"
+            ])
+        let kids = launchedChildren(k, count: 2)
+        try #require(kids.count == 2, "launcher started \(kids)")
+        defer { for pid in kids { kill(pid, SIGKILL) } }
+        try #require(waitForSteps(2, in: out, [k]), "\(k.stderr)")
+        kill(kids[1], SIGINT)
+        #expect(k.wait(timeout: 60) == 130, "\(k.stderr)")
+        #expect(!k.stderr.contains("failed"), "\(k.stderr)")
+        let step = savedStep(out + "/checkpoint-last.json")
+        #expect(step != nil && step == loggedSteps(out).compactMap { $0["step"] as? Int }.last)
+    }
+
+    /// Ctrl-C in a terminal reaches the ranks twice (from the terminal, to the launcher's process group, and forwarded
+    /// by the launcher): two SIGINTs 20 ms apart still save and exit 130, where before the second ended the process
+    /// at once without a checkpoint. A second one later than 0.2 s still ends it at once (SignalTests, FaultTests).
+    @Test(.timeLimit(.minutes(3))) func sigintDeliveredTwiceAtOnceStillSaves() throws {
+        let tmp = try TempDir("sigint-twice")
+        let out = tmp.sub("out")
+        let k = try Child(tinyPretrain + ["--max_steps", "100000", "--output_dir", out])
+        defer { kill(k.process.processIdentifier, SIGKILL) }
+        try #require(waitForSteps(2, in: out, [k]), "\(k.stderr)")
+        kill(k.process.processIdentifier, SIGINT)
+        usleep(20_000)
+        kill(k.process.processIdentifier, SIGINT)
+        #expect(k.wait(timeout: 60) == 130, "\(k.stderr)")
+        let step = savedStep(out + "/checkpoint-last.json")
+        #expect(step != nil && step == loggedSteps(out).compactMap { $0["step"] as? Int }.last, "\(k.stderr)")
+    }
+}
