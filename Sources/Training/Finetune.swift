@@ -227,7 +227,8 @@ public final class Finetuner {
                 let path = try save(name: c.savePrefix + "checkpoint-last")
                 if rank == 0 {
                     RunLog.info(
-                    "\nstopped at epoch \(state.epoch) batch \(state.nextBatch) (step \(state.step)); continue with --resume \(path)"
+                        "\nstopped at epoch \(state.epoch) batch \(state.nextBatch) (step \(state.step)); "
+                            + "continue with --resume \(path)"
                     )
                 }
                 return state

@@ -82,7 +82,8 @@ public struct FinetuneConfig: Codable, Equatable, Sendable {
     public var distributed = false  // require a launcher environment
     public var distEval = false  // mae_st --dist_eval: each rank evaluates a shard (one process: all)
     public var distTimeout = 1800.0  // seconds before a collective or the rendezvous fails (PyTorch's 30 min)
-    public var heartbeatTimeout = -1.0  // seconds without progress from a rank (0: off; -1: $STMAE_HEARTBEAT_TIMEOUT or 60)
+    /// Seconds without progress from a rank before the job stops (0: off; -1: $STMAE_HEARTBEAT_TIMEOUT, else 60).
+    public var heartbeatTimeout = -1.0
 
     public init() {}
 

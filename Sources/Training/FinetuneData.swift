@@ -14,12 +14,12 @@ public struct FinetuneData {
     public var valSharded = false
 
     /// Sources: `--train_dir` / `--val_dir` (class folders, sorted folder index = label, or `path, label` lists);
-    /// neither given: the built-in synthetic set (its middle frames as PNGs for `images`; no flips unless `--flip_prob`).
-    /// The class list (names → labels) is fixed by the training folders — or by `classNames`, the list a checkpoint was
-    /// trained with — and labels every other folder: a validation folder with a subset of the classes keeps their
-    /// indices, an unknown class is an error. `rank` of `worldSize` trains on its shard (`VideoLoader`) and, with
-    /// `--dist_eval`, validates on videos rank, rank + worldSize, … (no padding: each video counted once); without it
-    /// rank 0 validates on all videos and the others on none. Rank 0 writes the lists.
+    /// neither given: the built-in synthetic set (its middle frames as PNGs for `images`; no flips unless
+    /// `--flip_prob`). The class list (names → labels) is fixed by the training folders (or by `classNames`, the
+    /// list a checkpoint was trained with) and labels every other folder: a validation folder with a subset of the
+    /// classes keeps their indices, an unknown class is an error. `rank` of `worldSize` trains on its shard
+    /// (`VideoLoader`) and, with `--dist_eval`, validates on videos rank, rank + worldSize, … (no padding: each video
+    /// counted once); without it rank 0 validates on all videos and the others on none. Rank 0 writes the lists.
     public init(
         _ config: FinetuneConfig, needTrain: Bool = true, classNames saved: [String]? = nil, rank: Int = 0,
         worldSize: Int = 1, log: @escaping @Sendable (String) -> Void = { RunLog.info($0) }

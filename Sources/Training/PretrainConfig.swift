@@ -70,7 +70,8 @@ public struct PretrainConfig: Codable, Equatable, Sendable {
     public var pinMem = true  // mae_st/optimized-stmae --pin_mem: page-locked batches for GPU copies
     public var logDir = ""  // mae_st --log_dir: where log.jsonl and loss_curve.png go ("" = output_dir)
     public var distTimeout = 1800.0  // seconds before a collective or the rendezvous fails (PyTorch's 30 min)
-    public var heartbeatTimeout = -1.0  // seconds without progress from a rank (0: off; -1: $STMAE_HEARTBEAT_TIMEOUT or 60)
+    /// Seconds without progress from a rank before the job stops (0: off; -1: $STMAE_HEARTBEAT_TIMEOUT, else 60).
+    public var heartbeatTimeout = -1.0
 
     public init() {}
 

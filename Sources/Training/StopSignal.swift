@@ -13,7 +13,8 @@ nonisolated(unsafe) var stopSignalTime = timespec()
 /// (the command then exits 128 + signal, 130 for SIGINT, like a shell); a second one ends the process at once, even
 /// one blocked in a system call (opening a FIFO, a collective). A second one within 0.2 s is the same Ctrl-C arriving
 /// twice — from the terminal and forwarded by `stmae launch` to ranks in its process group — and only counts once.
-/// Also unblocks them: a parent that spawned us from a thread with signals blocked (test runners do) passes its mask on.
+/// Also unblocks them: a parent that spawned us from a thread with signals blocked (test runners do) passes its mask
+/// on.
 public func installStopHandlers() {
     var set = sigset_t()
     sigemptyset(&set)
@@ -48,8 +49,8 @@ public var stoppedBySignalStatus: Int32? {
 /// all-reduce (`ProcessGroup.allReduceMax`). Every rank calls it once per optimizer step.
 public typealias StopVote = (Int) throws -> Int
 
-/// Whether to stop after this step: a signal arrived here, or — with `vote` — at any rank, so all ranks of a job stop
-/// after the same step. A rank that learns of another's signal exits with that status too; a signal of its own
+/// Whether to stop after this step: a signal arrived here, or (with `vote`) at any rank, so all ranks of a job
+/// stop after the same step. A rank that learns of another's signal exits with that status too; a signal of its own
 /// afterwards still counts as its first (it saves, see `installStopHandlers`).
 func stopAgreed(_ vote: StopVote?) throws -> Bool {
     let mine = stopSignal

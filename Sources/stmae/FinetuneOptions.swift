@@ -110,8 +110,8 @@ func runEvaluate(_ c: FinetuneConfig) throws {
     guard rank == 0 else { return }
     print(
         String(
-            format:
-                "%d \(c.images ? "images" : "videos") × %d views: top-1 %.2f%%  top-5 %.2f%%  mean class acc %.2f%%  loss %.4f  (%.1f s)",
+            format: "%d \(c.images ? "images" : "videos") × %d views: top-1 %.2f%%  top-5 %.2f%%  "
+                + "mean class acc %.2f%%  loss %.4f  (%.1f s)",
             r.count, r.views, r.top1, r.top5, r.meanClassAccuracy, r.loss, secs))
     let width = data.classNames.map(\.count).max() ?? 0
     for (i, acc) in r.perClass.enumerated() {

@@ -37,8 +37,9 @@ struct PretrainCommand: ParsableCommand {
         let samples = try pretrainSamples(config)
         if let pg, pg.isMain { try pg.barrier() }
         let feed = try VideoFeed(config, samples: samples, rank: pg?.rank ?? 0, worldSize: pg?.worldSize ?? 1)
+        let source = config.dataDirs.isEmpty ? "built-in synthetic set" : config.dataDirs.joined(separator: " ")
         RunLog.info(
-            "data: \(samples.count) videos (\(config.dataDirs.isEmpty ? "built-in synthetic set" : config.dataDirs.joined(separator: " "))), "
+            "data: \(samples.count) videos (\(source)), "
                 + "\(feed.batchesPerEpoch) batches of \(config.batchSizePerGpu)×\(config.repeatAug) clips per epoch")
         let trainer = try Pretrainer(config, worldSize: pg?.worldSize ?? 1, rank: pg?.rank ?? 0)
         if let pg { try attachDataParallel(trainer, group: pg) }
@@ -56,7 +57,7 @@ struct PretrainCommand: ParsableCommand {
     }
 }
 
-/// The flags over the defaults — or, with `--resume CHECKPOINT`, over the settings the checkpoint was trained with, so
+/// The flags over the defaults, or with `--resume CHECKPOINT` over the settings the checkpoint was trained with, so
 /// that `--resume` alone continues the same run (data, model, schedule, output); flags given override and are logged.
 /// `--max_steps` limits one invocation and is not inherited.
 func resumableSettings(_ args: [String]) throws -> PretrainConfig {

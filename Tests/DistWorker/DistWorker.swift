@@ -120,12 +120,14 @@ struct DistWorker: ParsableCommand {
         c.maskRatio = 0.5
         // Rank 1 starts from different weights: the broadcast must replace them with rank 0's.
         let model = try MaskedAutoencoderViT(c, generator: try Generator(seed: 7 + UInt64(pg.rank)))
-        // attn.k.bias gets an analytically zero gradient (softmax ignores a per-query constant), i.e. pure roundoff that
-        // AdamW's normalisation blows up to ±lr whichever way the batch is split; freezing it leaves the model's math alone.
+        // attn.k.bias gets an analytically zero gradient (softmax ignores a per-query constant), i.e. pure roundoff
+        // that AdamW's normalisation blows up to ±lr whichever way the batch is split; freezing it leaves the model's
+        // math alone.
         try model.setRequiresGrad(false, where: { $0.hasSuffix("attn.k.bias") })
         let named = model.namedParameters()
         let opt = AdamW(paramGroups(named, weightDecay: 0.05), lr: 1e-3, betas: (0.9, 0.95))
-        let ddp = try DataParallel(pg, parameters: named.map(\.1), bucketCapMB: 0.05, firstBucketMB: 0.01, mode: mode)  // several buckets
+        let ddp = try DataParallel(  // several buckets
+            pg, parameters: named.map(\.1), bucketCapMB: 0.05, firstBucketMB: 0.01, mode: mode)
         let before = try ddp.parameters.map { try $0.sum().item() }
         try ddp.broadcastParameters()
         let changed = try Tensor.full(
@@ -186,7 +188,8 @@ struct DistWorker: ParsableCommand {
             ])
     }
 
-    /// `dieRank` kills itself (SIGKILL; with --hang it stops, SIGSTOP, like a wedged host) after `after` all-reduces; the others keep reducing and must fail.
+    /// `dieRank` kills itself (SIGKILL; with --hang it stops, SIGSTOP, like a wedged host) after `after` all-reduces;
+    /// the others keep reducing and must fail.
     func die(_ pg: ProcessGroup) throws {
         let t = try Tensor.ones([1 << 16])
         for i in 0 ..< 10_000 {
