@@ -248,14 +248,17 @@ public final class Finetuner {
                 "type": "epoch", "epoch": state.epoch, "loss": loss, "seconds": secs, "step": state.step,
                 "val_top1": result?.top1 ?? -1, "val_top5": result?.top5 ?? -1, "val_loss": result?.loss ?? -1
             ])
-            RunLog.progress(
-                String(
-                    format: "epoch %d done: loss %.4f, %.1f s%@", state.epoch, loss, secs,
-                    result.map {
-                        String(
-                            format: "; val top-1 %.1f%% top-5 %.1f%% (best %.1f%%)", $0.top1, $0.top5, state.bestTop1)
-                    } ?? ""),
-                final: true)
+            if rank == 0 {  // rank 0's validation (all of it, or with --dist_eval every rank's summed)
+                RunLog.progress(
+                    String(
+                        format: "epoch %d done: loss %.4f, %.1f s%@", state.epoch, loss, secs,
+                        result.map {
+                            String(
+                                format: "; val top-1 %.1f%% top-5 %.1f%% (best %.1f%%)", $0.top1, $0.top5,
+                                state.bestTop1)
+                        } ?? ""),
+                    final: true)
+            }
             let improved = result != nil && state.bestEpoch == state.epoch
             state.epoch += 1
             state.nextBatch = 0
