@@ -71,6 +71,19 @@ func waitForSteps(_ count: Int, in dir: String, _ kids: [Child], seconds: Double
     }
 }
 
+/// `--dist_timeout` and `--heartbeat_timeout` are settings of both commands: listed by `--help` with their defaults,
+/// validated before any work with the flag's name.
+@Test func distSettingsAreFlagsOfBothCommands() throws {
+    for command in ["pretrain", "finetune"] {
+        let help = try runSTMAE([command, "--help"], timeout: 30)
+        #expect(help.stderr.contains("--dist_timeout 1800") && help.stderr.contains("--heartbeat_timeout -1"))
+        let bad = try runSTMAE([command, "--heartbeat_timeout", "-2"], timeout: 30)
+        #expect(bad.status != 0 && bad.stderr.contains("--heartbeat_timeout must be -1 or ≥ 0"), "\(bad.stderr)")
+        let zero = try runSTMAE([command, "--dist_timeout", "0"], timeout: 30)
+        #expect(zero.status != 0 && zero.stderr.contains("--dist_timeout must be > 0"), "\(zero.stderr)")
+    }
+}
+
 /// Signals through `stmae launch`.
 @Suite(.serialized) struct LaunchStopTests {
     /// SIGINT to one rank under the launcher: the launcher takes that rank's 130 for a stop, not a failure (no
