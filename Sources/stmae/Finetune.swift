@@ -9,6 +9,7 @@ struct FinetuneCommand: FinetuneFamilyCommand {
         abstract:
             "Fine-tune a video ViT classifier (layer-decay AdamW, mixup/cutmix, RandAugment, multi-view validation).",
         discussion: discussion(), helpNames: [])
-    @Argument(parsing: .captureForPassthrough, help: "--flag value … (see the list below)") var arguments: [String] = []
+    @Argument(parsing: .captureForPassthrough, help: "--flag value … (see the list below)")
+    var arguments: [String] = []
     func run() throws { try runFinetune(settings()) }
 }

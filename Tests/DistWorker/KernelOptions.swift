@@ -11,20 +11,24 @@ extension LinearBackend: ExpressibleByArgument {
 struct KernelOptions: ParsableArguments {
     @Flag(
         inversion: .prefixedNo,
-        help:
-            "Attention in stmae's fused kernels (bf16: head dims 32/64/128 on AVX-512 BF16 CPUs, and 32/64/80/128 widened to fp32 on other AVX2/FMA CPUs; fp32: 32/64/80/128 on AVX2/FMA) instead of libtorch's flash kernel."
+        help: ArgumentHelp(
+            "Attention in stmae's fused kernels (bf16: head dims 32/64/128 on AVX-512 BF16 CPUs, and 32/64/80/128 "
+                + "widened to fp32 on other AVX2/FMA CPUs; fp32: 32/64/80/128 on AVX2/FMA) instead of libtorch's flash "
+                + "kernel.")
     )
     var fusedAttention = true
     @Option(
         name: .customLong("fp32-linear"),
-        help:
-            "GEMM library of fp32 linears: openblas (all three products), onednn (forward and input gradient; weight gradient on MKL) or libtorch (MKL). Default: onednn on AVX-512 CPUs, openblas on others."
+        help: ArgumentHelp(
+            "GEMM library of fp32 linears: openblas (all three products), onednn (forward and input gradient; weight "
+                + "gradient on MKL) or libtorch (MKL). Default: onednn on AVX-512 CPUs, openblas on others.")
     )
     var fp32Linear: LinearBackend?
     @Option(
         name: .customLong("bf16-linear"),
-        help:
-            "GEMM library of bf16 linears: libtorch (oneDNN's bf16 GEMM) or openblas (fp32 sgemm on the bf16 values widened, rounded to bf16). Default: libtorch on CPUs with AVX-512 BF16 or AMX, openblas on others."
+        help: ArgumentHelp(
+            "GEMM library of bf16 linears: libtorch (oneDNN's bf16 GEMM) or openblas (fp32 sgemm on the bf16 values "
+                + "widened, rounded to bf16). Default: libtorch on CPUs with AVX-512 BF16 or AMX, openblas on others.")
     )
     var bf16Linear: LinearBackend?
 

@@ -25,9 +25,10 @@ import Torch
         let one = dir + "/stmae-ddp1-\(getpid())-\(accum).safetensors",
             two = dir + "/stmae-ddp2-\(getpid())-\(accum).safetensors"
         defer { try? FileManager.default.removeItem(atPath: one); try? FileManager.default.removeItem(atPath: two) }
-        // Splitting the batch changes the order of dW's sums over tokens; AdamW's normalisation amplifies that roundoff.
-        // Measured max |Δparam| after 3 steps: oneDNN 2.6e-6, MKL 1.9e-5, OpenBLAS 3.5e-5–1.1e-4 (lr 1e-3). The check is
-        // of DDP's math, so it runs on the library with the least order noise and keeps the 1e-5 bound.
+        // Splitting the batch changes the order of dW's sums over tokens; AdamW's normalisation amplifies that
+        // roundoff. Measured max |Δparam| after 3 steps: oneDNN 2.6e-6, MKL 1.9e-5, OpenBLAS 3.5e-5 to 1.1e-4
+        // (lr 1e-3). The check is of DDP's math, so it runs on the library with the least order noise and keeps the
+        // 1e-5 bound.
         let common = ["ddp", "--steps", "3", "--accum", "\(accum)", "--fp32-linear", "onednn"] + mode
         let single = try runRanks(1, common + ["--batch", "4", "--out", one])
         #expect(single[0].status == 0, "\(single[0].stderr)")
@@ -107,7 +108,8 @@ import Torch
         let status = r0.wait(timeout: 40)
         #expect(status != nil && status != 0, "survivor status \(String(describing: status))")
         #expect(r0.seconds >= 3 && r0.seconds < 30, "took \(r0.seconds) s")
-        #expect(r0.stderr.lowercased().contains("timed out") && r0.stderr.contains("--dist_timeout 4"), "\(r0.stderr)")  // Gloo: "Timed out waiting …"
+        // Gloo: "Timed out waiting …"
+        #expect(r0.stderr.lowercased().contains("timed out") && r0.stderr.contains("--dist_timeout 4"), "\(r0.stderr)")
     }
 
     /// SIGTERM to `stmae launch` reaches every child; the launcher exits non-zero and leaves none behind.

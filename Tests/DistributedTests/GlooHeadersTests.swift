@@ -35,8 +35,9 @@ struct GlooHeadersTests {
         let ours = try ProcessGroup.abiSizes()
         // ProcessGroupGloo::split makes a new group; Options::create_default makes an Options.
         let pg = try Self.allocationSize(
-            in:
-                "_ZN4c10d16ProcessGroupGloo5splitERKN3c1013intrusive_ptrINS_5StoreENS1_6detail34intrusive_target_default_null_typeIS3_EEEERKSt6vectorIiSaIiEERKNS2_INS_7Backend7OptionsENS5_ISG_EEEE",
+            in: "_ZN4c10d16ProcessGroupGloo5splitERKN3c1013intrusive_ptrINS_5StoreENS1_6detail"
+                + "34intrusive_target_default_null_typeIS3_EEEERKSt6vectorIiSaIiEERKNS2_INS_7Backend7Options"
+                + "ENS5_ISG_EEEE",
             before: "_ZN4c10d16ProcessGroupGlooC1")
         let opts = try Self.allocationSize(
             in: "_ZN4c10d16ProcessGroupGloo7Options14create_defaultENSt6chrono8durationIlSt5ratioILl1ELl1000EEEE",
