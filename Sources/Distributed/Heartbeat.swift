@@ -6,7 +6,7 @@ import Foundation
 /// reads the others'. A peer whose counter has not moved for `timeout` seconds — or a store (served by rank 0) that
 /// has not answered for that long — ends this rank with a message naming the silent rank, so the job stops (the
 /// launcher then stops the rest). A rank that finishes normally sets `stmae/finished/<rank>` and is no longer watched.
-/// `STMAE_HEARTBEAT_TIMEOUT` (seconds, default 60; 0 turns the watch off) sets `timeout`.
+/// `--heartbeat_timeout` (seconds; 0 turns the watch off) sets `timeout`, else `STMAE_HEARTBEAT_TIMEOUT`, else 60.
 final class Heartbeat: @unchecked Sendable {
     static let defaultTimeout = 60.0
     let rank: Int, worldSize: Int

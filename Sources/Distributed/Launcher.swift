@@ -55,31 +55,42 @@ public struct Launcher {
         return supervise()
     }
 
-    /// Waits for every rank; the first failure stops the others.
+    /// Waits for every rank; the first failure stops the others (SIGTERM, SIGKILL after `grace`). A rank that stopped
+    /// after a signal (exit 130 / 143: it saved, see `installStopHandlers`) is no failure of the others: they agreed on
+    /// the same last step and are ending too, so they get `grace` seconds before the SIGTERM.
     func supervise() -> Int32 {
         var running = Set((0 ..< nprocPerNode).map { launchedPids[$0] })
         var failure: Int32?
-        var deadline: Date?  // SIGKILL the rest after this
+        var termAt: Date?, killAt: Date?  // SIGTERM / SIGKILL the rest after these
         while !running.isEmpty {
             var status: Int32 = 0
-            let pid = waitpid(-1, &status, deadline == nil ? 0 : WNOHANG)
+            let pid = waitpid(-1, &status, termAt == nil && killAt == nil ? 0 : WNOHANG)
             if pid > 0, running.remove(pid) != nil {
                 let signaled = (status & 0x7f) != 0, code = signaled ? status & 0x7f : (status >> 8) & 0xff
                 if code != 0 && failure == nil {
                     failure = signaled ? 128 + code : code
                     let rank = (0 ..< nprocPerNode).first { launchedPids[$0] == pid } ?? -1
-                    if launcherSignal == 0 {
+                    let stopped = !signaled && (code == 128 + SIGINT || code == 128 + SIGTERM)
+                    if launcherSignal == 0 && !stopped {
                         let why = signaled ? "signal \(code)" : "exit status \(code)"
                         FileHandle.standardError.write(
                             Data("launch: local rank \(rank) failed (\(why)); stopping the others\n".utf8))
                     }
-                    for p in running { kill(p, SIGTERM) }
-                    deadline = Date().addingTimeInterval(grace)
+                    if stopped {
+                        termAt = Date().addingTimeInterval(grace)
+                    } else {
+                        for p in running { kill(p, SIGTERM) }
+                        killAt = Date().addingTimeInterval(grace)
+                    }
                 }
             } else if pid < 0 && errno == ECHILD {
                 break  // no children left to wait for
-            } else if let d = deadline {
-                if Date() > d { for p in running { kill(p, SIGKILL) }; deadline = .distantFuture }
+            } else if termAt != nil || killAt != nil {
+                if let t = termAt, Date() > t {
+                    for p in running { kill(p, SIGTERM) }
+                    termAt = nil; killAt = Date().addingTimeInterval(grace)
+                }
+                if let k = killAt, Date() > k { for p in running { kill(p, SIGKILL) }; killAt = .distantFuture }
                 usleep(20_000)
             }
         }

@@ -37,7 +37,8 @@ public final class Work: @unchecked Sendable {
 /// A group of processes running collectives over PyTorch's c10d with the Gloo backend (CPU), like
 /// `torch.distributed.init_process_group("gloo")`. Rank 0 serves the rendezvous store at `masterAddr:masterPort`.
 /// Every collective and the rendezvous itself fail (never hang) after `timeout` seconds; a rank that stops running
-/// ends the job sooner, through the heartbeat (`Heartbeat`, `STMAE_HEARTBEAT_TIMEOUT`, 60 s by default).
+/// ends the job sooner, through the heartbeat (`Heartbeat`: `--heartbeat_timeout`, else `STMAE_HEARTBEAT_TIMEOUT`, else
+/// 60 s).
 public struct ProcessGroup: @unchecked Sendable {
     let handle: GroupHandle
     public let rank: Int
@@ -47,7 +48,9 @@ public struct ProcessGroup: @unchecked Sendable {
 
     /// Joins the group described by `env`. `GLOO_SOCKET_IFNAME` picks the network interface like in PyTorch;
     /// otherwise Gloo binds to the address this host uses to reach `masterAddr` (loopback when it is local).
-    public init(_ env: DistEnvironment, timeout: Double = 1800) throws {
+    /// `heartbeat`: seconds without progress from a rank before this one stops naming it (0: no watch; nil:
+    /// `STMAE_HEARTBEAT_TIMEOUT`, else 60).
+    public init(_ env: DistEnvironment, timeout: Double = 1800, heartbeat: Double? = nil) throws {
         guard timeout > 0 else { throw DistError("--dist_timeout must be positive, got \(timeout)") }
         let iface = ProcessInfo.processInfo.environment["GLOO_SOCKET_IFNAME"] ?? ""
         let local = ["127.0.0.1", "localhost", "::1"].contains(env.masterAddr)
@@ -60,7 +63,7 @@ public struct ProcessGroup: @unchecked Sendable {
         guard let out else { throw DistError("init_process_group returned no group") }
         handle = GroupHandle(out)
         rank = env.rank; worldSize = env.worldSize; self.timeout = timeout
-        if env.worldSize > 1, let beat = try Heartbeat.configuredTimeout() {
+        if env.worldSize > 1, let beat = try heartbeat.map({ $0 > 0 ? $0 : nil }) ?? Heartbeat.configuredTimeout() {
             handle.heartbeat = try Heartbeat(
                 group: out, rank: rank, worldSize: worldSize, timeout: beat,
                 storeAddress: "\(env.masterAddr):\(env.masterPort)")
@@ -92,6 +95,21 @@ public struct ProcessGroup: @unchecked Sendable {
         return try t.item()
     }
 
+    /// The largest of an integer over ranks (one all-reduce of one int64).
+    public func allReduceMax(_ value: Int) throws -> Int {
+        let t = try Tensor.full([1], Double(value), dtype: .int64)
+        try allReduce([t], op: .max)
+        return try t.itemInt()
+    }
+
+    /// The element-wise sums of `values` over ranks (float64: exact for integer counts below 2^53).
+    public func allReduceSum(_ values: [Double]) throws -> [Double] {
+        guard !values.isEmpty else { return values }
+        let t = try Tensor(values, shape: [values.count]).to(.float64)
+        try allReduce([t], op: .sum)
+        return try t.toArray(Double.self)
+    }
+
     /// Starts a broadcast of `tensors` (one flat buffer) from `root`; results land in place on `wait()`.
     public func broadcastAsync(_ tensors: [Tensor], root: Int = 0) throws -> Work {
         let hs: [ct_tensor?] = tensors.map { $0.engineHandle }
@@ -113,9 +131,9 @@ public struct ProcessGroup: @unchecked Sendable {
     }
 
     /// The group described by the launcher's environment (torchrun, Slurm, `stmae launch`); nil in a single process.
-    public static func fromEnvironment(timeout: Double = 1800) throws -> ProcessGroup? {
+    public static func fromEnvironment(timeout: Double = 1800, heartbeat: Double? = nil) throws -> ProcessGroup? {
         let env = try DistEnvironment.detect()
-        return env.isDistributed ? try ProcessGroup(env, timeout: timeout) : nil
+        return env.isDistributed ? try ProcessGroup(env, timeout: timeout, heartbeat: heartbeat) : nil
     }
 
     /// Layout of the c10d classes as compiled here (the Gloo-headers check compares them with libtorch's).

@@ -127,10 +127,11 @@ public func trainOneEpochFinetune(_ ctx: FinetuneContext, feed: ClipFeed, state:
     return !stopped
 }
 
-/// Evaluates every view feed (one per temporal × spatial view) and averages the softmax per video.
+/// Evaluates every view feed (one per temporal × spatial view) and averages the softmax per video. `sumOverRanks`
+/// (`--dist_eval`): the feeds hold this rank's shard of the videos; the counts are summed over ranks (`summed`).
 public func evaluateViews(
     _ model: ClipClassifier, feeds: [ClipFeed], numClasses: Int,
-    bf16: Bool
+    bf16: Bool, sumOverRanks: (([Double]) throws -> [Double])? = nil
 ) throws -> EvalResult {
     let wasTraining = model.training
     model.eval()
@@ -156,6 +157,7 @@ public func evaluateViews(
         }
     }
     var r = agg.result()
+    if let sumOverRanks { (r, lossSum, lossCount) = try r.summed(lossSum: lossSum, lossCount: lossCount, sumOverRanks) }
     r.loss = lossCount > 0 ? lossSum / Double(lossCount) : .nan
     return r
 }

@@ -111,6 +111,11 @@ public final class Finetuner {
     public let rank: Int
     /// Data parallelism (`DataParallel`); the caller also broadcasts rank 0's parameters before `run`.
     public var gradientSync: any GradientSync = LocalGradientSync()
+    /// Data parallelism: the ranks' stop requests combined each step (see `stopAgreed`), so all stop after one step.
+    public var stopVote: StopVote?
+    /// `--dist_eval`: sums of each rank's validation counts over ranks (`ProcessGroup.allReduceSum`); every rank
+    /// evaluates its shard. nil: this process evaluates what `run` is given (rank 0 all of it, the others nothing).
+    public var sumOverRanks: (([Double]) throws -> [Double])?
 
     public init(
         _ config: FinetuneConfig, numClasses: Int, classNames: [String] = [], worldSize: Int = 1,
@@ -198,8 +203,12 @@ public final class Finetuner {
                 optimizer.groups.reduce(0) { $0 + $1.params.reduce(0) { $0 + $1.count } }, lrRule, train.batchesPerEpoch
             ))
         let startStep = state.step
-        let shouldStop = { (s: FinetuneState) in
-            stopSignal != 0 || (c.maxSteps > 0 && s.step - startStep >= c.maxSteps)
+        var voteError: Error?  // a failed stop vote (a peer gone) ends the run with its error
+        let shouldStop = { [stopVote] (s: FinetuneState) -> Bool in
+            do { return try stopAgreed(stopVote) || (c.maxSteps > 0 && s.step - startStep >= c.maxSteps) } catch {
+                voteError = error
+                return true
+            }
         }
         var ctx = FinetuneContext(
             model: model, optimizer: optimizer, schedule: schedule, config: c,
@@ -214,10 +223,14 @@ public final class Finetuner {
             if c.linearProbe { model.eval() }  // frozen encoder: no drop path / dropout in the features
             let t0 = DispatchTime.now()
             guard try trainOneEpochFinetune(ctx, feed: train, state: &state) else {
+                if let voteError { throw voteError }
                 let path = try save(name: c.savePrefix + "checkpoint-last")
-                RunLog.info(
-                    "\nstopped at epoch \(state.epoch) batch \(state.nextBatch) (step \(state.step)); continue with --resume \(path)"
-                )
+                if rank == 0 {
+                    RunLog.info(
+                        "\nstopped at epoch \(state.epoch) batch \(state.nextBatch) (step \(state.step)); "
+                            + "continue with --resume \(path)"
+                    )
+                }
                 return state
             }
             let secs = Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9
@@ -225,7 +238,8 @@ public final class Finetuner {
             let loss = recent.reduce(0, +) / Double(max(recent.count, 1))
             var result: EvalResult? = nil
             if !val.isEmpty {
-                let r = try evaluateViews(model, feeds: val, numClasses: numClasses, bf16: c.bf16)
+                let r = try evaluateViews(
+                    model, feeds: val, numClasses: numClasses, bf16: c.bf16, sumOverRanks: sumOverRanks)
                 state.valTop1.append(r.top1)
                 if r.top1 > state.bestTop1 { state.bestTop1 = r.top1; state.bestEpoch = state.epoch }
                 result = r
@@ -234,21 +248,24 @@ public final class Finetuner {
                 "type": "epoch", "epoch": state.epoch, "loss": loss, "seconds": secs, "step": state.step,
                 "val_top1": result?.top1 ?? -1, "val_top5": result?.top5 ?? -1, "val_loss": result?.loss ?? -1
             ])
-            RunLog.progress(
-                String(
-                    format: "epoch %d done: loss %.4f, %.1f s%@", state.epoch, loss, secs,
-                    result.map {
-                        String(
-                            format: "; val top-1 %.1f%% top-5 %.1f%% (best %.1f%%)", $0.top1, $0.top5, state.bestTop1)
-                    } ?? ""),
-                final: true)
+            if rank == 0 {  // rank 0's validation (all of it, or with --dist_eval every rank's summed)
+                RunLog.progress(
+                    String(
+                        format: "epoch %d done: loss %.4f, %.1f s%@", state.epoch, loss, secs,
+                        result.map {
+                            String(
+                                format: "; val top-1 %.1f%% top-5 %.1f%% (best %.1f%%)", $0.top1, $0.top5,
+                                state.bestTop1)
+                        } ?? ""),
+                    final: true)
+            }
             let improved = result != nil && state.bestEpoch == state.epoch
             state.epoch += 1
             state.nextBatch = 0
             try save(name: c.savePrefix + "checkpoint-last")
             if improved { try save(name: c.savePrefix + "checkpoint-best") }
-            if let result { try? ConfusionPlot.write(result, to: c.logDirectory + "/confusion_val.png") }
-            try? LossCurve.write(state.lossHistory, to: c.logDirectory + "/loss_curve.png")
+            if let result, rank == 0 { try? ConfusionPlot.write(result, to: c.logDirectory + "/confusion_val.png") }
+            if rank == 0 { try? LossCurve.write(state.lossHistory, to: c.logDirectory + "/loss_curve.png") }
             onEpoch?(state, result)
         }
         return state

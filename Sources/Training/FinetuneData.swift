@@ -10,12 +10,16 @@ public struct FinetuneData {
     public var classNames: [String]
     public var numClasses: Int
     public var trainCount: Int, valCount: Int
+    /// The validation feeds hold this rank's shard (`--dist_eval`), not every video.
+    public var valSharded = false
 
     /// Sources: `--train_dir` / `--val_dir` (class folders, sorted folder index = label, or `path, label` lists);
-    /// neither given: the built-in synthetic set (its middle frames as PNGs for `images`; no flips unless `--flip_prob`).
-    /// The class list (names → labels) is fixed by the training folders — or by `classNames`, the list a checkpoint was
-    /// trained with — and labels every other folder: a validation folder with a subset of the classes keeps their
-    /// indices, an unknown class is an error. `rank` of `worldSize` trains on its shard (`VideoLoader`).
+    /// neither given: the built-in synthetic set (its middle frames as PNGs for `images`; no flips unless
+    /// `--flip_prob`). The class list (names → labels) is fixed by the training folders (or by `classNames`, the
+    /// list a checkpoint was trained with) and labels every other folder: a validation folder with a subset of the
+    /// classes keeps their indices, an unknown class is an error. `rank` of `worldSize` trains on its shard
+    /// (`VideoLoader`) and, with `--dist_eval`, validates on videos rank, rank + worldSize, … (no padding: each video
+    /// counted once); without it rank 0 validates on all videos and the others on none. Rank 0 writes the lists.
     public init(
         _ config: FinetuneConfig, needTrain: Bool = true, classNames saved: [String]? = nil, rank: Int = 0,
         worldSize: Int = 1, log: @escaping @Sendable (String) -> Void = { RunLog.info($0) }
@@ -63,7 +67,7 @@ public struct FinetuneData {
                 "--num_classes \(numClasses): the data has label \(maxLabel) (labels must be < num_classes)")
         }
         if classNames.count != numClasses { classNames = (0 ..< numClasses).map(String.init) }
-        if needTrain {  // the lists the run reads, as optimized-stmae's finetune.py writes them
+        if needTrain && rank == 0 {  // the lists the run reads, as optimized-stmae's finetune.py writes them
             let listDir = c.datafileDir.isEmpty ? c.outputDir : c.datafileDir
             try FileManager.default.createDirectory(atPath: listDir, withIntermediateDirectories: true)
             try VideoList.writeCSV(trainSamples, to: listDir + "/train.csv")
@@ -84,13 +88,22 @@ public struct FinetuneData {
             }
         }
         val = []
-        if !valSamples.isEmpty {
+        var valShard = valSamples
+        if worldSize > 1 {
+            valSharded = c.distEval && valSamples.count >= worldSize  // else rank 0 validates on all
+            if valSharded {
+                valShard = stride(from: rank, to: valSamples.count, by: worldSize).map { valSamples[$0] }
+            } else if rank != 0 {
+                valShard = []
+            }
+        }
+        if !valShard.isEmpty {
             let crops = c.numSpatialCrops == 1 ? [1] : [0, 1, 2]
             for t in 0 ..< c.numTemporalViews {
                 for s in crops {
                     let view = try c.clipConfig(train: false, temporalIndex: t, spatialIndex: s)
                     let loader = try VideoLoader(
-                        samples: valSamples, config: view, batchSize: c.batchSize,
+                        samples: valShard, config: view, batchSize: c.batchSize,
                         shuffle: false, numWorkers: c.numWorkers, dropLast: false, log: log)
                     val.append(VideoFeed(loader: loader))
                 }

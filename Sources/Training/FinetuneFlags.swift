@@ -109,7 +109,7 @@ extension FinetuneConfig {
                 .option(
                     "max_steps", \.maxSteps, .atLeast(0),
                     "stop after this many optimizer steps (checkpoint-last is written; 0 = no limit)")
-            ] + ConfigFlag.upstreamRun(lists: "train.csv and val.csv"))
+            ] + ConfigFlag.upstreamRun(lists: "train.csv and val.csv") + ConfigFlag.distRun())
 }
 
 extension ConfigFlag where Config == FinetuneConfig {

@@ -21,6 +21,8 @@ public final class Pretrainer {
     public var onStep: ((TrainState, Double) -> Void)?
     /// Data parallelism (`DataParallel`); the caller also broadcasts rank 0's parameters before `run`.
     public var gradientSync: any GradientSync = LocalGradientSync()
+    /// Data parallelism: the ranks' stop requests combined each step (see `stopAgreed`), so all stop after one step.
+    public var stopVote: StopVote?
 
     public init(_ config: PretrainConfig, worldSize: Int = 1, rank: Int = 0) throws {
         try config.validate()
@@ -61,10 +63,17 @@ public final class Pretrainer {
                     c.model, Double(model.parameterCount) / 1e6, lrRule, flops / 1e9, peak, feed.batchesPerEpoch))
         }
         let startStep = state.step
+        var voteError: Error?  // a failed stop vote (a peer gone) ends the run with its error
+        let shouldStop = { [stopVote] (s: TrainState) -> Bool in
+            do { return try stopAgreed(stopVote) || (c.maxSteps > 0 && s.step - startStep >= c.maxSteps) } catch {
+                voteError = error
+                return true
+            }
+        }
         var ctx = PretrainContext(
             model: model, optimizer: optimizer, schedule: schedule, generator: generator, config: c, log: log,
             flopsPerClip: flops, peakGFLOPs: peak,
-            shouldStop: { s in stopSignal != 0 || (c.maxSteps > 0 && s.step - startStep >= c.maxSteps) },
+            shouldStop: shouldStop,
             onStep: onStep, gradientSync: gradientSync)
         // bf16 in one process: the matmuls use bf16 weight copies the loop refreshes (DDP's hooks sit on the fp32 weights)
         let copies = c.bf16 && gradientSync.isLocal ? try BF16Weights(model) : nil
@@ -75,6 +84,7 @@ public final class Pretrainer {
             let t0 = DispatchTime.now()
             let done = try trainOneEpoch(ctx, feed: feed, state: &state)
             if !done {
+                if let voteError { throw voteError }
                 if isMain {
                     let path = try save(name: c.savePrefix + "checkpoint-last")
                     RunLog.info(

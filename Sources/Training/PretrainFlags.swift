@@ -85,7 +85,7 @@ extension PretrainConfig {
             .option("max_steps", \.maxSteps, .atLeast(0), "stop after N steps (0 = no limit)"),
             .option("threads", \.threads, .atLeast(0), "0 = libtorch default"),
             .option("log_every", \.logEvery, .above(0), "steps between progress lines")
-        ] + ConfigFlag.upstreamRun(lists: "train.csv") + [
+        ] + ConfigFlag.upstreamRun(lists: "train.csv") + ConfigFlag.distRun() + [
             .option(
                 "distributed", \.distributed,
                 "require a launcher environment (data parallel runs whenever one is set); "

@@ -49,33 +49,40 @@ func checkpointBase(resume: String) throws -> FinetuneConfig {
     return base
 }
 
-/// Runs fine-tuning (or, with `--eval`, evaluation) for a config; shared by the subcommands.
+/// Runs fine-tuning (or, with `--eval`, evaluation) for a config; shared by the subcommands. Data parallel when
+/// launched by `stmae launch`, torchrun or Slurm (mae_st `main_finetune` under DDP): each rank trains on its shard,
+/// gradients averaged; rank 0 validates on everything — or, with `--dist_eval`, each rank on its shard — and writes
+/// checkpoints and logs.
 func runFinetune(_ c: FinetuneConfig?) throws {
     guard let c else { return }
     if c.evalOnly { return try runEvaluate(c) }
     try c.validate()
-    let env = try DistEnvironment.detect()
-    if env.isDistributed {  // every rank would train the whole set and write the same files
-        throw ValidationError(
-            "data-parallel fine-tuning is not implemented: run `stmae finetune` as one process "
-                + "(this one is rank \(env.rank) of \(env.worldSize) under a launcher)")
-    }
-    if c.distributed {
-        throw ValidationError(
-            "--distributed: no launcher environment (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT or SLURM_*)")
-    }
-    let data = try FinetuneData(c)
-    RunLog.info(
-        "data: \(data.trainCount) training, \(data.valCount) validation \(c.images ? "images" : "videos"), \(data.numClasses) classes; "
-            + "\(data.val.count) test view(s)")
     installStopHandlers()
-    let f = try Finetuner(c, numClasses: data.numClasses, classNames: data.classNames)
+    let pg = try ProcessGroup.fromEnvironment(timeout: c.distTimeout, heartbeat: c.heartbeat)
+    if c.distributed && pg == nil {
+        throw ValidationError(
+            "--distributed: no launcher environment (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT or SLURM_*); "
+                + "start with `stmae launch --nproc_per_node N -- finetune …`")
+    }
+    let (rank, world) = (pg?.rank ?? 0, pg?.worldSize ?? 1)
+    if let pg, !pg.isMain { try pg.barrier() }  // rank 0 first: it makes the built-in set and writes the lists
+    let data = try FinetuneData(c, rank: rank, worldSize: world)
+    if let pg, pg.isMain { try pg.barrier() }
+    let kind = c.images ? "images" : "videos"
+    RunLog.info(
+        "data: \(data.trainCount) training, \(data.valCount) validation \(kind), \(data.numClasses) classes; "
+            + "\(data.val.count) test view(s)"
+            + (world > 1 ? "; rank \(rank) of \(world), validation \(data.valSharded ? "sharded" : "on rank 0")" : ""))
+    let f = try Finetuner(c, numClasses: data.numClasses, classNames: data.classNames, worldSize: world, rank: rank)
+    if let pg { try attachDataParallel(f, group: pg, shardedEval: data.valSharded) }
     let s = try f.run(train: data.train!, val: data.val)
-    if s.bestEpoch >= 0 {
+    if s.bestEpoch >= 0 && rank == 0 {
         RunLog.info(
             String(format: "best val top-1 %.2f%% at epoch %d; checkpoints in %@", s.bestTop1, s.bestEpoch, c.outputDir)
         )
     }
+    DataSummary([data.train!.loader] + data.val.map(\.loader)).report(to: f.log)
+    pg?.afterStop()
     if let status = stoppedBySignalStatus { throw ExitCode(status) }  // saved; 130 after SIGINT
 }
 
@@ -87,18 +94,24 @@ func runEvaluate(_ c: FinetuneConfig) throws {
     try c.validate()
     // the classes the checkpoint was trained with label the evaluation folders
     let saved = try Checkpoint.loadSidecar(c.resume, as: FinetuneCheckpointState.self).state.classNames
-    let data = try FinetuneData(c, needTrain: false, classNames: saved)
+    // under a launcher: rank 0 evaluates everything, or with --dist_eval each rank its shard (counts summed)
+    let pg = try ProcessGroup.fromEnvironment(timeout: c.distTimeout, heartbeat: c.heartbeat)
+    let rank = pg?.rank ?? 0
+    let data = try FinetuneData(c, needTrain: false, classNames: saved, rank: rank, worldSize: pg?.worldSize ?? 1)
+    if rank != 0 && !data.valSharded { return }
     guard !data.val.isEmpty else { throw ValidationError("--val_dir: no validation data to evaluate") }
     let f = try Finetuner(c, numClasses: data.numClasses, classNames: data.classNames)
     try requireFinite(f.model.stateDict(), source: "--resume \(c.resume)")  // no NaN accuracies from a diverged run
     if c.bf16 { try BF16Weights.convertForInference(f.model) }  // bf16 weights once instead of a cast per batch
     let t0 = Date()
-    let r = try evaluateViews(f.model, feeds: data.val, numClasses: data.numClasses, bf16: c.bf16)
+    let sum = data.valSharded ? pg.map { g in { try g.allReduceSum($0) } } : nil
+    let r = try evaluateViews(f.model, feeds: data.val, numClasses: data.numClasses, bf16: c.bf16, sumOverRanks: sum)
     let secs = Date().timeIntervalSince(t0)
+    guard rank == 0 else { return }
     print(
         String(
-            format:
-                "%d \(c.images ? "images" : "videos") × %d views: top-1 %.2f%%  top-5 %.2f%%  mean class acc %.2f%%  loss %.4f  (%.1f s)",
+            format: "%d \(c.images ? "images" : "videos") × %d views: top-1 %.2f%%  top-5 %.2f%%  "
+                + "mean class acc %.2f%%  loss %.4f  (%.1f s)",
             r.count, r.views, r.top1, r.top5, r.meanClassAccuracy, r.loss, secs))
     let width = data.classNames.map(\.count).max() ?? 0
     for (i, acc) in r.perClass.enumerated() {

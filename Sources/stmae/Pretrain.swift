@@ -20,15 +20,14 @@ struct PretrainCommand: ParsableCommand {
             print(Self.helpMessage())
             return
         }
-        let (distTimeout, flagArgs) = try takeDistTimeout(arguments)
         let config: PretrainConfig
         do {
-            config = try resumableSettings(flagArgs)
+            config = try resumableSettings(arguments)
             try config.validate()  // every value before any work
         } catch { throw ValidationError("\(error)") }
         installStopHandlers()
         // Data parallel when launched by `stmae launch`, torchrun or Slurm; rank 0 prepares the video list first.
-        let pg = try ProcessGroup.fromEnvironment(timeout: distTimeout)
+        let pg = try ProcessGroup.fromEnvironment(timeout: config.distTimeout, heartbeat: config.heartbeat)
         if config.distributed && pg == nil {
             throw ValidationError(
                 "--distributed: no launcher environment (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT or SLURM_*); "
@@ -38,8 +37,9 @@ struct PretrainCommand: ParsableCommand {
         let samples = try pretrainSamples(config)
         if let pg, pg.isMain { try pg.barrier() }
         let feed = try VideoFeed(config, samples: samples, rank: pg?.rank ?? 0, worldSize: pg?.worldSize ?? 1)
+        let source = config.dataDirs.isEmpty ? "built-in synthetic set" : config.dataDirs.joined(separator: " ")
         RunLog.info(
-            "data: \(samples.count) videos (\(config.dataDirs.isEmpty ? "built-in synthetic set" : config.dataDirs.joined(separator: " "))), "
+            "data: \(samples.count) videos (\(source)), "
                 + "\(feed.batchesPerEpoch) batches of \(config.batchSizePerGpu)×\(config.repeatAug) clips per epoch")
         let trainer = try Pretrainer(config, worldSize: pg?.worldSize ?? 1, rank: pg?.rank ?? 0)
         if let pg { try attachDataParallel(trainer, group: pg) }
@@ -49,13 +49,15 @@ struct PretrainCommand: ParsableCommand {
             RunLog.info("skipped \(failed.count) unreadable video(s):")
             for f in failed.prefix(20) { RunLog.info("  \(f.path): \(f.reason)") }
         }
+        DataSummary([feed.loader]).report(to: trainer.log)
         RunLog.info(
             "done: \(state.step) steps; outputs in \(config.outputDir) (log.jsonl, loss_curve.png, checkpoints)")
+        pg?.afterStop()
         if let status = stoppedBySignalStatus { throw ExitCode(status) }  // saved; 130 after SIGINT
     }
 }
 
-/// The flags over the defaults — or, with `--resume CHECKPOINT`, over the settings the checkpoint was trained with, so
+/// The flags over the defaults, or with `--resume CHECKPOINT` over the settings the checkpoint was trained with, so
 /// that `--resume` alone continues the same run (data, model, schedule, output); flags given override and are logged.
 /// `--max_steps` limits one invocation and is not inherited.
 func resumableSettings(_ args: [String]) throws -> PretrainConfig {

@@ -170,7 +170,8 @@ struct DistWorker: ParsableCommand {
         c.outputDir = "\(out)/rank\(pg.rank)"; c.checkpointPeriod = 1; c.threads = 0
         try FileManager.default.createDirectory(atPath: c.outputDir, withIntermediateDirectories: true)
         let trainer = try Pretrainer(c, worldSize: pg.worldSize, rank: pg.rank)
-        let ddp = try attachDataParallel(trainer, group: pg, bucketCapMB: bucketMb, mode: mode)
+        let ddp = try dataParallel(trainer.model, group: pg, bucketCapMB: bucketMb, mode: mode)
+        trainer.gradientSync = ddp
         let feed = ShardFeed(
             batchesPerEpoch: steps, shape: [batch, 3, frames, imgSize, imgSize], rank: pg.rank, worldSize: pg.worldSize)
         var stepTimes: [UInt64] = []  // steady state: from the first optimizer step to the last

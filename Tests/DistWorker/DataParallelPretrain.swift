@@ -1,1 +1,0 @@
-../../Sources/stmae/DataParallelPretrain.swift

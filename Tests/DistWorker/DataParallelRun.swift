@@ -1,0 +1,1 @@
+../../Sources/stmae/DataParallelRun.swift
