@@ -36,13 +36,7 @@ import Torch
         for k in pair { #expect(k.status == 0, "\(k.stderr)") }
         #expect((pair[0].json["buckets"] as? Int ?? 0) > 1, "expected several gradient buckets")
         #expect(pair[0].json["ranks_changed_by_broadcast"] as? Double == 1, "rank 1 (only) should get rank 0's weights")
-        let a = try TensorFile.load(one), b = try TensorFile.load(two)
-        #expect(a.count == b.count && a.count > 10)
-        var worst = 0.0
-        for (k, t) in a {
-            guard let u = b[k] else { Issue.record("missing \(k)"); continue }
-            worst = max(worst, try (t - u).abs().amax(dims: Array(0 ..< max(t.rank, 1))).item())
-        }
+        let worst = try maxDifference(one, two)
         #expect(worst <= 1e-5, "max |Δparam| \(worst)")
     }
 
