@@ -41,7 +41,8 @@ fixtures: fixture-deps
 	set -e; for s in $(FIXTURE_SCRIPTS); do echo "== $$s"; $(FIXTURE_PY) $$s; done
 
 # Regenerates every fixture into a temporary tree and compares it with the committed files
-# (scripts/compare_fixtures.py): checks that each fixture has a generator and still matches it, without rewriting CPU-dependent bits in Tests/.
+# (scripts/compare_fixtures.py): checks that each fixture has a generator and still matches it, without rewriting
+# CPU-dependent bits in Tests/.
 fixtures-check: fixture-deps
 	set -e; out=$$(mktemp -d); trap 'rm -rf $$out' EXIT; \
 	for s in $(FIXTURE_SCRIPTS); do echo "== $$s"; STMAE_FIXTURES_ROOT=$$out $(FIXTURE_PY) $$s; done; \
