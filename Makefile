@@ -2,7 +2,7 @@
 #   make run    set up, build (release) and pre-train a tiny MAE on the built-in synthetic video data set
 #   make test   set up, build and run every test
 # Other targets: setup, build, bench, fixtures (regenerate every test fixture), fixtures-check (compare a regeneration),
-# lint (swift-format lint + Swift lines ≤ 120; .ci/run runs it before make test).
+# lint (swift-format lint + lines ≤ 120 in sources, scripts and Makefile; .ci/run runs it before make test).
 SHELL := /bin/bash
 export PATH := /opt/swift/usr/bin:$(PATH)
 RUN_ARGS ?=
