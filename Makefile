@@ -2,7 +2,7 @@
 #   make run    set up, build (release) and pre-train a tiny MAE on the built-in synthetic video data set
 #   make test   set up, build and run every test
 # Other targets: setup, build, bench, fixtures (regenerate every test fixture), fixtures-check (compare a regeneration),
-# lint (swift-format lint + Swift lines ≤ 120; .ci/run runs it before make test).
+# lint (swift-format lint + lines ≤ 120 in sources, scripts and Makefile; .ci/run runs it before make test).
 SHELL := /bin/bash
 export PATH := /opt/swift/usr/bin:$(PATH)
 RUN_ARGS ?=
@@ -41,7 +41,8 @@ fixtures: fixture-deps
 	set -e; for s in $(FIXTURE_SCRIPTS); do echo "== $$s"; $(FIXTURE_PY) $$s; done
 
 # Regenerates every fixture into a temporary tree and compares it with the committed files
-# (scripts/compare_fixtures.py): checks that each fixture has a generator and still matches it, without rewriting CPU-dependent bits in Tests/.
+# (scripts/compare_fixtures.py): checks that each fixture has a generator and still matches it, without rewriting
+# CPU-dependent bits in Tests/.
 fixtures-check: fixture-deps
 	set -e; out=$$(mktemp -d); trap 'rm -rf $$out' EXIT; \
 	for s in $(FIXTURE_SCRIPTS); do echo "== $$s"; STMAE_FIXTURES_ROOT=$$out $(FIXTURE_PY) $$s; done; \

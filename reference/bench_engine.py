@@ -67,7 +67,8 @@ def main():
     a = ap.parse_args()
     shape = [int(s) for s in a.shape.split(",")]
     s = bench(shape, a.bf16, a.depth, shape[2], a.heads, a.warmup, a.steps)
-    print(json.dumps({"impl": "pytorch", "shape": shape, "bf16": a.bf16, "s_per_step": s, "threads": torch.get_num_threads()}))
+    print(json.dumps({"impl": "pytorch", "shape": shape, "bf16": a.bf16, "s_per_step": s,
+                      "threads": torch.get_num_threads()}))
 
 
 if __name__ == "__main__":

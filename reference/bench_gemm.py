@@ -36,12 +36,14 @@ def main():
     lp = torch.ops.mkldnn._linear_pointwise
     print("M K N | forward: linear, oneDNN, oneDNN packed | dX: mm, oneDNN | dW: mm, oneDNN   (GFLOP/s)")
     for m, k, n in SHAPES:
-        x, w, b, g = torch.randn(m, k, dtype=dt), torch.randn(n, k, dtype=dt), torch.randn(n, dtype=dt), torch.randn(m, n, dtype=dt)
+        x, w, b, g = (torch.randn(m, k, dtype=dt), torch.randn(n, k, dtype=dt), torch.randn(n, dtype=dt),
+                      torch.randn(m, n, dtype=dt))
         wp = torch.ops.mkldnn._reorder_linear_weight(w, m)
         ref = torch.nn.functional.linear(x.double(), w.double(), b.double())
         for y in (lp(x, w, b, "none", [], ""), lp(x, wp, b, "none", [], "")):
             assert (y.double() - ref).abs().max() <= 2e-2 * ref.abs().max(), "oneDNN linear differs from the fp64 one"
-        fns = [lambda: torch.nn.functional.linear(x, w, b), lambda: lp(x, w, b, "none", [], ""), lambda: lp(x, wp, b, "none", [], ""),
+        fns = [lambda: torch.nn.functional.linear(x, w, b), lambda: lp(x, w, b, "none", [], ""),
+               lambda: lp(x, wp, b, "none", [], ""),
                lambda: g @ w, lambda: lp(g, w.t(), None, "none", [], ""),
                lambda: g.t() @ x, lambda: lp(g.t(), x.t(), None, "none", [], "")]
         gf = [2 * m * k * n / t / 1e9 for t in medians(fns, a.calls)]

@@ -15,7 +15,8 @@ import models_mae_st
 def param_groups(model, weight_decay):
     decay, no_decay = [], []
     for name, p in model.named_parameters():
-        skip = p.ndim == 1 or name.endswith(".bias") or "pos_embed" in name or name.endswith("cls_token") or name == "mask_token"
+        skip = (p.ndim == 1 or name.endswith(".bias") or "pos_embed" in name or name.endswith("cls_token")
+                or name == "mask_token")
         (no_decay if skip else decay).append(p)
     return [{"params": no_decay, "weight_decay": 0.0}, {"params": decay, "weight_decay": weight_decay}]
 

@@ -15,8 +15,9 @@
                    ("same.*"), a bigger image ("wide.*": 6x6 x 2) and more frames ("long.*": 4x4 x 4), the joint
                    table resized per axis (`resize_joint`: stmae's rule; mae_st has none for video grids).
   check_hf <hf_dir> <x.safetensors> <out_dir>
-                   loads <hf_dir> with transformers.VideoMAEForVideoClassification, writes <out_dir>/hf_logits.safetensors,
-                   re-saves the model with save_pretrained (transformers' own key layout) to <out_dir>/resaved and as
+                   loads <hf_dir> with transformers.VideoMAEForVideoClassification, writes
+                   <out_dir>/hf_logits.safetensors, re-saves the model with save_pretrained (transformers' own key
+                   layout) to <out_dir>/resaved and as
                    <out_dir>/bin/pytorch_model.bin (+ config.json), and prints a JSON summary.
   check_hf_encoder <hf_dir> <x.safetensors> <out_dir>
                    loads <hf_dir> with transformers.VideoMAEModel, writes <out_dir>/hf_hidden.safetensors, and saves
@@ -81,12 +82,14 @@ def make_mae(out):
     gen = torch.Generator().manual_seed(8)
     perturb(mae, gen)
     sd = mae.state_dict()
-    args = argparse.Namespace(model="mae_vit_tiny", num_heads=MAE["num_heads"], blr=1.6e-3, num_frames=MAE["num_frames"])
+    args = argparse.Namespace(model="mae_vit_tiny", num_heads=MAE["num_heads"], blr=1.6e-3,
+                              num_frames=MAE["num_frames"])
     torch.save({"model": sd, "epoch": 3, "args": args}, os.path.join(out, "mae.pth"))
     torch.save({"model_state": sd, "cur_epoch": 3}, os.path.join(out, "mae_release.pth"))
     t = {}
     head_w = 0.3 * torch.randn(5, 32, generator=gen)
-    head_b, fcw, fcb = 0.1 * torch.randn(5, generator=gen), 1 + 0.1 * torch.randn(32, generator=gen), 0.1 * torch.randn(32, generator=gen)
+    head_b, fcw, fcb = (0.1 * torch.randn(5, generator=gen), 1 + 0.1 * torch.randn(32, generator=gen),
+                        0.1 * torch.randn(32, generator=gen))
     t.update({"head.weight": head_w, "head.bias": head_b, "fc_norm.weight": fcw, "fc_norm.bias": fcb})
     for tag, over in (("same", {}), ("big", BIG)):
         model = classifier(**over)
@@ -104,7 +107,8 @@ def make_mae(out):
             if not over:
                 # mae_st's own classifier pools x[:, 1:].mean(1) then `norm` (no fc_norm): the same function with
                 # fc_norm stored as norm. A fine-tuned mae_st checkpoint, with its head.
-                ft = {("norm." + k[len("fc_norm."):] if k.startswith("fc_norm.") else k): v for k, v in model.state_dict().items()}
+                ft = {("norm." + k[len("fc_norm."):] if k.startswith("fc_norm.") else k): v
+                      for k, v in model.state_dict().items()}
                 torch.save({"model": ft, "epoch": 9}, os.path.join(out, "finetuned_maest.pth"))
             if over:
                 t["big.pos_embed_spatial"] = src["pos_embed_spatial"].contiguous()
@@ -141,7 +145,8 @@ def make_mae_joint(out):
         loss, pred, mask = mae(x, noise)
     t.update({"mae.x": x, "mae.noise": noise, "mae.loss": loss, "mae.pred": pred, "mae.mask": mask})
     head_w = 0.3 * torch.randn(5, 32, generator=gen)
-    head_b, fcw, fcb = 0.1 * torch.randn(5, generator=gen), 1 + 0.1 * torch.randn(32, generator=gen), 0.1 * torch.randn(32, generator=gen)
+    head_b, fcw, fcb = (0.1 * torch.randn(5, generator=gen), 1 + 0.1 * torch.randn(32, generator=gen),
+                        0.1 * torch.randn(32, generator=gen))
     t.update({"head.weight": head_w, "head.bias": head_b, "fc_norm.weight": fcw, "fc_norm.bias": fcb})
     for tag, img, nf in (("same", 8, 4), ("wide", 12, 4), ("long", 8, 8)):
         model = classifier(img_size=img, num_frames=nf, sep_pos_embed=False)
@@ -179,7 +184,8 @@ def check_hf(hf_dir, x_path, out):
     print(json.dumps({"transformers": transformers.__version__, "num_labels": model.config.num_labels,
                       "image_processor_type": proc["image_processor_type"],
                       "image_mean": proc["image_mean"], "image_std": proc["image_std"],
-                      "crop_size": proc["crop_size"], "labels": [model.config.id2label[i] for i in range(model.config.num_labels)],
+                      "crop_size": proc["crop_size"],
+                      "labels": [model.config.id2label[i] for i in range(model.config.num_labels)],
                       "keys": sorted(model.state_dict().keys())[:3], "fc_norm_eps": model.fc_norm.eps,
                       "layer_norm_eps": model.config.layer_norm_eps}))
 
@@ -202,8 +208,9 @@ HF_SIZES = dict(image_size=8, patch_size=2, num_frames=4, tubelet_size=2, hidden
                 num_attention_heads=16, intermediate_size=256, decoder_hidden_size=32, decoder_num_hidden_layers=1,
                 decoder_num_attention_heads=2, decoder_intermediate_size=64)
 HF_PROC = {"image_processor_type": "VideoMAEImageProcessor", "do_resize": True, "size": {"shortest_edge": 10},
-           "do_center_crop": True, "crop_size": {"height": 8, "width": 8}, "do_rescale": True, "rescale_factor": 1 / 255,
-           "do_normalize": True, "image_mean": [0.45, 0.45, 0.45], "image_std": [0.225, 0.225, 0.225], "resample": 3}
+           "do_center_crop": True, "crop_size": {"height": 8, "width": 8}, "do_rescale": True,
+           "rescale_factor": 1 / 255, "do_normalize": True, "image_mean": [0.45, 0.45, 0.45],
+           "image_std": [0.225, 0.225, 0.225], "resample": 3}
 
 
 def make_hf(out):
@@ -226,7 +233,8 @@ def make_hf(out):
         logits = cls(pixel_values=x.permute(0, 2, 1, 3, 4)).logits
         hidden = VideoMAEModel.from_pretrained(os.path.join(out, "pretraining")).eval()(
             pixel_values=x.permute(0, 2, 1, 3, 4)).last_hidden_state
-    st_io.save({"x": x, "logits": logits.contiguous(), "hidden": hidden.contiguous()}, os.path.join(out, "ref.safetensors"))
+    st_io.save({"x": x, "logits": logits.contiguous(), "hidden": hidden.contiguous()},
+               os.path.join(out, "ref.safetensors"))
     print(json.dumps({"num_labels": cls.config.num_labels, "pretraining_labels": len(pre.config.id2label)}))
 
 

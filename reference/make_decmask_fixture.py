@@ -1,4 +1,5 @@
-"""Fixture for MAE dual masking (decoder masking, VideoMAE V2 style): Tests/ModelsTests/Fixtures/mae_decmask*.safetensors.
+"""Fixture for MAE dual masking (decoder masking, VideoMAE V2 style):
+Tests/ModelsTests/Fixtures/mae_decmask*.safetensors.
 
     PYTHONPATH=.torch:reference python3 reference/make_decmask_fixture.py
 

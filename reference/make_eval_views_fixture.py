@@ -62,7 +62,8 @@ def test_frames(t: int, h: int, w: int) -> np.ndarray:
 
 
 def hf_pixels(frames, short, crop):
-    """HF pixels [T, crop, crop, 3] uint8, from the real processor when Pillow is there (and checked against the port)."""
+    """HF pixels [T, crop, crop, 3] uint8, from the real processor when Pillow is there (and checked against the
+    port)."""
     port = R.hf_pixels(frames, short, crop)
     try:
         import PIL  # noqa: F401

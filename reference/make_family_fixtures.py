@@ -10,7 +10,8 @@ and grad.<key> = d out.loss / d param, out.attn_map [N, T', S] (last block's att
 `family_hog`: 8-bit-valued frames and scikit-image's `hog` (per channel, 9 bins, 8x8 cells, 2x2 L2 blocks at
 patch-aligned positions), also checked here against reference HOG (models_maskfeat.hog) to 1e-6 (~5e-8 observed).
 `family_image_vit`: a tiny timm-layout image ViT (`param.*` only: what a user's checkpoint holds), one frame, the image
-ViT's logits and final normed tokens `out.tokens` [2, 1+S, D] (computed by a plain image-ViT forward below), to test TimeSformer/ViViT initialisation from it.
+ViT's logits and final normed tokens `out.tokens` [2, 1+S, D] (computed by a plain image-ViT forward below), to test
+TimeSformer/ViViT initialisation from it.
 scikit-image is needed for the HOG fixture (write and check): `make fixtures` installs it into .pylibs.
 """
 from __future__ import annotations

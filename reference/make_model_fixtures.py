@@ -232,7 +232,8 @@ def write_all(only=None):
 # ----------------------------------------------------------------------------------------------
 def _maxdiff(a, b):
     assert a.keys() == b.keys()
-    return max((a[k].double() - b[k].double()).abs().max().item() for k in a if a[k].is_floating_point() and a[k].numel())
+    return max((a[k].double() - b[k].double()).abs().max().item()
+               for k in a if a[k].is_floating_point() and a[k].numel())
 
 
 def check_attention():

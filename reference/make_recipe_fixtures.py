@@ -67,7 +67,8 @@ def pretrain_fixture():
     def sched(o, e):
         return adjust_learning_rate(o, e, lr, c["min_lr"], c["warmup_epochs"], c["epochs"])
 
-    losses, lrs = train_loop(model, opt, BATCHES_PER_EPOCH, c["epochs"], c["accum_iter"], c["clip_grad"], sched, loss_fn)
+    losses, lrs = train_loop(model, opt, BATCHES_PER_EPOCH, c["epochs"], c["accum_iter"], c["clip_grad"], sched,
+                             loss_fn)
     t = {f"param.{k}": v for k, v in init.items()}
     t["out.loss"], t["out.lr"] = torch.tensor(losses, dtype=torch.float64), torch.tensor(lrs, dtype=torch.float64)
     st_io.save(t, os.path.join(OUT_DIR, "recipe_pretrain.safetensors"),

@@ -174,7 +174,8 @@ def last_attention(model, x):
 
 
 def cls_attention_map(model, x):
-    """Last block's attention from the cls token to the patches, averaged over heads: [N, T, S] (time-major, s = h*W'+w).
+    """Last block's attention from the cls token to the patches, averaged over heads: [N, T, S] (time-major,
+    s = h*W'+w).
 
     divided / space_only: the spatial attention of each frame (cls row); joint: the cls row over all S*T patches.
     Computed with an explicit softmax in a separate no-grad forward."""

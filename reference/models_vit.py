@@ -22,7 +22,9 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from models_mae_st import VIT_SIZES, add_pos_embeds, init_linear_and_norm, Block, PatchEmbed, separable_pos_embed, set_attn_impl, sinusoid_table  # noqa: F401
+from models_mae_st import (  # noqa: F401
+    VIT_SIZES, add_pos_embeds, init_linear_and_norm, Block, PatchEmbed, separable_pos_embed, set_attn_impl,
+    sinusoid_table)
 
 
 class VisionTransformer(nn.Module):

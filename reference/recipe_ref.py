@@ -1,7 +1,8 @@
 """The mae_st training recipes around the models, written from the upstream code read function by function
 (facts only, own code). stmae's `Pretrainer` / `Finetuner` must give the same numbers step for step.
 
-Pre-training, mae_st `main_pretrain.main` + `engine_pretrain.train_one_epoch` (optimized-stmae `pretrain.py` is the same):
+Pre-training, mae_st `main_pretrain.main` + `engine_pretrain.train_one_epoch` (optimized-stmae `pretrain.py` is the
+same):
   * `eff_batch_size = batch_size * accum_iter * world_size`; `lr = blr * eff_batch_size / 256` when `--lr` is not
     given. repeat_aug is *not* a factor (each iteration still sees batch_size * repeat_aug clips).
   * `util.misc.add_weight_decay(model, weight_decay, bias_wd)`: no decay for `(not bias_wd and p.ndim == 1)`, names
@@ -64,7 +65,8 @@ def adjust_learning_rate(optimizer, epoch, lr, min_lr, warmup_epochs, epochs):
     if epoch < warmup_epochs:
         v = lr * epoch / warmup_epochs
     else:
-        v = min_lr + (lr - min_lr) * 0.5 * (1.0 + math.cos(math.pi * (epoch - warmup_epochs) / (epochs - warmup_epochs)))
+        v = min_lr + (lr - min_lr) * 0.5 * (1.0 + math.cos(math.pi * (epoch - warmup_epochs)
+                                                          / (epochs - warmup_epochs)))
     for g in optimizer.param_groups:
         g["lr"] = v * g.get("lr_scale", 1.0)
     return v

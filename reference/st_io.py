@@ -6,7 +6,8 @@ import struct
 import torch
 
 _DT = {torch.float32: "F32", torch.float64: "F64", torch.float16: "F16", torch.bfloat16: "BF16",
-       torch.int64: "I64", torch.int32: "I32", torch.int16: "I16", torch.int8: "I8", torch.uint8: "U8", torch.bool: "BOOL"}
+       torch.int64: "I64", torch.int32: "I32", torch.int16: "I16", torch.int8: "I8", torch.uint8: "U8",
+       torch.bool: "BOOL"}
 _TD = {v: k for k, v in _DT.items()}
 
 
@@ -50,5 +51,6 @@ def load(path: str) -> dict:
         a, b = e["data_offsets"]
         buf = bytearray(data[8 + n + a:8 + n + b])
         dt = _TD[e["dtype"]]
-        out[name] = torch.frombuffer(buf, dtype=torch.uint8).view(dt).reshape(e["shape"]) if buf else torch.empty(e["shape"], dtype=dt)
+        out[name] = (torch.frombuffer(buf, dtype=torch.uint8).view(dt).reshape(e["shape"]) if buf
+                     else torch.empty(e["shape"], dtype=dt))
     return out

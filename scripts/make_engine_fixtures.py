@@ -3,8 +3,8 @@
 Run: PYTHONPATH=.torch:reference python3 scripts/make_engine_fixtures.py
 Writes Tests/TorchTests/Fixtures/ops.safetensors and Tests/NNTests/Fixtures/adamw.safetensors.
 
-ops.safetensors: for each case `c`: inputs `c.in0..`, the upstream gradient `c.up`, the output `c.out`, and the gradient of
-sum(out * up) w.r.t. each floating input `c.grad0..`. The Swift test runs the same op by name.
+ops.safetensors: for each case `c`: inputs `c.in0..`, the upstream gradient `c.up`, the output `c.out`, and the
+gradient of sum(out * up) w.r.t. each floating input `c.grad0..`. The Swift test runs the same op by name.
 """
 import math
 import os
@@ -81,13 +81,16 @@ CASES = {
     "softmax": ([r(3, 7)], lambda x: F.softmax(x, dim=-1)),
     "log_softmax": ([r(3, 7)], lambda x: F.log_softmax(x, dim=1)),
     "sdpa": ([r(2, 3, 5, 4), r(2, 3, 6, 4), r(2, 3, 6, 4)], F.scaled_dot_product_attention),
-    "sdpa_scale": ([r(2, 3, 5, 4), r(2, 3, 5, 4), r(2, 3, 5, 4)], lambda q, k, v: F.scaled_dot_product_attention(q, k, v, scale=0.3)),
+    "sdpa_scale": ([r(2, 3, 5, 4), r(2, 3, 5, 4), r(2, 3, 5, 4)],
+                   lambda q, k, v: F.scaled_dot_product_attention(q, k, v, scale=0.3)),
     "mse_loss": ([r(4, 6), r(4, 6)], F.mse_loss),
     "mse_none": ([r(4, 6), r(4, 6)], lambda a, b: F.mse_loss(a, b, reduction="none")),
     "cross_entropy": ([r(6, 5), torch.tensor([0, 4, 2, 1, 3, 3])], lambda x, t: F.cross_entropy(x, t)),
-    "cross_entropy_smooth": ([r(6, 5), torch.tensor([0, 4, 2, 1, 3, 3])], lambda x, t: F.cross_entropy(x, t, label_smoothing=0.1)),
+    "cross_entropy_smooth": ([r(6, 5), torch.tensor([0, 4, 2, 1, 3, 3])],
+                             lambda x, t: F.cross_entropy(x, t, label_smoothing=0.1)),
     "cross_entropy_soft": ([r(6, 5), F.softmax(r(6, 5), -1)], lambda x, t: F.cross_entropy(x, t)),
-    "interpolate_bicubic": ([r(1, 4, 5, 5)], lambda x: F.interpolate(x, size=(7, 3), mode="bicubic", align_corners=False)),
+    "interpolate_bicubic": ([r(1, 4, 5, 5)],
+                            lambda x: F.interpolate(x, size=(7, 3), mode="bicubic", align_corners=False)),
     "interpolate_linear": ([r(1, 4, 6)], lambda x: F.interpolate(x, size=9, mode="linear", align_corners=False)),
     "argsort": ([torch.randperm(12).float().reshape(3, 4)], lambda a: a.argsort(dim=1)),
     "erfinv": ([torch.rand(8) * 1.8 - 0.9], torch.erfinv),

@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
-"""Regenerates Tests/TensorFilesTests/Fixtures with real torch (run: PYTHONPATH=.torch python3 scripts/make_tensorfiles_fixtures.py).
+"""Regenerates Tests/TensorFilesTests/Fixtures with real torch
+(run: PYTHONPATH=.torch python3 scripts/make_tensorfiles_fixtures.py).
 
 Writes tiny files the Swift TensorFiles tests compare against exactly:
-  checkpoint.pth              mae_st main_pretrain-style torch.save dict (model/optimizer/epoch/args/scaler + numpy scalars)
+  checkpoint.pth              mae_st main_pretrain-style torch.save dict (model/optimizer/epoch/args/scaler + numpy
+                              scalars)
   checkpoint_expected.*       the same tensors, contiguous, as safetensors; epoch/args/param_groups as JSON
   release.pth                 {"model_state": a real nn.Module state_dict (with _metadata, BatchNorm buffers)},
                               saved with pickle protocol 4 (FRAME/MEMOIZE/STACK_GLOBAL)
@@ -68,7 +70,8 @@ def main():
                               mask_ratio=0.9, norm_pix_loss=True, weight_decay=0.05, lr=None, blr=0.00016, min_lr=0.0,
                               output_dir="./output_dir", num_frames=16, t_patch_size=2, sampling_rate=4,
                               repeat_aug=4, dist_url="env://", fp32=False, decoder_embed_dim=512,
-                              path_to_data_dir="", jitter_scales_relative=[0.5, 1.0], jitter_aspect_relative=(0.75, 1.3333))
+                              path_to_data_dir="", jitter_scales_relative=[0.5, 1.0],
+                              jitter_aspect_relative=(0.75, 1.3333))
     ckpt = {"model": sd, "optimizer": opt.state_dict(), "epoch": 3, "args": args, "scaler": None,
             "best_acc": np.float64(0.875), "np_steps": np.int64(7), "np_half": np.float32(0.5),
             "ema_param": torch.nn.Parameter(torch.tensor([1.0, 2.0]))}  # pickled via torch._utils._rebuild_parameter
@@ -122,7 +125,8 @@ def main():
     with open(os.path.join(OUT, "truncated.pth"), "wb") as f:
         f.write(blob[: len(blob) * 6 // 10])
 
-    with zipfile.ZipFile(path) as src, zipfile.ZipFile(os.path.join(OUT, "compressed.pth"), "w", zipfile.ZIP_DEFLATED) as dst:
+    compressed = os.path.join(OUT, "compressed.pth")
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(compressed, "w", zipfile.ZIP_DEFLATED) as dst:
         for info in src.infolist():
             dst.writestr(info.filename, src.read(info.filename))
     torch.save({"a": torch.ones(2)}, os.path.join(OUT, "legacy.pth"), _use_new_zipfile_serialization=False)
@@ -146,8 +150,10 @@ def main():
         "scalar": torch.tensor(2.5),
         "zero": torch.zeros(2, 0, 3),
     }
-    st_io.save(tensors, os.path.join(OUT, "values.safetensors"), metadata={"format": "pt", "source": "make_tensorfiles_fixtures"})
-    desc = {k: {"dtype": st_io._DT[t.dtype], "shape": list(t.shape), "values": t.double().flatten().tolist()} for k, t in tensors.items()}
+    st_io.save(tensors, os.path.join(OUT, "values.safetensors"),
+               metadata={"format": "pt", "source": "make_tensorfiles_fixtures"})
+    desc = {k: {"dtype": st_io._DT[t.dtype], "shape": list(t.shape), "values": t.double().flatten().tolist()}
+            for k, t in tensors.items()}
     with open(os.path.join(OUT, "values.json"), "w") as f:
         json.dump({"metadata": {"format": "pt", "source": "make_tensorfiles_fixtures"}, "tensors": desc}, f, indent=1)
 

@@ -122,7 +122,8 @@ CT_AVX512BF16 void forward_heads(const at::Tensor &q, const at::Tensor &k, const
     Head<D> head(Lk);
     for (int64_t bh = begin; bh < end; ++bh) {
       const int64_t b = bh / H, h = bh % H;
-      head.pack(kd + b * k.stride(0) + h * k.stride(1), k.stride(2), vd + b * v.stride(0) + h * v.stride(1), v.stride(2));
+      head.pack(kd + b * k.stride(0) + h * k.stride(1), k.stride(2),
+                vd + b * v.stride(0) + h * v.stride(1), v.stride(2));
       const uint16_t *qh = qd + b * q.stride(0) + h * q.stride(1);
       uint16_t *oh = od + b * out.stride(0) + h * out.stride(1);
       float *lh = ld + b * lse.stride(0) + h * lse.stride(1);

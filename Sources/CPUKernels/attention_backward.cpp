@@ -64,7 +64,8 @@ struct HeadBackward {
               const int64_t j0 = kb + h * 16;
               const __mmask16 valid = key_mask(j0, Lk);
               for (int r = 0; r < RS; ++r)
-                s[r][h] = _mm512_maskz_mov_ps(valid, exp2_ps(_mm512_fmsub_ps(s[r][h], _mm512_set1_ps(c), _mm512_set1_ps(lse2[rb + hr + r]))));
+                s[r][h] = _mm512_maskz_mov_ps(
+                    valid, exp2_ps(_mm512_fmsub_ps(s[r][h], _mm512_set1_ps(c), _mm512_set1_ps(lse2[rb + hr + r]))));
               for (int r = 0; r < RS; ++r) _mm512_store_ps(&pf[hr + r][h * 16], s[r][h]);
               for (int rp = 0; rp < RS / 2; ++rp)
                 _mm512_store_si512(&pt[hr / 2 + rp][h * 16], row_pairs(interleave, s[2 * rp][h], s[2 * rp + 1][h]));
@@ -75,8 +76,10 @@ struct HeadBackward {
             row_products(gr, v0, g);                 // dP = dO Vᵀ
             for (int h = 0; h < 2; ++h) {
               for (int r = 0; r < RS; ++r) {
-                g[r][h] = _mm512_mul_ps(_mm512_load_ps(&pf[hr + r][h * 16]), _mm512_sub_ps(g[r][h], _mm512_set1_ps(delta[rb + hr + r])));
-                _mm256_store_si256(reinterpret_cast<__m256i *>(&dsr[hr + r][h * 16]), (__m256i)_mm512_cvtneps_pbh(g[r][h]));
+                g[r][h] = _mm512_mul_ps(_mm512_load_ps(&pf[hr + r][h * 16]),
+                                        _mm512_sub_ps(g[r][h], _mm512_set1_ps(delta[rb + hr + r])));
+                _mm256_store_si256(reinterpret_cast<__m256i *>(&dsr[hr + r][h * 16]),
+                                   (__m256i)_mm512_cvtneps_pbh(g[r][h]));
               }
               for (int rp = 0; rp < RS / 2; ++rp)
                 _mm512_store_si512(&dst[hr / 2 + rp][h * 16], row_pairs(interleave, g[2 * rp][h], g[2 * rp + 1][h]));
@@ -98,7 +101,8 @@ struct HeadBackward {
           }
           for (int r = 0; r < G; ++r) {
             float *row = dq.data() + (rb + r0 + r) * D;
-            for (int d = 0; d < V; ++d) _mm512_storeu_ps(row + d * 16, _mm512_add_ps(_mm512_loadu_ps(row + d * 16), a[r][d]));
+            for (int d = 0; d < V; ++d)
+              _mm512_storeu_ps(row + d * 16, _mm512_add_ps(_mm512_loadu_ps(row + d * 16), a[r][d]));
           }
         }
         // dV_blk += Pᵀ dO, dK_blk += dSᵀ Q
@@ -120,7 +124,10 @@ struct HeadBackward {
     for (int r = 0; r < RS; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
     for (int e = 0; e < P; ++e) {
       const __m512i a = _mm512_loadu_si512(packed + e * 16), b = _mm512_loadu_si512(packed + P * 16 + e * 16);
-      for (int r = 0; r < RS; ++r) { acc[r][0] = dp(acc[r][0], rows[r][e], a); acc[r][1] = dp(acc[r][1], rows[r][e], b); }
+      for (int r = 0; r < RS; ++r) {
+        acc[r][0] = dp(acc[r][0], rows[r][e], a);
+        acc[r][1] = dp(acc[r][1], rows[r][e], b);
+      }
     }
   }
 
@@ -148,7 +155,12 @@ struct HeadBackward {
     }
   }
 
-  static float bf(uint16_t x) { uint32_t u = static_cast<uint32_t>(x) << 16; float f; std::memcpy(&f, &u, 4); return f; }
+  static float bf(uint16_t x) {
+    uint32_t u = static_cast<uint32_t>(x) << 16;
+    float f;
+    std::memcpy(&f, &u, 4);
+    return f;
+  }
   static uint16_t to_bf(float f) { return c10::BFloat16(f).x; }
 };
 

@@ -35,7 +35,8 @@ CT_AVX2 inline __m256 exp2_8(__m256 x) {
 /// All-ones lanes for the keys j0 … j0+7 that exist (< n).
 CT_AVX2 inline __m256 valid_keys(int64_t j0, int64_t n) {
   const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  return _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(std::min<int64_t>(n - j0, 8))), lane));
+  const __m256i left = _mm256_set1_epi32(static_cast<int>(std::min<int64_t>(n - j0, 8)));  // keys from j0 on, ≤ 8
+  return _mm256_castsi256_ps(_mm256_cmpgt_epi32(left, lane));
 }
 CT_AVX2 inline float hsum(__m256 x) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
@@ -78,7 +79,8 @@ CT_AVX2 inline void chunk_products(const float *rows, int64_t rs, const float *p
 
 /// out[r][0..15] (+)= Σ_j w[r·ws + j] · x[j·D + 0..15] over n values of j, for RR rows; `add` keeps out's values.
 template <int D, int RR>
-CT_AVX2 inline void weighted_rows(const float *w, int64_t ws, const float *x, int64_t n, float *out, int64_t os, bool add) {
+CT_AVX2 inline void weighted_rows(const float *w, int64_t ws, const float *x, int64_t n, float *out, int64_t os,
+                                  bool add) {
   __m256 a[RR][2];
   for (int r = 0; r < RR; ++r)
     for (int h = 0; h < 2; ++h) a[r][h] = add ? _mm256_loadu_ps(out + r * os + h * 8) : _mm256_setzero_ps();
@@ -148,8 +150,8 @@ struct Forward {
     for (int64_t j0 = 0; j0 < Lk; j0 += JB)
       for (int g = 0; g < groups; ++g)
         for (int d = 0; d < D; d += 16)
-          weighted_rows<D, G>(s.data() + G * g * keys + j0, keys, vr.data() + j0 * D + d, std::min<int64_t>(JB, Lk - j0),
-                              ob.data() + G * g * D + d, D, j0 > 0);
+          weighted_rows<D, G>(s.data() + G * g * keys + j0, keys, vr.data() + j0 * D + d,
+                              std::min<int64_t>(JB, Lk - j0), ob.data() + G * g * D + d, D, j0 > 0);
     for (int r = 0; r < n; ++r)
       for (int d = 0; d < D; d += 8)
         _mm256_storeu_ps(o + r * os + d, _mm256_mul_ps(_mm256_loadu_ps(ob.data() + r * D + d), _mm256_set1_ps(inv[r])));

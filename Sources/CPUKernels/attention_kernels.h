@@ -84,5 +84,6 @@ void backward_fp32(const at::Tensor &go, const at::Tensor &q, const at::Tensor &
 /// fp32, lse: [B, H, Lq] fp32. Returns (dq, dk, dv), same dtype and shapes.
 std::tuple<at::Tensor, at::Tensor, at::Tensor> fused_backward(const at::Tensor &grad_out, const at::Tensor &q,
                                                               const at::Tensor &k, const at::Tensor &v,
-                                                              const at::Tensor &out, const at::Tensor &lse, double scale);
+                                                              const at::Tensor &out, const at::Tensor &lse,
+                                                              double scale);
 }  // namespace stmae::cpu::attn

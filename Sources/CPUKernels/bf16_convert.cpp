@@ -111,11 +111,13 @@ at::Tensor &round_(at::Tensor &t) {
 
 at::Tensor narrow(const at::Tensor &t, const at::Tensor &into) {
   TORCH_CHECK(t.scalar_type() == at::kFloat, "narrow: expected fp32, got ", t.scalar_type());
-  TORCH_CHECK(!into.defined() || (into.scalar_type() == at::kBFloat16 && into.is_contiguous() && into.numel() == t.numel()),
+  TORCH_CHECK(!into.defined() ||
+                  (into.scalar_type() == at::kBFloat16 && into.is_contiguous() && into.numel() == t.numel()),
               "narrow: destination of ", into.numel(), " bf16 elements for ", t.numel());
   const auto src = t.contiguous();
   auto out = into.defined() ? into : at::empty(t.sizes(), t.options().dtype(at::kBFloat16));
-  convert<uint32_t, uint16_t>(src, out, narrow_avx2, [](uint32_t v) { return static_cast<uint16_t>(rounded(v) >> 16); });
+  convert<uint32_t, uint16_t>(src, out, narrow_avx2,
+                              [](uint32_t v) { return static_cast<uint16_t>(rounded(v) >> 16); });
   return out;
 }
 

@@ -18,7 +18,8 @@ model = ck["model"]
 
 def same_bits(a, b):
     """Bitwise equality (random float16/bfloat16 patterns include NaNs, which torch.equal treats as unequal)."""
-    return a.dtype == b.dtype and a.shape == b.shape and torch.equal(a.contiguous().view(torch.uint8), b.contiguous().view(torch.uint8))
+    return (a.dtype == b.dtype and a.shape == b.shape
+            and torch.equal(a.contiguous().view(torch.uint8), b.contiguous().view(torch.uint8)))
 
 
 mismatched = [k for k, v in expected.items() if k not in model or not same_bits(model[k], v)]
