@@ -20,6 +20,8 @@ public struct CheckpointState: Codable {
     public var weights: String
     public var optimizer: String
     public var lossHistory: [Double]
+    /// `--fp16`: the loss scaler's scale and growth tracker (nil otherwise, and before stmae had it).
+    public var gradScaler: GradScalerState? = nil
 }
 
 /// A checkpoint's JSON sidecar: any Codable run state that names its weight and optimizer files.
