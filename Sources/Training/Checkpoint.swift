@@ -79,6 +79,9 @@ public enum Checkpoint {
     public static func save<S: CheckpointSidecar>(dir: String, name: String, model: Module, optimizer: AdamW, state: S)
         throws -> String
     {
+        if let p = model.namedTensors().first?.1, !p.device.holdsValues {
+            throw TorchError("checkpoint \(name): the model is on the \(p.device) device, which holds no values to save")
+        }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         recoverOnce(dir)
         var s = state

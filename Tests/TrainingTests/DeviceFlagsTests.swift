@@ -103,4 +103,24 @@ struct DeviceFlagsTests {
         let r = w.take()
         #expect(r["data_wait"] as? Double == 0.25 && (r["data_wait_share"] as? Double ?? -1) >= 0)
     }
+
+    /// `--help` of every computing subcommand lists `--device` (and the precision flags where they apply); a CUDA
+    /// device on a machine without one is refused naming the flag, before any work.
+    @Test func helpListsTheDeviceAndCudaIsRefusedHere() throws {
+        let commands = [
+            ["pretrain"], ["finetune"], ["evaluate"], ["linprobe"], ["finetune-image"], ["embed"], ["visualize"],
+            ["bench", "pretrain"]
+        ]
+        for c in commands {
+            let r = try runSTMAE(c + ["--help"], timeout: 60)
+            #expect(r.status == 0 && r.stderr.contains("--device "), "\(c): \(r.stderr)")
+            if c.count == 1, c != ["visualize"] {
+                #expect(r.stderr.contains("--bf16") && r.stderr.contains("--fp16"), "\(c)")
+            }
+        }
+        if !Runtime.cudaAvailable {
+            let r = try runSTMAE(["pretrain", "--device", "cuda:0"], timeout: 60)
+            #expect(r.status != 0 && r.stderr.contains("--device must be cpu or meta"), "\(r.stderr)")
+        }
+    }
 }

@@ -105,6 +105,9 @@ struct MetaDeviceTests {
         let opt = { (o: AdamW) in try o.stateDict().map { "\($0.0) \($0.1.shape)" } }
         #expect(try opt(meta.optimizer) == opt(cpu.optimizer))
         #expect(meta.optimizer.state.count == cpu.optimizer.state.count && !cpu.optimizer.state.isEmpty)
+        // nothing to write from meta: a clear error, no partial checkpoint
+        #expect { try meta.save(name: "meta") } throws: { "\($0)".contains("meta device, which holds no values") }
+        #expect(!FileManager.default.fileExists(atPath: tmp.path + "/meta.json"))
         // a CPU tensor meeting a meta one is an error, which is what makes these tests catch a forgotten move
         let w = try #require(meta.model.parameters().first)
         #expect(throws: (any Error).self) { try w + Tensor.zeros(w.shape) }
