@@ -80,7 +80,8 @@ public enum Checkpoint {
         throws -> String
     {
         if let p = model.namedTensors().first?.1, !p.device.holdsValues {
-            throw TorchError("checkpoint \(name): the model is on the \(p.device) device, which holds no values to save")
+            throw TorchError(
+                "checkpoint \(name): the model is on the \(p.device) device, which holds no values to save")
         }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         recoverOnce(dir)

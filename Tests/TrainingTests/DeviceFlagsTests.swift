@@ -19,7 +19,8 @@ struct DeviceFlagsTests {
         #expect(PretrainConfig().device == (Runtime.cudaAvailable ? .cuda(0) : .cpu))
         for usage in [
             PretrainConfig.flags.usage(defaults: PretrainConfig()),
-            FinetuneConfig.flags.usage(defaults: FinetuneConfig()), EmbedSettings.usage, VisualizeSettings.usage, BenchPretrainSettings.usage
+            FinetuneConfig.flags.usage(defaults: FinetuneConfig()), EmbedSettings.usage, VisualizeSettings.usage,
+            BenchPretrainSettings.usage
         ] {
             #expect(usage.contains("--device "), "\(usage)")
         }
