@@ -28,7 +28,8 @@ bench: build
 # Every fixture under Tests/*/Fixtures and the script that writes it (PyTorch references in reference/, scripts/).
 FIXTURE_SCRIPTS := scripts/make_engine_fixtures.py scripts/make_tensorfiles_fixtures.py \
 	reference/make_model_fixtures.py reference/make_decmask_fixture.py reference/make_family_fixtures.py \
-	reference/make_finetune_fixtures.py reference/make_recipe_fixtures.py reference/make_eval_views_fixture.py
+	reference/make_finetune_fixtures.py reference/make_recipe_fixtures.py reference/make_eval_views_fixture.py \
+	reference/make_gradscaler_fixture.py
 FIXTURE_PY := PYTHONPATH=.torch:.pylibs:reference python3
 
 # family_hog's generator compares with scikit-image's HOG: installed into .pylibs/ (beside transformers) when missing.

@@ -21,7 +21,12 @@ int ct_sdpa(ct_tensor q, ct_tensor k, ct_tensor v, ct_tensor mask, double p, int
             ct_tensor *out) {
   CT_TRY(
       const auto &Q = T(q); const auto &K = T(k); const auto &V = T(v);
-      if (!takes_fused(Q, K, V, !mask && p <= 0 && !causal)) {
+      if (Q.is_meta()) {  // libtorch has no meta kernel of SDPA's backend choice: the math form, for shapes
+        const double s = has_scale ? scale : 1.0 / std::sqrt(static_cast<double>(Q.size(-1)));
+        auto a = at::matmul(Q, K.transpose(-2, -1)) * s;
+        if (mask) a = T(mask).dtype() == at::kBool ? a.masked_fill(T(mask).logical_not(), -INFINITY) : a + T(mask);
+        *out = ct::wrap(at::matmul(at::dropout(at::softmax(a, -1), p, p > 0), V));
+      } else if (!takes_fused(Q, K, V, !mask && p <= 0 && !causal)) {
         *out = ct::wrap(at::scaled_dot_product_attention(Q, K, V, ct::opt(mask), p, causal != 0,
                                                          has_scale ? std::optional<double>(scale) : std::nullopt));
       } else {

@@ -5,6 +5,7 @@
 #include <torch/csrc/autograd/function_hook.h>
 #include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/csrc/autograd/variable.h>
+#include <cmath>
 
 using ct::T;
 
@@ -86,8 +87,20 @@ int ct_fused_adamw(const ct_tensor *params, const ct_tensor *grads, const ct_ten
       at::NoGradGuard no_grad;
       auto s = ct::list(steps, n);
       at::_foreach_add_(s, 1);
-      at::_fused_adamw_(ct::list(params, n), ct::list(grads, n), ct::list(m, n), ct::list(v, n), {}, s, lr, b1, b2, wd, eps,
-                        false, maximize != 0))
+      auto P = ct::list(params, n), G = ct::list(grads, n), M = ct::list(m, n), V = ct::list(v, n);
+      if (!P[0].is_meta()) {  // CPU and CUDA: libtorch's fused kernel
+        at::_fused_adamw_(P, G, M, V, {}, s, lr, b1, b2, wd, eps, false, maximize != 0);
+        return 0;
+      }
+      // meta (no fused kernel there): the same update per tensor (torch.optim.AdamW, capturable form)
+      for (int i = 0; i < n; ++i) {
+        const auto g = maximize ? -G[i] : G[i];
+        P[i].mul_(1 - lr * wd);
+        M[i].lerp_(g, 1 - b1);
+        V[i].mul_(b2).addcmul_(g, g, 1 - b2);
+        const auto bc1 = 1 - at::pow(b1, s[i]), bc2 = 1 - at::pow(b2, s[i]);
+        P[i].sub_(M[i] * (lr / bc1) / (V[i].sqrt() / bc2.sqrt() + eps));
+      })
 }
 int ct_clip_grad_norm(const ct_tensor *grads, int n, double max_norm, double *total) {
   CT_TRY(
@@ -97,10 +110,43 @@ int ct_clip_grad_norm(const ct_tensor *grads, int n, double max_norm, double *to
       if (gs.empty()) { *total = 0; return 0; }
       auto norms = at::_foreach_norm(gs, 2);
       auto total_norm = at::linalg_vector_norm(at::stack(norms), 2);
-      *total = total_norm.item<double>();
+      *total = total_norm.is_meta() ? NAN : total_norm.item<double>();  // meta: no value to read
       auto coef = (max_norm / (total_norm + 1e-6)).clamp_max(1.0);
       at::_foreach_mul_(gs, coef))
 }
 int ct_foreach_zero_(const ct_tensor *ts, int n) { CT_TRY(if (n) at::_foreach_zero_(ct::list(ts, n))) }
 int ct_foreach_mul_scalar_(const ct_tensor *ts, int n, double s) { CT_TRY(if (n) at::_foreach_mul_(ct::list(ts, n), s)) }
+int ct_amp_unscale_(const ct_tensor *grads, int n, ct_tensor found_inf, ct_tensor inv_scale) {
+  CT_TRY(
+      at::NoGradGuard no_grad;
+      auto gs = ct::list(grads, n);
+      if (gs.empty()) return 0;
+      if (!gs[0].is_meta()) {
+        at::Tensor found = T(found_inf);  // shares found_inf's storage
+        at::_amp_foreach_non_finite_check_and_unscale_(gs, found, T(inv_scale));
+        return 0;
+      }
+      // meta: the same ops unfused (no kernel of the fused one there)
+      for (auto &g : gs) {
+        const auto nonfinite = (g - g).ne(0).any();  // inf − inf and NaN − NaN are NaN (no isfinite kernel on meta)
+        T(found_inf).copy_(at::maximum(T(found_inf), nonfinite.to(at::kFloat)));
+        g.mul_(T(inv_scale));
+      })
+}
+int ct_amp_update_scale_(ct_tensor scale, ct_tensor tracker, ct_tensor found_inf, double growth, double backoff,
+                         int64_t interval) {
+  CT_TRY(
+      at::NoGradGuard no_grad;
+      at::Tensor S = T(scale), G = T(tracker);  // handles sharing the storage updated in place
+      const auto &F = T(found_inf);
+      if (!S.is_meta()) {
+        at::_amp_update_scale_(S, G, F, growth, backoff, interval);
+        return 0;
+      }
+      // meta: torch's CPU kernel (aten/src/ATen/native/cpu/AmpGradScalerKernels.cpp) as tensor ops
+      // (0/1 masks in arithmetic: no `where` kernel on meta)
+      const auto inf = F.gt(0).to(at::kFloat), grown = (G + 1).ge(interval).to(at::kFloat);
+      S.mul_(inf * backoff + (1 - inf) * (grown * growth + (1 - grown)));
+      G.copy_(((G + 1).to(at::kFloat) * (1 - inf) * (1 - grown)).to(G.scalar_type())))
+}
 }

@@ -47,7 +47,7 @@ int ct_strides(ct_tensor t, int64_t *out, int cap) {
 int64_t ct_numel(ct_tensor t) { return t->t.numel(); }
 int ct_dtype(ct_tensor t) { return static_cast<int>(t->t.scalar_type()); }
 int ct_device(ct_tensor t, int *type, int *index) {
-  CT_TRY(auto d = ct::T(t).device(); *type = d.is_cpu() ? 0 : (d.is_cuda() ? 1 : 2); *index = d.index())
+  CT_TRY(auto d = ct::T(t).device(); *type = d.is_cpu() ? 0 : d.is_cuda() ? 1 : d.is_meta() ? 2 : 3; *index = d.index())
 }
 int ct_is_contiguous(ct_tensor t) { return t->t.is_contiguous() ? 1 : 0; }
 int ct_defined(ct_tensor t) { return t && t->t.defined() ? 1 : 0; }
@@ -106,6 +106,22 @@ void *ct_data_ptr(ct_tensor t) { return t->t.numel() ? t->t.data_ptr() : nullptr
 
 int ct_to_dtype(ct_tensor t, int dt, ct_tensor *out) { CT_OUT(ct::T(t).to(ct::dtype(dt))) }
 int ct_to_device(ct_tensor t, int dv, int di, ct_tensor *out) { CT_OUT(ct::T(t).to(ct::device(dv, di))) }
+int ct_to_device_async(ct_tensor t, int dv, int di, int nb, ct_tensor *out) {
+  CT_OUT(ct::T(t).to(ct::device(dv, di), /*non_blocking=*/nb != 0))
+}
+int ct_pin_memory(ct_tensor t, ct_tensor *out) { CT_OUT(ct::T(t).pin_memory()) }
+int ct_is_pinned(ct_tensor t) {
+  try {
+    return t && t->t.defined() && t->t.device().is_cpu() && t->t.is_pinned() ? 1 : 0;
+  } catch (...) {  // no accelerator in this libtorch: nothing is pinned
+    return 0;
+  }
+}
+int ct_rebind(ct_tensor t, ct_tensor src, int rg) {
+  CT_TRY(TORCH_CHECK(t, "null tensor handle"); auto s = ct::T(src).detach();
+         if (rg) s.set_requires_grad(true);
+         t->t = std::move(s))
+}
 int ct_contiguous(ct_tensor t, ct_tensor *out) { CT_OUT(ct::T(t).contiguous()) }
 int ct_clone(ct_tensor t, ct_tensor *out) { CT_OUT(ct::T(t).clone()) }
 int ct_detach(ct_tensor t, ct_tensor *out) { CT_OUT(ct::T(t).detach()) }

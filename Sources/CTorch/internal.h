@@ -35,9 +35,11 @@ inline std::vector<at::Tensor> list(const ct_tensor *ts, int n) {
   for (int i = 0; i < n; ++i) v.push_back(T(ts[i]));
   return v;
 }
+/// Device codes of the C ABI: 0 CPU, 1 CUDA (index), 2 meta (shapes without data: tests of the device paths).
 inline at::Device device(int type, int index) {
-  TORCH_CHECK(type == 0 || type == 1, "unknown device type ", type);
-  return at::Device(type == 0 ? at::kCPU : at::kCUDA, static_cast<c10::DeviceIndex>(type == 0 ? -1 : index));
+  TORCH_CHECK(type >= 0 && type <= 2, "unknown device type ", type, " (0 cpu, 1 cuda, 2 meta)");
+  if (type == 1) return at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(index));
+  return at::Device(type == 0 ? at::kCPU : at::kMeta);
 }
 inline at::ScalarType dtype(int code) {
   TORCH_CHECK(code >= 0 && code < static_cast<int>(at::ScalarType::NumOptions), "unknown dtype code ", code);

@@ -120,7 +120,20 @@ int ct_slice(ct_tensor t, int64_t dim, int64_t start, int64_t end, int64_t step,
   CT_OUT(T(t).slice(dim, start, end, step))
 }
 int ct_select(ct_tensor t, int64_t dim, int64_t i, ct_tensor *out) { CT_OUT(T(t).select(dim, i)) }
-int ct_index_select(ct_tensor t, int64_t dim, ct_tensor idx, ct_tensor *out) { CT_OUT(T(t).index_select(dim, T(idx))) }
+int ct_index_select(ct_tensor t, int64_t dim, ct_tensor idx, ct_tensor *out) {
+  CT_TRY(
+      const auto &X = T(t); const auto &I = T(idx);
+      if (!X.is_meta()) {
+        *out = ct::wrap(X.index_select(dim, I));
+        return 0;
+      }
+      // meta (no index_select kernel there): gather with the index broadcast over the other dims
+      const int64_t d = dim < 0 ? dim + X.dim() : dim;
+      std::vector<int64_t> view(static_cast<size_t>(X.dim()), 1), shape = X.sizes().vec();
+      view[d] = I.numel();
+      shape[d] = I.numel();
+      *out = ct::wrap(X.gather(d, I.reshape(view).expand(shape))))
+}
 int ct_gather(ct_tensor t, int64_t dim, ct_tensor idx, ct_tensor *out) { CT_OUT(T(t).gather(dim, T(idx))) }
 int ct_scatter(ct_tensor t, int64_t dim, ct_tensor idx, ct_tensor src, ct_tensor *out) {
   CT_OUT(T(t).scatter(dim, T(idx), T(src)))

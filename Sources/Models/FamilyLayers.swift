@@ -74,7 +74,7 @@ public func attentionProbs(_ a: Attention, _ x: Tensor) throws -> Tensor {
     let q: Tensor, k: Tensor
     if let qkv = a.qkv {
         var bias = qkv.bias
-        if let qb = a.qBias { bias = try Tensor.cat([qb, Tensor.zeros([2 * d], dtype: qb.dtype)]) }
+        if let qb = a.qBias { bias = try Tensor.cat([qb, Tensor.zeros([2 * d], dtype: qb.dtype, device: qb.device)]) }
         let t = try linear(x, weight: qkv.computeWeight, bias: bias).reshape([b, l, 3, a.heads, hd]).permute(
             2, 0, 3, 1, 4)
         (q, k) = (try t.select(dim: 0, index: 0), try t.select(dim: 0, index: 1))

@@ -217,7 +217,7 @@ public final class MaskedAutoencoderViT: Module {
 
     /// The reconstruction target [N, L, u·p·p·3] (per-patch normalised with `norm_pix_loss`).
     public func forwardTarget(_ imgs: Tensor) throws -> Tensor {
-        var target = try patchify(imgs.indexSelect(dim: 2, index: targetFrameIndices()))
+        var target = try patchify(imgs.indexSelect(dim: 2, index: targetFrameIndices().to(imgs.device)))
         if config.normPixLoss {
             let mean = try target.mean(dims: [-1], keepDim: true)
             let v = try target.variance(dims: [-1], keepDim: true)
@@ -251,7 +251,8 @@ public final class MaskedAutoencoderViT: Module {
         let m = try masking(maskType, noise: noise, ratio: maskRatio ?? config.maskRatio, tGrid: tGrid, sGrid: sGrid)
         let latent = try forwardEncoder(x, idsKeep: m.idsKeep)
         if config.decoderMaskRatio > 0, let decoderNoise {
-            let ids = try decoderMasking(mask: m.mask, decoderNoise: decoderNoise, ratio: config.decoderMaskRatio)
+            let ids = try decoderMasking(
+                mask: m.mask, decoderNoise: decoderNoise, ratio: config.decoderMaskRatio, kept: m.idsKeep.size(1))
             let pred = try forwardDecoder(latent, idsKeep: m.idsKeep, idsDecode: ids)
             let target = try gatherTokens(forwardTarget(x), ids)
             return (try (pred.to(.float32) - target).square().mean(), pred, m.mask)

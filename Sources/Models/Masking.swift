@@ -67,7 +67,7 @@ public func masking(_ type: MaskType, noise: Tensor, ratio: Double, tGrid: Int, 
         mask = try rank.ge(Double(sKeep)).to(.float32).repeat([1, tGrid])
     case .temporal, .boundary:
         let head = type == .temporal ? keep : keep - keep / 2
-        let pos = try Tensor.arange(0, Double(l), dtype: .float32).unsqueeze(0).expand([n, l])
+        let pos = try Tensor.arange(0, Double(l), dtype: .float32, device: noise.device).unsqueeze(0).expand([n, l])
         mask = try pos.ge(Double(head)).logicalAnd(pos.lt(Double(l - (keep - head)))).to(.float32)
     case .timeSlice:
         let rank = try noise.argsort(dim: 1).argsort(dim: 1)
@@ -78,7 +78,7 @@ public func masking(_ type: MaskType, noise: Tensor, ratio: Double, tGrid: Int, 
             min: 0, max: Double(tGrid - tKeep)
         )
         .unsqueeze(1)
-        let t = try Tensor.arange(0, Double(tGrid), dtype: .float32).unsqueeze(0)
+        let t = try Tensor.arange(0, Double(tGrid), dtype: .float32, device: noise.device).unsqueeze(0)
         let removed = try t.lt(start).logicalOr(t.ge(start + Double(tKeep)))
         mask = try removed.to(.float32).repeatInterleave(sGrid, dim: 1)
     }
@@ -89,12 +89,13 @@ public func masking(_ type: MaskType, noise: Tensor, ratio: Double, tGrid: Int, 
 
 /// Dual masking (VideoMAE V2, random rather than its running-cell pattern): of the masked tokens (mask 1, the same
 /// count in every sample), the decoder keeps `int(masked · (1 − ratio))` (at least 1), those of smallest
-/// `decoderNoise` [N, L]. → ids [N, M] int64.
-public func decoderMasking(mask: Tensor, decoderNoise: Tensor, ratio: Double) throws -> Tensor {
+/// `decoderNoise` [N, L]. → ids [N, M] int64. `kept`: the visible count (`idsKeep`'s width), so that nothing is read
+/// from the device; nil counts the mask's ones.
+public func decoderMasking(mask: Tensor, decoderNoise: Tensor, ratio: Double, kept: Int? = nil) throws -> Tensor {
     guard decoderNoise.shape == mask.shape else {
         throw TorchError("decoder noise must be \(mask.shape), got \(decoderNoise.shape)")
     }
-    let masked = Int(try mask.select(dim: 0, index: 0).sum().item())
+    let masked = try kept.map { mask.size(1) - $0 } ?? Int(mask.select(dim: 0, index: 0).sum().item())
     let m = max(1, Int(Double(masked) * (1 - ratio)))
     return try (decoderNoise + (1 - mask) * 2).argsort(dim: 1).slice(dim: 1, end: m)
 }

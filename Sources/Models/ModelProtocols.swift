@@ -19,9 +19,11 @@ extension MaskedAutoencoderViT: PretrainModel {
     /// MAE: noise of the mask type's shape (and decoder noise with dual masking) from `generator`, then the
     /// masked-reconstruction loss.
     public func pretrainLoss(_ x: Tensor, generator: Generator?) throws -> Tensor {
-        let noise = try makeNoise(batch: x.size(0), generator: generator)
+        // drawn on the CPU (the same masks on every device), then on the clips' device
+        let noise = try makeNoise(batch: x.size(0), generator: generator).to(x.device)
         let decoderNoise =
-            config.decoderMaskRatio > 0 ? try makeDecoderNoise(batch: x.size(0), generator: generator) : nil
+            config.decoderMaskRatio > 0
+            ? try makeDecoderNoise(batch: x.size(0), generator: generator).to(x.device) : nil
         return try self(x, noise: noise, decoderNoise: decoderNoise).loss
     }
 }

@@ -41,7 +41,8 @@ public func paramGroups(
 }
 
 /// AdamW over parameter groups using libtorch's fused kernel (`torch.optim.AdamW(fused=True)`). Set `lr` before each
-/// `step()` (the schedule does); each group uses `lr × lrScale`. Parameters without a gradient are skipped.
+/// `step()` (the schedule does); each group uses `lr × lrScale`. Parameters without a gradient are skipped. The state
+/// lives on each parameter's device (created there; restored there from a checkpoint's CPU tensors).
 public final class AdamW {
     public var groups: [ParamGroup]
     public var lr: Double
@@ -56,9 +57,10 @@ public final class AdamW {
     private func slot(_ p: Tensor) throws -> (expAvg: Tensor, expAvgSq: Tensor, step: Tensor) {
         let id = ObjectIdentifier(p.identity)
         if let s = state[id] { return s }
+        let d = p.device
         let s = (
-            try Tensor.zeros(p.shape, dtype: p.dtype), try Tensor.zeros(p.shape, dtype: p.dtype),
-            try Tensor.zeros([], dtype: .float32)
+            try Tensor.zeros(p.shape, dtype: p.dtype, device: d), try Tensor.zeros(p.shape, dtype: p.dtype, device: d),
+            try Tensor.zeros([], dtype: .float32, device: d)
         )
         state[id] = s
         return s
@@ -106,8 +108,9 @@ public final class AdamW {
                 guard m.shape == p.shape, v.shape == p.shape else {
                     throw TorchError("optimizer state for \(name): shape \(m.shape), parameter \(p.shape)")
                 }
+                let d = p.device
                 state[ObjectIdentifier(p.identity)] = (
-                    try m.to(p.dtype).clone(), try v.to(p.dtype).clone(), try st.to(.float32).clone()
+                    try m.to(p.dtype).to(d).clone(), try v.to(p.dtype).to(d).clone(), try st.to(.float32).to(d).clone()
                 )
             }
         }

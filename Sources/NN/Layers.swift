@@ -69,7 +69,7 @@ public final class Dropout: Module {
         guard let generator, training, p > 0 else { return try dropout(x, p: p, training: training) }
         guard p < 1 else { return try x * 0.0 }
         let keep = 1 - p
-        let mask = try (Tensor.rand(x.shape, dtype: x.dtype, generator: generator) + keep).floor()
+        let mask = try (Tensor.rand(x.shape, dtype: x.dtype, generator: generator, device: x.device) + keep).floor()
         return try x * (mask / keep)
     }
 }
@@ -86,7 +86,7 @@ public final class DropPath: Module {
         guard training, p > 0 else { return x }
         let keep = 1 - p
         let maskShape = [x.size(0)] + Array(repeating: 1, count: x.rank - 1)
-        let mask = try (Tensor.rand(maskShape, dtype: x.dtype, generator: generator) + keep).floor()
+        let mask = try (Tensor.rand(maskShape, dtype: x.dtype, generator: generator, device: x.device) + keep).floor()
         return try x * (mask / keep)
     }
 }

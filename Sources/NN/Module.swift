@@ -97,6 +97,33 @@ extension Module {
     }
     func isBuffer(_ key: String) -> Bool { false }
 
+    /// Moves every parameter, buffer and `Constant` to `device` in place (`module.to(device)`): the tensors keep their
+    /// identity (optimizers and parameter groups made before still refer to them); gradients are dropped. Loading a
+    /// checkpoint onto any device: load on the CPU, then move (`map_location`).
+    public func move(to device: Device) throws {
+        for (_, m) in namedModules() {
+            var mirror: Mirror? = Mirror(reflecting: m)
+            while let cur = mirror {
+                for child in cur.children {
+                    for t in Self.movable(child.value) where t.device != device { try t.rebind(to: t.to(device)) }
+                }
+                mirror = cur.superclassMirror
+            }
+        }
+    }
+
+    /// The tensors a stored property holds directly: a `Tensor`, a `Constant`, or an optional of either.
+    private static func movable(_ value: Any) -> [Tensor] {
+        switch value {
+        case let t as Tensor: return [t]
+        case let c as Constant: return [c.value]
+        default:
+            let mirror = Mirror(reflecting: value)
+            guard mirror.displayStyle == .optional, let inner = mirror.children.first?.value else { return [] }
+            return movable(inner)
+        }
+    }
+
     /// Sets every gradient to nil (`zero_grad(set_to_none=True)`).
     public func zeroGrad() throws { for (_, t) in namedParameters() { try t.setGrad(nil) } }
 

@@ -49,7 +49,10 @@ public final class Attention: Module {
         let qh: Tensor, kh: Tensor, vh: Tensor
         if let qkv {
             var bias = qkv.bias
-            if let qBias, let vBias { bias = try Tensor.cat([qBias, try Tensor.zeros([d], dtype: qBias.dtype), vBias]) }
+            if let qBias, let vBias {
+                let k = try Tensor.zeros([d], dtype: qBias.dtype, device: qBias.device)
+                bias = try Tensor.cat([qBias, k, vBias])
+            }
             // [N, L, 3, H, hd] → [3, N, H, L, hd]
             let t = try linear(x, weight: qkv.computeWeight, bias: bias).reshape([n, l, 3, heads, hd]).permute(
                 2, 0, 3, 1, 4)

@@ -47,13 +47,14 @@ public func withAutocast<R>(
 ) throws -> R {
     guard enabled else { return try body() }
     var prev: Int64 = 0
-    try check(ct_autocast_enter(device.code.0, dtype.rawValue, &prev), "autocast(\(device), \(dtype))")
-    defer { _ = ct_autocast_exit(device.code.0, prev) }
+    let code = device.autocastCode
+    try check(ct_autocast_enter(code, dtype.rawValue, &prev), "autocast(\(device), \(dtype))")
+    defer { _ = ct_autocast_exit(code, prev) }
     return try body()
 }
 
 /// Whether autocast is on for `device` on this thread.
-public func isAutocastEnabled(_ device: Device = .cpu) -> Bool { ct_autocast_enabled(device.code.0) != 0 }
+public func isAutocastEnabled(_ device: Device = .cpu) -> Bool { ct_autocast_enabled(device.autocastCode) != 0 }
 
 /// Optimiser kernels over lists of tensors.
 public enum Kernels {
@@ -84,6 +85,24 @@ public enum Kernels {
             try check(ct_clip_grad_norm(g, Int32(g.count), maxNorm, &total), "clip_grad_norm")
         }
         return total
+    }
+    /// `torch._amp_foreach_non_finite_check_and_unscale_`: each gradient × `invScale` (float [1]); `foundInf`
+    /// (float [1]) set to 1 if any value is inf or NaN.
+    public static func ampUnscale(_ grads: [Tensor], foundInf: Tensor, invScale: Tensor) throws {
+        let g: [ct_tensor?] = grads.map { $0.raw }
+        try withExtendedLifetime((grads, foundInf, invScale)) {
+            try check(ct_amp_unscale_(g, Int32(g.count), foundInf.raw, invScale.raw), "amp unscale")
+        }
+    }
+    /// `torch._amp_update_scale_`: `scale` (float [1]) and `growthTracker` (int32 [1]) updated in place.
+    public static func ampUpdateScale(
+        _ scale: Tensor, growthTracker: Tensor, foundInf: Tensor, growthFactor: Double, backoffFactor: Double,
+        growthInterval: Int
+    ) throws {
+        try check(
+            ct_amp_update_scale_(
+                scale.raw, growthTracker.raw, foundInf.raw, growthFactor, backoffFactor, Int64(growthInterval)),
+            "amp update scale")
     }
     public static func zero(_ ts: [Tensor]) throws {
         let h: [ct_tensor?] = ts.map { $0.raw }

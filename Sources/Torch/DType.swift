@@ -24,30 +24,50 @@ public enum DType: Int32, CaseIterable, Sendable, CustomStringConvertible {
     }
 }
 
-/// Where a tensor lives. CUDA is a value the code carries; on CPU-only builds using it throws.
-public enum Device: Equatable, Sendable, CustomStringConvertible {
+/// Where a tensor lives: the CPU, a CUDA GPU (usable where libtorch was built with CUDA), or libtorch's `meta` device
+/// (shapes and dtypes without data: runs every op's shape logic, so tests find tensors left on the CPU).
+public enum Device: Hashable, Sendable, CustomStringConvertible {
     case cpu
     case cuda(Int)
+    case meta
 
+    /// The shim's (type, index) encoding: 0 CPU, 1 CUDA, 2 meta.
     var code: (Int32, Int32) {
         switch self {
         case .cpu: (0, -1)
         case .cuda(let i): (1, Int32(i))
+        case .meta: (2, -1)
         }
     }
 
-    /// Parses "cpu", "cuda", "cuda:1".
+    /// Parses "cpu", "cuda", "cuda:1", "meta".
     public init(parsing s: String) throws {
-        if s == "cpu" { self = .cpu; return }
-        if s == "cuda" { self = .cuda(0); return }
-        if s.hasPrefix("cuda:"), let i = Int(s.dropFirst(5)), i >= 0 { self = .cuda(i); return }
-        throw TorchError("unknown device '\(s)': expected cpu, cuda or cuda:N")
+        switch s {
+        case "cpu": self = .cpu
+        case "cuda": self = .cuda(0)
+        case "meta": self = .meta
+        default:
+            guard s.hasPrefix("cuda:"), let i = Int(s.dropFirst(5)), i >= 0 else {
+                throw TorchError("unknown device '\(s)': expected cpu, cuda, cuda:N or meta")
+            }
+            self = .cuda(i)
+        }
     }
+
+    /// `cuda` where libtorch sees a GPU, else `cpu` (the default of `--device`).
+    public static var preferred: Device { Runtime.cudaAvailable ? .cuda(0) : .cpu }
+
+    public var isCUDA: Bool { if case .cuda = self { true } else { false } }
+    /// False on `meta`: its tensors have no values to read (`item`, `toArray`).
+    public var holdsValues: Bool { self != .meta }
+    /// The device whose autocast state applies to tensors here (`meta` follows the CPU's).
+    var autocastCode: Int32 { isCUDA ? 1 : 0 }
 
     public var description: String {
         switch self {
         case .cpu: "cpu"
         case .cuda(let i): "cuda:\(i)"
+        case .meta: "meta"
         }
     }
 }

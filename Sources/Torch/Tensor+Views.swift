@@ -89,9 +89,20 @@ extension Tensor {
         if dtype == self.dtype { return self }
         return try make("to(\(dtype))") { ct_to_dtype(raw, dtype.rawValue, $0) }
     }
-    public func to(_ device: Device) throws -> Tensor {
+    /// This tensor on `device` (itself when already there: one cheap check on the CPU paths). `nonBlocking`: an
+    /// asynchronous copy (from pinned host memory to CUDA; `torch.Tensor.to(non_blocking=True)`).
+    public func to(_ device: Device, nonBlocking: Bool = false) throws -> Tensor {
+        if device == self.device { return self }
         let d = device.code
-        return try make("to(\(device))") { ct_to_device(raw, d.0, d.1, $0) }
+        return try make("to(\(device))") { ct_to_device_async(raw, d.0, d.1, nonBlocking ? 1 : 0, $0) }
+    }
+    /// A copy in page-locked host memory (`pin_memory()`), for asynchronous copies to CUDA.
+    public func pinned() throws -> Tensor { try make("pin_memory") { ct_pin_memory(raw, $0) } }
+    public var isPinned: Bool { ct_is_pinned(raw) != 0 }
+    /// Makes every holder of this tensor see `src` (detached; requires grad as this one did): moves a module's
+    /// tensors between devices in place (`Module.move(to:)`). Gradients are dropped.
+    public func rebind(to src: Tensor) throws {
+        try check(ct_rebind(raw, src.raw, requiresGrad ? 1 : 0), "rebind \(shape) to \(src.device)")
     }
     public func contiguous() throws -> Tensor { try make("contiguous") { ct_contiguous(raw, $0) } }
     public func clone() throws -> Tensor { try make("clone") { ct_clone(raw, $0) } }

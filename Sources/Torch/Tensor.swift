@@ -38,7 +38,7 @@ public struct Tensor: @unchecked Sendable {
     public var device: Device {
         var t: Int32 = 0, i: Int32 = 0
         _ = ct_device(raw, &t, &i)
-        return t == 1 ? .cuda(Int(i)) : .cpu
+        return t == 1 ? .cuda(Int(i)) : t == 2 ? .meta : .cpu
     }
     public var isContiguous: Bool { ct_is_contiguous(raw) != 0 }
     /// True when both tensors view the same storage.
@@ -75,13 +75,22 @@ public struct Tensor: @unchecked Sendable {
         let s = shape.map(Int64.init), d = device.code
         return try make("full(\(shape))") { ct_full(s, Int32(s.count), value, dtype.rawValue, d.0, d.1, $0) }
     }
-    public static func randn(_ shape: [Int], dtype: DType = .float32, generator: Generator? = nil) throws -> Tensor {
+    /// Normal samples, drawn on the CPU (the generators are CPU ones: the same numbers on every device) and moved to
+    /// `device`.
+    public static func randn(
+        _ shape: [Int], dtype: DType = .float32, generator: Generator? = nil, device: Device = .cpu
+    ) throws -> Tensor {
         let s = shape.map(Int64.init)
         return try make("randn(\(shape))") { ct_randn(s, Int32(s.count), dtype.rawValue, generator?.raw, $0) }
+            .to(device)
     }
-    public static func rand(_ shape: [Int], dtype: DType = .float32, generator: Generator? = nil) throws -> Tensor {
+    /// Uniform [0, 1) samples, drawn on the CPU and moved to `device` (as `randn`).
+    public static func rand(
+        _ shape: [Int], dtype: DType = .float32, generator: Generator? = nil, device: Device = .cpu
+    ) throws -> Tensor {
         let s = shape.map(Int64.init)
         return try make("rand(\(shape))") { ct_rand(s, Int32(s.count), dtype.rawValue, generator?.raw, $0) }
+            .to(device)
     }
     /// Integers in [low, high) as int64.
     public static func randint(_ low: Int, _ high: Int, _ shape: [Int], generator: Generator? = nil) throws -> Tensor {
@@ -91,10 +100,10 @@ public struct Tensor: @unchecked Sendable {
     public static func randperm(_ n: Int, generator: Generator? = nil) throws -> Tensor {
         try make("randperm(\(n))") { ct_randperm(Int64(n), generator?.raw, $0) }
     }
-    public static func arange(_ start: Double = 0, _ end: Double, step: Double = 1, dtype: DType = .int64) throws
-        -> Tensor
-    {
-        try make("arange") { ct_arange(start, end, step, dtype.rawValue, $0) }
+    public static func arange(
+        _ start: Double = 0, _ end: Double, step: Double = 1, dtype: DType = .int64, device: Device = .cpu
+    ) throws -> Tensor {
+        try make("arange") { ct_arange(start, end, step, dtype.rawValue, $0) }.to(device)
     }
     public static func linspace(_ start: Double, _ end: Double, count: Int, dtype: DType = .float32) throws -> Tensor {
         try make("linspace") { ct_linspace(start, end, Int64(count), dtype.rawValue, $0) }

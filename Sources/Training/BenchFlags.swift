@@ -105,8 +105,9 @@ public struct BenchEngineSettings: FlagSettings, Sendable {
 }
 
 /// `stmae bench pretrain`: one MAE-ST training step beside reference/bench_pretrain.py.
-public struct BenchPretrainSettings: FlagSettings, KernelSettings, Sendable {
+public struct BenchPretrainSettings: FlagSettings, KernelSettings, DeviceSettings, Sendable {
     public var model = "mae_vit_base_patch16"
+    public var device = Device.preferred
     public var batches = [1, 2]
     public var precisions = ["fp32", "bf16"]
     public var imgSize = 224, numFrames = 16
@@ -121,6 +122,7 @@ public struct BenchPretrainSettings: FlagSettings, KernelSettings, Sendable {
     public static let flags = ConfigFlags<BenchPretrainSettings>(
         [
             .option("model", \.model, ModelCatalog.names(family: .maeST).joined(separator: ", ")),
+            ConfigFlag<BenchPretrainSettings>.device,
             .option("batches", \.batches, .each(.above(0)), "batch sizes"),
             .option("precisions", \.precisions, .each(oneOf: ["fp32", "bf16"]), precisionHelp),
             .option("img_size", \.imgSize, .above(0), "image size", aliases: ["input_size"]),

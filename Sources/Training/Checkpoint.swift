@@ -20,6 +20,8 @@ public struct CheckpointState: Codable {
     public var weights: String
     public var optimizer: String
     public var lossHistory: [Double]
+    /// `--fp16`: the loss scaler's scale and growth tracker (nil otherwise, and before stmae had it).
+    public var gradScaler: GradScalerState? = nil
 }
 
 /// A checkpoint's JSON sidecar: any Codable run state that names its weight and optimizer files.
@@ -77,6 +79,10 @@ public enum Checkpoint {
     public static func save<S: CheckpointSidecar>(dir: String, name: String, model: Module, optimizer: AdamW, state: S)
         throws -> String
     {
+        if let p = model.namedTensors().first?.1, !p.device.holdsValues {
+            throw TorchError(
+                "checkpoint \(name): the model is on the \(p.device) device, which holds no values to save")
+        }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         recoverOnce(dir)
         var s = state

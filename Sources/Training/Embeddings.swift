@@ -77,6 +77,12 @@ public final class EmbeddingModel {
 
     public var dim: Int { model.config.embedDim }
 
+    /// Moves the encoder (and the final norm) to `device` (`--device`).
+    public func move(to device: Device) throws {
+        try model.move(to: device)
+        try finalNorm?.move(to: device)
+    }
+
     /// x: [N, 3, T, H, W] → [N, D].
     public func callAsFunction(_ x: Tensor) throws -> Tensor {
         try withNoGrad {
@@ -92,9 +98,12 @@ public final class EmbeddingModel {
 public enum Embeddings {
     /// Embeds every sample of `loader` (which must not shuffle) in order. A video that cannot be decoded is skipped
     /// (the loader substitutes the next one; that row is dropped) and listed in `skipped`.
-    public static func extract(_ m: EmbeddingModel, loader: VideoLoader, progress: (Int) -> Void = { _ in })
-        throws -> (embeddings: Tensor, paths: [String], labels: [Int], skipped: [String])
-    {
+    /// `device`: where the clips go (the model's device, `move(to:)`); `autocast`: bf16/fp16 forward (nil: fp32).
+    /// The rows come back to the CPU as float32.
+    public static func extract(
+        _ m: EmbeddingModel, loader: VideoLoader, device: Device = .cpu, autocast: DType? = nil,
+        progress: (Int) -> Void = { _ in }
+    ) throws -> (embeddings: Tensor, paths: [String], labels: [Int], skipped: [String]) {
         guard !loader.shuffle, loader.config.repeatAug == 1 else {
             throw DatasetError("embeddings need an unshuffled loader without repeat_aug")
         }
@@ -102,7 +111,9 @@ public enum Embeddings {
         let order = loader.indices(epoch: 0)
         let stream = loader.batches(epoch: 0)
         while let batch = try stream.nextBatch() {
-            let e = try m(Tensor(batch.data, shape: batch.shape))
+            let x = try Tensor(batch.data, shape: batch.shape).to(device)
+            let e = try withAutocast(autocast ?? .bfloat16, device: device, enabled: autocast != nil) { try m(x) }
+                .to(.float32).to(.cpu)
             let base = batch.index * loader.batchSize
             var keep: [Int] = []
             for (k, idx) in batch.sampleIndices.enumerated() where idx == order[base + k] { keep.append(k) }

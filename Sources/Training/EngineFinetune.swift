@@ -55,62 +55,100 @@ public struct FinetuneContext {
     public var rank = 0
     /// Drop path / dropout modules of `model`, which draw from the generator of each batch (`FinetuneRandom`).
     public var stochastic: StochasticModules? = nil
+    /// `--fp16`: dynamic loss scaling.
+    public var scaler: GradScaler? = nil
+}
+
+/// A batch ready for a fine-tuning step: clips [N, 3, T, H, W] and targets (class indices [N], or mixup's soft
+/// targets [N, classes]) on the device.
+public struct FinetuneInput {
+    public let index: Int
+    public let x: Tensor
+    public let target: Tensor
+    public let soft: Bool
+}
+
+/// Mixup/cutmix (on the host floats, from the batch's own seed) and the copy to the device (`upload`).
+public func finetuneInput(_ ctx: FinetuneContext, batch: ClipBatch, epoch: Int, upload: DeviceUpload) throws
+    -> FinetuneInput
+{
+    let c = ctx.config
+    var data = batch.data
+    if let mix = c.mixupConfig(numClasses: ctx.numClasses) {
+        var rng = FinetuneRandom.mixup(seed: c.seed, rank: ctx.rank, epoch: epoch, batch: batch.index)
+        let soft = try Mixup.apply(mix, data: &data, shape: batch.shape, labels: batch.labels, rng: &rng).targets
+        let target = try Tensor(soft, shape: [batch.labels.count, ctx.numClasses]).to(upload.device)
+        return FinetuneInput(index: batch.index, x: try upload(data, shape: batch.shape), target: target, soft: true)
+    }
+    if let bad = batch.labels.first(where: { $0 < 0 || $0 >= ctx.numClasses }) {
+        throw ConfigError("label \(bad) is outside 0..<\(ctx.numClasses) (--num_classes)")
+    }
+    return FinetuneInput(
+        index: batch.index, x: try upload(data, shape: batch.shape), target: try upload.labels(batch.labels),
+        soft: false)
 }
 
 /// The loss of one batch (mae_st `train_one_epoch`): mixup/cutmix → soft-target CE; else label-smoothing CE.
 /// Linear probe: features computed without gradients, only the head is trained.
 public func finetuneLoss(_ ctx: FinetuneContext, batch: ClipBatch, epoch: Int) throws -> Tensor {
+    let upload = DeviceUpload(device: ctx.config.device, pin: ctx.config.pinMem)
+    return try finetuneLoss(ctx, input: finetuneInput(ctx, batch: batch, epoch: epoch, upload: upload), epoch: epoch)
+}
+
+/// The loss of a prepared batch (`finetuneInput`); drop path / dropout draw from the batch's own generator.
+public func finetuneLoss(_ ctx: FinetuneContext, input: FinetuneInput, epoch: Int) throws -> Tensor {
     let c = ctx.config
-    var data = batch.data
-    var soft: [Float]? = nil
     if let s = ctx.stochastic, !s.isEmpty {
-        s.draw(from: try FinetuneRandom.generator(seed: c.seed, rank: ctx.rank, epoch: epoch, batch: batch.index))
+        s.draw(from: try FinetuneRandom.generator(seed: c.seed, rank: ctx.rank, epoch: epoch, batch: input.index))
     }
-    if let mix = c.mixupConfig(numClasses: ctx.numClasses) {
-        var rng = FinetuneRandom.mixup(seed: c.seed, rank: ctx.rank, epoch: epoch, batch: batch.index)
-        soft = try Mixup.apply(mix, data: &data, shape: batch.shape, labels: batch.labels, rng: &rng).targets
-    } else if let bad = batch.labels.first(where: { $0 < 0 || $0 >= ctx.numClasses }) {
-        throw ConfigError("label \(bad) is outside 0..<\(ctx.numClasses) (--num_classes)")
-    }
-    let x = try Tensor.wrapping(data, shape: batch.shape)
-    let logits: Tensor = try withAutocast(enabled: c.bf16) {
+    let x = input.x
+    let logits: Tensor = try c.autocast {
         if c.linearProbe {
             let f = try withNoGrad { try ctx.model.forwardFeatures(x).detach() }
             return try ctx.model.head(f)
         }
         return try ctx.model(x)
     }.to(.float32)
-    if let soft { return try crossEntropy(logits, Tensor(soft, shape: [batch.labels.count, ctx.numClasses])) }
-    return try crossEntropy(logits, Tensor(batch.labels.map(Int64.init)), labelSmoothing: c.smoothing)
+    if input.soft { return try crossEntropy(logits, input.target) }
+    return try crossEntropy(logits, input.target, labelSmoothing: c.smoothing)
 }
 
 /// One epoch from `state.nextBatch`: per-iteration lr, loss / accum_iter, clip_grad, AdamW step. False if stopped early.
 public func trainOneEpochFinetune(_ ctx: FinetuneContext, feed: ClipFeed, state: inout FinetuneState) throws -> Bool {
     let c = ctx.config, n = feed.batchesPerEpoch
-    var acc = 0.0, window = 0.0, windowSteps = 0, t0 = DispatchTime.now(), stopped = false
-    try feed.forEach(epoch: state.epoch, startBatch: state.nextBatch) { batch in
-        let it = batch.index
+    var acc = 0.0, window = 0.0, windowSteps = 0, t0 = DispatchTime.now(), wait = DataWait()
+    let upload = DeviceUpload(device: c.device, pin: c.pinMem), epoch = state.epoch
+    let batches = BatchPrefetcher(
+        try feed.batches(epoch: state.epoch, startBatch: state.nextBatch), depth: c.device.isCUDA ? 1 : 0
+    ) { try finetuneInput(ctx, batch: $0, epoch: epoch, upload: upload) }
+    while let next = try batches.next() {
+        wait.add(batches.lastWait)
+        let it = next.batch.index
         if it % c.accumIter == 0 {
             ctx.optimizer.lr = ctx.schedule.lr(at: Double(it) / Double(n) + Double(state.epoch))
         }
-        let loss = try finetuneLoss(ctx, batch: batch, epoch: state.epoch)
-        let v = try loss.item()
-        guard v.isFinite else {
+        let loss = try finetuneLoss(ctx, input: next.prepared, epoch: state.epoch)
+        let v = c.device.holdsValues ? try loss.item() : .nan  // meta: no value
+        guard v.isFinite || !c.device.holdsValues else {
             throw TorchError("loss is \(v) at epoch \(state.epoch) batch \(it): stopping training")
         }
         try ctx.gradientSync.beforeBackward(loss, willStep: (it + 1) % c.accumIter == 0)
-        try (loss / Double(c.accumIter)).backward()
+        let scaled = try loss / Double(c.accumIter)
+        try (ctx.scaler?.scale(scaled) ?? scaled).backward()
         acc += v / Double(c.accumIter)
         state.nextBatch = it + 1
-        guard (it + 1) % c.accumIter == 0 else { return true }
+        guard (it + 1) % c.accumIter == 0 else { continue }
         try ctx.gradientSync.syncGradients()
         acc = try ctx.gradientSync.reduceMean(acc)
-        try optimizerStep(ctx.optimizer, clipGrad: c.clipGrad, bf16Weights: ctx.bf16Weights)
+        try optimizerStep(ctx.optimizer, clipGrad: c.clipGrad, bf16Weights: ctx.bf16Weights, scaler: ctx.scaler)
         state.step += 1
         state.lossHistory.append(acc)
-        ctx.log.write([
+        var record: [String: Any] = [
             "type": "step", "epoch": state.epoch, "batch": it, "step": state.step, "loss": acc, "lr": ctx.optimizer.lr
-        ])
+        ]
+        record.merge(wait.take()) { a, _ in a }
+        if let s = ctx.scaler { record["loss_scale"] = try s.currentScale }
+        ctx.log.write(record)
         window += acc; windowSteps += 1; acc = 0
         if state.step % max(c.logEvery, 1) == 0 || it + 1 == n {
             let secs = Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9
@@ -121,18 +159,19 @@ public func trainOneEpochFinetune(_ ctx: FinetuneContext, feed: ClipFeed, state:
                     secs / Double(max(windowSteps, 1))))
             window = 0; windowSteps = 0; t0 = DispatchTime.now()
         }
-        if ctx.shouldStop(state) { stopped = true; return false }
-        return true
+        if ctx.shouldStop(state) { return false }
     }
-    return !stopped
+    return true
 }
 
 /// Evaluates every view feed (one per temporal × spatial view) and averages the softmax per video. `sumOverRanks`
 /// (`--dist_eval`): the feeds hold this rank's shard of the videos; the counts are summed over ranks (`summed`).
 public func evaluateViews(
     _ model: ClipClassifier, feeds: [ClipFeed], numClasses: Int,
-    bf16: Bool, sumOverRanks: (([Double]) throws -> [Double])? = nil
+    bf16: Bool, fp16: Bool = false, device: Device = .cpu, sumOverRanks: (([Double]) throws -> [Double])? = nil
 ) throws -> EvalResult {
+    let upload = DeviceUpload(device: device)
+    let half: DType? = bf16 ? .bfloat16 : fp16 ? .float16 : nil
     let wasTraining = model.training
     model.eval()
     defer { model.train(wasTraining) }
@@ -141,17 +180,19 @@ public func evaluateViews(
     try withNoGrad {
         for feed in feeds {
             try feed.forEach(epoch: 0, startBatch: 0) { batch in
-                let x = try Tensor.wrapping(batch.data, shape: batch.shape)
-                let logits = try withAutocast(enabled: bf16) { try model(x) }.to(.float32)
-                if batch.labels.allSatisfy({ (0 ..< numClasses).contains($0) }) {
-                    lossSum +=
-                        try crossEntropy(logits, Tensor(batch.labels.map(Int64.init))).item()
-                        * Double(batch.labels.count)
+                let x = try upload(batch.data, shape: batch.shape)
+                let logits = try withAutocast(half ?? .bfloat16, device: device, enabled: half != nil) {
+                    try model(x)
+                }.to(.float32)
+                let labelled = batch.labels.allSatisfy { (0 ..< numClasses).contains($0) }
+                let loss = labelled ? try crossEntropy(logits, upload.labels(batch.labels)) : nil
+                let probs = try softmax(logits, dim: -1)
+                guard device.holdsValues else { return true }  // meta: shapes only, no values to count
+                if let loss {
+                    lossSum += try loss.item() * Double(batch.labels.count)
                     lossCount += batch.labels.count
                 }
-                agg.add(
-                    probs: try softmax(logits, dim: -1).toArray(Float.self), samples: batch.sampleIndices,
-                    labels: batch.labels)
+                agg.add(probs: try probs.toArray(Float.self), samples: batch.sampleIndices, labels: batch.labels)
                 return true
             }
         }

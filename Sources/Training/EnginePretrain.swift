@@ -28,6 +28,8 @@ public struct PretrainContext {
     public var onStep: ((TrainState, Double) -> Void)? = nil
     /// Gradients of each step: this process's own, or averaged over ranks (`DataParallel`).
     public var gradientSync: any GradientSync = LocalGradientSync()
+    /// `--fp16`: dynamic loss scaling.
+    public var scaler: GradScaler? = nil
     /// bf16 compute copies of the Linear weights (bf16 runs in one process; see `BF16Weights`).
     public var bf16Weights: BF16Weights? = nil
 }
@@ -37,34 +39,42 @@ public struct PretrainContext {
 public func trainOneEpoch(_ ctx: PretrainContext, feed: ClipFeed, state: inout TrainState) throws -> Bool {
     let c = ctx.config
     let n = feed.batchesPerEpoch
-    var windowLoss = 0.0, windowClips = 0, windowStart = DispatchTime.now(), accLoss = 0.0
-    let batches = try feed.batches(epoch: state.epoch, startBatch: state.nextBatch)
-    while let batch = try batches.next() {
+    var windowLoss = 0.0, windowClips = 0, windowStart = DispatchTime.now(), accLoss = 0.0, wait = DataWait()
+    let upload = DeviceUpload(device: c.device, pin: c.pinMem)
+    let batches = BatchPrefetcher(
+        try feed.batches(epoch: state.epoch, startBatch: state.nextBatch), depth: c.device.isCUDA ? 1 : 0
+    ) { try upload($0.data, shape: $0.shape) }
+    while let next = try batches.next() {
+        let (batch, x) = (next.batch, next.prepared)
+        wait.add(batches.lastWait)
         let it = batch.index
         if it % c.accumIter == 0 {
             ctx.optimizer.lr = ctx.schedule.lr(at: Double(it) / Double(n) + Double(state.epoch))
         }
-        let x = try Tensor.wrapping(batch.data, shape: batch.shape)
-        let loss = try withAutocast(enabled: c.bf16) { try ctx.model.pretrainLoss(x, generator: ctx.generator) }
-        let lossValue = try loss.item()
-        guard lossValue.isFinite else {
+        let loss = try c.autocast { try ctx.model.pretrainLoss(x, generator: ctx.generator) }
+        let lossValue = c.device.holdsValues ? try loss.item() : .nan  // meta: no value
+        guard lossValue.isFinite || !c.device.holdsValues else {
             throw TorchError("loss is \(lossValue) at epoch \(state.epoch) batch \(it): stopping training")
         }
         try ctx.gradientSync.beforeBackward(loss, willStep: (it + 1) % c.accumIter == 0)
-        try (loss / Double(c.accumIter)).backward()
+        let scaled = try loss / Double(c.accumIter)
+        try (ctx.scaler?.scale(scaled) ?? scaled).backward()
         accLoss += lossValue / Double(c.accumIter)
         windowLoss += lossValue; windowClips += batch.shape[0]
         state.nextBatch = it + 1
         guard (it + 1) % c.accumIter == 0 else { continue }
         try ctx.gradientSync.syncGradients()
         accLoss = try ctx.gradientSync.reduceMean(accLoss)
-        try optimizerStep(ctx.optimizer, clipGrad: c.clipGrad, bf16Weights: ctx.bf16Weights)
+        try optimizerStep(ctx.optimizer, clipGrad: c.clipGrad, bf16Weights: ctx.bf16Weights, scaler: ctx.scaler)
         state.step += 1
         state.lossHistory.append(accLoss)
-        ctx.log.write([
+        var record: [String: Any] = [
             "type": "step", "epoch": state.epoch, "batch": it, "step": state.step, "loss": accLoss,
             "lr": ctx.optimizer.lr
-        ])
+        ]
+        record.merge(wait.take()) { a, _ in a }
+        if let s = ctx.scaler { record["loss_scale"] = try s.currentScale }
+        ctx.log.write(record)
         ctx.onStep?(state, accLoss)
         accLoss = 0
         if state.step % max(c.logEvery, 1) == 0 || it + 1 == n {

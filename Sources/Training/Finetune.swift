@@ -14,6 +14,8 @@ public struct FinetuneCheckpointState: CheckpointSidecar {
     public var state: FinetuneState
     public var weights = ""
     public var optimizer = ""
+    /// `--fp16`: the loss scaler's scale and growth tracker (nil otherwise).
+    public var gradScaler: GradScalerState? = nil
     public static var configDefaults: [String: Any] { jsonObject(FinetuneConfig()) }
     /// Before mae_st's `--rand_aug` switch, `rand_aug` held the policy ("" = off): now `rand_aug` + `aa`.
     public static func upgradeSaved(_ config: [String: Any]) -> [String: Any] {
@@ -101,6 +103,8 @@ public final class Finetuner {
     /// A ViT (`VisionTransformer`) or a TimeSformer / ViViT, by `--model`.
     public let model: any ClipClassifier
     public let optimizer: AdamW
+    /// `--fp16`: the dynamic loss scale (`GradScaler`), saved in checkpoints.
+    public let scaler: GradScaler?
     public let lr: Double
     /// How `lr` was found (the rule with its numbers), logged at the start of `run`.
     public let lrRule: String
@@ -166,6 +170,9 @@ public final class Finetuner {
                         generator: initGenerator))
             }
         }
+        // built and initialised on the CPU (the same weights on every device), then moved; a resumed checkpoint's CPU
+        // tensors are copied onto the device below (map_location)
+        try model.move(to: config.device)
         let groups: [ParamGroup]
         if config.linearProbe {
             try model.setRequiresGrad(false)
@@ -180,7 +187,9 @@ public final class Finetuner {
         }
         (lr, lrRule) = config.learningRate(worldSize: worldSize)
         optimizer = AdamW(groups, lr: lr)
+        scaler = config.fp16 && !config.evalOnly ? try GradScaler() : nil
         if let resumed {
+            if let scaler, let saved = resumed.state.gradScaler { try scaler.load(saved) }
             try model.loadStateDict(Dictionary(resumed.weights, uniquingKeysWith: { a, _ in a }))
             if !config.evalOnly {
                 try optimizer.loadStateDict(TensorFile.load(resumed.dir + "/" + resumed.state.optimizer))
@@ -213,9 +222,10 @@ public final class Finetuner {
         var ctx = FinetuneContext(
             model: model, optimizer: optimizer, schedule: schedule, config: c,
             numClasses: numClasses, log: log, shouldStop: shouldStop, gradientSync: gradientSync,
-            rank: rank, stochastic: StochasticModules(model))
-        // bf16 in one process: matmuls on bf16 weight copies the loop refreshes (DDP's hooks sit on the fp32 weights)
-        let copies = c.bf16 && gradientSync.isLocal ? try BF16Weights(model) : nil
+            rank: rank, stochastic: StochasticModules(model), scaler: scaler)
+        // bf16 on the CPU in one process: matmuls on bf16 weight copies the loop refreshes (DDP's hooks sit on the
+        // fp32 weights); other devices cast at use (autocast)
+        let copies = c.bf16 && c.device == .cpu && gradientSync.isLocal ? try BF16Weights(model) : nil
         defer { copies?.remove() }
         ctx.bf16Weights = copies
         while state.epoch < c.epochs {
@@ -239,7 +249,8 @@ public final class Finetuner {
             var result: EvalResult? = nil
             if !val.isEmpty {
                 let r = try evaluateViews(
-                    model, feeds: val, numClasses: numClasses, bf16: c.bf16, sumOverRanks: sumOverRanks)
+                    model, feeds: val, numClasses: numClasses, bf16: c.bf16, fp16: c.fp16, device: c.device,
+                    sumOverRanks: sumOverRanks)
                 state.valTop1.append(r.top1)
                 if r.top1 > state.bestTop1 { state.bestTop1 = r.top1; state.bestEpoch = state.epoch }
                 result = r
@@ -277,7 +288,7 @@ public final class Finetuner {
         guard rank == 0 else { return config.outputDir + "/" + name + ".json" }
         let s = FinetuneCheckpointState(
             config: config, numClasses: numClasses, classNames: classNames.isEmpty ? nil : classNames,
-            state: state)
+            state: state, gradScaler: try scaler?.state())
         return try Checkpoint.save(dir: config.outputDir, name: name, model: model, optimizer: optimizer, state: s)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Torch
 import Datasets
 import Models
 import NN
@@ -65,6 +66,9 @@ public struct FinetuneConfig: Codable, Equatable, Sendable {
     public var weightDecay = 0.05
     public var clipGrad = 0.0  // 0: off
     public var bf16 = false
+    public var fp16 = false  // float16 autocast with dynamic loss scaling (GradScaler)
+    /// Where the run computes (`--device`); not saved: a checkpoint resumes (or is evaluated) on any device.
+    public var device = Device.preferred
     // evaluation
     public var numTemporalViews = 1  // mae_st test: 7 (SSv2: 2)
     public var numSpatialCrops = 1  // mae_st test: 3
@@ -188,7 +192,7 @@ public struct FinetuneConfig: Codable, Equatable, Sendable {
         case sepPosEmbed = "sep_pos_embed", sincosPosEmbed = "sincos_pos_embed", finetune, inflation, temporalInit =
             "temporal_init", linearProbe = "linear_probe", batchSize = "batch_size"
         case accumIter = "accum_iter", epochs, lr, blr, layerDecay = "layer_decay", minLr = "min_lr"
-        case warmupEpochs = "warmup_epochs", weightDecay = "weight_decay", clipGrad = "clip_grad", bf16
+        case warmupEpochs = "warmup_epochs", weightDecay = "weight_decay", clipGrad = "clip_grad", bf16, fp16
         case numTemporalViews = "num_temporal_views", numSpatialCrops = "num_spatial_crops", evalOnly = "eval"
         case outputDir = "output_dir", resume, seed, threads, logEvery = "log_every", maxSteps = "max_steps"
         case pathToDataDir = "path_to_data_dir", datafileDir = "datafile_dir", aa, savePrefix = "save_prefix"

@@ -89,7 +89,7 @@ extension FinetuneConfig {
                 .option("warmup_epochs", \.warmupEpochs, .atLeast(0)),
                 .option("weight_decay", \.weightDecay, .atLeast(0)),
                 .option("clip_grad", \.clipGrad, .atLeast(0), "gradient-norm clip (0 = off)"),
-                .option("bf16", \.bf16, "bfloat16 autocast"),
+            ] + ConfigFlag.precision(training: true) + [
                 // evaluation / run
                 .option("num_temporal_views", \.numTemporalViews, .above(0)),
                 .option(

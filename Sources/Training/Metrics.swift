@@ -15,7 +15,8 @@ public final class RunLog {
         handle = h
     }
     public func write(_ record: [String: Any]) {
-        guard let handle, let d = try? JSONSerialization.data(withJSONObject: record, options: [.sortedKeys]) else {
+        guard let handle, let d = try? JSONSerialization.data(withJSONObject: jsonSafe(record), options: [.sortedKeys])
+        else {
             return
         }
         handle.write(d + Data("\n".utf8))
@@ -50,16 +51,20 @@ public func maeTrainFlopsPerClip(_ c: MAEConfig) -> Double {
 }
 
 /// Measured GEMM rate (GFLOP/s) for MFU: a 1536³ `linear` in the training dtype (so fp32 takes the same GEMM library
-/// as the model's linears, see `Runtime.fp32Linear`), the best of 5 (a shared machine only ever slows it down).
-public func measurePeakGFLOPs(bf16: Bool) throws -> Double {
+/// as the model's linears, see `Runtime.fp32Linear`), the best of 5 (a shared machine only ever slows it down), on
+/// `device` (NaN on meta: no time to measure).
+public func measurePeakGFLOPs(bf16: Bool, device: Device = .cpu) throws -> Double {
+    guard device.holdsValues else { return .nan }
     let n = 1536
-    let a = try Tensor.randn([n, n]).to(bf16 ? .bfloat16 : .float32),
-        b = try Tensor.randn([n, n]).to(bf16 ? .bfloat16 : .float32)
-    _ = try linear(a, weight: b)
+    let a = try Tensor.randn([n, n], device: device).to(bf16 ? .bfloat16 : .float32),
+        b = try Tensor.randn([n, n], device: device).to(bf16 ? .bfloat16 : .float32)
+    // CUDA runs asynchronously: reading one value waits for the GEMM
+    let run = { () throws in let y = try linear(a, weight: b); if device != .cpu { _ = try y.sum().item() } }
+    try run()
     var best = Double.infinity
     for _ in 0 ..< 5 {
         let t0 = DispatchTime.now()
-        _ = try linear(a, weight: b)
+        try run()
         best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9)
     }
     return 2 * Double(n * n * n) / best / 1e9

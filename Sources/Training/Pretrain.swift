@@ -11,6 +11,8 @@ public final class Pretrainer {
     public let model: any PretrainModel
     public let optimizer: AdamW
     public let generator: Generator
+    /// `--fp16`: the dynamic loss scale (`GradScaler`), saved in checkpoints.
+    public let scaler: GradScaler?
     public private(set) var state = TrainState()
     public let log: RunLog
     public let lr: Double
@@ -32,17 +34,21 @@ public final class Pretrainer {
         log = try RunLog(dir: config.logDirectory, enabled: rank == 0)
         try Runtime.manualSeed(UInt64(config.seed + rank))  // mae_st `main_pretrain.main`: torch.manual_seed(seed + rank)
         let initGen = try Generator(seed: UInt64(config.seed))
-        model = try config.makeModel(generator: initGen)
+        model = try config.makeModel(generator: initGen)  // on the CPU: the same initial weights on every device
+        try model.move(to: config.device)
         let groups = paramGroups(
             model.namedParameters(), weightDecay: config.weightDecay, skip: config.weightDecaySkip(model),
             decay1D: config.biasWd)
         (lr, lrRule) = config.learningRate(worldSize: worldSize)
         optimizer = AdamW(groups, lr: lr, betas: (config.beta1, config.beta2))
         generator = try Generator(seed: UInt64(config.seed) &+ 1 &+ UInt64(rank) &* 1000)
+        scaler = config.fp16 ? try GradScaler() : nil
         if !config.resume.isEmpty {
             let (s, dir): (CheckpointState, String)
             do { (s, dir) = try Checkpoint.load(config.resume) } catch { throw ConfigError("--resume \(error)") }
+            // map_location: the saved CPU tensors are copied onto the model's and optimizer's device
             try Checkpoint.restore(s, dir: dir, model: model, optimizer: optimizer, generator: generator)
+            if let scaler, let saved = s.gradScaler { try scaler.load(saved) }
             state = TrainState(epoch: s.epoch, nextBatch: s.nextBatch, step: s.step, lossHistory: s.lossHistory)
             RunLog.info("resumed from \(config.resume): epoch \(s.epoch), batch \(s.nextBatch), step \(s.step)")
         }
@@ -53,7 +59,7 @@ public final class Pretrainer {
     public func run(feed: ClipFeed) throws -> TrainState {
         let c = config
         let schedule = CosineSchedule(lr: lr, minLR: c.minLr, warmupEpochs: c.warmupEpochs, epochs: Double(c.epochs))
-        let peak = try measurePeakGFLOPs(bf16: c.bf16)
+        let peak = try measurePeakGFLOPs(bf16: c.bf16, device: c.device)
         let flops = try c.trainFlopsPerClip()
         if isMain {
             RunLog.info(
@@ -74,9 +80,10 @@ public final class Pretrainer {
             model: model, optimizer: optimizer, schedule: schedule, generator: generator, config: c, log: log,
             flopsPerClip: flops, peakGFLOPs: peak,
             shouldStop: shouldStop,
-            onStep: onStep, gradientSync: gradientSync)
-        // bf16 in one process: the matmuls use bf16 weight copies the loop refreshes (DDP's hooks sit on the fp32 weights)
-        let copies = c.bf16 && gradientSync.isLocal ? try BF16Weights(model) : nil
+            onStep: onStep, gradientSync: gradientSync, scaler: scaler)
+        // bf16 on the CPU in one process: the matmuls use bf16 weight copies the loop refreshes (DDP's hooks sit on
+        // the fp32 weights); other devices cast at use (autocast)
+        let copies = c.bf16 && c.device == .cpu && gradientSync.isLocal ? try BF16Weights(model) : nil
         defer { copies?.remove() }
         ctx.bf16Weights = copies
         model.train()
@@ -122,7 +129,7 @@ public final class Pretrainer {
         let s = CheckpointState(
             config: config, epoch: state.epoch, nextBatch: state.nextBatch, step: state.step,
             generatorState: Data(try generator.state()).base64EncodedString(), weights: "", optimizer: "",
-            lossHistory: state.lossHistory)
+            lossHistory: state.lossHistory, gradScaler: try scaler?.state())
         return try Checkpoint.save(dir: config.outputDir, name: name, model: model, optimizer: optimizer, state: s)
     }
 }

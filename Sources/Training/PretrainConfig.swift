@@ -1,4 +1,5 @@
 import Foundation
+import Torch
 import Models
 import NN
 
@@ -56,6 +57,9 @@ public struct PretrainConfig: Codable, Equatable, Sendable {
     public var beta2 = 0.95
     public var clipGrad = 0.02  // 0: off
     public var bf16 = false
+    public var fp16 = false  // float16 autocast with dynamic loss scaling (GradScaler)
+    /// Where the run computes (`--device`); not saved: a checkpoint resumes on any device.
+    public var device = Device.preferred
     // run
     public var outputDir = "output_pretrain"
     public var savePrefix = ""
@@ -150,7 +154,7 @@ public struct PretrainConfig: Codable, Equatable, Sendable {
             "init_from", batchSizePerGpu = "batch_size_per_gpu"
         case accumIter = "accum_iter", epochs, lr, blr, minLr = "min_lr", warmupEpochs = "warmup_epochs"
         case weightDecay = "weight_decay", biasWd = "bias_wd", noWdPosEmbed = "no_wd_pos_embed", beta1, beta2,
-            clipGrad = "clip_grad", bf16, outputDir = "output_dir"
+            clipGrad = "clip_grad", bf16, fp16, outputDir = "output_dir"
         case savePrefix = "save_prefix", resume, seed, checkpointPeriod = "checkpoint_period"
         case numCheckpointDel = "num_checkpoint_del", maxSteps = "max_steps", threads, logEvery = "log_every"
         case distributed, pathToDataDir = "path_to_data_dir", pinMem = "pin_mem", logDir = "log_dir"

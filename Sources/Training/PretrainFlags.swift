@@ -72,7 +72,7 @@ extension PretrainConfig {
             .option("beta1", \.beta1, .within(0 ..< 1)),
             .option("beta2", \.beta2, .within(0 ..< 1)),
             .option("clip_grad", \.clipGrad, .atLeast(0), "0 = off"),
-            .option("bf16", \.bf16, "bfloat16 autocast"),
+        ] + ConfigFlag.precision(training: true) + [
             // run
             .option("output_dir", \.outputDir),
             .option("save_prefix", \.savePrefix, "prefix of checkpoint names"),

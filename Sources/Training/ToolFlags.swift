@@ -1,4 +1,5 @@
 import Models
+import Torch
 
 /// The settings of the tool subcommands (`convert`, `embed`, `visualize`, `launch`), one struct each with its flag
 /// table: the defaults live in the struct, `--help` shows them from it (as `PretrainConfig.flags`). 0 / "" / none
@@ -96,8 +97,10 @@ func checkThreeValues(mean: [Double], std: [Double]) throws {
 }
 
 /// `stmae embed --checkpoint CKPT --data DIR|CSV --output OUT`.
-public struct EmbedSettings: FlagSettings, ModelSettingsFlags, Equatable, Sendable {
+public struct EmbedSettings: FlagSettings, ModelSettingsFlags, PrecisionSettings, Equatable, Sendable {
     public var checkpoint = "", data = "", output = ""
+    public var device = Device.preferred
+    public var bf16 = false, fp16 = false
     public var pool = "mean"
     public var numHeads = 0, imgSize = 0, numFrames = 0, normEps = 0.0
     public var samplingRate = 4
@@ -126,7 +129,8 @@ public struct EmbedSettings: FlagSettings, ModelSettingsFlags, Equatable, Sendab
                 "std", \.std, .allPositive,
                 "per-channel std, 3 values (none = recorded in the checkpoint, else 0.225)"),
             .option("batch_size", \.batchSize, .above(0), "clips per batch"),
-            .option("num_workers", \.numWorkers, .atLeast(0), "decoding threads"),
+            .option("num_workers", \.numWorkers, .atLeast(0), "decoding threads")
+        ] + ConfigFlag.precision(training: false) + [
             .option("force", \.force, "replace an existing output")
         ])
 
@@ -142,8 +146,9 @@ public struct EmbedSettings: FlagSettings, ModelSettingsFlags, Equatable, Sendab
 }
 
 /// `stmae visualize`: an MAE's reconstruction of a clip, or (`--attention`) a TimeSformer / ViViT's attention.
-public struct VisualizeSettings: FlagSettings, Equatable, Sendable {
+public struct VisualizeSettings: FlagSettings, DeviceSettings, Equatable, Sendable {
     public var checkpoint = ""
+    public var device = Device.preferred
     public var attention = false
     public var model = "timesformer_base_patch16_224"
     public var imageInit = ""
@@ -180,7 +185,8 @@ public struct VisualizeSettings: FlagSettings, Equatable, Sendable {
         .option(
             "denorm", \.denorm, .oneOf(["visible", "own"]),
             "norm_pix_loss de-normalisation: visible (patch stats the encoder saw) or own"),
-        .option("fps", \.fps, .above(0), "GIF frame rate")
+        .option("fps", \.fps, .above(0), "GIF frame rate"),
+        ConfigFlag<VisualizeSettings>.device
     ])
 
     public func checkCombination() throws {

@@ -1,6 +1,6 @@
 /// The run settings pre-training and fine-tuning share with the upstream command lines (mae_st `main_pretrain` /
 /// `main_finetune`, optimized-stmae `pretrain.py` / `finetune.py`), so that those lines run verbatim.
-public protocol UpstreamRunSettings {
+public protocol UpstreamRunSettings: PrecisionSettings {
     var pathToDataDir: String { get set }
     var pinMem: Bool { get set }
     var logDir: String { get set }
@@ -17,7 +17,8 @@ extension UpstreamRunSettings {
 }
 
 extension ConfigFlag where Config: UpstreamRunSettings {
-    /// `--path_to_data_dir` (help: which lists it holds), `--pin_mem`, `--log_dir`, `--fp32`, `--no_env`.
+    /// `--path_to_data_dir` (help: which lists it holds), `--pin_mem`, `--log_dir`, `--no_env` (`--fp32`: with the
+    /// precision flags, `ConfigFlag.precision`).
     static func upstreamRun(lists: String) -> [ConfigFlag] {
         [
             .option(
@@ -26,10 +27,9 @@ extension ConfigFlag where Config: UpstreamRunSettings {
                     + "mae_st's Kinetics reads them)"),
             .option(
                 "pin_mem", \.pinMem,
-                "page-locked host batches for GPU copies (mae_st/optimized-stmae; no effect on CPU)"),
+                "page-locked host batches, copied to CUDA asynchronously (mae_st/optimized-stmae; no effect on CPU)"),
             .option(
                 "log_dir", \.logDir, "where log.jsonl and the plots go (mae_st's TensorBoard dir; \"\" = output_dir)"),
-            .setting("fp32", \.bf16, to: false, "mae_st: no mixed precision (stmae's default; the opposite of --bf16)"),
             .noOp("no_env", "mae_st: skip its cluster environment set-up (stmae has none; accepted, no effect)")
         ]
     }

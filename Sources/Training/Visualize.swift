@@ -28,7 +28,7 @@ public func reconstruct(
         model.eval()
         defer { model.train(wasTraining) }
         let (loss, pred, mask) = try model(x, noise: noise, maskRatio: maskRatio)
-        let frames = try x.indexSelect(dim: 2, index: model.targetFrameIndices())  // [1, 3, T2, H, W]
+        let frames = try x.indexSelect(dim: 2, index: model.targetFrameIndices().to(x.device))  // [1, 3, T2, H, W]
         var p = try pred.to(.float32)  // [1, L, u·p·p·3]
         if model.config.normPixLoss {
             let patches = try model.patchify(frames)

@@ -37,7 +37,8 @@ struct BenchPretrain: SettingsCommand {
                 [
                     "bench", "pretrain", "--model", model, "--img_size", "\(imgSize)",
                     "--num_frames", "\(numFrames)", "--warmup", "\(warmup)", "--steps", "\(steps)",
-                    "--decoder_mask_ratio", "\(s.decoderMaskRatio)", "--single", "\(b),\(p)"
+                    "--decoder_mask_ratio", "\(s.decoderMaskRatio)", "--single", "\(b),\(p)", "--device",
+                    "\(s.device)"
                 ]
                     + (s.weightCopies ? [] : ["--no_weight_copies"]) + s.kernelArgs
             },
@@ -56,34 +57,36 @@ struct BenchPretrain: SettingsCommand {
         let trace = s.trace.isEmpty ? nil : s.trace
         let cfg = try maeConfig(s)
         let mae = try MaskedAutoencoderViT(cfg, generator: Generator(seed: 0))
+        let device = s.device
+        try mae.move(to: device)
         // mae_st's groups
         let opt = AdamW(paramGroups(mae.namedParameters(), weightDecay: 0.05), lr: 1e-4, betas: (0.9, 0.95))
-        let x = try Tensor.randn([batch, 3, cfg.numFrames, cfg.imgSize, cfg.imgSize])
-        let copies = bf16 && s.weightCopies ? try BF16Weights(mae) : nil
+        let x = try Tensor.randn([batch, 3, cfg.numFrames, cfg.imgSize, cfg.imgSize], device: device)
+        let copies = bf16 && s.weightCopies && device == .cpu ? try BF16Weights(mae) : nil
         var times: [Double] = [], loss = 0.0
         for i in 0 ..< warmup + steps {
             if i == warmup, let trace { try Runtime.startTrace(trace) }
             let t0 = DispatchTime.now()
-            let dn = cfg.decoderMaskRatio > 0 ? try mae.makeDecoderNoise(batch: batch) : nil
-            let out = try withAutocast(enabled: bf16) {
-                try mae(x, noise: mae.makeNoise(batch: batch), decoderNoise: dn)
+            let dn = cfg.decoderMaskRatio > 0 ? try mae.makeDecoderNoise(batch: batch).to(device) : nil
+            let out = try withAutocast(device: device, enabled: bf16) {
+                try mae(x, noise: mae.makeNoise(batch: batch).to(device), decoderNoise: dn)
             }
             try out.loss.backward()
             try optimizerStep(opt, clipGrad: 0, bf16Weights: copies)
-            loss = try out.loss.item()
+            loss = device.holdsValues ? try out.loss.item() : .nan  // the read waits for the device's step
             if i >= warmup { times.append(Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9) }
         }
         if trace != nil { try Runtime.stopTrace() }
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
-        let secs = median(times), peak = try measurePeakGFLOPs(bf16: bf16)
+        let secs = median(times), peak = try measurePeakGFLOPs(bf16: bf16, device: device)
         let mfu = maeTrainFlopsPerClip(cfg) * Double(batch) / secs / (peak * 1e9)
         return [
             "bench": "mae_pretrain_step", "impl": "stmae", "model": model, "batch": batch, "bf16": bf16,
             "s_per_step": secs,
             "peak_rss_mb": Double(usage.ru_maxrss) / 1024, "gemm_peak_gflops": peak, "mfu": mfu, "loss_last": loss,
             "threads": Runtime.numThreads, "weight_copies": (copies?.count ?? 0) > 0,
-            "decoder_mask_ratio": s.decoderMaskRatio
+            "decoder_mask_ratio": s.decoderMaskRatio, "device": "\(device)"
         ].merging(s.kernelJSON(bf16: bf16)) { a, _ in a }
     }
 }

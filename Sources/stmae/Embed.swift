@@ -35,6 +35,7 @@ struct Embed: SettingsCommand {
             checkpoint: s.checkpoint, pool: EmbeddingModel.Pool(rawValue: s.pool)!,
             numHeads: given(s.numHeads), imgSize: given(s.imgSize),
             numFrames: given(s.numFrames), normEps: given(s.normEps))
+        try m.move(to: s.device)
         let c = m.model.config
         let pre = m.preprocessing
         let clip = ClipConfig(
@@ -58,7 +59,7 @@ struct Embed: SettingsCommand {
             samples: samples, config: clip, batchSize: s.batchSize, shuffle: false,
             numWorkers: s.numWorkers,
             dropLast: false, log: { line in FileHandle.standardError.write(Data("stmae embed: \(line)\n".utf8)) })
-        let r = try Embeddings.extract(m, loader: loader)
+        let r = try Embeddings.extract(m, loader: loader, device: s.device, autocast: s.autocastDType)
         guard !r.paths.isEmpty else { throw ValidationError("--data '\(s.data)': no video could be decoded") }
         try Embeddings.write(r.embeddings, paths: r.paths, labels: r.labels, to: s.output)
         print(

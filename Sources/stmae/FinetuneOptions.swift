@@ -105,7 +105,9 @@ func runEvaluate(_ c: FinetuneConfig) throws {
     if c.bf16 { try BF16Weights.convertForInference(f.model) }  // bf16 weights once instead of a cast per batch
     let t0 = Date()
     let sum = data.valSharded ? pg.map { g in { try g.allReduceSum($0) } } : nil
-    let r = try evaluateViews(f.model, feeds: data.val, numClasses: data.numClasses, bf16: c.bf16, sumOverRanks: sum)
+    let r = try evaluateViews(
+        f.model, feeds: data.val, numClasses: data.numClasses, bf16: c.bf16, fp16: c.fp16, device: c.device,
+        sumOverRanks: sum)
     let secs = Date().timeIntervalSince(t0)
     guard rank == 0 else { return }
     print(

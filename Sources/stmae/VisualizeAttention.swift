@@ -13,7 +13,7 @@ import Training
 /// (random init: shows the mechanics only).
 func visualizeAttention(
     model name: String, video: String, output: String, checkpoint: String?, imageInit: String?,
-    alpha: Double, fps: Double
+    alpha: Double, fps: Double, device: Device = .cpu
 ) throws {
     let classifiers = ModelCatalog.entries.filter(\.hasAttentionMap).map(\.name)
     var name = name
@@ -50,6 +50,7 @@ func visualizeAttention(
         (frames, size) = (entry.size.numFrames, entry.size.imgSize)
     }
     m.eval()
+    try m.move(to: device)  // loaded on the CPU, then moved (map_location)
     // frames spread over the whole video, short side resized to the model's size, centre crop
     let reader = try VideoReader(path: video)
     let idx = (0 ..< frames).map {
@@ -67,7 +68,7 @@ func visualizeAttention(
         return out
     }
     let x = try Tensor(crop(mean: [0.45, 0.45, 0.45], std: [0.225, 0.225, 0.225]), shape: [1, 3, frames, size, size])
-    let map = try FamilyRegistry.attentionMap(m, x).select(dim: 0, index: 0)
+    let map = try FamilyRegistry.attentionMap(m, x.to(device)).select(dim: 0, index: 0).to(.cpu)
     // the crop itself in 8-bit RGB: [3, T, H, W] → per frame interleaved
     let raw = crop(mean: [0, 0, 0], std: [1 / 255.0, 1 / 255.0, 1 / 255.0])
     let plane = size * size

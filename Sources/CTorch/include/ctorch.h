@@ -4,7 +4,7 @@
 // failure on this thread is `ct_last_error()`. Tensors are opaque owned handles: every `ct_tensor *out` result must be
 // released with `ct_free`. Optional tensor arguments may be NULL. Shapes are (const int64_t *, int ndim).
 // dtype codes are c10::ScalarType values (Float = 6, BFloat16 = 15, Long = 4, Bool = 11, ...);
-// device is (type, index) with type 0 = CPU, 1 = CUDA.
+// device is (type, index) with type 0 = CPU, 1 = CUDA, 2 = meta (shapes, no data).
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
@@ -71,6 +71,14 @@ void *ct_data_ptr(ct_tensor t);
 // ---- conversion, copies ---------------------------------------------------------------------------------------------
 int ct_to_dtype(ct_tensor t, int dtype, ct_tensor *out);
 int ct_to_device(ct_tensor t, int dev_type, int dev_index, ct_tensor *out);
+/// `t.to(device, non_blocking=...)`: asynchronous host→CUDA copies from pinned memory.
+int ct_to_device_async(ct_tensor t, int dev_type, int dev_index, int non_blocking, ct_tensor *out);
+/// `t.pin_memory()` (needs a CUDA libtorch); ct_is_pinned is 1 for page-locked host tensors.
+int ct_pin_memory(ct_tensor t, ct_tensor *out);
+int ct_is_pinned(ct_tensor t);
+/// Points handle `t` at `src`'s tensor (every holder of `t` sees it): moves a module's tensors between devices in
+/// place, where `set_data` refuses (meta). `requires_grad` is set as given; gradients are not carried.
+int ct_rebind(ct_tensor t, ct_tensor src, int requires_grad);
 int ct_contiguous(ct_tensor t, ct_tensor *out);
 int ct_clone(ct_tensor t, ct_tensor *out);
 int ct_detach(ct_tensor t, ct_tensor *out);
@@ -215,6 +223,12 @@ int ct_fused_adamw(const ct_tensor *params, const ct_tensor *grads, const ct_ten
 int ct_clip_grad_norm(const ct_tensor *grads, int n, double max_norm, double *total_norm);
 int ct_foreach_zero_(const ct_tensor *ts, int n);
 int ct_foreach_mul_scalar_(const ct_tensor *ts, int n, double s);
+/// `torch._amp_foreach_non_finite_check_and_unscale_`: grads *= inv_scale (float []); found_inf (float []) = 1 if any
+/// is inf/NaN.
+int ct_amp_unscale_(const ct_tensor *grads, int n, ct_tensor found_inf, ct_tensor inv_scale);
+/// `torch._amp_update_scale_`: scale (float []) and growth_tracker (int32 []) updated in place from found_inf.
+int ct_amp_update_scale_(ct_tensor scale, ct_tensor growth_tracker, ct_tensor found_inf, double growth_factor,
+                         double backoff_factor, int64_t growth_interval);
 
 #ifdef __cplusplus
 }
