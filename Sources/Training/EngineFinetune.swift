@@ -105,15 +105,21 @@ public func trainOneEpochFinetune(_ ctx: FinetuneContext, feed: ClipFeed, state:
         guard (it + 1) % c.accumIter == 0 else { return true }
         try ctx.gradientSync.syncGradients()
         acc = try ctx.gradientSync.reduceMean(acc)
-        try optimizerStep(ctx.optimizer, clipGrad: c.clipGrad, bf16Weights: ctx.bf16Weights)
+        let gradNorm = try optimizerStep(ctx.optimizer, clipGrad: c.clipGrad, bf16Weights: ctx.bf16Weights)
         state.step += 1
         state.lossHistory.append(acc)
         ctx.log.write([
-            "type": "step", "epoch": state.epoch, "batch": it, "step": state.step, "loss": acc, "lr": ctx.optimizer.lr
+            "type": "step", "epoch": state.epoch, "batch": it, "step": state.step, "loss": acc, "lr": ctx.optimizer.lr,
+            "grad_norm": gradNorm,
+            "epoch_1000x": epoch1000x(batch: it, batchesPerEpoch: n, epoch: state.epoch, repeatAug: c.repeatAug)
         ])
         window += acc; windowSteps += 1; acc = 0
         if state.step % max(c.logEvery, 1) == 0 || it + 1 == n {
             let secs = Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9
+            ctx.log.write([
+                "type": "throughput", "step": state.step, "s_per_step": secs / Double(max(windowSteps, 1)),
+                "clips_per_s": Double(windowSteps * c.accumIter * batch.shape[0]) / max(secs, 1e-9)
+            ])
             RunLog.progress(
                 String(
                     format: "epoch %d [%d/%d] step %d  loss %.4f  lr %.3e  %.2f s/step", state.epoch, it + 1, n,

@@ -58,12 +58,13 @@ public func trainOneEpoch(_ ctx: PretrainContext, feed: ClipFeed, state: inout T
         guard (it + 1) % c.accumIter == 0 else { continue }
         try ctx.gradientSync.syncGradients()
         accLoss = try ctx.gradientSync.reduceMean(accLoss)
-        try optimizerStep(ctx.optimizer, clipGrad: c.clipGrad, bf16Weights: ctx.bf16Weights)
+        let gradNorm = try optimizerStep(ctx.optimizer, clipGrad: c.clipGrad, bf16Weights: ctx.bf16Weights)
         state.step += 1
         state.lossHistory.append(accLoss)
         ctx.log.write([
             "type": "step", "epoch": state.epoch, "batch": it, "step": state.step, "loss": accLoss,
-            "lr": ctx.optimizer.lr
+            "lr": ctx.optimizer.lr, "grad_norm": gradNorm,
+            "epoch_1000x": epoch1000x(batch: it, batchesPerEpoch: n, epoch: state.epoch, repeatAug: c.repeatAug)
         ])
         ctx.onStep?(state, accLoss)
         accLoss = 0
@@ -72,6 +73,10 @@ public func trainOneEpoch(_ ctx: PretrainContext, feed: ClipFeed, state: inout T
             let clipsPerSec = Double(windowClips) / max(secs, 1e-9)
             let mfu = ctx.flopsPerClip * clipsPerSec / (ctx.peakGFLOPs * 1e9)
             let batches = Double(windowClips) / Double(batch.shape[0])
+            ctx.log.write([
+                "type": "throughput", "step": state.step, "clips_per_s": clipsPerSec, "mfu": mfu,
+                "s_per_step": secs / max(batches, 1)
+            ])
             RunLog.progress(
                 String(
                     format: "epoch %d [%d/%d] step %d  loss %.4f  lr %.3e  %.1f clips/s  %.3f s/step  MFU %.1f%%",

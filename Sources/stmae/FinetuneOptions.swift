@@ -129,6 +129,6 @@ func runEvaluate(_ c: FinetuneConfig) throws {
         top1: r.top1, top5: r.top5, meanClassAccuracy: r.meanClassAccuracy, loss: r.loss.isFinite ? r.loss : -1,
         perClass: r.perClass.map { $0.isNaN ? -1 : $0 }, classNames: data.classNames, result: r)
     try atomicWrite(enc.encode(rep), to: c.outputDir + "/eval.json")
-    try ConfusionPlot.write(r, to: c.outputDir + "/confusion.png")
+    try ConfusionPlot.write(r, classNames: data.classNames, to: c.outputDir + "/confusion.png")
     RunLog.info("wrote \(c.outputDir)/eval.json and \(c.outputDir)/confusion.png")
 }
