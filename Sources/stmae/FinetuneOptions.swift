@@ -129,6 +129,16 @@ func runEvaluate(_ c: FinetuneConfig) throws {
         top1: r.top1, top5: r.top5, meanClassAccuracy: r.meanClassAccuracy, loss: r.loss.isFinite ? r.loss : -1,
         perClass: r.perClass.map { $0.isNaN ? -1 : $0 }, classNames: data.classNames, result: r)
     try atomicWrite(enc.encode(rep), to: c.outputDir + "/eval.json")
-    try ConfusionPlot.write(r, classNames: data.classNames, to: c.outputDir + "/confusion.png")
-    RunLog.info("wrote \(c.outputDir)/eval.json and \(c.outputDir)/confusion.png")
+    // TensorBoard (and log.jsonl) in the log dir: the accuracies and the confusion matrix at the checkpoint's epoch
+    let log = try RunLog(dir: c.logDirectory, lossTag: "loss")
+    var record: [String: Any] = [
+        "type": "eval", "step": f.state.epoch, "top1": r.top1, "top5": r.top5, "mean_class_acc": r.meanClassAccuracy
+    ]
+    if r.loss.isFinite { record["loss"] = r.loss }
+    log.write(record)
+    let fig = ConfusionPlot.figure(r, classNames: data.classNames, title: "evaluation")
+    let png = try fig.write(png: c.outputDir + "/confusion.png")
+    log.image("confusion", png: png, width: fig.width, height: fig.height, step: f.state.epoch)
+    log.events?.flush()
+    RunLog.info("wrote \(c.outputDir)/eval.json, confusion.png/.svg and TensorBoard events in \(c.logDirectory)")
 }
