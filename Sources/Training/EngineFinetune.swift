@@ -88,6 +88,8 @@ public func finetuneLoss(_ ctx: FinetuneContext, batch: ClipBatch, epoch: Int) t
 public func trainOneEpochFinetune(_ ctx: FinetuneContext, feed: ClipFeed, state: inout FinetuneState) throws -> Bool {
     let c = ctx.config, n = feed.batchesPerEpoch
     var acc = 0.0, window = 0.0, windowSteps = 0, t0 = DispatchTime.now(), stopped = false
+    let progress = ProgressLine("epoch \(state.epoch)", total: n, unit: "batches", initial: state.nextBatch)
+    var detail = ""  // the last log window's numbers
     try feed.forEach(epoch: state.epoch, startBatch: state.nextBatch) { batch in
         let it = batch.index
         if it % c.accumIter == 0 {
@@ -102,6 +104,7 @@ public func trainOneEpochFinetune(_ ctx: FinetuneContext, feed: ClipFeed, state:
         try (loss / Double(c.accumIter)).backward()
         acc += v / Double(c.accumIter)
         state.nextBatch = it + 1
+        progress.update(it + 1, detail: detail)
         guard (it + 1) % c.accumIter == 0 else { return true }
         try ctx.gradientSync.syncGradients()
         acc = try ctx.gradientSync.reduceMean(acc)
@@ -120,11 +123,10 @@ public func trainOneEpochFinetune(_ ctx: FinetuneContext, feed: ClipFeed, state:
                 "type": "throughput", "step": state.step, "s_per_step": secs / Double(max(windowSteps, 1)),
                 "clips_per_s": Double(windowSteps * c.accumIter * batch.shape[0]) / max(secs, 1e-9)
             ])
-            RunLog.progress(
-                String(
-                    format: "epoch %d [%d/%d] step %d  loss %.4f  lr %.3e  %.2f s/step", state.epoch, it + 1, n,
-                    state.step, window / Double(max(windowSteps, 1)), ctx.optimizer.lr,
-                    secs / Double(max(windowSteps, 1))))
+            detail = String(
+                format: "step %d  loss %.4f  lr %.3e  %.2f s/step", state.step, window / Double(max(windowSteps, 1)),
+                ctx.optimizer.lr, secs / Double(max(windowSteps, 1)))
+            progress.update(it + 1, detail: detail, force: true)
             window = 0; windowSteps = 0; t0 = DispatchTime.now()
         }
         if ctx.shouldStop(state) { stopped = true; return false }
@@ -135,15 +137,17 @@ public func trainOneEpochFinetune(_ ctx: FinetuneContext, feed: ClipFeed, state:
 
 /// Evaluates every view feed (one per temporal × spatial view) and averages the softmax per video. `sumOverRanks`
 /// (`--dist_eval`): the feeds hold this rank's shard of the videos; the counts are summed over ranks (`summed`).
+/// `progress`: updated after every batch (batches done over all feeds, clips/s).
 public func evaluateViews(
     _ model: ClipClassifier, feeds: [ClipFeed], numClasses: Int,
-    bf16: Bool, sumOverRanks: (([Double]) throws -> [Double])? = nil
+    bf16: Bool, sumOverRanks: (([Double]) throws -> [Double])? = nil, progress: ProgressLine? = nil
 ) throws -> EvalResult {
     let wasTraining = model.training
     model.eval()
     defer { model.train(wasTraining) }
     var agg = ViewAggregator(numClasses: numClasses)
-    var lossSum = 0.0, lossCount = 0
+    var lossSum = 0.0, lossCount = 0, batches = 0, clips = 0
+    let t0 = Date()
     try withNoGrad {
         for feed in feeds {
             try feed.forEach(epoch: 0, startBatch: 0) { batch in
@@ -158,6 +162,9 @@ public func evaluateViews(
                 agg.add(
                     probs: try softmax(logits, dim: -1).toArray(Float.self), samples: batch.sampleIndices,
                     labels: batch.labels)
+                batches += 1; clips += batch.shape[0]
+                progress?.update(
+                    batches, detail: String(format: "%.1f clips/s", Double(clips) / -t0.timeIntervalSinceNow))
                 return true
             }
         }

@@ -39,6 +39,8 @@ public func trainOneEpoch(_ ctx: PretrainContext, feed: ClipFeed, state: inout T
     let n = feed.batchesPerEpoch
     var windowLoss = 0.0, windowClips = 0, windowStart = DispatchTime.now(), accLoss = 0.0
     let batches = try feed.batches(epoch: state.epoch, startBatch: state.nextBatch)
+    let progress = ProgressLine("epoch \(state.epoch)", total: n, unit: "batches", initial: state.nextBatch)
+    var detail = ""  // the last log window's numbers
     while let batch = try batches.next() {
         let it = batch.index
         if it % c.accumIter == 0 {
@@ -55,6 +57,7 @@ public func trainOneEpoch(_ ctx: PretrainContext, feed: ClipFeed, state: inout T
         accLoss += lossValue / Double(c.accumIter)
         windowLoss += lossValue; windowClips += batch.shape[0]
         state.nextBatch = it + 1
+        progress.update(it + 1, detail: detail)
         guard (it + 1) % c.accumIter == 0 else { continue }
         try ctx.gradientSync.syncGradients()
         accLoss = try ctx.gradientSync.reduceMean(accLoss)
@@ -77,11 +80,10 @@ public func trainOneEpoch(_ ctx: PretrainContext, feed: ClipFeed, state: inout T
                 "type": "throughput", "step": state.step, "clips_per_s": clipsPerSec, "mfu": mfu,
                 "s_per_step": secs / max(batches, 1)
             ])
-            RunLog.progress(
-                String(
-                    format: "epoch %d [%d/%d] step %d  loss %.4f  lr %.3e  %.1f clips/s  %.3f s/step  MFU %.1f%%",
-                    state.epoch, it + 1, n, state.step, windowLoss / max(batches, 1), ctx.optimizer.lr,
-                    clipsPerSec, secs / max(batches, 1), mfu * 100))
+            detail = String(
+                format: "step %d  loss %.4f  lr %.3e  %.1f clips/s  %.3f s/step  MFU %.1f%%", state.step,
+                windowLoss / max(batches, 1), ctx.optimizer.lr, clipsPerSec, secs / max(batches, 1), mfu * 100)
+            progress.update(it + 1, detail: detail, force: true)
             windowLoss = 0; windowClips = 0; windowStart = DispatchTime.now()
         }
         if ctx.shouldStop(state) { return false }

@@ -105,14 +105,19 @@ func runEvaluate(_ c: FinetuneConfig) throws {
     if c.bf16 { try BF16Weights.convertForInference(f.model) }  // bf16 weights once instead of a cast per batch
     let t0 = Date()
     let sum = data.valSharded ? pg.map { g in { try g.allReduceSum($0) } } : nil
-    let r = try evaluateViews(f.model, feeds: data.val, numClasses: data.numClasses, bf16: c.bf16, sumOverRanks: sum)
+    let progress = ProgressLine("evaluate", total: data.val.map(\.batchesPerEpoch).reduce(0, +), unit: "batches")
+    let r = try evaluateViews(
+        f.model, feeds: data.val, numClasses: data.numClasses, bf16: c.bf16, sumOverRanks: sum, progress: progress)
     let secs = Date().timeIntervalSince(t0)
     guard rank == 0 else { return }
+    progress.finish(data.val.map(\.batchesPerEpoch).reduce(0, +))
     print(
         String(
             format: "%d \(c.images ? "images" : "videos") × %d views: top-1 %.2f%%  top-5 %.2f%%  "
-                + "mean class acc %.2f%%  loss %.4f  (%.1f s)",
-            r.count, r.views, r.top1, r.top5, r.meanClassAccuracy, r.loss, secs))
+                + "mean class acc %.2f%%  loss %.4f  (%.1f s, %.1f clips/s)",
+            r.count, r.views, r.top1, r.top5, r.meanClassAccuracy, r.loss, secs,
+            Double(r.count * r.views) / max(secs, 1e-9)))
+    RunLog.info("data: " + DataSummary(data.val.map(\.loader)).line)
     let width = data.classNames.map(\.count).max() ?? 0
     for (i, acc) in r.perClass.enumerated() {
         let name = data.classNames[i]
