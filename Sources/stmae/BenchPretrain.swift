@@ -69,7 +69,7 @@ struct BenchPretrain: SettingsCommand {
                 try mae(x, noise: mae.makeNoise(batch: batch), decoderNoise: dn)
             }
             try out.loss.backward()
-            try optimizerStep(opt, clipGrad: 0, bf16Weights: copies)
+            try optimizerStep(opt, clipGrad: 0, bf16Weights: copies, measureNorm: false)
             loss = try out.loss.item()
             if i >= warmup { times.append(Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9) }
         }
