@@ -26,7 +26,9 @@ extension Figure {
         let lo = shown.map(\.1).min() ?? 0, hi = shown.map(\.1).max() ?? 1
         let xr = Ticks.linear(Double(firstStep), Double(max(firstStep + values.count - 1, firstStep + 1)))
         let yTicks: [Double], yStep: Double
-        if logScale { yTicks = Ticks.log(lo > 0 ? lo : 1e-3, hi > 0 ? hi : 1); yStep = 0 } else {
+        if logScale {
+            yTicks = Ticks.log(lo > 0 ? lo : 1e-3, hi > 0 ? hi : 1); yStep = 0
+        } else {
             (yTicks, yStep) = Ticks.linear(lo, hi)
         }
         let (x0, x1) = (xr.values.first!, xr.values.last!), (y0, y1) = (yTicks.first!, yTicks.last!)
@@ -46,8 +48,9 @@ extension Figure {
             for v in yTicks {
                 p.color(0.9, 0.9, 0.9); p.line(left, py(v), right, py(v))
                 p.color(0, 0, 0); p.line(left - 5, py(v), left, py(v))
-                p.text(logScale ? String(format: "%g", v) : Ticks.label(v, step: yStep), left - 8, py(v), size: 11,
-                       align: .right)
+                p.text(
+                    logScale ? String(format: "%g", v) : Ticks.label(v, step: yStep), left - 8, py(v), size: 11,
+                    align: .right)
             }
             p.color(0, 0, 0)
             p.strokeRect(left, top, right - left, bottom - top)

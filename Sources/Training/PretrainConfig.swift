@@ -154,7 +154,8 @@ public struct PretrainConfig: Codable, Equatable, Sendable {
             clipGrad = "clip_grad", bf16, outputDir = "output_dir"
         case savePrefix = "save_prefix", resume, seed, checkpointPeriod = "checkpoint_period"
         case numCheckpointDel = "num_checkpoint_del", maxSteps = "max_steps", threads, logEvery = "log_every"
-        case distributed, pathToDataDir = "path_to_data_dir", pinMem = "pin_mem", logDir = "log_dir", logScale = "log_scale"
+        case distributed, pathToDataDir = "path_to_data_dir", pinMem = "pin_mem", logDir = "log_dir"
+        case logScale = "log_scale"
         case distTimeout = "dist_timeout", heartbeatTimeout = "heartbeat_timeout"
     }
 }

@@ -22,8 +22,10 @@ extension Pretrainer {
             let noise = try mae.makeNoise(batch: 1, generator: Generator(seed: UInt64(config.seed) &+ 7))
             let r = try reconstruct(mae, clip: x, noise: noise, mean: config.mean, std: config.std)
             let fig = reconstructionFigure(
-                r, title: String(format: "epoch %d: loss %.4f, %.0f%% of pixels masked", epoch, r.loss,
-                                 r.maskedFraction * 100))
+                r,
+                title: String(
+                    format: "epoch %d: loss %.4f, %.0f%% of pixels masked", epoch, r.loss,
+                    r.maskedFraction * 100))
             let path = dir + "/reconstruction.png"
             let png = try fig.write(png: path)
             log.image("reconstruction", png: png, width: fig.width, height: fig.height, step: epoch, file: path)

@@ -109,7 +109,9 @@ import Testing
             title: "epoch 3", columns: 4)
         let img = try Self.decode(fig, dir, "f")
         #expect(img.width == 96 + 4 * 102 + 10 && img.height == 60 + 3 * 102 + 6)
-        func px(_ x: Int, _ y: Int) -> [UInt8] { Array(img.pixels[(y * img.width + x) * 3 ..< (y * img.width + x) * 3 + 3]) }
+        func px(_ x: Int, _ y: Int) -> [UInt8] {
+            Array(img.pixels[(y * img.width + x) * 3 ..< (y * img.width + x) * 3 + 3])
+        }
         // row 1 ("masked"), column 2: frame 2 enlarged 6× from (96 + 2·102, 60 + 102)
         #expect(px(96 + 204 + 48, 60 + 102 + 48) == [255, 100, 100])
         #expect(px(96 + 48, 60 + 48) == [0, 20, 20])

@@ -26,7 +26,9 @@ import Torch
         throws -> (scalars: [String: [[Double]]], images: [String: [[Int]]])
     {
         var scalars: [String: [[Double]]] = [:], images: [String: [[Int]]] = [:]
-        func add(_ tag: String, _ x: Int, _ v: Double) { scalars[tag, default: []].append([Double(x), Double(Float(v))]) }
+        func add(_ tag: String, _ x: Int, _ v: Double) {
+            scalars[tag, default: []].append([Double(x), Double(Float(v))])
+        }
         let lines = try String(contentsOfFile: dir + "/log.jsonl", encoding: .utf8).split(separator: "\n")
         for line in lines {
             let r = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
@@ -54,7 +56,9 @@ import Torch
                 #expect(nums["grad_norm"]! > 0)
             }
             if type == "epoch" {
-                for (k, tag) in [("val_top1", "perf/test_acc1"), ("val_top5", "perf/test_acc5"), ("val_loss", "perf/test_loss")]
+                for (k, tag) in [
+                    ("val_top1", "perf/test_acc1"), ("val_top5", "perf/test_acc5"), ("val_loss", "perf/test_loss")
+                ]
                 where (nums[k] ?? -1) >= 0 { add(tag, x, nums[k]!) }
             }
         }

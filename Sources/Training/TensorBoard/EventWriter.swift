@@ -89,8 +89,9 @@ public func tensorBoardScalars(_ record: [String: Any], lossTag: String) -> [(ta
         if let lr = num("lr") { out.append(("lr", lr, Int(e1000))) }
     }
     if type == "epoch" {
-        for (key, tag) in [("val_top1", "perf/test_acc1"), ("val_top5", "perf/test_acc5"), ("val_loss", "perf/test_loss")]
-        {
+        for (key, tag) in [
+            ("val_top1", "perf/test_acc1"), ("val_top5", "perf/test_acc5"), ("val_loss", "perf/test_loss")
+        ] {
             if let v = num(key), v >= 0, v.isFinite { out.append((tag, v, x)) }
         }
     }
