@@ -24,14 +24,17 @@ extension Figure {
         let smooth = emaSmoothed(values, weight: smoothing)
         let (left, right, top, bottom) = (78.0, Double(width) - 24, 44.0, Double(height) - 58)
         let lo = shown.map(\.1).min() ?? 0, hi = shown.map(\.1).max() ?? 1
-        let xr = Ticks.linear(Double(firstStep), Double(max(firstStep + values.count - 1, firstStep + 1)))
+        // x: from the first tick at or below the first step to the last step (ticks inside), as a person reads steps
+        let lastStep = Double(max(firstStep + values.count - 1, firstStep + 1))
+        let xAll = Ticks.linear(Double(firstStep), lastStep)
+        let xr = (values: xAll.values.filter { $0 <= lastStep + 1e-9 }, step: xAll.step)
         let yTicks: [Double], yStep: Double
         if logScale {
             yTicks = Ticks.log(lo > 0 ? lo : 1e-3, hi > 0 ? hi : 1); yStep = 0
         } else {
             (yTicks, yStep) = Ticks.linear(lo, hi)
         }
-        let (x0, x1) = (xr.values.first!, xr.values.last!), (y0, y1) = (yTicks.first!, yTicks.last!)
+        let (x0, x1) = (xr.values.first!, lastStep), (y0, y1) = (yTicks.first!, yTicks.last!)
         func px(_ x: Double) -> Double { left + (right - left) * (x - x0) / (x1 - x0) }
         func py(_ y: Double) -> Double {
             let f = logScale ? (log10(y) - log10(y0)) / (log10(y1) - log10(y0)) : (y - y0) / (y1 - y0)
