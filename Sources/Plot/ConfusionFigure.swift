@@ -3,16 +3,16 @@ import Foundation
 extension Figure {
     /// A confusion matrix (rows = true class, columns = predicted class) coloured by the row's rate (white 0 % to
     /// dark blue 100 % of the class's videos) with per-cell counts where the cells are large enough, the class names
-    /// on both axes (indices where `classNames` is short), "true class" / "predicted class" axis titles and a
-    /// colour bar.
+    /// on both axes (indices where `classNames` is short), the diagonal outlined, "true class" / "predicted class"
+    /// axis titles and a colour bar.
     public static func confusion(_ matrix: [[Int]], classNames: [String], title: String) -> Figure {
         let n = max(matrix.count, 1)
         let names = (0 ..< n).map { $0 < classNames.count && !classNames[$0].isEmpty ? classNames[$0] : "\($0)" }
         let cell = Double(max(6, min(56, 560 / n)))
         let font = min(12, cell * 0.7)
         let showNames = cell >= 9
-        // the widest name sets the margins (measured with the font; DejaVu Sans is ≈ 0.6 em per character)
-        let longest = showNames ? (names.map { Double($0.count) }.max() ?? 1) * font * 0.62 : 0
+        // the widest name sets the margins
+        let longest = showNames ? names.map { Painter.measure($0, size: font) }.max() ?? 0 : 0
         let left = 40 + longest + 10, top = 44.0
         let side = cell * Double(n)
         let bottom = top + side + longest + 44
@@ -39,6 +39,10 @@ extension Figure {
                             size: min(12, cell * 0.4), align: .center)
                     }
                 }
+            }
+            p.color(0.85, 0.33, 0.1)  // the diagonal (correct predictions) outlined
+            for k in 0 ..< matrix.count where cell >= 8 {
+                p.strokeRect(left + Double(k) * cell + 1, top + Double(k) * cell + 1, cell - 2, cell - 2, width: 1.5)
             }
             p.color(0.6, 0.6, 0.6)
             p.strokeRect(left, top, side, side)

@@ -136,6 +136,15 @@ public final class Painter {
             cr, "DejaVu Sans", CAIRO_FONT_SLANT_NORMAL, bold ? CAIRO_FONT_WEIGHT_BOLD : CAIRO_FONT_WEIGHT_NORMAL)
         cairo_set_font_size(cr, size)
     }
+    /// The advance width of `s` at `size` pixels, measured before any figure exists (for layout).
+    public static func measure(_ s: String, size: Double, bold: Bool = false) -> Double {
+        let surface = cairo_image_surface_create(CAIRO_FORMAT_RGB24, 1, 1)
+        defer { cairo_surface_destroy(surface) }
+        guard let cr = cairo_create(surface) else { return Double(s.count) * size * 0.62 }
+        defer { cairo_destroy(cr) }
+        return Painter(cr).textWidth(s, size: size, bold: bold)
+    }
+
     /// The advance width of `s` at `size` pixels.
     public func textWidth(_ s: String, size: Double, bold: Bool = false) -> Double {
         font(size, bold: bold)
