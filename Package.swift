@@ -58,7 +58,10 @@ let package = Package(
         // data: file lists, clip sampling, augmentation, threaded loader (no engine dependency).
         .target(name: "Datasets", dependencies: ["Media", "SeededRandom"]),
         // training: one-epoch engines, runners, checkpoints, logs.
-        .target(name: "Training", dependencies: ["Models", "Datasets", "Media"]),
+        // Plot: figures a person reads (curves, confusion matrices, frame panels) through cairo, PNG and SVG.
+        .systemLibrary(name: "CCairo", path: "Sources/CCairo", pkgConfig: "cairo"),
+        .target(name: "Plot", dependencies: ["CCairo"]),
+        .target(name: "Training", dependencies: ["Models", "Datasets", "Media", "Plot"]),
         // distributed: c10d process groups (TCPStore + Gloo), data parallelism, launcher environment.
         .target(name: "Distributed", dependencies: ["CTorch", "Torch", "NN"]),
         .executableTarget(name: "stmae", dependencies: [
@@ -82,6 +85,7 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Datasets", "TestSupport"],
                     resources: [.copy("Fixtures")]),
+        .testTarget(name: "PlotTests", dependencies: ["Plot", "Media"]),
         .testTarget(name: "DistributedTests", dependencies: ["Distributed", "Torch", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5],

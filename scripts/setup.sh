@@ -56,3 +56,22 @@ if ! PYTHONPATH=.torch:.pylibs python3 -c "import transformers, sys; sys.exit(tr
   python3 -m pip install -q --disable-pip-version-check --target .pylibs --upgrade "transformers==$TRANSFORMERS_VERSION" 2>/dev/null ||
     python3 -m pip install -q --disable-pip-version-check --break-system-packages --target .pylibs --upgrade "transformers==$TRANSFORMERS_VERSION"
 fi
+
+# TensorBoard's reader (EventAccumulator) for the event-file tests (Tests/TrainingTests/TensorBoardTests.swift), and
+# cairo + DejaVu fonts for the plots (Sources/Plot).
+for p in libcairo2-dev fonts-dejavu-core; do
+  dpkg -s "$p" >/dev/null 2>&1 || {
+    echo "setup: installing $p"
+    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$p"
+  }
+done
+TENSORBOARD_VERSION=2.21.0
+if ! PYTHONPATH=.torch:.pylibs python3 -c "import tensorboard, google.protobuf, absl, numpy, sys; \
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator; \
+sys.exit(tensorboard.__version__ != '$TENSORBOARD_VERSION')" 2>/dev/null; then
+  echo "setup: pip tensorboard==$TENSORBOARD_VERSION protobuf absl-py numpy into .pylibs/"
+  python3 -m pip install -q --disable-pip-version-check --target .pylibs --no-deps --upgrade \
+    "tensorboard==$TENSORBOARD_VERSION" protobuf absl-py numpy 2>/dev/null ||
+    python3 -m pip install -q --disable-pip-version-check --break-system-packages --target .pylibs --no-deps \
+      --upgrade "tensorboard==$TENSORBOARD_VERSION" protobuf absl-py numpy
+fi

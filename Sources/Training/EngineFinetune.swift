@@ -121,6 +121,8 @@ public func trainOneEpochFinetune(_ ctx: FinetuneContext, feed: ClipFeed, state:
     let batches = BatchPrefetcher(
         try feed.batches(epoch: state.epoch, startBatch: state.nextBatch), depth: c.device.isCUDA ? 1 : 0
     ) { try finetuneInput(ctx, batch: $0, epoch: epoch, upload: upload) }
+    let progress = ProgressLine("epoch \(state.epoch)", total: n, unit: "batches", initial: state.nextBatch)
+    var detail = ""  // the last log window's numbers
     while let next = try batches.next() {
         wait.add(batches.lastWait)
         let it = next.batch.index
@@ -137,14 +139,18 @@ public func trainOneEpochFinetune(_ ctx: FinetuneContext, feed: ClipFeed, state:
         try (ctx.scaler?.scale(scaled) ?? scaled).backward()
         acc += v / Double(c.accumIter)
         state.nextBatch = it + 1
+        progress.update(it + 1, detail: detail)
         guard (it + 1) % c.accumIter == 0 else { continue }
         try ctx.gradientSync.syncGradients()
         acc = try ctx.gradientSync.reduceMean(acc)
-        try optimizerStep(ctx.optimizer, clipGrad: c.clipGrad, bf16Weights: ctx.bf16Weights, scaler: ctx.scaler)
+        let gradNorm = try optimizerStep(
+            ctx.optimizer, clipGrad: c.clipGrad, bf16Weights: ctx.bf16Weights, scaler: ctx.scaler)
         state.step += 1
         state.lossHistory.append(acc)
         var record: [String: Any] = [
-            "type": "step", "epoch": state.epoch, "batch": it, "step": state.step, "loss": acc, "lr": ctx.optimizer.lr
+            "type": "step", "epoch": state.epoch, "batch": it, "step": state.step, "loss": acc, "lr": ctx.optimizer.lr,
+            "grad_norm": gradNorm,
+            "epoch_1000x": epoch1000x(batch: it, batchesPerEpoch: n, epoch: state.epoch, repeatAug: c.repeatAug)
         ]
         record.merge(wait.take()) { a, _ in a }
         if let s = ctx.scaler { record["loss_scale"] = try s.currentScale }
@@ -152,11 +158,14 @@ public func trainOneEpochFinetune(_ ctx: FinetuneContext, feed: ClipFeed, state:
         window += acc; windowSteps += 1; acc = 0
         if state.step % max(c.logEvery, 1) == 0 || it + 1 == n {
             let secs = Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9
-            RunLog.progress(
-                String(
-                    format: "epoch %d [%d/%d] step %d  loss %.4f  lr %.3e  %.2f s/step", state.epoch, it + 1, n,
-                    state.step, window / Double(max(windowSteps, 1)), ctx.optimizer.lr,
-                    secs / Double(max(windowSteps, 1))))
+            ctx.log.write([
+                "type": "throughput", "step": state.step, "s_per_step": secs / Double(max(windowSteps, 1)),
+                "clips_per_s": Double(windowSteps * c.accumIter * next.batch.shape[0]) / max(secs, 1e-9)
+            ])
+            detail = String(
+                format: "step %d  loss %.4f  lr %.3e  %.2f s/step", state.step, window / Double(max(windowSteps, 1)),
+                ctx.optimizer.lr, secs / Double(max(windowSteps, 1)))
+            progress.update(it + 1, detail: detail, force: true)
             window = 0; windowSteps = 0; t0 = DispatchTime.now()
         }
         if ctx.shouldStop(state) { return false }
@@ -166,9 +175,11 @@ public func trainOneEpochFinetune(_ ctx: FinetuneContext, feed: ClipFeed, state:
 
 /// Evaluates every view feed (one per temporal × spatial view) and averages the softmax per video. `sumOverRanks`
 /// (`--dist_eval`): the feeds hold this rank's shard of the videos; the counts are summed over ranks (`summed`).
+/// `progress`: updated after every batch (batches done over all feeds, clips/s).
 public func evaluateViews(
     _ model: ClipClassifier, feeds: [ClipFeed], numClasses: Int,
-    bf16: Bool, fp16: Bool = false, device: Device = .cpu, sumOverRanks: (([Double]) throws -> [Double])? = nil
+    bf16: Bool, fp16: Bool = false, device: Device = .cpu, sumOverRanks: (([Double]) throws -> [Double])? = nil,
+    progress: ProgressLine? = nil
 ) throws -> EvalResult {
     let upload = DeviceUpload(device: device)
     let half: DType? = bf16 ? .bfloat16 : fp16 ? .float16 : nil
@@ -176,7 +187,8 @@ public func evaluateViews(
     model.eval()
     defer { model.train(wasTraining) }
     var agg = ViewAggregator(numClasses: numClasses)
-    var lossSum = 0.0, lossCount = 0
+    var lossSum = 0.0, lossCount = 0, batches = 0, clips = 0
+    let t0 = Date()
     try withNoGrad {
         for feed in feeds {
             try feed.forEach(epoch: 0, startBatch: 0) { batch in
@@ -193,6 +205,9 @@ public func evaluateViews(
                     lossCount += batch.labels.count
                 }
                 agg.add(probs: try probs.toArray(Float.self), samples: batch.sampleIndices, labels: batch.labels)
+                batches += 1; clips += batch.shape[0]
+                progress?.update(
+                    batches, detail: String(format: "%.1f clips/s", Double(clips) / -t0.timeIntervalSinceNow))
                 return true
             }
         }

@@ -44,6 +44,8 @@ public func trainOneEpoch(_ ctx: PretrainContext, feed: ClipFeed, state: inout T
     let batches = BatchPrefetcher(
         try feed.batches(epoch: state.epoch, startBatch: state.nextBatch), depth: c.device.isCUDA ? 1 : 0
     ) { try upload($0.data, shape: $0.shape) }
+    let progress = ProgressLine("epoch \(state.epoch)", total: n, unit: "batches", initial: state.nextBatch)
+    var detail = ""  // the last log window's numbers
     while let next = try batches.next() {
         let (batch, x) = (next.batch, next.prepared)
         wait.add(batches.lastWait)
@@ -62,15 +64,18 @@ public func trainOneEpoch(_ ctx: PretrainContext, feed: ClipFeed, state: inout T
         accLoss += lossValue / Double(c.accumIter)
         windowLoss += lossValue; windowClips += batch.shape[0]
         state.nextBatch = it + 1
+        progress.update(it + 1, detail: detail)
         guard (it + 1) % c.accumIter == 0 else { continue }
         try ctx.gradientSync.syncGradients()
         accLoss = try ctx.gradientSync.reduceMean(accLoss)
-        try optimizerStep(ctx.optimizer, clipGrad: c.clipGrad, bf16Weights: ctx.bf16Weights, scaler: ctx.scaler)
+        let gradNorm = try optimizerStep(
+            ctx.optimizer, clipGrad: c.clipGrad, bf16Weights: ctx.bf16Weights, scaler: ctx.scaler)
         state.step += 1
         state.lossHistory.append(accLoss)
         var record: [String: Any] = [
             "type": "step", "epoch": state.epoch, "batch": it, "step": state.step, "loss": accLoss,
-            "lr": ctx.optimizer.lr
+            "lr": ctx.optimizer.lr, "grad_norm": gradNorm,
+            "epoch_1000x": epoch1000x(batch: it, batchesPerEpoch: n, epoch: state.epoch, repeatAug: c.repeatAug)
         ]
         record.merge(wait.take()) { a, _ in a }
         if let s = ctx.scaler { record["loss_scale"] = try s.currentScale }
@@ -82,11 +87,14 @@ public func trainOneEpoch(_ ctx: PretrainContext, feed: ClipFeed, state: inout T
             let clipsPerSec = Double(windowClips) / max(secs, 1e-9)
             let mfu = ctx.flopsPerClip * clipsPerSec / (ctx.peakGFLOPs * 1e9)
             let batches = Double(windowClips) / Double(batch.shape[0])
-            RunLog.progress(
-                String(
-                    format: "epoch %d [%d/%d] step %d  loss %.4f  lr %.3e  %.1f clips/s  %.3f s/step  MFU %.1f%%",
-                    state.epoch, it + 1, n, state.step, windowLoss / max(batches, 1), ctx.optimizer.lr,
-                    clipsPerSec, secs / max(batches, 1), mfu * 100))
+            ctx.log.write([
+                "type": "throughput", "step": state.step, "clips_per_s": clipsPerSec, "mfu": mfu,
+                "s_per_step": secs / max(batches, 1)
+            ])
+            detail = String(
+                format: "step %d  loss %.4f  lr %.3e  %.1f clips/s  %.3f s/step  MFU %.1f%%", state.step,
+                windowLoss / max(batches, 1), ctx.optimizer.lr, clipsPerSec, secs / max(batches, 1), mfu * 100)
+            progress.update(it + 1, detail: detail, force: true)
             windowLoss = 0; windowClips = 0; windowStart = DispatchTime.now()
         }
         if ctx.shouldStop(state) { return false }

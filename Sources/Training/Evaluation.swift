@@ -1,5 +1,6 @@
 import Foundation
 import Media
+import Plot
 import Torch
 
 /// Multi-view testing (mae_st `--num_temporal_views` × `--num_spatial_crops`): the softmax of every view of a video
@@ -80,44 +81,18 @@ public struct EvalResult: Codable, Equatable {
     }
 }
 
-/// Renders a confusion matrix as a PNG heat map: white (0) to dark blue (row maximum = 100 % of the class),
-/// with the diagonal outlined in red, class indices on both axes and the overall top-1 in the title.
+/// The confusion matrix as a figure (`Figure.confusion`): class names on both axes, "true" / "predicted" axis
+/// titles, per-cell counts, a colour bar of the row rate; the title gives top-1 and the video count.
 public enum ConfusionPlot {
-    public static func write(_ r: EvalResult, to path: String, cell: Int = 0) throws {
-        let n = max(r.confusion.count, 1)
-        let size = cell > 0 ? cell : max(8, min(48, 480 / n))
-        let (left, top) = (30, 24)
-        let width = left + n * size + 10, height = top + n * size + 10
-        var img = Image(width: width, height: height, pixels: [UInt8](repeating: 255, count: width * height * 3))
-        func fill(_ x0: Int, _ y0: Int, _ w: Int, _ h: Int, _ c: (UInt8, UInt8, UInt8)) {
-            for y in max(y0, 0) ..< min(y0 + h, height) {
-                for x in max(x0, 0) ..< min(x0 + w, width) {
-                    let i = (y * width + x) * 3
-                    img.pixels[i] = c.0; img.pixels[i + 1] = c.1; img.pixels[i + 2] = c.2
-                }
-            }
-        }
-        for (t, row) in r.confusion.enumerated() {
-            let total = max(row.reduce(0, +), 1)
-            for (p, v) in row.enumerated() {
-                let f = Double(v) / Double(total)
-                let c = (UInt8(255 - 235 * f), UInt8(255 - 195 * f), UInt8(255 - 95 * f))
-                fill(left + p * size, top + t * size, size, size, c)
-                if t == p && size >= 6 {  // outline the diagonal
-                    let (x, y) = (left + p * size, top + t * size)
-                    fill(x, y, size, 1, (200, 30, 30)); fill(x, y + size - 1, size, 1, (200, 30, 30))
-                    fill(x, y, 1, size, (200, 30, 30)); fill(x + size - 1, y, 1, size, (200, 30, 30))
-                }
-            }
-            if size >= 8 || t % 5 == 0 {
-                Glyphs.draw("\(t)", x: 2, y: top + t * size + max(size / 2 - 3, 0), into: &img)
-            }
-        }
-        for p in 0 ..< n where size >= 8 || p % 5 == 0 {
-            Glyphs.draw("\(p)", x: left + p * size + 1, y: top - 9, into: &img)
-        }
-        Glyphs.draw(String(format: "%.1f", r.top1), x: left, y: 2, into: &img)
-        try img.savePNG(path: path)
+    public static func figure(_ r: EvalResult, classNames: [String], title: String = "confusion matrix") -> Figure {
+        Figure.confusion(
+            r.confusion, classNames: classNames,
+            title: String(format: "%@: top-1 %.1f%% of %d", title, r.top1, r.count))
+    }
+
+    /// `path` (PNG) and the SVG beside it.
+    public static func write(_ r: EvalResult, classNames: [String], to path: String) throws {
+        try figure(r, classNames: classNames).write(png: path)
     }
 }
 

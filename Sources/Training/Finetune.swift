@@ -136,7 +136,7 @@ public final class Finetuner {
         // generator: the model's init and a fresh head come from `initGenerator`, the rest see `FinetuneRandom`.
         try Runtime.manualSeed(FinetuneRandom.key(config.seed + rank))
         let initGenerator = try Generator(seed: FinetuneRandom.key(config.seed))
-        log = try RunLog(dir: config.logDirectory, enabled: !config.evalOnly && rank == 0)
+        log = try RunLog(dir: config.logDirectory, enabled: !config.evalOnly && rank == 0, lossTag: "loss")
         // The weights this run starts from: the checkpoint to resume, else the pre-trained `--finetune` one.
         var resumed: (state: FinetuneCheckpointState, weights: [(String, Tensor)], dir: String)? = nil
         if !config.resume.isEmpty {
@@ -275,8 +275,7 @@ public final class Finetuner {
             state.nextBatch = 0
             try save(name: c.savePrefix + "checkpoint-last")
             if improved { try save(name: c.savePrefix + "checkpoint-best") }
-            if let result, rank == 0 { try? ConfusionPlot.write(result, to: c.logDirectory + "/confusion_val.png") }
-            if rank == 0 { try? LossCurve.write(state.lossHistory, to: c.logDirectory + "/loss_curve.png") }
+            if rank == 0 { writePictures(result, epoch: state.epoch - 1) }
             onEpoch?(state, result)
         }
         return state

@@ -83,6 +83,7 @@ public struct FinetuneConfig: Codable, Equatable, Sendable {
     public var savePrefix = ""  // prefix of checkpoint names
     public var pinMem = true  // mae_st/optimized-stmae --pin_mem: page-locked batches for GPU copies
     public var logDir = ""  // mae_st --log_dir: where log.jsonl and the plots go ("" = output_dir)
+    public var logScale = false  // loss_curve.png with a log-scale y axis
     public var distributed = false  // require a launcher environment
     public var distEval = false  // mae_st --dist_eval: each rank evaluates a shard (one process: all)
     public var distTimeout = 1800.0  // seconds before a collective or the rendezvous fails (PyTorch's 30 min)
@@ -196,7 +197,7 @@ public struct FinetuneConfig: Codable, Equatable, Sendable {
         case numTemporalViews = "num_temporal_views", numSpatialCrops = "num_spatial_crops", evalOnly = "eval"
         case outputDir = "output_dir", resume, seed, threads, logEvery = "log_every", maxSteps = "max_steps"
         case pathToDataDir = "path_to_data_dir", datafileDir = "datafile_dir", aa, savePrefix = "save_prefix"
-        case pinMem = "pin_mem", logDir = "log_dir", distEval = "dist_eval", distributed
+        case pinMem = "pin_mem", logDir = "log_dir", logScale = "log_scale", distEval = "dist_eval", distributed
         case distTimeout = "dist_timeout", heartbeatTimeout = "heartbeat_timeout"
     }
 }

@@ -106,6 +106,7 @@ extension FinetuneConfig {
                 .option("seed", \.seed, .atLeast(0)),
                 .option("threads", \.threads, .atLeast(0), "0 = libtorch default"),
                 .option("log_every", \.logEvery, .above(0), "steps between progress lines"),
+                .option("log_scale", \.logScale, "loss_curve.png with a log-scale loss axis"),
                 .option(
                     "max_steps", \.maxSteps, .atLeast(0),
                     "stop after this many optimizer steps (checkpoint-last is written; 0 = no limit)")

@@ -2,17 +2,25 @@ import Foundation
 import Models
 import Torch
 
-/// JSON-lines log (`log.jsonl` in the output dir) and the progress line.
+/// JSON-lines log (`log.jsonl` in the output dir) and the progress line; with `lossTag`, every record also becomes
+/// TensorBoard scalars (`tensorBoardScalars`) in an event file beside it (`EventWriter`).
 public final class RunLog {
     let handle: FileHandle?
-    public init(dir: String, enabled: Bool = true) throws {
-        guard enabled else { handle = nil; return }
+    /// The TensorBoard event file (nil: none, or logging disabled).
+    public let events: EventWriter?
+    let lossTag: String
+    /// `lossTag`: the TensorBoard tag of the training loss ("train_loss" as mae_st pre-training, "loss" as its
+    /// fine-tuning); nil writes no event file.
+    public init(dir: String, enabled: Bool = true, lossTag: String? = nil) throws {
+        self.lossTag = lossTag ?? "loss"
+        guard enabled else { handle = nil; events = nil; return }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let path = dir + "/log.jsonl"
         if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
         guard let h = FileHandle(forWritingAtPath: path) else { throw TorchError("cannot open \(path) for writing") }
         h.seekToEndOfFile()
         handle = h
+        events = lossTag == nil ? nil : try EventWriter(dir: dir)
     }
     public func write(_ record: [String: Any]) {
         guard let handle, let d = try? JSONSerialization.data(withJSONObject: jsonSafe(record), options: [.sortedKeys])
@@ -20,6 +28,16 @@ public final class RunLog {
             return
         }
         handle.write(d + Data("\n".utf8))
+        guard let events else { return }
+        for s in tensorBoardScalars(record, lossTag: lossTag) { events.scalar(s.tag, s.value, step: s.x) }
+        if record["type"] as? String == "epoch" { events.flush() } else { events.flushIfDue() }
+    }
+    /// A picture for TensorBoard (`tag` at `step`, an encoded PNG), also noted in log.jsonl as an `image` record
+    /// (type, tag, step, file) so the two can be checked against each other.
+    public func image(_ tag: String, png: Data, width: Int, height: Int, step: Int, file: String = "") {
+        guard handle != nil else { return }
+        write(["type": "image", "tag": tag, "step": step, "width": width, "height": height, "file": file])
+        events?.image(tag, png: png, width: width, height: height, step: step)
     }
     /// A status line to stderr (`\r`-updated on a terminal, one line per call otherwise).
     public static func progress(_ s: String, final: Bool = false) {

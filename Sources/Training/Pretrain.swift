@@ -31,7 +31,7 @@ public final class Pretrainer {
         self.config = config
         if config.threads > 0 { try Runtime.setNumThreads(config.threads) }
         isMain = rank == 0
-        log = try RunLog(dir: config.logDirectory, enabled: rank == 0)
+        log = try RunLog(dir: config.logDirectory, enabled: rank == 0, lossTag: "train_loss")
         try Runtime.manualSeed(UInt64(config.seed + rank))  // mae_st `main_pretrain.main`: torch.manual_seed(seed + rank)
         let initGen = try Generator(seed: UInt64(config.seed))
         model = try config.makeModel(generator: initGen)  // on the CPU: the same initial weights on every device
@@ -118,7 +118,7 @@ public final class Pretrainer {
                 try save(name: c.savePrefix + String(format: "checkpoint-%05d", finished))
                 Checkpoint.prune(dir: c.outputDir, prefix: c.savePrefix, keep: c.numCheckpointDel)
             }
-            if isMain { try? LossCurve.write(state.lossHistory, to: c.logDirectory + "/loss_curve.png") }
+            if isMain { writePictures(feed: feed, epoch: finished) }
         }
         return state
     }

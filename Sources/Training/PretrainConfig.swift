@@ -73,6 +73,7 @@ public struct PretrainConfig: Codable, Equatable, Sendable {
     public var distributed = false
     public var pinMem = true  // mae_st/optimized-stmae --pin_mem: page-locked batches for GPU copies
     public var logDir = ""  // mae_st --log_dir: where log.jsonl and loss_curve.png go ("" = output_dir)
+    public var logScale = false  // loss_curve.png with a log-scale y axis
     public var distTimeout = 1800.0  // seconds before a collective or the rendezvous fails (PyTorch's 30 min)
     /// Seconds without progress from a rank before the job stops (0: off; -1: $STMAE_HEARTBEAT_TIMEOUT, else 60).
     public var heartbeatTimeout = -1.0
@@ -158,6 +159,7 @@ public struct PretrainConfig: Codable, Equatable, Sendable {
         case savePrefix = "save_prefix", resume, seed, checkpointPeriod = "checkpoint_period"
         case numCheckpointDel = "num_checkpoint_del", maxSteps = "max_steps", threads, logEvery = "log_every"
         case distributed, pathToDataDir = "path_to_data_dir", pinMem = "pin_mem", logDir = "log_dir"
+        case logScale = "log_scale"
         case distTimeout = "dist_timeout", heartbeatTimeout = "heartbeat_timeout"
     }
 }

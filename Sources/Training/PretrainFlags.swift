@@ -84,7 +84,8 @@ extension PretrainConfig {
                 aliases: ["num_checkpoint_keep"]),
             .option("max_steps", \.maxSteps, .atLeast(0), "stop after N steps (0 = no limit)"),
             .option("threads", \.threads, .atLeast(0), "0 = libtorch default"),
-            .option("log_every", \.logEvery, .above(0), "steps between progress lines")
+            .option("log_every", \.logEvery, .above(0), "steps between progress lines"),
+            .option("log_scale", \.logScale, "loss_curve.png with a log-scale loss axis")
         ] + ConfigFlag.upstreamRun(lists: "train.csv") + ConfigFlag.distRun() + [
             .option(
                 "distributed", \.distributed,

@@ -102,10 +102,13 @@ extension Reconstruction {
         return VideoClip(frames: t, height: h, width: gw, pixels: px)
     }
 
-    /// Writes `.png` (grid) or `.gif` (animation); the format comes from the extension.
+    /// Writes `.png` (labelled rows, `reconstructionFigure`, with an SVG beside it) or `.gif` (animation); the
+    /// format comes from the extension.
     public func save(to path: String, fps: Double = 4) throws {
         switch (path as NSString).pathExtension.lowercased() {
-        case "png": try grid().savePNG(path: path)
+        case "png":
+            let title = String(format: "loss %.4f, %.0f%% of pixels masked", loss, maskedFraction * 100)
+            try reconstructionFigure(self, title: title, columns: original.frames).write(png: path)
         case "gif": try sideBySide().saveGIF(path: path, fps: fps)
         default: throw ConfigError("--output \(path): expected a .png or .gif file")
         }

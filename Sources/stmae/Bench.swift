@@ -119,18 +119,25 @@ func compareSideBySide(
     batches: [Int], precisions: [String], reference script: String, skipReference: Bool, rounds: Int = 1,
     ownArgs: (Int, String) -> [String], referenceArgs: (Int, String) -> [String]
 ) throws {
+    // one unit per child run (this executable's, then the reference's), on stderr beside the JSON on stdout
+    let progress = ProgressLine(
+        "bench", total: batches.count * precisions.count * rounds * (skipReference ? 1 : 2), unit: "runs")
+    var runs = 0
     for batch in batches {
         for precision in precisions {
             var line: [String: Any] = [:]
             var own: [Double] = [], ref: [Double] = [], ratios: [Double] = [], rss: [Double] = [], refRSS: [Double] = []
             for _ in 0 ..< rounds {
+                progress.update(runs, detail: "batch \(batch) \(precision)")
                 line = try runSelf(ownArgs(batch, precision))
+                runs += 1
                 own.append(line["s_per_step"] as? Double ?? .nan); rss.append(line["peak_rss_mb"] as? Double ?? .nan)
                 guard !skipReference else { continue }
                 let r = try runReference(
                     script, referenceArgs(batch, precision) + (precision == "bf16" ? ["--bf16"] : []))
                 ref.append(r["s_per_step"] as? Double ?? .nan); refRSS.append(r["peak_rss_mb"] as? Double ?? .nan)
                 ratios.append(ref.last! / own.last!)
+                runs += 1
             }
             line["s_per_step"] = median(own)
             line["peak_rss_mb"] = rss.max()
@@ -140,6 +147,7 @@ func compareSideBySide(
                 line["ratio_vs_pytorch"] = median(ratios)
                 if rounds > 1 { line["ratios"] = ratios.map { ($0 * 1000).rounded() / 1000 }; line["rounds"] = rounds }
             }
+            progress.finish(runs, detail: "batch \(batch) \(precision)")
             printJSON(line)
         }
     }

@@ -72,7 +72,7 @@ struct BenchPretrain: SettingsCommand {
                 try mae(x, noise: mae.makeNoise(batch: batch).to(device), decoderNoise: dn)
             }
             try out.loss.backward()
-            try optimizerStep(opt, clipGrad: 0, bf16Weights: copies)
+            try optimizerStep(opt, clipGrad: 0, bf16Weights: copies, measureNorm: false)
             loss = device.holdsValues ? try out.loss.item() : .nan  // the read waits for the device's step
             if i >= warmup { times.append(Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9) }
         }

@@ -36,6 +36,13 @@ struct Convert: FlagCommand {
     var arguments: [String] = []
 
     /// `--to`, else from OUT's extension.
+    /// Bytes in a file, or in the files of a directory (Hugging Face), not recursing.
+    static func size(of path: String) -> Double {
+        let fm = FileManager.default
+        let files = (try? fm.contentsOfDirectory(atPath: path))?.map { path + "/" + $0 } ?? [path]
+        return files.reduce(0) { $0 + Double((try? fm.attributesOfItem(atPath: $1)[.size] as? Int) ?? 0) }
+    }
+
     static func outputFormat(_ s: ConvertSettings) -> WeightsFormat {
         switch s.to {
         case "pth", "pt", "torch": return .torch
@@ -57,6 +64,16 @@ struct Convert: FlagCommand {
             throw ValidationError("OUT '\(output)' exists; pass --force to replace it")
         }
         let inFormat = WeightsFormat.detect(input)
+        // large inputs: say what is being read and, after, how fast (the readers have no per-tensor hook)
+        let bytes = Self.size(of: input), t0 = Date()
+        if bytes > 100e6 { RunLog.info(String(format: "stmae convert: reading %@ (%.0f MB)…", input, bytes / 1e6)) }
+        defer {
+            let secs = Date().timeIntervalSince(t0)
+            if bytes > 100e6 {
+                RunLog.info(
+                    String(format: "stmae convert: converted in %.1f s (%.0f MB/s of input)", secs, bytes / 1e6 / secs))
+            }
+        }
         var state: [(String, Tensor)], hfConfig: ViTConfig?, settings: ModelSettings
         if inFormat == .huggingFace {
             let r = try HFVideoMAE.read(input)

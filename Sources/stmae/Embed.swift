@@ -59,11 +59,20 @@ struct Embed: SettingsCommand {
             samples: samples, config: clip, batchSize: s.batchSize, shuffle: false,
             numWorkers: s.numWorkers,
             dropLast: false, log: { line in FileHandle.standardError.write(Data("stmae embed: \(line)\n".utf8)) })
-        let r = try Embeddings.extract(m, loader: loader, device: s.device, autocast: s.autocastDType)
+        let progress = ProgressLine("stmae embed", total: samples.count, unit: "videos")
+        let t0 = Date()
+        let r = try Embeddings.extract(m, loader: loader, device: s.device, autocast: s.autocastDType) {
+            progress.update($0)
+        }
+        progress.finish(r.paths.count)
+        let secs = Date().timeIntervalSince(t0)
+        // how many files were skipped and why (the loader's account)
+        FileHandle.standardError.write(Data("stmae embed: data: \(DataSummary([loader]).line)\n".utf8))
         guard !r.paths.isEmpty else { throw ValidationError("--data '\(s.data)': no video could be decoded") }
         try Embeddings.write(r.embeddings, paths: r.paths, labels: r.labels, to: s.output)
         print(
             "stmae embed: \(r.paths.count) videos × \(m.dim) → \(s.output)"
+                + String(format: " (%.1f clips/s)", Double(r.paths.count) / max(secs, 1e-9))
                 + (r.skipped.isEmpty ? "" : " (skipped \(r.skipped.count) unreadable)"))
     }
 }

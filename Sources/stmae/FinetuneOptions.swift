@@ -105,16 +105,20 @@ func runEvaluate(_ c: FinetuneConfig) throws {
     if c.bf16 { try BF16Weights.convertForInference(f.model) }  // bf16 weights once instead of a cast per batch
     let t0 = Date()
     let sum = data.valSharded ? pg.map { g in { try g.allReduceSum($0) } } : nil
+    let progress = ProgressLine("evaluate", total: data.val.map(\.batchesPerEpoch).reduce(0, +), unit: "batches")
     let r = try evaluateViews(
         f.model, feeds: data.val, numClasses: data.numClasses, bf16: c.bf16, fp16: c.fp16, device: c.device,
-        sumOverRanks: sum)
+        sumOverRanks: sum, progress: progress)
     let secs = Date().timeIntervalSince(t0)
     guard rank == 0 else { return }
+    progress.finish(data.val.map(\.batchesPerEpoch).reduce(0, +))
     print(
         String(
             format: "%d \(c.images ? "images" : "videos") × %d views: top-1 %.2f%%  top-5 %.2f%%  "
-                + "mean class acc %.2f%%  loss %.4f  (%.1f s)",
-            r.count, r.views, r.top1, r.top5, r.meanClassAccuracy, r.loss, secs))
+                + "mean class acc %.2f%%  loss %.4f  (%.1f s, %.1f clips/s)",
+            r.count, r.views, r.top1, r.top5, r.meanClassAccuracy, r.loss, secs,
+            Double(r.count * r.views) / max(secs, 1e-9)))
+    RunLog.info("data: " + DataSummary(data.val.map(\.loader)).line)
     let width = data.classNames.map(\.count).max() ?? 0
     for (i, acc) in r.perClass.enumerated() {
         let name = data.classNames[i]
@@ -131,6 +135,16 @@ func runEvaluate(_ c: FinetuneConfig) throws {
         top1: r.top1, top5: r.top5, meanClassAccuracy: r.meanClassAccuracy, loss: r.loss.isFinite ? r.loss : -1,
         perClass: r.perClass.map { $0.isNaN ? -1 : $0 }, classNames: data.classNames, result: r)
     try atomicWrite(enc.encode(rep), to: c.outputDir + "/eval.json")
-    try ConfusionPlot.write(r, to: c.outputDir + "/confusion.png")
-    RunLog.info("wrote \(c.outputDir)/eval.json and \(c.outputDir)/confusion.png")
+    // TensorBoard (and log.jsonl) in the log dir: the accuracies and the confusion matrix at the checkpoint's epoch
+    let log = try RunLog(dir: c.logDirectory, lossTag: "loss")
+    var record: [String: Any] = [
+        "type": "eval", "step": f.state.epoch, "top1": r.top1, "top5": r.top5, "mean_class_acc": r.meanClassAccuracy
+    ]
+    if r.loss.isFinite { record["loss"] = r.loss }
+    log.write(record)
+    let fig = ConfusionPlot.figure(r, classNames: data.classNames, title: "evaluation")
+    let png = try fig.write(png: c.outputDir + "/confusion.png")
+    log.image("confusion", png: png, width: fig.width, height: fig.height, step: f.state.epoch)
+    log.events?.flush()
+    RunLog.info("wrote \(c.outputDir)/eval.json, confusion.png/.svg and TensorBoard events in \(c.logDirectory)")
 }

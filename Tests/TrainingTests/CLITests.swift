@@ -65,7 +65,10 @@ let tinyFinetuneFlags = [
         ])
         #expect(vis.status == 0, "\(vis.stderr)")
         let img = try Image.load(path: png)
-        #expect(img.width == 4 * 32 + 3 * 2 && img.height == 3 * 32 + 2 * 2)
+        // labelled rows (Figure.frameRows): 4 frames of 32 px enlarged 3× to 96, 6 px gaps, 96 px of row labels,
+        // a 60 px title band
+        #expect(img.width == 96 + 4 * (96 + 6) + 10 && img.height == 60 + 3 * (96 + 6) + 6)
+        #expect(FileManager.default.fileExists(atPath: out + "/recon.svg"))
     }
 
     @Test(.timeLimit(.minutes(5))) func sigintSavesACheckpointThatResumes() throws {
@@ -271,7 +274,7 @@ let tinyFinetuneFlags = [
     /// of the Python reference scripts that `bench` runs, pip's option in the README's set-up text.
     static let foreign: Set<String> = [
         "--generate-completion-script", "--experimental-dump-help", "--completion", "--tokens-raw",
-        "--name", "--shape", "--target"
+        "--name", "--shape", "--target", "--logdir"  // --logdir: TensorBoard's own, in the README
     ]
 
     /// The distributed tests' per-rank worker is a test-only executable beside `stmae`, not a (hidden) subcommand.

@@ -47,6 +47,12 @@ import Torch
         #expect((report["perClass"] as! [Double]).count == 8 && (report["classNames"] as! [String])[0] == "circle_left")
         let png = try Image.load(path: out + "/eval/confusion.png")
         #expect(png.width > 8 * 8 && png.height > 8 * 8)
+        // TensorBoard events of the fine-tuning and the evaluation, read by TensorBoard, agree with log.jsonl
+        let ftEvents = try TensorBoardTests.check(out + "/ft", lossTag: "loss", batchesPerEpoch: nil, files: 1)
+        #expect((ftEvents["scalars"] as! [String: [[Double]]])["perf/test_acc1"]?.count == 1)
+        let evEvents = try TensorBoardTests.check(out + "/eval", lossTag: "loss", batchesPerEpoch: nil, files: 1)
+        #expect((evEvents["scalars"] as! [String: [[Double]]])["eval/top1"]?.count == 1)
+        #expect((evEvents["images"] as! [String: [[Int]]])["confusion"]?.count == 1)
 
         let lp = try runSTMAE(
             [
