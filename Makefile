@@ -66,4 +66,4 @@ gpu-bundle: setup
 
 # The bundle rehearsed here on the CPU (tiny sizes): every JSON line must report ok.
 gpu-bundle-check: gpu-bundle
-	STMAE_GPU_CHECK_DEVICE=cpu bash gpu-bundle/gpu-check.sh
+	PYTHONPATH=$(CURDIR)/.torch STMAE_GPU_CHECK_DEVICE=cpu bash gpu-bundle/gpu-check.sh

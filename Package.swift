@@ -46,6 +46,9 @@ let package = Package(
             "Torch", "NN", "Models", "Media", "Datasets", "Training", "Distributed",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // The Swift side of the prepared GPU check (make gpu-bundle, scripts/gpu_check.py): engine and models only, so
+        // that it links with the static Swift standard library and runs without FFmpeg.
+        .executableTarget(name: "stmae-gpucheck", dependencies: ["Torch", "NN", "Models", "Distributed"]),
         // Test-only (in no product): the helpers every test target shares, and the per-rank worker process that
         // DistributedTests spawn (three of its files are links to the CLI's own, see Tests/DistWorker/main.swift).
         .target(name: "TestSupport", dependencies: ["Torch"], path: "Tests/TestSupport"),

@@ -49,18 +49,24 @@ test -f "$build/libstmae_ctorch.so" || { echo "build_ctorch: no $build/libstmae_
 # calls only the C ABI, so binaries need the shim alone (found by its absolute SONAME); the shim finds libtorch
 # through its own RUNPATH (`torchlib` is informational: `pkg-config --variable=torchlib stmae-ctorch`).
 torch_lib="$TORCH_DIR/lib"
-mkdir -p "$build/pkgconfig"
-pc="$build/pkgconfig/stmae-ctorch.pc"
-cat >"$pc.tmp" <<EOF
+write_pc() {  # write_pc LIBDIR: LIBDIR/pkgconfig/stmae-ctorch.pc (rewritten only when it changes)
+  mkdir -p "$1/pkgconfig"
+  local pc="$1/pkgconfig/stmae-ctorch.pc"
+  cat >"$pc.tmp" <<EOF
 # Written by scripts/build_ctorch.sh: libstmae_ctorch.so against $TORCH_DIR
-libdir=$build
+libdir=$1
 torchlib=$torch_lib
 includedir=$root/Sources/CTorch/include
 
 Name: stmae-ctorch
-Description: stmae's C ABI over libtorch ($(grep -E '^(cpu_kernels|gloo|nccl)=' "$build/stmae-config.txt" | tr '\n' ' '))
+Description: stmae's C ABI over libtorch ($(grep -E '^(cpu_kernels|gloo|nccl)=' "$build/stmae-config.txt" |
+  tr '\n' ' '))
 Version: 1.0
 Cflags: -I\${includedir}
 Libs: -L\${libdir} -lstmae_ctorch
 EOF
-if cmp -s "$pc.tmp" "$pc"; then rm "$pc.tmp"; else mv "$pc.tmp" "$pc"; fi
+  if cmp -s "$pc.tmp" "$pc"; then rm "$pc.tmp"; else mv "$pc.tmp" "$pc"; fi
+}
+write_pc "$build"
+# The same library with a plain SONAME, for binaries that carry an rpath to it (make gpu-bundle).
+write_pc "$build/portable"

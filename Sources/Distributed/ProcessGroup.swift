@@ -36,7 +36,8 @@ public final class Work: @unchecked Sendable {
 }
 
 /// A group of processes running collectives over PyTorch's c10d with the Gloo backend (CPU tensors) or NCCL (CUDA
-/// tensors, one GPU per process), like `torch.distributed.init_process_group("gloo" | "nccl")`. Rank 0 serves the rendezvous store at `masterAddr:masterPort`.
+/// tensors, one GPU per process), like `torch.distributed.init_process_group("gloo" | "nccl")`. Rank 0 serves the
+/// rendezvous store at `masterAddr:masterPort`.
 /// Every collective and the rendezvous itself fail (never hang) after `timeout` seconds; a rank that stops running
 /// ends the job sooner, through the heartbeat (`Heartbeat`: `--heartbeat_timeout`, else `STMAE_HEARTBEAT_TIMEOUT`, else
 /// 60 s).

@@ -6,7 +6,10 @@ import Torch
 
 /// The folder of the libstmae_ctorch.so this process loaded (its CMake build folder), read from /proc/self/maps.
 func loadedLibraryPath(_ name: String) throws -> String? {
-    let maps = try String(contentsOfFile: "/proc/self/maps", encoding: .utf8)
+    // /proc files report size 0: read to EOF rather than by the file's size.
+    let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: "/proc/self/maps"))
+    defer { try? handle.close() }
+    let maps = String(decoding: try handle.readToEnd() ?? Data(), as: UTF8.self)
     return maps.split(separator: "\n").compactMap { line -> String? in
         guard let path = line.split(separator: " ", omittingEmptySubsequences: true).last, path.hasSuffix("/" + name)
         else { return nil }

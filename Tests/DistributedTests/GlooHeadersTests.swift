@@ -63,7 +63,7 @@ struct GlooHeadersTests {
     @Test(arguments: ["dist.cpp.o", "dist_reducer.cpp.o"]) func shimEmitsNoGlooCode(_ file: String) throws {
         let lib = try #require(try loadedLibraryPath("libstmae_ctorch.so"), "libstmae_ctorch.so not loaded")
         let build = URL(fileURLWithPath: lib).deletingLastPathComponent()
-        let obj = build.appendingPathComponent("CMakeFiles/stmae_ctorch.dir/Sources/CTorch/" + file).path
+        let obj = build.appendingPathComponent("CMakeFiles/stmae_ctorch_objects.dir/Sources/CTorch/" + file).path
         try #require(FileManager.default.fileExists(atPath: obj), "no \(obj)")
         let defined = try runTool("nm", ["-C", "--defined-only", obj]).split(separator: "\n").map {
             $0.split(separator: " ", maxSplits: 2).last.map(String.init) ?? ""
