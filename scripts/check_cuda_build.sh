@@ -16,6 +16,7 @@ NV_WHEELS=(
   "nvidia-cuda-runtime==13.0.96.*" "nvidia-cuda-crt==13.0.88.*" "nvidia-cuda-cccl==13.0.85.*"
   "nvidia-cublas==13.1.1.3.*" "nvidia-cufft==12.0.0.61.*" "nvidia-cufile==1.15.1.6.*" "nvidia-cuda-cupti==13.0.85.*"
   "nvidia-curand==10.4.0.35.*" "nvidia-cusparse==12.6.3.3.*" "nvidia-nvjitlink==13.0.88.*"
+  "nvidia-cusolver==12.0.4.66.*"
   "nvidia-cuda-nvrtc==13.0.88.*" "nvidia-cudnn-cu13==9.20.0.48" "nvidia-cusparselt-cu13==0.8.1"
   "nvidia-nvshmem-cu13==3.4.5" "nvidia-nccl-cu13==2.29.7"
 )
@@ -28,7 +29,7 @@ if ! [ -f "$dest/torch/lib/libtorch_cuda.so" ]; then
   pip_public download -q --no-deps -d "$dest/wheels" "torch==$TORCH_VERSION"
   pip_public install -q --target "$dest" --no-deps "$dest"/wheels/torch-"$TORCH_VERSION"-*.whl
 fi
-if ! [ -f "$dest/nvidia/nccl/include/nccl.h" ] || ! [ -f "$dest/nvidia/cu13/include/cuda_runtime_api.h" ]; then
+if ! [ -f "$dest/nvidia/nccl/include/nccl.h" ] || ! [ -f "$dest/nvidia/cu13/include/cusolverDn.h" ]; then
   # One pip call into a fresh folder: pip --target does not merge the shared nvidia/ folder across calls.
   echo "cuda-check: installing the NVIDIA runtime wheels (CUDA 13, cuDNN, NCCL; ~2.5 GB) into $dest/nvidia/"
   rm -rf "$dest/nv" "$dest/nvidia"
@@ -46,7 +47,7 @@ echo "== shim against $torch_dir (NCCL ON; CPU kernels ON so that the whole CPU 
 BUILD_DIR=.build-ctorch-cuda TORCH_DIR=$torch_dir STMAE_NCCL=ON STMAE_GLOO=ON STMAE_CPU_KERNELS=ON \
   bash scripts/build_ctorch.sh
 cat .build-ctorch-cuda/stmae-config.txt
-nm -D --defined-only .build-ctorch-cuda/libstmae_ctorch.so | grep -q " ctd_nccl_available$"
+[ "$(nm -D --defined-only .build-ctorch-cuda/libstmae_ctorch.so | grep -c " ctd_nccl_available$")" = 1 ]
 test -f .build-ctorch-cuda/CMakeFiles/stmae_ctorch_objects.dir/Sources/CTorch/dist_nccl.cpp.o
 echo "dist_nccl.cpp compiled: $(nm -C --undefined-only \
   .build-ctorch-cuda/CMakeFiles/stmae_ctorch_objects.dir/Sources/CTorch/dist_nccl.cpp.o | grep -c ProcessGroupNCCL) \
