@@ -2,12 +2,16 @@
 #   make run    set up, build (release) and pre-train a tiny MAE on the built-in synthetic video data set
 #   make test   set up, build and run every test
 # Other targets: setup, build, bench, fixtures (regenerate every test fixture), fixtures-check (compare a regeneration),
-# lint (swift-format lint + lines ≤ 120 in sources, scripts and Makefile; .ci/run runs it before make test).
+# lint (swift-format lint + lines ≤ 120 in sources, scripts and Makefile; .ci/run runs it before make test),
+# ctorch (the libtorch shim only), cuda-check (build + CPU tests against the CUDA torch wheel),
+# gpu-bundle / gpu-bundle-check (the GPU check folder).
 SHELL := /bin/bash
 export PATH := /opt/swift/usr/bin:$(PATH)
+# SwiftPM finds libstmae_ctorch.so (the C ABI over libtorch, scripts/build_ctorch.sh) through this pkg-config file.
+export PKG_CONFIG_PATH := $(CURDIR)/.build-ctorch/pkgconfig$(if $(PKG_CONFIG_PATH),:$(PKG_CONFIG_PATH))
 RUN_ARGS ?=
 
-.PHONY: run test setup build bench fixture-deps fixtures fixtures-check
+.PHONY: run test setup build bench fixture-deps fixtures fixtures-check ctorch cuda-check gpu-bundle gpu-bundle-check
 
 setup:
 	@bash scripts/setup.sh
@@ -51,3 +55,19 @@ fixtures-check: fixture-deps
 
 lint:
 	bash scripts/lint.sh
+
+# The shim alone (setup runs it too): TORCH_DIR=<a torch package folder> builds against another PyTorch.
+ctorch:
+	bash scripts/build_ctorch.sh
+
+cuda-check: setup
+	bash scripts/check_cuda_build.sh
+
+# gpu-bundle/: stmae-gpucheck (static Swift stdlib), the shim's sources, the references, scripts/gpu-check.sh.
+gpu-bundle: setup
+	bash scripts/make_gpu_bundle.sh
+
+# The bundle rehearsed here on the CPU (tiny sizes; shim without the CPU kernels, as a CUDA build): every JSON line
+# must report ok.
+gpu-bundle-check: gpu-bundle
+	PYTHONPATH=$(CURDIR)/.torch STMAE_GPU_CHECK_DEVICE=cpu STMAE_CPU_KERNELS=OFF bash gpu-bundle/gpu-check.sh

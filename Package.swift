@@ -1,25 +1,14 @@
 // swift-tools-version:6.0
 // stmae — spatiotemporal masked autoencoders in Swift on libtorch.
-// Layers: CPUKernels (AVX2/AVX-512 and OpenBLAS kernels, CPU-only) → CTorch (C ABI shim over libtorch) → Torch
-// (Swift tensors) → NN → Models → Media/Datasets → Training → stmae CLI.
+// Layers: CTorch (C ABI shim over libtorch, a CMake-built shared library with the AVX2/AVX-512 and OpenBLAS CPU
+// kernels inside) → Torch (Swift tensors) → NN → Models → Media/Datasets → Training → stmae CLI.
 import PackageDescription
 import Foundation
 
-/// libtorch lives in `.torch/` (installed by `make setup`: pip --target, CPU wheel).
-let torchRoot = Context.packageDirectory + "/.torch/torch"
-/// OpenBLAS (the scipy-openblas32 wheel, symbols prefixed `scipy_`) for fp32 linears, installed beside it.
-let blasRoot = Context.packageDirectory + "/.torch/scipy_openblas32"
-/// C++ flags of the targets compiled against libtorch: its headers and C++11 ABI, -O2.
-let torchCxx = ["-isystem", "\(torchRoot)/include", "-isystem", "\(torchRoot)/include/torch/csrc/api/include",
-                "-D_GLIBCXX_USE_CXX11_ABI=1", "-O2", "-Wno-deprecated-declarations"]
-let torchLinker: [LinkerSetting] = [
-    .unsafeFlags(["-L\(torchRoot)/lib", "-Xlinker", "-rpath", "-Xlinker", "\(torchRoot)/lib"]),
-    .linkedLibrary("torch_cpu"), .linkedLibrary("c10"),
-]
-let blasLinker: [LinkerSetting] = [
-    .unsafeFlags(["-L\(blasRoot)/lib", "-Xlinker", "-rpath", "-Xlinker", "\(blasRoot)/lib"]),
-    .linkedLibrary("scipy_openblas"),
-]
+/// libtorch is reached only through the C ABI shim libstmae_ctorch.so (CMakeLists.txt, Sources/CTorch and, on x86
+/// CPU builds, Sources/CPUKernels), which scripts/build_ctorch.sh compiles against an installed PyTorch (`.torch/` by
+/// default, or any CPU/CUDA torch: TORCH_DIR) and describes in `.build-ctorch/pkgconfig/stmae-ctorch.pc`; `make`
+/// exports PKG_CONFIG_PATH to it.
 
 let package = Package(
     name: "stmae",
@@ -31,17 +20,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
-        // Engine binding: CPU kernels (fused attention, OpenBLAS/oneDNN linears, bf16 conversions; per-function
-        // target attributes pick AVX2/AVX-512), the C ABI over libtorch that routes CPU tensors to them, the Swift Tensor.
-        .target(
-            name: "CPUKernels",
-            cxxSettings: [.unsafeFlags(torchCxx + ["-isystem", "\(blasRoot)/include"])],
-            linkerSettings: torchLinker + blasLinker),
-        .target(
-            name: "CTorch",
-            dependencies: ["CPUKernels"],
-            cxxSettings: [.unsafeFlags(torchCxx)],
-            linkerSettings: torchLinker),
+        // Engine binding: the C ABI over libtorch (libstmae_ctorch.so, built by CMake; CPU kernels inside on x86 CPU
+        // builds), then the Swift Tensor.
+        .systemLibrary(name: "CTorch", path: "Sources/CTorchModule", pkgConfig: "stmae-ctorch"),
         .target(name: "TensorFiles"),
         // One seeded generator (SplitMix64) for synthetic videos, mask sampling and augmentation: no dependencies.
         .target(name: "SeededRandom"),
@@ -68,6 +49,9 @@ let package = Package(
             "Torch", "NN", "Models", "Media", "Datasets", "Training", "Distributed",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // The Swift side of the prepared GPU check (make gpu-bundle, scripts/gpu_check.py): engine and models only, so
+        // that it links with the static Swift standard library and runs without FFmpeg.
+        .executableTarget(name: "stmae-gpucheck", dependencies: ["Torch", "NN", "Models", "Distributed"]),
         // Test-only (in no product): the helpers every test target shares, and the per-rank worker process that
         // DistributedTests spawn (three of its files are links to the CLI's own, see Tests/DistWorker/main.swift).
         .target(name: "TestSupport", dependencies: ["Torch"], path: "Tests/TestSupport"),

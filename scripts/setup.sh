@@ -8,6 +8,7 @@ TORCH_VERSION=2.13.0
 APT_PKGS="libavformat-dev libavcodec-dev libswscale-dev libavutil-dev libturbojpeg0-dev libpng-dev pkg-config python3 python3-pip"
 # Gloo headers for c10d (the torch wheel ships libtorch built with Gloo but not its headers).
 APT_PKGS="$APT_PKGS libgloo-dev binutils"  # binutils: nm/objdump for the Gloo layout test
+APT_PKGS="$APT_PKGS cmake ninja-build"  # the libtorch shim libstmae_ctorch.so (CMakeLists.txt)
 
 missing=""
 for p in $APT_PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
@@ -47,6 +48,8 @@ for mod in filelock:filelock typing_extensions:typing-extensions sympy:sympy net
   PYTHONPATH=.torch python3 -c "import $m" 2>/dev/null || { echo "setup: pip $pkg"; pip_target "$pkg"; }
 done
 PYTHONPATH=.torch python3 -c "import torch; assert torch.__version__.startswith('$TORCH_VERSION'), torch.__version__"
+# The C ABI shim over libtorch (+ CPU kernels) as a shared library and its pkg-config file (rebuilt when changed).
+bash scripts/build_ctorch.sh
 command -v swift >/dev/null || { echo "setup: swift not on PATH (expected the Swift 6 toolchain, e.g. /opt/swift/usr/bin)" >&2; exit 1; }
 
 # Hugging Face transformers (VideoMAE interop tests) into .pylibs/, with its dependencies.

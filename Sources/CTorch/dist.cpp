@@ -1,4 +1,5 @@
-// c10d behind the C ABI: TCPStore rendezvous + ProcessGroupGloo collectives with flat (bucketed) buffers.
+// c10d behind the C ABI: TCPStore rendezvous + ProcessGroupGloo (or, in STMAE_NCCL builds, ProcessGroupNCCL:
+// dist_nccl.cpp) collectives with flat (bucketed) buffers.
 // Gloo's headers come from Debian's libgloo-dev (the wheel ships none); this file only holds pointers to Gloo objects
 // made inside libtorch and never instantiates a Gloo class itself, so only c10d's layouts matter (checked by a test).
 #include "dist_internal.h"
@@ -49,11 +50,23 @@ void flatten_into(ctd_work_s &w, const ct_tensor *ts, int n) {
 
 extern "C" {
 
-int ctd_gloo_available(void) { return 1; }
+int ctd_gloo_available(void) { return STMAE_GLOO; }
+int ctd_nccl_available(void) { return STMAE_NCCL; }
 
 int ctd_group_new(const char *master_addr, int port, int rank, int world_size, int64_t timeout_ms, const char *iface,
                   const char *bind_host, ctd_group *out) {
+  return ctd_group_new_backend(master_addr, port, rank, world_size, timeout_ms, iface, bind_host, 0, -1, out);
+}
+
+int ctd_group_new_backend(const char *master_addr, int port, int rank, int world_size, int64_t timeout_ms,
+                          const char *iface, const char *bind_host, int backend, int cuda_device, ctd_group *out) {
   CT_TRY({
+    TORCH_CHECK(backend == 0 || backend == 1, "unknown process group backend ", backend, " (0 gloo, 1 nccl)");
+    TORCH_CHECK(backend != 0 || STMAE_GLOO, "this stmae was built without Gloo (no gloo headers at build time: "
+                "install libgloo-dev and rebuild with scripts/build_ctorch.sh)");
+    TORCH_CHECK(backend != 1 || STMAE_NCCL, "this stmae was built without NCCL (needs a CUDA libtorch and the NCCL "
+                "headers: scripts/build_ctorch.sh with TORCH_DIR of a CUDA PyTorch)");
+    TORCH_CHECK(backend != 1 || cuda_device >= 0, "NCCL needs a CUDA device index, got ", cuda_device);
     TORCH_CHECK(master_addr && *master_addr, "MASTER_ADDR is empty");
     TORCH_CHECK(port > 0 && port < 65536, "MASTER_PORT must be in 1...65535, got ", port);
     TORCH_CHECK(world_size >= 1, "WORLD_SIZE must be ≥ 1, got ", world_size);
@@ -74,25 +87,39 @@ int ctd_group_new(const char *master_addr, int port, int rank, int world_size, i
       TORCH_CHECK(false, "rendezvous at ", master_addr, ":", port, " (rank ", rank, " of ", world_size,
                   ", timeout ", timeout_ms, " ms) failed: ", message(e));
     }
-    auto opts = c10d::ProcessGroupGloo::Options::create(timeout);
-    if (iface && *iface)
-      opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(iface));
-    else if (bind_host && *bind_host)
-      opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(bind_host));
-    else
-      opts->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
-    opts->threads = 2;
-    c10::intrusive_ptr<c10d::ProcessGroupGloo> pg;
-    try {
-      pg = c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, world_size, opts);
-    } catch (const std::exception &e) {
-      TORCH_CHECK(false, "Gloo connect (rank ", rank, " of ", world_size, ", timeout ", timeout_ms, " ms) failed: ",
-                  message(e));
-    }
-    // The c10d::ProcessGroup front (what DDP's Reducer talks to) with Gloo as its CPU backend.
     auto front = c10::make_intrusive<c10d::ProcessGroup>(store, rank, world_size);
-    front->setBackend(c10::DeviceType::CPU, c10d::ProcessGroup::BackendType::GLOO, pg);
-    front->setDefaultBackend(c10d::ProcessGroup::BackendType::GLOO);
+    c10::intrusive_ptr<c10d::Backend> pg;
+    if (backend == 1) {
+      try {
+        pg = ct::make_nccl(store, rank, world_size, timeout, cuda_device);
+      } catch (const std::exception &e) {
+        TORCH_CHECK(false, "NCCL init (rank ", rank, " of ", world_size, ", cuda:", cuda_device, ") failed: ",
+                    message(e));
+      }
+      // CUDA tensors go to NCCL (DDP's Reducer talks to this front).
+      front->setBackend(c10::DeviceType::CUDA, c10d::ProcessGroup::BackendType::NCCL, pg);
+      front->setDefaultBackend(c10d::ProcessGroup::BackendType::NCCL);
+    } else {
+#if STMAE_GLOO
+      auto opts = c10d::ProcessGroupGloo::Options::create(timeout);
+      if (iface && *iface)
+        opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(iface));
+      else if (bind_host && *bind_host)
+        opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(bind_host));
+      else
+        opts->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
+      opts->threads = 2;
+      try {
+        pg = c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, world_size, opts);
+      } catch (const std::exception &e) {
+        TORCH_CHECK(false, "Gloo connect (rank ", rank, " of ", world_size, ", timeout ", timeout_ms, " ms) failed: ",
+                    message(e));
+      }
+      // The c10d::ProcessGroup front (what DDP's Reducer talks to) with Gloo as its CPU backend.
+      front->setBackend(c10::DeviceType::CPU, c10d::ProcessGroup::BackendType::GLOO, pg);
+      front->setDefaultBackend(c10d::ProcessGroup::BackendType::GLOO);
+#endif
+    }
     *out = new ctd_group_s{store, pg, front, rank, world_size, timeout};
   });
 }
@@ -170,10 +197,21 @@ void ctd_work_free(ctd_work w) { delete w; }
 
 int ctd_abi_sizes(int64_t *process_group_gloo, int64_t *gloo_options, int64_t *tcp_store_options) {
   CT_TRY({
+#if STMAE_GLOO
     *process_group_gloo = sizeof(c10d::ProcessGroupGloo);
     *gloo_options = sizeof(c10d::ProcessGroupGloo::Options);
+#else
+    *process_group_gloo = *gloo_options = 0;
+#endif
     *tcp_store_options = sizeof(c10d::TCPStoreOptions);
   });
 }
 
 }  // extern "C"
+
+#if !STMAE_NCCL
+c10::intrusive_ptr<c10d::Backend> ct::make_nccl(const c10::intrusive_ptr<c10d::Store> &, int, int,
+                                                std::chrono::milliseconds, int) {
+  TORCH_CHECK(false, "this stmae was built without NCCL");
+}
+#endif

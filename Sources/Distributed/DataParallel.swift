@@ -91,7 +91,7 @@ public struct DataParallel: GradientSync {
                 if let g = p.grad {
                     grads.append(g)
                 } else {
-                    let z = try Tensor.zeros(p.shape, dtype: p.dtype)
+                    let z = try Tensor.zeros(p.shape, dtype: p.dtype, device: p.device)
                     try p.setGrad(z)
                     grads.append(z)
                 }

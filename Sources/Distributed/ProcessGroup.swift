@@ -2,7 +2,8 @@ import CTorch
 import Foundation
 @_spi(Engine) import Torch
 
-/// Owns one c10d group (TCPStore + ProcessGroupGloo); freed when the last `ProcessGroup` copy goes away.
+/// Owns one c10d group (TCPStore + ProcessGroupGloo or ProcessGroupNCCL); freed when the last `ProcessGroup` copy
+/// goes away.
 final class GroupHandle: @unchecked Sendable {
     let raw: ctd_group
     var heartbeat: Heartbeat?
@@ -34,8 +35,9 @@ public final class Work: @unchecked Sendable {
     }
 }
 
-/// A group of processes running collectives over PyTorch's c10d with the Gloo backend (CPU), like
-/// `torch.distributed.init_process_group("gloo")`. Rank 0 serves the rendezvous store at `masterAddr:masterPort`.
+/// A group of processes running collectives over PyTorch's c10d with the Gloo backend (CPU tensors) or NCCL (CUDA
+/// tensors, one GPU per process), like `torch.distributed.init_process_group("gloo" | "nccl")`. Rank 0 serves the
+/// rendezvous store at `masterAddr:masterPort`.
 /// Every collective and the rendezvous itself fail (never hang) after `timeout` seconds; a rank that stops running
 /// ends the job sooner, through the heartbeat (`Heartbeat`: `--heartbeat_timeout`, else `STMAE_HEARTBEAT_TIMEOUT`, else
 /// 60 s).
@@ -44,25 +46,34 @@ public struct ProcessGroup: @unchecked Sendable {
     public let rank: Int
     public let worldSize: Int
     public let timeout: Double
+    /// The backend, and the device its collectives take tensors on (the CPU for Gloo, cuda:LOCAL_RANK for NCCL).
+    public let backend: DistBackend
+    public let device: Device
     public var isMain: Bool { rank == 0 }
 
     /// Joins the group described by `env`. `GLOO_SOCKET_IFNAME` picks the network interface like in PyTorch;
     /// otherwise Gloo binds to the address this host uses to reach `masterAddr` (loopback when it is local).
     /// `heartbeat`: seconds without progress from a rank before this one stops naming it (0: no watch; nil:
     /// `STMAE_HEARTBEAT_TIMEOUT`, else 60).
-    public init(_ env: DistEnvironment, timeout: Double = 1800, heartbeat: Double? = nil) throws {
+    /// `backend` NCCL binds this process to `env.cudaDeviceIndex` (`DistBackend.resolve` picks the backend).
+    public init(
+        _ env: DistEnvironment, timeout: Double = 1800, heartbeat: Double? = nil, backend: DistBackend = .gloo
+    ) throws {
         guard timeout > 0 else { throw DistError("--dist_timeout must be positive, got \(timeout)") }
         let iface = ProcessInfo.processInfo.environment["GLOO_SOCKET_IFNAME"] ?? ""
         let local = ["127.0.0.1", "localhost", "::1"].contains(env.masterAddr)
         var out: ctd_group?
         try dcheck(
-            ctd_group_new(
+            ctd_group_new_backend(
                 env.masterAddr, Int32(env.masterPort), Int32(env.rank), Int32(env.worldSize),
-                Int64(timeout * 1000), iface, local ? env.masterAddr : "", &out),
-            "init_process_group(gloo, \(env.masterAddr):\(env.masterPort), rank \(env.rank)/\(env.worldSize))")
+                Int64(timeout * 1000), iface, local ? env.masterAddr : "", backend.code, Int32(env.cudaDeviceIndex),
+                &out),
+            "init_process_group(\(backend), \(env.masterAddr):\(env.masterPort), "
+                + "rank \(env.rank)/\(env.worldSize))")
         guard let out else { throw DistError("init_process_group returned no group") }
         handle = GroupHandle(out)
         rank = env.rank; worldSize = env.worldSize; self.timeout = timeout
+        self.backend = backend; device = backend.device(env)
         if env.worldSize > 1, let beat = try heartbeat.map({ $0 > 0 ? $0 : nil }) ?? Heartbeat.configuredTimeout() {
             handle.heartbeat = try Heartbeat(
                 group: out, rank: rank, worldSize: worldSize, timeout: beat,
@@ -90,24 +101,24 @@ public struct ProcessGroup: @unchecked Sendable {
 
     /// The mean of a scalar over ranks (mae's `all_reduce_mean`, for logged metrics).
     public func allReduceMean(_ value: Double) throws -> Double {
-        let t = try Tensor.full([1], value, dtype: .float64)
+        let t = try Tensor.full([1], value, dtype: .float64, device: device)
         try allReduce([t], op: .average)
-        return try t.item()
+        return try t.to(.cpu).item()
     }
 
     /// The largest of an integer over ranks (one all-reduce of one int64).
     public func allReduceMax(_ value: Int) throws -> Int {
-        let t = try Tensor.full([1], Double(value), dtype: .int64)
+        let t = try Tensor.full([1], Double(value), dtype: .int64, device: device)
         try allReduce([t], op: .max)
-        return try t.itemInt()
+        return try t.to(.cpu).itemInt()
     }
 
     /// The element-wise sums of `values` over ranks (float64: exact for integer counts below 2^53).
     public func allReduceSum(_ values: [Double]) throws -> [Double] {
         guard !values.isEmpty else { return values }
-        let t = try Tensor(values, shape: [values.count]).to(.float64)
+        let t = try Tensor(values, shape: [values.count]).to(.float64).to(device)
         try allReduce([t], op: .sum)
-        return try t.toArray(Double.self)
+        return try t.to(.cpu).toArray(Double.self)
     }
 
     /// Starts a broadcast of `tensors` (one flat buffer) from `root`; results land in place on `wait()`.
@@ -131,9 +142,15 @@ public struct ProcessGroup: @unchecked Sendable {
     }
 
     /// The group described by the launcher's environment (torchrun, Slurm, `stmae launch`); nil in a single process.
-    public static func fromEnvironment(timeout: Double = 1800, heartbeat: Double? = nil) throws -> ProcessGroup? {
+    /// `backend`: `--dist_backend` (auto, gloo, nccl), resolved with `DistBackend.resolve` for the run's device.
+    public static func fromEnvironment(
+        timeout: Double = 1800, heartbeat: Double? = nil, backend: String = "auto", deviceIsCUDA: Bool = false
+    ) throws -> ProcessGroup? {
         let env = try DistEnvironment.detect()
-        return env.isDistributed ? try ProcessGroup(env, timeout: timeout, heartbeat: heartbeat) : nil
+        guard env.isDistributed else { return nil }
+        let chosen = try DistBackend.resolve(
+            requested: backend, deviceIsCUDA: deviceIsCUDA, ncclBuilt: DistBackend.ncclBuilt)
+        return try ProcessGroup(env, timeout: timeout, heartbeat: heartbeat, backend: chosen)
     }
 
     /// Layout of the c10d classes as compiled here (the Gloo-headers check compares them with libtorch's).

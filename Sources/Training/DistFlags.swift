@@ -2,6 +2,7 @@
 public protocol DistRunSettings {
     var distTimeout: Double { get set }
     var heartbeatTimeout: Double { get set }
+    var distBackend: String { get set }
 }
 
 extension PretrainConfig: DistRunSettings {}
@@ -13,7 +14,7 @@ extension DistRunSettings {
 }
 
 extension ConfigFlag where Config: DistRunSettings {
-    /// `--dist_timeout`, `--heartbeat_timeout`.
+    /// `--dist_timeout`, `--heartbeat_timeout`, `--dist_backend`.
     static func distRun() -> [ConfigFlag] {
         [
             .option(
@@ -22,7 +23,10 @@ extension ConfigFlag where Config: DistRunSettings {
             .option(
                 "heartbeat_timeout", \.heartbeatTimeout, Valid("-1 or ≥ 0") { $0 == -1 || $0 >= 0 },
                 "seconds a rank may make no progress before the job stops naming it (0 = off; "
-                    + "-1 = $STMAE_HEARTBEAT_TIMEOUT, else 60)")
+                    + "-1 = $STMAE_HEARTBEAT_TIMEOUT, else 60)"),
+            .option(
+                "dist_backend", \.distBackend, .oneOf(["auto", "gloo", "nccl"]),
+                "c10d backend of data-parallel runs: auto (NCCL when the device is CUDA, else Gloo), gloo or nccl")
         ]
     }
 }

@@ -89,6 +89,7 @@ public struct FinetuneConfig: Codable, Equatable, Sendable {
     public var distTimeout = 1800.0  // seconds before a collective or the rendezvous fails (PyTorch's 30 min)
     /// Seconds without progress from a rank before the job stops (0: off; -1: $STMAE_HEARTBEAT_TIMEOUT, else 60).
     public var heartbeatTimeout = -1.0
+    public var distBackend = "auto"  // c10d backend of data parallelism: auto (NCCL on CUDA, else Gloo), gloo, nccl
 
     public init() {}
 
@@ -198,6 +199,6 @@ public struct FinetuneConfig: Codable, Equatable, Sendable {
         case outputDir = "output_dir", resume, seed, threads, logEvery = "log_every", maxSteps = "max_steps"
         case pathToDataDir = "path_to_data_dir", datafileDir = "datafile_dir", aa, savePrefix = "save_prefix"
         case pinMem = "pin_mem", logDir = "log_dir", logScale = "log_scale", distEval = "dist_eval", distributed
-        case distTimeout = "dist_timeout", heartbeatTimeout = "heartbeat_timeout"
+        case distTimeout = "dist_timeout", heartbeatTimeout = "heartbeat_timeout", distBackend = "dist_backend"
     }
 }

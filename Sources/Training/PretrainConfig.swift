@@ -77,6 +77,7 @@ public struct PretrainConfig: Codable, Equatable, Sendable {
     public var distTimeout = 1800.0  // seconds before a collective or the rendezvous fails (PyTorch's 30 min)
     /// Seconds without progress from a rank before the job stops (0: off; -1: $STMAE_HEARTBEAT_TIMEOUT, else 60).
     public var heartbeatTimeout = -1.0
+    public var distBackend = "auto"  // c10d backend of data parallelism: auto (NCCL on CUDA, else Gloo), gloo, nccl
 
     public init() {}
 
@@ -160,6 +161,6 @@ public struct PretrainConfig: Codable, Equatable, Sendable {
         case numCheckpointDel = "num_checkpoint_del", maxSteps = "max_steps", threads, logEvery = "log_every"
         case distributed, pathToDataDir = "path_to_data_dir", pinMem = "pin_mem", logDir = "log_dir"
         case logScale = "log_scale"
-        case distTimeout = "dist_timeout", heartbeatTimeout = "heartbeat_timeout"
+        case distTimeout = "dist_timeout", heartbeatTimeout = "heartbeat_timeout", distBackend = "dist_backend"
     }
 }

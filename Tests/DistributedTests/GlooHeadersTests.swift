@@ -8,10 +8,16 @@ import TestSupport
 /// it must not emit any Gloo code of its own (e.g. `GlooStore`'s vtable, whose virtuals differ between Gloo versions).
 /// The exact all-reduce across processes (DistributedTests) is the behavioural proof.
 struct GlooHeadersTests {
-    static let libtorch = packageRoot + "/.torch/torch/lib/libtorch_cpu.so"
+    /// The libtorch_cpu.so this process loaded (the shim may be built against .torch/ or another torch).
+    static var libtorch: String {
+        get throws {
+            try loadedLibraryPath("libtorch_cpu.so") ?? (packageRoot + "/.torch/torch/lib/libtorch_cpu.so")
+        }
+    }
 
     /// The byte count libtorch passes to `operator new` right before calling constructor `ctor` inside `function`.
     static func allocationSize(in function: String, before ctor: String) throws -> Int? {
+        let libtorch = try Self.libtorch
         let syms = try runTool("nm", ["-DS", libtorch])
         guard let line = syms.split(separator: "\n").first(where: { $0.hasSuffix(" " + function) }) else { return nil }
         let f = line.split(separator: " ")
@@ -52,10 +58,12 @@ struct GlooHeadersTests {
             "sizeof(ProcessGroupGloo::Options): libtorch \(opts ?? -1), ours \(ours.glooOptions)")
     }
 
-    /// The c10d shim files define no Gloo symbol (only std containers of pointers to Gloo types).
+    /// The c10d shim files define no Gloo symbol (only std containers of pointers to Gloo types). Their objects are
+    /// in the CMake build folder of the libstmae_ctorch.so this process loaded.
     @Test(arguments: ["dist.cpp.o", "dist_reducer.cpp.o"]) func shimEmitsNoGlooCode(_ file: String) throws {
-        let build = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        let obj = build.appendingPathComponent("CTorch.build/" + file).path
+        let lib = try #require(try loadedLibraryPath("libstmae_ctorch.so"), "libstmae_ctorch.so not loaded")
+        let build = URL(fileURLWithPath: lib).deletingLastPathComponent()
+        let obj = build.appendingPathComponent("CMakeFiles/stmae_ctorch_objects.dir/Sources/CTorch/" + file).path
         try #require(FileManager.default.fileExists(atPath: obj), "no \(obj)")
         let defined = try runTool("nm", ["-C", "--defined-only", obj]).split(separator: "\n").map {
             $0.split(separator: " ", maxSplits: 2).last.map(String.init) ?? ""

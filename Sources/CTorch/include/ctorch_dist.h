@@ -14,10 +14,16 @@ typedef struct ctd_work_s *ctd_work;
 
 /// 1 if this libtorch has the Gloo backend.
 int ctd_gloo_available(void);
+/// 1 if this shim was built with c10d's NCCL backend (a CUDA libtorch; CMake STMAE_NCCL).
+int ctd_nccl_available(void);
 /// Joins a group of `world_size` processes. `timeout_ms` bounds the rendezvous and every collective.
 /// `iface` (may be NULL/empty): network interface for Gloo (GLOO_SOCKET_IFNAME); else `bind_host` is resolved.
 int ctd_group_new(const char *master_addr, int port, int rank, int world_size, int64_t timeout_ms, const char *iface,
                   const char *bind_host, ctd_group *out);
+/// `ctd_group_new` with a choice of backend: 0 Gloo (CPU tensors), 1 NCCL (CUDA tensors of cuda:`cuda_device`, the
+/// device this rank binds to; `iface`/`bind_host` then unused: NCCL_SOCKET_IFNAME picks NCCL's interface).
+int ctd_group_new_backend(const char *master_addr, int port, int rank, int world_size, int64_t timeout_ms,
+                          const char *iface, const char *bind_host, int backend, int cuda_device, ctd_group *out);
 void ctd_group_free(ctd_group g);
 int ctd_group_rank(ctd_group g);
 int ctd_group_size(ctd_group g);
