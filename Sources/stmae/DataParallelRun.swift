@@ -1,6 +1,7 @@
 import ArgumentParser
 import Distributed
 import NN
+import Torch
 import Training
 
 /// Makes `model`'s training data parallel (what `DistributedDataParallel(model)` does in mae_st's main_pretrain /
@@ -17,6 +18,16 @@ func dataParallel(
     let ddp = try DataParallel(group, parameters: model.parameters(), bucketCapMB: bucketCapMB, mode: mode)
     try ddp.broadcastParameters()
     return ddp
+}
+
+/// The process group of a launched run (nil: one process), its backend from `--dist_backend` and `--device` (auto:
+/// NCCL for CUDA, else Gloo). On CUDA each rank computes on its own GPU, `cuda:LOCAL_RANK` (torchrun scripts'
+/// `torch.cuda.set_device(local_rank)`): `s.device` is set to it.
+func launchedGroup<S: DistRunSettings & DeviceSettings>(_ s: inout S) throws -> ProcessGroup? {
+    let pg = try ProcessGroup.fromEnvironment(
+        timeout: s.distTimeout, heartbeat: s.heartbeat, backend: s.distBackend, deviceIsCUDA: s.device.isCUDA)
+    if let pg, s.device.isCUDA { s.device = pg.device }
+    return pg
 }
 
 /// Pre-training as one rank: gradients averaged, logged loss averaged, the ranks agree on the step to stop at.

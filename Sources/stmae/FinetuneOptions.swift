@@ -54,13 +54,11 @@ func checkpointBase(resume: String) throws -> FinetuneConfig {
 /// gradients averaged; rank 0 validates on everything — or, with `--dist_eval`, each rank on its shard — and writes
 /// checkpoints and logs.
 func runFinetune(_ c: FinetuneConfig?) throws {
-    guard let c else { return }
+    guard var c else { return }
     if c.evalOnly { return try runEvaluate(c) }
     try c.validate()
     installStopHandlers()
-    let pg = try ProcessGroup.fromEnvironment(
-        timeout: c.distTimeout, heartbeat: c.heartbeat, backend: c.distBackend,
-        deviceIsCUDA: false)  // --device: wired after the merge with the device work
+    let pg = try launchedGroup(&c)
     if c.distributed && pg == nil {
         throw ValidationError(
             "--distributed: no launcher environment (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT or SLURM_*); "
@@ -97,9 +95,7 @@ func runEvaluate(_ c: FinetuneConfig) throws {
     // the classes the checkpoint was trained with label the evaluation folders
     let saved = try Checkpoint.loadSidecar(c.resume, as: FinetuneCheckpointState.self).state.classNames
     // under a launcher: rank 0 evaluates everything, or with --dist_eval each rank its shard (counts summed)
-    let pg = try ProcessGroup.fromEnvironment(
-        timeout: c.distTimeout, heartbeat: c.heartbeat, backend: c.distBackend,
-        deviceIsCUDA: false)  // --device: wired after the merge with the device work
+    let pg = try launchedGroup(&c)
     let rank = pg?.rank ?? 0
     let data = try FinetuneData(c, needTrain: false, classNames: saved, rank: rank, worldSize: pg?.worldSize ?? 1)
     if rank != 0 && !data.valSharded { return }

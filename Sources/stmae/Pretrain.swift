@@ -20,16 +20,14 @@ struct PretrainCommand: ParsableCommand {
             print(Self.helpMessage())
             return
         }
-        let config: PretrainConfig
+        var config: PretrainConfig
         do {
             config = try resumableSettings(arguments)
             try config.validate()  // every value before any work
         } catch { throw ValidationError("\(error)") }
         installStopHandlers()
         // Data parallel when launched by `stmae launch`, torchrun or Slurm; rank 0 prepares the video list first.
-        let pg = try ProcessGroup.fromEnvironment(
-            timeout: config.distTimeout, heartbeat: config.heartbeat, backend: config.distBackend,
-            deviceIsCUDA: false)  // --device: wired after the merge with the device work
+        let pg = try launchedGroup(&config)
         if config.distributed && pg == nil {
             throw ValidationError(
                 "--distributed: no launcher environment (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT or SLURM_*); "
