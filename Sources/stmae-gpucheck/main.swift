@@ -29,11 +29,6 @@ func seconds(since t0: DispatchTime) -> Double {
 }
 func median(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
 
-/// Moves every parameter and buffer of `m` onto `device` in place (PyTorch's `module.to(device)`: `t.data = …`).
-func move(_ m: Module, to device: Device) throws {
-    guard device != .cpu else { return }
-    for (_, t) in m.namedTensors() { try t.setData(t.to(device)) }
-}
 
 /// The autocast dtype of a precision name (nil: fp32).
 func autocastDType(_ precision: String) throws -> DType? {
@@ -72,7 +67,7 @@ func parity(_ file: String, _ device: Device, _ precision: String) throws {
     let params = Dictionary(
         uniqueKeysWithValues: t.compactMap { k, v in k.hasPrefix("param.") ? (String(k.dropFirst(6)), v) : nil })
     try model.loadStateDict(params)
-    try move(model, to: device)
+    try model.move(to: device)
     guard let x = t["input.x"], let noise = t["input.noise"] else { throw CheckError("\(file): no input.x/noise") }
     let out = try autocast(precision, on: device) { try model(x.to(device), noise: noise.to(device)) }
     try out.loss.backward()
@@ -118,7 +113,7 @@ func vitConfig(_ model: String, frames: Int, size: Int) throws -> ViTConfig {
 func pretrain(_ device: Device, batch: Int, frames: Int, size: Int, model: String, warmup: Int, steps: Int) throws {
     let cfg = try maeConfig(model, frames: frames, size: size)
     let mae = try MaskedAutoencoderViT(cfg, generator: Generator(seed: 0))
-    try move(mae, to: device)
+    try mae.move(to: device)
     let opt = AdamW(paramGroups(mae.namedParameters(), weightDecay: 0.05), lr: 1e-4, betas: (0.9, 0.95))
     let x = try Tensor.randn([batch, 3, cfg.numFrames, cfg.imgSize, cfg.imgSize]).to(device)
     var times: [Double] = [], loss = 0.0
@@ -142,7 +137,7 @@ func pretrain(_ device: Device, batch: Int, frames: Int, size: Int, model: Strin
 func infer(_ device: Device, batch: Int, frames: Int, size: Int, model: String, warmup: Int, steps: Int) throws {
     let vit = try VisionTransformer(vitConfig(model, frames: frames, size: size), generator: Generator(seed: 0))
     vit.eval()
-    try move(vit, to: device)
+    try vit.move(to: device)
     let x = try Tensor.randn([batch, 3, frames, size, size]).to(device)
     var times: [Double] = []
     try withNoGrad {
@@ -158,28 +153,30 @@ func infer(_ device: Device, batch: Int, frames: Int, size: Int, model: String, 
     ])
 }
 
-/// (d) One fine-tuning step in fp16: forward under fp16 autocast, cross-entropy, backward, AdamW.
+/// (d) One fine-tuning step in fp16: forward under fp16 autocast, cross-entropy, backward and AdamW through the
+/// gradient scaler (NN/GradScaler.swift).
 func finetune(_ device: Device, batch: Int, frames: Int, size: Int, model: String) throws {
     let cfg = try vitConfig(model, frames: frames, size: size)
     let vit = try VisionTransformer(cfg, generator: Generator(seed: 0))
-    try move(vit, to: device)
+    try vit.move(to: device)
     let opt = AdamW(paramGroups(vit.namedParameters(), weightDecay: 0.05), lr: 1e-4, betas: (0.9, 0.999))
     let x = try Tensor.randn([batch, 3, frames, size, size]).to(device)
     let y = try Tensor.randint(0, cfg.numClasses, [batch]).to(device)
     let t0 = DispatchTime.now()
     let logits = try autocast("fp16", on: device) { try vit(x) }
     let loss = try crossEntropy(logits.to(.float32), y, labelSmoothing: 0.1)
-    // >>> GradScaler (NN/GradScaler.swift, merged separately): scale the loss before backward, unscale the gradients,
-    // >>> skip the step on inf/NaN and update the scale — replace the three lines below with the scaler's calls.
-    try loss.backward()
+    // fp16 as torch.amp.GradScaler: scaled backward, unscaled gradients, step skipped on inf/NaN, scale updated
+    let scaler = try GradScaler()
+    try scaler.scale(loss).backward()
+    try scaler.unscale(opt)
     let norm = try gradNorm(vit)
-    try opt.step()
-    // <<< GradScaler
+    let stepped = try scaler.step(opt)
+    try scaler.update()
     let lossValue = try loss.to(.cpu).item()
     try emit([
         "mode": "finetune", "device": "\(device)", "precision": "fp16", "loss": lossValue, "grad_norm": norm,
         "finite": lossValue.isFinite && norm.isFinite, "logits_dtype": "\(logits.dtype)", "s": seconds(since: t0),
-        "grad_scaler": false
+        "grad_scaler": true, "stepped": stepped, "loss_scale": try scaler.currentScale
     ])
 }
 
