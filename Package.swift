@@ -13,11 +13,13 @@ import Foundation
 let package = Package(
     name: "stmae",
     products: [
-        .library(name: "STMAE", targets: ["Torch", "TensorFiles", "NN", "Models", "Media", "Datasets", "Training", "Distributed"]),
-        .executable(name: "stmae", targets: ["stmae"]),
+        .library(
+            name: "STMAE",
+            targets: ["Torch", "TensorFiles", "NN", "Models", "Media", "Datasets", "Training", "Distributed"]),
+        .executable(name: "stmae", targets: ["stmae"])
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
     ],
     targets: [
         // Engine binding: the C ABI over libtorch (libstmae_ctorch.so, built by CMake; CPU kernels inside on x86 CPU
@@ -45,32 +47,39 @@ let package = Package(
         .target(name: "Training", dependencies: ["Models", "Datasets", "Media", "Plot"]),
         // distributed: c10d process groups (TCPStore + Gloo), data parallelism, launcher environment.
         .target(name: "Distributed", dependencies: ["CTorch", "Torch", "NN"]),
-        .executableTarget(name: "stmae", dependencies: [
-            "Torch", "NN", "Models", "Media", "Datasets", "Training", "Distributed",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
+        .executableTarget(
+            name: "stmae",
+            dependencies: [
+                "Torch", "NN", "Models", "Media", "Datasets", "Training", "Distributed",
+                .product(name: "ArgumentParser", package: "swift-argument-parser")
+            ]),
         // The Swift side of the prepared GPU check (make gpu-bundle, scripts/gpu_check.py): engine and models only, so
         // that it links with the static Swift standard library and runs without FFmpeg.
         .executableTarget(name: "stmae-gpucheck", dependencies: ["Torch", "NN", "Models", "Distributed"]),
         // Test-only (in no product): the helpers every test target shares, and the per-rank worker process that
         // DistributedTests spawn (three of its files are links to the CLI's own, see Tests/DistWorker/main.swift).
         .target(name: "TestSupport", dependencies: ["Torch"], path: "Tests/TestSupport"),
-        .executableTarget(name: "stmae-dist-worker", dependencies: [
-            "Torch", "NN", "Models", "Training", "Distributed",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ], path: "Tests/DistWorker"),
+        .executableTarget(
+            name: "stmae-dist-worker",
+            dependencies: [
+                "Torch", "NN", "Models", "Training", "Distributed",
+                .product(name: "ArgumentParser", package: "swift-argument-parser")
+            ], path: "Tests/DistWorker"),
         .testTarget(name: "TorchTests", dependencies: ["Torch", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "NNTests", dependencies: ["NN", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "TestSupport"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "TensorFilesTests", dependencies: ["TensorFiles", "SeededRandom", "TestSupport"],
-                    resources: [.copy("Fixtures")]),
+        .testTarget(
+            name: "TensorFilesTests", dependencies: ["TensorFiles", "SeededRandom", "TestSupport"],
+            resources: [.copy("Fixtures")]),
         .testTarget(name: "MediaTests", dependencies: ["Media", "TestSupport"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TensorFiles", "TestSupport"],
-                    resources: [.copy("Fixtures")]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Datasets", "TestSupport"],
-                    resources: [.copy("Fixtures")]),
+        .testTarget(
+            name: "DatasetsTests", dependencies: ["Datasets", "TensorFiles", "TestSupport"],
+            resources: [.copy("Fixtures")]),
+        .testTarget(
+            name: "TrainingTests", dependencies: ["Training", "Datasets", "TestSupport"],
+            resources: [.copy("Fixtures")]),
         .testTarget(name: "PlotTests", dependencies: ["Plot", "Media"]),
-        .testTarget(name: "DistributedTests", dependencies: ["Distributed", "Torch", "TestSupport"]),
+        .testTarget(name: "DistributedTests", dependencies: ["Distributed", "Torch", "TestSupport"])
     ],
     swiftLanguageModes: [.v5],
     cxxLanguageStandard: .cxx20

@@ -63,7 +63,9 @@ extension ConfigFlag where Config: PrecisionSettings {
     /// both; the tools take no flag without a setting of its own).
     static func precision(training: Bool) -> [ConfigFlag] {
         let fp16Help =
-            "float16 autocast" + (training ? " with dynamic loss scaling (torch.amp.GradScaler's, state in checkpoints)"
+            "float16 autocast"
+            + (training
+                ? " with dynamic loss scaling (torch.amp.GradScaler's, state in checkpoints)"
                 : "")
         let flags: [ConfigFlag] = [
             .device,

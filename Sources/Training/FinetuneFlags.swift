@@ -88,7 +88,7 @@ extension FinetuneConfig {
                 .option("min_lr", \.minLr, .atLeast(0)),
                 .option("warmup_epochs", \.warmupEpochs, .atLeast(0)),
                 .option("weight_decay", \.weightDecay, .atLeast(0)),
-                .option("clip_grad", \.clipGrad, .atLeast(0), "gradient-norm clip (0 = off)"),
+                .option("clip_grad", \.clipGrad, .atLeast(0), "gradient-norm clip (0 = off)")
             ] + ConfigFlag.precision(training: true) + [
                 // evaluation / run
                 .option("num_temporal_views", \.numTemporalViews, .above(0)),

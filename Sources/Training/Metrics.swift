@@ -77,7 +77,9 @@ public func measurePeakGFLOPs(bf16: Bool, device: Device = .cpu) throws -> Doubl
     let a = try Tensor.randn([n, n], device: device).to(bf16 ? .bfloat16 : .float32),
         b = try Tensor.randn([n, n], device: device).to(bf16 ? .bfloat16 : .float32)
     // CUDA runs asynchronously: reading one value waits for the GEMM
-    let run = { () throws in let y = try linear(a, weight: b); if device != .cpu { _ = try y.sum().item() } }
+    let run = { () throws in
+        let y = try linear(a, weight: b); if device != .cpu { _ = try y.sum().item() }
+    }
     try run()
     var best = Double.infinity
     for _ in 0 ..< 5 {

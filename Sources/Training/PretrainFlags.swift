@@ -71,7 +71,7 @@ extension PretrainConfig {
                 "exempt pos_embed*, cls_token and mask_token from weight decay (MaskFeat models always do)"),
             .option("beta1", \.beta1, .within(0 ..< 1)),
             .option("beta2", \.beta2, .within(0 ..< 1)),
-            .option("clip_grad", \.clipGrad, .atLeast(0), "0 = off"),
+            .option("clip_grad", \.clipGrad, .atLeast(0), "0 = off")
         ] + ConfigFlag.precision(training: true) + [
             // run
             .option("output_dir", \.outputDir),

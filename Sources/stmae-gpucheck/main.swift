@@ -29,7 +29,6 @@ func seconds(since t0: DispatchTime) -> Double {
 }
 func median(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
 
-
 /// The autocast dtype of a precision name (nil: fp32).
 func autocastDType(_ precision: String) throws -> DType? {
     switch precision {

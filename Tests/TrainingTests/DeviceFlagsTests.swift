@@ -11,8 +11,9 @@ struct DeviceFlagsTests {
         #expect(try PretrainConfig.flags.parse(["--device", "meta"], onto: PretrainConfig()).device == .meta)
         #expect(try FinetuneConfig.flags.parse(["--device=cpu"], onto: FinetuneConfig()).device == .cpu)
         #expect(try Device(parsing: "cuda:3") == .cuda(3) && Device.cuda(3).description == "cuda:3")
-        #expect(try EmbedSettings.parse(["--checkpoint", "a", "--data", "b", "--output", "c.npy", "--device", "meta"])
-            .device == .meta)
+        #expect(
+            try EmbedSettings.parse(["--checkpoint", "a", "--data", "b", "--output", "c.npy", "--device", "meta"])
+                .device == .meta)
         #expect(try VisualizeSettings.parse(["--video", "v.mp4", "--device", "cpu"]).device == .cpu)
         #expect(try BenchPretrainSettings.parse(["--device", "meta"]).device == .meta)
         // the default: cuda where libtorch sees a GPU, else the CPU
@@ -41,8 +42,12 @@ struct DeviceFlagsTests {
             var c = PretrainConfig()
             c.device = .cuda(0)
             #expect { try c.validate() } throws: { "\($0)".contains("--device must be cpu or meta") }
-            #expect { try EmbedSettings.parse(["--checkpoint", "a", "--data", "b", "--output", "c.npy", "--device",
-                "cuda"]) } throws: { "\($0)".contains("no CUDA GPU") }
+            #expect {
+                try EmbedSettings.parse([
+                    "--checkpoint", "a", "--data", "b", "--output", "c.npy", "--device",
+                    "cuda"
+                ])
+            } throws: { "\($0)".contains("no CUDA GPU") }
         }
         var c = try PretrainConfig.flags.parse(["--bf16", "--fp16"], onto: PretrainConfig())
         #expect { try c.validate() } throws: { "\($0)".contains("--bf16 and --fp16 exclude each other") }

@@ -24,8 +24,9 @@ struct FP16TrainingTests {
         c.outputDir = t2.path
         c.maxSteps = 3
         _ = try Pretrainer(c).run(feed: feed)
-        let json = try JSONSerialization.jsonObject(
-            with: Data(contentsOf: URL(fileURLWithPath: t2.path + "/checkpoint-last.json"))) as! [String: Any]
+        let json =
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: URL(fileURLWithPath: t2.path + "/checkpoint-last.json"))) as! [String: Any]
         let saved = json["gradScaler"] as? [String: Any]
         #expect(saved?["scale"] as? Double == 65536 && saved?["growth_tracker"] as? Int == 3, "\(json)")
         c.maxSteps = 0
