@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Style checks (.ci/run runs them before the tests): swift-format's lint with the repository's .swift-format, and no
 # line longer than 120 characters in the Swift, C/C++, Python and shell sources, the Makefile, CMakeLists.txt and
-# .ci/run. Fix with `swift format format -i -r Sources Tests` and by hand for long string literals and comments (and for non-Swift files).
+# .ci/run. Fix with `swift format format -i -r Sources Tests` and by hand for long string literals and comments (and
+# for non-Swift files).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=/opt/swift/usr/bin:$PATH

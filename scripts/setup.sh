@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Idempotent set-up for a Debian 12 machine (as root): Debian dev packages, then libtorch (the PyTorch CPU wheel),
-# OpenBLAS (the scipy-openblas32 wheel) and the Python packages the references and benchmarks use, into .torch/. Safe to run again: it only installs what is missing.
+# OpenBLAS (the scipy-openblas32 wheel) and the Python packages the references and benchmarks use, into .torch/.
+# Safe to run again: it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 TORCH_VERSION=2.13.0
-APT_PKGS="libavformat-dev libavcodec-dev libswscale-dev libavutil-dev libturbojpeg0-dev libpng-dev pkg-config python3 python3-pip"
+APT_PKGS="libavformat-dev libavcodec-dev libswscale-dev libavutil-dev libturbojpeg0-dev libpng-dev"
+APT_PKGS="$APT_PKGS pkg-config python3 python3-pip"
 # Gloo headers for c10d (the torch wheel ships libtorch built with Gloo but not its headers).
 APT_PKGS="$APT_PKGS libgloo-dev binutils"  # binutils: nm/objdump for the Gloo layout test
 APT_PKGS="$APT_PKGS cmake ninja-build"  # the libtorch shim libstmae_ctorch.so (CMakeLists.txt)
@@ -43,21 +45,27 @@ if ! ls -d .torch/scipy_openblas32-"$OPENBLAS_VERSION".dist-info >/dev/null 2>&1
 fi
 
 # Python-side dependencies of `import torch` (references, fixture scripts, benchmarks).
-for mod in filelock:filelock typing_extensions:typing-extensions sympy:sympy networkx:networkx jinja2:jinja2 fsspec:fsspec numpy:numpy mpmath:mpmath; do
+for mod in filelock:filelock typing_extensions:typing-extensions sympy:sympy networkx:networkx jinja2:jinja2 \
+           fsspec:fsspec numpy:numpy mpmath:mpmath; do
   m=${mod%%:*}; pkg=${mod#*:}
   PYTHONPATH=.torch python3 -c "import $m" 2>/dev/null || { echo "setup: pip $pkg"; pip_target "$pkg"; }
 done
 PYTHONPATH=.torch python3 -c "import torch; assert torch.__version__.startswith('$TORCH_VERSION'), torch.__version__"
 # The C ABI shim over libtorch (+ CPU kernels) as a shared library and its pkg-config file (rebuilt when changed).
 bash scripts/build_ctorch.sh
-command -v swift >/dev/null || { echo "setup: swift not on PATH (expected the Swift 6 toolchain, e.g. /opt/swift/usr/bin)" >&2; exit 1; }
+command -v swift >/dev/null || {
+  echo "setup: swift not on PATH (expected the Swift 6 toolchain, e.g. /opt/swift/usr/bin)" >&2
+  exit 1
+}
 
 # Hugging Face transformers (VideoMAE interop tests) into .pylibs/, with its dependencies.
 TRANSFORMERS_VERSION=5.24.0
-if ! PYTHONPATH=.torch:.pylibs python3 -c "import transformers, sys; sys.exit(transformers.__version__ != '$TRANSFORMERS_VERSION')" 2>/dev/null; then
+TRANSFORMERS_CHECK="import transformers, sys; sys.exit(transformers.__version__ != '$TRANSFORMERS_VERSION')"
+if ! PYTHONPATH=.torch:.pylibs python3 -c "$TRANSFORMERS_CHECK" 2>/dev/null; then
   echo "setup: pip transformers==$TRANSFORMERS_VERSION into .pylibs/"
-  python3 -m pip install -q --disable-pip-version-check --target .pylibs --upgrade "transformers==$TRANSFORMERS_VERSION" 2>/dev/null ||
-    python3 -m pip install -q --disable-pip-version-check --break-system-packages --target .pylibs --upgrade "transformers==$TRANSFORMERS_VERSION"
+  PIP_ARGS=(-q --disable-pip-version-check --target .pylibs --upgrade "transformers==$TRANSFORMERS_VERSION")
+  python3 -m pip install "${PIP_ARGS[@]}" 2>/dev/null ||
+    python3 -m pip install --break-system-packages "${PIP_ARGS[@]}"
 fi
 
 # TensorBoard's reader (EventAccumulator) for the event-file tests (Tests/TrainingTests/TensorBoardTests.swift), and

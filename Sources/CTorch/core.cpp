@@ -13,9 +13,13 @@ const char *ct_last_error(void) { return g_error.c_str(); }
 const char *ct_version(void) { return TORCH_VERSION; }
 int ct_keep_freed_memory(void) {
   // blocks up to 32 MB from the heap instead of fresh mmaps; freed memory stays mapped for the next step
-  return mallopt(M_MMAP_THRESHOLD, 32 << 20) && mallopt(M_TRIM_THRESHOLD, 1 << 30) && mallopt(M_TOP_PAD, 512 << 20) ? 0 : 1;
+  return mallopt(M_MMAP_THRESHOLD, 32 << 20) && mallopt(M_TRIM_THRESHOLD, 1 << 30) && mallopt(M_TOP_PAD, 512 << 20)
+             ? 0
+             : 1;
 }
-int ct_set_num_threads(int n) { CT_TRY(TORCH_CHECK(n > 0, "thread count must be positive, got ", n); at::set_num_threads(n)) }
+int ct_set_num_threads(int n) {
+  CT_TRY(TORCH_CHECK(n > 0, "thread count must be positive, got ", n); at::set_num_threads(n))
+}
 int ct_get_num_threads(void) { return at::get_num_threads(); }
 int ct_cuda_is_available(void) { return at::hasCUDA() ? 1 : 0; }
 int ct_manual_seed(uint64_t seed) { CT_TRY(at::manual_seed(seed)) }
@@ -25,7 +29,8 @@ int ct_generator_new(uint64_t seed, ct_generator *out) {
 }
 void ct_generator_free(ct_generator g) { delete g; }
 int ct_generator_get_state(ct_generator g, ct_tensor *out) {
-  CT_TRY(TORCH_CHECK(g, "null generator"); std::lock_guard<std::mutex> lock(g->g.mutex()); *out = ct::wrap(g->g.get_state()))
+  CT_TRY(TORCH_CHECK(g, "null generator"); std::lock_guard<std::mutex> lock(g->g.mutex());
+         *out = ct::wrap(g->g.get_state()))
 }
 int ct_generator_set_state(ct_generator g, ct_tensor state) {
   CT_TRY(TORCH_CHECK(g, "null generator"); std::lock_guard<std::mutex> lock(g->g.mutex()); g->g.set_state(ct::T(state)))
@@ -59,9 +64,15 @@ int64_t ct_element_size(int dtype) {
   return static_cast<int64_t>(c10::elementSize(static_cast<at::ScalarType>(dtype)));
 }
 
-int ct_empty(const int64_t *s, int n, int dt, int dv, int di, ct_tensor *out) { CT_OUT(at::empty(ct::ints(s, n), ct::options(dt, dv, di))) }
-int ct_zeros(const int64_t *s, int n, int dt, int dv, int di, ct_tensor *out) { CT_OUT(at::zeros(ct::ints(s, n), ct::options(dt, dv, di))) }
-int ct_ones(const int64_t *s, int n, int dt, int dv, int di, ct_tensor *out) { CT_OUT(at::ones(ct::ints(s, n), ct::options(dt, dv, di))) }
+int ct_empty(const int64_t *s, int n, int dt, int dv, int di, ct_tensor *out) {
+  CT_OUT(at::empty(ct::ints(s, n), ct::options(dt, dv, di)))
+}
+int ct_zeros(const int64_t *s, int n, int dt, int dv, int di, ct_tensor *out) {
+  CT_OUT(at::zeros(ct::ints(s, n), ct::options(dt, dv, di)))
+}
+int ct_ones(const int64_t *s, int n, int dt, int dv, int di, ct_tensor *out) {
+  CT_OUT(at::ones(ct::ints(s, n), ct::options(dt, dv, di)))
+}
 int ct_full(const int64_t *s, int n, double v, int dt, int dv, int di, ct_tensor *out) {
   CT_OUT(at::full(ct::ints(s, n), v, ct::options(dt, dv, di)))
 }
@@ -99,7 +110,8 @@ int ct_from_data(const void *data, size_t nbytes, const int64_t *s, int n, int d
 int ct_copy_to_buffer(ct_tensor t, void *dst, size_t nbytes) {
   CT_TRY(
       auto c = ct::T(t).detach().to(at::kCPU).contiguous();
-      TORCH_CHECK(static_cast<size_t>(c.nbytes()) == nbytes, "buffer of ", nbytes, " bytes for a tensor of ", c.nbytes());
+      TORCH_CHECK(static_cast<size_t>(c.nbytes()) == nbytes, "buffer of ", nbytes, " bytes for a tensor of ",
+                  c.nbytes());
       if (nbytes) std::memcpy(dst, c.data_ptr(), nbytes))
 }
 void *ct_data_ptr(ct_tensor t) { return t->t.numel() ? t->t.data_ptr() : nullptr; }

@@ -30,6 +30,8 @@ int ctd_store_add(ctd_store s, const char *key, int64_t delta, int64_t *value) {
 
 void ctd_store_free(ctd_store s) { delete s; }
 
-int ctd_set_parent_death_signal(int sig) { return prctl(PR_SET_PDEATHSIG, static_cast<unsigned long>(sig)) == 0 ? 0 : errno; }
+int ctd_set_parent_death_signal(int sig) {
+  return prctl(PR_SET_PDEATHSIG, static_cast<unsigned long>(sig)) == 0 ? 0 : errno;
+}
 
 }  // extern "C"

@@ -28,7 +28,9 @@ inline const at::Tensor &T(ct_tensor t) {
   return t->t;
 }
 inline std::optional<at::Tensor> opt(ct_tensor t) { return t ? std::optional<at::Tensor>(t->t) : std::nullopt; }
-inline std::optional<at::Generator> gen(ct_generator g) { return g ? std::optional<at::Generator>(g->g) : std::nullopt; }
+inline std::optional<at::Generator> gen(ct_generator g) {
+  return g ? std::optional<at::Generator>(g->g) : std::nullopt;
+}
 inline std::vector<at::Tensor> list(const ct_tensor *ts, int n) {
   std::vector<at::Tensor> v;
   v.reserve(static_cast<size_t>(n));

@@ -65,7 +65,8 @@ int ct_linear_on(int backend_code, ct_tensor x, ct_tensor w, ct_tensor b, ct_ten
 }
 int ct_set_fp32_linear(int backend) {
   if (backend < kLibtorch || backend > kOpenBLAS) {
-    ct::set_error(("unknown fp32 linear backend " + std::to_string(backend) + " (0 libtorch, 1 oneDNN, 2 OpenBLAS)").c_str());
+    ct::set_error(
+        ("unknown fp32 linear backend " + std::to_string(backend) + " (0 libtorch, 1 oneDNN, 2 OpenBLAS)").c_str());
     return -1;
   }
   return g_backend.exchange(backend);

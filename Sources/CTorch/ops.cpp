@@ -159,24 +159,33 @@ int ct_add_scaled_(ct_tensor a, ct_tensor b, double alpha) { CT_TRY(T(a).add_(T(
 int ct_unary(int op, ct_tensor a, ct_tensor *out) { CT_OUT(unary(op, T(a))) }
 int ct_unary_(int op, ct_tensor a) { CT_TRY(unary_(op, T(a))) }
 int ct_clamp(ct_tensor a, double lo, double hi, int has_lo, int has_hi, ct_tensor *out) {
-  CT_OUT(T(a).clamp(has_lo ? std::optional<at::Scalar>(lo) : std::nullopt, has_hi ? std::optional<at::Scalar>(hi) : std::nullopt))
+  CT_OUT(T(a).clamp(has_lo ? std::optional<at::Scalar>(lo) : std::nullopt,
+                    has_hi ? std::optional<at::Scalar>(hi) : std::nullopt))
 }
 int ct_clamp_(ct_tensor a, double lo, double hi, int has_lo, int has_hi) {
-  CT_TRY(T(a).clamp_(has_lo ? std::optional<at::Scalar>(lo) : std::nullopt, has_hi ? std::optional<at::Scalar>(hi) : std::nullopt))
+  CT_TRY(T(a).clamp_(has_lo ? std::optional<at::Scalar>(lo) : std::nullopt,
+                     has_hi ? std::optional<at::Scalar>(hi) : std::nullopt))
 }
 int ct_lerp(ct_tensor a, ct_tensor b, double w, ct_tensor *out) { CT_OUT(T(a).lerp(T(b), w)) }
 
-int ct_sum(ct_tensor t, const int64_t *d, int n, int keep, ct_tensor *out) { CT_OUT(T(t).sum(dims_or_all(d, n), keep != 0)) }
-int ct_mean(ct_tensor t, const int64_t *d, int n, int keep, ct_tensor *out) { CT_OUT(T(t).mean(dims_or_all(d, n), keep != 0)) }
+int ct_sum(ct_tensor t, const int64_t *d, int n, int keep, ct_tensor *out) {
+  CT_OUT(T(t).sum(dims_or_all(d, n), keep != 0))
+}
+int ct_mean(ct_tensor t, const int64_t *d, int n, int keep, ct_tensor *out) {
+  CT_OUT(T(t).mean(dims_or_all(d, n), keep != 0))
+}
 int ct_var(ct_tensor t, const int64_t *d, int n, int64_t corr, int keep, ct_tensor *out) {
   CT_OUT(T(t).var(dims_or_all(d, n), at::Scalar(corr), keep != 0))
 }
 int ct_amax(ct_tensor t, const int64_t *d, int n, int keep, ct_tensor *out) { CT_OUT(T(t).amax(ints(d, n), keep != 0)) }
 int ct_amin(ct_tensor t, const int64_t *d, int n, int keep, ct_tensor *out) { CT_OUT(T(t).amin(ints(d, n), keep != 0)) }
 int ct_argmax(ct_tensor t, int64_t dim, int keep, ct_tensor *out) { CT_OUT(T(t).argmax(dim, keep != 0)) }
-int ct_argsort(ct_tensor t, int64_t dim, int desc, int stable, ct_tensor *out) { CT_OUT(T(t).argsort(stable != 0, dim, desc != 0)) }
+int ct_argsort(ct_tensor t, int64_t dim, int desc, int stable, ct_tensor *out) {
+  CT_OUT(T(t).argsort(stable != 0, dim, desc != 0))
+}
 int ct_topk(ct_tensor t, int64_t k, int64_t dim, int largest, ct_tensor *values, ct_tensor *indices) {
-  CT_TRY(auto r = T(t).topk(k, dim, largest != 0, true); *values = ct::wrap(std::get<0>(r)); *indices = ct::wrap(std::get<1>(r)))
+  CT_TRY(auto r = T(t).topk(k, dim, largest != 0, true); *values = ct::wrap(std::get<0>(r));
+         *indices = ct::wrap(std::get<1>(r)))
 }
 int ct_vector_norm(ct_tensor t, double ord, ct_tensor *out) { CT_OUT(at::linalg_vector_norm(T(t), ord)) }
 int ct_cumsum(ct_tensor t, int64_t dim, ct_tensor *out) { CT_OUT(T(t).cumsum(dim)) }

@@ -66,7 +66,8 @@ public enum Kernels {
         let n = params.count
         guard grads.count == n, expAvgs.count == n, expAvgSqs.count == n, steps.count == n else {
             throw TorchError(
-                "fused AdamW: \(n) params but \(grads.count) grads, \(expAvgs.count)/\(expAvgSqs.count) moments, \(steps.count) steps"
+                "fused AdamW: \(n) params but \(grads.count) grads, \(expAvgs.count)/\(expAvgSqs.count) moments, "
+                    + "\(steps.count) steps"
             )
         }
         let p: [ct_tensor?] = params.map { $0.raw }, g: [ct_tensor?] = grads.map { $0.raw }

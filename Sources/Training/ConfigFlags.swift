@@ -47,7 +47,8 @@ extension Array: FlagValue where Element: FlagValue {
     public static func parse(_ words: [String], flag: String) throws -> [Element] {
         do { return try words.map { try Element.parse([$0], flag: flag) } } catch {
             throw ConfigError(
-                "\(flag) expects \(Element.self == Double.self ? "numbers" : "values"), got '\(words.joined(separator: " "))'"
+                "\(flag) expects \(Element.self == Double.self ? "numbers" : "values"), "
+                    + "got '\(words.joined(separator: " "))'"
             )
         }
     }
@@ -156,9 +157,9 @@ extension ConfigFlag {
     }
 }
 
-/// mae_st-style flags over a settings struct: one typed `ConfigFlag` per setting (`--snake_case` names, the struct's JSON
-/// keys), applied onto a base value (the defaults, or a checkpoint's settings). nanoGPT-like: the defaults live in the
-/// struct, nowhere else; `--help` shows them from it.
+/// mae_st-style flags over a settings struct: one typed `ConfigFlag` per setting (`--snake_case` names, the struct's
+/// JSON keys), applied onto a base value (the defaults, or a checkpoint's settings). nanoGPT-like: the defaults live in
+/// the struct, nowhere else; `--help` shows them from it.
 ///
 /// `--flag value`, `--flag=value`; Bool: `--flag`, `--flag true|false`, `--no_flag`; lists: `--flag v1 v2 …`;
 /// `-` in a name reads as `_`; negative numbers after a space (`--seed -1`).

@@ -113,7 +113,8 @@ public func finetuneLoss(_ ctx: FinetuneContext, input: FinetuneInput, epoch: In
     return try crossEntropy(logits, input.target, labelSmoothing: c.smoothing)
 }
 
-/// One epoch from `state.nextBatch`: per-iteration lr, loss / accum_iter, clip_grad, AdamW step. False if stopped early.
+/// One epoch from `state.nextBatch`: per-iteration lr, loss / accum_iter, clip_grad, AdamW step.
+/// False if stopped early.
 public func trainOneEpochFinetune(_ ctx: FinetuneContext, feed: ClipFeed, state: inout FinetuneState) throws -> Bool {
     let c = ctx.config, n = feed.batchesPerEpoch
     var acc = 0.0, window = 0.0, windowSteps = 0, t0 = DispatchTime.now(), wait = DataWait()

@@ -83,7 +83,8 @@ func loadPretrained(
     if let source, source.embedDim == c.embedDim, source.numHeads != c.numHeads {
         throw ConfigError(
             "--finetune \(path): the checkpoint's encoder has \(source.numHeads) attention heads "
-                + "(\(recorded != nil ? "recorded" : "its standard size's")), the model \(c.numHeads): pass --num_heads \(source.numHeads)"
+                + "(\(recorded != nil ? "recorded" : "its standard size's")), the model \(c.numHeads): "
+                + "pass --num_heads \(source.numHeads)"
         )
     }
     do {

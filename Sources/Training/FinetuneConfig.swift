@@ -27,7 +27,8 @@ public struct FinetuneConfig: Codable, Equatable, Sendable {
     public var std = [0.225, 0.225, 0.225]
     public var numWorkers = 2
     // augmentation
-    public var flipProb = -1.0  // -1: 0.5, but 0 on the built-in data (its classes are left/right motions) / regularisation
+    // -1: 0.5, but 0 on the built-in data (its classes are left/right motions) / regularisation
+    public var flipProb = -1.0
     public var randAug = false  // mae_st --rand_aug: RandAugment (policy --aa) and random erasing (--reprob)
     public var aa = "rand-m7-mstd0.5-inc1"  // mae_st's RandAugment policy
     public var reprob = 0.25  // random erasing probability, with --rand_aug (mae_st Kinetics._aug_frame)
@@ -121,7 +122,8 @@ public struct FinetuneConfig: Codable, Equatable, Sendable {
         if randAug { do { _ = try RandAugment(aa) } catch { throw ConfigError("--aa '\(aa)': \(error)") } }
         try need(
             ModelCatalog.entry(model, for: .classifier)?.kind != .pretrainer,
-            "--model \(model) is a pre-training model: pre-train it with `stmae pretrain --model \(model)`, then fine-tune its encoder with `--model vit_base_patch16 --finetune CHECKPOINT` (same sizes)"
+            "--model \(model) is a pre-training model: pre-train it with `stmae pretrain --model \(model)`, "
+                + "then fine-tune its encoder with `--model vit_base_patch16 --finetune CHECKPOINT` (same sizes)"
         )
         try need(
             PatchInflation(rawValue: inflation) != nil,

@@ -1,7 +1,8 @@
 import Models
 
 /// The size flags every video ViT here needs consistent: the width splits into heads, the clip into patches.
-/// Errors name the flags (`--embed_dim`, `--num_heads`, `--img_size`, `--num_frames`, `--patch_size`, `--t_patch_size`).
+/// Errors name the flags (`--embed_dim`, `--num_heads`, `--img_size`, `--num_frames`, `--patch_size`,
+/// `--t_patch_size`).
 func checkModelSizes(embedDim: Int, numHeads: Int, imgSize: Int, patchSize: Int, numFrames: Int, tPatchSize: Int) throws
 {
     guard numHeads > 0, embedDim % numHeads == 0 else {

@@ -4,8 +4,8 @@ import Models
 import NN
 import Torch
 
-/// Video pre-training (mae_st's `main_pretrain`): model (MAE-ST or MaskFeat, see `PretrainConfig.makeModel`), optimizer,
-/// schedule, resume, epochs, checkpoints.
+/// Video pre-training (mae_st's `main_pretrain`): model (MAE-ST or MaskFeat, see `PretrainConfig.makeModel`),
+/// optimizer, schedule, resume, epochs, checkpoints.
 public final class Pretrainer {
     public let config: PretrainConfig
     public let model: any PretrainModel
@@ -32,7 +32,8 @@ public final class Pretrainer {
         if config.threads > 0 { try Runtime.setNumThreads(config.threads) }
         isMain = rank == 0
         log = try RunLog(dir: config.logDirectory, enabled: rank == 0, lossTag: "train_loss")
-        try Runtime.manualSeed(UInt64(config.seed + rank))  // mae_st `main_pretrain.main`: torch.manual_seed(seed + rank)
+        // mae_st `main_pretrain.main`: torch.manual_seed(seed + rank)
+        try Runtime.manualSeed(UInt64(config.seed + rank))
         let initGen = try Generator(seed: UInt64(config.seed))
         model = try config.makeModel(generator: initGen)  // on the CPU: the same initial weights on every device
         try model.move(to: config.device)
@@ -65,7 +66,8 @@ public final class Pretrainer {
             RunLog.info(
                 String(
                     format:
-                        "model %@: %.2fM parameters; %@; %.1f GFLOP/clip/step; GEMM peak %.0f GFLOP/s; %d batches/epoch",
+                        "model %@: %.2fM parameters; %@; %.1f GFLOP/clip/step; "
+                        + "GEMM peak %.0f GFLOP/s; %d batches/epoch",
                     c.model, Double(model.parameterCount) / 1e6, lrRule, flops / 1e9, peak, feed.batchesPerEpoch))
         }
         let startStep = state.step
@@ -95,7 +97,8 @@ public final class Pretrainer {
                 if isMain {
                     let path = try save(name: c.savePrefix + "checkpoint-last")
                     RunLog.info(
-                        "\nstopped at epoch \(state.epoch) batch \(state.nextBatch) (step \(state.step)); checkpoint \(path); continue with --resume \(path)"
+                        "\nstopped at epoch \(state.epoch) batch \(state.nextBatch) (step \(state.step)); "
+                            + "checkpoint \(path); continue with --resume \(path)"
                     )
                 }
                 return state

@@ -3,7 +3,8 @@ import Torch
 import Models
 import NN
 
-/// Every setting of `stmae pretrain`, defaults visible in one place (optimized-stmae / mae_st names, snake_case in JSON).
+/// Every setting of `stmae pretrain`, defaults visible in one place (optimized-stmae / mae_st names, snake_case in
+/// JSON).
 /// The defaults train a tiny MAE on the built-in synthetic videos in about two minutes on 2 CPU cores.
 public struct PretrainConfig: Codable, Equatable, Sendable {
     // data
@@ -128,7 +129,8 @@ public struct PretrainConfig: Codable, Equatable, Sendable {
         if !isMAE { return try validateFamily() }
         try need(
             initFrom.isEmpty,
-            "--init_from (an image ViT or video MAE to start from) is for MaskFeat models; an MAE starts from --resume or its init"
+            "--init_from (an image ViT or video MAE to start from) is for MaskFeat models; "
+                + "an MAE starts from --resume or its init"
         )
         let m = try maeConfig()
         try checkModelSizes(

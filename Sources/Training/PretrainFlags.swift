@@ -29,7 +29,8 @@ extension PretrainConfig {
             .option(
                 "mask_type", \.maskType,
                 "random (mae_st) | tube (VideoMAE) | temporal (optimized-stmae: first int(L·(1−r)) tokens "
-                    + "visible, the future masked) | boundary (optimized-stmae: tokens at both clip ends visible, the middle masked) | "
+                    + "visible, the future masked) | boundary (optimized-stmae: tokens at both clip ends visible, "
+                    + "the middle masked) | "
                     + "time_slice (random whole time slices) | window (one random visible window of time slices)"),
             .option(
                 "decoder_mask_ratio", \.decoderMaskRatio, .within(0 ..< 1),
@@ -56,7 +57,8 @@ extension PretrainConfig {
             .option("epochs", \.epochs, .above(0)),
             .option(
                 "lr", \.lr, .atLeast(0),
-                "0 = blr × batch_size_per_gpu × accum_iter × world_size / 256 (mae_st pre-training: repeat_aug is not a factor)"
+                "0 = blr × batch_size_per_gpu × accum_iter × world_size / 256 "
+                    + "(mae_st pre-training: repeat_aug is not a factor)"
             ),
             .option("blr", \.blr, .atLeast(0)),
             .option("min_lr", \.minLr, .atLeast(0)),

@@ -52,7 +52,8 @@ public func pretrainSamples(_ config: PretrainConfig) throws -> [VideoSample] {
     let found = try VideoList.scan(dirs: dirs)
     guard !found.isEmpty else {
         throw ConfigError(
-            "--data_dirs \(dirs.joined(separator: " ")): no video files (\(VideoList.videoExtensions.sorted().map { "." + $0 }.joined(separator: " "))) found"
+            "--data_dirs \(dirs.joined(separator: " ")): no video files "
+                + "(\(VideoList.videoExtensions.sorted().map { "." + $0 }.joined(separator: " "))) found"
         )
     }
     let listDir = config.datafileDir.isEmpty ? config.outputDir : config.datafileDir

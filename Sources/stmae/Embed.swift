@@ -10,16 +10,17 @@ struct Embed: SettingsCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write pooled encoder embeddings of videos to .safetensors, .npy or .npz, paths in order.",
         discussion: """
-            CKPT: .pth / .safetensors / stmae checkpoint .json / Hugging Face directory (pre-trained MAE or fine-tuned classifier). A classifier \
-            embeds with its own pooling (the input of its head); an MAE encoder applies its final norm and averages the \
-            patch tokens (--pool mean) or takes the cls token (--pool cls). Clips: the evaluation view (centre clip, \
-            short-side resize, centre crop: as transformers' VideoMAEImageProcessor for a Hugging Face directory, as \
-            mae_st's test transform otherwise), frames and size from the checkpoint. Heads, eps, input size and mean/std \
-            come from what the checkpoint records (see stmae convert --help); heads not recorded from the standard size \
-            with the weights' embed_dim and depth, else --num_heads is required.
+            CKPT: .pth / .safetensors / stmae checkpoint .json / Hugging Face directory (pre-trained MAE or fine-tuned \
+            classifier). A classifier embeds with its own pooling (the input of its head); an MAE encoder applies its \
+            final norm and averages the patch tokens (--pool mean) or takes the cls token (--pool cls). Clips: the \
+            evaluation view (centre clip, short-side resize, centre crop: as transformers' VideoMAEImageProcessor for \
+            a Hugging Face directory, as mae_st's test transform otherwise), frames and size from the checkpoint. \
+            Heads, eps, input size and mean/std come from what the checkpoint records (see stmae convert --help); \
+            heads not recorded from the standard size with the weights' embed_dim and depth, else --num_heads is \
+            required.
             OUT.safetensors holds `embeddings` [M, D], `labels` [M] and the paths (JSON) in the metadata key `paths`; \
-            OUT.npy holds the [M, D] array, OUT.npz `embeddings` and `labels` (as optimized-stmae's embed.py), both with \
-            OUT.paths.txt listing the paths. Videos that cannot be decoded are skipped and listed.
+            OUT.npy holds the [M, D] array, OUT.npz `embeddings` and `labels` (as optimized-stmae's embed.py), both \
+            with OUT.paths.txt listing the paths. Videos that cannot be decoded are skipped and listed.
             """ + "\n" + flagList(), helpNames: [])
 
     typealias Settings = EmbedSettings

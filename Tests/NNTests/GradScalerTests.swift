@@ -16,8 +16,8 @@ final class TwoParams: Module {
 
 struct GradScalerTests {
     /// 9 steps of scale → backward → unscale → clip → step → update against torch.amp.GradScaler("cpu") with
-    /// fused AdamW: the planted inf of step 4 skips the step and halves the scale; growth_interval 3 clean steps double it;
-    /// the parameters, norms, scales and growth trackers match after every step.
+    /// fused AdamW: the planted inf of step 4 skips the step and halves the scale; growth_interval 3 clean steps
+    /// double it; the parameters, norms, scales and growth trackers match after every step.
     @Test func matchesTorchGradScaler() throws {
         let f = try TensorFile.load(fixturePath("gradscaler.safetensors", in: .module))
         let m = try TwoParams(f["p0"]!, f["p1"]!)

@@ -60,7 +60,8 @@ int ct_randperm(int64_t n, ct_generator g, ct_tensor *out);
 int ct_arange(double start, double end, double step, int dtype, ct_tensor *out);
 int ct_linspace(double start, double end, int64_t steps, int dtype, ct_tensor *out);
 /// Zero-copy: wraps `data`; `deleter(ctx)` runs when libtorch releases the memory.
-int ct_from_blob(void *data, const int64_t *shape, int ndim, int dtype, void (*deleter)(void *), void *ctx, ct_tensor *out);
+int ct_from_blob(void *data, const int64_t *shape, int ndim, int dtype, void (*deleter)(void *), void *ctx,
+                 ct_tensor *out);
 /// Copies `nbytes` from `data` into a new CPU tensor (nbytes must equal numel × element size).
 int ct_from_data(const void *data, size_t nbytes, const int64_t *shape, int ndim, int dtype, ct_tensor *out);
 /// Copies the tensor's elements (made contiguous, on CPU) into `dst` (nbytes must match).
@@ -113,7 +114,8 @@ int ct_flip(ct_tensor t, const int64_t *dims, int ndim, ct_tensor *out);
 int ct_roll(ct_tensor t, int64_t shift, int64_t dim, ct_tensor *out);
 
 // ---- elementwise --------------------------------------------------------------------------------------------------
-enum ct_binary { CT_ADD = 0, CT_SUB, CT_MUL, CT_DIV, CT_POW, CT_MAXIMUM, CT_MINIMUM, CT_EQ, CT_NE, CT_LT, CT_LE, CT_GT, CT_GE,
+enum ct_binary { CT_ADD = 0, CT_SUB, CT_MUL, CT_DIV, CT_POW, CT_MAXIMUM, CT_MINIMUM, CT_EQ, CT_NE, CT_LT, CT_LE, CT_GT,
+                 CT_GE,
                  CT_LOGICAL_AND, CT_LOGICAL_OR };
 enum ct_unary { CT_NEG = 0, CT_EXP, CT_LOG, CT_SQRT, CT_RSQRT, CT_ABS, CT_SIN, CT_COS, CT_TANH, CT_SIGMOID, CT_RELU,
                 CT_FLOOR, CT_CEIL, CT_ROUND, CT_ERFINV, CT_LOGICAL_NOT, CT_RECIPROCAL, CT_SQUARE, CT_SIGN };
@@ -155,9 +157,9 @@ int ct_fp32_linear(void);
 /// on others). Returns the previous one, -1 for an unknown code.
 int ct_set_bf16_linear(int backend);
 int ct_bf16_linear(void);
-/// The bf16 ⇄ fp32 conversions of those linears (CPUKernels/bf16_convert.cpp) run AVX2 code where the CPU has it; 0 here runs
-/// their scalar code (that of CPUs without AVX2) instead, with the same results. Returns the previous setting;
-/// ct_bf16_convert_simd is 1 if the AVX2 code runs.
+/// The bf16 ⇄ fp32 conversions of those linears (CPUKernels/bf16_convert.cpp) run AVX2 code where the CPU has it; 0
+/// here runs their scalar code (that of CPUs without AVX2) instead, with the same results. Returns the previous
+/// setting; ct_bf16_convert_simd is 1 if the AVX2 code runs.
 int ct_set_bf16_convert_simd(int on);
 int ct_bf16_convert_simd(void);
 /// ct_linear on `backend` (as ct_set_fp32_linear's codes; -1 the process-wide one) for inputs that it takes.
@@ -174,8 +176,8 @@ int ct_dropout(ct_tensor x, double p, int train, ct_tensor *out);
 int ct_sdpa(ct_tensor q, ct_tensor k, ct_tensor v, ct_tensor mask, double dropout_p, int is_causal, double scale,
             int has_scale, ct_tensor *out);
 /// ct_sdpa without mask, dropout or causal masking runs stmae's fused kernels unless turned off here: bf16
-/// [B, H, L, 32|64|128] inputs on AVX-512 BF16 CPUs (CPUKernels/attention.cpp), fp32 [B, H, L, 32|64|80|128] on AVX2/FMA CPUs
-/// (attention_fp32.cpp). Returns the previous setting.
+/// [B, H, L, 32|64|128] inputs on AVX-512 BF16 CPUs (CPUKernels/attention.cpp), fp32 [B, H, L, 32|64|80|128] on
+/// AVX2/FMA CPUs (attention_fp32.cpp). Returns the previous setting.
 int ct_set_fused_attention(int enabled);
 int ct_fused_attention_enabled(void);
 /// 1 if this CPU runs the fused kernel of this dtype (code as ct_dtype).
@@ -183,7 +185,8 @@ int ct_fused_attention_available(int dtype);
 /// 1 if ct_sdpa(q, k, v) without mask/dropout/causal would run a fused kernel (bf16 on a CPU without AVX-512 BF16: the
 /// fp32 one on widened copies).
 int ct_fused_attention_takes(ct_tensor q, ct_tensor k, ct_tensor v);
-int ct_interpolate(ct_tensor x, const int64_t *size, int ndim, int mode, int align_corners, ct_tensor *out);  // mode 0 nearest, 1 (bi/tri)linear, 2 bicubic
+// mode 0 nearest, 1 (bi/tri)linear, 2 bicubic
+int ct_interpolate(ct_tensor x, const int64_t *size, int ndim, int mode, int align_corners, ct_tensor *out);
 int ct_one_hot(ct_tensor idx, int64_t num_classes, ct_tensor *out);
 /// reduction: 0 none, 1 mean, 2 sum (as at::Reduction).
 int ct_mse_loss(ct_tensor x, ct_tensor y, int reduction, ct_tensor *out);
@@ -216,10 +219,11 @@ int ct_trace_stop(void);
 
 // ---- optimisation --------------------------------------------------------------------------------------------------
 /// `torch._fused_adamw_` over one parameter group; `steps` are float scalar tensors, incremented here by 1 first.
-int ct_fused_adamw(const ct_tensor *params, const ct_tensor *grads, const ct_tensor *exp_avgs, const ct_tensor *exp_avg_sqs,
-                   const ct_tensor *steps, int n, double lr, double beta1, double beta2, double weight_decay, double eps,
-                   int maximize);
-/// Total 2-norm of the defined gradients; scales them by max_norm/(total+1e-6) when above (torch.nn.utils.clip_grad_norm_).
+int ct_fused_adamw(const ct_tensor *params, const ct_tensor *grads, const ct_tensor *exp_avgs,
+                   const ct_tensor *exp_avg_sqs, const ct_tensor *steps, int n, double lr, double beta1, double beta2,
+                   double weight_decay, double eps, int maximize);
+/// Total 2-norm of the defined gradients; scales them by max_norm/(total+1e-6) when above
+/// (torch.nn.utils.clip_grad_norm_).
 int ct_clip_grad_norm(const ct_tensor *grads, int n, double max_norm, double *total_norm);
 int ct_foreach_zero_(const ct_tensor *ts, int n);
 int ct_foreach_mul_scalar_(const ct_tensor *ts, int n, double s);

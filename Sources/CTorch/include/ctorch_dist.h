@@ -55,7 +55,7 @@ int ctd_abi_sizes(int64_t *process_group_gloo, int64_t *gloo_options, int64_t *t
 }
 #endif
 
-// ---- DDP's gradient reducer (c10d::Reducer) ---------------------------------------------------------------------------
+// ---- DDP's gradient reducer (c10d::Reducer) ------------------------------------------------------------------------
 #ifdef __cplusplus
 extern "C" {
 #endif
