@@ -36,7 +36,11 @@ import st_io  # noqa: E402
 NOMINAL_PEAK = {"H100": 989.4e12, "H200": 989.4e12, "H800": 989.4e12, "A100": 312e12, "L40S": 362e12, "B200": 2.25e15}
 
 
+STATUSES = []  # every check's status: the script exits 1 unless all are ok
+
+
 def emit(check, status, **fields):
+    STATUSES.append(status)
     print(json.dumps({"check": check, "status": status, **fields}, sort_keys=True), flush=True)
 
 
@@ -239,9 +243,11 @@ def check_finetune():
     _, batch, frames, size, _, _ = step_sizes()
     try:
         ours = swift(["finetune", A.device, batch, frames, size, "tiny" if A.tiny else "vit_base_patch16"])
-        ok = ours["finite"] and ours["logits_dtype"] in ("float16", "Half", "f16", "half")
+        # a step taken after the skipped ones halved the scale (torch.amp.GradScaler: 65536 × 0.5^skipped)
+        ok = (ours["finite"] and ours["stepped"] and ours["logits_dtype"] in ("float16", "Half", "f16", "half")
+              and ours["loss_scale"] == 65536 * 0.5 ** ours["skipped_steps"])
         emit("d_finetune_fp16", "ok" if ok else "fail", device=A.device, stmae=ours,
-             note="fp16 autocast step; the GradScaler is wired in after the NN/GradScaler.swift merge")
+             note="fp16 autocast steps through GradScaler until one is taken (inf/NaN gradients skip a step)")
     except Exception as e:
         emit("d_finetune_fp16", "error", error=repr(e), trace=traceback.format_exc()[-1500:])
 
@@ -285,7 +291,7 @@ def main():
     check_infer()
     check_finetune()
     check_allreduce()
-    return 0
+    return 0 if all(s == "ok" for s in STATUSES) else 1
 
 
 A = None

@@ -212,17 +212,10 @@ public final class Finetuner {
                 c.linearProbe ? "linear probe" : "fine-tune", c.model, Double(model.parameterCount) / 1e6,
                 optimizer.groups.reduce(0) { $0 + $1.params.reduce(0) { $0 + $1.count } }, lrRule, train.batchesPerEpoch
             ))
-        let startStep = state.step
-        var voteError: Error?  // a failed stop vote (a peer gone) ends the run with its error
-        let shouldStop = { [stopVote] (s: FinetuneState) -> Bool in
-            do { return try stopAgreed(stopVote) || (c.maxSteps > 0 && s.step - startStep >= c.maxSteps) } catch {
-                voteError = error
-                return true
-            }
-        }
+        let stop = StopCondition(vote: stopVote, startStep: state.step, maxSteps: c.maxSteps)
         var ctx = FinetuneContext(
             model: model, optimizer: optimizer, schedule: schedule, config: c,
-            numClasses: numClasses, log: log, shouldStop: shouldStop, gradientSync: gradientSync,
+            numClasses: numClasses, log: log, shouldStop: { stop(step: $0.step) }, gradientSync: gradientSync,
             rank: rank, stochastic: StochasticModules(model), scaler: scaler)
         // bf16 on the CPU in one process: matmuls on bf16 weight copies the loop refreshes (DDP's hooks sit on the
         // fp32 weights); other devices cast at use (autocast)
@@ -234,7 +227,7 @@ public final class Finetuner {
             if c.linearProbe { model.eval() }  // frozen encoder: no drop path / dropout in the features
             let t0 = DispatchTime.now()
             guard try trainOneEpochFinetune(ctx, feed: train, state: &state) else {
-                if let voteError { throw voteError }
+                try stop.rethrow()
                 let path = try save(name: c.savePrefix + "checkpoint-last")
                 if rank == 0 {
                     RunLog.info(

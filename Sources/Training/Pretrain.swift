@@ -70,18 +70,11 @@ public final class Pretrainer {
                         + "GEMM peak %.0f GFLOP/s; %d batches/epoch",
                     c.model, Double(model.parameterCount) / 1e6, lrRule, flops / 1e9, peak, feed.batchesPerEpoch))
         }
-        let startStep = state.step
-        var voteError: Error?  // a failed stop vote (a peer gone) ends the run with its error
-        let shouldStop = { [stopVote] (s: TrainState) -> Bool in
-            do { return try stopAgreed(stopVote) || (c.maxSteps > 0 && s.step - startStep >= c.maxSteps) } catch {
-                voteError = error
-                return true
-            }
-        }
+        let stop = StopCondition(vote: stopVote, startStep: state.step, maxSteps: c.maxSteps)
         var ctx = PretrainContext(
             model: model, optimizer: optimizer, schedule: schedule, generator: generator, config: c, log: log,
             flopsPerClip: flops, peakGFLOPs: peak,
-            shouldStop: shouldStop,
+            shouldStop: { stop(step: $0.step) },
             onStep: onStep, gradientSync: gradientSync, scaler: scaler)
         // bf16 on the CPU in one process: the matmuls use bf16 weight copies the loop refreshes (DDP's hooks sit on
         // the fp32 weights); other devices cast at use (autocast)
@@ -93,7 +86,7 @@ public final class Pretrainer {
             let t0 = DispatchTime.now()
             let done = try trainOneEpoch(ctx, feed: feed, state: &state)
             if !done {
-                if let voteError { throw voteError }
+                try stop.rethrow()
                 if isMain {
                     let path = try save(name: c.savePrefix + "checkpoint-last")
                     RunLog.info(

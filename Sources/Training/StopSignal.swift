@@ -59,3 +59,24 @@ func stopAgreed(_ vote: StopVote?) throws -> Bool {
     if agreed != 0 && mine == 0 && peerStopSignal == 0 { peerStopSignal = Int32(agreed) }
     return agreed != 0
 }
+
+/// When a training loop stops after a step: a signal agreed by every rank (`stopAgreed`), or `maxSteps` (> 0) taken
+/// since `startStep`. A failed vote (a peer gone) stops the loop too, and `rethrow()` then ends the run with its error.
+final class StopCondition {
+    let vote: StopVote?, startStep: Int, maxSteps: Int
+    private var voteError: Error?
+
+    init(vote: StopVote?, startStep: Int, maxSteps: Int) {
+        (self.vote, self.startStep, self.maxSteps) = (vote, startStep, maxSteps)
+    }
+
+    func callAsFunction(step: Int) -> Bool {
+        do { return try stopAgreed(vote) || (maxSteps > 0 && step - startStep >= maxSteps) } catch {
+            voteError = error
+            return true
+        }
+    }
+
+    /// Throws the failed vote's error, if any.
+    func rethrow() throws { if let voteError { throw voteError } }
+}

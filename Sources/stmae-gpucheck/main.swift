@@ -161,21 +161,28 @@ func finetune(_ device: Device, batch: Int, frames: Int, size: Int, model: Strin
     let opt = AdamW(paramGroups(vit.namedParameters(), weightDecay: 0.05), lr: 1e-4, betas: (0.9, 0.999))
     let x = try Tensor.randn([batch, 3, frames, size, size]).to(device)
     let y = try Tensor.randint(0, cfg.numClasses, [batch]).to(device)
-    let t0 = DispatchTime.now()
-    let logits = try autocast("fp16", on: device) { try vit(x) }
-    let loss = try crossEntropy(logits.to(.float32), y, labelSmoothing: 0.1)
-    // fp16 as torch.amp.GradScaler: scaled backward, unscaled gradients, step skipped on inf/NaN, scale updated
+    // fp16 as torch.amp.GradScaler: scaled backward, unscaled gradients, step skipped on inf/NaN, scale updated. The
+    // first steps may overflow at the initial scale 65536: steps repeat on the same batch until one is taken (≤ 8).
     let scaler = try GradScaler()
-    try scaler.scale(loss).backward()
-    try scaler.unscale(opt)
-    let norm = try gradNorm(vit)
-    let stepped = try scaler.step(opt)
-    try scaler.update()
-    let lossValue = try loss.to(.cpu).item()
+    var (lossValue, norm, stepped, skipped, dtype) = (Double.nan, Double.nan, false, 0, "")
+    let t0 = DispatchTime.now()
+    while !stepped && skipped < 8 {
+        let logits = try autocast("fp16", on: device) { try vit(x) }
+        let loss = try crossEntropy(logits.to(.float32), y, labelSmoothing: 0.1)
+        try scaler.scale(loss).backward()
+        try scaler.unscale(opt)
+        norm = try gradNorm(vit)
+        stepped = try scaler.step(opt)
+        try scaler.update()
+        try opt.zeroGrad()
+        (lossValue, dtype) = (try loss.to(.cpu).item(), "\(logits.dtype)")
+        if !stepped { skipped += 1 }
+    }
     try emit([
-        "mode": "finetune", "device": "\(device)", "precision": "fp16", "loss": lossValue, "grad_norm": norm,
-        "finite": lossValue.isFinite && norm.isFinite, "logits_dtype": "\(logits.dtype)", "s": seconds(since: t0),
-        "grad_scaler": true, "stepped": stepped, "loss_scale": try scaler.currentScale
+        "mode": "finetune", "device": "\(device)", "precision": "fp16", "loss": lossValue,
+        "grad_norm": norm.isFinite ? norm : NSNull(), "finite": lossValue.isFinite && norm.isFinite,
+        "logits_dtype": dtype, "s": seconds(since: t0), "grad_scaler": true, "stepped": stepped,
+        "skipped_steps": skipped, "loss_scale": try scaler.currentScale
     ])
 }
 
