@@ -60,6 +60,10 @@ public struct ProcessGroup: @unchecked Sendable {
         _ env: DistEnvironment, timeout: Double = 1800, heartbeat: Double? = nil, backend: DistBackend = .gloo
     ) throws {
         guard timeout > 0 else { throw DistError("--dist_timeout must be positive, got \(timeout)") }
+        // A peer that dies mid-collective closes its sockets; a write to one raises SIGPIPE, which would end this
+        // rank silently. Ignore it, as Python (hence torch.distributed) does at start-up: the write fails and c10d
+        // reports the broken collective with its message.
+        signal(SIGPIPE, SIG_IGN)
         let iface = ProcessInfo.processInfo.environment["GLOO_SOCKET_IFNAME"] ?? ""
         let local = ["127.0.0.1", "localhost", "::1"].contains(env.masterAddr)
         var out: ctd_group?
