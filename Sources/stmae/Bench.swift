@@ -17,7 +17,6 @@ struct Bench: ParsableCommand {
 struct BenchEngine: SettingsCommand {
     static let configuration = command(
         "engine", "ViT-B block stack (12×768, 12 heads, MLP 3072) forward+backward, fp32 and bf16 autocast.")
-    typealias Settings = BenchEngineSettings
     @Argument(parsing: .captureForPassthrough, help: flagsHelp) var arguments: [String] = []
     func run(_ s: BenchEngineSettings) throws {
         let shapes = try parseShapes(s.shapes, dims: 3, format: "N,L,D")
@@ -46,7 +45,7 @@ struct BenchEngine: SettingsCommand {
     }
 
     /// Median seconds of forward + backward through `depth` blocks.
-    static func benchStack(_ s: Settings, shape: [Int], bf16: Bool) throws -> Double {
+    static func benchStack(_ s: BenchEngineSettings, shape: [Int], bf16: Bool) throws -> Double {
         let blocks = try (0 ..< s.depth).map { _ in try Block(dim: shape[2], heads: s.heads) }
         let x = try Tensor.randn(shape)
         var times: [Double] = []

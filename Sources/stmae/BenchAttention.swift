@@ -9,7 +9,6 @@ import Training
 struct BenchAttention: SettingsCommand {
     static let configuration = command(
         "attention", "Attention forward and forward+backward: fused kernels vs libtorch flash (JSON lines).")
-    typealias Settings = BenchAttentionSettings
     @Argument(parsing: .captureForPassthrough, help: flagsHelp) var arguments: [String] = []
     func run(_ s: BenchAttentionSettings) throws {
         let all: [(String, DType, String)] = [("bf16", .bfloat16, "AVX-512 BF16"), ("fp32", .float32, "AVX2 and FMA")]

@@ -10,7 +10,6 @@ import Training
 struct BenchInfer: SettingsCommand {
     static let configuration = command(
         "infer", "Classifier inference s/step and peak RSS vs PyTorch eager (JSON lines).")
-    typealias Settings = BenchInferSettings
     @Argument(parsing: .captureForPassthrough, help: flagsHelp) var arguments: [String] = []
     func run(_ s: BenchInferSettings) throws {
         if !s.single.isEmpty {
@@ -34,7 +33,7 @@ struct BenchInfer: SettingsCommand {
             })
     }
 
-    static func measure(_ s: Settings, batch: Int, bf16: Bool) throws -> [String: Any] {
+    static func measure(_ s: BenchInferSettings, batch: Int, bf16: Bool) throws -> [String: Any] {
         let (model, warmup, steps, weightCopies) = (s.model, s.warmup, s.steps, s.weightCopies)
         let cfg = try ViTConfig.named(model)
         let vit = try VisionTransformer(cfg, generator: Generator(seed: 0))

@@ -8,7 +8,6 @@ import Training
 struct BenchLinear: SettingsCommand {
     static let configuration = command(
         "linear", "fp32 linear forward and forward+backward on OpenBLAS, oneDNN and libtorch (JSON lines).")
-    typealias Settings = BenchLinearSettings
     @Argument(parsing: .captureForPassthrough, help: flagsHelp) var arguments: [String] = []
     func run(_ s: BenchLinearSettings) throws {
         for shape in try parseShapes(s.shapes, dims: 3, format: "M,K,N") {
@@ -16,7 +15,7 @@ struct BenchLinear: SettingsCommand {
         }
     }
 
-    static func compare(m: Int, k: Int, n: Int, _ s: Settings) throws {
+    static func compare(m: Int, k: Int, n: Int, _ s: BenchLinearSettings) throws {
         let (backends, steps, rounds) = (s.backends, s.steps, s.rounds)
         let x = try Tensor.randn([m, k]).requiresGrad(true), w = try (Tensor.randn([n, k]) * 0.05).requiresGrad(true)
         let b = try Tensor.zeros([n]).requiresGrad(true), grad = try Tensor.randn([m, n])

@@ -7,7 +7,6 @@ import Training
 /// selective decoding, random resized crop, flip, normalise), with `stmae pretrain`'s default clip settings.
 struct BenchLoader: SettingsCommand {
     static let configuration = command("loader", "Video loader clips/s on the built-in data set (JSON lines).")
-    typealias Settings = BenchLoaderSettings
     @Argument(parsing: .captureForPassthrough, help: flagsHelp) var arguments: [String] = []
     func run(_ s: BenchLoaderSettings) throws {
         let samples = try VideoList.scan(dirs: [try DefaultData.ensure().train])

@@ -11,11 +11,10 @@ import Training
 struct BenchPretrain: SettingsCommand {
     static let configuration = command(
         "pretrain", "MAE pre-training step s/step, peak RSS and MFU vs PyTorch eager (JSON lines).")
-    typealias Settings = BenchPretrainSettings
     @Argument(parsing: .captureForPassthrough, help: flagsHelp) var arguments: [String] = []
 
     /// The MAE of `bench pretrain`: mask 0.9, decoder 512×4, 16 heads, t_patch 2.
-    static func maeConfig(_ s: Settings) throws -> MAEConfig {
+    static func maeConfig(_ s: BenchPretrainSettings) throws -> MAEConfig {
         var c = try MAEConfig.named(s.model)
         (c.imgSize, c.numFrames, c.tPatchSize, c.predTDim, c.maskRatio) = (s.imgSize, s.numFrames, 2, s.numFrames, 0.9)
         (c.decoderEmbedDim, c.decoderDepth, c.decoderNumHeads) = (512, 4, 16)
@@ -52,7 +51,7 @@ struct BenchPretrain: SettingsCommand {
     }
 
     /// Median s/step of one configuration in this process.
-    static func measure(_ s: Settings, batch: Int, bf16: Bool) throws -> [String: Any] {
+    static func measure(_ s: BenchPretrainSettings, batch: Int, bf16: Bool) throws -> [String: Any] {
         let (model, warmup, steps) = (s.model, s.warmup, s.steps)
         let trace = s.trace.isEmpty ? nil : s.trace
         let cfg = try maeConfig(s)

@@ -23,7 +23,6 @@ struct Embed: SettingsCommand {
             with OUT.paths.txt listing the paths. Videos that cannot be decoded are skipped and listed.
             """ + "\n" + flagList(), helpNames: [])
 
-    typealias Settings = EmbedSettings
     @Argument(parsing: .captureForPassthrough, help: "--checkpoint CKPT --data DIR|CSV --output OUT … (see below)")
     var arguments: [String] = []
     func run(_ s: EmbedSettings) throws {

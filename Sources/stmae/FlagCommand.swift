@@ -39,6 +39,7 @@ extension FlagCommand {
 
 /// A flag command whose work needs only its validated settings: `run(_:)` gets them (`--help` printed instead).
 protocol SettingsCommand: FlagCommand {
+    associatedtype Settings  // restated: inferred from the parameter of `run(_:)`
     func run(_ settings: Settings) throws
 }
 

@@ -12,7 +12,6 @@ struct VisualizeCommand: SettingsCommand {
         "visualize",
         "Write original / masked / reconstruction views of a clip, or "
             + "attention maps (--attention); PNG or GIF.")
-    typealias Settings = VisualizeSettings
     @Argument(parsing: .captureForPassthrough, help: "--video VIDEO --checkpoint CKPT … (see the list below)")
     var arguments: [String] = []
     func run(_ s: VisualizeSettings) throws {
