@@ -58,35 +58,36 @@ public final class Conv3d: Module {
     }
 }
 
-/// Element dropout (inverted scaling), active in training mode. Its mask comes from `generator` when set (a run's
-/// own seeded stream), else from libtorch's default generator (`torch.nn.Dropout`).
-public final class Dropout: Module {
+/// Random zeroing with inverted scaling, active in training mode: the base of `Dropout` and `DropPath`. The mask
+/// comes from `generator` when set (a run's own seeded stream), else from libtorch's default generator.
+public class RandomDrop: Module {
     public var training = true
     public let p: Double
     public var generator: Generator? = nil
     public init(_ p: Double = 0) { self.p = p }
-    public func callAsFunction(_ x: Tensor) throws -> Tensor {
-        guard let generator, training, p > 0 else { return try dropout(x, p: p, training: training) }
-        guard p < 1 else { return try x * 0.0 }
+
+    /// x · mask / (1 − p), mask ∈ {0, 1} of `maskShape` (broadcast over x) with P(1) = 1 − p.
+    func dropped(_ x: Tensor, maskShape: [Int]) throws -> Tensor {
         let keep = 1 - p
-        let mask = try (Tensor.rand(x.shape, dtype: x.dtype, generator: generator, device: x.device) + keep).floor()
+        let mask = try (Tensor.rand(maskShape, dtype: x.dtype, generator: generator, device: x.device) + keep).floor()
         return try x * (mask / keep)
     }
 }
 
+/// Element dropout (`torch.nn.Dropout`).
+public final class Dropout: RandomDrop {
+    public func callAsFunction(_ x: Tensor) throws -> Tensor {
+        guard generator != nil, training, p > 0 else { return try dropout(x, p: p, training: training) }
+        guard p < 1 else { return try x * 0.0 }
+        return try dropped(x, maskShape: x.shape)
+    }
+}
+
 /// Stochastic depth: drops the whole residual branch per sample with probability `p`, scaling kept ones by 1/(1−p).
-/// Draws from `generator` when set (a run's own seeded stream), else from libtorch's default generator.
-public final class DropPath: Module {
-    public var training = true
-    public let p: Double
-    public var generator: Generator? = nil
-    public init(_ p: Double = 0) { self.p = p }
+public final class DropPath: RandomDrop {
     /// x: [N, ...]
     public func callAsFunction(_ x: Tensor) throws -> Tensor {
         guard training, p > 0 else { return x }
-        let keep = 1 - p
-        let maskShape = [x.size(0)] + Array(repeating: 1, count: x.rank - 1)
-        let mask = try (Tensor.rand(maskShape, dtype: x.dtype, generator: generator, device: x.device) + keep).floor()
-        return try x * (mask / keep)
+        return try dropped(x, maskShape: [x.size(0)] + Array(repeating: 1, count: x.rank - 1))
     }
 }

@@ -79,18 +79,18 @@ public struct Tensor: @unchecked Sendable {
     /// `device`.
     public static func randn(
         _ shape: [Int], dtype: DType = .float32, generator: Generator? = nil, device: Device = .cpu
-    ) throws -> Tensor {
-        let s = shape.map(Int64.init)
-        return try make("randn(\(shape))") { ct_randn(s, Int32(s.count), dtype.rawValue, generator?.raw, $0) }
-            .to(device)
-    }
+    ) throws -> Tensor { try sample(ct_randn, "randn", shape, dtype, generator, device) }
     /// Uniform [0, 1) samples, drawn on the CPU and moved to `device` (as `randn`).
     public static func rand(
         _ shape: [Int], dtype: DType = .float32, generator: Generator? = nil, device: Device = .cpu
+    ) throws -> Tensor { try sample(ct_rand, "rand", shape, dtype, generator, device) }
+    private typealias Sampler = (UnsafePointer<Int64>?, Int32, Int32, ct_generator?, UnsafeMutablePointer<ct_tensor?>?)
+        -> Int32
+    private static func sample(
+        _ fn: Sampler, _ name: String, _ shape: [Int], _ dtype: DType, _ generator: Generator?, _ device: Device
     ) throws -> Tensor {
         let s = shape.map(Int64.init)
-        return try make("rand(\(shape))") { ct_rand(s, Int32(s.count), dtype.rawValue, generator?.raw, $0) }
-            .to(device)
+        return try make("\(name)(\(shape))") { fn(s, Int32(s.count), dtype.rawValue, generator?.raw, $0) }.to(device)
     }
     /// Integers in [low, high) as int64.
     public static func randint(_ low: Int, _ high: Int, _ shape: [Int], generator: Generator? = nil) throws -> Tensor {

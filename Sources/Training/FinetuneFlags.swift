@@ -110,7 +110,7 @@ extension FinetuneConfig {
                 .option(
                     "max_steps", \.maxSteps, .atLeast(0),
                     "stop after this many optimizer steps (checkpoint-last is written; 0 = no limit)")
-            ] + ConfigFlag.upstreamRun(lists: "train.csv and val.csv") + ConfigFlag.distRun())
+            ] + ConfigFlag.run(lists: "train.csv and val.csv"))
 }
 
 extension ConfigFlag where Config == FinetuneConfig {

@@ -88,7 +88,7 @@ extension PretrainConfig {
             .option("threads", \.threads, .atLeast(0), "0 = libtorch default"),
             .option("log_every", \.logEvery, .above(0), "steps between progress lines"),
             .option("log_scale", \.logScale, "loss_curve.png with a log-scale loss axis")
-        ] + ConfigFlag.upstreamRun(lists: "train.csv") + ConfigFlag.distRun() + [
+        ] + ConfigFlag.run(lists: "train.csv") + [
             .option(
                 "distributed", \.distributed,
                 "require a launcher environment (data parallel runs whenever one is set); "

@@ -23,7 +23,7 @@ func dataParallel(
 /// The process group of a launched run (nil: one process), its backend from `--dist_backend` and `--device` (auto:
 /// NCCL for CUDA, else Gloo). On CUDA each rank computes on its own GPU, `cuda:LOCAL_RANK` (torchrun scripts'
 /// `torch.cuda.set_device(local_rank)`): `s.device` is set to it.
-func launchedGroup<S: DistRunSettings & DeviceSettings>(_ s: inout S) throws -> ProcessGroup? {
+func launchedGroup<S: RunSettings & DeviceSettings>(_ s: inout S) throws -> ProcessGroup? {
     let pg = try ProcessGroup.fromEnvironment(
         timeout: s.distTimeout, heartbeat: s.heartbeat, backend: s.distBackend, deviceIsCUDA: s.device.isCUDA)
     if let pg, s.device.isCUDA { s.device = pg.device }
