@@ -1,6 +1,6 @@
-/// The run settings pre-training and fine-tuning share: those of the upstream command lines (mae_st `main_pretrain` /
-/// `main_finetune`, optimized-stmae `pretrain.py` / `finetune.py`, so that those lines run verbatim) and the
-/// data-parallel ones (used under `stmae launch`, torchrun or Slurm).
+/// The settings pre-training and fine-tuning share: clip sampling, the run settings of the upstream command lines
+/// (mae_st `main_pretrain` / `main_finetune`, optimized-stmae `pretrain.py` / `finetune.py`, so that those lines run
+/// verbatim) and the data-parallel ones (used under `stmae launch`, torchrun or Slurm).
 public protocol RunSettings: PrecisionSettings {
     var pathToDataDir: String { get set }
     var pinMem: Bool { get set }
@@ -10,6 +10,17 @@ public protocol RunSettings: PrecisionSettings {
     var distTimeout: Double { get set }
     var heartbeatTimeout: Double { get set }
     var distBackend: String { get set }
+    var numFrames: Int { get set }
+    var samplingRate: Int { get set }
+    var targetFps: Double { get set }
+    var imgSize: Int { get set }
+    var shortSide: Int { get set }
+    var repeatAug: Int { get set }
+    var jitterScalesRelative: [Double] { get set }
+    var jitterAspectRelative: [Double] { get set }
+    var mean: [Double] { get set }
+    var std: [Double] { get set }
+    var numWorkers: Int { get set }
 }
 
 extension PretrainConfig: RunSettings {}
@@ -23,6 +34,23 @@ extension RunSettings {
 }
 
 extension ConfigFlag where Config: RunSettings {
+    /// The flags of the clip-sampling settings, with their ranges; `shortSide` is the help of `--short_side`.
+    static func clipSampling(shortSide: String) -> [ConfigFlag] {
+        [
+            .option("num_frames", \.numFrames, .above(0)),
+            .option("sampling_rate", \.samplingRate, .above(0)),
+            .option("target_fps", \.targetFps, .above(0)),
+            .option("img_size", \.imgSize, .above(0), "crop size", aliases: ["input_size"]),
+            .option("short_side", \.shortSide, .atLeast(0), shortSide),
+            .option("repeat_aug", \.repeatAug, .above(0), "augmented clips per decoded video"),
+            .option("jitter_scales_relative", \.jitterScalesRelative, .interval),
+            .option("jitter_aspect_relative", \.jitterAspectRelative, .interval),
+            .option("mean", \.mean, .count(3)),
+            .option("std", \.std, .positives(3)),
+            .option("num_workers", \.numWorkers, .atLeast(0))
+        ]
+    }
+
     /// `--path_to_data_dir` (help: which lists it holds), `--pin_mem`, `--log_dir`, `--no_env` (`--fp32`: with the
     /// precision flags, `ConfigFlag.precision`), `--dist_timeout`, `--heartbeat_timeout`, `--dist_backend`.
     static func run(lists: String) -> [ConfigFlag] {
