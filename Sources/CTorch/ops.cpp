@@ -5,35 +5,15 @@ using ct::T;
 using ct::ints;
 
 namespace {
-at::Tensor binary(int op, const at::Tensor &a, const at::Tensor &b) {
+// a <op> b for a tensor or a scalar b (maximum/minimum of a scalar: clamp_min/clamp_max; logical ops: tensors only).
+template <class B> at::Tensor binary(int op, const at::Tensor &a, const B &b) {
+  constexpr bool scalar = std::is_same_v<B, at::Scalar>;
   switch (op) {
     case CT_ADD: return a.add(b);
     case CT_SUB: return a.sub(b);
     case CT_MUL: return a.mul(b);
     case CT_DIV: return a.div(b);
     case CT_POW: return a.pow(b);
-    case CT_MAXIMUM: return at::maximum(a, b);
-    case CT_MINIMUM: return at::minimum(a, b);
-    case CT_EQ: return a.eq(b);
-    case CT_NE: return a.ne(b);
-    case CT_LT: return a.lt(b);
-    case CT_LE: return a.le(b);
-    case CT_GT: return a.gt(b);
-    case CT_GE: return a.ge(b);
-    case CT_LOGICAL_AND: return a.logical_and(b);
-    case CT_LOGICAL_OR: return a.logical_or(b);
-  }
-  TORCH_CHECK(false, "unknown binary op ", op);
-}
-at::Tensor binary_scalar(int op, const at::Tensor &a, const at::Scalar &b) {
-  switch (op) {
-    case CT_ADD: return a.add(b);
-    case CT_SUB: return a.sub(b);
-    case CT_MUL: return a.mul(b);
-    case CT_DIV: return a.div(b);
-    case CT_POW: return a.pow(b);
-    case CT_MAXIMUM: return a.clamp_min(b);
-    case CT_MINIMUM: return a.clamp_max(b);
     case CT_EQ: return a.eq(b);
     case CT_NE: return a.ne(b);
     case CT_LT: return a.lt(b);
@@ -41,9 +21,20 @@ at::Tensor binary_scalar(int op, const at::Tensor &a, const at::Scalar &b) {
     case CT_GT: return a.gt(b);
     case CT_GE: return a.ge(b);
   }
-  TORCH_CHECK(false, "unknown scalar binary op ", op);
+  if constexpr (scalar) {
+    if (op == CT_MAXIMUM) return a.clamp_min(b);
+    if (op == CT_MINIMUM) return a.clamp_max(b);
+    TORCH_CHECK(false, "unknown scalar binary op ", op);
+  } else {
+    if (op == CT_MAXIMUM) return at::maximum(a, b);
+    if (op == CT_MINIMUM) return at::minimum(a, b);
+    if (op == CT_LOGICAL_AND) return a.logical_and(b);
+    if (op == CT_LOGICAL_OR) return a.logical_or(b);
+    TORCH_CHECK(false, "unknown binary op ", op);
+  }
 }
-void binary_(int op, const at::Tensor &a, const at::Tensor &b) {
+// a <op>= b in place (maximum/minimum: scalars only, as clamp_min_/clamp_max_).
+template <class B> void binary_(int op, const at::Tensor &a, const B &b) {
   switch (op) {
     case CT_ADD: a.add_(b); return;
     case CT_SUB: a.sub_(b); return;
@@ -51,19 +42,13 @@ void binary_(int op, const at::Tensor &a, const at::Tensor &b) {
     case CT_DIV: a.div_(b); return;
     case CT_POW: a.pow_(b); return;
   }
-  TORCH_CHECK(false, "binary op ", op, " has no in-place form");
-}
-void binary_scalar_(int op, const at::Tensor &a, const at::Scalar &b) {
-  switch (op) {
-    case CT_ADD: a.add_(b); return;
-    case CT_SUB: a.sub_(b); return;
-    case CT_MUL: a.mul_(b); return;
-    case CT_DIV: a.div_(b); return;
-    case CT_POW: a.pow_(b); return;
-    case CT_MAXIMUM: a.clamp_min_(b); return;
-    case CT_MINIMUM: a.clamp_max_(b); return;
+  if constexpr (std::is_same_v<B, at::Scalar>) {
+    if (op == CT_MAXIMUM) { a.clamp_min_(b); return; }
+    if (op == CT_MINIMUM) { a.clamp_max_(b); return; }
+    TORCH_CHECK(false, "scalar op ", op, " has no in-place form");
+  } else {
+    TORCH_CHECK(false, "binary op ", op, " has no in-place form");
   }
-  TORCH_CHECK(false, "scalar op ", op, " has no in-place form");
 }
 at::Tensor unary(int op, const at::Tensor &a) {
   switch (op) {
@@ -152,9 +137,9 @@ int ct_flip(ct_tensor t, const int64_t *d, int n, ct_tensor *out) { CT_OUT(T(t).
 int ct_roll(ct_tensor t, int64_t s, int64_t d, ct_tensor *out) { CT_OUT(T(t).roll(s, d)) }
 
 int ct_binary(int op, ct_tensor a, ct_tensor b, ct_tensor *out) { CT_OUT(binary(op, T(a), T(b))) }
-int ct_binary_scalar(int op, ct_tensor a, double b, ct_tensor *out) { CT_OUT(binary_scalar(op, T(a), b)) }
+int ct_binary_scalar(int op, ct_tensor a, double b, ct_tensor *out) { CT_OUT(binary(op, T(a), at::Scalar(b))) }
 int ct_binary_(int op, ct_tensor a, ct_tensor b) { CT_TRY(binary_(op, T(a), T(b))) }
-int ct_binary_scalar_(int op, ct_tensor a, double b) { CT_TRY(binary_scalar_(op, T(a), b)) }
+int ct_binary_scalar_(int op, ct_tensor a, double b) { CT_TRY(binary_(op, T(a), at::Scalar(b))) }
 int ct_add_scaled_(ct_tensor a, ct_tensor b, double alpha) { CT_TRY(T(a).add_(T(b), alpha)) }
 int ct_unary(int op, ct_tensor a, ct_tensor *out) { CT_OUT(unary(op, T(a))) }
 int ct_unary_(int op, ct_tensor a) { CT_TRY(unary_(op, T(a))) }

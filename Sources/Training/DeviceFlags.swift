@@ -135,7 +135,7 @@ public final class BatchPrefetcher<Prepared> {
     /// The next batch and what `prepare` made of it; the following `depth` batches are then in flight.
     public func next() throws -> (batch: ClipBatch, prepared: Prepared)? {
         let t0 = DispatchTime.now()
-        defer { lastWait = Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9 }
+        defer { lastWait = seconds(since: t0) }
         if queue.isEmpty { try pull() }
         guard !queue.isEmpty else { return nil }
         let current = queue.removeFirst()

@@ -117,7 +117,10 @@ public func finetuneLoss(_ ctx: FinetuneContext, input: FinetuneInput, epoch: In
 /// False if stopped early.
 public func trainOneEpochFinetune(_ ctx: FinetuneContext, feed: ClipFeed, state: inout FinetuneState) throws -> Bool {
     let c = ctx.config, n = feed.batchesPerEpoch
-    var acc = 0.0, window = 0.0, windowSteps = 0, t0 = DispatchTime.now(), wait = DataWait()
+    var window = 0.0, windowSteps = 0, t0 = DispatchTime.now()
+    var steps = StepAccumulator(
+        ctx.optimizer, sync: ctx.gradientSync, scaler: ctx.scaler, bf16Weights: ctx.bf16Weights, config: c,
+        log: ctx.log, batchesPerEpoch: n)
     let upload = DeviceUpload(device: c.device, pin: c.pinMem), epoch = state.epoch
     let batches = BatchPrefetcher(
         try feed.batches(epoch: state.epoch, startBatch: state.nextBatch), depth: c.device.isCUDA ? 1 : 0
@@ -125,40 +128,19 @@ public func trainOneEpochFinetune(_ ctx: FinetuneContext, feed: ClipFeed, state:
     let progress = ProgressLine("epoch \(state.epoch)", total: n, unit: "batches", initial: state.nextBatch)
     var detail = ""  // the last log window's numbers
     while let next = try batches.next() {
-        wait.add(batches.lastWait)
+        steps.wait.add(batches.lastWait)
         let it = next.batch.index
         if it % c.accumIter == 0 {
             ctx.optimizer.lr = ctx.schedule.lr(at: Double(it) / Double(n) + Double(state.epoch))
         }
         let loss = try finetuneLoss(ctx, input: next.prepared, epoch: state.epoch)
-        let v = c.device.holdsValues ? try loss.item() : .nan  // meta: no value
-        guard v.isFinite || !c.device.holdsValues else {
-            throw TorchError("loss is \(v) at epoch \(state.epoch) batch \(it): stopping training")
-        }
-        try ctx.gradientSync.beforeBackward(loss, willStep: (it + 1) % c.accumIter == 0)
-        let scaled = try loss / Double(c.accumIter)
-        try (ctx.scaler?.scale(scaled) ?? scaled).backward()
-        acc += v / Double(c.accumIter)
+        _ = try steps.backward(loss, batch: it, epoch: state.epoch)
         state.nextBatch = it + 1
         progress.update(it + 1, detail: detail)
-        guard (it + 1) % c.accumIter == 0 else { continue }
-        try ctx.gradientSync.syncGradients()
-        acc = try ctx.gradientSync.reduceMean(acc)
-        let gradNorm = try optimizerStep(
-            ctx.optimizer, clipGrad: c.clipGrad, bf16Weights: ctx.bf16Weights, scaler: ctx.scaler)
-        state.step += 1
-        state.lossHistory.append(acc)
-        var record: [String: Any] = [
-            "type": "step", "epoch": state.epoch, "batch": it, "step": state.step, "loss": acc, "lr": ctx.optimizer.lr,
-            "grad_norm": gradNorm,
-            "epoch_1000x": epoch1000x(batch: it, batchesPerEpoch: n, epoch: state.epoch, repeatAug: c.repeatAug)
-        ]
-        record.merge(wait.take()) { a, _ in a }
-        if let s = ctx.scaler { record["loss_scale"] = try s.currentScale }
-        ctx.log.write(record)
-        window += acc; windowSteps += 1; acc = 0
+        guard let acc = try steps.step(after: it, state: &state) else { continue }
+        window += acc; windowSteps += 1
         if state.step % max(c.logEvery, 1) == 0 || it + 1 == n {
-            let secs = Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9
+            let secs = seconds(since: t0)
             ctx.log.write([
                 "type": "throughput", "step": state.step, "s_per_step": secs / Double(max(windowSteps, 1)),
                 "clips_per_s": Double(windowSteps * c.accumIter * next.batch.shape[0]) / max(secs, 1e-9)

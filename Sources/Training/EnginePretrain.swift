@@ -39,7 +39,10 @@ public struct PretrainContext {
 public func trainOneEpoch(_ ctx: PretrainContext, feed: ClipFeed, state: inout TrainState) throws -> Bool {
     let c = ctx.config
     let n = feed.batchesPerEpoch
-    var windowLoss = 0.0, windowClips = 0, windowStart = DispatchTime.now(), accLoss = 0.0, wait = DataWait()
+    var windowLoss = 0.0, windowClips = 0, windowStart = DispatchTime.now()
+    var steps = StepAccumulator(
+        ctx.optimizer, sync: ctx.gradientSync, scaler: ctx.scaler, bf16Weights: ctx.bf16Weights, config: c,
+        log: ctx.log, batchesPerEpoch: n)
     let upload = DeviceUpload(device: c.device, pin: c.pinMem)
     let batches = BatchPrefetcher(
         try feed.batches(epoch: state.epoch, startBatch: state.nextBatch), depth: c.device.isCUDA ? 1 : 0
@@ -48,42 +51,20 @@ public func trainOneEpoch(_ ctx: PretrainContext, feed: ClipFeed, state: inout T
     var detail = ""  // the last log window's numbers
     while let next = try batches.next() {
         let (batch, x) = (next.batch, next.prepared)
-        wait.add(batches.lastWait)
+        steps.wait.add(batches.lastWait)
         let it = batch.index
         if it % c.accumIter == 0 {
             ctx.optimizer.lr = ctx.schedule.lr(at: Double(it) / Double(n) + Double(state.epoch))
         }
         let loss = try c.autocast { try ctx.model.pretrainLoss(x, generator: ctx.generator) }
-        let lossValue = c.device.holdsValues ? try loss.item() : .nan  // meta: no value
-        guard lossValue.isFinite || !c.device.holdsValues else {
-            throw TorchError("loss is \(lossValue) at epoch \(state.epoch) batch \(it): stopping training")
-        }
-        try ctx.gradientSync.beforeBackward(loss, willStep: (it + 1) % c.accumIter == 0)
-        let scaled = try loss / Double(c.accumIter)
-        try (ctx.scaler?.scale(scaled) ?? scaled).backward()
-        accLoss += lossValue / Double(c.accumIter)
-        windowLoss += lossValue; windowClips += batch.shape[0]
+        windowLoss += try steps.backward(loss, batch: it, epoch: state.epoch)
+        windowClips += batch.shape[0]
         state.nextBatch = it + 1
         progress.update(it + 1, detail: detail)
-        guard (it + 1) % c.accumIter == 0 else { continue }
-        try ctx.gradientSync.syncGradients()
-        accLoss = try ctx.gradientSync.reduceMean(accLoss)
-        let gradNorm = try optimizerStep(
-            ctx.optimizer, clipGrad: c.clipGrad, bf16Weights: ctx.bf16Weights, scaler: ctx.scaler)
-        state.step += 1
-        state.lossHistory.append(accLoss)
-        var record: [String: Any] = [
-            "type": "step", "epoch": state.epoch, "batch": it, "step": state.step, "loss": accLoss,
-            "lr": ctx.optimizer.lr, "grad_norm": gradNorm,
-            "epoch_1000x": epoch1000x(batch: it, batchesPerEpoch: n, epoch: state.epoch, repeatAug: c.repeatAug)
-        ]
-        record.merge(wait.take()) { a, _ in a }
-        if let s = ctx.scaler { record["loss_scale"] = try s.currentScale }
-        ctx.log.write(record)
+        guard let accLoss = try steps.step(after: it, state: &state) else { continue }
         ctx.onStep?(state, accLoss)
-        accLoss = 0
         if state.step % max(c.logEvery, 1) == 0 || it + 1 == n {
-            let secs = Double(DispatchTime.now().uptimeNanoseconds - windowStart.uptimeNanoseconds) / 1e9
+            let secs = seconds(since: windowStart)
             let clipsPerSec = Double(windowClips) / max(secs, 1e-9)
             let mfu = ctx.flopsPerClip * clipsPerSec / (ctx.peakGFLOPs * 1e9)
             let batches = Double(windowClips) / Double(batch.shape[0])

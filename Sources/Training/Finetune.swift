@@ -230,16 +230,12 @@ public final class Finetuner {
                 try stop.rethrow()
                 let path = try save(name: c.savePrefix + "checkpoint-last")
                 if rank == 0 {
-                    RunLog.info(
-                        "\nstopped at epoch \(state.epoch) batch \(state.nextBatch) (step \(state.step)); "
-                            + "continue with --resume \(path)"
-                    )
+                    RunLog.info(state.stoppedLine(checkpoint: path))
                 }
                 return state
             }
-            let secs = Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9
-            let recent = state.lossHistory.suffix(max(train.batchesPerEpoch / c.accumIter, 1))
-            let loss = recent.reduce(0, +) / Double(max(recent.count, 1))
+            let secs = seconds(since: t0)
+            let loss = state.epochLoss(batchesPerEpoch: train.batchesPerEpoch, accumIter: c.accumIter)
             var result: EvalResult? = nil
             if !val.isEmpty {
                 let r = try evaluateViews(

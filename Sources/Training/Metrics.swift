@@ -85,7 +85,12 @@ public func measurePeakGFLOPs(bf16: Bool, device: Device = .cpu) throws -> Doubl
     for _ in 0 ..< 5 {
         let t0 = DispatchTime.now()
         try run()
-        best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9)
+        best = min(best, seconds(since: t0))
     }
     return 2 * Double(n * n * n) / best / 1e9
+}
+
+/// Wall-clock seconds since `t0`.
+public func seconds(since t0: DispatchTime) -> Double {
+    Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9
 }

@@ -89,16 +89,12 @@ public final class Pretrainer {
                 try stop.rethrow()
                 if isMain {
                     let path = try save(name: c.savePrefix + "checkpoint-last")
-                    RunLog.info(
-                        "\nstopped at epoch \(state.epoch) batch \(state.nextBatch) (step \(state.step)); "
-                            + "checkpoint \(path); continue with --resume \(path)"
-                    )
+                    RunLog.info(state.stoppedLine(checkpoint: path))
                 }
                 return state
             }
-            let secs = Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9
-            let recent = state.lossHistory.suffix(max(feed.batchesPerEpoch / c.accumIter, 1))
-            let epochLoss = recent.reduce(0, +) / Double(max(recent.count, 1))
+            let secs = seconds(since: t0)
+            let epochLoss = state.epochLoss(batchesPerEpoch: feed.batchesPerEpoch, accumIter: c.accumIter)
             log.write([
                 "type": "epoch", "epoch": state.epoch, "loss": epochLoss, "lr": optimizer.lr, "seconds": secs,
                 "step": state.step

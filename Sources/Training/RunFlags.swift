@@ -21,6 +21,8 @@ public protocol RunSettings: PrecisionSettings {
     var mean: [Double] { get set }
     var std: [Double] { get set }
     var numWorkers: Int { get set }
+    var accumIter: Int { get set }
+    var clipGrad: Double { get set }
 }
 
 extension PretrainConfig: RunSettings {}

@@ -55,7 +55,7 @@ struct BenchEngine: SettingsCommand {
             let loss = try y.to(.float32).pow(2).mean()
             for b in blocks { try b.zeroGrad() }
             try loss.backward()
-            if i >= s.warmup { times.append(Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9) }
+            if i >= s.warmup { times.append(seconds(since: t0)) }
         }
         return median(times)
     }
@@ -79,7 +79,7 @@ func medianTime(steps: Int, _ body: () throws -> Void) throws -> Double {
     for _ in 0 ..< steps {
         let t0 = DispatchTime.now()
         try body()
-        ts.append(Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9)
+        ts.append(seconds(since: t0))
     }
     return median(ts)
 }

@@ -47,7 +47,7 @@ struct BenchInfer: SettingsCommand {
                 let t0 = DispatchTime.now()
                 _ = try withAutocast(enabled: bf16) { try vit(x) }.to(.float32).sum().item()
                 if i >= warmup {
-                    times.append(Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9)
+                    times.append(seconds(since: t0))
                 }
             }
         }

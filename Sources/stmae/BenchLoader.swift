@@ -19,7 +19,7 @@ struct BenchLoader: SettingsCommand {
             let t0 = DispatchTime.now()
             var clips = 0, n = 0
             while n < s.batches, let b = try it.next() { clips += b.shape[0]; n += 1 }
-            let secs = Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9
+            let secs = seconds(since: t0)
             printJSON([
                 "bench": "loader", "workers": w, "clips": clips, "clips_per_s": Double(clips) / secs,
                 "clip": [3, c.numFrames, c.imgSize, c.imgSize], "repeat_aug": c.repeatAug,

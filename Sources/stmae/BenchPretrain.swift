@@ -73,7 +73,7 @@ struct BenchPretrain: SettingsCommand {
             try out.loss.backward()
             try optimizerStep(opt, clipGrad: 0, bf16Weights: copies, measureNorm: false)
             loss = device.holdsValues ? try out.loss.item() : .nan  // the read waits for the device's step
-            if i >= warmup { times.append(Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9) }
+            if i >= warmup { times.append(seconds(since: t0)) }
         }
         if trace != nil { try Runtime.stopTrace() }
         var usage = rusage()

@@ -13,13 +13,7 @@ struct EmbedPrecisionTests {
         let tmp = try TempDir("embed-bf16"), dir = tmp.path
         try SyntheticVideos.generate(root: dir + "/videos", trainPerClass: 1, valPerClass: 0, frames: 12, size: 32)
         let samples = try VideoList.scan(dirs: [dir + "/videos/train"])
-        var mae = try MAEConfig.named("mae_vit_tiny")
-        (mae.embedDim, mae.depth, mae.numHeads, mae.imgSize, mae.patchSize, mae.numFrames, mae.predTDim) = (
-            64, 2, 1, 32, 8, 4, 4
-        )
-        let encoder = try MaskedAutoencoderViT(mae, generator: Generator(seed: 3))
-        try Weights.write(
-            encoder.stateDict(), to: dir + "/mae.pth", format: .torch, settings: ModelSettings(numHeads: 1))
+        _ = try writeTinyMAE(to: dir + "/mae.pth", seed: 3)
         let m = try EmbeddingModel(checkpoint: dir + "/mae.pth")
         try m.move(to: .cpu)
         let clip = ClipConfig(numFrames: 4, samplingRate: 2, targetFps: 10, imgSize: 32, train: false)

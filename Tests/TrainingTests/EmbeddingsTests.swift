@@ -8,6 +8,18 @@ import TestSupport
 import Torch
 @testable import Training
 
+/// A tiny MAE (width 64, `depth` blocks, 1 head, 4 frames of 32², patch 8) drawn from `seed`, written to `path` as a
+/// torch checkpoint that records its head count.
+func writeTinyMAE(to path: String, seed: UInt64, depth: Int = 2) throws -> MaskedAutoencoderViT {
+    var mae = try MAEConfig.named("mae_vit_tiny")
+    (mae.embedDim, mae.depth, mae.numHeads, mae.imgSize, mae.patchSize, mae.numFrames, mae.predTDim) = (
+        64, depth, 1, 32, 8, 4, 4
+    )
+    let encoder = try MaskedAutoencoderViT(mae, generator: Generator(seed: seed))
+    try Weights.write(encoder.stateDict(), to: path, format: .torch, settings: ModelSettings(numHeads: 1))
+    return encoder
+}
+
 /// `stmae embed`'s library side: embeddings in list order, equal to the MAE encoder's mean-pooled output on the
 /// evaluation clip, unreadable videos skipped, .npy / .safetensors outputs with the paths.
 struct EmbeddingsTests {
@@ -19,13 +31,7 @@ struct EmbeddingsTests {
         try Data("not a video".utf8).write(to: URL(fileURLWithPath: dir + "/broken.mp4"))
         samples.insert(VideoSample(path: dir + "/broken.mp4", label: 0), at: 3)
 
-        var mae = try MAEConfig.named("mae_vit_tiny")
-        (mae.embedDim, mae.depth, mae.numHeads, mae.imgSize, mae.patchSize, mae.numFrames, mae.predTDim) = (
-            64, 2, 1, 32, 8, 4, 4
-        )
-        let encoder = try MaskedAutoencoderViT(mae, generator: Generator(seed: 2))
-        try Weights.write(
-            encoder.stateDict(), to: dir + "/mae.pth", format: .torch, settings: ModelSettings(numHeads: 1))
+        let encoder = try writeTinyMAE(to: dir + "/mae.pth", seed: 2)
         // 64 × 2 is no standard size: without recorded heads the checkpoint needs --num_heads.
         try Weights.write(encoder.stateDict(), to: dir + "/bare.pth", format: .torch)
         #expect { try EmbeddingModel(checkpoint: dir + "/bare.pth") } throws: {
@@ -117,13 +123,7 @@ struct EmbeddingsTests {
     /// `stmae embed` on a folder with a corrupt video: rows for the readable ones, in list order, equal to the library.
     @Test(.timeLimit(.minutes(5))) func embedCommandWritesTheLibraryResult() throws {
         let tmp = try TempDir("embed-cli"), (data, out) = try tinyVideoSet(in: tmp)
-        var mae = try MAEConfig.named("mae_vit_tiny")
-        (mae.embedDim, mae.depth, mae.numHeads, mae.imgSize, mae.patchSize, mae.numFrames, mae.predTDim) = (
-            64, 1, 1, 32, 8, 4, 4
-        )
-        try Weights.write(
-            MaskedAutoencoderViT(mae, generator: Generator(seed: 4)).stateDict(), to: out + "/mae.pth", format: .torch,
-            settings: ModelSettings(numHeads: 1))
+        _ = try writeTinyMAE(to: out + "/mae.pth", seed: 4, depth: 1)
         let run = try runSTMAE([
             "embed", "--checkpoint", out + "/mae.pth", "--data", data, "--output", out + "/e.safetensors",
             "--sampling_rate", "2", "--target_fps", "10", "--batch_size", "5", "--num_workers", "2"
