@@ -49,14 +49,12 @@ func logged(_ dir: String, type: String) -> [[String: Any]] {
     @Test(.timeLimit(.minutes(5))) func twoRanksMatchOneProcessWithDoubleBatch() throws {
         let tmp = try TempDir("dp-ft")
         let run = plainFinetune + ["--max_steps", "3", "--lr", "1e-3", "--warmup_epochs", "0"]
-        let one = try runSTMAE(run + ["--batch_size", "4", "--output_dir", tmp.sub("one")], timeout: 200)
-        #expect(one.status == 0, "\(one.stderr)")
+        try runOK(run + ["--batch_size", "4", "--output_dir", tmp.sub("one")], timeout: 200)
         let pair = try stmaeRanks(2, run + ["--batch_size", "2", "--output_dir", tmp.sub("two")])
         for k in pair { #expect(k.wait(timeout: 200) == 0, "\(k.stderr)") }
         #expect(pair[0].stderr.contains("rank 0 of 2"), "\(pair[0].stderr)")
         // what rank 0 alone would reach (its half of each batch, no gradient averaging)
-        let half = try runSTMAE(run + ["--batch_size", "2", "--output_dir", tmp.sub("half")], timeout: 200)
-        #expect(half.status == 0, "\(half.stderr)")
+        try runOK(run + ["--batch_size", "2", "--output_dir", tmp.sub("half")], timeout: 200)
         let ref = tmp.sub("one") + "/checkpoint-last.safetensors"
         let synced = try maxDifference(ref, tmp.sub("two") + "/checkpoint-last.safetensors")
         let alone = try maxDifference(ref, tmp.sub("half") + "/checkpoint-last.safetensors")
@@ -102,8 +100,7 @@ func logged(_ dir: String, type: String) -> [[String: Any]] {
         let ckpt = tmp.sub("rank0") + "/checkpoint-last.json"
         let eval = ["evaluate", "--resume", ckpt, "--val_dir", val, "--threads", "1", "--dist_timeout", "120"]
         var reports: [[String: Any]] = []
-        let single = try runSTMAE(eval + ["--output_dir", tmp.sub("e1")], timeout: 120)
-        #expect(single.status == 0, "\(single.stderr)")
+        try runOK(eval + ["--output_dir", tmp.sub("e1")], timeout: 120)
         reports.append(try evalReport(tmp.sub("e1")))
         for (name, extra) in [("e2", ["--dist_eval"]), ("e3", [])] {
             let kids = try stmaeRanks(2, eval + extra + ["--output_dir", tmp.sub(name)])

@@ -17,6 +17,16 @@ public func productPath(_ name: String) throws -> String {
 /// Whether `productPath(name)` finds the executable (for `.enabled(if:)`).
 public func hasProduct(_ name: String) -> Bool { (try? productPath(name)) != nil }
 
+/// `runSTMAE` that expects success: a non-zero exit status throws, with the command's output.
+@discardableResult
+public func runOK(_ args: [String], timeout: Double = 240) throws -> (status: Int32, stderr: String) {
+    let r = try runSTMAE(args, timeout: timeout)
+    guard r.status == 0 else {
+        throw TestSupportError("stmae \(args.joined(separator: " ")) exited with \(r.status):\n\(r.stderr)")
+    }
+    return r
+}
+
 /// Runs the built `stmae args…`; returns its exit status and its output (stdout and stderr interleaved, as a
 /// terminal shows them). `interrupt` is called with the running process; past `timeout` seconds it is terminated and
 /// this throws.

@@ -38,12 +38,11 @@ let tinyFinetuneFlags = [
 @Suite(.serialized) struct CLITests {
     @Test(.timeLimit(.minutes(5))) func pretrainThenVisualize() throws {
         let tmp = try TempDir("cli-out"), (data, out) = try tinyVideoSet(in: tmp)
-        let run = try runSTMAE(
+        let run = try runOK(
             [
                 "pretrain", "--data_dirs", data, "--output_dir", out, "--epochs", "2", "--checkpoint_period", "1",
                 "--num_checkpoint_del", "1"
             ] + tinyCLIFlags)
-        #expect(run.status == 0, "\(run.stderr)")
         #expect(run.stderr.contains("skipping unreadable video \(data)/circle_left/broken.mp4"))
         #expect(run.stderr.contains("skipped 1 unreadable video(s)"))
         let csv = try String(contentsOfFile: out + "/train.csv", encoding: .utf8).split(separator: "\n")
@@ -58,12 +57,11 @@ let tinyFinetuneFlags = [
             "17 videos / batch 2 → 8 steps × 2 epochs")
 
         let png = out + "/recon.png"
-        let vis = try runSTMAE([
+        try runOK([
             "visualize", "--checkpoint", out + "/checkpoint-00001.json", "--video",
             data + "/square_right/square_right_000.mp4",
             "--output", png
         ])
-        #expect(vis.status == 0, "\(vis.stderr)")
         let img = try Image.load(path: png)
         // labelled rows (Figure.frameRows): 4 frames of 32 px enlarged 3× to 96, 6 px gaps, 96 px of row labels,
         // a 60 px title band
@@ -85,12 +83,11 @@ let tinyFinetuneFlags = [
         #expect(run.stderr.contains("continue with --resume"))
         let (state, _) = try Checkpoint.load(out + "/checkpoint-last.json")
         #expect(state.step >= 1 && state.epoch < 500)
-        let resumed = try runSTMAE(
+        let resumed = try runOK(
             [
                 "pretrain", "--data_dirs", data, "--output_dir", out, "--epochs", "500", "--max_steps", "2",
                 "--resume", out + "/checkpoint-last.json"
             ] + tinyCLIFlags)
-        #expect(resumed.status == 0, "\(resumed.stderr)")
         #expect(resumed.stderr.contains("resumed from") && resumed.stderr.contains("step \(state.step + 2)"))
     }
 
@@ -98,11 +95,9 @@ let tinyFinetuneFlags = [
     /// defaults: 12 epochs, the built-in data, ./output_pretrain); a flag given overrides and is logged.
     @Test(.timeLimit(.minutes(5))) func resumeAloneContinuesTheRun() throws {
         let tmp = try TempDir("cli-resume-alone"), (data, out) = try tinyVideoSet(in: tmp)
-        let first = try runSTMAE(
+        try runOK(
             ["pretrain", "--data_dirs", data, "--output_dir", out, "--epochs", "2", "--max_steps", "3"] + tinyCLIFlags)
-        #expect(first.status == 0, "\(first.stderr)")
-        let resumed = try runSTMAE(["pretrain", "--resume", out + "/checkpoint-last.json"])
-        #expect(resumed.status == 0, "\(resumed.stderr)")
+        let resumed = try runOK(["pretrain", "--resume", out + "/checkpoint-last.json"])
         #expect(
             resumed.stderr.contains("continuing with the checkpoint's settings")
                 && resumed.stderr.contains("resumed from"))
@@ -122,12 +117,11 @@ let tinyFinetuneFlags = [
     @Test func benchTraceRecordsTheBf16Linears() throws {
         let tmp = try TempDir("trace-bf16"), out = tmp.path
         for backend in ["openblas", "libtorch"] {
-            let run = try runSTMAE([
+            let run = try runOK([
                 "bench", "pretrain", "--model", "mae_vit_tiny", "--img-size", "64", "--num-frames", "4",
                 "--warmup", "1", "--steps", "1", "--single", "1,bf16", "--trace", out + "/t.json", "--bf16-linear",
                 backend
             ])
-            #expect(run.status == 0, "\(run.stderr)")
             #expect(run.stderr.contains("\"linear\":\"\(backend)\""), "\(run.stderr)")
             let names = try tracedOps(out + "/t.json")
             #expect(names.contains("stmae::openblas_sgemm") == (backend == "openblas"), "\(backend)")
@@ -158,12 +152,11 @@ let tinyFinetuneFlags = [
             ("openblas", [String](), fused), ("onednn", [], fused), ("libtorch", ["--no-fused-attention"], [flash])
         ] {
             let flags = ["--fp32-linear", backend] + extra
-            let run = try runSTMAE(
+            let run = try runOK(
                 [
                     "bench", "pretrain", "--model", "mae_vit_tiny", "--img-size", "64", "--num-frames", "4",
                     "--warmup", "1", "--steps", "1", "--single", "1,fp32", "--trace", out + "/t.json"
                 ] + flags)
-            #expect(run.status == 0, "\(run.stderr)")
             #expect(run.stderr.contains("\"linear\":\"\(backend)\""), "\(run.stderr)")
             let names = try tracedOps(out + "/t.json")
             let shown = names.sorted().filter {
@@ -213,8 +206,7 @@ let tinyFinetuneFlags = [
 
     /// `bench linear` prints one JSON line per shape with every GEMM library's forward and training rate.
     @Test func benchLinearComparesTheLibraries() throws {
-        let run = try runSTMAE(["bench", "linear", "--shapes", "20,16,24", "3,8,5", "--steps", "1", "--rounds", "1"])
-        #expect(run.status == 0, "\(run.stderr)")
+        let run = try runOK(["bench", "linear", "--shapes", "20,16,24", "3,8,5", "--steps", "1", "--rounds", "1"])
         let lines = run.stderr.split(separator: "\n").compactMap {
             try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
         }.filter { $0["bench"] as? String == "linear_fp32" }

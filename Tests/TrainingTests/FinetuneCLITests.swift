@@ -9,37 +9,34 @@ import Torch
     /// pretrain → finetune --finetune (mixup, cutmix, RandAugment, erasing) → evaluate (2×3 views) → linprobe.
     @Test(.timeLimit(.minutes(5))) func pretrainFinetuneEvaluateLinprobe() throws {
         let tmp = try TempDir("cli-ft"), (data, out) = try tinyVideoSet(in: tmp)
-        let pre = try runSTMAE([
+        try runOK([
             "pretrain", "--data_dirs", data, "--output_dir", out + "/pre", "--epochs", "1", "--max_steps", "2",
             "--img_size", "32", "--patch_size", "8", "--num_frames", "4", "--sampling_rate", "2", "--model",
             "mae_vit_tiny",
             "--batch_size_per_gpu", "2", "--decoder_depth", "1", "--threads", "1", "--num_workers", "1"
         ])
-        #expect(pre.status == 0, "\(pre.stderr)")
         let ck = out + "/pre/checkpoint-last.json"
         // The pre-trained encoder is tiny's (192 × 4): fine-tune it with matching sizes.
         let sizes = [
             "--img_size", "32", "--patch_size", "8", "--num_frames", "4", "--sampling_rate", "2", "--batch_size", "4",
             "--num_workers", "1", "--threads", "1", "--log_every", "1"
         ]
-        let ft = try runSTMAE(
+        let ft = try runOK(
             [
                 "finetune", "--finetune", ck, "--train_dir", data, "--val_dir", data, "--output_dir", out + "/ft",
                 "--epochs", "1", "--mixup", "0.8", "--cutmix", "1.0", "--rand_aug", "rand-m7-mstd0.5-inc1",
                 "--reprob", "0.25", "--smoothing", "0.1", "--layer_decay", "0.75", "--clip_grad", "1.0", "--bf16"
             ] + sizes)
-        #expect(ft.status == 0, "\(ft.stderr)")
         #expect(
             ft.stderr.contains("--finetune \(ck): loaded") && ft.stderr.contains("freshly initialised: head.weight"))
         #expect(ft.stderr.contains("val top-1") && ft.stderr.contains("skipping unreadable video"))
         let files = try FileManager.default.contentsOfDirectory(atPath: out + "/ft")
         #expect(files.contains("checkpoint-best.json") && files.contains("confusion_val.png"))
 
-        let ev = try runSTMAE([
+        let ev = try runOK([
             "evaluate", "--resume", out + "/ft/checkpoint-best.json", "--val_dir", data,
             "--num_temporal_views", "2", "--num_spatial_crops", "3", "--output_dir", out + "/eval", "--threads", "1"
         ])
-        #expect(ev.status == 0, "\(ev.stderr)")
         #expect(ev.stderr.contains("16 videos × 6 views: top-1"), "\(ev.stderr)")
         let report =
             try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/eval/eval.json")))
@@ -68,21 +65,19 @@ import Torch
     /// mixup draw the same numbers, so the logged losses and the saved weights agree exactly; another seed differs.
     @Test(.timeLimit(.minutes(5))) func sameSeedSameRun() throws {
         let tmp = try TempDir("cli-seed"), (data, out) = try tinyVideoSet(in: tmp)
-        let pre = try runSTMAE([
+        try runOK([
             "pretrain", "--data_dirs", data, "--output_dir", out + "/pre", "--epochs", "1", "--max_steps", "1",
             "--model", "mae_vit_tiny", "--embed_dim", "64", "--depth", "2", "--num_heads", "2",
             "--decoder_depth", "1", "--batch_size_per_gpu", "2", "--img_size", "32", "--patch_size", "8",
             "--num_frames", "4", "--sampling_rate", "2", "--num_workers", "1", "--threads", "1"
         ])
-        #expect(pre.status == 0, "\(pre.stderr)")
         func run(_ name: String, seed: Int) throws -> (losses: [String], weights: [String: Tensor]) {
-            let r = try runSTMAE(
+            try runOK(
                 [
                     "finetune", "--finetune", out + "/pre/checkpoint-last.json", "--train_dir", data,
                     "--output_dir", out + "/" + name, "--epochs", "1", "--max_steps", "3", "--seed", "\(seed)",
                     "--drop_path_rate", "0.3", "--dropout", "0.5", "--mixup", "0.8"
                 ] + tinyFinetuneFlags)
-            #expect(r.status == 0, "\(r.stderr)")
             let log = try String(contentsOfFile: out + "/\(name)/log.jsonl", encoding: .utf8)
             let losses = log.split(separator: "\n").filter { $0.contains("\"type\":\"step\"") }.map { line in
                 String(line.split(separator: ",").first { $0.contains("\"loss\"") } ?? "")
@@ -103,14 +98,12 @@ import Torch
     /// `finetune --resume` alone trains on the checkpoint's data with its settings (not the built-in set).
     @Test(.timeLimit(.minutes(5))) func resumeAloneKeepsTheRunsData() throws {
         let tmp = try TempDir("cli-ft-resume"), (data, out) = try tinyVideoSet(in: tmp)
-        let first = try runSTMAE(
+        try runOK(
             [
                 "finetune", "--train_dir", data, "--output_dir", out, "--epochs", "2", "--max_steps", "2",
                 "--model", "vit_tiny"
             ] + tinyFinetuneFlags)
-        #expect(first.status == 0, "\(first.stderr)")
-        let resumed = try runSTMAE(["finetune", "--resume", out + "/checkpoint-last.json", "--max_steps", "1"])
-        #expect(resumed.status == 0, "\(resumed.stderr)")
+        let resumed = try runOK(["finetune", "--resume", out + "/checkpoint-last.json", "--max_steps", "1"])
         #expect(
             resumed.stderr.contains("continuing with the checkpoint's settings")
                 && resumed.stderr.contains("data: 17 training"),
