@@ -10,6 +10,7 @@ public protocol RunSettings: PrecisionSettings {
     var distTimeout: Double { get set }
     var heartbeatTimeout: Double { get set }
     var distBackend: String { get set }
+    var distributed: Bool { get set }
     var numFrames: Int { get set }
     var samplingRate: Int { get set }
     var targetFps: Double { get set }

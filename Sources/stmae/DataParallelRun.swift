@@ -22,10 +22,16 @@ func dataParallel(
 
 /// The process group of a launched run (nil: one process), its backend from `--dist_backend` and `--device` (auto:
 /// NCCL for CUDA, else Gloo). On CUDA each rank computes on its own GPU, `cuda:LOCAL_RANK` (torchrun scripts'
-/// `torch.cuda.set_device(local_rank)`): `s.device` is set to it.
-func launchedGroup<S: RunSettings & DeviceSettings>(_ s: inout S) throws -> ProcessGroup? {
+/// `torch.cuda.set_device(local_rank)`): `s.device` is set to it. `--distributed` without a launcher environment is
+/// an error that says how to launch `command`.
+func launchedGroup<S: RunSettings>(_ s: inout S, command: String) throws -> ProcessGroup? {
     let pg = try ProcessGroup.fromEnvironment(
         timeout: s.distTimeout, heartbeat: s.heartbeat, backend: s.distBackend, deviceIsCUDA: s.device.isCUDA)
+    if s.distributed && pg == nil {
+        throw ValidationError(
+            "--distributed: no launcher environment (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT or SLURM_*); "
+                + "start with `stmae launch --nproc_per_node N -- \(command) …`")
+    }
     if let pg, s.device.isCUDA { s.device = pg.device }
     return pg
 }

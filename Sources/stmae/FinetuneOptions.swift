@@ -58,12 +58,7 @@ func runFinetune(_ c: FinetuneConfig?) throws {
     if c.evalOnly { return try runEvaluate(c) }
     try c.validate()
     installStopHandlers()
-    let pg = try launchedGroup(&c)
-    if c.distributed && pg == nil {
-        throw ValidationError(
-            "--distributed: no launcher environment (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT or SLURM_*); "
-                + "start with `stmae launch --nproc_per_node N -- finetune …`")
-    }
+    let pg = try launchedGroup(&c, command: "finetune")
     let (rank, world) = (pg?.rank ?? 0, pg?.worldSize ?? 1)
     if let pg, !pg.isMain { try pg.barrier() }  // rank 0 first: it makes the built-in set and writes the lists
     let data = try FinetuneData(c, rank: rank, worldSize: world)
@@ -95,7 +90,7 @@ func runEvaluate(_ c: FinetuneConfig) throws {
     // the classes the checkpoint was trained with label the evaluation folders
     let saved = try Checkpoint.loadSidecar(c.resume, as: FinetuneCheckpointState.self).state.classNames
     // under a launcher: rank 0 evaluates everything, or with --dist_eval each rank its shard (counts summed)
-    let pg = try launchedGroup(&c)
+    let pg = try launchedGroup(&c, command: "evaluate")
     let rank = pg?.rank ?? 0
     let data = try FinetuneData(c, needTrain: false, classNames: saved, rank: rank, worldSize: pg?.worldSize ?? 1)
     if rank != 0 && !data.valSharded { return }

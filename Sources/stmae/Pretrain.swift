@@ -27,12 +27,7 @@ struct PretrainCommand: ParsableCommand {
         } catch { throw ValidationError("\(error)") }
         installStopHandlers()
         // Data parallel when launched by `stmae launch`, torchrun or Slurm; rank 0 prepares the video list first.
-        let pg = try launchedGroup(&config)
-        if config.distributed && pg == nil {
-            throw ValidationError(
-                "--distributed: no launcher environment (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT or SLURM_*); "
-                    + "start with `stmae launch --nproc_per_node N -- pretrain …`")
-        }
+        let pg = try launchedGroup(&config, command: "pretrain")
         if let pg, !pg.isMain { try pg.barrier() }
         let samples = try pretrainSamples(config)
         if let pg, pg.isMain { try pg.barrier() }
