@@ -117,7 +117,8 @@ public enum HFVideoMAE {
     }
 
     /// Reads a directory: (state dict in our keys, config, preprocessing, class names by index if present).
-    public static func read(_ dir: String) throws -> (
+    /// `progress`: called with each tensor's byte count once it is read.
+    public static func read(_ dir: String, progress: ((Int) -> Void)? = nil) throws -> (
         state: [(String, Tensor)], config: ViTConfig, preprocessing: Preprocessing, labels: [String]
     ) {
         let cj = try json(dir + "/config.json")
@@ -125,12 +126,16 @@ public enum HFVideoMAE {
         let fm = FileManager.default
         var raw: [(String, Tensor)] = []
         if fm.fileExists(atPath: dir + "/model.safetensors") {
-            raw = try TensorFile.loadOrdered(dir + "/model.safetensors").tensors
+            raw = try TensorFile.loadOrdered(dir + "/model.safetensors", progress: progress).tensors
         } else if fm.fileExists(atPath: dir + "/model.safetensors.index.json") {
             let map = (try json(dir + "/model.safetensors.index.json"))["weight_map"] as? [String: String] ?? [:]
-            for file in Set(map.values).sorted() { raw += try TensorFile.loadOrdered(dir + "/" + file).tensors }
+            for file in Set(map.values).sorted() {
+                raw += try TensorFile.loadOrdered(dir + "/" + file, progress: progress).tensors
+            }
         } else if fm.fileExists(atPath: dir + "/pytorch_model.bin") {
-            raw = try TorchCheckpoint.loadStateDict(path: dir + "/pytorch_model.bin", candidates: [[]]).map {
+            raw = try TorchCheckpoint.loadStateDict(
+                path: dir + "/pytorch_model.bin", candidates: [[]], progress: progress
+            ).map {
                 ($0.0, try Tensor($0.1))
             }
         } else {
@@ -176,17 +181,24 @@ public enum HFVideoMAE {
         return ModelSettings(config: c, preprocessing: preprocessing(dir))
     }
 
+    /// Whether `write` leaves the tensor `key` (our keys) out: an `attn.k.bias` (see `write`) or a pre-training
+    /// decoder's.
+    public static func leavesOut(_ key: String) -> Bool {
+        key.hasSuffix("attn.k.bias") || key.hasPrefix("decoder") || key == "mask_token"
+    }
+
     /// Writes `state` (our keys) of a model with `config` as an HF VideoMAE directory that
     /// `VideoMAEForVideoClassification.from_pretrained` loads (a classifier: `fc_norm` + `head`), or `VideoMAEModel`
     /// (an encoder with its final `norm`: `use_mean_pooling` false). The model must have the HF layout: fixed sinusoid
     /// positions, no cls token. An `attn.k.bias` is dropped: it adds q·b_k to every score of a query, which softmax
     /// ignores, so outputs are unchanged. `preprocessing`: its `processorConfig` (a Hugging Face source's
     /// `preprocessor_config.json`) is written as it was, else one for `config`'s input size; image_mean/image_std are
-    /// `mean`/`std`. Returns the keys left out (k biases, a pre-training decoder).
+    /// `mean`/`std`. Returns the keys left out (k biases, a pre-training decoder: `leavesOut`). `progress`: called
+    /// with each written tensor's byte count.
     @discardableResult
     public static func write(
         _ state: [(String, Tensor)], config c: ViTConfig, to dir: String, labels: [String] = [],
-        preprocessing: Preprocessing = .imagenet
+        preprocessing: Preprocessing = .imagenet, progress: ((Int) -> Void)? = nil
     ) throws -> [String] {
         guard c.posEmbedType == .sinusoid, !c.clsEmbed else {
             let pos = [
@@ -206,7 +218,7 @@ public enum HFVideoMAE {
         }
         var out: [(String, Tensor)] = [], skipped: [String] = []
         for (k, t) in state {
-            if k.hasSuffix("attn.k.bias") || k.hasPrefix("decoder") || k == "mask_token" { skipped.append(k); continue }
+            if leavesOut(k) { skipped.append(k); continue }
             guard let h = hfKey(k) else { throw TorchError("no Hugging Face VideoMAE key for '\(k)'") }
             out.append((h, try t.contiguous()))
         }
@@ -240,7 +252,7 @@ public enum HFVideoMAE {
         }
         (pre["image_mean"], pre["image_std"]) = (preprocessing.mean, preprocessing.std)
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        try TensorFile.save(out, metadata: ["format": "pt"], to: dir + "/model.safetensors")
+        try TensorFile.save(out, metadata: ["format": "pt"], to: dir + "/model.safetensors", progress: progress)
         for (name, obj) in [("config.json", cfg), ("preprocessor_config.json", pre)] {
             let data = try JSONSerialization.data(withJSONObject: obj, options: [.prettyPrinted, .sortedKeys])
             try data.write(to: URL(fileURLWithPath: dir + "/" + name), options: .atomic)

@@ -26,15 +26,19 @@ public enum WeightsFormat: String, CaseIterable, Sendable {
 /// Reading and writing state dicts in mae_st keys.
 public enum Weights {
     /// The state dict at `path` in mae_st keys (Hugging Face directories are mapped, see `HFVideoMAE`).
-    public static func read(_ path: String, format: WeightsFormat? = nil) throws -> [(String, Tensor)] {
+    /// `progress`: called with each tensor's byte count once it is read from the file.
+    public static func read(_ path: String, format: WeightsFormat? = nil, progress: ((Int) -> Void)? = nil) throws
+        -> [(String, Tensor)]
+    {
         switch format ?? WeightsFormat.detect(path) {
         case .safetensors:
             return strippingWrapperPrefixes(
-                try TensorFile.loadOrdered(path.hasSuffix(".json") ? sidecarWeights(path) : path).tensors)
+                try TensorFile.loadOrdered(path.hasSuffix(".json") ? sidecarWeights(path) : path, progress: progress)
+                    .tensors)
         case .torch:
             return try strippingWrapperPrefixes(
-                TorchCheckpoint.loadStateDict(path: path).map { ($0.0, try Tensor($0.1)) })
-        case .huggingFace: return try HFVideoMAE.read(path).state
+                TorchCheckpoint.loadStateDict(path: path, progress: progress).map { ($0.0, try Tensor($0.1)) })
+        case .huggingFace: return try HFVideoMAE.read(path, progress: progress).state
         }
     }
 
@@ -103,16 +107,20 @@ public enum Weights {
 
     /// Writes mae_st-keyed tensors as safetensors (`settings` in its metadata), or as a torch.save
     /// `{"model": OrderedDict, "args": {…}}` (mae_st layout; `args` only when `settings` holds something).
+    /// `progress`: called with each tensor's byte count once it is written.
     public static func write(
-        _ state: [(String, Tensor)], to path: String, format: WeightsFormat, settings: ModelSettings = ModelSettings()
+        _ state: [(String, Tensor)], to path: String, format: WeightsFormat, settings: ModelSettings = ModelSettings(),
+        progress: ((Int) -> Void)? = nil
     ) throws {
         switch format {
         case .safetensors:
-            try TensorFile.save(state, metadata: settings.metadata.merging(["format": "pt"]) { a, _ in a }, to: path)
+            try TensorFile.save(
+                state, metadata: settings.metadata.merging(["format": "pt"]) { a, _ in a }, to: path,
+                progress: progress)
         case .torch:
             try TorchCheckpoint.save(
                 stateDict: state.map { ($0.0, try $0.1.contiguous().rawTensor()) },
-                extra: settings.isEmpty ? [] : [("args", settings.pickleArgs)], to: path)
+                extra: settings.isEmpty ? [] : [("args", settings.pickleArgs)], to: path, progress: progress)
         case .huggingFace:
             throw TorchError("writing a Hugging Face directory needs a model config: use HFVideoMAE.write")
         }

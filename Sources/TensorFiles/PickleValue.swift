@@ -181,7 +181,8 @@ public indirect enum PickleValue: Sendable {
 
     /// The tensors of a state dict found at `path` (e.g. `["model"]`, `["model_state"]`, or `[]` for a bare
     /// state dict), in order, materialised to contiguous bytes. Non-tensor values are skipped.
-    public func stateDict(at path: [String] = []) throws -> [(String, RawTensor)] {
+    /// `progress`: called with each tensor's byte count once it is copied out of the file.
+    public func stateDict(at path: [String] = [], progress: ((Int) -> Void)? = nil) throws -> [(String, RawTensor)] {
         guard let v = value(at: path) else {
             throw TensorFileError(
                 "",
@@ -198,7 +199,11 @@ public indirect enum PickleValue: Sendable {
             case .string(let s): name = s
             case .int(let i): name = String(i)
             }
-            do { out.append((name, try t.materialize())) } catch let e as TensorFileError {
+            do {
+                let raw = try t.materialize()
+                out.append((name, raw))
+                progress?(raw.bytes.count)
+            } catch let e as TensorFileError {
                 throw TensorFileError(e.path, "state dict entry '\(name)': \(e.message)")
             }
         }

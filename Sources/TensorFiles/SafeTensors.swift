@@ -25,21 +25,24 @@ public enum SafeTensors {
     }
 
     /// Reads every tensor of a safetensors file (memory-mapped; each tensor is copied once into its `RawTensor`).
-    public static func read(path: String) throws -> (
+    /// `progress`: called with each tensor's byte count once it is read.
+    public static func read(path: String, progress: ((Int) -> Void)? = nil) throws -> (
         tensors: [String: RawTensor], order: [String], metadata: [String: String]
     ) {
-        let f = try readFile(path: path)
+        let f = try readFile(path: path, progress: progress)
         return (f.tensors, f.ordered.map(\.0), f.metadata)
     }
 
     /// Like `read(path:)` but returns the tensors as an ordered list.
-    public static func readFile(path: String) throws -> File {
+    public static func readFile(path: String, progress: ((Int) -> Void)? = nil) throws -> File {
         let map = try MappedFile(path: path)
         let (entries, metadata, dataStart) = try parseHeader(map.bytes, path: path)
         let ordered = entries.map { e in
             let slice = UnsafeRawBufferPointer(
                 rebasing: map.bytes[(dataStart + e.dataOffsets.lowerBound) ..< (dataStart + e.dataOffsets.upperBound)])
-            return (e.name, RawTensor(unchecked: e.dtype, shape: e.shape, bytes: copyBytes(slice)))
+            let t = RawTensor(unchecked: e.dtype, shape: e.shape, bytes: copyBytes(slice))
+            progress?(slice.count)
+            return (e.name, t)
         }
         return File(ordered: ordered, metadata: metadata)
     }
@@ -161,8 +164,11 @@ public enum SafeTensors {
 
     /// Writes tensors in the given order (atomically: temp file in the same directory, then rename).
     /// The header is padded with spaces to a multiple of 8 bytes; `__metadata__` comes first when non-empty.
-    public static func write(_ tensors: [(String, RawTensor)], metadata: [String: String] = [:], to path: String) throws
-    {
+    /// `progress`: called with each tensor's byte count once it is written.
+    public static func write(
+        _ tensors: [(String, RawTensor)], metadata: [String: String] = [:], to path: String,
+        progress: ((Int) -> Void)? = nil
+    ) throws {
         var items: [(String, JSON)] = []
         if !metadata.isEmpty {
             items.append(
@@ -199,7 +205,10 @@ public enum SafeTensors {
             w.u64(header.count)
             try sink.write(w.bytes)
             try sink.write(header)
-            for (_, t) in tensors { try sink.write(t.bytes) }
+            for (_, t) in tensors {
+                try sink.write(t.bytes)
+                progress?(t.bytes.count)
+            }
         }
     }
 

@@ -49,16 +49,17 @@ public enum TorchCheckpoint {
     }
 
     /// Loads the first state dict found at one of `paths` (default: `model`, `model_state`, `state_dict`, then the
-    /// top level), materialised in file order.
+    /// top level), materialised in file order. `progress`: called with each tensor's byte count once it is read.
     public static func loadStateDict(
-        path: String, candidates: [[String]] = [["model"], ["model_state"], ["state_dict"], []]
+        path: String, candidates: [[String]] = [["model"], ["model_state"], ["state_dict"], []],
+        progress: ((Int) -> Void)? = nil
     ) throws -> [(String, RawTensor)] {
         let value = try load(path: path)
         for c in candidates {
             guard let v = value.value(at: c), let d = v.dictValue,
                 d.entries.contains(where: { $0.value.tensorValue != nil })
             else { continue }
-            do { return try value.stateDict(at: c) } catch let e as TensorFileError {
+            do { return try value.stateDict(at: c, progress: progress) } catch let e as TensorFileError {
                 throw TensorFileError(path, e.message)
             }
         }
@@ -79,12 +80,15 @@ public enum TorchCheckpoint {
     /// `torch._utils._rebuild_tensor_v2` over typed storages (`torch.FloatStorage`, …), one storage per distinct
     /// `TensorStorage` so shared views stay shared; `argparse.Namespace` objects are written as plain dicts of their
     /// attributes (Python then sees a dict, not a Namespace); bare `torch.<dtype>` globals are written as globals.
-    /// The file is written to a temporary file in the same directory and renamed into place.
-    public static func save(_ value: PickleValue, to path: String) throws {
-        try save(value, to: path, forceZip64: false)
+    /// The file is written to a temporary file in the same directory and renamed into place. `progress`: called with
+    /// each storage's byte count once it is written.
+    public static func save(_ value: PickleValue, to path: String, progress: ((Int) -> Void)? = nil) throws {
+        try save(value, to: path, forceZip64: false, progress: progress)
     }
 
-    static func save(_ value: PickleValue, to path: String, forceZip64: Bool) throws {
+    static func save(
+        _ value: PickleValue, to path: String, forceZip64: Bool, progress: ((Int) -> Void)? = nil
+    ) throws {
         var pickler = Pickler(path: path)
         try pickler.emit(value)
         pickler.finish()
@@ -99,7 +103,11 @@ public enum TorchCheckpoint {
             try zip.add("\(archive)/.storage_alignment", Array("64".utf8))
             try zip.add("\(archive)/byteorder", Array("little".utf8))
             for (key, storage) in pickler.storages.enumerated() {
-                try storage.withUnsafeBytes { try zip.add("\(archive)/data/\(key)", $0) }
+                let n = try storage.withUnsafeBytes {
+                    try zip.add("\(archive)/data/\(key)", $0)
+                    return $0.count
+                }
+                progress?(n)
             }
             try zip.add("\(archive)/version", Array("3\n".utf8))
             let id = (0 ..< 40).map { _ in String(Int.random(in: 0 ... 9)) }.joined()
@@ -111,12 +119,12 @@ public enum TorchCheckpoint {
     /// Convenience: saves `{key: OrderedDict(tensors)}` plus extra top-level entries (e.g. `epoch`).
     public static func save(
         stateDict tensors: [(String, RawTensor)], key: String = "model", extra: [(String, PickleValue)] = [],
-        to path: String
+        to path: String, progress: ((Int) -> Void)? = nil
     ) throws {
         let sd = PickleDict(tensors.map { (.string($0.0), .tensor(TensorRef($0.1))) }, isOrderedDict: true)
         var top = PickleDict([(.string(key), .dict(sd))])
         for (k, v) in extra { top[.string(k)] = v }
-        try save(.dict(top), to: path)
+        try save(.dict(top), to: path, progress: progress)
     }
 }
 

@@ -24,13 +24,19 @@ public enum TensorFile {
     public static func load(_ path: String) throws -> [String: Tensor] {
         try SafeTensors.read(path: path).tensors.mapValues { try Tensor($0) }
     }
-    /// Tensors in file order plus the metadata.
-    public static func loadOrdered(_ path: String) throws -> (tensors: [(String, Tensor)], metadata: [String: String]) {
-        let f = try SafeTensors.read(path: path)
+    /// Tensors in file order plus the metadata. `progress`: called with each tensor's byte count once it is read.
+    public static func loadOrdered(_ path: String, progress: ((Int) -> Void)? = nil) throws -> (
+        tensors: [(String, Tensor)], metadata: [String: String]
+    ) {
+        let f = try SafeTensors.read(path: path, progress: progress)
         return (try f.order.map { ($0, try Tensor(f.tensors[$0]!)) }, f.metadata)
     }
-    /// Writes atomically (temp file + rename).
-    public static func save(_ tensors: [(String, Tensor)], metadata: [String: String] = [:], to path: String) throws {
-        try SafeTensors.write(try tensors.map { ($0.0, try $0.1.rawTensor()) }, metadata: metadata, to: path)
+    /// Writes atomically (temp file + rename). `progress`: called with each tensor's byte count once it is written.
+    public static func save(
+        _ tensors: [(String, Tensor)], metadata: [String: String] = [:], to path: String,
+        progress: ((Int) -> Void)? = nil
+    ) throws {
+        try SafeTensors.write(
+            try tensors.map { ($0.0, try $0.1.rawTensor()) }, metadata: metadata, to: path, progress: progress)
     }
 }

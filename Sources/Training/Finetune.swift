@@ -196,6 +196,7 @@ public final class Finetuner {
                 try optimizer.loadStateDict(TensorFile.load(resumed.dir + "/" + resumed.state.optimizer))
             }
             state = resumed.state.state
+            log.step = state.step  // summaries written before the first new step sit at the resumed step
             RunLog.info(
                 "resumed from \(config.resume): epoch \(state.epoch), batch \(state.nextBatch), step \(state.step)")
         }
@@ -238,9 +239,13 @@ public final class Finetuner {
             let loss = state.epochLoss(batchesPerEpoch: train.batchesPerEpoch, accumIter: c.accumIter)
             var result: EvalResult? = nil
             if !val.isEmpty {
+                // rank 0's line (with --dist_eval its shard's batches; the others evaluate theirs silently)
+                let batches = val.map(\.batchesPerEpoch).reduce(0, +)
+                let progress = rank == 0 ? ProgressLine("validation", total: batches, unit: "batches") : nil
                 let r = try evaluateViews(
                     model, feeds: val, numClasses: numClasses, bf16: c.bf16, fp16: c.fp16, device: c.device,
-                    sumOverRanks: sumOverRanks)
+                    sumOverRanks: sumOverRanks, progress: progress)
+                progress?.finish(batches)
                 state.valTop1.append(r.top1)
                 if r.top1 > state.bestTop1 { state.bestTop1 = r.top1; state.bestEpoch = state.epoch }
                 result = r

@@ -9,6 +9,9 @@ public final class RunLog {
     /// The TensorBoard event file (nil: none, or logging disabled).
     public let events: EventWriter?
     let lossTag: String
+    /// The global step of the run so far: the latest `step` a record carried (a resumed run's trainer sets it to
+    /// the checkpoint's). Records without their own step (an end-of-run data summary) go to TensorBoard at it.
+    public var step = 0
     /// `lossTag`: the TensorBoard tag of the training loss ("train_loss" as mae_st pre-training, "loss" as its
     /// fine-tuning); nil writes no event file.
     public init(dir: String, enabled: Bool = true, lossTag: String? = nil) throws {
@@ -28,9 +31,14 @@ public final class RunLog {
             return
         }
         handle.write(d + Data("\n".utf8))
+        let type = record["type"] as? String
+        if type != "image", type != "eval", let n = record["step"] as? NSNumber, !(record["step"] is Bool) {
+            step = n.intValue
+        }
         guard let events else { return }
-        for s in tensorBoardScalars(record, lossTag: lossTag) { events.scalar(s.tag, s.value, step: s.x) }
-        if record["type"] as? String == "epoch" { events.flush() } else { events.flushIfDue() }
+        for s in tensorBoardScalars(record, lossTag: lossTag, step: step) { events.scalar(s.tag, s.value, step: s.x) }
+        // the per-step records every 5 s; anything else (epoch ends, summaries) at once
+        if type == "step" || type == "throughput" { events.flushIfDue() } else { events.flush() }
     }
     /// A picture for TensorBoard (`tag` at `step`, an encoded PNG), also noted in log.jsonl as an `image` record
     /// (type, tag, step, file) so the two can be checked against each other.

@@ -51,6 +51,7 @@ public final class Pretrainer {
             try Checkpoint.restore(s, dir: dir, model: model, optimizer: optimizer, generator: generator)
             if let scaler, let saved = s.gradScaler { try scaler.load(saved) }
             state = TrainState(epoch: s.epoch, nextBatch: s.nextBatch, step: s.step, lossHistory: s.lossHistory)
+            log.step = s.step  // summaries written before the first new step sit at the resumed step
             RunLog.info("resumed from \(config.resume): epoch \(s.epoch), batch \(s.nextBatch), step \(s.step)")
         }
     }

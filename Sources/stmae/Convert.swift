@@ -64,25 +64,19 @@ struct Convert: FlagCommand {
             throw ValidationError("OUT '\(output)' exists; pass --force to replace it")
         }
         let inFormat = WeightsFormat.detect(input)
-        // large inputs: say what is being read and, after, how fast (the readers have no per-tensor hook)
-        let bytes = Self.size(of: input), t0 = Date()
-        if bytes > 100e6 { RunLog.info(String(format: "stmae convert: reading %@ (%.0f MB)…", input, bytes / 1e6)) }
-        defer {
-            let secs = Date().timeIntervalSince(t0)
-            if bytes > 100e6 {
-                RunLog.info(
-                    String(format: "stmae convert: converted in %.1f s (%.0f MB/s of input)", secs, bytes / 1e6 / secs))
-            }
-        }
+        // progress by bytes (rate and ETA on a terminal, a plain line every 10 s otherwise), tensors in the detail
+        let source = input.hasSuffix(".json") ? (try? Weights.sidecarWeights(input)) ?? input : input  // its weights
+        let reading = TensorProgress("stmae convert: reading \(input)", total: Int(Self.size(of: source)))
         var state: [(String, Tensor)], hfConfig: ViTConfig?, settings: ModelSettings
         if inFormat == .huggingFace {
-            let r = try HFVideoMAE.read(input)
+            let r = try HFVideoMAE.read(input, progress: reading.add)
             (state, hfConfig) = (r.state, r.config)
             settings = ModelSettings(config: r.config, preprocessing: r.preprocessing, labels: r.labels)
         } else {
-            state = try Weights.read(input, format: inFormat)
+            state = try Weights.read(input, format: inFormat, progress: reading.add)
             settings = try Weights.settings(input)
         }
+        reading.finish(all: true)
         let numHeads = s.numHeads > 0 ? s.numHeads : nil, (mean, std) = (s.mean, s.std)
         if let numHeads, let d = state.first(where: { $0.0 == "patch_embed.proj.weight" })?.1.size(0),
             d % numHeads != 0
@@ -124,7 +118,9 @@ struct Convert: FlagCommand {
                     "the attention head count is not recorded in IN and its sizes are no standard model's: "
                         + "OUT records none (pass --num_heads to record it)")
             }
-            try Weights.write(state, to: output, format: outFormat, settings: settings)
+            let writing = TensorProgress("stmae convert: writing \(output)", of: state)
+            try Weights.write(state, to: output, format: outFormat, settings: settings, progress: writing.add)
+            writing.finish()
         case .huggingFace:
             var cfg =
                 try hfConfig
@@ -155,11 +151,14 @@ struct Convert: FlagCommand {
                 throw ValidationError("--num_heads \(cfg.numHeads) does not divide embed_dim \(cfg.embedDim)")
             }
             var skipped: [String] = []
+            let writing = TensorProgress(
+                "stmae convert: writing \(output)", of: state.filter { !HFVideoMAE.leavesOut($0.0) })
             try writeFolderAtomically(output) {  // config, weights and preprocessing as one piece
                 skipped = try HFVideoMAE.write(
                     state, config: cfg, to: $0, labels: settings.labels,
-                    preprocessing: settings.preprocessing ?? .imagenet)
+                    preprocessing: settings.preprocessing ?? .imagenet, progress: writing.add)
             }
+            writing.finish()
             if !skipped.isEmpty { notes.append("left out \(skipped.count) (decoder / k bias)") }
         }
         print(
@@ -167,4 +166,37 @@ struct Convert: FlagCommand {
         )
         for n in notes { print("stmae convert: note: \(n)") }
     }
+}
+
+/// `stmae convert`'s progress: a `ProgressLine` counting bytes (of `total`), the tensors done in its detail.
+final class TensorProgress {
+    let line: ProgressLine
+    let total: Int
+    var bytes = 0, tensors = 0
+
+    init(_ label: String, total: Int) {
+        self.total = total
+        line = ProgressLine(label, total: total, bytes: true)
+    }
+
+    /// Writing `state`: its tensors' bytes are the total.
+    convenience init(_ label: String, of state: [(String, Tensor)]) {
+        self.init(label, total: state.reduce(0) { $0 + $1.1.count * $1.1.dtype.elementSize })
+        expected = state.count
+    }
+    private var expected: Int?
+
+    /// One tensor of `n` bytes done.
+    func add(_ n: Int) {
+        bytes += n
+        tensors += 1
+        line.update(bytes, detail: self.detail)
+    }
+
+    var detail: String {
+        "\(tensors)\(expected.map { "/\($0)" } ?? "") " + ((expected ?? tensors) == 1 ? "tensor" : "tensors")
+    }
+
+    /// The last line; `all`: the whole input was read (its bytes beyond the tensors' are headers and the pickle).
+    func finish(all: Bool = false) { line.finish(all ? max(total, bytes) : bytes, detail: detail) }
 }

@@ -128,4 +128,31 @@ extension InteropTests {
         ])
         #expect(s4 != 0 && t4.contains("--mean: expected 3 values, got 2"), "\(t4)")
     }
+
+    /// `stmae convert` shows its progress by bytes (read, then written) with the tensors done: not a terminal here,
+    /// so plain lines, the last of each phase at 100% with the rate and the tensor count.
+    @Test(.enabled(if: hasProduct("stmae"), "needs the stmae binary"))
+    func convertShowsItsProgress() throws {
+        let tmp = try TempDir()
+        var cfg = tinyClassifier()
+        (cfg.sincosPosEmbed, cfg.clsEmbed) = (true, false)  // VideoMAE's layout: every format can take it
+        let state = try VisionTransformer(cfg).stateDict()
+        let bytes = state.reduce(0) { $0 + $1.1.count * $1.1.dtype.elementSize }
+        try Weights.write(state, to: tmp.path + "/a.safetensors", format: .safetensors)
+        let mb = String(format: "%.1f", Double(bytes) / 1e6)
+        for (out, written) in [("a.pth", state.count), ("a_hf", state.filter { !HFVideoMAE.leavesOut($0.0) }.count)] {
+            let (status, text) = try runSTMAE([
+                "convert", tmp.path + "/a.safetensors", tmp.path + "/" + out, "--num_heads", "2"
+            ])
+            #expect(status == 0, "\(text)")
+            let lines = text.split(separator: "\n").map(String.init)
+            let read = lines.last { $0.hasPrefix("stmae convert: reading \(tmp.path)/a.safetensors ") }
+            #expect(
+                read?.contains("(100%)") == true && read?.contains("MB/s") == true
+                    && read?.hasSuffix(" \(state.count) tensors") == true, "\(text)")
+            let wrote = lines.last { $0.hasPrefix("stmae convert: writing \(tmp.path)/\(out) ") }
+            #expect(wrote?.hasSuffix(" \(written)/\(written) tensors") == true && wrote?.contains("(100%)") == true)
+            if out == "a.pth" { #expect(wrote?.contains(" \(mb)/\(mb) MB ") == true, "\(text)") }
+        }
+    }
 }

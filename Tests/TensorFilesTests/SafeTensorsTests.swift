@@ -7,6 +7,28 @@ import Testing
     private let tmp: TempDir
     init() throws { tmp = try TempDir() }
 
+    /// The progress hooks of `stmae convert`: one call per tensor with its bytes, reading and writing (safetensors
+    /// and torch.save).
+    @Test func progressReportsEveryTensorsBytes() throws {
+        let tensors = [
+            ("a", try sampleTensor(.float32, shape: [3, 5])), ("b", try sampleTensor(.bfloat16, shape: [7], seed: 2)),
+            ("c", try sampleTensor(.float32, shape: [0, 4]))
+        ]
+        let sizes = tensors.map(\.1.bytes.count)
+        var seen: [Int] = []
+        try SafeTensors.write(tensors, to: tmp.path + "/p.safetensors") { seen.append($0) }
+        #expect(seen == sizes)
+        seen = []
+        _ = try SafeTensors.read(path: tmp.path + "/p.safetensors") { seen.append($0) }
+        #expect(seen == sizes)
+        seen = []
+        try TorchCheckpoint.save(stateDict: tensors, to: tmp.path + "/p.pth") { seen.append($0) }
+        #expect(seen == sizes)
+        seen = []
+        let back = try TorchCheckpoint.loadStateDict(path: tmp.path + "/p.pth") { seen.append($0) }
+        #expect(seen == sizes && back.map(\.0) == ["a", "b", "c"])
+    }
+
     @Test(arguments: TensorDType.allCases)
     func roundTripEveryDType(_ dtype: TensorDType) throws {
         let dir = tmp.path

@@ -30,6 +30,9 @@ import Torch
         #expect(
             ft.stderr.contains("--finetune \(ck): loaded") && ft.stderr.contains("freshly initialised: head.weight"))
         #expect(ft.stderr.contains("val top-1") && ft.stderr.contains("skipping unreadable video"))
+        // validation has its own progress line (not a terminal: the final one, all batches done, with the rate)
+        let validation = ft.stderr.split(separator: "\n").filter { $0.hasPrefix("validation ") }
+        #expect(validation.contains { $0.contains("(100%)") && $0.contains("batches/s") }, "\(ft.stderr)")
         let files = try FileManager.default.contentsOfDirectory(atPath: out + "/ft")
         #expect(files.contains("checkpoint-best.json") && files.contains("confusion_val.png"))
 
@@ -46,7 +49,13 @@ import Torch
         #expect(png.width > 8 * 8 && png.height > 8 * 8)
         // TensorBoard events of the fine-tuning and the evaluation, read by TensorBoard, agree with log.jsonl
         let ftEvents = try TensorBoardTests.check(out + "/ft", lossTag: "loss", batchesPerEpoch: nil, files: 1)
-        #expect((ftEvents["scalars"] as! [String: [[Double]]])["perf/test_acc1"]?.count == 1)
+        let ftScalars = ftEvents["scalars"] as! [String: [[Double]]]
+        #expect(ftScalars["perf/test_acc1"]?.count == 1)
+        // the end-of-run data summary sits at the last training step, not at 0
+        let lastStep = try #require(ftScalars["step/loss"]?.last?[0])
+        let skipped = ftScalars["data/skipped"] ?? []
+        #expect(lastStep > 0 && skipped.map { $0[0] } == [lastStep], "\(skipped)")
+        #expect(ftScalars["step/data_wait_share"]?.count == ftScalars["step/loss"]?.count)
         let evEvents = try TensorBoardTests.check(out + "/eval", lossTag: "loss", batchesPerEpoch: nil, files: 1)
         #expect((evEvents["scalars"] as! [String: [[Double]]])["eval/top1"]?.count == 1)
         #expect((evEvents["images"] as! [String: [[Int]]])["confusion"]?.count == 1)
@@ -112,6 +121,9 @@ import Torch
     }
 
     @Test func badFlagsNameTheFlag() throws {
+        // a run that gets past its flags writes its lists and logs into --output_dir: a temporary one, not the
+        // repository's ./output_finetune
+        let tmp = try TempDir("cli-ft-bad")
         let cases: [([String], String)] = [
             (["finetune", "--layer_decay", "2"], "--layer_decay"),
             (["finetune", "--mixup", "abc"], "--mixup"),
@@ -129,7 +141,7 @@ import Torch
             (["linprobe", "--bogus_flag", "1"], "--bogus_flag")
         ]
         for (args, message) in cases {
-            let r = try runSTMAE(args, timeout: 120)
+            let r = try runSTMAE(args + ["--output_dir", tmp.path], timeout: 120)
             #expect(r.status != 0 && r.stderr.contains(message), "\(args): \(r.stderr)")
         }
     }

@@ -59,6 +59,7 @@ struct FinetuneTests {
         }
         var c = FinetuneConfig()
         c.trainDir = root + "/train"; c.valDir = root + "/val"; c.numWorkers = 0; c.batchSize = 2
+        c.outputDir = root + "/out"  // the lists FinetuneData writes: not into the repository's ./output_finetune
         let data = try FinetuneData(c, log: { _ in })
         #expect(data.classNames == ["ant", "bee", "cat"] && data.numClasses == 3)
         #expect(try data.val[0].loader.samples.map(\.label) == [2, 2, 2], "val/cat is class 2 of training, not 0")
@@ -74,7 +75,7 @@ struct FinetuneTests {
         try "\(root)/train/ant/0.mp4, 0\n\(root)/train/bee/0.mp4, 100000000\n".write(
             toFile: list, atomically: true, encoding: .utf8)
         var l = FinetuneConfig()
-        l.trainDir = list; l.numWorkers = 0; l.batchSize = 1
+        l.trainDir = list; l.numWorkers = 0; l.batchSize = 1; l.outputDir = root + "/out"
         #expect { try FinetuneData(l, log: { _ in }) } throws: {
             "\($0)".contains("label 100000000") && "\($0)".contains("--num_classes")
         }

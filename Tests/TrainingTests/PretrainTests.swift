@@ -114,13 +114,20 @@ struct PretrainTests {
     }
 
     @Test func badSettingsNameTheFlag() throws {
+        // a trainer that gets past validation opens its log in the output dir: a temporary one, not the
+        // repository's ./output_pretrain
+        let tmp = try TempDir("pre-bad")
         var c = PretrainConfig()
+        c.outputDir = tmp.path
         c.maskRatio = 1.5
         #expect { try Pretrainer(c) } throws: { "\($0)".contains("--mask_ratio") }
-        c = PretrainConfig(); c.model = "resnet50"
+        c = PretrainConfig(); c.outputDir = tmp.path; c.model = "resnet50"
         #expect { try Pretrainer(c) } throws: { "\($0)".contains("resnet50") }
-        c = PretrainConfig(); c.resume = "/nonexistent/ck.json"
+        c = PretrainConfig(); c.outputDir = tmp.path; c.resume = "/nonexistent/ck.json"
         #expect { try Pretrainer(c) } throws: { "\($0)".contains("/nonexistent/ck.json") }
+        // nothing was logged: no TensorBoard event file
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: tmp.path)) ?? []
+        #expect(!files.contains { $0.hasPrefix("events.out.tfevents.") }, "\(files)")
     }
 
     @Test func flopsOfViTBMatchTheIssueFigure() throws {

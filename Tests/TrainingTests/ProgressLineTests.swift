@@ -17,6 +17,16 @@ import Testing
         #expect(ProgressLine.duration(42) == "42s")
     }
 
+    /// Counting bytes (`stmae convert`): MB with one decimal, an MB/s rate, the ETA by bytes.
+    @Test func bytesAreShownInMB() {
+        let p = ProgressLine("convert", total: 50_000_000, bytes: true, tty: false) { _ in }
+        let quarter = p.text(12_500_000, elapsed: 5, detail: "3 tensors")
+        #expect(quarter == "convert 12.5/50.0 MB (25%)  2.5 MB/s  ETA 15s  3 tensors")
+        #expect(p.text(50_000_000, elapsed: 20) == "convert 50.0/50.0 MB (100%)  2.5 MB/s")
+        let open = ProgressLine("r", total: nil, bytes: true, tty: false) { _ in }
+        #expect(open.text(3_000_000, elapsed: 2) == "r 3.0 MB  1.5 MB/s")
+    }
+
     @Test func plainLinesAreThrottledAndForcedOnes() {
         let out = Capture()
         let p = ProgressLine("run", total: 10, interval: 3600, tty: false) { out.text.append($0) }

@@ -26,6 +26,7 @@ import Torch
         throws -> (scalars: [String: [[Double]]], images: [String: [[Int]]])
     {
         var scalars: [String: [[Double]]] = [:], images: [String: [[Int]]] = [:]
+        var lastStep = 0  // the global step so far: where a record without its own step belongs
         func add(_ tag: String, _ x: Int, _ v: Double) {
             scalars[tag, default: []].append([Double(x), Double(Float(v))])
         }
@@ -39,7 +40,8 @@ import Torch
                     [r["step"] as! Int, r["width"] as! Int, r["height"] as! Int])
                 continue
             }
-            let x = Int(type == "epoch" ? nums["epoch"]! : nums["step"] ?? 0)
+            let x = Int(type == "epoch" ? nums["epoch"]! : nums["step"] ?? Double(lastStep))
+            if type != "eval", let step = nums["step"] { lastStep = Int(step) }
             for (k, v) in nums.sorted(by: { $0.key < $1.key })
             where !["epoch", "batch", "step", "epoch_1000x"].contains(k) && !(k.hasPrefix("val_") && v < 0) {
                 add("\(type)/\(k)", x, v)
@@ -94,6 +96,33 @@ import Torch
         return tb
     }
 
+    /// The event file comes with the first event: a writer that logs nothing leaves no file (a run that stops before
+    /// its first step, a trainer built only to be checked); one scalar makes a file TensorBoard reads.
+    @Test func eventFileIsCreatedAtTheFirstEvent() throws {
+        let tmp = try TempDir("tb-lazy"), dir = tmp.path
+        func eventFiles() throws -> [String] {
+            try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix("events.out.tfevents.") }
+        }
+        do {
+            let w = try EventWriter(dir: dir)
+            w.flush()
+            w.close()
+            #expect(w.path == nil)
+        }
+        do { _ = try EventWriter(dir: dir) }  // released without a close
+        do { _ = try RunLog(dir: dir, lossTag: "loss") }
+        #expect(try eventFiles().isEmpty)
+        let w = try EventWriter(dir: dir)
+        w.scalar("x", 2.5, step: 7)
+        #expect(try eventFiles().isEmpty)  // buffered until a flush
+        w.close()
+        w.scalar("x", 9, step: 8)  // after close: dropped
+        #expect(try eventFiles() == [(w.path! as NSString).lastPathComponent])
+        let out = try runPython([packageRoot + "/reference/read_tfevents.py", dir])
+        let tb = try #require(try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any])
+        #expect((tb["scalars"] as? [String: [[Double]]])?["x"] == [[7, 2.5]] && tb["files"] as? Int == 1)
+    }
+
     /// A tiny pre-training stopped after 4 steps and resumed: two event files whose curves continue each other.
     @Test func pretrainEventsMatchTheLogAndContinueAfterResume() throws {
         let tmp = try TempDir("tb-pre"), dir = tmp.path
@@ -103,10 +132,15 @@ import Torch
         c.maxSteps = 4
         _ = try Pretrainer(c).run(feed: feed)
         c.maxSteps = 0; c.resume = dir + "/checkpoint-last.json"
-        let s = try Pretrainer(c).run(feed: feed)
+        let trainer = try Pretrainer(c)
+        let s = try trainer.run(feed: feed)
         #expect(s.step == 6)
+        DataSummary([]).report(to: trainer.log)  // the end-of-run summary, a record without its own step
         let tb = try Self.check(dir, lossTag: "train_loss", batchesPerEpoch: 6, repeatAug: 2, files: 2)
         let scalars = tb["scalars"] as! [String: [[Double]]]
+        // the summary sits at the last training step (not at 0); the data-wait share is a per-step scalar
+        #expect(scalars["data/skipped"] == [[6, 0]] && scalars["data/damaged_files"]?.map { $0[0] } == [6])
+        #expect(scalars["step/data_wait_share"]?.map { Int($0[0]) } == Array(1 ... 6))
         #expect(scalars["step/loss"]?.map { Int($0[0]) } == Array(1 ... 6))  // the steps go on across the files
         // batches 1, 3, 5 of 6 per epoch end a step: int((b / 6 + epoch) · 1000 · 2)
         #expect(scalars["train_loss"]?.map { Int($0[0]) } == [333, 1000, 1666, 2333, 3000, 3666])

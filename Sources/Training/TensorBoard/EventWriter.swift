@@ -3,16 +3,46 @@ import Torch
 
 /// A TensorBoard event file, `events.out.tfevents.<time>.<host>` in `dir` (what `SummaryWriter` writes and
 /// TensorBoard's `EventAccumulator` reads). Records are buffered in memory and written at `flush` (every epoch
-/// record, every 5 s of logging, on `deinit`), so the training loop pays only for encoding. A new file per run:
-/// a resumed run's file sorts after the earlier ones (its time is bumped past theirs), and its steps continue.
+/// record, every 5 s of logging, on `close` / `deinit`), so the training loop pays only for encoding. The file is
+/// created at the first event (its `file_version` header written then): a run that logs nothing leaves no file.
+/// A new file per run: a resumed run's file sorts after the earlier ones (its time is bumped past theirs), and its
+/// steps continue.
 public final class EventWriter {
-    public let path: String
-    private let handle: FileHandle
+    public let dir: String
+    /// The event file's path, chosen at the first event (nil until then: nothing written).
+    public private(set) var path: String?
+    private var handle: FileHandle?
     private var buffer = Data()
     private var lastFlush = Date()
+    private var closed = false
 
+    /// Checks that `dir` can hold the event file (creating it); the file itself comes with the first event.
     public init(dir: String) throws {
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        self.dir = dir
+        do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
+            throw TorchError("--log_dir \(dir): cannot create the directory for TensorBoard events: \(error)")
+        }
+        guard FileManager.default.isWritableFile(atPath: dir) else {
+            throw TorchError("--log_dir \(dir): cannot write TensorBoard event files there")
+        }
+    }
+
+    deinit { close() }
+
+    /// Writes what is buffered and closes the file; later events are dropped.
+    public func close() {
+        guard !closed else { return }
+        flush()
+        closed = true
+        try? handle?.close()
+        handle = nil
+    }
+
+    /// Opens `events.out.tfevents.<time>.<host>` with its `file_version` record (nil: it cannot be created, the
+    /// events are dropped with one message).
+    private func open() -> FileHandle? {
+        if let handle { return handle }
+        guard path == nil else { return nil }  // tried and failed before
         var time = Int(Date().timeIntervalSince1970)
         let prefix = "events.out.tfevents."
         let existing = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
@@ -20,18 +50,16 @@ public final class EventWriter {
             if let t = Int(name.dropFirst(prefix.count).prefix { $0 != "." }), t >= time { time = t + 1 }
         }
         let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "localhost"
-        path = dir + "/" + prefix + "\(time).\(host)"
-        guard FileManager.default.createFile(atPath: path, contents: nil),
-            let h = FileHandle(forWritingAtPath: path)
-        else { throw TorchError("--log_dir \(dir): cannot create the TensorBoard event file \(path)") }
+        let p = dir + "/" + prefix + "\(time).\(host)"
+        path = p
+        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        guard FileManager.default.createFile(atPath: p, contents: nil), let h = FileHandle(forWritingAtPath: p) else {
+            RunLog.info("--log_dir \(dir): cannot create the TensorBoard event file \(p); no TensorBoard events")
+            return nil
+        }
+        h.write(tfRecord(TensorBoardEvent.fileVersion(wallTime: Date().timeIntervalSince1970)))
         handle = h
-        append(TensorBoardEvent.fileVersion(wallTime: Date().timeIntervalSince1970))
-        flush()
-    }
-
-    deinit {
-        flush()
-        try? handle.close()
+        return h
     }
 
     /// `add_scalar(tag, value, step)`.
@@ -48,10 +76,10 @@ public final class EventWriter {
         flush()
     }
 
-    /// Writes the buffered records to the file.
+    /// Writes the buffered records to the file (creating it at the first).
     public func flush() {
-        guard !buffer.isEmpty else { return }
-        handle.write(buffer)
+        guard !buffer.isEmpty, !closed else { return }
+        open()?.write(buffer)
         buffer.removeAll(keepingCapacity: true)
         lastFlush = Date()
     }
@@ -59,7 +87,10 @@ public final class EventWriter {
     /// Flushes when 5 s have passed since the last write (called per log record).
     func flushIfDue() { if Date().timeIntervalSince(lastFlush) >= 5 { flush() } }
 
-    private func append(_ event: Data) { buffer.append(tfRecord(event)) }
+    private func append(_ event: Data) {
+        guard !closed else { return }
+        buffer.append(tfRecord(event))
+    }
 }
 
 /// The TensorBoard scalars of one log.jsonl record, as mae_st logs them plus by-step copies:
@@ -68,10 +99,13 @@ public final class EventWriter {
 /// - `epoch` records: every number as "epoch/<key>" against the epoch, and the validation as mae_st
 ///   `main_finetune` does ("perf/test_acc1", "perf/test_acc5", "perf/test_loss" against the epoch);
 /// - `image` records: none (the picture is its own event);
-/// - any other type: every number as "<type>/<key>" against its `step` (else 0).
+/// - any other type: every number as "<type>/<key>" against its `step`, else against `step` (the run's global step
+///   when the record was written: an end-of-run summary sits at the last training step, not at 0).
 /// The keys naming the x value (epoch, batch, step, epoch_1000x) are not scalars; -1 validation values mean
 /// "no validation" and non-finite values are left out.
-public func tensorBoardScalars(_ record: [String: Any], lossTag: String) -> [(tag: String, value: Double, x: Int)] {
+public func tensorBoardScalars(_ record: [String: Any], lossTag: String, step: Int = 0)
+    -> [(tag: String, value: Double, x: Int)]
+{
     guard let type = record["type"] as? String, type != "image" else { return [] }
     func num(_ k: String) -> Double? {
         guard let v = record[k], !(v is Bool), let n = v as? NSNumber else { return nil }
@@ -79,7 +113,7 @@ public func tensorBoardScalars(_ record: [String: Any], lossTag: String) -> [(ta
     }
     let axes: Set<String> = ["epoch", "batch", "step", "epoch_1000x"]
     var out: [(String, Double, Int)] = []
-    let x = Int(type == "epoch" ? num("epoch") ?? 0 : num("step") ?? 0)
+    let x = type == "epoch" ? Int(num("epoch") ?? 0) : num("step").map { Int($0) } ?? step
     for key in record.keys.sorted() where !axes.contains(key) {
         guard let v = num(key), v.isFinite, !(key.hasPrefix("val_") && v < 0) else { continue }
         out.append(("\(type)/\(key)", v, x))
