@@ -45,7 +45,7 @@ struct BenchPretrain: SettingsCommand {
                 [
                     "--model", model, "--batch", "\(b)", "--img_size", "\(imgSize)", "--num_frames", "\(numFrames)",
                     "--pred_t_dim", "\(numFrames)", "--warmup", "\(warmup)", "--steps", "\(steps)",
-                    "--decoder_mask_ratio", "\(s.decoderMaskRatio)"
+                    "--decoder_mask_ratio", "\(s.decoderMaskRatio)", "--device", "\(s.device)"
                 ]
             })
     }
