@@ -69,10 +69,10 @@ public final class MaskFeat: Module {
     /// Frame index of each cube's centre: t·u + u/2.
     public var centreFrames: [Int] { (0 ..< tGrid).map { $0 * config.tPatchSize + config.tPatchSize / 2 } }
 
-    /// x: [N, 3, T, H, W] → HOG targets [N, T'·S, C·cpp²·9] (t-major tokens).
+    /// x: [N, 3, T, H, W] → HOG targets [N, T'·S, C·cpp²·9] (t-major tokens), on x's device.
     public func forwardTarget(_ x: Tensor) throws -> Tensor {
         let (n, c, h, w) = (x.size(0), x.size(1), x.size(3), x.size(4))
-        let idx = try Tensor(centreFrames.map(Int64.init), shape: [tGrid])
+        let idx = try Tensor(centreFrames.map(Int64.init), shape: [tGrid]).to(x.device)
         let frames = try x.detach().indexSelect(dim: 2, index: idx).transpose(1, 2).reshape([n * tGrid, c, h, w])
         let f = try hog(frames)
         return try f.reshape([n, tGrid * f.size(1), f.size(2)])

@@ -32,7 +32,8 @@ extension MaskFeat: PretrainModel {
     /// MaskFeat: cube masks at `mask_ratio` seeded from `generator`, then the HOG-regression loss.
     public func pretrainLoss(_ x: Tensor, generator: Generator?) throws -> Tensor {
         let seed = try Tensor.randint(0, Int(Int32.max), [2], generator: generator).toArray(Int64.self)
-        let mask = try makeMask(batch: x.size(0), seed: UInt64(seed[0]) << 31 | UInt64(seed[1]))
+        // drawn in Swift (on the CPU), used on the clip's device
+        let mask = try makeMask(batch: x.size(0), seed: UInt64(seed[0]) << 31 | UInt64(seed[1])).to(x.device)
         return try self(x, mask: mask).loss
     }
 }

@@ -59,6 +59,29 @@ struct MetaDeviceTests {
         #expect(log.allSatisfy { $0.contains("\"loss_scale\":null") == fp16 })
     }
 
+    /// A MaskFeat pre-training step (cube mask → HOG target of the centre frames → masked-token loss → AdamW), in fp32
+    /// and fp16: the HOG target is computed on the clip's device (not read back into Swift arrays on the CPU).
+    @Test(arguments: [false, true]) func maskFeatPretrainStep(fp16: Bool) throws {
+        let tmp = try TempDir("meta-maskfeat")
+        var c = tinyMaskFeatConfig(tmp.path)
+        (c.device, c.accumIter, c.fp16, c.clipGrad) = (.meta, 1, fp16, 1.0)
+        let p = try Pretrainer(c)
+        #expect(p.model is MaskFeat)
+        expectAll(on: .meta, p.model)
+        var state = TrainState()
+        let ctx = PretrainContext(
+            model: p.model, optimizer: p.optimizer,
+            schedule: CosineSchedule(lr: p.lr, minLR: 0, warmupEpochs: 0, epochs: 1), generator: p.generator,
+            config: c, log: p.log, flopsPerClip: 1, peakGFLOPs: .nan, shouldStop: { $0.step >= 2 },
+            scaler: p.scaler)
+        let done = try trainOneEpoch(ctx, feed: RandomFeed(batchesPerEpoch: 4, shape: [2, 3, 4, 32, 32]), state: &state)
+        #expect(!done && state.step == 2)
+        expectAll(on: .meta, p.model, p.optimizer)
+        #expect(p.optimizer.state.count == p.model.parameters().count)
+        let log = try String(contentsOfFile: tmp.path + "/log.jsonl", encoding: .utf8).split(separator: "\n")
+        #expect(log.count == 2 && log.allSatisfy { $0.contains("\"loss\":null") })
+    }
+
     /// A fine-tuning step (mixup's soft targets, drop path) and a multi-view evaluation step of a ViT classifier.
     @Test func finetuneAndEvaluationSteps() throws {
         let tmp = try TempDir("meta-finetune")
