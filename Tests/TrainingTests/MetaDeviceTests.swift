@@ -34,39 +34,9 @@ struct MetaDeviceTests {
         for (k, t) in (try? optimizer?.stateDict()) ?? [] { #expect(t.device == device, "\(k) on \(t.device)") }
     }
 
-    /// A full pre-training step (loader batch → masking noise → MAE forward/backward → clip → fused AdamW), in fp32
-    /// and in fp16 with the loss scaler (unscale, inf check, scale update), with dual masking.
-    @Test(arguments: [false, true]) func pretrainStep(fp16: Bool) throws {
-        let tmp = try TempDir("meta-pretrain")
-        var c = tinyConfig(tmp.path)
-        (c.device, c.accumIter, c.fp16, c.decoderMaskRatio, c.clipGrad) = (.meta, 1, fp16, 0.5, 1.0)
+    /// Two pre-training steps of `c` on meta; every tensor stays there. Returns the lines of log.jsonl.
+    func twoMetaPretrainSteps(_ c: PretrainConfig) throws -> (Pretrainer, [Substring]) {
         let p = try Pretrainer(c)
-        expectAll(on: .meta, p.model)
-        var state = TrainState()
-        let ctx = PretrainContext(
-            model: p.model, optimizer: p.optimizer,
-            schedule: CosineSchedule(lr: p.lr, minLR: 0, warmupEpochs: 0, epochs: 1), generator: p.generator,
-            config: c, log: p.log, flopsPerClip: 1, peakGFLOPs: .nan, shouldStop: { $0.step >= 2 },
-            scaler: p.scaler)
-        let feed = RandomFeed(batchesPerEpoch: 4, shape: [2, 3, 4, 32, 32])
-        let done = try trainOneEpoch(ctx, feed: feed, state: &state)
-        #expect(!done && state.step == 2)
-        expectAll(on: .meta, p.model, p.optimizer)
-        #expect(p.optimizer.state.count == p.model.parameters().count)
-        // log.jsonl: the unread loss is null (JSON has no NaN); the step's wait for data is recorded
-        let log = try String(contentsOfFile: tmp.path + "/log.jsonl", encoding: .utf8).split(separator: "\n")
-        #expect(log.count == 2 && log.allSatisfy { $0.contains("\"loss\":null") && $0.contains("\"data_wait\":") })
-        #expect(log.allSatisfy { $0.contains("\"loss_scale\":null") == fp16 })
-    }
-
-    /// A MaskFeat pre-training step (cube mask → HOG target of the centre frames → masked-token loss → AdamW), in fp32
-    /// and fp16: the HOG target is computed on the clip's device (not read back into Swift arrays on the CPU).
-    @Test(arguments: [false, true]) func maskFeatPretrainStep(fp16: Bool) throws {
-        let tmp = try TempDir("meta-maskfeat")
-        var c = tinyMaskFeatConfig(tmp.path)
-        (c.device, c.accumIter, c.fp16, c.clipGrad) = (.meta, 1, fp16, 1.0)
-        let p = try Pretrainer(c)
-        #expect(p.model is MaskFeat)
         expectAll(on: .meta, p.model)
         var state = TrainState()
         let ctx = PretrainContext(
@@ -78,7 +48,29 @@ struct MetaDeviceTests {
         #expect(!done && state.step == 2)
         expectAll(on: .meta, p.model, p.optimizer)
         #expect(p.optimizer.state.count == p.model.parameters().count)
-        let log = try String(contentsOfFile: tmp.path + "/log.jsonl", encoding: .utf8).split(separator: "\n")
+        return (p, try String(contentsOfFile: c.logDirectory + "/log.jsonl", encoding: .utf8).split(separator: "\n"))
+    }
+
+    /// A full pre-training step (loader batch → masking noise → MAE forward/backward → clip → fused AdamW), in fp32
+    /// and in fp16 with the loss scaler (unscale, inf check, scale update), with dual masking.
+    @Test(arguments: [false, true]) func pretrainStep(fp16: Bool) throws {
+        let tmp = try TempDir("meta-pretrain")
+        var c = tinyConfig(tmp.path)
+        (c.device, c.accumIter, c.fp16, c.decoderMaskRatio, c.clipGrad) = (.meta, 1, fp16, 0.5, 1.0)
+        let (_, log) = try twoMetaPretrainSteps(c)
+        // log.jsonl: the unread loss is null (JSON has no NaN); the step's wait for data is recorded
+        #expect(log.count == 2 && log.allSatisfy { $0.contains("\"loss\":null") && $0.contains("\"data_wait\":") })
+        #expect(log.allSatisfy { $0.contains("\"loss_scale\":null") == fp16 })
+    }
+
+    /// A MaskFeat pre-training step (cube mask → HOG target of the centre frames → masked-token loss → AdamW), in fp32
+    /// and fp16: the HOG target is computed on the clip's device (not read back into Swift arrays on the CPU).
+    @Test(arguments: [false, true]) func maskFeatPretrainStep(fp16: Bool) throws {
+        let tmp = try TempDir("meta-maskfeat")
+        var c = tinyMaskFeatConfig(tmp.path)
+        (c.device, c.accumIter, c.fp16, c.clipGrad) = (.meta, 1, fp16, 1.0)
+        let (p, log) = try twoMetaPretrainSteps(c)
+        #expect(p.model is MaskFeat)
         #expect(log.count == 2 && log.allSatisfy { $0.contains("\"loss\":null") })
     }
 
