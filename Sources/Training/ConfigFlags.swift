@@ -298,11 +298,17 @@ public protocol FlagSettings {
 extension FlagSettings {
     public func checkCombination() throws {}
 
-    /// `args` over the defaults, every value validated (each flag's range, then `checkCombination`) before any work.
+    /// Checks values a user can get wrong, before any work: each flag's range (`flags`), then `checkCombination`;
+    /// errors name the flag.
+    public func validate() throws {
+        try Self.flags.validate(self)
+        try checkCombination()
+    }
+
+    /// `args` over the defaults, every value validated before any work.
     public static func parse(_ args: [String]) throws -> Self {
         let s = try flags.parse(args, onto: Self())
-        try flags.validate(s)
-        try s.checkCombination()
+        try s.validate()
         return s
     }
 

@@ -105,11 +105,9 @@ public struct FinetuneConfig: Codable, Equatable, Sendable {
             note: "mae_st fine-tuning")
     }
 
-    /// Checks values a user can get wrong, before any work: each flag's range (`flags`), then the settings together;
-    /// errors name the flag.
-    public func validate() throws {
+    /// The checks of settings together (`validate()`: after each flag's own range); errors name the flags.
+    public func checkCombination() throws {
         func need(_ ok: Bool, _ msg: String) throws { if !ok { throw ConfigError(msg) } }
-        try Self.flags.validate(self)  // each flag's own range
         try need(blr > 0 || lr > 0, "--blr must be > 0 (or give --lr), got \(blr)")
         try need(
             globalPool || clsEmbed,

@@ -24,7 +24,7 @@ extension PretrainConfig {
         return c
     }
 
-    /// Checks the settings of a family model (`validate` calls this for non-MAE names).
+    /// Checks the settings of a family model (`checkCombination` calls this for non-MAE names).
     func validateFamily() throws {
         func need(_ ok: Bool, _ msg: String) throws { if !ok { throw ConfigError(msg) } }
         try need(

@@ -26,8 +26,8 @@ public protocol RunSettings: PrecisionSettings {
     var clipGrad: Double { get set }
 }
 
-extension PretrainConfig: RunSettings {}
-extension FinetuneConfig: RunSettings {}
+extension PretrainConfig: RunSettings, FlagSettings {}
+extension FinetuneConfig: RunSettings, FlagSettings {}
 
 extension RunSettings {
     /// Where log.jsonl and the plots go: `--log_dir`, else `--output_dir`.

@@ -3,7 +3,7 @@ import Training
 
 /// `stmae finetune-image`: image class folders (JPEG/PNG), each image a static clip of `num_frames`.
 struct FinetuneImageCommand: FinetuneFamilyCommand {
-    static var base: FinetuneConfig {
+    static var defaults: FinetuneConfig {
         var b = FinetuneConfig()
         b.images = true; b.jitterScalesRelative = [0.08, 1.0]; b.jitterAspectRelative = [0.75, 4.0 / 3]
         b.outputDir = "output_finetune_image"

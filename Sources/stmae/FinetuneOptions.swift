@@ -5,36 +5,24 @@ import NN
 import Training
 
 /// The subcommands over `FinetuneConfig` (`finetune`, `linprobe`, `finetune-image`, `evaluate`): pass-through
-/// arguments parsed by `FinetuneConfig.flags` onto the subcommand's `base` settings; `--help` lists every flag with
+/// arguments parsed by `FinetuneConfig.flags` onto the subcommand's `defaults`; `--help` lists every flag with
 /// the default it has there.
-protocol FinetuneFamilyCommand: ParsableCommand {
-    var arguments: [String] { get }
-    /// The settings this subcommand starts from (flags override them).
-    static var base: FinetuneConfig { get }
-}
+protocol FinetuneFamilyCommand: FlagCommand where Settings == FinetuneConfig {}
 
 extension FinetuneFamilyCommand {
-    static func discussion() -> String {
-        "Flags (mae_st spellings) and defaults:\n" + FinetuneConfig.flags.usage(defaults: base)
-    }
-
     /// The settings of this invocation, or nil after printing `--help`. With `--eval` (or for `evaluate`) the
     /// defaults are the `--resume` checkpoint's settings.
     func settings(evaluate: Bool = false) throws -> FinetuneConfig? {
-        if arguments.contains("--help") || arguments.contains("-h") {
-            print(Self.helpMessage())
-            return nil
-        }
-        do {
+        try settings { arguments in
             let flags = FinetuneConfig.flags
-            let c = try flags.parse(arguments, onto: Self.base)
+            let c = try flags.parse(arguments, onto: Self.defaults)
             if evaluate || c.evalOnly { return try flags.parse(arguments, onto: checkpointBase(resume: c.resume)) }
             guard !c.resume.isEmpty else { return c }
             // `--resume` alone continues the same run: the checkpoint's settings, flags given over them (logged)
             var base = try Checkpoint.loadSidecar(c.resume, as: FinetuneCheckpointState.self).state.config
             base.maxSteps = FinetuneConfig().maxSteps  // a limit of one invocation
             return try flags.resuming(arguments, saved: base, from: c.resume)
-        } catch let e as ValidationError { throw e } catch { throw ValidationError("\(error)") }
+        }
     }
 }
 

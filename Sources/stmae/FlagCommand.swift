@@ -7,12 +7,16 @@ import Training
 protocol FlagCommand: ParsableCommand {
     associatedtype Settings: FlagSettings
     var arguments: [String] { get }
+    /// The settings this subcommand starts from (flags override them; `--help` lists them): `Settings()` by default.
+    static var defaults: Settings { get }
 }
 
 /// The help of a flag command's captured arguments.
 let flagsHelp: ArgumentHelp = "--flag value … (see the list below)"
 
 extension FlagCommand {
+    static var defaults: Settings { Settings() }
+
     /// The configuration of a flag command: its name, abstract and `--help` flag list (ArgumentParser's help off).
     static func command(_ name: String?, _ abstract: String, intro: String = "") -> CommandConfiguration {
         CommandConfiguration(commandName: name, abstract: abstract, discussion: flagList(intro), helpNames: [])
@@ -20,7 +24,7 @@ extension FlagCommand {
 
     /// The `--help` text after the abstract: `intro`, then every flag with its default.
     static func flagList(_ intro: String = "") -> String {
-        (intro.isEmpty ? "" : intro + "\n") + "Flags and defaults:\n" + Settings.usage
+        (intro.isEmpty ? "" : intro + "\n") + "Flags and defaults:\n" + Settings.flags.usage(defaults: defaults)
     }
 
     /// The validated settings of this invocation, or nil after printing `--help`. `parse` reads the arguments (the

@@ -4,7 +4,7 @@ import Training
 /// `stmae linprobe`: frozen pre-trained encoder, plain linear head on the pooled features (no BatchNorm).
 struct LinprobeCommand: FinetuneFamilyCommand {
     /// MAE linprobe: no mixup/smoothing/drop path, larger base lr, no weight decay, no layer decay.
-    static var base: FinetuneConfig {
+    static var defaults: FinetuneConfig {
         var b = FinetuneConfig()
         b.linearProbe = true; b.smoothing = 0; b.dropPathRate = 0; b.dropout = 0; b.blr = 0.1
         b.weightDecay = 0; b.layerDecay = 1; b.outputDir = "output_linprobe"

@@ -4,27 +4,15 @@ import Foundation
 import Training
 
 /// `stmae pretrain`: MAE-ST pre-training (mae_st `main_pretrain.py` / optimized-stmae `pretrain.py` flags).
-struct PretrainCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "pretrain",
-        abstract: "Pre-train a video MAE (MAE-ST) by masked reconstruction, or MaskFeat by HOG prediction.",
-        discussion: "Flags (mae_st / optimized-stmae spellings) and defaults:\n"
-            + PretrainConfig.flags.usage(defaults: PretrainConfig()),
-        helpNames: [])
-
-    @Argument(parsing: .captureForPassthrough, help: "--flag value … (see the list below)")
-    var arguments: [String] = []
+struct PretrainCommand: FlagCommand {
+    typealias Settings = PretrainConfig
+    static let configuration = command(
+        "pretrain", "Pre-train a video MAE (MAE-ST) by masked reconstruction, or MaskFeat by HOG prediction.",
+        intro: "mae_st / optimized-stmae flag spellings.")
+    @Argument(parsing: .captureForPassthrough, help: flagsHelp) var arguments: [String] = []
 
     func run() throws {
-        if arguments.contains("--help") || arguments.contains("-h") {
-            print(Self.helpMessage())
-            return
-        }
-        var config: PretrainConfig
-        do {
-            config = try resumableSettings(arguments)
-            try config.validate()  // every value before any work
-        } catch { throw ValidationError("\(error)") }
+        guard var config = try settings(parse: resumableSettings) else { return }
         installStopHandlers()
         // Data parallel when launched by `stmae launch`, torchrun or Slurm; rank 0 prepares the video list first.
         let pg = try launchedGroup(&config, command: "pretrain")
@@ -54,15 +42,20 @@ struct PretrainCommand: ParsableCommand {
 
 /// The flags over the defaults, or with `--resume CHECKPOINT` over the settings the checkpoint was trained with, so
 /// that `--resume` alone continues the same run (data, model, schedule, output); flags given override and are logged.
-/// `--max_steps` limits one invocation and is not inherited.
+/// `--max_steps` limits one invocation and is not inherited. Every value is validated before any work.
 func resumableSettings(_ args: [String]) throws -> PretrainConfig {
     let flags = PretrainConfig.flags
     let first = try flags.parse(args, onto: PretrainConfig())
-    guard !first.resume.isEmpty else { return first }
+    guard !first.resume.isEmpty else {
+        try first.validate()
+        return first
+    }
     var base: PretrainConfig
     do { base = try Checkpoint.load(first.resume).state.config } catch {
         throw ValidationError("--resume \(first.resume): \(error)")
     }
     base.maxSteps = PretrainConfig().maxSteps
-    return try flags.resuming(args, saved: base, from: first.resume)
+    let resumed = try flags.resuming(args, saved: base, from: first.resume)
+    try resumed.validate()
+    return resumed
 }
