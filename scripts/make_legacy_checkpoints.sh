@@ -25,7 +25,10 @@ export PATH=/opt/swift/usr/bin:$PATH
 [ -f .torch/torch/lib/libtorch_cpu.so ] || { echo "needs .torch/ (bash scripts/setup.sh)" >&2; exit 1; }
 WORK=$(mktemp -d /tmp/stmae-legacy-XXXXXX)
 SRC=${LEGACY_SRC:-$WORK/src}
-cleanup() { [ -n "${LEGACY_SRC:-}" ] || git -C "$REPO" worktree remove --force "$SRC" 2>/dev/null || true; rm -rf "$WORK"; }
+cleanup() {
+    [ -n "${LEGACY_SRC:-}" ] || git -C "$REPO" worktree remove --force "$SRC" 2>/dev/null || true
+    rm -rf "$WORK"
+}
 trap cleanup EXIT
 
 # 1. the old stmae, built as that commit built it (`swift build`; only the stmae product)
