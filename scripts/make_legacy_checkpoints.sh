@@ -12,7 +12,10 @@
 # which that commit's Package.swift links; this checkout's `.torch` from scripts/setup.sh serves). Today's code
 # cannot write these files, so the script is deliberately not in the Makefile's FIXTURE_SCRIPTS (`make fixtures`
 # regenerates fixtures from the current code and its Python references): regenerating replaces the evidence that old
-# files still load. Run it only to re-create lost fixtures, then commit them with the script's log.
+# files still load. Run it only to re-create lost fixtures, then commit them with the script's log. A second run writes
+# equivalent files, not identical ones: the old training steps are not bit-reproducible run to run (the losses of
+# two runs on one machine differed in the 5th digit), so the tests compare today's loaders with the committed files,
+# whose sha256 MANIFEST.txt pins.
 #
 # Usage: bash scripts/make_legacy_checkpoints.sh   (from a checkout with `.torch/`; needs git, swift, sha256sum)
 #   LEGACY_SRC=DIR: build in DIR, an existing checkout of that commit (its `.build` is reused), not a new worktree.
