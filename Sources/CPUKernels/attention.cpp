@@ -232,6 +232,11 @@ bool attention_available(at::ScalarType dtype) {
   return dtype == at::kFloat ? cpu_has_avx2_fma() : dtype == at::kBFloat16 && cpu_has_avx512bf16();
 }
 
+bool attention_preferred(at::ScalarType dtype) {
+  static const bool amx = __builtin_cpu_supports("amx-bf16");
+  return dtype != at::kFloat || !amx;
+}
+
 bool attention_takes(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v) {
   return fused_eligible(q, k, v) || widened_eligible(q, k, v);
 }

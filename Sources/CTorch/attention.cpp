@@ -7,12 +7,15 @@
 using ct::T;
 
 namespace {
-std::atomic<bool> g_fused{true};
+/// ct_set_fused_attention's mode: 1 on, 0 off, -1 auto (where `stmae::cpu::attention_preferred`).
+std::atomic<int> g_fused{-1};
 
-/// Whether ct_sdpa runs a fused kernel: `plain` (no mask, dropout or causal masking), fused attention on, and the
-/// inputs taken by the kernels (`stmae::cpu::attention_takes`).
+/// Whether ct_sdpa runs a fused kernel: `plain` (no mask, dropout or causal masking), the mode (on, or auto and the
+/// kernel preferred on this CPU), and the inputs taken by the kernels (`stmae::cpu::attention_takes`).
 bool takes_fused(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v, bool plain) {
-  return plain && g_fused.load(std::memory_order_relaxed) && stmae::cpu::attention_takes(q, k, v);
+  const int mode = g_fused.load(std::memory_order_relaxed);
+  return plain && mode != 0 && (mode > 0 || stmae::cpu::attention_preferred(q.scalar_type())) &&
+         stmae::cpu::attention_takes(q, k, v);
 }
 }  // namespace
 
@@ -34,8 +37,11 @@ int ct_sdpa(ct_tensor q, ct_tensor k, ct_tensor v, ct_tensor mask, double p, int
         *out = ct::wrap(stmae::cpu::attention(Q, K, V, s));
       })
 }
-int ct_set_fused_attention(int enabled) { return g_fused.exchange(enabled != 0) ? 1 : 0; }
-int ct_fused_attention_enabled(void) { return g_fused.load() ? 1 : 0; }
+int ct_set_fused_attention(int mode) { return g_fused.exchange(mode > 0 ? 1 : mode == 0 ? 0 : -1); }
+int ct_fused_attention_mode(void) { return g_fused.load(); }
+int ct_fused_attention_preferred(int dtype) {
+  return ct_fused_attention_available(dtype) && stmae::cpu::attention_preferred(static_cast<at::ScalarType>(dtype));
+}
 int ct_fused_attention_available(int dtype) {
   return (dtype == static_cast<int>(at::kFloat) || dtype == static_cast<int>(at::kBFloat16)) &&
          stmae::cpu::attention_available(static_cast<at::ScalarType>(dtype));

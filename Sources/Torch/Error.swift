@@ -53,6 +53,11 @@ public enum LinearBackend: CaseIterable, Sendable, CustomStringConvertible {
     }
 }
 
+/// `Runtime.fusedAttention`'s modes (values as ct_set_fused_attention's).
+public enum FusedAttention: Int32, Sendable {
+    case off = 0, on = 1, auto = -1
+}
+
 /// Process-wide engine settings.
 public enum Runtime {
     /// libtorch's version string, e.g. "2.13.0".
@@ -65,16 +70,22 @@ public enum Runtime {
     /// start-up; false if glibc refused a setting.
     @discardableResult
     public static func keepFreedMemoryMapped() -> Bool { ct_keep_freed_memory() == 0 }
-    /// Whether `scaledDotProductAttention` may use stmae's fused kernels (no mask/dropout/causal; bf16 with head dim
-    /// 32/64/128 on AVX-512 BF16 CPUs, fp32 with head dim 32/64/80/128 on AVX2/FMA CPUs); otherwise libtorch's. On by
-    /// default.
-    public static var fusedAttention: Bool {
-        get { ct_fused_attention_enabled() != 0 }
-        set { _ = ct_set_fused_attention(newValue ? 1 : 0) }
+    /// When `scaledDotProductAttention` uses stmae's fused kernels (no mask/dropout/causal; bf16 with head dim
+    /// 32/64/128 on AVX-512 BF16 CPUs, fp32 with head dim 32/64/80/128 on AVX2/FMA CPUs) instead of libtorch's:
+    /// `.auto` (the default) where they are the faster choice on this CPU (`fusedAttentionPreferred`), `.on`
+    /// wherever they take the inputs, `.off` never.
+    public static var fusedAttention: FusedAttention {
+        get { FusedAttention(rawValue: ct_fused_attention_mode()) ?? .auto }
+        set { _ = ct_set_fused_attention(newValue.rawValue) }
     }
     /// Whether this CPU runs the fused attention kernel of `dtype` (bf16: AVX-512 BF16; fp32: AVX2 and FMA).
     public static func fusedAttentionAvailable(_ dtype: DType) -> Bool {
         ct_fused_attention_available(dtype.rawValue) != 0
+    }
+    /// Whether `.auto` uses the fused kernel of `dtype` here: available and measured faster than libtorch's flash
+    /// attention on this CPU's class (all but fp32 where AMX-BF16 is present: docs/performance.md).
+    public static func fusedAttentionPreferred(_ dtype: DType) -> Bool {
+        ct_fused_attention_preferred(dtype.rawValue) != 0
     }
     /// Whether `scaledDotProductAttention(q, k, v)` (no mask, dropout or causal masking) runs a fused kernel: bf16 on
     /// AVX2/FMA CPUs without AVX-512 BF16 runs the fp32 one on widened copies (head dims 32/64/80/128), output in bf16.

@@ -26,7 +26,7 @@ public protocol KernelSettings {
 extension KernelSettings {
     /// Sets the process-wide switches.
     public func applyKernels() {
-        Runtime.fusedAttention = fusedAttention
+        Runtime.fusedAttention = fusedAttention ? .auto : .off
         if let b = LinearBackend(name: fp32Linear) { Runtime.fp32Linear = b }
         if let b = LinearBackend(name: bf16Linear) { Runtime.bf16Linear = b }
     }
@@ -40,9 +40,15 @@ extension KernelSettings {
     /// JSON fields: which kernels a run in `bf16` (or fp32) took, read after `applyKernels()`.
     public func kernelJSON(bf16: Bool) -> [String: Any] {
         // bf16 without AVX-512 BF16 runs the fp32 kernel on widened copies.
-        let fused = Runtime.fusedAttentionAvailable(.float32) || bf16 && Runtime.fusedAttentionAvailable(.bfloat16)
+        func used(_ d: DType) -> Bool {
+            switch Runtime.fusedAttention {
+            case .on: return Runtime.fusedAttentionAvailable(d)
+            case .auto: return Runtime.fusedAttentionPreferred(d)
+            case .off: return false
+            }
+        }
         return [
-            "fused_attention": Runtime.fusedAttention && fused,
+            "fused_attention": used(.float32) || bf16 && used(.bfloat16),
             "linear": (bf16 ? Runtime.bf16Linear : Runtime.fp32Linear).name
         ]
     }
@@ -55,7 +61,8 @@ extension ConfigFlag where Config: KernelSettings {
                 "fused_attention", \.fusedAttention,
                 "attention in stmae's fused kernels (bf16: head dims "
                     + "32/64/128 on AVX-512 BF16 CPUs, and 32/64/80/128 widened to fp32 on other AVX2/FMA CPUs; fp32: "
-                    + "32/64/80/128 on AVX2/FMA) instead of libtorch's flash kernel"),
+                    + "32/64/80/128 on AVX2/FMA) where they beat libtorch's flash kernel (not fp32 on AMX CPUs); "
+                    + "false: libtorch's always"),
             .option(
                 "fp32_linear", \.fp32Linear, .oneOf(["", "openblas", "onednn", "libtorch"]),
                 "GEMM library of "

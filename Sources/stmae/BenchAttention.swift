@@ -50,7 +50,7 @@ struct BenchAttention: SettingsCommand {
         defer { Runtime.fusedAttention = was }
         for _ in 0 ..< rounds {
             for on in [true, false] {
-                Runtime.fusedAttention = on
+                Runtime.fusedAttention = on ? .on : .off
                 let t = [try medianTime(steps: steps, forward), try medianTime(steps: steps, training)]
                 if on { fused.append(t) } else { flash.append(t) }
             }

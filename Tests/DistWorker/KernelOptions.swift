@@ -16,7 +16,7 @@ struct KernelOptions: ParsableArguments {
 
     /// Sets the process-wide switches.
     func apply() {
-        Runtime.fusedAttention = fusedAttention
+        Runtime.fusedAttention = fusedAttention ? .auto : .off
         if let fp32Linear { Runtime.fp32Linear = fp32Linear }
         if let bf16Linear { Runtime.bf16Linear = bf16Linear }
     }

@@ -5,8 +5,17 @@ import Testing
 /// stmae's fused attention kernels (Sources/CPUKernels/attention.cpp: bf16; attention_fp32.cpp: fp32) against attention
 /// written out in fp32 (softmax(q kᵀ · scale) v) on the same inputs, forward and gradients. q, k, v are slices of
 /// one qkv tensor, as in the models. bf16 on a CPU without AVX-512 BF16 runs the fp32 kernel on widened copies; where
-/// the CPU lacks a kernel's instructions the same calls run libtorch's SDPA and are checked the same way.
-struct AttentionTests {
+/// the CPU lacks a kernel's instructions the same calls run libtorch's SDPA and are checked the same way. The kernels
+/// are forced on (`Runtime.fusedAttention = .on`: also on CPUs where `.auto` prefers libtorch's), one test at a time.
+@Suite(.serialized) struct AttentionTests {
+    /// `body` with the fused kernels on wherever they take the inputs; the previous mode restored after.
+    func withKernelsOn(_ body: () throws -> Void) rethrows {
+        let was = Runtime.fusedAttention
+        Runtime.fusedAttention = .on
+        defer { Runtime.fusedAttention = was }
+        try body()
+    }
+
     static let cases: [(batch: Int, heads: Int, lq: Int, lk: Int, dim: Int)] = [
         (2, 3, 37, 37, 32), (1, 2, 50, 21, 64), (1, 2, 19, 33, 128), (1, 16, 157, 157, 32), (2, 1, 3, 1, 32),
         (1, 2, 45, 70, 80)
@@ -14,6 +23,10 @@ struct AttentionTests {
     static let dtypes: [DType] = [.bfloat16, .float32]
 
     @Test(arguments: cases.indices, dtypes) func matchesExplicitAttention(_ i: Int, _ dtype: DType) throws {
+        try withKernelsOn { try matches(i, dtype) }
+    }
+
+    func matches(_ i: Int, _ dtype: DType) throws {
         let c = Self.cases[i]
         let g = try Generator(seed: UInt64(i))
         // q from its own tensor when lq ≠ lk (cross-attention); k, v from a [B, Lk, 2, H, D] pair.
@@ -53,6 +66,10 @@ struct AttentionTests {
 
     /// Inference (no grad) takes the same kernel and gives the same output as training mode.
     @Test(arguments: dtypes) func noGradMatchesGradMode(_ dtype: DType) throws {
+        try withKernelsOn { try noGradMatches(dtype) }
+    }
+
+    func noGradMatches(_ dtype: DType) throws {
         let qkv = try Tensor.randn([1, 40, 3, 4, 32], generator: try Generator(seed: 9)).to(dtype).permute(
             2, 0, 3, 1, 4)
         let (q, k, v) = (
@@ -65,7 +82,9 @@ struct AttentionTests {
     }
 
     /// Head dims the kernels do not take (48), fp64 and a strided last dim run libtorch's SDPA.
-    @Test func otherInputsFallBack() throws {
+    @Test func otherInputsFallBack() throws { try withKernelsOn { try fallBack() } }
+
+    func fallBack() throws {
         let q = try Tensor.randn([1, 2, 8, 48]).to(.bfloat16), f = try Tensor.randn([1, 2, 8, 48]),
             d = try Tensor.randn([1, 2, 8, 32]).to(.float64)
         let strided = try Tensor.randn([1, 2, 32, 8]).transpose(2, 3)
@@ -75,5 +94,24 @@ struct AttentionTests {
             try scaledDotProductAttention(strided, strided, strided),
             try scaledDotProductAttention(strided.contiguous(), strided.contiguous(), strided.contiguous()), tol: 1e-5,
             "strided")
+    }
+
+    /// `.auto` (the default) runs the fused kernel where it is preferred on this CPU (not fp32 on AMX CPUs, where
+    /// libtorch's flash kernel is faster); `.off` never.
+    @Test func autoFollowsThePreference() throws {
+        let was = Runtime.fusedAttention
+        defer { Runtime.fusedAttention = was }
+        #expect(was == .auto)
+        for dtype in Self.dtypes {
+            let x = try Tensor.randn([1, 2, 8, 32]).to(dtype)
+            Runtime.fusedAttention = .auto
+            let widened = dtype == .bfloat16 && !Runtime.fusedAttentionAvailable(.bfloat16)
+            #expect(Runtime.fusedAttentionTakes(x, x, x) == Runtime.fusedAttentionPreferred(widened ? .float32 : dtype))
+            Runtime.fusedAttention = .off
+            #expect(!Runtime.fusedAttentionTakes(x, x, x))
+        }
+        let amx = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?.contains(" amx_bf16") ?? false
+        #expect(Runtime.fusedAttentionPreferred(.float32) == (Runtime.fusedAttentionAvailable(.float32) && !amx))
+        #expect(Runtime.fusedAttentionPreferred(.bfloat16) == Runtime.fusedAttentionAvailable(.bfloat16))
     }
 }

@@ -139,11 +139,11 @@ let tinyFinetuneFlags = [
         let tmp = try TempDir("trace"), out = tmp.path
         // fp32 linears run the library --fp32-linear names (OpenBLAS's sgemm is recorded as `stmae::openblas_sgemm`,
         // oneDNN's matmul as `mkldnn::_linear_pointwise`, libtorch's as `aten::addmm`); attention the fused fp32 kernel
-        // on AVX2/FMA CPUs (forward recorded as `stmae::fused_attention`, backward as its autograd node), or libtorch's
-        // flash kernel with --no-fused-attention.
+        // on AVX2/FMA CPUs where it is preferred (forward recorded as `stmae::fused_attention`, backward as its
+        // autograd node), or libtorch's flash kernel (fp32 on AMX CPUs, and with --no-fused-attention).
         let flash = "aten::_scaled_dot_product_flash_attention_for_cpu"
         let fused =
-            Runtime.fusedAttentionAvailable(.float32)
+            Runtime.fusedAttentionPreferred(.float32)
             ? ["stmae::fused_attention", "torch::autograd::CppNode<(anonymous namespace)::FusedAttention>"] : [flash]
         let linearOps = [
             "openblas": "stmae::openblas_sgemm", "onednn": "mkldnn::_linear_pointwise", "libtorch": "aten::addmm"

@@ -11,6 +11,9 @@ namespace stmae::cpu {
 
 /// Whether this CPU runs the fused kernel of `dtype`: fp32 on AVX2/FMA, bf16 on AVX-512 BF16.
 bool attention_available(at::ScalarType dtype);
+/// Whether the fused kernel of `dtype` is the faster choice on this CPU's class (measured, docs/performance.md): not
+/// fp32 where AMX-BF16 is present (libtorch's AVX-512 flash kernel beats the AVX2 one there); bf16 everywhere.
+bool attention_preferred(at::ScalarType dtype);
 /// Whether `attention` takes q, k, v: [B, H, L, D] CPU tensors of one dtype with rows of D contiguous, equal batch
 /// and heads, fp32 with D ∈ {32, 64, 80, 128} on AVX2/FMA, bf16 with D ∈ {32, 64, 128} (even strides) on AVX-512 BF16,
 /// or bf16 as the fp32 ones on AVX2/FMA CPUs without it (widened copies, output rounded to bf16).

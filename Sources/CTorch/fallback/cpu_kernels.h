@@ -11,6 +11,7 @@
 namespace stmae::cpu {
 /// No fused kernels: ct_sdpa always takes libtorch's SDPA.
 inline bool attention_available(at::ScalarType) { return false; }
+inline bool attention_preferred(at::ScalarType) { return false; }
 inline bool attention_takes(const at::Tensor &, const at::Tensor &, const at::Tensor &) { return false; }
 inline at::Tensor attention(const at::Tensor &, const at::Tensor &, const at::Tensor &, double) {
   TORCH_CHECK(false, "stmae was built without its CPU kernels (STMAE_CPU_KERNELS=OFF): no fused attention");

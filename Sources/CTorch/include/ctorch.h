@@ -175,13 +175,16 @@ int ct_log_softmax(ct_tensor x, int64_t dim, ct_tensor *out);
 int ct_dropout(ct_tensor x, double p, int train, ct_tensor *out);
 int ct_sdpa(ct_tensor q, ct_tensor k, ct_tensor v, ct_tensor mask, double dropout_p, int is_causal, double scale,
             int has_scale, ct_tensor *out);
-/// ct_sdpa without mask, dropout or causal masking runs stmae's fused kernels unless turned off here: bf16
-/// [B, H, L, 32|64|128] inputs on AVX-512 BF16 CPUs (CPUKernels/attention.cpp), fp32 [B, H, L, 32|64|80|128] on
-/// AVX2/FMA CPUs (attention_fp32.cpp). Returns the previous setting.
-int ct_set_fused_attention(int enabled);
-int ct_fused_attention_enabled(void);
+/// ct_sdpa without mask, dropout or causal masking runs stmae's fused kernels per this mode: bf16 [B, H, L, 32|64|128]
+/// inputs on AVX-512 BF16 CPUs (CPUKernels/attention.cpp), fp32 [B, H, L, 32|64|80|128] on AVX2/FMA CPUs
+/// (attention_fp32.cpp). Mode 1: wherever they take the inputs; 0: never; -1 (the default): where they are preferred
+/// on this CPU (ct_fused_attention_preferred). Returns the previous mode.
+int ct_set_fused_attention(int mode);
+int ct_fused_attention_mode(void);
 /// 1 if this CPU runs the fused kernel of this dtype (code as ct_dtype).
 int ct_fused_attention_available(int dtype);
+/// 1 if it runs it and the kernel is faster there than libtorch's flash attention (not fp32 on AMX-BF16 CPUs).
+int ct_fused_attention_preferred(int dtype);
 /// 1 if ct_sdpa(q, k, v) without mask/dropout/causal would run a fused kernel (bf16 on a CPU without AVX-512 BF16: the
 /// fp32 one on widened copies).
 int ct_fused_attention_takes(ct_tensor q, ct_tensor k, ct_tensor v);
