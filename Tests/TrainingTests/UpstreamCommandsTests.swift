@@ -188,4 +188,17 @@ struct UpstreamCommandsTests {
         )
         #expect(r.status != 0 && r.stderr.contains("--distributed: no launcher environment"), "\(r.stderr)")
     }
+
+    /// The same check, in one place (`launchedGroup`), for pre-training and evaluation (the latter ignored the flag
+    /// before); the message names the command to launch.
+    @Test func pretrainAndEvaluateDistributedNeedALauncher() throws {
+        let out = try TempDir("dist-pe").path
+        let pre = try runSTMAE(["pretrain", "--distributed", "--max_steps", "1", "--output_dir", out])
+        #expect(pre.status != 0 && pre.stderr.contains("-- pretrain …"), "\(pre.stderr)")
+        let checkpoint = fixturePath("legacy", in: .module) + "/finetune/checkpoint-last.json"
+        let eval = try runSTMAE(["evaluate", "--resume", checkpoint, "--distributed", "--output_dir", out])
+        #expect(
+            eval.status != 0 && eval.stderr.contains("--distributed: no launcher environment")
+                && eval.stderr.contains("-- evaluate …"), "\(eval.stderr)")
+    }
 }
